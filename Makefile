@@ -1,0 +1,111 @@
+# Makefile: builds the pageturn tools, their shared library, tests and benchmarks.
+include config.mk
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+HTTP_CFLAGS := $(shell pkg-config --cflags $(HTTP_PKGS) 2>/dev/null)
+HTTP_LIBS   := $(shell pkg-config --libs $(HTTP_PKGS) 2>/dev/null)
+
+CFLAGS  = $(OPT) $(CFLAGS_W) $(SANFLAGS) $(PKG_CFLAGS) $(HTTP_CFLAGS) -pthread
+LDLIBS  = $(PKG_LIBS) $(HTTP_LIBS) -lm -pthread
+LDFLAGS += $(SANFLAGS)
+
+# The build directory differs per flavour so that sanitizer objects never mix with plain ones.
+B ?= build$(if $(filter 1,$(SANITIZE)),-san,)
+
+COMMON_SRC = $(wildcard common/*.c)
+COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o)
+LIB        = $(B)/libpageturn.a
+
+# A tool is tools/NAME.c or a folder tools/NAME/ of C files.
+TOOL_FILES = $(wildcard tools/*.c)
+TOOL_DIRS  = $(patsubst %/,%,$(filter %/,$(wildcard tools/*/)))
+TOOLS      = $(sort $(notdir $(TOOL_FILES:.c=)) $(notdir $(TOOL_DIRS)))
+BINS       = $(TOOLS:%=$(B)/bin/%)
+
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BINS  = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+HELPER_SRC = $(wildcard tests/helpers/*.c)
+HELPER_BINS = $(HELPER_SRC:tests/helpers/%.c=$(B)/tests/%)
+BENCH_SRC  = $(wildcard bench/*.c)
+BENCH_BINS = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+
+MAN1 = $(wildcard man/*.1)
+MAN5 = $(wildcard man/*.5)
+MAN7 = $(wildcard man/*.7)
+
+.PHONY: all deps test unit bench demo install uninstall clean fuzz soak check-deps
+all: check-deps $(BINS) $(UNIT_BINS) $(HELPER_BINS) $(BENCH_BINS)
+	@ln -sfn $(B)/bin bin
+
+check-deps:
+	@tests/deps.sh check
+
+deps:
+	@tests/deps.sh install
+
+$(B)/common/%.o: common/%.c common/*.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIB): $(COMMON_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/bin/%: tools/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+.SECONDEXPANSION:
+$(B)/bin/%: $$(wildcard tools/%/*.c) $$(wildcard tools/%/*.h) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itools/$* $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB) $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(B)/tests/%: tests/helpers/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(B)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# make test: every unit test and every shell test; ends with "N passed, N failed".
+# Each of these first installs what is missing, then builds in a fresh make so that the
+# pkg-config flags are read after the install.
+test: deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) tests/run $(TESTS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) bench/run
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) pipelines/demo
+
+fuzz: deps
+	@tests/fuzz/run
+
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@B=$(B) tests/soak
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man7
+	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANPREFIX)/man1/)
+	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANPREFIX)/man5/)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANPREFIX)/man7/)
+
+uninstall:
+	rm -f $(TOOLS:%=$(DESTDIR)$(PREFIX)/bin/%)
+	rm -f $(MAN1:man/%=$(DESTDIR)$(MANPREFIX)/man1/%) $(MAN5:man/%=$(DESTDIR)$(MANPREFIX)/man5/%) $(MAN7:man/%=$(DESTDIR)$(MANPREFIX)/man7/%)
+
+clean:
+	rm -rf build build-san bin

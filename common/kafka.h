@@ -1,0 +1,85 @@
+/* kafka.h: Kafka endpoints over librdkafka — a consumer-group source and a keyed, idempotent sink. */
+#ifndef KAFKA_H
+#define KAFKA_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct line;
+
+/* The kcat conventions: -b brokers, -G group, -X key=value passed to librdkafka. */
+struct kafka_opts {
+	const char *brokers;	/* -b; NULL: librdkafka's default or -X bootstrap.servers */
+	const char *group;	/* -G; NULL: "pageturn-<program name>" */
+	char **conf;		/* -X key=value strings, applied in order (not owned) */
+	size_t nconf;
+};
+
+/* Appends one -X key=value (the string is not copied; it must outlive opts). */
+void kafka_opts_add(struct kafka_opts *opts, char *keyval);
+
+/*
+ * A member of a consumer group reading the given topics. Offsets are never
+ * committed automatically: a position becomes committable only through
+ * kafka_source_store(), and is committed by kafka_source_commit(). Lines
+ * longer than max_line are delivered truncated to max_line with too_long set.
+ * Returns NULL after a diagnostic when the configuration is refused.
+ */
+struct kafka_source *kafka_source_open(const struct kafka_opts *opts,
+    char *const *topics, size_t ntopics, size_t max_line);
+
+/*
+ * Waits up to timeout_ms for the next message. Returns 1 with *line filled
+ * (valid until the next call), 0 when nothing arrived in time, -1 on a fatal
+ * consumer error (after a diagnostic). Partition EOF and transient errors are
+ * not reported as lines.
+ */
+int kafka_source_next(struct kafka_source *src, struct line *line, int timeout_ms);
+
+/* Makes next_offset the position to commit for partition of topic. */
+void kafka_source_store(struct kafka_source *src, const char *topic,
+    int32_t partition, int64_t next_offset);
+
+/* Commits the stored positions synchronously. 0 on success (or nothing to commit), -1 on failure. */
+int kafka_source_commit(struct kafka_source *src);
+
+/* Sum over assigned partitions of (high watermark - position); -1 when unknown. */
+int64_t kafka_source_lag(struct kafka_source *src);
+
+/*
+ * Called on every rebalance, before a revocation takes effect and after an
+ * assignment: assigned is 1 for an assignment, 0 for a revocation.
+ */
+typedef void kafka_rebalance_fn(void *arg, int assigned, const char *topic,
+    const int32_t *partitions, size_t n);
+void kafka_source_on_rebalance(struct kafka_source *src, kafka_rebalance_fn *fn, void *arg);
+
+/* Leaves the group without committing anything more. NULL is a no-op. */
+void kafka_source_close(struct kafka_source *src);
+
+/*
+ * An idempotent producer to one topic. Records are keyed by the caller
+ * (pageturn keys by user_id); buf is copied. A full queue is handled by
+ * polling and retrying. Returns NULL after a diagnostic on a refused config.
+ */
+struct kafka_sink *kafka_sink_open(const struct kafka_opts *opts, const char *topic);
+
+/* Queues one record. 0 on success, -1 on a fatal error (after a diagnostic). */
+int kafka_sink_put(struct kafka_sink *snk, const char *key, size_t keylen,
+    const char *buf, size_t len);
+
+/* Serves delivery reports without blocking. */
+void kafka_sink_poll(struct kafka_sink *snk);
+
+/*
+ * Waits until every queued record is delivered or failed. Returns 0 when
+ * every delivery since the sink was opened succeeded, -1 otherwise.
+ */
+int kafka_sink_flush(struct kafka_sink *snk);
+
+/* Number of failed deliveries since open. */
+uint64_t kafka_sink_failures(const struct kafka_sink *snk);
+
+/* Flushes and destroys. Returns 0 when every delivery succeeded, else -1. NULL is a no-op returning 0. */
+int kafka_sink_close(struct kafka_sink *snk);
+
+#endif

@@ -1,0 +1,82 @@
+/* lineio.h: newline-delimited records from and to any endpoint — stdio, files (.gz), directories, globs, Kafka. */
+#ifndef LINEIO_H
+#define LINEIO_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct kafka_opts;
+
+/*
+ * An endpoint spec is "-" (stdin/stdout), "kafka:TOPIC", or a path. An input
+ * path may also be a directory (every regular file under it whose name does
+ * not start with '.' or '_', in sorted order) or a glob pattern. Input files
+ * are decompressed when their bytes start with the gzip magic; output files
+ * are gzip-compressed when their name ends in ".gz".
+ */
+
+/* One record. Every pointer is owned by the reader and valid until the next line_reader_next(). */
+struct line {
+	char *buf;		/* the bytes without the newline, NUL-terminated */
+	size_t len;		/* bytes in buf (when too_long: the kept prefix) */
+	int too_long;		/* longer than max_line: buf holds a prefix only */
+	size_t full_len;	/* the record's real length (also when too_long) */
+	const char *source;	/* "path:LINE", "-:LINE" or "kafka:TOPIC/PARTITION/OFFSET" */
+	const char *topic;	/* Kafka topic, NULL for files and stdio */
+	int32_t partition;	/* Kafka partition, -1 otherwise */
+	int64_t offset;		/* Kafka offset, -1 otherwise */
+	const char *key;	/* Kafka key or NULL */
+	size_t keylen;
+};
+
+#define LINE_MAX_DEFAULT (1024 * 1024)
+
+/*
+ * Opens the inputs, read one after another (Kafka topics last, as one
+ * consumer-group subscription). An input that cannot be opened is reported
+ * when reached and skipped; line_reader_failed() then says so. Never NULL.
+ */
+struct line_reader *line_reader_open(char *const *specs, size_t nspecs,
+    const struct kafka_opts *kopts, size_t max_line);
+
+/*
+ * Next record. Returns 1 with *line filled; 0 at the end of every input;
+ * LINE_IDLE when a Kafka input had nothing for a moment (call again: the
+ * caller may run its timers); -1 when interrupted by a signal (EINTR) or a
+ * fatal Kafka error.
+ */
+#define LINE_IDLE 2
+int line_reader_next(struct line_reader *r, struct line *line);
+
+/* Marks a Kafka position committable (no-op for files). */
+void line_reader_store(struct line_reader *r, const char *topic, int32_t partition, int64_t next_offset);
+/* Commits stored Kafka positions; 0 on success or when there is nothing to do. */
+int line_reader_commit(struct line_reader *r);
+/* Consumer lag summed over partitions, -1 when not Kafka or unknown. */
+int64_t line_reader_lag(struct line_reader *r);
+/* The Kafka source, or NULL when no input is Kafka (for rebalance callbacks). */
+struct kafka_source *line_reader_kafka(struct line_reader *r);
+/* Nonzero when an input could not be opened or read. */
+int line_reader_failed(const struct line_reader *r);
+/* Frees the reader; commits nothing. NULL is a no-op. */
+void line_reader_close(struct line_reader *r);
+
+/*
+ * Output. Returns NULL after a diagnostic when the endpoint cannot be opened.
+ * Writers to files and stdio buffer; Kafka writers produce keyed records.
+ */
+struct line_writer *line_writer_open(const char *spec, const struct kafka_opts *kopts);
+
+/* Writes one record (buf without its newline; the writer adds it). 0 on success, -1 on a write error (reported once). */
+int line_writer_put(struct line_writer *w, const char *key, size_t keylen, const char *buf, size_t len);
+/* Pushes buffered data out (files: fflush/gzflush; Kafka: waits for every delivery). 0 or -1. */
+int line_writer_flush(struct line_writer *w);
+/* Reopens a file endpoint (after logrotate moved it); no-op for stdio and Kafka. 0 or -1. */
+int line_writer_reopen(struct line_writer *w);
+/* Records written since open. */
+uint64_t line_writer_count(const struct line_writer *w);
+/* The spec the writer was opened with. */
+const char *line_writer_spec(const struct line_writer *w);
+/* Flushes, closes and checks (stdout too). Returns 0 when every write and delivery succeeded. NULL is a no-op returning 0. */
+int line_writer_close(struct line_writer *w);
+
+#endif

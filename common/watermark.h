@@ -1,0 +1,32 @@
+/* watermark.h: event-time progress over input partitions — max ts seen minus the allowed delay, min over partitions. */
+#ifndef WATERMARK_H
+#define WATERMARK_H
+#include <stdint.h>
+
+#define WATERMARK_NONE INT64_MIN
+
+struct watermark;
+
+/*
+ * max_delay_ms: allowed out-of-orderness. idle_timeout_ms: a partition that
+ * has seen no record for that long (wall clock) stops holding the watermark
+ * back; 0 disables. Never NULL.
+ */
+struct watermark *watermark_new(int64_t max_delay_ms, int64_t idle_timeout_ms);
+
+/* Records an event of partition (-1 for files and pipes) with event time ts_ms. */
+void watermark_observe(struct watermark *wm, int32_t partition, int64_t ts_ms);
+
+/*
+ * The current watermark: min over non-idle partitions of (max ts - delay);
+ * WATERMARK_NONE before any event. Never decreases.
+ */
+int64_t watermark_get(struct watermark *wm);
+
+/* Forgets a partition (revoked in a rebalance). */
+void watermark_forget(struct watermark *wm, int32_t partition);
+
+/* NULL is a no-op. */
+void watermark_free(struct watermark *wm);
+
+#endif

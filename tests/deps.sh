@@ -1,0 +1,38 @@
+#!/bin/sh
+# deps.sh: checks for (and with "install", installs) the Debian packages pageturn builds and tests with.
+# Usage: deps.sh check|install
+set -u
+PKGS="build-essential pkg-config librdkafka-dev libjansson-dev zlib1g-dev libmicrohttpd-dev kcat jq"
+
+missing=""
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
+have_pc rdkafka        || missing="$missing librdkafka-dev"
+have_pc jansson        || missing="$missing libjansson-dev"
+have_pc zlib           || missing="$missing zlib1g-dev"
+have_pc libmicrohttpd  || missing="$missing libmicrohttpd-dev"
+command -v kcat >/dev/null 2>&1 || missing="$missing kcat"
+command -v jq   >/dev/null 2>&1 || missing="$missing jq"
+command -v cc   >/dev/null 2>&1 || missing="$missing build-essential"
+
+[ -z "$missing" ] && exit 0
+
+if [ "${1:-check}" = check ]; then
+	echo "pageturn: missing packages:$missing" >&2
+	echo "pageturn: run 'make deps' (or: apt-get install$missing)" >&2
+	exit 1
+fi
+
+if [ "$(id -u)" = 0 ]; then SUDO=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"
+else
+	echo "pageturn: missing packages:$missing" >&2
+	echo "pageturn: run as root: apt-get update && apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "pageturn: installing$missing" >&2
+$SUDO apt-get update -qq >&2 &&
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing >&2 || {
+	echo "pageturn: apt-get failed; run: apt-get update && apt-get install -y$missing" >&2
+	exit 1
+}

@@ -1,0 +1,52 @@
+# lib.sh: helpers for the shell tests — sourced, counts cases, ends with "N passed, N failed".
+# Each test script: . "$(dirname "$0")/lib.sh"; then cases; then t_done.
+set -u
+T_PASSED=0
+T_FAILED=0
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-build}
+BIN="$TOP/$B/bin"
+TBIN="$TOP/$B/tests"
+DATA="$TOP/../shared/data"
+PATH="$BIN:$TBIN:$PATH"
+export PATH
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pageturn-test.XXXXXX")
+T_PIDS=""
+t_cleanup() {
+	for p in $T_PIDS; do kill "$p" 2>/dev/null; done
+	rm -rf "$T_TMP"
+}
+trap t_cleanup EXIT
+
+t_pass() { T_PASSED=$((T_PASSED + 1)); [ -n "${T_VERBOSE:-}" ] && echo "ok - $1"; return 0; }
+t_fail() { T_FAILED=$((T_FAILED + 1)); echo "FAIL - $1" >&2; shift; for m in "$@"; do echo "    $m" >&2; done; return 0; }
+
+# ok DESC CMD...: passes when CMD exits 0.
+ok() { d=$1; shift; if "$@"; then t_pass "$d"; else t_fail "$d" "command: $*"; fi; }
+# notok DESC CMD...: passes when CMD exits non-zero.
+notok() { d=$1; shift; if "$@"; then t_fail "$d" "command succeeded: $*"; else t_pass "$d"; fi; }
+# eq DESC GOT WANT
+eq() { if [ "$2" = "$3" ]; then t_pass "$1"; else t_fail "$1" "got:  $2" "want: $3"; fi; }
+# same_file DESC GOT WANT: files equal
+same_file() {
+	if cmp -s "$2" "$3"; then t_pass "$1"; else t_fail "$1" "$(diff "$3" "$2" | head -20)"; fi
+}
+# run_case DESC WANT_STATUS STDIN_FILE WANT_STDOUT_FILE CMD...: the OpenBSD regress shape.
+run_case() {
+	d=$1 want=$2 in=$3 wantout=$4; shift 4
+	"$@" <"$in" >"$T_TMP/case.out" 2>"$T_TMP/case.err"; st=$?
+	if [ "$st" != "$want" ]; then t_fail "$d" "exit $st, want $want" "$(head -5 "$T_TMP/case.err")"; return; fi
+	if [ -n "$wantout" ] && ! cmp -s "$T_TMP/case.out" "$wantout"; then
+		t_fail "$d" "$(diff "$wantout" "$T_TMP/case.out" | head -20)"; return
+	fi
+	t_pass "$d"
+}
+# lines FILE: number of lines
+lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+# bg CMD...: starts CMD in the background, remembered for cleanup; its pid in $!
+bg() { "$@" & T_PIDS="$T_PIDS $!"; }
+
+t_done() {
+	echo "$T_PASSED passed, $T_FAILED failed"
+	[ "$T_FAILED" -eq 0 ]
+}
