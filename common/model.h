@@ -1,0 +1,167 @@
+/* model.h: the model store — versioned directories of network, mapped embedding table and manifest; atomic publish; a validating loader. */
+#ifndef MODEL_H
+#define MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "qnet.h"
+
+/*
+ * MODELDIR/<version>/, the version zero-padded to 10 digits
+ * ("0000000013"), increasing. Each version directory holds
+ *
+ *   qnet.bin        the network (struct qnet): dims and named tensors
+ *   emb.bin         the item embeddings with their id -> row index, mappable;
+ *                   hard-linked from the parent version when unchanged
+ *   manifest.json   struct model_info as JSON
+ *   warmup.ndjson   a few recorded score requests (q-score's warm-up), may be empty
+ *
+ * Both binary files are little-endian: a 64-byte header (magic, format
+ * version, tensor count, directory crc32), a directory of named tensors
+ * (name, type, shape, offset, size, crc32 of the bytes) and the tensors,
+ * each 64-byte aligned. See pageturn-model(5).
+ *
+ * A version directory is written under MODELDIR/.tmp-… (every file written,
+ * fsynced, the directory fsynced) and then renamed into place, so a reader
+ * sees a version whole or not at all. Readers ignore names that are not 10
+ * digits.
+ *
+ * Errors: every function that can fail writes one line into err (errlen
+ * bytes) naming the file and the problem ("…/qnet.bin: tensor 'fc.w':
+ * checksum mismatch", "…/emb.bin: truncated: 4096 bytes, header says 8192",
+ * "…/qnet.bin: bad magic", "…/qnet.bin: tensor 'a.W': shape 64×16, want
+ * 64×32").
+ */
+
+#define MODEL_FORMAT_VERSION 1
+#define MODEL_NET_FILE "qnet.bin"
+#define MODEL_EMB_FILE "emb.bin"
+#define MODEL_MANIFEST_FILE "manifest.json"
+#define MODEL_WARMUP_FILE "warmup.ndjson"
+#define MODEL_NET_MAGIC "PTQNET\0\1"	/* 8 bytes */
+#define MODEL_EMB_MAGIC "PTEMB\0\0\1"	/* 8 bytes */
+#define MODEL_ID_MAX 256		/* longest item id in bytes */
+
+/* ---- The embedding table: one row of d floats per item id; row 0 is the "unknown" row (id ""). ---- */
+
+struct emb;
+
+/* An empty, growable table of dimension d with its unknown row (zeros). Never NULL. */
+struct emb *emb_new(uint32_t d);
+/*
+ * Maps an embedding file read-only and validates it (magic, version, sizes,
+ * every crc32, the index). want_d 0 accepts any dimension. NULL with the
+ * reason in err.
+ */
+struct emb *emb_load(const char *path, uint32_t want_d, char *err, size_t errlen);
+/* A growable in-memory copy of any table (e.g. to go on training a mapped one). Never NULL. */
+struct emb *emb_dup(const struct emb *e);
+/* NULL is a no-op (unmaps a mapped table). */
+void emb_free(struct emb *e);
+
+uint32_t emb_dim(const struct emb *e);
+/* Number of rows, the unknown row included. */
+uint32_t emb_rows(const struct emb *e);
+/* The row index of id, or -1 when absent. O(1): a hash index, in the file when mapped. */
+int64_t emb_find(const struct emb *e, const char *id, size_t len);
+/* Row r (r < emb_rows), d floats; valid while e lives. */
+const float *emb_row(const struct emb *e, uint32_t r);
+/* The row of id, or the unknown row (row 0) when absent; *known (may be NULL) says which. */
+const float *emb_lookup(const struct emb *e, const char *id, size_t len, int *known);
+/* The id of row r (not NUL-terminated; *len gets its length). */
+const char *emb_id(const struct emb *e, uint32_t r, size_t *len);
+/* Writable row r of a growable table; NULL for a mapped one. */
+float *emb_row_mut(struct emb *e, uint32_t r);
+/* The row of id, adding a zeroed one when absent (growable tables only; returns 0 for a mapped table or an id longer than MODEL_ID_MAX). */
+uint32_t emb_add(struct emb *e, const char *id, size_t len);
+/*
+ * Writes the table to path atomically (temporary name in the same
+ * directory, fsync, rename). 0, or -1 with the reason in err.
+ */
+int emb_write(const struct emb *e, const char *path, char *err, size_t errlen);
+
+/* ---- The network file ---- */
+
+/* Writes net to path atomically. 0, or -1 with the reason in err. */
+int model_net_write(const struct qnet *net, const char *path, char *err, size_t errlen);
+/*
+ * Reads and validates a network file; want (may be NULL) are the dimensions
+ * the caller needs (a mismatch is refused naming the dimension). NULL with
+ * the reason in err.
+ */
+struct qnet *model_net_load(const char *path, const struct qnet_dims *want, char *err, size_t errlen);
+
+/* ---- Versions ---- */
+
+/* The manifest. */
+struct model_info {
+	uint32_t version;	/* set by model_publish */
+	uint32_t parent;	/* the version this one was trained from, 0 for none */
+	char mode[16];		/* "offline" or "online" */
+	char target[16];	/* "slateq" or "item" */
+	int64_t created_ms;	/* set by model_publish */
+	double gamma, w_click, w_pay;
+	uint64_t transitions;	/* transitions learned from (cumulative over parents) */
+	uint64_t items;		/* item examples learned from (cumulative) */
+	uint64_t unknown;	/* item lookups that fell on the unknown row */
+	uint64_t updates;	/* optimiser steps (cumulative) */
+};
+
+/* A loaded version: everything a scorer needs. Read-only once loaded; shareable between threads. */
+struct model {
+	uint32_t version;
+	char *dir;		/* MODELDIR/<version> */
+	struct qnet *net;
+	struct emb *emb;	/* mapped */
+	struct model_info info;
+};
+
+/* malloc'd "MODELDIR/<10-digit version>". */
+char *model_version_dir(const char *modeldir, uint32_t version);
+/*
+ * The newest version in modeldir: 1 with *version set, 0 when there is none
+ * (or modeldir does not exist), -1 with the reason in err.
+ */
+int model_latest(const char *modeldir, uint32_t *version, char *err, size_t errlen);
+/*
+ * Every version in modeldir, increasing, into a malloc'd array (*n entries;
+ * NULL when none). -1 with the reason in err, else 0.
+ */
+int model_versions(const char *modeldir, uint32_t **out, size_t *n, char *err, size_t errlen);
+
+/*
+ * Loads and validates version (0 means the newest) of modeldir: manifest,
+ * network and the mapped embeddings, whose dimension must equal the
+ * network's. NULL with the reason in err.
+ */
+struct model *model_load(const char *modeldir, uint32_t version, char *err, size_t errlen);
+/* Loads a version directory given by its path. NULL with the reason in err. */
+struct model *model_load_dir(const char *dir, char *err, size_t errlen);
+/* NULL is a no-op. */
+void model_free(struct model *m);
+
+/* What model_publish() writes. */
+struct model_publication {
+	const struct qnet *net;
+	const struct emb *emb;		/* written unless emb_link is set */
+	const char *emb_link;		/* an existing embedding file to hard-link (unchanged embeddings), or NULL */
+	struct model_info info;		/* version and created_ms are filled in */
+	const char *warmup;		/* newline-delimited score requests, or NULL */
+	size_t warmup_len;
+	unsigned keep;			/* then keep only the newest keep versions; 0 keeps all */
+};
+
+/*
+ * Publishes a new version (the newest + 1) atomically, creating modeldir
+ * when needed, then prunes to pub->keep. Returns 0 with *version set, or -1
+ * with the reason in err (nothing half-written stays visible).
+ */
+int model_publish(const char *modeldir, const struct model_publication *pub, uint32_t *version,
+    char *err, size_t errlen);
+/* Removes all but the newest keep versions (and stale .tmp-* directories of dead writers). 0 or -1. */
+int model_prune(const char *modeldir, unsigned keep, char *err, size_t errlen);
+
+/* Reads a manifest file. 0, or -1 with the reason in err. */
+int model_info_read(const char *path, struct model_info *info, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,185 @@
+/* qnet.h: the dueling Q network Q(s,a) = V(s) + A(s,a) — state network, heads, click head, gradients, optimisers. */
+#ifndef QNET_H
+#define QNET_H
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The network (DESIGN.md §3):
+ *
+ *   hist (the last n <= L clicked items, oldest first) -> n×d rows of E
+ *   conv k (width w_k, F filters, valid positions only) -> max over time
+ *     (masked: positions past the history do not exist; no position -> 0) -> ReLU
+ *   z = [pool_0 … pool_{K-1}, context (C), mean of the n history rows (d)]   (Z = K·F + C + d)
+ *   s = ReLU(fc.w · z + fc.b)                                               (H)
+ *   V(s)      = v.wᵀ s + v.b
+ *   A(s,a)    = sᵀ a.W e_a + a.uᵀ x_a + a.b        (e_a: the item's row of E, x_a: its features, X)
+ *   Q(s,a)    = V(s) + A(s,a)
+ *   click(s,a)= σ(sᵀ c.W e_a + c.uᵀ x_a + c.b)    (the pretrained click model, for SlateQ)
+ *
+ * Every parameter lives in one contiguous float array p, tensor after
+ * tensor in the order of enum qnet_tensor. The order groups the parameters
+ * into three ranges: the state network [0, off[QNET_C_W]), the click head
+ * [off[QNET_C_W], off[QNET_V_W]) and the V/A heads [off[QNET_V_W], nparam),
+ * so that an optimiser can update one range alone (frozen state network,
+ * online head updates). A gradient has the same layout as p.
+ *
+ * Thread safety: a struct qnet is read-only during scoring and may be shared
+ * by any number of threads; every per-call buffer lives in a struct qnet_ws,
+ * one per thread.
+ */
+
+#define QNET_MAX_KERNELS 4
+#define QNET_MAX_DIM 4096	/* bound on every dimension (sanity check of loaded files) */
+
+struct qnet_dims {
+	uint32_t d;		/* embedding dimension */
+	uint32_t L;		/* history length used */
+	uint32_t nkern;		/* number of convolutions, 1..QNET_MAX_KERNELS */
+	uint32_t kw[QNET_MAX_KERNELS];	/* their widths (unused entries 0) */
+	uint32_t F;		/* filters per convolution */
+	uint32_t C;		/* context dimension */
+	uint32_t X;		/* item feature dimension */
+	uint32_t H;		/* state dimension */
+};
+
+/* The defaults of the design: d 32, L 20, widths 2,3, F 32, H 64; C and X as given. */
+void qnet_dims_default(struct qnet_dims *dm, uint32_t C, uint32_t X);
+/* 0 when the dimensions are usable, else -1 with a reason in err. */
+int qnet_dims_check(const struct qnet_dims *dm, char *err, size_t errlen);
+/* Z, the input width of the fully connected layer: nkern·F + C + d. */
+uint32_t qnet_dims_z(const struct qnet_dims *dm);
+
+enum qnet_tensor {
+	QNET_CONV_W = 0,			/* + k: F × kw[k] × d (filter f's window is contiguous, row after row) */
+	QNET_CONV_B = QNET_MAX_KERNELS,		/* + k: F */
+	QNET_FC_W = 2 * QNET_MAX_KERNELS,	/* H × Z, row-major */
+	QNET_FC_B,				/* H */
+	QNET_C_W,				/* H × d: click head interaction */
+	QNET_C_U,				/* X */
+	QNET_C_B,				/* 1 */
+	QNET_V_W,				/* H */
+	QNET_V_B,				/* 1 */
+	QNET_A_W,				/* H × d: advantage interaction */
+	QNET_A_U,				/* X */
+	QNET_A_B,				/* 1 */
+	QNET_NTENSORS
+};
+
+struct qnet {
+	struct qnet_dims dm;
+	size_t nparam;
+	float *p;			/* nparam floats, owned */
+	size_t off[QNET_NTENSORS + 1];	/* offset of each tensor in p; off[QNET_NTENSORS] == nparam */
+};
+
+/* The tensor's name as stored in the network file ("conv0.w", "fc.b", "a.W", …). */
+const char *qnet_tensor_name(enum qnet_tensor t);
+/* Its number of floats under dm (0 for unused kernels). */
+size_t qnet_tensor_size(const struct qnet_dims *dm, enum qnet_tensor t);
+/* Its shape: up to 3 extents into shape[], returns the rank (1..3). */
+int qnet_tensor_shape(const struct qnet_dims *dm, enum qnet_tensor t, uint32_t shape[3]);
+/* Pointer to tensor t in net->p (or in any array with the same layout, e.g. a gradient: qnet_at(net, g, t)). */
+static inline float *qnet_at(const struct qnet *net, float *base, enum qnet_tensor t) { return base + net->off[t]; }
+
+/* The parameter ranges: [lo, hi). */
+#define QNET_RANGE_STATE 1	/* convolutions and FC */
+#define QNET_RANGE_CLICK 2	/* click head */
+#define QNET_RANGE_HEADS 4	/* V and A heads */
+void qnet_range(const struct qnet *net, int range, size_t *lo, size_t *hi);
+
+/* A network with zeroed parameters. dm must pass qnet_dims_check(). Never NULL. */
+struct qnet *qnet_new(const struct qnet_dims *dm);
+/* Initialises every parameter from seed (He-scaled uniform weights, zero biases); deterministic. */
+void qnet_init(struct qnet *net, uint64_t seed);
+/* A copy (e.g. the lagged target network). Never NULL. */
+struct qnet *qnet_clone(const struct qnet *net);
+/* Copies src's parameters in range (QNET_RANGE_* bits) into dst (same dims). */
+void qnet_copy_params(struct qnet *dst, const struct qnet *src, int ranges);
+/* NULL is a no-op. */
+void qnet_free(struct qnet *net);
+
+/*
+ * Per-thread scratch and the per-page state: after qnet_state(), s holds
+ * the state vector, v = V(s), sa = sᵀ a.W and sc = sᵀ c.W (d each) so that
+ * an item costs O(d + X). The other members are for the backward pass.
+ */
+struct qnet_ws {
+	const struct qnet_dims *dm;
+	float *s;		/* H */
+	float v;		/* V(s) */
+	float *sa;		/* d: sᵀ a.W */
+	float *sc;		/* d: sᵀ c.W */
+	/* forward caches for backward */
+	uint32_t nhist;		/* rows used (<= L) */
+	float *x;		/* L × d: the history rows, gathered */
+	float *z;		/* Z: FC input */
+	float *pre;		/* nkern × F: pooled pre-activations */
+	int32_t *arg;		/* nkern × F: argmax position, -1 when masked */
+	/* backward accumulators */
+	float *ds;		/* H: dLoss/ds, accumulated by the item backward calls */
+	float *dz;		/* Z */
+	float *dx;		/* L × d */
+};
+
+/* A workspace for nets of dimensions dm (the pointer is kept). Never NULL. */
+struct qnet_ws *qnet_ws_new(const struct qnet_dims *dm);
+/* NULL is a no-op. */
+void qnet_ws_free(struct qnet_ws *ws);
+
+/*
+ * Forward pass of the state network for one page: hist holds nhist row
+ * pointers (d floats each, oldest first; only the last L are used; a NULL
+ * pointer stands for a zero row), ctx C floats (NULL means zeros). Fills
+ * ws->s, ws->v, ws->sa, ws->sc and clears ws->ds. Returns ws->s.
+ */
+const float *qnet_state(const struct qnet *net, struct qnet_ws *ws,
+    const float *const *hist, size_t nhist, const float *ctx);
+
+/* V(s), from a state vector s (H). */
+float qnet_v(const struct qnet *net, const float *s);
+/* A(s,a) for the page in ws: e the item's row (d), x its features (X; NULL means zeros). */
+float qnet_a(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x);
+/* Q(s,a) = ws->v + qnet_a(). */
+float qnet_q(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x);
+/* The click head's logit (P(click) = 1/(1+exp(-logit))). */
+float qnet_click_logit(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x);
+/* The logistic function, overflow-safe. */
+float qnet_sigmoid(float z);
+
+/*
+ * Backward pass of one item of the page in ws, given dq = dLoss/dQ and
+ * dc = dLoss/d(click logit) (either may be 0). Adds into g (layout of p;
+ * NULL skips parameter gradients) the gradients of the heads selected in
+ * ranges (QNET_RANGE_HEADS: V and A; QNET_RANGE_CLICK: click head), adds
+ * into de (d floats; NULL skips) dLoss/de_a and accumulates dLoss/ds into
+ * ws->ds for qnet_state_backward().
+ */
+void qnet_item_backward(const struct qnet *net, struct qnet_ws *ws, const float *e, const float *x,
+    float dq, float dc, int ranges, float *g, float *de);
+
+/*
+ * Backward pass of the state network for the page in ws, after every item's
+ * qnet_item_backward(): adds the gradients of the convolutions and FC into
+ * g (NULL skips) and writes dLoss/d(history row) into dhist (ws->nhist rows
+ * of d floats, the rows qnet_state() used — the last nhist of its input;
+ * NULL skips).
+ */
+void qnet_state_backward(const struct qnet *net, struct qnet_ws *ws, float *g, float *dhist);
+
+/* Adam (Kingma & Ba) over n coordinates of one tensor range; m and v are the moment estimates (zeroed at start). */
+struct qnet_adam {
+	float lr, b1, b2, eps;
+	uint64_t t;		/* step count; increment once per minibatch before the updates */
+	float c1, c2;		/* bias corrections of step t (set by qnet_adam_begin) */
+};
+void qnet_adam_init(struct qnet_adam *a, float lr);
+/* Starts a minibatch step: t++, bias corrections. */
+void qnet_adam_begin(struct qnet_adam *a);
+/* p -= lr·m̂/(√v̂+eps) over n coordinates, after updating m and v with gradient g. */
+void qnet_adam_update(const struct qnet_adam *a, float *p, float *m, float *v, const float *g, size_t n);
+
+/* AdaGrad per coordinate: acc += g², p -= lr·g/√(acc+eps), over n coordinates. */
+void qnet_adagrad_update(float *p, float *acc, const float *g, size_t n, float lr, float eps);
+
+#endif
