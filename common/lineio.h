@@ -47,6 +47,13 @@ struct line_reader *line_reader_open(char *const *specs, size_t nspecs,
 #define LINE_IDLE 2
 int line_reader_next(struct line_reader *r, struct line *line);
 
+/*
+ * Calls fn(arg) each time the reader is about to wait for a pipe or terminal
+ * that has no data yet — the moment to flush outputs, so that a pipeline
+ * downstream is not kept waiting on buffered records.
+ */
+void line_reader_on_wait(struct line_reader *r, void (*fn)(void *), void *arg);
+
 /* Marks a Kafka position committable (no-op for files). */
 void line_reader_store(struct line_reader *r, const char *topic, int32_t partition, int64_t next_offset);
 /* Commits stored Kafka positions; 0 on success or when there is nothing to do. */

@@ -84,6 +84,13 @@ struct tool_io {
 	struct stats *st;
 	uint64_t *n_in, *n_out, *n_rejected;
 	int status;		/* the exit status so far (0 or 1) */
+	/*
+	 * 0 (default): tool_io_reject() and rejected too-long lines make their
+	 * Kafka position committable. A stateful tool sets 1 and stores
+	 * positions itself (line_reader_store), holding back those whose
+	 * records still live in its open state.
+	 */
+	int manual_commit;
 };
 
 /*

@@ -1,0 +1,86 @@
+/* diag.c: diagnostics shared by every tool — program name first, strerror on a trailing ':'. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+
+int diag_verbosity = 1;
+static const char *progname = "pageturn";
+
+void
+diag_init(const char *argv0)
+{
+	const char *slash;
+
+	if (argv0 == NULL || *argv0 == '\0')
+		return;
+	slash = strrchr(argv0, '/');
+	progname = slash ? slash + 1 : argv0;
+}
+
+const char *
+diag_progname(void)
+{
+	return progname;
+}
+
+static void
+vdiag(const char *fmt, va_list ap, int saved_errno)
+{
+	char buf[4096];
+	size_t n;
+	int len;
+
+	len = vsnprintf(buf, sizeof buf, fmt, ap);
+	if (len < 0)
+		buf[0] = '\0';
+	n = strlen(buf);
+	if (n > 0 && fmt[strlen(fmt) - 1] == ':')
+		fprintf(stderr, "%s: %s %s\n", progname, buf, strerror(saved_errno));
+	else {
+		while (n > 0 && buf[n - 1] == '\n')
+			buf[--n] = '\0';
+		fprintf(stderr, "%s: %s\n", progname, buf);
+	}
+}
+
+void
+diag_warn(const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(fmt, ap, e);
+	va_end(ap);
+	errno = e;
+}
+
+void
+diag_fatal(int status, const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vdiag(fmt, ap, e);
+	va_end(ap);
+	exit(status);
+}
+
+void
+diag_info(int level, const char *fmt, ...)
+{
+	int e = errno;
+	va_list ap;
+
+	if (diag_verbosity < level)
+		return;
+	va_start(ap, fmt);
+	vdiag(fmt, ap, e);
+	va_end(ap);
+	errno = e;
+}

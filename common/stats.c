@@ -1,0 +1,187 @@
+/* stats.c: counters of a running tool, written as JSON lines (--stats) and as a Prometheus textfile (--metrics). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "stats.h"
+#include "xalloc.h"
+
+#define STATS_MAX 64
+
+struct stat_entry {
+	char name[48];
+	int gauge;
+	uint64_t counter;
+	int64_t value;
+	uint64_t last;		/* counter at the previous report, for rates */
+};
+
+struct stats {
+	char *tool;
+	char *path;		/* NULL: none; "-": stderr */
+	char *metrics;
+	double interval;
+	double start, last;
+	struct stat_entry e[STATS_MAX];
+	int n;
+	int warned;
+};
+
+static double
+mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct stats *
+stats_new(const char *tool, const char *path, const char *metrics, double interval)
+{
+	struct stats *st = xcalloc(1, sizeof *st);
+
+	st->tool = xstrdup(tool);
+	st->path = path ? xstrdup(path) : NULL;
+	st->metrics = metrics ? xstrdup(metrics) : NULL;
+	st->interval = interval > 0 ? interval : 10;
+	st->start = st->last = mono();
+	stats_counter(st, "in");
+	stats_counter(st, "out");
+	stats_counter(st, "rejected");
+	return st;
+}
+
+static struct stat_entry *
+entry(struct stats *st, const char *name, int gauge)
+{
+	int i;
+
+	for (i = 0; i < st->n; i++)
+		if (strcmp(st->e[i].name, name) == 0)
+			return &st->e[i];
+	if (st->n == STATS_MAX)
+		diag_fatal(1, "stats: more than %d counters (adding %s)", STATS_MAX, name);
+	snprintf(st->e[st->n].name, sizeof st->e[st->n].name, "%s", name);
+	st->e[st->n].gauge = gauge;
+	return &st->e[st->n++];
+}
+
+uint64_t *
+stats_counter(struct stats *st, const char *name)
+{
+	return &entry(st, name, 0)->counter;
+}
+
+int64_t *
+stats_gauge(struct stats *st, const char *name)
+{
+	return &entry(st, name, 1)->value;
+}
+
+static void
+write_json(struct stats *st, double now)
+{
+	double dt = now - st->last;
+	FILE *fp;
+	int i;
+
+	if (st->path == NULL)
+		return;
+	fp = strcmp(st->path, "-") == 0 ? stderr : fopen(st->path, "a");
+	if (fp == NULL) {
+		if (!st->warned++)
+			diag_warn("%s:", st->path);
+		return;
+	}
+	fprintf(fp, "{\"tool\":\"%s\",\"ts\":%lld,\"uptime_s\":%.3f", st->tool,
+	    (long long)time(NULL) * 1000, now - st->start);
+	for (i = 0; i < st->n; i++) {
+		if (st->e[i].gauge)
+			fprintf(fp, ",\"%s\":%lld", st->e[i].name, (long long)st->e[i].value);
+		else
+			fprintf(fp, ",\"%s\":%llu", st->e[i].name, (unsigned long long)st->e[i].counter);
+	}
+	for (i = 0; i < st->n; i++)
+		if (!st->e[i].gauge && dt > 0)
+			fprintf(fp, ",\"%s_per_s\":%.1f", st->e[i].name,
+			    (double)(st->e[i].counter - st->e[i].last) / dt);
+	fputs("}\n", fp);
+	if (fp == stderr)
+		fflush(fp);
+	else if (fclose(fp) != 0 && !st->warned++)
+		diag_warn("%s:", st->path);
+}
+
+/* Rewrites the Prometheus textfile atomically: a temporary file in the same directory, then rename. */
+static void
+write_metrics(struct stats *st, double now)
+{
+	char *tmp;
+	FILE *fp;
+	int i, bad;
+
+	if (st->metrics == NULL)
+		return;
+	tmp = xasprintf("%s.%ld.tmp", st->metrics, (long)getpid());
+	if ((fp = fopen(tmp, "w")) == NULL) {
+		if (!st->warned++)
+			diag_warn("%s:", tmp);
+		free(tmp);
+		return;
+	}
+	fprintf(fp, "# HELP pageturn_uptime_seconds Seconds since the tool started.\n"
+	    "# TYPE pageturn_uptime_seconds gauge\npageturn_uptime_seconds{tool=\"%s\"} %.3f\n",
+	    st->tool, now - st->start);
+	for (i = 0; i < st->n; i++) {
+		if (st->e[i].gauge)
+			fprintf(fp, "# TYPE pageturn_%s gauge\npageturn_%s{tool=\"%s\"} %lld\n",
+			    st->e[i].name, st->e[i].name, st->tool, (long long)st->e[i].value);
+		else
+			fprintf(fp, "# TYPE pageturn_%s_total counter\npageturn_%s_total{tool=\"%s\"} %llu\n",
+			    st->e[i].name, st->e[i].name, st->tool, (unsigned long long)st->e[i].counter);
+	}
+	bad = ferror(fp);
+	if (fclose(fp) != 0 || bad || rename(tmp, st->metrics) != 0) {
+		if (!st->warned++)
+			diag_warn("%s:", st->metrics);
+		unlink(tmp);
+	}
+	free(tmp);
+}
+
+void
+stats_report(struct stats *st)
+{
+	double now = mono();
+	int i;
+
+	write_json(st, now);
+	write_metrics(st, now);
+	for (i = 0; i < st->n; i++)
+		st->e[i].last = st->e[i].counter;
+	st->last = now;
+}
+
+void
+stats_tick(struct stats *st)
+{
+	if (st->path == NULL && st->metrics == NULL)
+		return;
+	if (mono() - st->last >= st->interval)
+		stats_report(st);
+}
+
+void
+stats_free(struct stats *st)
+{
+	if (st == NULL)
+		return;
+	free(st->tool);
+	free(st->path);
+	free(st->metrics);
+	free(st);
+}
