@@ -51,9 +51,9 @@ int qnet_dims_check(const struct qnet_dims *dm, char *err, size_t errlen);
 uint32_t qnet_dims_z(const struct qnet_dims *dm);
 
 enum qnet_tensor {
-	QNET_CONV_W = 0,			/* + k: F × kw[k] × d (filter f's window is contiguous, row after row) */
+	QNET_CONV_W = 0,			/* + k: (kw[k]·d) × F: element ((j·d + c)·F + f) weighs row j, column c of the window for filter f */
 	QNET_CONV_B = QNET_MAX_KERNELS,		/* + k: F */
-	QNET_FC_W = 2 * QNET_MAX_KERNELS,	/* H × Z, row-major */
+	QNET_FC_W = 2 * QNET_MAX_KERNELS,	/* Z × H: element (i·H + h) weighs z_i for s_h */
 	QNET_FC_B,				/* H */
 	QNET_C_W,				/* H × d: click head interaction */
 	QNET_C_U,				/* X */
@@ -66,8 +66,13 @@ enum qnet_tensor {
 	QNET_NTENSORS
 };
 
+/* What the heads learn, and so what qnet_q() ranks by. */
+#define QNET_TARGET_ITEM 0	/* per-item TD target: Q = V + A */
+#define QNET_TARGET_SLATE 1	/* SlateQ: Q̄ = V + A given a click; Q = P(click)·Q̄ */
+
 struct qnet {
 	struct qnet_dims dm;
+	uint32_t target;		/* QNET_TARGET_*, stored in the network file */
 	size_t nparam;
 	float *p;			/* nparam floats, owned */
 	size_t off[QNET_NTENSORS + 1];	/* offset of each tensor in p; off[QNET_NTENSORS] == nparam */
@@ -116,8 +121,11 @@ struct qnet_ws {
 	float *z;		/* Z: FC input */
 	float *pre;		/* nkern × F: pooled pre-activations */
 	int32_t *arg;		/* nkern × F: argmax position, -1 when masked */
-	/* backward accumulators */
-	float *ds;		/* H: dLoss/ds, accumulated by the item backward calls */
+	/* backward accumulators (cleared by qnet_state) */
+	float *ea;		/* d: Σ dq·e over the page's items */
+	float *ec;		/* d: Σ dc·e */
+	float sdq, sdc;		/* Σ dq, Σ dc */
+	float *ds;		/* H: dLoss/ds, set by qnet_heads_backward */
 	float *dz;		/* Z */
 	float *dx;		/* L × d */
 };
@@ -140,7 +148,12 @@ const float *qnet_state(const struct qnet *net, struct qnet_ws *ws,
 float qnet_v(const struct qnet *net, const float *s);
 /* A(s,a) for the page in ws: e the item's row (d), x its features (X; NULL means zeros). */
 float qnet_a(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x);
-/* Q(s,a) = ws->v + qnet_a(). */
+/* Q̄(s,a) = V(s) + A(s,a) = ws->v + qnet_a(). */
+float qnet_qbar(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x);
+/*
+ * The item's value to rank by: Q̄ for QNET_TARGET_ITEM; P(click)·Q̄ for
+ * QNET_TARGET_SLATE (the item's share of the page's value).
+ */
 float qnet_q(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x);
 /* The click head's logit (P(click) = 1/(1+exp(-logit))). */
 float qnet_click_logit(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x);
@@ -148,24 +161,47 @@ float qnet_click_logit(const struct qnet *net, const struct qnet_ws *ws, const f
 float qnet_sigmoid(float z);
 
 /*
- * Backward pass of one item of the page in ws, given dq = dLoss/dQ and
- * dc = dLoss/d(click logit) (either may be 0). Adds into g (layout of p;
- * NULL skips parameter gradients) the gradients of the heads selected in
- * ranges (QNET_RANGE_HEADS: V and A; QNET_RANGE_CLICK: click head), adds
- * into de (d floats; NULL skips) dLoss/de_a and accumulates dLoss/ds into
- * ws->ds for qnet_state_backward().
+ * Backward pass, three steps per page after qnet_state():
+ *
+ * qnet_item_backward() for each item, given dq = dLoss/dQ̄ and dc =
+ * dLoss/d(click logit) (either may be 0): adds into g (layout of p; NULL
+ * skips) the gradient of the item-feature weights of the heads selected in
+ * ranges (QNET_RANGE_HEADS: a.u; QNET_RANGE_CLICK: c.u), adds dLoss/de_a into
+ * de (d floats; NULL skips), and accumulates the page sums in ws.
+ *
+ * qnet_heads_backward() once: adds the rest of the selected heads' gradients
+ * into g (NULL skips) and sets ws->ds = dLoss/ds.
+ *
+ * qnet_state_backward() once, when the state network learns: adds the
+ * gradients of the convolutions and FC into g (NULL skips) and adds
+ * dLoss/d(history row) into dhist (ws->nhist rows of d floats, the rows
+ * qnet_state() used — the last nhist of its input; NULL skips; the caller
+ * zeroes it).
  */
 void qnet_item_backward(const struct qnet *net, struct qnet_ws *ws, const float *e, const float *x,
     float dq, float dc, int ranges, float *g, float *de);
+void qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges, float *g);
+void qnet_state_backward(const struct qnet *net, struct qnet_ws *ws, float *g, float *dhist);
 
 /*
- * Backward pass of the state network for the page in ws, after every item's
- * qnet_item_backward(): adds the gradients of the convolutions and FC into
- * g (NULL skips) and writes dLoss/d(history row) into dhist (ws->nhist rows
- * of d floats, the rows qnet_state() used — the last nhist of its input;
- * NULL skips).
+ * Recomputes the page quantities that depend on the heads (ws->v, sa, sc)
+ * from ws->s for net, a network sharing the state network of the one that
+ * ran qnet_state() (e.g. its lagged target copy).
  */
-void qnet_state_backward(const struct qnet *net, struct qnet_ws *ws, float *g, float *dhist);
+void qnet_heads_refresh(const struct qnet *net, struct qnet_ws *ws);
+
+/*
+ * The value of the next page for a TD target, with ws holding
+ * qnet_state(net, s') and e, x the n items of the next page (x[i] may be
+ * NULL; x itself may be NULL). By net->target:
+ *   QNET_TARGET_ITEM:  Q̄_tgt(s', a*), a* = argmax_a Q̄_net(s', a) (double DQN)
+ *   QNET_TARGET_SLATE: Σ_a P(click a | s') · Q̄_tgt(s', a)
+ * 0 when n is 0. Leaves ws refreshed for tgt.
+ */
+float qnet_next_value(const struct qnet *net, const struct qnet *tgt, struct qnet_ws *ws,
+    const float *const *e, const float *const *x, size_t n);
+/* The TD target r + γ·(1 − done)·next_value. */
+float qnet_td_target(float r, float gamma, int done, float next_value);
 
 /* Adam (Kingma & Ba) over n coordinates of one tensor range; m and v are the moment estimates (zeroed at start). */
 struct qnet_adam {
