@@ -1,0 +1,1182 @@
+/* experience-collect: chains the pages of each user's session, rebuilt from labelled samples, into reinforcement-learning transitions. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "diag.h"
+#include "hash.h"
+#include "jsonx.h"
+#include "kafka.h"
+#include "lineio.h"
+#include "stats.h"
+#include "toolio.h"
+#include "watermark.h"
+#include "xalloc.h"
+
+#define MAX_CONTEXT	1024	/* numbers in a sample's context */
+#define MAX_FEATURES	4096	/* numbers in an item's features */
+#define MAX_POS		65535	/* largest position on a page */
+#define MAX_PAGE	1000000000	/* largest page number */
+#define MAX_HIST	10000	/* largest --hist-len */
+
+/* Why a chain of pages ended (the "end" field of a done transition). */
+enum chain_end {
+	END_NONE,
+	END_SESSION_GAP,	/* no next page within --session-gap: the user left */
+	END_PAGE_GAP,		/* the next page number is missing: the chain is cut */
+	END_EOF,		/* end of input: the session may go on elsewhere */
+	END_EVICTED,		/* closed early to honour --max-open */
+	END_REVOKED		/* its Kafka partition was revoked in a rebalance */
+};
+
+static const char *const end_names[] = {
+	"", "session_gap", "page_gap", "eof", "evicted", "revoked"
+};
+
+/* One shown item of a page; its strings and numbers live in the page's arrays. */
+struct item {
+	uint32_t id_off;	/* item id in page->str */
+	uint32_t feat_off;	/* first feature in page->fl */
+	uint16_t nfeat;
+	uint16_t pos;
+	uint8_t click, pay;
+	float propensity;
+};
+
+/* One request of a session: the samples gathered so far. */
+struct page {
+	struct session *s;
+	struct page *next;	/* in the session, ordered by (page, ts) */
+	struct page *hnext;	/* in the request table */
+	uint64_t hash;		/* of the request id */
+	int64_t ts;
+	int64_t page;
+	int64_t first_offset;	/* Kafka offset of the first sample, -1 for files */
+	int32_t part;		/* index into the partition table, -1 for files */
+	uint32_t policy_off;	/* in str, or UINT32_MAX when absent */
+	uint16_t nctx;		/* context: fl[0..nctx) */
+	struct item *items;	/* in arrival order until emitted */
+	uint32_t nitems, capitems;
+	float *fl;
+	uint32_t nfl, capfl;
+	char *str;		/* request id at 0, then policy and item ids, each NUL-ended */
+	uint32_t nstr, capstr;
+};
+
+/* One (user, session): its open pages and the state carried from emitted ones. */
+struct session {
+	char *key;		/* user_id NUL session_id NUL */
+	size_t userlen;
+	uint64_t hash;
+	struct session *hnext;
+	struct session *lru_prev, *lru_next;	/* least recently fed first */
+	size_t heap_idx;
+	int64_t wake;		/* watermark at which it may progress */
+	struct page *pages;
+	char **hist;		/* ring of --hist-len item ids, oldest at hist_head */
+	size_t hist_n, hist_head;
+	char *mdp_id;		/* of the running episode, NULL between episodes */
+	uint64_t seq;		/* of the next transition in the episode */
+	int emitted;		/* some page was emitted */
+	int64_t last_page, last_ts;	/* of the last page emitted */
+};
+
+/* A string-keyed chained hash table of sessions or pages. */
+struct table {
+	void **b;
+	size_t nb, n;
+};
+
+/* A Kafka partition seen on input, for committing positions. */
+struct part {
+	char *topic;
+	int32_t partition;
+	int64_t next_read;	/* offset after the last record read */
+	int64_t held;		/* scratch: oldest offset still held */
+	int active;		/* assigned: its position is stored at checkpoints */
+};
+
+/* An output buffer. */
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+struct collector {
+	struct tool_io *io;
+	struct watermark *wm;
+	int64_t wm_now;
+	/* options */
+	double w_click, w_pay;
+	size_t hist_len;
+	int64_t gap, grace;
+	size_t max_open;
+	/* state */
+	struct table sessions, requests;
+	struct session *lru_head, *lru_tail;
+	struct session **heap;
+	size_t nheap, capheap;
+	struct part *parts;
+	size_t nparts;
+	struct buf out;
+	float ctx[MAX_CONTEXT], feat[MAX_FEATURES];
+	/* counters */
+	uint64_t *n_pages, *n_late, *n_evicted, *n_revoked;
+	uint64_t *n_end[END_REVOKED + 1];
+	int64_t *g_open, *g_open_peak, *g_pages_open;
+};
+
+static struct collector C;
+
+static void
+usage(int status)
+{
+	fprintf(stderr,
+	    "usage: experience-collect [-hqv] [-b brokers] [-G group] [-i input]... [-o output]\n"
+	    "                          [-X key=value]... [--dead-letter endpoint] [--grace duration]\n"
+	    "                          [--hist-len n] [--idle-timeout duration] [--max-delay duration]\n"
+	    "                          [--max-open sessions] [--session-gap duration]\n"
+	    "                          [--w-click weight] [--w-pay weight] [--max-line bytes]\n"
+	    "                          [--stats file] [--stats-interval seconds] [--metrics file]\n"
+	    "                          [--commit-interval seconds] [--strict]\n");
+	exit(status);
+}
+
+/* a + b, saturating at INT64_MAX (b >= 0). */
+static int64_t
+sat_add(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/* --- output buffer --- */
+
+static void
+buf_need(struct buf *b, size_t n)
+{
+	if (b->n + n <= b->cap)
+		return;
+	while (b->n + n > b->cap)
+		b->cap = b->cap ? b->cap * 2 : 4096;
+	b->p = xrealloc(b->p, b->cap);
+}
+
+static void
+buf_put(struct buf *b, const char *s, size_t n)
+{
+	buf_need(b, n);
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+}
+
+#define buf_lit(b, s) buf_put((b), (s), sizeof(s) - 1)
+
+static void
+buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	buf_need(b, 64);
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->cap - b->n) {
+		buf_need(b, (size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
+		va_end(ap);
+	}
+	b->n += (size_t)n;
+}
+
+/* Appends s as a JSON string. */
+static void
+buf_str(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+
+	buf_lit(b, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		buf_put(b, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"': buf_lit(b, "\\\""); break;
+		case '\\': buf_lit(b, "\\\\"); break;
+		case '\n': buf_lit(b, "\\n"); break;
+		case '\t': buf_lit(b, "\\t"); break;
+		default: {
+			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			buf_put(b, u, 6);
+		}
+		}
+	}
+	buf_put(b, run, (size_t)(s - run));
+	buf_lit(b, "\"");
+}
+
+static void
+buf_int(struct buf *b, int64_t v)
+{
+	char tmp[24], *e = tmp + sizeof tmp, *p = e;
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	buf_put(b, p, (size_t)(e - p));
+}
+
+/* Appends a float with up to 7 significant digits, as jsonx_floats() prints it. */
+static void
+buf_float(struct buf *b, float f)
+{
+	int n;
+
+	if (f == (float)(int32_t)f && f > -1e7f && f < 1e7f) {
+		buf_int(b, (int32_t)f);
+		return;
+	}
+	buf_need(b, 32);
+	n = snprintf(b->p + b->n, 32, "%.7g", (double)f);
+	b->n += (size_t)n;
+}
+
+static void
+buf_floats(struct buf *b, const float *v, size_t n)
+{
+	size_t i;
+
+	buf_lit(b, "[");
+	for (i = 0; i < n; i++) {
+		if (i)
+			buf_lit(b, ",");
+		buf_float(b, v[i]);
+	}
+	buf_lit(b, "]");
+}
+
+/* Appends a double as a JSON real (always with a '.' or an exponent). */
+static void
+buf_real(struct buf *b, double d)
+{
+	size_t start = b->n, i;
+
+	buf_printf(b, "%.10g", d);
+	for (i = start; i < b->n; i++)
+		if (b->p[i] == '.' || b->p[i] == 'e')
+			return;
+	buf_lit(b, ".0");
+}
+
+/* --- tables --- */
+
+static uint64_t
+key_hash(const char *k, size_t len)
+{
+	return hash64(k, len, 0x9e3779b97f4a7c15ULL);
+}
+
+static void *
+table_find_session(struct table *t, const char *key, size_t keylen, uint64_t h)
+{
+	struct session *s;
+
+	if (t->nb == 0)
+		return NULL;
+	for (s = t->b[h & (t->nb - 1)]; s; s = s->hnext)
+		if (s->hash == h && memcmp(s->key, key, keylen) == 0)
+			return s;
+	return NULL;
+}
+
+static struct page *
+table_find_page(struct table *t, const char *rid, uint64_t h)
+{
+	struct page *p;
+
+	if (t->nb == 0)
+		return NULL;
+	for (p = t->b[h & (t->nb - 1)]; p; p = p->hnext)
+		if (p->hash == h && strcmp(p->str, rid) == 0)
+			return p;
+	return NULL;
+}
+
+/* Doubles the bucket array; next_of gives the chain link of an entry. */
+static void
+table_grow(struct table *t, void **(*next_of)(void *), uint64_t (*hash_of)(void *))
+{
+	size_t nb = t->nb ? t->nb * 2 : 1024, i;
+	void **b = xcalloc(nb, sizeof *b);
+	void *e, *nx;
+
+	for (i = 0; i < t->nb; i++) {
+		for (e = t->b[i]; e; e = nx) {
+			nx = *next_of(e);
+			*next_of(e) = b[hash_of(e) & (nb - 1)];
+			b[hash_of(e) & (nb - 1)] = e;
+		}
+	}
+	free(t->b);
+	t->b = b;
+	t->nb = nb;
+}
+
+static void **session_next(void *e) { return (void **)&((struct session *)e)->hnext; }
+static uint64_t session_hash(void *e) { return ((struct session *)e)->hash; }
+static void **page_next(void *e) { return (void **)&((struct page *)e)->hnext; }
+static uint64_t page_hash(void *e) { return ((struct page *)e)->hash; }
+
+static void
+table_add(struct table *t, void *e, uint64_t h, void **(*next_of)(void *), uint64_t (*hash_of)(void *))
+{
+	if (t->n >= t->nb)
+		table_grow(t, next_of, hash_of);
+	*next_of(e) = t->b[h & (t->nb - 1)];
+	t->b[h & (t->nb - 1)] = e;
+	t->n++;
+}
+
+static void
+table_del(struct table *t, void *e, uint64_t h, void **(*next_of)(void *))
+{
+	void **pp = &t->b[h & (t->nb - 1)];
+
+	while (*pp != e)
+		pp = next_of(*pp);
+	*pp = *next_of(e);
+	t->n--;
+}
+
+/* --- the wake-up heap: sessions by the watermark at which they may progress --- */
+
+static void
+heap_swap(size_t i, size_t j)
+{
+	struct session *t = C.heap[i];
+
+	C.heap[i] = C.heap[j];
+	C.heap[j] = t;
+	C.heap[i]->heap_idx = i;
+	C.heap[j]->heap_idx = j;
+}
+
+static void
+heap_fix(size_t i)
+{
+	size_t l, r, m;
+
+	while (i > 0 && C.heap[(i - 1) / 2]->wake > C.heap[i]->wake) {
+		heap_swap(i, (i - 1) / 2);
+		i = (i - 1) / 2;
+	}
+	for (;;) {
+		l = 2 * i + 1, r = l + 1, m = i;
+		if (l < C.nheap && C.heap[l]->wake < C.heap[m]->wake)
+			m = l;
+		if (r < C.nheap && C.heap[r]->wake < C.heap[m]->wake)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(i, m);
+		i = m;
+	}
+}
+
+static void
+heap_add(struct session *s)
+{
+	if (C.nheap == C.capheap) {
+		C.capheap = C.capheap ? C.capheap * 2 : 1024;
+		C.heap = xreallocarray(C.heap, C.capheap, sizeof *C.heap);
+	}
+	s->heap_idx = C.nheap;
+	C.heap[C.nheap++] = s;
+	heap_fix(s->heap_idx);
+}
+
+static void
+heap_del(struct session *s)
+{
+	size_t i = s->heap_idx;
+
+	C.nheap--;
+	if (i != C.nheap) {
+		C.heap[i] = C.heap[C.nheap];
+		C.heap[i]->heap_idx = i;
+		heap_fix(i);
+	}
+}
+
+/*
+ * The watermark at which s can next progress: its first page completes at
+ * ts + grace; a complete first page is decided when the second completes or
+ * when the session gap has passed.
+ */
+static void
+session_rewake(struct session *s)
+{
+	struct page *p0 = s->pages, *p1;
+	int64_t w;
+
+	if (p0 == NULL)
+		w = INT64_MAX;
+	else if (C.wm_now < sat_add(p0->ts, C.grace))
+		w = sat_add(p0->ts, C.grace);
+	else {
+		w = sat_add(sat_add(p0->ts, C.gap), C.grace);
+		if ((p1 = p0->next) != NULL && sat_add(p1->ts, C.grace) < w)
+			w = sat_add(p1->ts, C.grace);
+	}
+	s->wake = w;
+	heap_fix(s->heap_idx);
+}
+
+/* --- pages --- */
+
+static uint32_t
+page_add_str(struct page *p, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	uint32_t off = p->nstr;
+
+	if (p->nstr + n > p->capstr) {
+		while (p->nstr + n > p->capstr)
+			p->capstr = p->capstr ? p->capstr * 2 : 64;
+		p->str = xrealloc(p->str, p->capstr);
+	}
+	memcpy(p->str + p->nstr, s, n);
+	p->nstr += (uint32_t)n;
+	return off;
+}
+
+static uint32_t
+page_add_floats(struct page *p, const float *v, size_t n)
+{
+	uint32_t off = p->nfl;
+
+	if (p->nfl + n > p->capfl) {
+		while (p->nfl + n > p->capfl)
+			p->capfl = p->capfl ? p->capfl * 2 : 16;
+		p->fl = xreallocarray(p->fl, p->capfl, sizeof *p->fl);
+	}
+	memcpy(p->fl + p->nfl, v, n * sizeof *v);
+	p->nfl += (uint32_t)n;
+	return off;
+}
+
+static void
+page_free(struct page *p)
+{
+	if (p == NULL)
+		return;
+	free(p->items);
+	free(p->fl);
+	free(p->str);
+	free(p);
+}
+
+static int
+item_cmp_pos(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	return (int)x->pos - (int)y->pos;
+}
+
+/* Orders pages by (page, ts). */
+static int
+page_before(const struct page *a, int64_t page, int64_t ts)
+{
+	return a->page < page || (a->page == page && a->ts < ts);
+}
+
+/* --- sessions --- */
+
+static const char *session_user(const struct session *s) { return s->key; }
+static const char *session_id(const struct session *s) { return s->key + s->userlen + 1; }
+
+static void
+lru_unlink(struct session *s)
+{
+	if (s->lru_prev)
+		s->lru_prev->lru_next = s->lru_next;
+	else
+		C.lru_head = s->lru_next;
+	if (s->lru_next)
+		s->lru_next->lru_prev = s->lru_prev;
+	else
+		C.lru_tail = s->lru_prev;
+	s->lru_prev = s->lru_next = NULL;
+}
+
+static void
+lru_append(struct session *s)
+{
+	s->lru_prev = C.lru_tail;
+	s->lru_next = NULL;
+	if (C.lru_tail)
+		C.lru_tail->lru_next = s;
+	else
+		C.lru_head = s;
+	C.lru_tail = s;
+}
+
+static void
+hist_clear(struct session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->hist_n; i++)
+		free(s->hist[(s->hist_head + i) % C.hist_len]);
+	s->hist_n = s->hist_head = 0;
+}
+
+static void
+hist_push(struct session *s, const char *id)
+{
+	if (C.hist_len == 0)
+		return;
+	if (s->hist_n == C.hist_len) {
+		free(s->hist[s->hist_head]);
+		s->hist[s->hist_head] = xstrdup(id);
+		s->hist_head = (s->hist_head + 1) % C.hist_len;
+	} else
+		s->hist[(s->hist_head + s->hist_n++) % C.hist_len] = xstrdup(id);
+}
+
+static struct session *
+session_new(const char *key, size_t keylen, size_t userlen, uint64_t h)
+{
+	struct session *s = xcalloc(1, sizeof *s);
+
+	s->key = xmalloc(keylen);
+	memcpy(s->key, key, keylen);
+	s->userlen = userlen;
+	s->hash = h;
+	if (C.hist_len > 0)
+		s->hist = xcalloc(C.hist_len, sizeof *s->hist);
+	s->wake = INT64_MAX;
+	table_add(&C.sessions, s, h, session_next, session_hash);
+	lru_append(s);
+	heap_add(s);
+	if (++*C.g_open > *C.g_open_peak)
+		*C.g_open_peak = *C.g_open;
+	return s;
+}
+
+static void
+session_free(struct session *s)
+{
+	struct page *p, *nx;
+
+	table_del(&C.sessions, s, s->hash, session_next);
+	lru_unlink(s);
+	heap_del(s);
+	for (p = s->pages; p; p = nx) {
+		nx = p->next;
+		table_del(&C.requests, p, p->hash, page_next);
+		(*C.g_pages_open)--;
+		page_free(p);
+	}
+	hist_clear(s);
+	free(s->hist);
+	free(s->mdp_id);
+	free(s->key);
+	free(s);
+	(*C.g_open)--;
+}
+
+/* --- transitions --- */
+
+/* Appends the hist of s followed by the clicked or paid items of p (NULL: none), the last --hist-len. */
+static void
+put_hist(struct buf *b, const struct session *s, const struct page *p)
+{
+	size_t nclick = 0, skip, i, k = 0;
+
+	if (p)
+		for (i = 0; i < p->nitems; i++)
+			nclick += p->items[i].click || p->items[i].pay;
+	skip = s->hist_n + nclick > C.hist_len ? s->hist_n + nclick - C.hist_len : 0;
+	buf_lit(b, "[");
+	for (i = skip; i < s->hist_n; i++) {
+		if (k++)
+			buf_lit(b, ",");
+		buf_str(b, s->hist[(s->hist_head + i) % C.hist_len]);
+	}
+	skip = skip > s->hist_n ? skip - s->hist_n : 0;
+	for (i = 0; p && i < p->nitems; i++) {
+		if (!(p->items[i].click || p->items[i].pay))
+			continue;
+		if (skip) {
+			skip--;
+			continue;
+		}
+		if (k++)
+			buf_lit(b, ",");
+		buf_str(b, p->str + p->items[i].id_off);
+	}
+	buf_lit(b, "]");
+}
+
+static void
+put_items(struct buf *b, const struct page *p, int full)
+{
+	const struct item *it;
+	uint32_t i;
+
+	buf_lit(b, "[");
+	for (i = 0; i < p->nitems; i++) {
+		it = &p->items[i];
+		if (i)
+			buf_lit(b, ",");
+		buf_lit(b, "{\"item_id\":");
+		buf_str(b, p->str + it->id_off);
+		if (full) {
+			buf_lit(b, ",\"pos\":");
+			buf_int(b, it->pos);
+		}
+		buf_lit(b, ",\"features\":");
+		buf_floats(b, p->fl + it->feat_off, it->nfeat);
+		if (full) {
+			buf_lit(b, ",\"propensity\":");
+			buf_float(b, it->propensity);
+			buf_lit(b, ",\"click\":");
+			buf_int(b, it->click);
+			buf_lit(b, ",\"pay\":");
+			buf_int(b, it->pay);
+		}
+		buf_lit(b, "}");
+	}
+	buf_lit(b, "]");
+}
+
+/*
+ * Emits the transition of p0, the first open page of s, with p1 the page
+ * after it (NULL: none); when_last is the end to report when there is no
+ * next page. Then removes p0 and carries its clicks into the history.
+ */
+static void
+emit_first(struct session *s, enum chain_end when_last)
+{
+	struct page *p0 = s->pages, *p1 = p0->next;
+	enum chain_end end = END_NONE;
+	struct buf *b = &C.out;
+	double clicks = 0, pays = 0;
+	uint32_t i;
+
+	if (p1 == NULL)
+		end = when_last;
+	else if (p1->ts - p0->ts > C.gap)
+		end = END_SESSION_GAP;
+	else if (p1->page > p0->page + 1)
+		end = END_PAGE_GAP;
+	qsort(p0->items, p0->nitems, sizeof *p0->items, item_cmp_pos);
+	if (p1)
+		qsort(p1->items, p1->nitems, sizeof *p1->items, item_cmp_pos);
+	if (s->mdp_id == NULL) {
+		if (p0->page == 0)
+			s->mdp_id = xasprintf("%s/%s", session_user(s), session_id(s));
+		else
+			s->mdp_id = xasprintf("%s/%s/%s", session_user(s), session_id(s), p0->str);
+		s->seq = 0;
+	}
+	for (i = 0; i < p0->nitems; i++) {
+		clicks += p0->items[i].click;
+		pays += p0->items[i].pay;
+	}
+
+	b->n = 0;
+	buf_lit(b, "{\"mdp_id\":");
+	buf_str(b, s->mdp_id);
+	buf_lit(b, ",\"seq\":");
+	buf_int(b, (int64_t)s->seq);
+	buf_lit(b, ",\"user_id\":");
+	buf_str(b, session_user(s));
+	buf_lit(b, ",\"session_id\":");
+	buf_str(b, session_id(s));
+	buf_lit(b, ",\"request_id\":");
+	buf_str(b, p0->str);
+	buf_lit(b, ",\"page\":");
+	buf_int(b, p0->page);
+	buf_lit(b, ",\"ts\":");
+	buf_int(b, p0->ts);
+	if (p0->policy_off != UINT32_MAX) {
+		buf_lit(b, ",\"policy\":");
+		buf_str(b, p0->str + p0->policy_off);
+	}
+	buf_lit(b, ",\"state\":{\"hist\":");
+	put_hist(b, s, NULL);
+	buf_lit(b, ",\"context\":");
+	buf_floats(b, p0->fl, p0->nctx);
+	buf_lit(b, "},\"action\":");
+	put_items(b, p0, 1);
+	buf_lit(b, ",\"reward\":");
+	buf_real(b, C.w_click * clicks + C.w_pay * pays);
+	if (end == END_NONE) {
+		buf_lit(b, ",\"next_state\":{\"hist\":");
+		put_hist(b, s, p0);
+		buf_lit(b, ",\"context\":");
+		buf_floats(b, p1->fl, p1->nctx);
+		buf_lit(b, "},\"next_action\":");
+		put_items(b, p1, 0);
+		buf_lit(b, ",\"done\":false}");
+	} else {
+		buf_lit(b, ",\"next_state\":null,\"next_action\":[],\"done\":true,\"end\":");
+		buf_str(b, end_names[end]);
+		buf_lit(b, "}");
+		(*C.n_end[end])++;
+	}
+	tool_io_emit_raw(C.io, session_user(s), b->p, b->n);
+
+	for (i = 0; i < p0->nitems; i++)
+		if (p0->items[i].click || p0->items[i].pay)
+			hist_push(s, p0->str + p0->items[i].id_off);
+	s->seq++;
+	s->emitted = 1;
+	s->last_page = p0->page;
+	s->last_ts = p0->ts;
+	if (end != END_NONE) {
+		free(s->mdp_id);
+		s->mdp_id = NULL;
+		if (end == END_SESSION_GAP)
+			hist_clear(s);
+	}
+	s->pages = p1;
+	table_del(&C.requests, p0, p0->hash, page_next);
+	(*C.g_pages_open)--;
+	page_free(p0);
+}
+
+/*
+ * Emits every transition of s that the watermark decides (all of them when
+ * force names the end of an early close), then frees s when no page is left.
+ */
+static void
+session_progress(struct session *s, enum chain_end force)
+{
+	struct page *p0, *p1;
+	int64_t w = C.wm_now;
+
+	while ((p0 = s->pages) != NULL) {
+		p1 = p0->next;
+		if (force == END_NONE) {
+			if (w < sat_add(p0->ts, C.grace))
+				break;
+			if (!(p1 && w >= sat_add(p1->ts, C.grace)) &&
+			    w < sat_add(sat_add(p0->ts, C.gap), C.grace))
+				break;
+		}
+		emit_first(s, force == END_NONE ? END_SESSION_GAP : force);
+	}
+	if (s->pages == NULL)
+		session_free(s);
+	else
+		session_rewake(s);
+}
+
+/* Runs every session whose wake-up time the watermark has reached. */
+static void
+advance(void)
+{
+	int64_t w = watermark_get(C.wm);
+
+	if (w == C.wm_now && (C.nheap == 0 || C.heap[0]->wake > w))
+		return;
+	C.wm_now = w;
+	while (C.nheap > 0 && C.heap[0]->wake <= w)
+		session_progress(C.heap[0], END_NONE);
+}
+
+/* Closes the least recently fed session early, emitting what it holds. */
+static void
+evict_one(void)
+{
+	struct session *s = C.lru_head;
+
+	diag_info(2, "evicting session %s/%s", session_user(s), session_id(s));
+	(*C.n_evicted)++;
+	session_progress(s, END_EVICTED);
+}
+
+/* --- input --- */
+
+/* The partition-table index of a Kafka line, -1 for files. */
+static int32_t
+part_of(const struct line *ln)
+{
+	size_t i;
+
+	if (ln->topic == NULL)
+		return -1;
+	for (i = 0; i < C.nparts; i++)
+		if (C.parts[i].partition == ln->partition && strcmp(C.parts[i].topic, ln->topic) == 0)
+			break;
+	if (i == C.nparts) {
+		C.parts = xreallocarray(C.parts, C.nparts + 1, sizeof *C.parts);
+		C.parts[i].topic = xstrdup(ln->topic);
+		C.parts[i].partition = ln->partition;
+		C.nparts++;
+	}
+	if (!C.parts[i].active) {
+		C.parts[i].active = 1;
+		C.parts[i].next_read = ln->offset;
+	}
+	if (ln->offset + 1 > C.parts[i].next_read)
+		C.parts[i].next_read = ln->offset + 1;
+	return (int32_t)i;
+}
+
+static int
+floats_equal(const float *a, const float *b, size_t n)
+{
+	return memcmp(a, b, n * sizeof *a) == 0;
+}
+
+/* Validates one sample line and files it into its page; rejects it with a reason otherwise. */
+static void
+take_sample(const struct line *ln)
+{
+	char err[256], rid[257], uid[257], sid[257], iid[257], key[514];
+	int64_t page, pos, ts;
+	double prop;
+	int click, pay;
+	size_t nctx, nfeat, ulen, slen, i;
+	const char *policy = NULL;
+	struct session *s;
+	struct page *p, **pp;
+	struct item *it;
+	uint64_t h;
+	json_t *o;
+	int32_t part = part_of(ln);
+
+	if ((o = jsonx_parse(ln->buf, ln->len, err, sizeof err)) == NULL) {
+		tool_io_reject(C.io, ln, "%s", err);
+		return;
+	}
+	if (!json_is_object(o)) {
+		tool_io_reject(C.io, ln, "expected a JSON object");
+		goto out;
+	}
+	if (jsonx_get_id(o, "request_id", rid, err, sizeof err) != 0 ||
+	    jsonx_get_id(o, "user_id", uid, err, sizeof err) != 0 ||
+	    jsonx_get_id(o, "session_id", sid, err, sizeof err) != 0 ||
+	    jsonx_get_id(o, "item_id", iid, err, sizeof err) != 0 ||
+	    jsonx_get_int(o, "page", 0, MAX_PAGE, &page, err, sizeof err) != 0 ||
+	    jsonx_get_int(o, "pos", 0, MAX_POS, &pos, err, sizeof err) != 0 ||
+	    jsonx_get_ts(o, "ts", &ts, err, sizeof err) != 0 ||
+	    jsonx_get_floats(o, "context", MAX_CONTEXT, C.ctx, &nctx, err, sizeof err) != 0 ||
+	    jsonx_get_floats(o, "features", MAX_FEATURES, C.feat, &nfeat, err, sizeof err) != 0 ||
+	    jsonx_get_num(o, "propensity", 0, 1, &prop, err, sizeof err) != 0 ||
+	    jsonx_get_flag(o, "click", &click, err, sizeof err) != 0 ||
+	    jsonx_get_flag(o, "pay", &pay, err, sizeof err) != 0 ||
+	    (!json_is_null(json_object_get(o, "policy")) &&
+	     jsonx_get_str(o, "policy", 256, &policy, err, sizeof err) != 0)) {
+		tool_io_reject(C.io, ln, "%s", err);
+		goto out;
+	}
+
+	h = key_hash(rid, strlen(rid));
+	if ((p = table_find_page(&C.requests, rid, h)) != NULL) {
+		s = p->s;
+		if (strcmp(session_user(s), uid) != 0 || strcmp(session_id(s), sid) != 0) {
+			tool_io_reject(C.io, ln, "request %s belongs to user %s session %s, not user %s session %s",
+			    rid, session_user(s), session_id(s), uid, sid);
+			goto out;
+		}
+		if (p->page != page || p->ts != ts || p->nctx != nctx || !floats_equal(p->fl, C.ctx, nctx) ||
+		    (policy == NULL) != (p->policy_off == UINT32_MAX) ||
+		    (policy && strcmp(policy, p->str + p->policy_off) != 0)) {
+			tool_io_reject(C.io, ln, "request %s: page, ts, context or policy differs from its earlier samples", rid);
+			goto out;
+		}
+		for (i = 0; i < p->nitems; i++) {
+			it = &p->items[i];
+			if (it->pos == pos && strcmp(p->str + it->id_off, iid) == 0) {
+				tool_io_reject(C.io, ln, "duplicate sample of item %s at position %" PRId64 " of request %s",
+				    iid, pos, rid);
+				goto out;
+			}
+			if (it->pos == pos) {
+				tool_io_reject(C.io, ln, "position %" PRId64 " of request %s already holds item %s",
+				    pos, rid, p->str + it->id_off);
+				goto out;
+			}
+			if (strcmp(p->str + it->id_off, iid) == 0) {
+				tool_io_reject(C.io, ln, "item %s already shown at position %u of request %s",
+				    iid, it->pos, rid);
+				goto out;
+			}
+		}
+	} else {
+		if (C.wm_now != WATERMARK_NONE && C.wm_now >= sat_add(ts, C.grace)) {
+			(*C.n_late)++;
+			tool_io_reject(C.io, ln, "late: request %s (ts %" PRId64 ") closed at watermark %" PRId64,
+			    rid, ts, C.wm_now);
+			goto out;
+		}
+		ulen = strlen(uid);
+		slen = strlen(sid);
+		memcpy(key, uid, ulen + 1);
+		memcpy(key + ulen + 1, sid, slen + 1);
+		h = key_hash(key, ulen + slen + 2);
+		s = table_find_session(&C.sessions, key, ulen + slen + 2, h);
+		if (s && s->emitted && (page < s->last_page || (page == s->last_page && ts <= s->last_ts))) {
+			tool_io_reject(C.io, ln, "request %s: page %" PRId64 " comes before the pages already emitted for user %s session %s",
+			    rid, page, uid, sid);
+			goto out;
+		}
+		if (s == NULL) {
+			if (C.max_open > 0 && (size_t)*C.g_open >= C.max_open)
+				evict_one();
+			s = session_new(key, ulen + slen + 2, ulen, h);
+		}
+		p = xcalloc(1, sizeof *p);
+		p->s = s;
+		p->hash = key_hash(rid, strlen(rid));
+		p->ts = ts;
+		p->page = page;
+		p->part = part;
+		p->first_offset = ln->offset;
+		page_add_str(p, rid);
+		p->policy_off = policy ? page_add_str(p, policy) : UINT32_MAX;
+		p->nctx = (uint16_t)nctx;
+		page_add_floats(p, C.ctx, nctx);
+		for (pp = &s->pages; *pp && page_before(*pp, page, ts); pp = &(*pp)->next)
+			;
+		p->next = *pp;
+		*pp = p;
+		table_add(&C.requests, p, p->hash, page_next, page_hash);
+		(*C.g_pages_open)++;
+		(*C.n_pages)++;
+	}
+
+	if (p->nitems == p->capitems) {
+		p->capitems = p->capitems ? p->capitems * 2 : 8;
+		p->items = xreallocarray(p->items, p->capitems, sizeof *p->items);
+	}
+	it = &p->items[p->nitems++];
+	it->id_off = page_add_str(p, iid);
+	it->feat_off = page_add_floats(p, C.feat, nfeat);
+	it->nfeat = (uint16_t)nfeat;
+	it->pos = (uint16_t)pos;
+	it->click = (uint8_t)click;
+	it->pay = (uint8_t)pay;
+	it->propensity = (float)prop;
+	s = p->s;
+	lru_unlink(s);
+	lru_append(s);
+	session_rewake(s);
+	watermark_observe(C.wm, ln->partition, ts);
+out:
+	json_decref(o);
+}
+
+/* --- Kafka positions --- */
+
+/* Stores, per partition, the oldest offset still held in open pages (or all read). */
+static void
+store_positions(void *arg)
+{
+	struct session *s;
+	struct page *p;
+	size_t i;
+
+	if (C.nparts == 0)
+		return;
+	for (i = 0; i < C.nparts; i++)
+		C.parts[i].held = C.parts[i].next_read;
+	for (s = C.lru_head; s; s = s->lru_next)
+		for (p = s->pages; p; p = p->next)
+			if (p->part >= 0 && p->first_offset < C.parts[p->part].held)
+				C.parts[p->part].held = p->first_offset;
+	for (i = 0; i < C.nparts; i++)
+		if (C.parts[i].active)
+			line_reader_store(C.io->in, C.parts[i].topic, C.parts[i].partition, C.parts[i].held);
+}
+
+/*
+ * Before a partition is revoked, its sessions are closed and emitted (end
+ * "revoked"), so that the member that gains it starts clean from the
+ * committed position without duplicates.
+ */
+static void
+on_rebalance(void *arg, int assigned, const char *topic, const int32_t *partitions, size_t n)
+{
+	struct session *s, *nx;
+	struct page *p;
+	size_t i, j;
+	int hit;
+
+	if (assigned)
+		return;
+	for (s = C.lru_head; s; s = nx) {
+		nx = s->lru_next;
+		hit = 0;
+		for (p = s->pages; p && !hit; p = p->next)
+			for (j = 0; j < n && !hit; j++)
+				hit = p->part >= 0 && C.parts[p->part].partition == partitions[j] &&
+				    strcmp(C.parts[p->part].topic, topic) == 0;
+		if (hit) {
+			(*C.n_revoked)++;
+			session_progress(s, END_REVOKED);
+		}
+	}
+	for (j = 0; j < n; j++)
+		watermark_forget(C.wm, partitions[j]);
+	tool_io_checkpoint(C.io);
+	for (i = 0; i < C.nparts; i++)
+		for (j = 0; j < n; j++)
+			if (C.parts[i].partition == partitions[j] && strcmp(C.parts[i].topic, topic) == 0)
+				C.parts[i].active = 0;
+}
+
+/* Closes every open session at the end of input. */
+static void
+flush_all(void)
+{
+	while (C.lru_head)
+		session_progress(C.lru_head, END_EOF);
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum {
+		OPT_W_CLICK = TOOL_OPT_FIRST, OPT_W_PAY, OPT_HIST_LEN, OPT_SESSION_GAP,
+		OPT_MAX_DELAY, OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN
+	};
+	static const struct option longopts[] = {
+		TOOL_LONGOPTS,
+		{ "help",         no_argument,       NULL, 'h' },
+		{ "w-click",      required_argument, NULL, OPT_W_CLICK },
+		{ "w-pay",        required_argument, NULL, OPT_W_PAY },
+		{ "hist-len",     required_argument, NULL, OPT_HIST_LEN },
+		{ "session-gap",  required_argument, NULL, OPT_SESSION_GAP },
+		{ "max-delay",    required_argument, NULL, OPT_MAX_DELAY },
+		{ "grace",        required_argument, NULL, OPT_GRACE },
+		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "max-open",     required_argument, NULL, OPT_MAX_OPEN },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct tool_opts opts = { 0 };
+	int64_t max_delay = 60 * 1000, idle_timeout = 60 * 1000, d;
+	struct line ln;
+	struct kafka_source *ks;
+	long n;
+	int ch, rv, r;
+	enum chain_end e;
+
+	diag_init(argv[0]);
+	C.w_click = 1.0;
+	C.w_pay = 1.0;
+	C.hist_len = 20;
+	C.gap = 30 * 60 * 1000;
+	C.grace = 0;
+	C.max_open = 1000000;
+	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "h", longopts, NULL)) != -1) {
+		if ((r = tool_opts_handle(&opts, ch, optarg)) == 1)
+			continue;
+		if (r < 0)
+			usage(2);
+		switch (ch) {
+		case 'h':
+			usage(0);
+			break;
+		case OPT_W_CLICK:
+			if (parse_double(optarg, -1e9, 1e9, &C.w_click) != 0)
+				diag_fatal(2, "--w-click %s: expected a number", optarg);
+			break;
+		case OPT_W_PAY:
+			if (parse_double(optarg, -1e9, 1e9, &C.w_pay) != 0)
+				diag_fatal(2, "--w-pay %s: expected a number", optarg);
+			break;
+		case OPT_HIST_LEN:
+			if (parse_long(optarg, 0, MAX_HIST, &n) != 0)
+				diag_fatal(2, "--hist-len %s: expected 0 to %d", optarg, MAX_HIST);
+			C.hist_len = (size_t)n;
+			break;
+		case OPT_MAX_OPEN:
+			if (parse_long(optarg, 1, 1000000000L, &n) != 0)
+				diag_fatal(2, "--max-open %s: expected a positive number", optarg);
+			C.max_open = (size_t)n;
+			break;
+		case OPT_SESSION_GAP:
+		case OPT_MAX_DELAY:
+		case OPT_GRACE:
+		case OPT_IDLE_TIMEOUT:
+			if ((d = parse_duration_ms(optarg)) < 0)
+				diag_fatal(2, "%s %s: expected a duration", argv[optind - 2], optarg);
+			if (ch == OPT_SESSION_GAP)
+				C.gap = d;
+			else if (ch == OPT_MAX_DELAY)
+				max_delay = d;
+			else if (ch == OPT_GRACE)
+				C.grace = d;
+			else
+				idle_timeout = d;
+			break;
+		default:
+			usage(2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0)
+		usage(2);
+
+	if ((C.io = tool_io_open(&opts, "experience-collect")) == NULL) {
+		tool_opts_free(&opts);
+		return 1;
+	}
+	C.io->manual_commit = 1;
+	C.wm = watermark_new(max_delay, idle_timeout);
+	C.wm_now = WATERMARK_NONE;
+	C.n_pages = stats_counter(C.io->st, "pages");
+	C.n_late = stats_counter(C.io->st, "late");
+	C.n_evicted = stats_counter(C.io->st, "evicted_sessions");
+	C.n_revoked = stats_counter(C.io->st, "revoked_sessions");
+	for (e = END_SESSION_GAP; e <= END_REVOKED; e++) {
+		char name[32];
+
+		snprintf(name, sizeof name, "end_%s", end_names[e]);
+		C.n_end[e] = stats_counter(C.io->st, name);
+	}
+	C.g_open = stats_gauge(C.io->st, "open_sessions");
+	C.g_open_peak = stats_gauge(C.io->st, "open_sessions_peak");
+	C.g_pages_open = stats_gauge(C.io->st, "open_pages");
+	tool_io_on_checkpoint(C.io, store_positions, NULL);
+	if ((ks = line_reader_kafka(C.io->in)) != NULL)
+		kafka_source_on_rebalance(ks, on_rebalance, NULL);
+
+	while ((rv = tool_io_next(C.io, &ln)) != 0) {
+		if (rv == 1)
+			take_sample(&ln);
+		advance();
+	}
+	flush_all();
+	rv = tool_io_close(C.io);
+	watermark_free(C.wm);
+	tool_opts_free(&opts);
+	return rv;
+}
