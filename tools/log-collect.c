@@ -1,0 +1,823 @@
+/* log-collect: raw events in, canonical events out — validates, normalises, deduplicates, dead-letters the rest. */
+#include <errno.h>
+#include <float.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "diag.h"
+#include "hash.h"
+#include "jsonx.h"
+#include "toolio.h"
+#include "xalloc.h"
+
+#define TS_MIN		946684800000LL	/* 2000-01-01T00:00:00Z */
+#define MAX_CONTEXT	256		/* numbers in an impression's context */
+#define MAX_ITEMS	1000		/* items of one impression */
+#define MAX_FEATURES	1024		/* numbers in an item's features */
+#define MAX_PAGE	1000000
+#define MAX_POS		1000000
+#define MAX_AMOUNT	1e12
+#define DEDUP_DEFAULT	262144
+
+/* A growable byte buffer for building one output record. */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+
+/*
+ * The set of the last n event ids seen: a ring of 16-byte id hashes in
+ * arrival order (the oldest is evicted first) and an open-addressing table of
+ * ring indices (linear probing, backward-shift deletion).
+ */
+struct dedup {
+	unsigned char (*ring)[16];
+	uint32_t *slot;		/* ring index + 1; 0 marks an empty slot */
+	size_t n, head, count, mask;
+};
+
+struct collector {
+	struct tool_io *io;
+	struct dedup *dd;
+	int64_t ingest_ts;	/* fixed ingest time, or -1 for the wall clock */
+	int64_t max_future_ms;	/* how far past the wall clock an event time may lie */
+	int64_t ts_max;		/* the latest acceptable event time, for the current line */
+	uint64_t *n_dup, *n_blank, *n_type[3];
+	struct buf body, line;
+	int type;		/* of the last canonical event: an index of type_names */
+	char event_id[257];	/* of the last canonical event */
+	char err[512];
+};
+
+static const char *const type_names[3] = { "impression", "click", "pay" };
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: log-collect [-qv] [-b brokers] [-G group] [-i input]... [-o output]\n"
+	    "                   [-X key=value]... [--dead-letter endpoint] [--dedup-window events]\n"
+	    "                   [--ingest-ts now|ms] [--max-future duration] [--max-line bytes]\n"
+	    "                   [--stats file] [--stats-interval seconds] [--metrics file]\n"
+	    "                   [--commit-interval seconds] [--strict]\n");
+	exit(2);
+}
+
+/* Makes room for n more bytes. */
+static void
+buf_need(struct buf *b, size_t n)
+{
+	if (b->cap - b->len >= n)
+		return;
+	while (b->cap - b->len < n)
+		b->cap = b->cap ? b->cap * 2 : 4096;
+	b->p = xrealloc(b->p, b->cap);
+}
+
+static void
+buf_put(struct buf *b, const char *s, size_t n)
+{
+	buf_need(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+#define buf_lit(b, s) buf_put((b), (s), sizeof(s) - 1)
+
+/* Writes the decimal digits of v (no NUL) into d[20]; returns their count. */
+static int
+u64_dec(uint64_t v, char d[20])
+{
+	char t[20];
+	int n = 0;
+
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	for (int i = 0; i < n; i++)
+		d[i] = t[n - 1 - i];
+	return n;
+}
+
+static void
+buf_i64(struct buf *b, int64_t v)
+{
+	char t[21];
+	int n = 0;
+
+	if (v < 0)
+		t[n++] = '-';
+	n += u64_dec(v < 0 ? -(uint64_t)v : (uint64_t)v, t + n);
+	buf_put(b, t, (size_t)n);
+}
+
+/* Appends s as a JSON string: quotes, and escapes for '"', '\\' and control characters. */
+static void
+buf_str(struct buf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *o;
+
+	buf_need(b, n * 6 + 2);
+	o = b->p + b->len;
+	*o++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		default:
+			*o++ = 'u'; *o++ = '0'; *o++ = '0';
+			*o++ = hex[c >> 4]; *o++ = hex[c & 15];
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->p);
+}
+
+static void
+buf_key(struct buf *b, const char *key)
+{
+	buf_str(b, key, strlen(key));
+	buf_put(b, ":", 1);
+}
+
+/*
+ * Appends a finite number rounded to 7 significant digits (the precision of
+ * the single-precision floats the learner uses), as printf's "%.7g" would
+ * write it; -0 is written as 0. Numbers from 1e-4 to 1e7 take a fast path
+ * that rounds the scaled value once; reading the text back and writing it
+ * again yields the same text.
+ */
+static void
+buf_num7(struct buf *b, double v)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10 };
+	double a = fabs(v), m;
+	char t[32], *o = t;
+	int e, nd, n;
+
+	if (v == 0) {
+		buf_put(b, "0", 1);
+		return;
+	}
+	if (!(a >= 1e-4 && a < 1e7)) {
+		n = snprintf(t, sizeof t, "%.7g", v);
+		buf_put(b, t, (size_t)n);
+		return;
+	}
+	for (e = 6; e > -4 && a < p10[e + 4] * 1e-4; e--)
+		;
+	m = nearbyint(a * p10[6 - e]);
+	if (m >= 1e7) {
+		if (e == 6) {
+			n = snprintf(t, sizeof t, "%.7g", v);
+			buf_put(b, t, (size_t)n);
+			return;
+		}
+		e++;
+		m = nearbyint(a * p10[6 - e]);
+	} else if (m < 1e6 && e > -4) {
+		e--;
+		m = nearbyint(a * p10[6 - e]);
+	}
+	{
+		long digits = (long)m;
+		char d[7];
+
+		for (int i = 6; i >= 0; i--, digits /= 10)
+			d[i] = (char)('0' + digits % 10);
+		for (nd = 7; nd > 1 && d[nd - 1] == '0'; nd--)
+			;
+		if (v < 0)
+			*o++ = '-';
+		if (e >= 0) {
+			for (int i = 0; i <= e; i++)
+				*o++ = d[i];
+			if (nd > e + 1) {
+				*o++ = '.';
+				for (int i = e + 1; i < nd; i++)
+					*o++ = d[i];
+			}
+		} else {
+			*o++ = '0';
+			*o++ = '.';
+			for (int i = -1; i > e; i--)
+				*o++ = '0';
+			for (int i = 0; i < nd; i++)
+				*o++ = d[i];
+		}
+	}
+	buf_put(b, t, (size_t)(o - t));
+}
+
+/* Appends a finite number in the shortest form that reads back as the same double. */
+static void
+buf_num(struct buf *b, double v)
+{
+	char t[32];
+	int n = 0;
+
+	if (v == 0) {
+		buf_put(b, "0", 1);
+		return;
+	}
+	if (v == nearbyint(v) && fabs(v) < 9007199254740992.0) {
+		buf_i64(b, (int64_t)v);
+		return;
+	}
+	if (fabs(v) >= 1e-5 && fabs(v) < 1e15) {
+		/*
+		 * The fewest decimals k for which m = v·10^k is a whole number below
+		 * 2^53 and m / 10^k gives v back: both operands exact, so reading
+		 * the decimal text back rounds to the same double (Clinger's fast path).
+		 */
+		static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+		    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+		double a = fabs(v), m;
+
+		for (int k = 1; k <= 22; k++) {
+			m = nearbyint(a * p10[k]);
+			if (m >= 9007199254740992.0)
+				break;
+			if (m / p10[k] == a) {
+				char d[24], *o = t;
+				int nd = u64_dec((uint64_t)m, d);
+
+				if (v < 0)
+					*o++ = '-';
+				if (nd > k) {
+					memcpy(o, d, (size_t)(nd - k));
+					o += nd - k;
+					*o++ = '.';
+					memcpy(o, d + nd - k, (size_t)k);
+				} else {
+					*o++ = '0';
+					*o++ = '.';
+					memset(o, '0', (size_t)(k - nd));
+					o += k - nd;
+					memcpy(o, d, (size_t)nd);
+				}
+				o += nd > k ? k : nd;
+				buf_put(b, t, (size_t)(o - t));
+				return;
+			}
+		}
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		n = snprintf(t, sizeof t, "%.*g", prec, v);
+		if (strtod(t, NULL) == v)
+			break;
+	}
+	buf_put(b, t, (size_t)n);
+}
+
+/* Appends any JSON value compactly, keys in their order; numbers as buf_num(). */
+static void
+buf_json(struct buf *b, const json_t *v)
+{
+	const char *key;
+	json_t *x;
+	size_t i;
+	int first = 1;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		buf_put(b, "{", 1);
+		json_object_foreach((json_t *)v, key, x) {
+			if (!first)
+				buf_put(b, ",", 1);
+			first = 0;
+			buf_key(b, key);
+			buf_json(b, x);
+		}
+		buf_put(b, "}", 1);
+		break;
+	case JSON_ARRAY:
+		buf_put(b, "[", 1);
+		json_array_foreach(v, i, x) {
+			if (i > 0)
+				buf_put(b, ",", 1);
+			buf_json(b, x);
+		}
+		buf_put(b, "]", 1);
+		break;
+	case JSON_STRING:
+		buf_str(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		buf_i64(b, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		buf_num(b, json_real_value(v));
+		break;
+	case JSON_TRUE:
+		buf_lit(b, "true");
+		break;
+	case JSON_FALSE:
+		buf_lit(b, "false");
+		break;
+	case JSON_NULL:
+		buf_lit(b, "null");
+		break;
+	}
+}
+
+/* A dedup window of n ids (n > 0). */
+static struct dedup *
+dedup_new(size_t n)
+{
+	struct dedup *d = xcalloc(1, sizeof *d);
+	size_t cap = 16;
+
+	while (cap < n + n / 2)
+		cap *= 2;
+	d->n = n;
+	d->mask = cap - 1;
+	d->ring = xcalloc(n, sizeof *d->ring);
+	d->slot = xcalloc(cap, sizeof *d->slot);
+	return d;
+}
+
+static void
+dedup_free(struct dedup *d)
+{
+	if (d == NULL)
+		return;
+	free(d->ring);
+	free(d->slot);
+	free(d);
+}
+
+static size_t
+dedup_home(const struct dedup *d, const unsigned char *key)
+{
+	uint64_t h;
+
+	memcpy(&h, key, sizeof h);
+	return (size_t)h & d->mask;
+}
+
+/* Removes the table entry at slot i, shifting later entries of its probe run back. */
+static void
+dedup_unslot(struct dedup *d, size_t i)
+{
+	size_t j = i;
+
+	for (;;) {
+		j = (j + 1) & d->mask;
+		if (d->slot[j] == 0)
+			break;
+		size_t k = dedup_home(d, d->ring[d->slot[j] - 1]);
+		/* The entry at j may move to i unless its home lies cyclically in (i, j]. */
+		if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		d->slot[i] = d->slot[j];
+		i = j;
+	}
+	d->slot[i] = 0;
+}
+
+/*
+ * Returns 1 when the id was seen among the last n ids; otherwise remembers it
+ * (forgetting the oldest when the window is full) and returns 0.
+ */
+static int
+dedup_seen(struct dedup *d, const char *id, size_t len)
+{
+	unsigned char key[16];
+	uint64_t h[2] = { hash64(id, len, 0x6c6f67636f6c6c31ULL), hash64(id, len, 0x6465647570696473ULL) };
+	size_t i;
+
+	memcpy(key, h, sizeof key);
+	for (i = dedup_home(d, key); d->slot[i] != 0; i = (i + 1) & d->mask)
+		if (memcmp(d->ring[d->slot[i] - 1], key, sizeof key) == 0)
+			return 1;
+	if (d->count == d->n) {
+		size_t j;
+
+		for (j = dedup_home(d, d->ring[d->head]); d->slot[j] != d->head + 1; j = (j + 1) & d->mask)
+			;
+		dedup_unslot(d, j);
+		d->count--;
+		/* The deletion may have shifted the empty slot found above. */
+		for (i = dedup_home(d, key); d->slot[i] != 0; i = (i + 1) & d->mask)
+			;
+	}
+	memcpy(d->ring[d->head], key, sizeof key);
+	d->slot[i] = (uint32_t)(d->head + 1);
+	d->head = (d->head + 1) % d->n;
+	d->count++;
+	return 0;
+}
+
+/* An optional field: 1 when absent (or null is not accepted: a null value is present and mistyped). */
+static int
+absent(const json_t *obj, const char *key)
+{
+	return json_object_get(obj, key) == NULL;
+}
+
+/*
+ * Appends ,"key":[…] for an array of at most maxn numbers that fit a
+ * single-precision float. -1 with a reason in c->err.
+ */
+static int
+put_numbers(struct collector *c, struct buf *b, const json_t *obj, const char *key, size_t maxn,
+    const char *where)
+{
+	const json_t *a = json_object_get(obj, key);
+	const json_t *x;
+	size_t i;
+
+	buf_put(b, ",", 1);
+	buf_key(b, key);
+	if (a == NULL) {
+		buf_lit(b, "[]");
+		return 0;
+	}
+	if (!json_is_array(a)) {
+		snprintf(c->err, sizeof c->err, "%sfield '%s': expected an array of numbers", where, key);
+		return -1;
+	}
+	if (json_array_size(a) > maxn) {
+		snprintf(c->err, sizeof c->err, "%sfield '%s': more than %zu numbers", where, key, maxn);
+		return -1;
+	}
+	buf_put(b, "[", 1);
+	json_array_foreach(a, i, x) {
+		double v;
+
+		if (!json_is_number(x)) {
+			snprintf(c->err, sizeof c->err, "%sfield '%s'[%zu]: expected a number", where, key, i);
+			return -1;
+		}
+		v = json_number_value(x);
+		if (!isfinite(v) || fabs(v) > FLT_MAX) {
+			snprintf(c->err, sizeof c->err, "%sfield '%s'[%zu]: not a finite single-precision number",
+			    where, key, i);
+			return -1;
+		}
+		if (i > 0)
+			buf_put(b, ",", 1);
+		buf_num7(b, v);
+	}
+	buf_put(b, "]", 1);
+	return 0;
+}
+
+/* Reads an id (a string, or an integer made a string) into id. -1 with a reason in c->err. */
+static int
+get_id(struct collector *c, const json_t *obj, const char *key, const char *where, char id[257])
+{
+	char e[256];
+
+	if (jsonx_get_id(obj, key, id, e, sizeof e) == -1) {
+		snprintf(c->err, sizeof c->err, "%s%s", where, e);
+		return -1;
+	}
+	return 0;
+}
+
+/* Appends ,"key":"id" for a required id. -1 with a reason in c->err. */
+static int
+put_id(struct collector *c, struct buf *b, const json_t *obj, const char *key, char id[257])
+{
+	if (get_id(c, obj, key, "", id) == -1)
+		return -1;
+	buf_put(b, ",", 1);
+	buf_key(b, key);
+	buf_str(b, id, strlen(id));
+	return 0;
+}
+
+/* Appends ,"key":value for every field of obj not named in known (a NULL-terminated list). */
+static void
+put_extras(struct buf *b, const json_t *obj, const char *const *known)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		const char *const *k;
+
+		for (k = known; *k != NULL && strcmp(*k, key) != 0; k++)
+			;
+		if (*k != NULL)
+			continue;
+		buf_put(b, ",", 1);
+		buf_key(b, key);
+		buf_json(b, v);
+	}
+}
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Appends ,"items":[…] of an impression. -1 with a reason in c->err. */
+static int
+put_items(struct collector *c, struct buf *b, const json_t *ev)
+{
+	static const char *const known[] = { "item_id", "pos", "propensity", "features", NULL };
+	const json_t *items = json_object_get(ev, "items"), *it;
+	int64_t pos[MAX_ITEMS];
+	char id[257], e[256], where[32];
+	size_t i, n;
+
+	if (!json_is_array(items) || (n = json_array_size(items)) == 0) {
+		snprintf(c->err, sizeof c->err, "field 'items': %s",
+		    items == NULL ? "missing" : "expected a non-empty array of objects");
+		return -1;
+	}
+	if (n > MAX_ITEMS) {
+		snprintf(c->err, sizeof c->err, "field 'items': more than %d items", MAX_ITEMS);
+		return -1;
+	}
+	buf_lit(b, ",\"items\":[");
+	json_array_foreach(items, i, it) {
+		snprintf(where, sizeof where, "items[%zu]: ", i);
+		if (!json_is_object(it)) {
+			snprintf(c->err, sizeof c->err, "%sexpected an object", where);
+			return -1;
+		}
+		if (get_id(c, it, "item_id", where, id) == -1)
+			return -1;
+		if (i > 0)
+			buf_put(b, ",", 1);
+		buf_lit(b, "{\"item_id\":");
+		buf_str(b, id, strlen(id));
+		if (jsonx_get_int(it, "pos", 0, MAX_POS, &pos[i], e, sizeof e) == -1) {
+			snprintf(c->err, sizeof c->err, "%s%s", where, e);
+			return -1;
+		}
+		buf_lit(b, ",\"pos\":");
+		buf_i64(b, pos[i]);
+		if (!absent(it, "propensity")) {
+			double p = 0;
+
+			if (jsonx_get_num(it, "propensity", 0, 1, &p, e, sizeof e) == -1 || p <= 0) {
+				snprintf(c->err, sizeof c->err, "%sfield 'propensity': expected a number in (0, 1]",
+				    where);
+				return -1;
+			}
+			buf_lit(b, ",\"propensity\":");
+			buf_num(b, p);
+		}
+		if (put_numbers(c, b, it, "features", MAX_FEATURES, where) == -1)
+			return -1;
+		put_extras(b, it, known);
+		buf_put(b, "}", 1);
+	}
+	buf_put(b, "]", 1);
+	qsort(pos, n, sizeof pos[0], cmp_i64);
+	for (i = 1; i < n; i++)
+		if (pos[i] == pos[i - 1]) {
+			snprintf(c->err, sizeof c->err, "field 'items': position %" PRId64 " appears twice", pos[i]);
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * Builds the canonical event of ev into c->line and copies its user_id (the
+ * Kafka key) into user. Returns 0, or -1 with a reason in c->err.
+ */
+static int
+canon_event(struct collector *c, const json_t *ev, int64_t now, char user[257])
+{
+	static const char *const known[3][12] = {
+		{ "event_id", "ingest_ts", "type", "ts", "request_id", "user_id", "session_id",
+		  "page", "policy", "context", "items", NULL },
+		{ "event_id", "ingest_ts", "type", "ts", "request_id", "user_id", "session_id",
+		  "item_id", NULL },
+		{ "event_id", "ingest_ts", "type", "ts", "request_id", "user_id", "session_id",
+		  "item_id", "amount", NULL },
+	};
+	struct buf *b = &c->body, *l = &c->line;
+	const char *type;
+	char id[257], *event_id = c->event_id, e[256];
+	int64_t ts, ingest, ts_max = now + c->max_future_ms;
+	int t;
+
+	b->len = 0;
+	if (!json_is_object(ev)) {
+		snprintf(c->err, sizeof c->err, "not a JSON object");
+		return -1;
+	}
+	if (jsonx_get_str(ev, "type", 16, &type, e, sizeof e) == -1) {
+		snprintf(c->err, sizeof c->err, "%s", e);
+		return -1;
+	}
+	for (t = 0; t < 3 && strcmp(type, type_names[t]) != 0; t++)
+		;
+	if (t == 3) {
+		snprintf(c->err, sizeof c->err, "field 'type': expected impression, click or pay");
+		return -1;
+	}
+	c->type = t;
+	if (jsonx_get_ts(ev, "ts", &ts, e, sizeof e) == -1) {
+		snprintf(c->err, sizeof c->err, "%s", e);
+		return -1;
+	}
+	if (ts < TS_MIN || ts > ts_max) {
+		snprintf(c->err, sizeof c->err, "field 'ts': %" PRId64 " is %s", ts,
+		    ts < TS_MIN ? "before the year 2000" : "too far in the future (see --max-future)");
+		return -1;
+	}
+	buf_lit(b, "\"type\":");
+	buf_str(b, type_names[t], strlen(type_names[t]));
+	buf_lit(b, ",\"ts\":");
+	buf_i64(b, ts);
+	if (put_id(c, b, ev, "request_id", id) == -1 || put_id(c, b, ev, "user_id", user) == -1)
+		return -1;
+	if (!absent(ev, "session_id") && put_id(c, b, ev, "session_id", id) == -1)
+		return -1;
+	if (t == 0) {
+		int64_t page;
+
+		if (jsonx_get_int(ev, "page", 0, MAX_PAGE, &page, e, sizeof e) == -1) {
+			snprintf(c->err, sizeof c->err, "%s", e);
+			return -1;
+		}
+		buf_lit(b, ",\"page\":");
+		buf_i64(b, page);
+		if (!absent(ev, "policy") && put_id(c, b, ev, "policy", id) == -1)
+			return -1;
+		if (put_numbers(c, b, ev, "context", MAX_CONTEXT, "") == -1 || put_items(c, b, ev) == -1)
+			return -1;
+	} else {
+		if (put_id(c, b, ev, "item_id", id) == -1)
+			return -1;
+		if (t == 2) {
+			double amount;
+
+			if (jsonx_get_num(ev, "amount", 0, MAX_AMOUNT, &amount, e, sizeof e) == -1) {
+				snprintf(c->err, sizeof c->err, "%s", e);
+				return -1;
+			}
+			buf_lit(b, ",\"amount\":");
+			buf_num(b, amount);
+		}
+	}
+	put_extras(b, ev, known[t]);
+
+	if (absent(ev, "event_id"))
+		hash_hex128(b->p, b->len, event_id);
+	else if (get_id(c, ev, "event_id", "", event_id) == -1)
+		return -1;
+	if (absent(ev, "ingest_ts"))
+		ingest = c->ingest_ts >= 0 ? c->ingest_ts : now;
+	else if (jsonx_get_int(ev, "ingest_ts", TS_MIN, ts_max, &ingest, e, sizeof e) == -1) {
+		snprintf(c->err, sizeof c->err, "%s", e);
+		return -1;
+	}
+	l->len = 0;
+	buf_lit(l, "{\"event_id\":");
+	buf_str(l, event_id, strlen(event_id));
+	buf_put(l, ",", 1);
+	buf_put(l, b->p, b->len);
+	buf_lit(l, ",\"ingest_ts\":");
+	buf_i64(l, ingest);
+	buf_put(l, "}", 1);
+	return 0;
+}
+
+/* Validates one input line and emits its canonical event, or rejects it, or drops it as a duplicate. */
+static void
+collect_line(struct collector *c, const struct line *ln)
+{
+	char user[257];
+	json_t *ev;
+	size_t i;
+
+	if (ln->too_long) {
+		tool_io_reject(c->io, ln, "line of %zu bytes is longer than --max-line", ln->full_len);
+		return;
+	}
+	for (i = 0; i < ln->len && (ln->buf[i] == ' ' || ln->buf[i] == '\t' || ln->buf[i] == '\r'); i++)
+		;
+	if (i == ln->len) {
+		(*c->n_blank)++;
+		return;
+	}
+	if ((ev = jsonx_parse(ln->buf, ln->len, c->err, sizeof c->err)) == NULL) {
+		tool_io_reject(c->io, ln, "%s", c->err);
+		return;
+	}
+	if (canon_event(c, ev, now_ms(), user) == -1)
+		tool_io_reject(c->io, ln, "%s", c->err);
+	else if (c->dd != NULL && dedup_seen(c->dd, c->event_id, strlen(c->event_id))) {
+		(*c->n_dup)++;
+		diag_info(2, "%s: duplicate of event %s dropped", ln->source, c->event_id);
+	} else {
+		(*c->n_type[c->type])++;
+		tool_io_emit_raw(c->io, user, c->line.p, c->line.len);
+	}
+	json_decref(ev);
+}
+
+int
+main(int argc, char *argv[])
+{
+	enum { OPT_DEDUP_WINDOW = TOOL_OPT_FIRST, OPT_INGEST_TS, OPT_MAX_FUTURE };
+	static const struct option longopts[] = {
+		TOOL_LONGOPTS,
+		{ "dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW },
+		{ "ingest-ts",    required_argument, NULL, OPT_INGEST_TS },
+		{ "max-future",   required_argument, NULL, OPT_MAX_FUTURE },
+		{ "help",         no_argument,       NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct tool_opts opts = { 0 };
+	struct collector c = { .ingest_ts = -1, .max_future_ms = 86400000 };
+	long window = DEDUP_DEFAULT, fixed;
+	struct line ln;
+	int ch, r, status;
+
+	diag_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "h", longopts, NULL)) != -1) {
+		switch (tool_opts_handle(&opts, ch, optarg)) {
+		case 1:
+			continue;
+		case -1:
+			usage();
+		}
+		switch (ch) {
+		case OPT_DEDUP_WINDOW:
+			if (parse_long(optarg, 0, 100000000L, &window) == -1) {
+				diag_warn("--dedup-window: not a count from 0 to 100000000: %s", optarg);
+				usage();
+			}
+			break;
+		case OPT_INGEST_TS:
+			if (strcmp(optarg, "now") == 0)
+				c.ingest_ts = -1;
+			else if (parse_long(optarg, TS_MIN, 4102444800000L, &fixed) == 0)
+				c.ingest_ts = fixed;
+			else {
+				diag_warn("--ingest-ts: expected now or ms since the epoch: %s", optarg);
+				usage();
+			}
+			break;
+		case OPT_MAX_FUTURE:
+			if ((c.max_future_ms = parse_duration_ms(optarg)) < 0) {
+				diag_warn("--max-future: not a duration: %s", optarg);
+				usage();
+			}
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0)
+		usage();
+
+	if ((c.io = tool_io_open(&opts, "log-collect")) == NULL) {
+		tool_opts_free(&opts);
+		return 1;
+	}
+	c.n_dup = stats_counter(c.io->st, "duplicates");
+	c.n_blank = stats_counter(c.io->st, "blank");
+	if (window > 0)
+		c.dd = dedup_new((size_t)window);
+	c.n_type[0] = stats_counter(c.io->st, "impressions");
+	c.n_type[1] = stats_counter(c.io->st, "clicks");
+	c.n_type[2] = stats_counter(c.io->st, "pays");
+	while ((r = tool_io_next(c.io, &ln)) > 0) {
+		if (r == LINE_IDLE)
+			continue;
+		collect_line(&c, &ln);
+		tool_io_done(c.io, &ln);
+	}
+	status = tool_io_close(c.io);
+	dedup_free(c.dd);
+	free(c.body.p);
+	free(c.line.p);
+	tool_opts_free(&opts);
+	return status;
+}
