@@ -83,7 +83,7 @@ struct session {
 	char *mdp_id;		/* of the running episode, NULL between episodes */
 	uint64_t seq;		/* of the next transition in the episode */
 	int emitted;		/* some page was emitted */
-	int64_t last_page, last_ts;	/* of the last page emitted */
+	int64_t front_page, front_ts;	/* a new page must come after this one: the last emitted, or the next page it chained to */
 };
 
 /* A string-keyed chained hash table of sessions or pages. */
@@ -754,8 +754,8 @@ emit_first(struct session *s, enum chain_end when_last)
 			hist_push(s, p0->str + p0->items[i].id_off);
 	s->seq++;
 	s->emitted = 1;
-	s->last_page = p0->page;
-	s->last_ts = p0->ts;
+	s->front_page = end == END_NONE ? p1->page : p0->page;
+	s->front_ts = end == END_NONE ? p1->ts : p0->ts;
 	if (end != END_NONE) {
 		free(s->mdp_id);
 		s->mdp_id = NULL;
@@ -867,7 +867,7 @@ take_sample(const struct line *ln)
 	struct page *p, **pp;
 	struct item *it;
 	uint64_t h;
-	json_t *o;
+	json_t *o, *v;
 	int32_t part = part_of(ln);
 
 	if ((o = jsonx_parse(ln->buf, ln->len, err, sizeof err)) == NULL) {
@@ -890,7 +890,7 @@ take_sample(const struct line *ln)
 	    jsonx_get_num(o, "propensity", 0, 1, &prop, err, sizeof err) != 0 ||
 	    jsonx_get_flag(o, "click", &click, err, sizeof err) != 0 ||
 	    jsonx_get_flag(o, "pay", &pay, err, sizeof err) != 0 ||
-	    (!json_is_null(json_object_get(o, "policy")) &&
+	    ((v = json_object_get(o, "policy")) != NULL && !json_is_null(v) &&
 	     jsonx_get_str(o, "policy", 256, &policy, err, sizeof err) != 0)) {
 		tool_io_reject(C.io, ln, "%s", err);
 		goto out;
@@ -941,8 +941,8 @@ take_sample(const struct line *ln)
 		memcpy(key + ulen + 1, sid, slen + 1);
 		h = key_hash(key, ulen + slen + 2);
 		s = table_find_session(&C.sessions, key, ulen + slen + 2, h);
-		if (s && s->emitted && (page < s->last_page || (page == s->last_page && ts <= s->last_ts))) {
-			tool_io_reject(C.io, ln, "request %s: page %" PRId64 " comes before the pages already emitted for user %s session %s",
+		if (s && s->emitted && (page < s->front_page || (page == s->front_page && ts <= s->front_ts))) {
+			tool_io_reject(C.io, ln, "request %s: page %" PRId64 " comes before pages already chained in user %s session %s",
 			    rid, page, uid, sid);
 			goto out;
 		}

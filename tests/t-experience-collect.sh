@@ -1,0 +1,119 @@
+#!/bin/sh
+# t-experience-collect.sh: golden and property tests of experience-collect — pages, chains, history, gaps, dead letters, round trips.
+. "$(dirname "$0")/lib.sh"
+D="$TOP/tests/data/experience-collect"
+EC=experience-collect
+
+# Golden cases: description, arguments, input, expected transitions.
+run_case "three pages, clicks on pages 0 and 2" 0 "$D/three-pages.ndjson" "$D/three-pages.out" $EC
+run_case "out-of-order and split pages give the same transitions" 0 "$D/out-of-order.ndjson" "$D/three-pages.out" \
+    $EC --max-delay 5m
+run_case "session gap splits an episode, a page gap cuts the chain" 0 "$D/gap.ndjson" "$D/gap.out" $EC
+run_case "two interleaved users" 0 "$D/interleaved.ndjson" "$D/interleaved.out" $EC
+run_case "history truncated at --hist-len" 0 "$D/hist.ndjson" "$D/hist.out" $EC --hist-len 3
+run_case "reward weights" 0 "$D/three-pages.ndjson" "$D/weights.out" $EC --w-click 0.5 --w-pay 4
+run_case "--max-open 1 closes sessions early" 0 "$D/evict.ndjson" "$D/evict.out" $EC --max-open 1
+eq "early closes counted" "$($EC --max-open 1 -i "$D/evict.ndjson" --stats - 2>&1 >/dev/null | tail -1 | jq -c '[.evicted_sessions, .end_evicted, .open_sessions_peak]')" "[2,2,1]"
+run_case "--hist-len 0 keeps no history" 0 "$D/hist.ndjson" "$D/hist0.out" $EC --hist-len 0
+
+# Out of order beyond --max-delay: page 0 is late, dead-lettered, and counted.
+$EC -i "$D/out-of-order.ndjson" --dead-letter "$T_TMP/late.dl" --stats "$T_TMP/late.stats" >"$T_TMP/late.out" 2>/dev/null
+eq "late samples dead-lettered" "$(jq -r .reason "$T_TMP/late.dl" | cut -c1-16 | sort | uniq -c | tr -s ' ')" " 3 late: request r1"
+eq "late samples counted" "$(tail -1 "$T_TMP/late.stats" | jq -c '[.late, .rejected]')" "[3,3]"
+eq "late page left out of the chain" "$(jq -r .request_id "$T_TMP/late.out" | tr '\n' ' ')" "r2 r3 "
+eq "a chain that misses its page 0 is named by its first request" "$(jq -r .mdp_id "$T_TMP/late.out" | sort -u)" "u1/s1/r2"
+
+# EOF flush: the watermark decides the ends it can see; the rest end at EOF.
+$EC --max-delay 0 <"$D/eof.ndjson" >"$T_TMP/eof.out"
+jq -c 'select(.done) | [.mdp_id, .end]' "$T_TMP/eof.out" >"$T_TMP/eof.ends"
+same_file "EOF flush ends" "$T_TMP/eof.ends" "$D/eof.ends"
+eq "EOF flush emits every page" "$(lines "$T_TMP/eof.out")" 6
+
+# Dead letters: each inconsistency with its reason; the good samples still chain.
+$EC --dead-letter "$T_TMP/bad.dl" <"$D/bad.ndjson" >"$T_TMP/bad.out"
+eq "bad samples exit 0" "$?" 0
+same_file "bad samples: transitions" "$T_TMP/bad.out" "$D/bad.out"
+jq -r '[.source, .reason] | join(" ")' "$T_TMP/bad.dl" >"$T_TMP/bad.reasons"
+same_file "bad samples: reasons" "$T_TMP/bad.reasons" "$D/bad.reasons"
+$EC --strict -i "$D/bad.ndjson" --dead-letter "$T_TMP/bad2.dl" >/dev/null
+eq "--strict: a rejected sample makes exit 1" "$?" 1
+
+# Usage errors.
+$EC --hist-len -1 </dev/null >/dev/null 2>&1
+eq "bad --hist-len is a usage error" "$?" 2
+$EC --session-gap soon </dev/null >/dev/null 2>&1
+eq "bad --session-gap is a usage error" "$?" 2
+$EC extra-arg </dev/null >/dev/null 2>&1
+eq "an operand is a usage error" "$?" 2
+$EC -i "$T_TMP/no-such-file" >/dev/null 2>&1
+eq "an unreadable input is exit 1" "$?" 1
+
+# Round trip: a simulated trajectory of known return; the transitions' rewards sum to it.
+# Users interleave in time; each has sessions of 1-8 pages of 4 items, split by 40-minute pauses.
+awk -v seed=7 -v ret="$T_TMP/sim.return" -v npages="$T_TMP/sim.pages" -v ends="$T_TMP/sim.ends" 'BEGIN {
+	x = seed; t0 = 1732345678000
+	for (u = 0; u < 30; u++) {
+		t = t0 + u * 7000
+		for (sn = 0; sn < 1 + u % 3; sn++) {
+			x = (x * 16807) % 2147483647; np = 1 + x % 8
+			for (pg = 0; pg < np; pg++) {
+				rid = "q" u "-" sn "-" pg; pages++
+				for (pos = 0; pos < 4; pos++) {
+					x = (x * 16807) % 2147483647; c = (x % 100) < 22
+					x = (x * 16807) % 2147483647; p = c && (x % 100) < 30
+					R += 0.5 * c + 4 * p
+					printf "%.0f\t{\"sample_id\":\"%s-%d\",\"request_id\":\"%s\",\"user_id\":\"u%d\",\"session_id\":\"s%d\",\"page\":%d,\"pos\":%d,\"item_id\":\"i%d\",\"ts\":%.0f,\"context\":[%d,0.5],\"features\":[%d.25,1],\"propensity\":0.25,\"policy\":\"sim\",\"click\":%d,\"pay\":%d}\n", t, rid, pos, rid, u, sn, pg, pos, (x % 50) * 4 + pos, t, pg, pos, c, p
+				}
+				x = (x * 16807) % 2147483647; t += 20000 + x % 70000
+			}
+			last[u] = t - 20000 - x % 70000; nsess++
+			t += 2400000
+		}
+	}
+	for (u in last) if (last[u] > maxts) maxts = last[u]
+	# A last session ends by the gap when the final watermark (max ts - 1m) is 30m past its last page.
+	for (u in last) if (last[u] + 1800000 <= maxts - 60000) g++; else e++
+	print R > ret; print pages > npages
+	printf " %d eof\n %d session_gap\n", e, nsess - e > ends
+}' | sort -s -n -k1,1 | cut -f2- >"$T_TMP/sim.ndjson"
+$EC --w-click 0.5 --w-pay 4 -i "$T_TMP/sim.ndjson" >"$T_TMP/sim.out"
+eq "round trip: one transition per page" "$(lines "$T_TMP/sim.out")" "$(cat "$T_TMP/sim.pages")"
+eq "round trip: rewards sum to the return" "$(jq -s 'map(.reward) | add' "$T_TMP/sim.out")" \
+    "$(jq -n "$(cat "$T_TMP/sim.return")")"
+# Chains: seq counts up from 0 in each episode, one done at its end, and each next_state is the next state.
+chk=$(jq -s -c 'group_by(.mdp_id) | map(sort_by(.seq)) | map(
+	(map(.seq) == [range(length)]) and
+	(map(.done) == ([range(length - 1)] | map(false)) + [true]) and
+	([range(length - 1) as $i | .[$i].next_state == .[$i + 1].state and
+	    (.[$i].next_action | map(.item_id)) == (.[$i + 1].action | map(.item_id))] | all))
+	| all' "$T_TMP/sim.out")
+eq "round trip: chains are consistent" "$chk" true
+eq "round trip: sessions end by the gap or at EOF" "$(jq -r 'select(.done) | .end' "$T_TMP/sim.out" | sort | uniq -c | tr -s ' ')" \
+    "$(cat "$T_TMP/sim.ends")"
+# Shuffled within the watermark delay: the same transitions.
+awk 'BEGIN { x = 3 } { x = (x * 16807) % 2147483647; match($0, /"ts":[0-9]+/);
+	printf "%.0f\t%s\n", substr($0, RSTART + 5, RLENGTH - 5) + x % 30000, $0 }' "$T_TMP/sim.ndjson" |
+    sort -s -n -k1,1 | cut -f2- >"$T_TMP/shuf.ndjson"
+ok "shuffle is a real shuffle" test "$(cmp "$T_TMP/shuf.ndjson" "$T_TMP/sim.ndjson" 2>&1 | wc -l)" -eq 1
+$EC --w-click 0.5 --w-pay 4 --max-delay 30s -i "$T_TMP/shuf.ndjson" | sort >"$T_TMP/shuf.out"
+sort "$T_TMP/sim.out" >"$T_TMP/sim.sorted"
+same_file "shuffled within --max-delay: same transitions" "$T_TMP/shuf.out" "$T_TMP/sim.sorted"
+
+# The Transition record round-trips: transitions -> the samples they hold -> the same transitions.
+to_samples='. as $t | .action[] | {sample_id: ($t.request_id + "-" + (.pos | tostring)),
+	request_id: $t.request_id, user_id: $t.user_id, session_id: $t.session_id, page: $t.page,
+	pos, item_id, ts: $t.ts, context: $t.state.context, features, propensity, policy: $t.policy, click, pay}'
+for f in three-pages gap interleaved; do
+	jq -c "$to_samples" "$D/$f.out" | $EC >"$T_TMP/rt.out"
+	same_file "Transition round trip: $f" "$T_TMP/rt.out" "$D/$f.out"
+done
+jq -c "$to_samples" "$T_TMP/sim.out" | jq -s -c 'sort_by(.ts)[]' | $EC --w-click 0.5 --w-pay 4 >"$T_TMP/rt.out"
+same_file "Transition round trip: simulated trajectory" "$T_TMP/rt.out" "$T_TMP/sim.out"
+# Every field has the type pageturn-events(5) gives it.
+types=$(jq -c '[(.mdp_id|type), (.seq|type), (.user_id|type), (.ts|type), (.state.hist|type),
+	(.state.context|type), (.action|type), (.reward|type), (.next_state|type), (.next_action|type), (.done|type)]' \
+    "$T_TMP/sim.out" "$D/gap.out" | sort -u)
+eq "Transition field types" "$types" '["string","number","string","number","array","array","array","number","null","array","boolean"]
+["string","number","string","number","array","array","array","number","object","array","boolean"]'
+
+t_done
