@@ -1,0 +1,720 @@
+/* feed-sim: a simulated multi-page feed — users browse pages a policy ranks; writes raw events and a report. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "diag.h"
+#include "jsonx.h"
+#include "kafka.h"
+#include "lineio.h"
+#include "sig.h"
+#include "xalloc.h"
+#include "feedsim.h"
+
+enum { TAG_ARRIVAL = 21, TAG_USER, TAG_GAP, TAG_CLICKT, TAG_PAYT };
+
+enum {
+	OPT_ITEMS = 0x140, OPT_EVAL_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
+	OPT_USER_SET, OPT_NO_EVENTS, OPT_CURVE, OPT_CANDIDATES, OPT_LIST_PARAMS
+};
+
+static const struct option longopts[] = {
+	{ "brokers",     required_argument, NULL, 'b' },
+	{ "policy-cmd",  required_argument, NULL, 'c' },
+	{ "explore",     required_argument, NULL, 'e' },
+	{ "help",        no_argument,       NULL, 'h' },
+	{ "k",           required_argument, NULL, 'k' },
+	{ "sessions",    required_argument, NULL, 'n' },
+	{ "output",      required_argument, NULL, 'o' },
+	{ "param",       required_argument, NULL, 'P' },
+	{ "policy",      required_argument, NULL, 'p' },
+	{ "quiet",       no_argument,       NULL, 'q' },
+	{ "report",      required_argument, NULL, 'r' },
+	{ "seed",        required_argument, NULL, 's' },
+	{ "policy-url",  required_argument, NULL, 'U' },
+	{ "users",       required_argument, NULL, 'u' },
+	{ "verbose",     no_argument,       NULL, 'v' },
+	{ "kafka-conf",  required_argument, NULL, 'X' },
+	{ "items",       required_argument, NULL, OPT_ITEMS },
+	{ "eval-seed",   required_argument, NULL, OPT_EVAL_SEED },
+	{ "ratings",     required_argument, NULL, OPT_RATINGS },
+	{ "movies",      required_argument, NULL, OPT_MOVIES },
+	{ "rate",        required_argument, NULL, OPT_RATE },
+	{ "start",       required_argument, NULL, OPT_START },
+	{ "user-set",    required_argument, NULL, OPT_USER_SET },
+	{ "no-events",   no_argument,       NULL, OPT_NO_EVENTS },
+	{ "curve",       required_argument, NULL, OPT_CURVE },
+	{ "candidates",  required_argument, NULL, OPT_CANDIDATES },
+	{ "list-params", no_argument,       NULL, OPT_LIST_PARAMS },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: feed-sim [-hqv] [-b brokers] [-c cmd | -U url | -p policy] [-e explore] [-k k]\n"
+	    "                [-n sessions] [-o output] [-P name=value] [-r report] [-s seed]\n"
+	    "                [-u users] [-X key=value] [--items n] [--eval-seed n]\n"
+	    "                [--ratings file --movies file] [--rate events/s] [--start time]\n"
+	    "                [--user-set all|train|heldout] [--no-events] [--curve n]\n"
+	    "                [--candidates n] [--list-params]\n");
+	exit(2);
+}
+
+/* A pending output line, written when simulated time reaches ts. */
+struct pending {
+	int64_t ts;
+	uint64_t seq;
+	char *line;
+	size_t len;
+	int user;
+};
+
+struct sim {
+	const struct fs_world *w;
+	const struct fs_params *p;
+	struct fs_policy *pol;
+	struct line_writer *out;
+	uint64_t eseed;
+	int k, ncand;
+	double rate;
+	struct timespec t0;
+	/* pending output, a min-heap by (ts, seq) */
+	struct pending *pend;
+	size_t npend, cappend;
+	uint64_t seq;
+	/* active sessions, a min-heap by (t, n) */
+	struct fs_session **act;
+	size_t nact, capact;
+	/* results */
+	double *ret;		/* per session number; NAN while running */
+	uint64_t sessions, pages, impressions, clicks, pays, sweet, events;
+	double amount;
+	int failed;
+	int64_t tmax;
+};
+
+static int
+pend_less(const struct pending *a, const struct pending *b)
+{
+	return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
+}
+
+static void
+pend_push(struct sim *sm, int64_t ts, int user, struct fs_buf *b)
+{
+	size_t i;
+
+	if (sm->out == NULL)
+		return;
+	if (sm->npend == sm->cappend) {
+		sm->cappend = sm->cappend ? 2 * sm->cappend : 256;
+		sm->pend = xreallocarray(sm->pend, sm->cappend, sizeof *sm->pend);
+	}
+	i = sm->npend++;
+	sm->pend[i].ts = ts;
+	sm->pend[i].seq = sm->seq++;
+	sm->pend[i].line = xstrndup(b->s, b->len);
+	sm->pend[i].len = b->len;
+	sm->pend[i].user = user;
+	while (i > 0 && pend_less(&sm->pend[i], &sm->pend[(i - 1) / 2])) {
+		struct pending t = sm->pend[i];
+
+		sm->pend[i] = sm->pend[(i - 1) / 2];
+		sm->pend[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static void
+pace(struct sim *sm)
+{
+	struct timespec now, d;
+	double due, el;
+
+	if (sm->rate <= 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	el = (double)(now.tv_sec - sm->t0.tv_sec) + (now.tv_nsec - sm->t0.tv_nsec) / 1e9;
+	due = (double)sm->events / sm->rate;
+	if (due > el) {
+		d.tv_sec = (time_t)(due - el);
+		d.tv_nsec = (long)((due - el - (double)d.tv_sec) * 1e9);
+		nanosleep(&d, NULL);
+	}
+}
+
+static void
+emit(struct sim *sm, int user, const char *line, size_t len)
+{
+	const char *uid = sm->w->users[user].id;
+
+	if (line_writer_put(sm->out, uid, strlen(uid), line, len) < 0)
+		sm->failed = 1;
+	sm->events++;
+	pace(sm);
+}
+
+/* Writes every pending line with ts <= t (all of them when t is INT64_MAX). */
+static void
+pend_flush(struct sim *sm, int64_t t)
+{
+	while (sm->npend > 0 && sm->pend[0].ts <= t) {
+		struct pending top = sm->pend[0];
+		size_t i = 0, n;
+
+		emit(sm, top.user, top.line, top.len);
+		free(top.line);
+		sm->pend[0] = sm->pend[--sm->npend];
+		n = sm->npend;
+		for (;;) {
+			size_t l = 2 * i + 1, r = l + 1, m = i;
+			struct pending t2;
+
+			if (l < n && pend_less(&sm->pend[l], &sm->pend[m]))
+				m = l;
+			if (r < n && pend_less(&sm->pend[r], &sm->pend[m]))
+				m = r;
+			if (m == i)
+				break;
+			t2 = sm->pend[i];
+			sm->pend[i] = sm->pend[m];
+			sm->pend[m] = t2;
+			i = m;
+		}
+	}
+}
+
+static int
+act_less(const struct fs_session *a, const struct fs_session *b)
+{
+	return a->t < b->t || (a->t == b->t && a->n < b->n);
+}
+
+static void
+act_push(struct sim *sm, struct fs_session *s)
+{
+	size_t i;
+
+	if (sm->nact == sm->capact) {
+		sm->capact = sm->capact ? 2 * sm->capact : 64;
+		sm->act = xreallocarray(sm->act, sm->capact, sizeof *sm->act);
+	}
+	i = sm->nact++;
+	sm->act[i] = s;
+	while (i > 0 && act_less(sm->act[i], sm->act[(i - 1) / 2])) {
+		struct fs_session *t = sm->act[i];
+
+		sm->act[i] = sm->act[(i - 1) / 2];
+		sm->act[(i - 1) / 2] = t;
+		i = (i - 1) / 2;
+	}
+}
+
+static struct fs_session *
+act_pop(struct sim *sm)
+{
+	struct fs_session *top = sm->act[0];
+	size_t i = 0, n;
+
+	sm->act[0] = sm->act[--sm->nact];
+	n = sm->nact;
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		struct fs_session *t;
+
+		if (l < n && act_less(sm->act[l], sm->act[m]))
+			m = l;
+		if (r < n && act_less(sm->act[r], sm->act[m]))
+			m = r;
+		if (m == i)
+			break;
+		t = sm->act[i];
+		sm->act[i] = sm->act[m];
+		sm->act[m] = t;
+		i = m;
+	}
+	return top;
+}
+
+static double
+expo(double u, double mean)
+{
+	return -log(u) * mean;
+}
+
+/*
+ * Plays the next page of s at s->t: asks the policy, writes the impression,
+ * schedules clicks and pays. Returns 1 when the session goes on, 0 when it
+ * ended, -1 when the policy failed.
+ */
+static int
+play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *prop)
+{
+	const struct fs_world *w = sm->w;
+	const struct fs_params *p = sm->p;
+	struct fs_page pg;
+	struct fs_buf b = { 0 };
+	float ctx[FS_NCTX];
+	char rid[64];
+	int64_t t = s->t, gap, ct;
+	int ncand, k, i, nctx;
+	const char *uid = w->users[s->user].id;
+
+	nctx = fs_context(w, s, ctx);
+	ncand = fs_recall(w, p, s, sm->eseed, sm->ncand, cand);
+	k = sm->k < ncand ? sm->k : ncand;
+	if (k == 0)
+		return 0;
+	snprintf(rid, sizeof rid, "r%llu-%llu-%d", (unsigned long long)sm->eseed, (unsigned long long)s->n,
+	    s->page);
+	if (fs_policy_rank(sm->pol, w, p, s, rid, ctx, nctx, cand, ncand, k, sm->eseed, shown, prop) < 0)
+		return -1;
+	fs_page_play(w, p, s, shown, k, sm->eseed, &pg);
+	gap = 3000 + (int64_t)expo(fs_key_u01(sm->eseed, s->n, (uint64_t)s->page, 0, TAG_GAP), p->page_gap * 1000);
+	if (gap > 90000)
+		gap = 90000;
+
+	pend_flush(sm, t);
+	if (sm->out != NULL) {
+		fs_buf_printf(&b, "{\"type\":\"impression\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
+		    "\"session_id\":\"s%llu-%llu\",\"page\":%d,\"context\":", (long long)t, rid, uid,
+		    (unsigned long long)sm->eseed, (unsigned long long)s->n, s->page - 1);
+		fs_buf_floats(&b, ctx, nctx);
+		fs_buf_printf(&b, ",\"policy\":\"%s\",\"items\":[", fs_policy_name(sm->pol));
+		for (i = 0; i < k; i++) {
+			fs_buf_printf(&b, "%s{\"item_id\":\"%s\",\"pos\":%d,\"propensity\":%.6g,\"features\":",
+			    i ? "," : "", w->items[shown[i]].id, i, prop[i]);
+			fs_buf_floats(&b, w->feat + (size_t)shown[i] * (size_t)w->nfeat, w->nfeat);
+			fs_buf_add(&b, "}", 1);
+		}
+		fs_buf_add(&b, "]}", 2);
+		emit(sm, s->user, b.s, b.len);
+		for (i = 0; i < k; i++) {
+			if (!pg.click[i])
+				continue;
+			ct = t + 1000 + (int64_t)(fs_key_u01(sm->eseed, s->n, (uint64_t)s->page, (uint64_t)shown[i],
+			    TAG_CLICKT) * (double)(gap - 2000));
+			b.len = 0;
+			fs_buf_printf(&b, "{\"type\":\"click\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
+			    "\"item_id\":\"%s\"}", (long long)ct, rid, uid, w->items[shown[i]].id);
+			pend_push(sm, ct, s->user, &b);
+			if (!pg.pay[i])
+				continue;
+			ct += 20000 + (int64_t)expo(fs_key_u01(sm->eseed, s->n, (uint64_t)s->page,
+			    (uint64_t)shown[i], TAG_PAYT), p->pay_delay * 1000);
+			b.len = 0;
+			fs_buf_printf(&b, "{\"type\":\"pay\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
+			    "\"item_id\":\"%s\",\"amount\":%.2f}", (long long)ct, rid, uid, w->items[shown[i]].id,
+			    (double)w->items[shown[i]].price);
+			pend_push(sm, ct, s->user, &b);
+			if (ct > sm->tmax)
+				sm->tmax = ct;
+		}
+	}
+	for (i = 0; i < k; i++)
+		if (pg.pay[i])
+			sm->amount += w->items[shown[i]].price;
+	fs_buf_free(&b);
+	sm->pages++;
+	sm->impressions += (uint64_t)k;
+	if (t + gap > sm->tmax)
+		sm->tmax = t + gap;
+	if (!pg.turn)
+		return 0;
+	s->t = t + gap;
+	return 1;
+}
+
+static void
+session_end(struct sim *sm, struct fs_session *s)
+{
+	sm->ret[s->n] = s->ret;
+	sm->sessions++;
+	sm->clicks += (uint64_t)s->clicks;
+	sm->pays += (uint64_t)s->pays;
+	sm->sweet += (uint64_t)s->sweet_clicks;
+	fs_session_free(s);
+}
+
+static int
+parse_u64(const char *s, unsigned long long *out)
+{
+	char *end;
+
+	if (*s == '-' || *s == '\0')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return errno != 0 || *end != '\0' ? -1 : 0;
+}
+
+static int
+parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(s, &end, 10);
+	return errno != 0 || end == s || *end != '\0' || *out < lo || *out > hi ? -1 : 0;
+}
+
+static void
+list_params(void)
+{
+	size_t i;
+
+	for (i = 0; i < fs_param_count; i++)
+		printf("%-16s %-8g %s\n", fs_param_table[i].name, fs_param_table[i].def, fs_param_table[i].doc);
+}
+
+/* Writes the JSON report and the summary line; returns 0 or -1. */
+static int
+report(struct sim *sm, const char *path, const char *world, const char *userset, unsigned long long seed,
+    unsigned long long nsess, long curve, int64_t start)
+{
+	double mean = 0, var = 0, half, ppp, ctr, payr;
+	json_t *o, *c, *pa;
+	uint64_t n = 0, i;
+	size_t q;
+	int rc = 0;
+
+	for (i = 0; i < nsess; i++)
+		if (!isnan(sm->ret[i])) {
+			n++;
+			mean += sm->ret[i];
+		}
+	mean = n ? mean / (double)n : 0;
+	for (i = 0; i < nsess; i++)
+		if (!isnan(sm->ret[i]))
+			var += (sm->ret[i] - mean) * (sm->ret[i] - mean);
+	var = n > 1 ? var / (double)(n - 1) : 0;
+	half = n ? 1.96 * sqrt(var / (double)n) : 0;
+	ppp = n ? (double)sm->pages / (double)n : 0;
+	ctr = sm->impressions ? (double)sm->clicks / (double)sm->impressions : 0;
+	payr = sm->clicks ? (double)sm->pays / (double)sm->clicks : 0;
+	diag_info(1, "%s: %llu sessions, %.2f pages/session, CTR %.4f, pays/click %.3f, return %.3f +- %.3f (95%% CI)",
+	    fs_policy_name(sm->pol), (unsigned long long)n, ppp, ctr, payr, mean, half);
+	if (path == NULL)
+		return 0;
+	o = json_object();
+	json_object_set_new(o, "policy", json_string(fs_policy_name(sm->pol)));
+	if (fs_policy_version(sm->pol) >= 0)
+		json_object_set_new(o, "model_version", json_integer(fs_policy_version(sm->pol)));
+	json_object_set_new(o, "world", json_string(world));
+	json_object_set_new(o, "items", json_integer(sm->w->nitem));
+	json_object_set_new(o, "users", json_integer(sm->w->nuser));
+	json_object_set_new(o, "user_set", json_string(userset));
+	json_object_set_new(o, "seed", json_integer((json_int_t)seed));
+	json_object_set_new(o, "eval_seed", json_integer((json_int_t)sm->eseed));
+	json_object_set_new(o, "k", json_integer(sm->k));
+	json_object_set_new(o, "sessions", json_integer((json_int_t)n));
+	json_object_set_new(o, "pages", json_integer((json_int_t)sm->pages));
+	json_object_set_new(o, "pages_per_session", json_real(ppp));
+	json_object_set_new(o, "impressions", json_integer((json_int_t)sm->impressions));
+	json_object_set_new(o, "clicks", json_integer((json_int_t)sm->clicks));
+	json_object_set_new(o, "pays", json_integer((json_int_t)sm->pays));
+	json_object_set_new(o, "ctr", json_real(ctr));
+	json_object_set_new(o, "pay_rate", json_real(payr));
+	json_object_set_new(o, "amount", json_real(sm->amount));
+	json_object_set_new(o, "sweet_click_share", json_real(sm->clicks ? (double)sm->sweet / (double)sm->clicks : 0));
+	json_object_set_new(o, "w_click", json_real(sm->p->w_click));
+	json_object_set_new(o, "w_pay", json_real(sm->p->w_pay));
+	json_object_set_new(o, "return_mean", json_real(mean));
+	json_object_set_new(o, "return_sd", json_real(sqrt(var)));
+	json_object_set_new(o, "return_ci95", json_pack("[ff]", mean - half, mean + half));
+	json_object_set_new(o, "events", json_integer((json_int_t)sm->events));
+	json_object_set_new(o, "start_ms", json_integer(start));
+	json_object_set_new(o, "end_ms", json_integer(sm->tmax));
+	c = json_array();
+	for (i = 0; curve > 0 && i < nsess; i += (uint64_t)curve) {
+		double s = 0;
+		uint64_t j, m = 0;
+
+		for (j = i; j < i + (uint64_t)curve && j < nsess; j++)
+			if (!isnan(sm->ret[j])) {
+				s += sm->ret[j];
+				m++;
+			}
+		if (m > 0)
+			json_array_append_new(c, json_real(s / (double)m));
+	}
+	json_object_set_new(o, "curve_block", json_integer(curve));
+	json_object_set_new(o, "curve", c);
+	pa = json_object();
+	for (q = 0; q < fs_param_count; q++)
+		json_object_set_new(pa, fs_param_table[q].name,
+		    json_real(*(const double *)((const char *)sm->p + fs_param_table[q].offset)));
+	json_object_set_new(o, "params", pa);
+	if (json_dump_file(o, path, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) < 0) {
+		diag_warn("%s: cannot write the report", path);
+		rc = -1;
+	}
+	json_decref(o);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct fs_params par;
+	struct kafka_opts kopts;
+	struct sim sm;
+	struct fs_world *w = NULL;
+	struct fs_policy *pol = NULL;
+	const char *output = "-", *reportpath = NULL, *cmd = NULL, *url = NULL, *ratings = NULL, *movies = NULL;
+	const char *pname = "popular", *exspec = NULL, *userset = "all";
+	unsigned long long seed = 1, eseed = 0, nsess = 1000, n;
+	long nusers = 1000, nitems = -1, k = 10, curve = 1000, lv;
+	int have_eseed = 0, no_events = 0, ch, status = 0, *uset = NULL, nset = 0, i, r;
+	int *cand = NULL, *shown = NULL;
+	double *prop = NULL, rate = 0, exparam = 0, t_arr;
+	enum fs_policy_kind kind = FS_POPULAR;
+	enum fs_explore ex = FS_EXPLORE_NONE;
+	int64_t start = 1732320000000LL;	/* 2024-11-23T00:00:00Z */
+	char *end;
+
+	diag_init(argv[0]);
+	fs_params_default(&par);
+	memset(&kopts, 0, sizeof kopts);
+	while ((ch = getopt_long(argc, argv, "b:c:e:hk:n:o:P:p:qr:s:U:u:vX:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			kopts.brokers = optarg;
+			break;
+		case 'c':
+			cmd = optarg;
+			break;
+		case 'e':
+			exspec = optarg;
+			break;
+		case 'k':
+			if (parse_int(optarg, 1, FS_KMAX, &k) < 0)
+				diag_fatal(2, "-k %s: want 1..%d", optarg, FS_KMAX);
+			break;
+		case 'n':
+			if (parse_u64(optarg, &nsess) < 0 || nsess > 100000000ULL)
+				diag_fatal(2, "-n %s: want a count of sessions", optarg);
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'P':
+			if (fs_params_set(&par, optarg) < 0)
+				exit(2);
+			break;
+		case 'p':
+			pname = optarg;
+			break;
+		case 'q':
+			diag_verbosity = 0;
+			break;
+		case 'r':
+			reportpath = optarg;
+			break;
+		case 's':
+			if (parse_u64(optarg, &seed) < 0)
+				diag_fatal(2, "-s %s: want a non-negative integer", optarg);
+			break;
+		case 'U':
+			url = optarg;
+			break;
+		case 'u':
+			if (parse_int(optarg, 1, 10000000, &nusers) < 0)
+				diag_fatal(2, "-u %s: want 1..10000000", optarg);
+			break;
+		case 'v':
+			diag_verbosity++;
+			break;
+		case 'X':
+			kafka_opts_add(&kopts, optarg);
+			break;
+		case OPT_ITEMS:
+			if (parse_int(optarg, 1, 10000000, &nitems) < 0)
+				diag_fatal(2, "--items %s: want 1..10000000", optarg);
+			break;
+		case OPT_EVAL_SEED:
+			if (parse_u64(optarg, &eseed) < 0)
+				diag_fatal(2, "--eval-seed %s: want a non-negative integer", optarg);
+			have_eseed = 1;
+			break;
+		case OPT_RATINGS:
+			ratings = optarg;
+			break;
+		case OPT_MOVIES:
+			movies = optarg;
+			break;
+		case OPT_RATE:
+			rate = strtod(optarg, &end);
+			if (*end != '\0' || !(rate > 0))
+				diag_fatal(2, "--rate %s: want events per second > 0", optarg);
+			break;
+		case OPT_START:
+			if (parse_rfc3339_ms(optarg, &start) < 0) {
+				errno = 0;
+				start = strtoll(optarg, &end, 10);
+				if (errno != 0 || end == optarg || *end != '\0' || start < 0)
+					diag_fatal(2, "--start %s: want ms since the epoch or RFC 3339", optarg);
+			}
+			break;
+		case OPT_USER_SET:
+			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "train") != 0 && strcmp(optarg, "heldout") != 0)
+				diag_fatal(2, "--user-set %s: want all, train or heldout", optarg);
+			userset = optarg;
+			break;
+		case OPT_NO_EVENTS:
+			no_events = 1;
+			break;
+		case OPT_CURVE:
+			if (parse_int(optarg, 0, 100000000, &curve) < 0)
+				diag_fatal(2, "--curve %s: want a block size in sessions", optarg);
+			break;
+		case OPT_CANDIDATES:
+			if (parse_int(optarg, 1, 1000000, &lv) < 0)
+				diag_fatal(2, "--candidates %s: want a positive count", optarg);
+			par.candidates = (double)lv;
+			break;
+		case OPT_LIST_PARAMS:
+			list_params();
+			return fclose(stdout) == 0 ? 0 : 1;
+		case 'h':
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0)
+		usage();
+	if ((cmd != NULL) + (url != NULL) > 1)
+		diag_fatal(2, "--policy-cmd and --policy-url exclude each other");
+	if ((ratings == NULL) != (movies == NULL))
+		diag_fatal(2, "--ratings and --movies go together");
+	if (strcmp(pname, "random") == 0)
+		kind = FS_RANDOM;
+	else if (strcmp(pname, "popular") == 0)
+		kind = FS_POPULAR;
+	else if (strcmp(pname, "greedy-oracle") == 0)
+		kind = FS_GREEDY;
+	else if (strcmp(pname, "lt-oracle") == 0)
+		kind = FS_LT;
+	else
+		diag_fatal(2, "--policy %s: want random, popular, greedy-oracle or lt-oracle", pname);
+	if (exspec != NULL) {
+		if (strncmp(exspec, "epsilon:", 8) == 0) {
+			ex = FS_EXPLORE_EPSILON;
+			exparam = strtod(exspec + 8, &end);
+			if (*end != '\0' || end == exspec + 8 || !(exparam >= 0 && exparam <= 1))
+				diag_fatal(2, "--explore %s: epsilon within [0, 1]", exspec);
+		} else if (strncmp(exspec, "softmax:", 8) == 0) {
+			ex = FS_EXPLORE_SOFTMAX;
+			exparam = strtod(exspec + 8, &end);
+			if (*end != '\0' || end == exspec + 8 || !(exparam > 0 && isfinite(exparam)))
+				diag_fatal(2, "--explore %s: temperature > 0", exspec);
+		} else {
+			diag_fatal(2, "--explore %s: want epsilon:E or softmax:T", exspec);
+		}
+	}
+	if (par.candidates < 1 || par.candidates > 1000000)
+		diag_fatal(2, "--param candidates: want 1..1000000");
+	if (!have_eseed)
+		eseed = seed;
+
+	if (ratings != NULL)
+		w = fs_world_movielens(&par, ratings, movies, nitems > 0 ? (int)nitems : 0, seed);
+	else
+		w = fs_world_synth(&par, nitems > 0 ? (int)nitems : 2000, (int)nusers, seed);
+	if (w == NULL)
+		exit(ratings != NULL ? 1 : 2);
+	uset = xmalloc((size_t)w->nuser * sizeof *uset);
+	for (i = 0; i < w->nuser; i++)
+		if (strcmp(userset, "all") == 0 || (strcmp(userset, "heldout") == 0) == w->users[i].heldout)
+			uset[nset++] = i;
+	if (nset == 0)
+		diag_fatal(1, "--user-set %s: no such users (see --param holdout)", userset);
+
+	sig_install();
+	if (cmd != NULL)
+		pol = fs_policy_cmd(cmd);
+	else if (url != NULL)
+		pol = fs_policy_url(url);
+	else
+		pol = fs_policy_builtin(kind, ex, exparam);
+	if (pol == NULL)
+		exit(url != NULL ? 2 : 1);
+
+	memset(&sm, 0, sizeof sm);
+	sm.w = w;
+	sm.p = &par;
+	sm.pol = pol;
+	sm.eseed = eseed;
+	sm.k = (int)k;
+	sm.ncand = (int)par.candidates;
+	sm.rate = rate;
+	sm.tmax = start;
+	clock_gettime(CLOCK_MONOTONIC, &sm.t0);
+	if (!no_events && (sm.out = line_writer_open(output, &kopts)) == NULL)
+		exit(1);
+	sm.ret = xmalloc((size_t)(nsess ? nsess : 1) * sizeof *sm.ret);
+	for (n = 0; n < nsess; n++)
+		sm.ret[n] = NAN;
+	cand = xmalloc((size_t)sm.ncand * sizeof *cand);
+	shown = xmalloc((size_t)FS_KMAX * sizeof *shown);
+	prop = xmalloc((size_t)FS_KMAX * sizeof *prop);
+
+	/* The event loop: session arrivals and pages in simulated time order. */
+	n = 0;
+	t_arr = (double)start;
+	while (!sig_stop && !sm.failed && (n < nsess || sm.nact > 0)) {
+		struct fs_session *s;
+
+		if (n < nsess && (sm.nact == 0 || (int64_t)t_arr <= sm.act[0]->t)) {
+			int user = uset[(int)(fs_key_u01(eseed, n, 0, 0, TAG_USER) * nset) % nset];
+
+			act_push(&sm, fs_session_new(w, &par, n, user, (int64_t)t_arr, eseed));
+			n++;
+			t_arr += expo(fs_key_u01(eseed, n, 0, 0, TAG_ARRIVAL), par.arrival_gap * 1000);
+			continue;
+		}
+		s = act_pop(&sm);
+		r = play_page(&sm, s, cand, shown, prop);
+		if (r < 0) {
+			status = 1;
+			fs_session_free(s);
+			break;
+		}
+		if (r > 0)
+			act_push(&sm, s);
+		else
+			session_end(&sm, s);
+		if (diag_verbosity >= 2 && r == 0 && sm.sessions % 1000 == 0)
+			diag_info(2, "%llu sessions", (unsigned long long)sm.sessions);
+	}
+	while (sm.nact > 0)
+		fs_session_free(act_pop(&sm));
+	pend_flush(&sm, INT64_MAX);
+	if (sm.out != NULL && line_writer_close(sm.out) != 0)
+		status = 1;
+	if (sm.failed)
+		status = 1;
+	if (fs_policy_free(pol) < 0)
+		status = 1;
+	if (report(&sm, reportpath, ratings ? "movielens" : "synthetic", userset, seed, nsess, curve, start) < 0)
+		status = 1;
+	free(sm.pend);
+	free(sm.act);
+	free(sm.ret);
+	free(cand);
+	free(shown);
+	free(prop);
+	free(uset);
+	fs_world_free(w);
+	return status;
+}
