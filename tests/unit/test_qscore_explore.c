@@ -1,0 +1,147 @@
+/* test_qscore_explore.c: q-score's ranking — greedy order and ties, k, and sampled frequencies against the reported propensities. */
+#include <math.h>
+#include <string.h>
+
+#include "check.h"
+#include "../../tools/q-score/explore.c"
+
+#define N 6
+#define DRAWS 200000
+
+static const float qv[N] = { 0.5f, 2.0f, 1.0f, 2.0f, -1.0f, 0.0f };
+
+/* Draws many rankings of k=3 and compares the frequency of each item at positions 0 and 1 (given position 0) with the propensities reported. */
+static void
+check_frequencies(const struct qs_explore *ex, const char *name)
+{
+	static unsigned first[N], second[N][N];
+	static double p0[N], p1[N][N];
+	struct qs_rank_ws ws = { 0 };
+	struct qs_rng rng;
+	uint32_t order[N];
+	double prop[N], maxdev0 = 0, maxdev1 = 0, expect, sum;
+	int i, j, t, consistent = 1;
+
+	memset(first, 0, sizeof first);
+	memset(second, 0, sizeof second);
+	for (i = 0; i < N; i++)
+		p0[i] = -1;
+	for (i = 0; i < N; i++)
+		for (j = 0; j < N; j++)
+			p1[i][j] = -1;
+	qs_rng_seed(&rng, 42);
+	for (t = 0; t < DRAWS; t++) {
+		qs_rank(ex, qv, N, 3, &rng, &ws, order, prop);
+		first[order[0]]++;
+		second[order[0]][order[1]]++;
+		if (p0[order[0]] < 0)
+			p0[order[0]] = prop[0];
+		else if (fabs(p0[order[0]] - prop[0]) > 1e-12)
+			consistent = 0;
+		if (p1[order[0]][order[1]] < 0)
+			p1[order[0]][order[1]] = prop[1];
+		else if (fabs(p1[order[0]][order[1]] - prop[1]) > 1e-12)
+			consistent = 0;
+		if (order[0] == order[1] || order[1] == order[2] || order[0] == order[2])
+			consistent = 0;
+	}
+	CHECK(consistent, "%s: the same choice got different propensities, or an item twice", name);
+	sum = 0;
+	for (i = 0; i < N; i++) {
+		if (p0[i] >= 0) {
+			sum += p0[i];
+			if (fabs((double)first[i] / DRAWS - p0[i]) > maxdev0)
+				maxdev0 = fabs((double)first[i] / DRAWS - p0[i]);
+		}
+		for (j = 0; j < N; j++) {
+			if (p1[i][j] < 0 || first[i] < 2000)
+				continue;
+			expect = p1[i][j];
+			if (fabs((double)second[i][j] / first[i] - expect) > maxdev1)
+				maxdev1 = fabs((double)second[i][j] / first[i] - expect);
+		}
+	}
+	CHECK(fabs(sum - 1) < 1e-9, "%s: position-0 propensities sum to %g", name, sum);
+	CHECK(maxdev0 < 0.005, "%s: position 0 frequency off its propensity by %g", name, maxdev0);
+	CHECK(maxdev1 < 0.02, "%s: position 1 frequency off its propensity by %g", name, maxdev1);
+	qs_rank_ws_free(&ws);
+}
+
+int
+main(void)
+{
+	struct qs_explore ex;
+	struct qs_rank_ws ws = { 0 };
+	struct qs_rng rng;
+	uint32_t order[N], big_order[300];
+	double prop[N], big_prop[300], z, p;
+	float big[300];
+	int i, sorted;
+
+	CHECK(qs_explore_parse("greedy", &ex) == 0 && ex.policy == QS_GREEDY, "greedy");
+	CHECK(qs_explore_parse("epsilon:0.1", &ex) == 0 && ex.policy == QS_EPSILON && ex.param == 0.1, "epsilon");
+	CHECK(qs_explore_parse("softmax:0.5", &ex) == 0 && ex.policy == QS_SOFTMAX && ex.param == 0.5, "softmax");
+	CHECK(qs_explore_parse("epsilon:1.5", &ex) != 0, "epsilon above 1");
+	CHECK(qs_explore_parse("softmax:0", &ex) != 0, "zero temperature");
+	CHECK(qs_explore_parse("softmax:", &ex) != 0, "no temperature");
+	CHECK(qs_explore_parse("random", &ex) != 0, "unknown policy");
+
+	/* greedy: by q, ties by input order, k cuts */
+	qs_explore_parse("greedy", &ex);
+	qs_rng_seed(&rng, 1);
+	qs_rank(&ex, qv, N, N, &rng, &ws, order, prop);
+	CHECK(order[0] == 1 && order[1] == 3 && order[2] == 2 && order[3] == 0 && order[4] == 5 && order[5] == 4,
+	    "greedy order %u %u %u %u %u %u", order[0], order[1], order[2], order[3], order[4], order[5]);
+	CHECK(prop[0] == 1 && prop[5] == 1, "greedy propensity 1");
+	memset(order, 0xff, sizeof order);
+	qs_rank(&ex, qv, N, 2, &rng, &ws, order, prop);
+	CHECK(order[0] == 1 && order[1] == 3 && order[2] == 0xffffffffu, "k=2 writes two");
+
+	/* a long list goes through the merge sort: stable by index among ties */
+	for (i = 0; i < 300; i++)
+		big[i] = (float)((i * 37) % 11);
+	qs_rank(&ex, big, 300, 300, &rng, &ws, big_order, big_prop);
+	sorted = 1;
+	for (i = 1; i < 300; i++)
+		if (!(big[big_order[i - 1]] > big[big_order[i]] ||
+		    (big[big_order[i - 1]] == big[big_order[i]] && big_order[i - 1] < big_order[i])))
+			sorted = 0;
+	CHECK(sorted, "300 candidates sorted by q, ties by index");
+
+	/* epsilon: exact position-0 propensities */
+	qs_explore_parse("epsilon:0.3", &ex);
+	for (i = 0; i < 50; i++) {
+		qs_rank(&ex, qv, N, 1, &rng, &ws, order, prop);
+		p = order[0] == 1 ? 0.7 + 0.3 / N : 0.3 / N;
+		if (fabs(prop[0] - p) > 1e-12)
+			break;
+	}
+	CHECK(i == 50, "epsilon position-0 propensity = (1-E)[best] + E/n");
+	check_frequencies(&ex, "epsilon:0.3");
+
+	/* softmax: Plackett–Luce position-0 propensity = exp(q/T) / sum exp(q/T) */
+	qs_explore_parse("softmax:0.7", &ex);
+	for (z = 0, i = 0; i < N; i++)
+		z += exp(qv[i] / 0.7);
+	for (i = 0; i < 50; i++) {
+		qs_rank(&ex, qv, N, 1, &rng, &ws, order, prop);
+		if (fabs(prop[0] - exp(qv[order[0]] / 0.7) / z) > 1e-9)
+			break;
+	}
+	CHECK(i == 50, "softmax position-0 propensity = exp(q/T)/sum");
+	check_frequencies(&ex, "softmax:0.7");
+
+	/* extreme scores: no NaN, no item twice, the huge one first */
+	{
+		float ext[4] = { -1e30f, 1e30f, 0, -1e30f };
+		qs_explore_parse("softmax:0.01", &ex);
+		qs_rank(&ex, ext, 4, 4, &rng, &ws, order, prop);
+		CHECK(order[0] == 1 && prop[0] == 1, "dominant item first with propensity 1");
+		CHECK(order[1] == 2, "then the next");
+		for (i = 0; i < 4; i++)
+			CHECK(isfinite(prop[i]) && prop[i] > 0 && prop[i] <= 1, "propensity %d = %g", i, prop[i]);
+		CHECK(order[2] + order[3] == 3, "all four distinct");
+	}
+	qs_rank_ws_free(&ws);
+	return check_done();
+}

@@ -1,0 +1,339 @@
+/* main.c: q-score — ranks candidate items by Q of the newest model, as a filter or an HTTP server, hot-swapping model versions. */
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "jsonx.h"
+#include "qscore.h"
+#include "sig.h"
+#include "toolio.h"
+#include "xalloc.h"
+
+enum {
+	OPT_LISTEN = TOOL_OPT_FIRST,
+	OPT_EVENTS,
+	OPT_EXPLORE,
+	OPT_SEED,
+	OPT_PIN,
+	OPT_WARMUP,
+	OPT_WARMUP_MAX,
+	OPT_THREADS,
+	OPT_MAX_BODY,
+	OPT_MAX_HEADER,
+	OPT_MAX_CONNS,
+	OPT_MAX_BATCH,
+	OPT_MAX_CANDS,
+	OPT_HIST_USERS,
+	OPT_HIST_LEN,
+	OPT_POLL,
+	OPT_PORT_FILE,
+	OPT_TIMEOUT
+};
+
+static const struct option longopts[] = {
+	TOOL_LONGOPTS,
+	{ "help",            no_argument,       NULL, 'h' },
+	{ "top-k",           required_argument, NULL, 'k' },
+	{ "model-dir",       required_argument, NULL, 'm' },
+	{ "listen",          required_argument, NULL, OPT_LISTEN },
+	{ "events",          required_argument, NULL, OPT_EVENTS },
+	{ "explore",         required_argument, NULL, OPT_EXPLORE },
+	{ "seed",            required_argument, NULL, OPT_SEED },
+	{ "pin",             required_argument, NULL, OPT_PIN },
+	{ "warmup",          required_argument, NULL, OPT_WARMUP },
+	{ "warmup-max",      required_argument, NULL, OPT_WARMUP_MAX },
+	{ "threads",         required_argument, NULL, OPT_THREADS },
+	{ "max-body",        required_argument, NULL, OPT_MAX_BODY },
+	{ "max-header",      required_argument, NULL, OPT_MAX_HEADER },
+	{ "max-connections", required_argument, NULL, OPT_MAX_CONNS },
+	{ "max-batch",       required_argument, NULL, OPT_MAX_BATCH },
+	{ "max-candidates",  required_argument, NULL, OPT_MAX_CANDS },
+	{ "history-users",   required_argument, NULL, OPT_HIST_USERS },
+	{ "history-len",     required_argument, NULL, OPT_HIST_LEN },
+	{ "poll-interval",   required_argument, NULL, OPT_POLL },
+	{ "port-file",       required_argument, NULL, OPT_PORT_FILE },
+	{ "timeout",         required_argument, NULL, OPT_TIMEOUT },
+	{ NULL, 0, NULL, 0 }
+};
+
+static struct qs_models *g_models;
+
+static _Noreturn void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: q-score -m modeldir [-qv] [-i input] [-o output] [-k n] [--explore policy] [--seed n]\n"
+	    "               [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
+	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [options]\n");
+	exit(2);
+}
+
+/* SIGHUP: the tool's outputs reopen (sig_hup) and the loader checks MODELDIR now. */
+static void
+on_hup(int signo)
+{
+	sig_hup = 1;
+	if (g_models != NULL)
+		qs_models_poke(g_models);
+}
+
+static void
+install_signals(void)
+{
+	struct sigaction sa;
+
+	sig_install();
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
+static void
+block_signals(int block)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(block ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/* Answers every request line in order: a response or an error line each. Returns the exit status. */
+static int
+run_filter(struct tool_opts *topt, const struct qs_config *cf)
+{
+	struct tool_io *io;
+	struct qs_worker *w;
+	struct qs_buf out = { 0 };
+	struct line ln;
+	char err[320], id[257];
+	uint64_t *n_err;
+	struct qs_model *qm;
+	json_t *j;
+	int rc;
+
+	io = tool_io_open(topt, "q-score");
+	if (io == NULL)
+		return 1;
+	install_signals();
+	n_err = stats_counter(io->st, "errors");
+	w = qs_worker_new(cf->seed, 0);
+	while ((rc = tool_io_next(io, &ln)) != 0) {
+		if (rc == LINE_IDLE)
+			continue;
+		out.len = 0;
+		atomic_fetch_add(&cf->counters->requests, 1);
+		id[0] = '\0';
+		if (ln.too_long) {
+			snprintf(err, sizeof err, "line longer than %zu bytes", ln.len);
+			j = NULL;
+		} else
+			j = jsonx_parse(ln.buf, ln.len, err, sizeof err);
+		if (j != NULL) {
+			qm = qs_model_acquire(g_models);
+			rc = qs_score(w, cf, qm ? qm->m : NULL, j, &out, id, err, sizeof err);
+			qs_model_release(g_models, qm);
+			json_decref(j);
+		} else
+			rc = -1;
+		if (rc != 0) {
+			out.len = 0;
+			qs_error_response(&out, id, err);
+			atomic_fetch_add(&cf->counters->errors, 1);
+			(*n_err)++;
+			tool_io_reject(io, &ln, "%s", err);
+		}
+		tool_io_emit_raw(io, NULL, out.p, out.len);
+		tool_io_done(io, &ln);
+	}
+	qs_buf_free(&out);
+	qs_worker_free(w);
+	return tool_io_close(io);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct tool_opts topt = { 0 };
+	struct qs_counters counters = { 0 };
+	struct qs_config cf = { 0 };
+	struct qs_models_opts mo = { 0 };
+	struct qs_server_opts so = { 0 };
+	struct qs_events *ev = NULL;
+	struct qs_server *srv = NULL;
+	const char *events = NULL;
+	size_t hist_users = 100000, hist_len = 50;
+	struct stat sb;
+	int ch, r, status = 0;
+	long l;
+	int64_t sz;
+	double d;
+
+	diag_init(argv[0]);
+	cf.explore.policy = QS_GREEDY;
+	cf.seed = 1;
+	cf.max_candidates = 10000;
+	cf.counters = &counters;
+	mo.warmup_max = 1000;
+	mo.poll_ms = 1000;
+	mo.cf = &cf;
+	so.threads = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	so.max_body = 1 << 20;
+	so.max_header = 32 << 10;
+	so.max_conns = 1024;
+	so.max_batch = 1000;
+	so.timeout_s = 30;
+	so.cf = &cf;
+
+	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "hk:m:", longopts, NULL)) != -1) {
+		if ((r = tool_opts_handle(&topt, ch, optarg)) == 1)
+			continue;
+		if (r < 0)
+			usage();
+		switch (ch) {
+		case 'k':
+			if (parse_long(optarg, 0, 1000000000, &l) != 0)
+				diag_fatal(2, "-k %s: expected a count (0: every candidate)", optarg);
+			cf.default_k = (size_t)l;
+			break;
+		case 'm':
+			mo.dir = optarg;
+			break;
+		case OPT_LISTEN:
+			so.listen = optarg;
+			break;
+		case OPT_EVENTS:
+			events = optarg;
+			break;
+		case OPT_EXPLORE:
+			if (qs_explore_parse(optarg, &cf.explore) != 0)
+				diag_fatal(2, "--explore %s: expected greedy, epsilon:E (0..1) or softmax:T (T > 0)", optarg);
+			break;
+		case OPT_SEED:
+			if (parse_double(optarg, 0, 1.8e19, &d) != 0)
+				diag_fatal(2, "--seed %s: expected a non-negative integer", optarg);
+			cf.seed = (uint64_t)d;
+			break;
+		case OPT_PIN:
+			if (parse_long(optarg, 1, 4294967295L, &l) != 0)
+				diag_fatal(2, "--pin %s: expected a version number", optarg);
+			mo.pin = (uint32_t)l;
+			break;
+		case OPT_WARMUP:
+			mo.warmup = optarg;
+			break;
+		case OPT_WARMUP_MAX:
+			if (parse_long(optarg, 0, 1000000, &l) != 0)
+				diag_fatal(2, "--warmup-max %s: expected a count", optarg);
+			mo.warmup_max = (size_t)l;
+			break;
+		case OPT_THREADS:
+			if (parse_long(optarg, 1, 1024, &l) != 0)
+				diag_fatal(2, "--threads %s: expected 1..1024", optarg);
+			so.threads = (unsigned)l;
+			break;
+		case OPT_MAX_BODY:
+		case OPT_MAX_HEADER:
+			if ((sz = parse_size(optarg)) <= 0)
+				diag_fatal(2, "%s: expected a size such as 64k or 1M", optarg);
+			if (ch == OPT_MAX_BODY)
+				so.max_body = (size_t)sz;
+			else
+				so.max_header = (size_t)sz;
+			break;
+		case OPT_MAX_CONNS:
+			if (parse_long(optarg, 1, 1000000, &l) != 0)
+				diag_fatal(2, "--max-connections %s: expected a count", optarg);
+			so.max_conns = (unsigned)l;
+			break;
+		case OPT_MAX_BATCH:
+			if (parse_long(optarg, 1, 1000000, &l) != 0)
+				diag_fatal(2, "--max-batch %s: expected a count", optarg);
+			so.max_batch = (size_t)l;
+			break;
+		case OPT_MAX_CANDS:
+			if (parse_long(optarg, 1, 10000000, &l) != 0)
+				diag_fatal(2, "--max-candidates %s: expected a count", optarg);
+			cf.max_candidates = (size_t)l;
+			break;
+		case OPT_HIST_USERS:
+			if (parse_long(optarg, 1, 1000000000, &l) != 0)
+				diag_fatal(2, "--history-users %s: expected a count", optarg);
+			hist_users = (size_t)l;
+			break;
+		case OPT_HIST_LEN:
+			if (parse_long(optarg, 1, 1024, &l) != 0)
+				diag_fatal(2, "--history-len %s: expected 1..1024", optarg);
+			hist_len = (size_t)l;
+			break;
+		case OPT_POLL:
+			if ((mo.poll_ms = parse_duration_ms(optarg)) <= 0)
+				diag_fatal(2, "--poll-interval %s: expected a duration such as 500ms or 2s", optarg);
+			break;
+		case OPT_PORT_FILE:
+			so.port_file = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_long(optarg, 1, 86400, &l) != 0)
+				diag_fatal(2, "--timeout %s: expected seconds", optarg);
+			so.timeout_s = (unsigned)l;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0 || mo.dir == NULL)
+		usage();
+	if (stat(mo.dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		diag_warn("%s: not a directory yet: waiting for a model version", mo.dir);
+
+	if (events != NULL)
+		cf.history = qs_history_new(hist_users, hist_len);
+	g_models = qs_models_new(&mo);
+	if (qs_models_load_now(g_models) != 0) {
+		if (mo.pin)
+			diag_fatal(1, "%s: version %u cannot be served", mo.dir, mo.pin);
+		diag_warn("%s: no version could be loaded yet: answering \"no model loaded\" until one is", mo.dir);
+	}
+
+	install_signals();
+	block_signals(1);	/* every thread started now inherits the mask: signals go to this one */
+	if (qs_models_start(g_models) != 0)
+		diag_fatal(1, "cannot start the model loader");
+	if (events != NULL && (ev = qs_events_start(cf.history, events, &topt.kafka)) == NULL)
+		diag_fatal(1, "cannot follow %s", events);
+	if (so.listen != NULL) {
+		so.models = g_models;
+		so.events = ev;
+		srv = qs_server_start(&so);
+		if (srv == NULL)
+			status = 1;
+	}
+	if (so.listen == NULL) {
+		block_signals(0);
+		status = run_filter(&topt, &cf);
+	} else if (srv != NULL) {
+		sigset_t none;
+		sigemptyset(&none);
+		while (!sig_stop)
+			sigsuspend(&none);	/* atomically unblocks and waits: no signal slips between test and wait */
+		diag_info(1, "stopping");
+		qs_server_stop(srv);
+	}
+	if (qs_events_stop(ev))
+		qs_history_free(cf.history);
+	qs_models_free(g_models);
+	tool_opts_free(&topt);
+	return status;
+}

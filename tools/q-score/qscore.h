@@ -1,0 +1,238 @@
+/* qscore.h: the parts of q-score — scoring, exploration, user histories, model hot swap, HTTP server. */
+#ifndef QSCORE_H
+#define QSCORE_H
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "model.h"
+#include "qnet.h"
+
+/* ---- explore.c: ranking and exploration ---- */
+
+enum qs_policy { QS_GREEDY, QS_EPSILON, QS_SOFTMAX };
+
+struct qs_explore {
+	enum qs_policy policy;
+	double param;		/* epsilon:E -> E in [0,1]; softmax:T -> T > 0 */
+};
+
+/* Parses "greedy", "epsilon:E" or "softmax:T". 0, or -1 when invalid. */
+int qs_explore_parse(const char *s, struct qs_explore *ex);
+
+/* xoshiro256**: a small, fast generator; one per thread. */
+struct qs_rng { uint64_t s[4]; };
+void qs_rng_seed(struct qs_rng *r, uint64_t seed);
+uint64_t qs_rng_next(struct qs_rng *r);
+/* A uniform double in [0, 1). */
+double qs_rng_uniform(struct qs_rng *r);
+
+/* Scratch arrays of qs_rank() for n candidates. */
+struct qs_rank_ws {
+	size_t cap;
+	uint32_t *greedy;	/* indices by decreasing q, ties by increasing index */
+	uint32_t *rem;		/* the candidates not yet chosen */
+	uint32_t *pos;		/* position of each candidate in rem */
+	unsigned char *taken;
+	double *w;		/* softmax weights */
+};
+void qs_rank_ws_reserve(struct qs_rank_ws *ws, size_t n);
+void qs_rank_ws_free(struct qs_rank_ws *ws);
+
+/*
+ * Chooses k (<= n) of n candidates with scores q[]: their indices in
+ * order[0..k) and, for each, prop[j] = the probability that the policy chose
+ * order[j] at position j given order[0..j) (greedy: 1). rng is used by
+ * epsilon and softmax only. q[] must be finite.
+ */
+void qs_rank(const struct qs_explore *ex, const float *q, size_t n, size_t k, struct qs_rng *rng,
+    struct qs_rank_ws *ws, uint32_t *order, double *prop);
+
+/* ---- history.c: each user's recent clicks, fed by the event stream ---- */
+
+struct qs_history;
+
+/* A store of at most max_users users (LRU), len clicks each. Never NULL. */
+struct qs_history *qs_history_new(size_t max_users, size_t len);
+/* NULL is a no-op. */
+void qs_history_free(struct qs_history *h);
+/*
+ * Records that user clicked item on the page request_id (oldest first); a
+ * second click on the same item of the same page adds nothing. Returns 1
+ * when added, 0 when it was a repeat. Thread-safe.
+ */
+int qs_history_click(struct qs_history *h, const char *user, const char *request_id, const char *item);
+/*
+ * Copies user's history, oldest first, at most max ids, into buf (bufsize
+ * bytes, NUL-separated) with pointers in ids[]. Returns the count (0 for an
+ * unknown user). Thread-safe.
+ */
+size_t qs_history_get(struct qs_history *h, const char *user, char *buf, size_t bufsize,
+    const char **ids, size_t max);
+/* Users held, and users evicted so far. */
+size_t qs_history_users(struct qs_history *h);
+uint64_t qs_history_evictions(struct qs_history *h);
+
+/*
+ * Follows canonical events (clicks and pays) from spec on a thread of its
+ * own and records them into h. A pay counts as a click when its item was not
+ * clicked on that page. kopts may be NULL. NULL after a diagnostic when the thread cannot start.
+ */
+struct kafka_opts;
+struct qs_events;
+struct qs_events *qs_events_start(struct qs_history *h, const char *spec, const struct kafka_opts *kopts);
+/* Events read, recorded clicks, and lines that were not usable. */
+void qs_events_counts(struct qs_events *ev, uint64_t *lines, uint64_t *clicks, uint64_t *bad);
+/*
+ * Asks the thread to stop and frees ev when the thread has ended within a
+ * moment: returns 1 then (the history is no longer used). Returns 0 when the
+ * thread is still blocked on its input: it is left to the exit, and so must
+ * be the history. NULL returns 1.
+ */
+int qs_events_stop(struct qs_events *ev);
+
+/* ---- score.c: one request, parsed, scored and answered ---- */
+
+/* Process-wide counters (atomics: bumped from every request thread). */
+struct qs_counters {
+	atomic_uint_fast64_t requests;		/* score requests (a batch counts each element) */
+	atomic_uint_fast64_t errors;		/* of which answered with an error */
+	atomic_uint_fast64_t unknown_items;	/* candidates scored with the unknown row */
+	atomic_uint_fast64_t unknown_hist;	/* history items not in the embeddings */
+	atomic_uint_fast64_t hist_from_store;	/* requests whose history came from the event stream */
+	atomic_uint_fast64_t no_model;		/* requests refused because no model was loaded */
+};
+
+/* What every scoring call shares (read-only after start, but for the counters). */
+struct qs_config {
+	struct qs_explore explore;
+	uint64_t seed;
+	size_t default_k;		/* 0: every candidate */
+	size_t max_candidates;
+	struct qs_history *history;	/* NULL without --events */
+	struct qs_counters *counters;
+};
+
+/* A growable output buffer. */
+struct qs_buf { char *p; size_t len, cap; };
+void qs_buf_reserve(struct qs_buf *b, size_t more);
+void qs_buf_add(struct qs_buf *b, const char *s, size_t n);
+void qs_buf_str(struct qs_buf *b, const char *s);
+/* Appends s (n bytes) as a JSON string, quotes included. */
+void qs_buf_json_str(struct qs_buf *b, const char *s, size_t n);
+void qs_buf_printf(struct qs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void qs_buf_free(struct qs_buf *b);
+
+/* A thread's scratch for scoring: reused from request to request, never shared. */
+struct qs_worker {
+	struct qnet_ws *ws;
+	struct qnet_dims ws_dims;
+	struct qs_rank_ws rank;
+	struct qs_rng rng;
+	size_t cap;			/* candidates the arrays below hold */
+	float *q;
+	uint32_t *order;
+	double *prop;
+	const float **erow;		/* candidate embedding rows */
+	const float **xrow;		/* candidate features */
+	const char **cid;		/* candidate ids */
+	size_t *cidlen;
+	size_t fcap;
+	float *fbuf;			/* features and context, parsed */
+	const float **hrow;		/* history rows */
+	const char **hid;		/* history ids */
+	size_t *hidlen;
+	size_t hcap;
+	char *histbuf;			/* ids copied from the history store */
+	char *idbuf;			/* integer ids formatted as strings */
+	size_t idlen, idcap;
+	struct qs_worker *next;		/* in the list of all workers */
+};
+
+/* A worker whose generator is seeded from seed and its index (deterministic per worker). Never NULL. */
+struct qs_worker *qs_worker_new(uint64_t seed, uint64_t index);
+void qs_worker_free(struct qs_worker *w);
+
+/*
+ * Scores request req (a JSON object) with model m and appends the response
+ * object to out. Returns 0; or -1 with a reason in err (errlen bytes), out
+ * untouched, when the request is invalid or does not fit the model. id
+ * (257 bytes) receives the request id when the request has a valid one,
+ * else "". m may be NULL: an error ("no model loaded").
+ */
+int qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const json_t *req,
+    struct qs_buf *out, char id[257], char *err, size_t errlen);
+/* Appends {"request_id":…,"error":…} (request_id null when id is ""). */
+void qs_error_response(struct qs_buf *out, const char *id, const char *reason);
+
+/* ---- models.c: the serving model, its loader thread and the hot swap ---- */
+
+/* A loaded version as served: reference-counted. */
+struct qs_model {
+	atomic_long refs;
+	struct model *m;
+	int64_t loaded_at_ms;
+	double load_ms, warm_ms;
+	size_t warm_n;			/* warm-up requests scored */
+	const char *warm_src;		/* "version", "file" or "none" */
+	struct qs_model *next_retired;
+};
+
+struct qs_models;
+
+struct qs_models_opts {
+	const char *dir;		/* MODELDIR */
+	uint32_t pin;			/* 0: follow the newest */
+	const char *warmup;		/* --warmup FILE or NULL */
+	size_t warmup_max;		/* requests of a warm-up file scored at most */
+	int64_t poll_ms;		/* polling interval (also the fallback when inotify fails) */
+	const struct qs_config *cf;
+};
+
+/* Holds the options (copied pointers must outlive it). Never NULL. */
+struct qs_models *qs_models_new(const struct qs_models_opts *o);
+/* Loads the starting version on the calling thread. 0, or -1 when none could be loaded (reasons logged). */
+int qs_models_load_now(struct qs_models *ms);
+/* Starts the loader thread. 0 or -1. */
+int qs_models_start(struct qs_models *ms);
+/* Asks the loader for a check now (async-signal-safe: SIGHUP). */
+void qs_models_poke(struct qs_models *ms);
+/*
+ * The serving model with a reference taken, or NULL when none is loaded.
+ * Wait-free in the common case; never blocks on the loader.
+ */
+struct qs_model *qs_model_acquire(struct qs_models *ms);
+/* Drops the reference; the last drop of a replaced model hands it to the loader to free. NULL is a no-op. */
+void qs_model_release(struct qs_models *ms, struct qs_model *qm);
+/* The /v1/models document (a new reference). */
+json_t *qs_models_status(struct qs_models *ms);
+/* The serving version (0 when none), swaps and refusals so far. */
+uint32_t qs_models_version(struct qs_models *ms);
+uint64_t qs_models_swaps(struct qs_models *ms);
+uint64_t qs_models_refusals(struct qs_models *ms);
+/* Stops the loader, frees every model. NULL is a no-op. */
+void qs_models_free(struct qs_models *ms);
+
+/* ---- server.c: HTTP ---- */
+
+struct qs_server_opts {
+	const char *listen;		/* "HOST:PORT" (port 0: any free port) */
+	const char *port_file;		/* the bound port is written there, or NULL */
+	unsigned threads;
+	size_t max_body;
+	size_t max_header;
+	unsigned max_conns;
+	unsigned timeout_s;
+	size_t max_batch;
+	struct qs_models *models;
+	const struct qs_config *cf;
+	struct qs_events *events;
+};
+struct qs_server;
+/* Starts serving; NULL after a diagnostic. */
+struct qs_server *qs_server_start(const struct qs_server_opts *o);
+/* Stops and frees. NULL is a no-op. */
+void qs_server_stop(struct qs_server *s);
+
+#endif

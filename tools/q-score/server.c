@@ -1,0 +1,447 @@
+/* server.c: q-score's HTTP side — libmicrohttpd with a thread pool: /v1/score, /v1/models, /metrics, /healthz. */
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <microhttpd.h>
+
+#include "diag.h"
+#include "jsonx.h"
+#include "qscore.h"
+#include "xalloc.h"
+
+/* Upper bounds (seconds) of the latency histogram buckets; +Inf is implied. */
+static const double bucket_le[] = {
+	0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5
+};
+#define NBUCKETS (sizeof bucket_le / sizeof bucket_le[0])
+
+static const unsigned codes[] = { 200, 400, 404, 405, 413, 500, 503 };
+#define NCODES (sizeof codes / sizeof codes[0])
+
+struct qs_server {
+	struct qs_server_opts o;
+	struct MHD_Daemon *d;
+	struct sockaddr_storage addr;
+	pthread_mutex_t mu;
+	struct qs_worker *workers;	/* one per request thread, made on first use */
+	uint64_t nworkers;
+	atomic_uint_fast64_t hist[NBUCKETS + 1];
+	atomic_uint_fast64_t lat_sum_ns, lat_count;
+	atomic_uint_fast64_t by_code[NCODES + 1];
+	atomic_uint_fast64_t http_requests;
+};
+
+/* The state of one HTTP request while its body arrives. */
+struct conn {
+	struct qs_buf body;
+	int too_big;
+	int score;
+	struct timespec t0;
+};
+
+static _Thread_local struct qs_worker *tl_worker;
+
+static struct qs_worker *
+worker(struct qs_server *s)
+{
+	if (tl_worker == NULL) {
+		pthread_mutex_lock(&s->mu);
+		tl_worker = qs_worker_new(s->o.cf->seed, ++s->nworkers);
+		tl_worker->next = s->workers;
+		s->workers = tl_worker;
+		pthread_mutex_unlock(&s->mu);
+	}
+	return tl_worker;
+}
+
+static void
+count_code(struct qs_server *s, unsigned code)
+{
+	size_t i;
+
+	for (i = 0; i < NCODES && codes[i] != code; i++)
+		;
+	atomic_fetch_add(&s->by_code[i], 1);
+}
+
+/* Queues a response with a copy of body (len bytes). */
+static enum MHD_Result
+reply(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (code == 405)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
+	ret = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	count_code(s, code);
+	return ret;
+}
+
+static enum MHD_Result
+reply_error(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *reason)
+{
+	struct qs_buf b = { 0 };
+	enum MHD_Result ret;
+
+	qs_buf_str(&b, "{\"error\":");
+	qs_buf_json_str(&b, reason, strlen(reason));
+	qs_buf_str(&b, "}\n");
+	ret = reply(s, c, code, "application/json", b.p, b.len);
+	qs_buf_free(&b);
+	return ret;
+}
+
+static void
+observe(struct qs_server *s, const struct timespec *t0)
+{
+	struct timespec t1;
+	uint64_t ns;
+	double sec;
+	size_t i;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ns = (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000000000LL + (t1.tv_nsec - t0->tv_nsec));
+	sec = (double)ns / 1e9;
+	for (i = 0; i < NBUCKETS && sec > bucket_le[i]; i++)
+		;
+	atomic_fetch_add(&s->hist[i], 1);
+	atomic_fetch_add(&s->lat_sum_ns, ns);
+	atomic_fetch_add(&s->lat_count, 1);
+}
+
+/* Scores one request object into out; errors become error objects. Returns the HTTP status for a lone request. */
+static unsigned
+score_one(struct qs_server *s, struct qs_worker *w, const struct model *m, const json_t *req, struct qs_buf *out)
+{
+	struct qs_counters *ct = s->o.cf->counters;
+	char id[257], err[320];
+
+	atomic_fetch_add(&ct->requests, 1);
+	if (qs_score(w, s->o.cf, m, req, out, id, err, sizeof err) == 0)
+		return 200;
+	atomic_fetch_add(&ct->errors, 1);
+	qs_error_response(out, id, err);
+	return m == NULL ? 503 : 400;
+}
+
+static enum MHD_Result
+handle_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
+{
+	struct qs_worker *w = worker(s);
+	struct qs_model *qm;
+	struct qs_buf *out;
+	json_error_t je;
+	json_t *j;
+	char why[256];
+	unsigned code;
+	size_t i, n;
+	enum MHD_Result ret;
+
+	if (cc->too_big) {
+		snprintf(why, sizeof why, "request body larger than %zu bytes", s->o.max_body);
+		return reply_error(s, c, 413, why);
+	}
+	j = json_loadb(cc->body.p ? cc->body.p : "", cc->body.len, JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL) {
+		atomic_fetch_add(&s->o.cf->counters->errors, 1);
+		snprintf(why, sizeof why, "bad JSON at line %d, column %d: %s", je.line, je.column, je.text);
+		return reply_error(s, c, 400, why);
+	}
+	if (json_is_array(j) && json_array_size(j) > s->o.max_batch) {
+		json_decref(j);
+		snprintf(why, sizeof why, "batch of more than %zu requests", s->o.max_batch);
+		return reply_error(s, c, 413, why);
+	}
+	/* the body is parsed: its buffer takes the answer */
+	out = &cc->body;
+	out->len = 0;
+	qm = qs_model_acquire(s->o.models);
+	if (json_is_array(j)) {
+		n = json_array_size(j);
+		qs_buf_str(out, "[");
+		for (i = 0; i < n; i++) {
+			if (i)
+				qs_buf_str(out, ",");
+			score_one(s, w, qm ? qm->m : NULL, json_array_get(j, i), out);
+		}
+		qs_buf_str(out, "]\n");
+		code = 200;
+	} else {
+		code = score_one(s, w, qm ? qm->m : NULL, j, out);
+		qs_buf_str(out, "\n");
+	}
+	qs_model_release(s->o.models, qm);
+	json_decref(j);
+	ret = reply(s, c, code, "application/json", out->p, out->len);
+	observe(s, &cc->t0);
+	return ret;
+}
+
+static enum MHD_Result
+handle_models(struct qs_server *s, struct MHD_Connection *c)
+{
+	json_t *st = qs_models_status(s->o.models);
+	char *txt = json_dumps(st, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	enum MHD_Result ret;
+
+	json_decref(st);
+	ret = reply(s, c, 200, "application/json", txt, strlen(txt));
+	free(txt);
+	return ret;
+}
+
+static void
+metric(struct qs_buf *b, const char *name, const char *type, const char *help, double v)
+{
+	qs_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+}
+
+static enum MHD_Result
+handle_metrics(struct qs_server *s, struct MHD_Connection *c)
+{
+	const struct qs_counters *ct = s->o.cf->counters;
+	struct qs_buf b = { 0 };
+	uint64_t cum = 0, lines, clicks, bad;
+	enum MHD_Result ret;
+	size_t i;
+
+	metric(&b, "qscore_requests_total", "counter", "Score requests answered (each element of a batch counts).",
+	    (double)atomic_load(&ct->requests));
+	metric(&b, "qscore_request_errors_total", "counter", "Score requests answered with an error (bad JSON, bad fields, no model).",
+	    (double)atomic_load(&ct->errors));
+	qs_buf_str(&b, "# HELP qscore_http_responses_total HTTP responses by status code.\n"
+	    "# TYPE qscore_http_responses_total counter\n");
+	for (i = 0; i < NCODES; i++)
+		qs_buf_printf(&b, "qscore_http_responses_total{code=\"%u\"} %ju\n", codes[i],
+		    (uintmax_t)atomic_load(&s->by_code[i]));
+	qs_buf_printf(&b, "qscore_http_responses_total{code=\"other\"} %ju\n", (uintmax_t)atomic_load(&s->by_code[NCODES]));
+	qs_buf_str(&b, "# HELP qscore_request_duration_seconds Time from the first byte of a POST /v1/score to its response being queued.\n"
+	    "# TYPE qscore_request_duration_seconds histogram\n");
+	for (i = 0; i <= NBUCKETS; i++) {
+		cum += atomic_load(&s->hist[i]);
+		if (i < NBUCKETS)
+			qs_buf_printf(&b, "qscore_request_duration_seconds_bucket{le=\"%g\"} %ju\n", bucket_le[i], (uintmax_t)cum);
+		else
+			qs_buf_printf(&b, "qscore_request_duration_seconds_bucket{le=\"+Inf\"} %ju\n", (uintmax_t)cum);
+	}
+	qs_buf_printf(&b, "qscore_request_duration_seconds_sum %.9f\nqscore_request_duration_seconds_count %ju\n",
+	    (double)atomic_load(&s->lat_sum_ns) / 1e9, (uintmax_t)atomic_load(&s->lat_count));
+	metric(&b, "qscore_model_version", "gauge", "The model version served (0: none).",
+	    (double)qs_models_version(s->o.models));
+	metric(&b, "qscore_model_swaps_total", "counter", "Model versions swapped in.", (double)qs_models_swaps(s->o.models));
+	metric(&b, "qscore_model_refusals_total", "counter", "Model versions refused (corrupt, mismatched, failed warm-up).",
+	    (double)qs_models_refusals(s->o.models));
+	metric(&b, "qscore_unknown_items_total", "counter", "Candidates scored with the unknown embedding row.",
+	    (double)atomic_load(&ct->unknown_items));
+	metric(&b, "qscore_unknown_history_items_total", "counter", "History items not in the embeddings.",
+	    (double)atomic_load(&ct->unknown_hist));
+	if (s->o.cf->history != NULL) {
+		qs_events_counts(s->o.events, &lines, &clicks, &bad);
+		metric(&b, "qscore_history_users", "gauge", "Users whose recent clicks are held.",
+		    (double)qs_history_users(s->o.cf->history));
+		metric(&b, "qscore_history_evictions_total", "counter", "Users evicted from the history store (least recently used).",
+		    (double)qs_history_evictions(s->o.cf->history));
+		metric(&b, "qscore_history_requests_total", "counter", "Requests whose history came from the event stream.",
+		    (double)atomic_load(&ct->hist_from_store));
+		metric(&b, "qscore_events_total", "counter", "Event lines read.", (double)lines);
+		metric(&b, "qscore_event_clicks_total", "counter", "Clicks added to histories.", (double)clicks);
+		metric(&b, "qscore_events_bad_total", "counter", "Event lines that could not be used.", (double)bad);
+	}
+	ret = reply(s, c, 200, "text/plain; version=0.0.4", b.p, b.len);
+	qs_buf_free(&b);
+	return ret;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
+    const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct qs_server *s = cls;
+	struct conn *cc = *con_cls;
+	const char *cl;
+
+	if (cc == NULL) {
+		atomic_fetch_add(&s->http_requests, 1);
+		cc = xcalloc(1, sizeof *cc);
+		clock_gettime(CLOCK_MONOTONIC, &cc->t0);
+		*con_cls = cc;
+		if (strcmp(url, "/v1/score") == 0) {
+			if (strcmp(method, "POST") != 0)
+				return reply_error(s, c, 405, "use POST for /v1/score");
+			cc->score = 1;
+			cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+			if (cl != NULL && strtoull(cl, NULL, 10) > s->o.max_body) {
+				char why[128];
+				snprintf(why, sizeof why, "request body larger than %zu bytes", s->o.max_body);
+				return reply_error(s, c, 413, why);
+			}
+			return MHD_YES;
+		}
+		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+			return reply_error(s, c, 405, "use GET");
+		if (strcmp(url, "/v1/models") == 0)
+			return handle_models(s, c);
+		if (strcmp(url, "/metrics") == 0)
+			return handle_metrics(s, c);
+		if (strcmp(url, "/healthz") == 0) {
+			if (qs_models_version(s->o.models) == 0)
+				return reply(s, c, 503, "text/plain", "no model loaded\n", 16);
+			return reply(s, c, 200, "text/plain", "ok\n", 3);
+		}
+		return reply_error(s, c, 404, "no such resource (try /v1/score, /v1/models, /metrics, /healthz)");
+	}
+	if (!cc->score)
+		return MHD_YES;
+	if (*upload_data_size != 0) {
+		if (!cc->too_big && cc->body.len + *upload_data_size > s->o.max_body) {
+			cc->too_big = 1;
+			qs_buf_free(&cc->body);
+		}
+		if (!cc->too_big)
+			qs_buf_add(&cc->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return handle_score(s, c, cc);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	struct conn *cc = *con_cls;
+
+	if (cc != NULL) {
+		qs_buf_free(&cc->body);
+		free(cc);
+		*con_cls = NULL;
+	}
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	vsnprintf(buf, sizeof buf, fmt, ap);
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	diag_info(2, "http: %s", buf);
+}
+
+/* Parses "HOST:PORT" or "[V6]:PORT" into s->addr. 0, or -1 after a diagnostic. */
+static int
+parse_listen(struct qs_server *s, const char *spec)
+{
+	struct addrinfo hints, *res;
+	char host[256];
+	const char *colon, *h = spec;
+	size_t hl;
+	int e;
+
+	colon = strrchr(spec, ':');
+	if (colon == NULL) {
+		diag_warn("--listen %s: expected HOST:PORT", spec);
+		return -1;
+	}
+	hl = (size_t)(colon - spec);
+	if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
+		h = spec + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof host) {
+		diag_warn("--listen %s: expected HOST:PORT", spec);
+		return -1;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((e = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+		diag_warn("--listen %s: %s", spec, gai_strerror(e));
+		return -1;
+	}
+	memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+struct qs_server *
+qs_server_start(const struct qs_server_opts *o)
+{
+	struct qs_server *s = xcalloc(1, sizeof *s);
+	const union MHD_DaemonInfo *info;
+	char host[NI_MAXHOST];
+
+	s->o = *o;
+	pthread_mutex_init(&s->mu, NULL);
+	if (parse_listen(s, o->listen) != 0)
+		goto err;
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
+	    NULL, NULL, on_request, s,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_conns,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->timeout_s,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+	    MHD_OPTION_END);
+	if (s->d == NULL) {
+		diag_warn("--listen %s: cannot start the HTTP server (address in use?)", o->listen);
+		goto err;
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	if (getnameinfo((struct sockaddr *)&s->addr, sizeof s->addr, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(host, sizeof host, "?");
+	diag_info(1, "listening on %s:%u (%u threads)", host, info ? info->port : 0, o->threads);
+	if (o->port_file != NULL && info != NULL) {
+		FILE *f = fopen(o->port_file, "w");
+		int bad = f == NULL;
+		if (f != NULL) {
+			bad = fprintf(f, "%u\n", info->port) < 0;
+			bad |= fclose(f) != 0;
+		}
+		if (bad) {
+			diag_warn("%s:", o->port_file);
+			goto err;
+		}
+	}
+	return s;
+err:
+	qs_server_stop(s);
+	return NULL;
+}
+
+void
+qs_server_stop(struct qs_server *s)
+{
+	struct qs_worker *w, *next;
+
+	if (s == NULL)
+		return;
+	if (s->d != NULL)
+		MHD_stop_daemon(s->d);
+	for (w = s->workers; w != NULL; w = next) {
+		next = w->next;
+		qs_worker_free(w);
+	}
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
