@@ -32,7 +32,7 @@ fs_session_new(const struct fs_world *w, const struct fs_params *p, uint64_t n, 
 {
 	struct fs_session *s = xcalloc(1, sizeof *s);
 	int64_t day = t / 86400000;
-	int mood;
+	int mood, j;
 
 	s->n = n;
 	s->user = user;
@@ -45,6 +45,9 @@ fs_session_new(const struct fs_world *w, const struct fs_params *p, uint64_t n, 
 		mood = w->ncat - 1;
 	memcpy(s->z, w->centroid[mood], sizeof s->z);
 	s->shown = xcalloc((size_t)w->nitem, 1);
+	s->taste_dot = xmalloc((size_t)w->nitem * sizeof *s->taste_dot);
+	for (j = 0; j < w->nitem; j++)
+		s->taste_dot[j] = (float)vdot(w->users[user].taste, w->items[j].v, w->dim);
 	(void)p;
 	return s;
 }
@@ -55,6 +58,7 @@ fs_session_free(struct fs_session *s)
 	if (s == NULL)
 		return;
 	free(s->shown);
+	free(s->taste_dot);
 	free(s->hist);
 	free(s);
 }
@@ -120,9 +124,9 @@ int
 fs_recall(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s,
     uint64_t seed, int ncand, int *cand)
 {
-	const struct fs_user *u = &w->users[s->user];
 	struct scored *h;
-	double popn;
+	double popn, scale = 1.0 / (w->logpop_max - w->logpop_min);
+	uint64_t key = fs_key_prefix(seed, s->n, (uint64_t)s->page, TAG_RECALL);
 	int j, n = 0;
 
 	if (ncand <= 0)
@@ -134,10 +138,9 @@ fs_recall(const struct fs_world *w, const struct fs_params *p, const struct fs_s
 
 		if (s->shown[j])
 			continue;
-		popn = (w->items[j].logpop - w->logpop_min) / (w->logpop_max - w->logpop_min);
-		g = -log(-log(fs_key_u01(seed, s->n, (uint64_t)s->page, (uint64_t)j, TAG_RECALL)));
-		e.score = p->recall_pop * popn + p->recall_taste * vdot(u->taste, w->items[j].v, w->dim) +
-		    p->recall_noise * g;
+		popn = (w->items[j].logpop - w->logpop_min) * scale;
+		g = -log(-log(fs_key_u01_at(key, (uint64_t)j)));
+		e.score = p->recall_pop * popn + p->recall_taste * s->taste_dot[j] + p->recall_noise * g;
 		e.item = j;
 		if (n < ncand) {
 			int i = n++;
@@ -163,16 +166,28 @@ fs_recall(const struct fs_world *w, const struct fs_params *p, const struct fs_s
 }
 
 double
+fs_click_base(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s, int j)
+{
+	const struct fs_item *it = &w->items[j];
+
+	return p->click_bias + p->w_taste * s->taste_dot[j] +
+	    p->w_intent * vdot(s->z, it->v, w->dim) + it->tempt + it->quality;
+}
+
+/* Click probability from the base logit, the item's category exposure and its position. */
+static double
+click_from_base(const struct fs_params *p, double base, double expo, int pos)
+{
+	return pow(1.0 + pos, -p->pos_decay) * sigmoid(base - p->fatigue * expo);
+}
+
+double
 fs_click_prob(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s,
     int j, int pos, const int *pagecat)
 {
-	const struct fs_item *it = &w->items[j];
-	double expo = s->fat[it->cat] + (pagecat ? pagecat[it->cat] : 0);
-	double l;
+	int c = w->items[j].cat;
 
-	l = p->click_bias + p->w_taste * vdot(w->users[s->user].taste, it->v, w->dim) +
-	    p->w_intent * vdot(s->z, it->v, w->dim) + it->tempt + it->quality - p->fatigue * expo;
-	return pow(1.0 + pos, -p->pos_decay) * sigmoid(l);
+	return click_from_base(p, fs_click_base(w, p, s, j), s->fat[c] + (pagecat ? pagecat[c] : 0), pos);
 }
 
 double
@@ -180,10 +195,10 @@ fs_pay_prob(const struct fs_world *w, const struct fs_params *p, const struct fs
 {
 	const struct fs_item *it = &w->items[j];
 	const struct fs_user *u = &w->users[s->user];
-	double median = p->price_median > 0 ? p->price_median : 1;
+	double median = w->price_median > 0 ? w->price_median : 1;
 
 	return sigmoid(p->pay_bias - p->pay_price * u->price_sens * log(it->price / median) +
-	    p->pay_taste * vdot(u->taste, it->v, w->dim));
+	    p->pay_taste * s->taste_dot[j]);
 }
 
 double
@@ -256,24 +271,34 @@ fs_page_play(const struct fs_world *w, const struct fs_params *p, struct fs_sess
 	s->page++;
 }
 
-double
-fs_oracle_score(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s,
-    int j, int pos, const int *pagecat, int lt)
+void
+fs_oracle_prepare(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s,
+    const int *cand, int ncand, int lt, double *base, double *value)
 {
 	struct fs_session blind;
-	double pc, sc;
+	int i, j;
 
 	if (p->oracle_intent == 0) {
 		blind = *s;
 		memset(blind.z, 0, sizeof blind.z);
 		s = &blind;
 	}
-	pc = fs_click_prob(w, p, s, j, pos, pagecat);
-	sc = pc * (p->w_click + p->w_pay * fs_pay_prob(w, p, s, j));
+	for (i = 0; i < ncand; i++) {
+		j = cand[i];
+		base[i] = fs_click_base(w, p, s, j);
+		value[i] = p->w_click + p->w_pay * fs_pay_prob(w, p, s, j);
+		if (lt)
+			value[i] += p->lt_weight * p->sat_effect * w->items[j].effect;
+	}
+}
 
-	if (lt)
-		sc += p->lt_weight * p->sat_effect * w->items[j].effect * pc;
-	return sc;
+double
+fs_oracle_score(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s,
+    int j, double base, double value, int pos, const int *pagecat)
+{
+	int c = w->items[j].cat;
+
+	return click_from_base(p, base, s->fat[c] + pagecat[c], pos) * value;
 }
 
 void
@@ -282,8 +307,11 @@ fs_oracle_rank(const struct fs_world *w, const struct fs_params *p, const struct
 {
 	int pagecat[FS_CMAX], pos, i, best;
 	char *used = xcalloc((size_t)(ncand > 0 ? ncand : 1), 1);
+	double *base = xmalloc((size_t)(ncand > 0 ? ncand : 1) * sizeof *base);
+	double *value = xmalloc((size_t)(ncand > 0 ? ncand : 1) * sizeof *value);
 	double sc, bestsc;
 
+	fs_oracle_prepare(w, p, s, cand, ncand, lt, base, value);
 	memset(pagecat, 0, sizeof pagecat);
 	for (pos = 0; pos < k && pos < ncand; pos++) {
 		best = -1;
@@ -291,7 +319,7 @@ fs_oracle_rank(const struct fs_world *w, const struct fs_params *p, const struct
 		for (i = 0; i < ncand; i++) {
 			if (used[i])
 				continue;
-			sc = fs_oracle_score(w, p, s, cand[i], pos, pagecat, lt);
+			sc = fs_oracle_score(w, p, s, cand[i], base[i], value[i], pos, pagecat);
 			if (best < 0 || sc > bestsc) {
 				best = i;
 				bestsc = sc;
@@ -302,4 +330,6 @@ fs_oracle_rank(const struct fs_world *w, const struct fs_params *p, const struct
 		pagecat[w->items[cand[best]].cat]++;
 	}
 	free(used);
+	free(base);
+	free(value);
 }

@@ -93,6 +93,9 @@ double fs_rng_u01(struct fs_rng *r);		/* in (0, 1) */
 double fs_rng_normal(struct fs_rng *r);
 /* A uniform in (0, 1) that depends only on its five keys. */
 double fs_key_u01(uint64_t seed, uint64_t a, uint64_t b, uint64_t c, uint64_t tag);
+/* The same in two steps, for many values of c: fs_key_u01_at(fs_key_prefix(seed, a, b, tag), c). */
+uint64_t fs_key_prefix(uint64_t seed, uint64_t a, uint64_t b, uint64_t tag);
+double fs_key_u01_at(uint64_t prefix, uint64_t c);
 
 struct fs_item {
 	char id[24];
@@ -121,6 +124,7 @@ struct fs_world {
 	struct fs_user *users;
 	float *feat;		/* nitem x nfeat observable item features */
 	float logpop_min, logpop_max;
+	double price_median;	/* the pay model's reference price */
 	int *by_num;		/* item number (the digits of its id) -> index, or -1 */
 	int max_num;
 };
@@ -154,6 +158,7 @@ struct fs_session {
 	float sat;		/* satisfaction */
 	float fat[FS_CMAX];	/* recent exposure per category */
 	uint8_t *shown;		/* one byte per item: already shown in this session */
+	float *taste_dot;	/* per item: the user's long-term taste . item */
 	int *hist;		/* clicked items, oldest first */
 	int nhist, caphist;
 	int clicks, pays, pages, sweet_clicks;
@@ -177,6 +182,8 @@ int fs_context(const struct fs_world *w, const struct fs_session *s, float *ctx)
 int fs_recall(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s,
     uint64_t seed, int ncand, int *cand);
 
+/* The click logit of item j before fatigue: taste, intent, temptation, appeal. */
+double fs_click_base(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s, int j);
 /*
  * Click probability of item j shown at position pos, when pagecat[c] items
  * of category c were shown above it on this page (NULL: none).
@@ -211,12 +218,17 @@ void fs_page_play(const struct fs_world *w, const struct fs_params *p, struct fs
     const int *items, int k, uint64_t seed, struct fs_page *out);
 
 /*
- * The oracles: fill out[0..k) from cand by the simulator's own expected
- * immediate reward, position by position (greedy), plus, for lt,
- * lt_weight x P(click) x sat_effect x effect (the hidden long-term effect).
+ * The oracles. fs_oracle_prepare computes, for each candidate, what stays
+ * fixed on a page: base[i], the click logit before fatigue (without the
+ * intent when oracle_intent is 0), and value[i], the worth of a click:
+ * w_click + w_pay P(pay), plus for lt lt_weight x sat_effect x effect (the
+ * hidden long-term effect). fs_oracle_score is then P(click at pos) x value.
+ * fs_oracle_rank fills out[0..k) position by position with the best score.
  */
+void fs_oracle_prepare(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s,
+    const int *cand, int ncand, int lt, double *base, double *value);
 double fs_oracle_score(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s,
-    int j, int pos, const int *pagecat, int lt);
+    int j, double base, double value, int pos, const int *pagecat);
 void fs_oracle_rank(const struct fs_world *w, const struct fs_params *p, const struct fs_session *s,
     const int *cand, int ncand, int k, int lt, int *out);
 

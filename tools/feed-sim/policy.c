@@ -222,7 +222,13 @@ builtin_rank(struct fs_policy *pol, const struct fs_world *w, const struct fs_pa
 	int pagecat[FS_CMAX], pos, i, best, rem, pick;
 	char *used = xcalloc((size_t)ncand + 1, 1);
 	double *sc = xmalloc(((size_t)ncand + 1) * sizeof *sc), u, u2, z, acc, mx;
+	double *base = NULL, *value = NULL;
 
+	if (pol->kind == FS_GREEDY || pol->kind == FS_LT) {
+		base = xmalloc(((size_t)ncand + 1) * sizeof *base);
+		value = xmalloc(((size_t)ncand + 1) * sizeof *value);
+		fs_oracle_prepare(w, p, s, cand, ncand, pol->kind == FS_LT, base, value);
+	}
 	memset(pagecat, 0, sizeof pagecat);
 	for (pos = 0; pos < k && pos < ncand; pos++) {
 		rem = ncand - pos;
@@ -245,7 +251,7 @@ builtin_rank(struct fs_policy *pol, const struct fs_world *w, const struct fs_pa
 			if (pol->kind == FS_POPULAR)
 				sc[i] = w->items[cand[i]].logpop;
 			else
-				sc[i] = fs_oracle_score(w, p, s, cand[i], pos, pagecat, pol->kind == FS_LT);
+				sc[i] = fs_oracle_score(w, p, s, cand[i], base[i], value[i], pos, pagecat);
 			if (best < 0 || sc[i] > sc[best])
 				best = i;
 		}
@@ -286,6 +292,8 @@ builtin_rank(struct fs_policy *pol, const struct fs_world *w, const struct fs_pa
 	}
 	free(used);
 	free(sc);
+	free(base);
+	free(value);
 }
 
 static void

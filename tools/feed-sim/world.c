@@ -39,7 +39,7 @@ const struct fs_param_doc fs_param_table[] = {
 	P(fatigue, 0.3, "click logit lost per recent exposure of the item's category"),
 	P(fatigue_decay, 0.6, "share of category exposure remembered from page to page"),
 	P(intent_shift, 0.5, "a click moves the intent this share toward the clicked item"),
-	P(pay_bias, -0.8, "pay-after-click logit offset"),
+	P(pay_bias, -1.5, "pay-after-click logit offset"),
 	P(pay_price, 2, "pay logit lost per unit of price sensitivity x log(price/median)"),
 	P(pay_taste, 1, "pay logit per unit of taste . item"),
 	P(sat_effect, 0.4, "satisfaction change per click x the item's effect"),
@@ -57,7 +57,7 @@ const struct fs_param_doc fs_param_table[] = {
 	P(pay_delay, 90, "mean seconds from click to pay, beyond 20 s"),
 	P(w_click, 1, "reward per click"),
 	P(w_pay, 1, "reward per pay"),
-	P(lt_weight, 3, "lt-oracle: reward value of one unit of satisfaction"),
+	P(lt_weight, 4, "lt-oracle: reward value of one unit of satisfaction"),
 	P(oracle_intent, 1, "0: the oracles rank without knowing the short-term intent"),
 };
 #undef P
@@ -133,15 +133,27 @@ fs_rng_normal(struct fs_rng *r)
 	return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
 }
 
-double
-fs_key_u01(uint64_t seed, uint64_t a, uint64_t b, uint64_t c, uint64_t tag)
+uint64_t
+fs_key_prefix(uint64_t seed, uint64_t a, uint64_t b, uint64_t tag)
 {
 	uint64_t h = fs_mix(seed ^ fs_mix(tag));
 
 	h = fs_mix(h ^ a);
-	h = fs_mix(h ^ (b * 0x100000001b3ULL));
-	h = fs_mix(h ^ (c * 0xc2b2ae3d27d4eb4fULL));
+	return fs_mix(h ^ (b * 0x100000001b3ULL));
+}
+
+double
+fs_key_u01_at(uint64_t prefix, uint64_t c)
+{
+	uint64_t h = fs_mix(prefix ^ (c * 0xc2b2ae3d27d4eb4fULL));
+
 	return ((double)(h >> 11) + 0.5) * 0x1p-53;
+}
+
+double
+fs_key_u01(uint64_t seed, uint64_t a, uint64_t b, uint64_t c, uint64_t tag)
+{
+	return fs_key_u01_at(fs_key_prefix(seed, a, b, tag), c);
 }
 
 static void
@@ -330,6 +342,7 @@ fs_world_synth(const struct fs_params *p, int nitem, int nuser, uint64_t seed)
 		num[i] = i;
 		catfeat[(size_t)i * (size_t)ncat + c] = 1;
 	}
+	w->price_median = p->price_median;
 	world_finish(w, p, catfeat, ncat, num, seed);
 	free(catfeat);
 	free(num);
@@ -676,8 +689,7 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 		unit(itm->v, dim);
 		/* Disappointing (below the shrunk mean) movies are sweets, rewarding ones vegetables. */
 		shrunk = (rsum[j] + 10 * mu) / (cnt[order[j]] + 10);
-		itm->effect = (float)clampd((shrunk - mu) / 0.4, -1, 1);
-		itm->tempt = (float)(-p->tempt * itm->effect + p->tempt_noise * fs_rng_normal(&rng));
+		itm->effect = (float)shrunk;	/* standardised below */
 		if (title != NULL) {
 			const char *y = strrchr(title, '(');
 
@@ -699,6 +711,19 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 		sd = sqrt(sd) > 1e-6 ? sqrt(sd) : 1;
 		for (j = 0; j < nkeep; j++)
 			w->items[j].quality = (float)(p->quality_sd * (w->items[j].logpop - m) / sd);
+		/* Effects: standardised shrunk mean ratings, spread like the synthetic world's. */
+		m = sd = 0;
+		for (j = 0; j < nkeep; j++)
+			m += w->items[j].effect / nkeep;
+		for (j = 0; j < nkeep; j++)
+			sd += (w->items[j].effect - m) * (w->items[j].effect - m) / nkeep;
+		sd = sqrt(sd) > 1e-6 ? sqrt(sd) : 1;
+		for (j = 0; j < nkeep; j++) {
+			struct fs_item *itm = &w->items[j];
+
+			itm->effect = (float)clampd(0.6 * (itm->effect - m) / sd, -1, 1);
+			itm->tempt = (float)(-p->tempt * itm->effect + p->tempt_noise * fs_rng_normal(&rng));
+		}
 	}
 	for (j = 0; j < nuser; j++) {
 		struct fs_user *u = &w->users[j];
@@ -715,6 +740,7 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 
 		q.price_median = 4.5;
 		q.price_sd = 0.25;
+		w->price_median = q.price_median;
 		world_finish(w, &q, catfeat, ngen, num, seed);
 	}
 	ngen = 0;	/* the names now belong to w */

@@ -1,0 +1,467 @@
+/* test_feedsim.c: unit tests of feed-sim's world, behaviour rules one by one, oracles, policies and HTTP client. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+#include "check.h"
+#include "../../tools/feed-sim/world.c"
+#include "../../tools/feed-sim/behave.c"
+#include "../../tools/feed-sim/policy.c"
+
+/* A world of nitem items, all of category 0 unless said otherwise, no noise in behaviour parameters. */
+static struct fs_world *
+tiny_world(struct fs_params *p, int nitem, int nuser)
+{
+	fs_params_default(p);
+	p->categories = 4;
+	return fs_world_synth(p, nitem, nuser, 7);
+}
+
+static void
+test_determinism(void)
+{
+	struct fs_params p;
+	struct fs_world *a, *b, *c;
+	int i, same = 1, differ = 0;
+
+	fs_params_default(&p);
+	a = fs_world_synth(&p, 300, 50, 42);
+	b = fs_world_synth(&p, 300, 50, 42);
+	c = fs_world_synth(&p, 300, 50, 43);
+	for (i = 0; i < 300; i++) {
+		same &= memcmp(&a->items[i], &b->items[i], sizeof a->items[i]) == 0;
+		differ |= memcmp(&a->items[i], &c->items[i], sizeof a->items[i]) != 0;
+	}
+	same &= memcmp(a->feat, b->feat, (size_t)a->nitem * (size_t)a->nfeat * sizeof *a->feat) == 0;
+	CHECK(same, "same seed, same world");
+	CHECK(differ, "another seed, another world");
+	CHECK(a->nfeat == 2 + 10 + 2, "features: price, popularity, 10 categories, 2 projections (%d)", a->nfeat);
+	CHECK(fs_world_item(a, "i17") == 17 && fs_world_item(a, "i300") == -1 && fs_world_item(a, "x1") == -1,
+	    "item ids");
+	fs_world_free(a);
+	fs_world_free(b);
+	fs_world_free(c);
+}
+
+static void
+test_keyed_rng(void)
+{
+	double s = 0, u, lo = 1, hi = 0;
+	int i;
+
+	for (i = 0; i < 20000; i++) {
+		u = fs_key_u01(1, (uint64_t)i, 2, 3, 4);
+		s += u;
+		lo = u < lo ? u : lo;
+		hi = u > hi ? u : hi;
+	}
+	CHECK(lo > 0 && hi < 1 && fabs(s / 20000 - 0.5) < 0.01, "keyed uniforms in (0,1), mean %g", s / 20000);
+	CHECK(fs_key_u01(1, 2, 3, 4, 5) == fs_key_u01(1, 2, 3, 4, 5), "keyed uniform repeats");
+	CHECK(fs_key_u01(1, 2, 3, 4, 5) != fs_key_u01(1, 2, 3, 4, 6), "tags separate streams");
+}
+
+static void
+test_position_bias(void)
+{
+	struct fs_params p;
+	struct fs_world *w = tiny_world(&p, 50, 5);
+	struct fs_session *s = fs_session_new(w, &p, 0, 0, 0, 1);
+	double prev = 2, pc;
+	int pos, down = 1;
+
+	for (pos = 0; pos < 10; pos++) {
+		pc = fs_click_prob(w, &p, s, 3, pos, NULL);
+		down &= pc < prev;
+		prev = pc;
+	}
+	CHECK(down, "click probability falls with position");
+	CHECK(fabs(fs_click_prob(w, &p, s, 3, 3, NULL) / fs_click_prob(w, &p, s, 3, 0, NULL) -
+	    pow(4, -p.pos_decay)) < 1e-9, "position bias is (1+pos)^-pos_decay");
+	fs_session_free(s);
+	fs_world_free(w);
+}
+
+static void
+test_fatigue(void)
+{
+	struct fs_params p;
+	struct fs_world *w = tiny_world(&p, 200, 5);
+	struct fs_session *s = fs_session_new(w, &p, 0, 0, 0, 1);
+	struct fs_page pg;
+	int pagecat[FS_CMAX] = { 0 }, items[10], n = 0, j, c, other = -1;
+	double before, after, other_before;
+
+	c = w->items[0].cat;
+	for (j = 0; j < w->nitem && n < 10; j++)
+		if (w->items[j].cat == c && j != 0)
+			items[n++] = j;
+		else if (w->items[j].cat != c && other < 0)
+			other = j;
+	before = fs_click_prob(w, &p, s, 0, 0, NULL);
+	pagecat[c] = 3;
+	CHECK(fs_click_prob(w, &p, s, 0, 0, pagecat) < before, "same category above on the page lowers clicks");
+	other_before = fs_click_prob(w, &p, s, other, 0, NULL);
+	p.sat_effect = 0;
+	p.intent_shift = 0;
+	fs_page_play(w, &p, s, items, n, 1, &pg);
+	after = fs_click_prob(w, &p, s, 0, 0, NULL);
+	CHECK(after < before, "a page of one category lowers its clicks on the next page (%g < %g)", after, before);
+	CHECK(fabs(fs_click_prob(w, &p, s, other, 0, NULL) - other_before) < 1e-12, "other categories unaffected");
+	CHECK(fabs(s->fat[c] - n * p.fatigue_decay) < 1e-5, "exposure %g = shown x decay", s->fat[c]);
+	fs_session_free(s);
+	fs_world_free(w);
+}
+
+static void
+test_intent_shift(void)
+{
+	struct fs_params p;
+	struct fs_world *w = tiny_world(&p, 200, 5);
+	struct fs_session *s;
+	struct fs_page pg;
+	double before, after;
+	int item = 5;
+
+	p.click_bias = 30;	/* every shown item is clicked */
+	p.pos_decay = 0;
+	s = fs_session_new(w, &p, 0, 0, 0, 1);
+	before = vdot(s->z, w->items[item].v, w->dim);
+	fs_page_play(w, &p, s, &item, 1, 1, &pg);
+	after = vdot(s->z, w->items[item].v, w->dim);
+	CHECK(pg.nclick == 1, "the item was clicked");
+	CHECK(after > before, "a click moves the intent toward the item (%g > %g)", after, before);
+	CHECK(s->nhist == 1 && s->hist[0] == item, "the click enters the history");
+	fs_session_free(s);
+	p.intent_shift = 0;
+	s = fs_session_new(w, &p, 0, 0, 0, 1);
+	fs_page_play(w, &p, s, &item, 1, 1, &pg);
+	CHECK(fabs(vdot(s->z, w->items[item].v, w->dim) - before) < 1e-6, "intent_shift=0 keeps the intent");
+	fs_session_free(s);
+	fs_world_free(w);
+}
+
+/* The turn probability after one page of items[0..k) under p. */
+static double
+turn_after(struct fs_world *w, struct fs_params *p, const int *items, int k, int *nclick, float *sat)
+{
+	struct fs_session *s = fs_session_new(w, p, 0, 0, 0, 1);
+	struct fs_page pg;
+
+	fs_page_play(w, p, s, items, k, 1, &pg);
+	*nclick = pg.nclick;
+	*sat = s->sat;
+	fs_session_free(s);
+	return pg.turn_p;
+}
+
+static void
+test_leaving(void)
+{
+	struct fs_params p;
+	struct fs_world *w = tiny_world(&p, 300, 5);
+	int sweets[5], veg[5], ns = 0, nv = 0, j, all[5] = { 0, 1, 2, 3, 4 }, n1, n2;
+	float s1, s2;
+	double t1, t2;
+
+	for (j = 0; j < w->nitem; j++) {
+		if (w->items[j].effect < -0.5 && ns < 5)
+			sweets[ns++] = j;
+		if (w->items[j].effect > 0.5 && nv < 5)
+			veg[nv++] = j;
+	}
+	CHECK(ns == 5 && nv == 5, "the world has sweets and vegetables");
+	/* Page quality: the same page, clicked or not. */
+	p.sat_effect = 0;
+	p.pos_decay = 0;
+	p.click_bias = 30;
+	t1 = turn_after(w, &p, all, 5, &n1, &s1);
+	p.click_bias = -30;
+	t2 = turn_after(w, &p, all, 5, &n2, &s2);
+	CHECK(n1 == 5 && n2 == 0 && t1 > t2, "a clicked page is turned more often (%g > %g)", t1, t2);
+	/* Satisfaction: clicks on vegetables keep the user, sweets lose them. */
+	fs_params_default(&p);
+	p.categories = 4;
+	p.click_bias = 30;
+	t1 = turn_after(w, &p, veg, 5, &n1, &s1);
+	t2 = turn_after(w, &p, sweets, 5, &n2, &s2);
+	CHECK(s1 > 0 && s2 < 0, "vegetables raise satisfaction, sweets lower it (%g, %g)", s1, s2);
+	CHECK(t1 > t2, "so the user turns the page more after vegetables (%g > %g)", t1, t2);
+	/* Boredom: later pages are left more often. */
+	{
+		struct fs_session *s = fs_session_new(w, &p, 0, 0, 0, 1);
+		struct fs_page pg;
+		double first;
+
+		p.sat_effect = 0;
+		p.fatigue_decay = 0;
+		fs_page_play(w, &p, s, all, 1, 1, &pg);
+		first = pg.turn_p;
+		s->page = 30;
+		fs_page_play(w, &p, s, all + 1, 1, 1, &pg);
+		CHECK(pg.turn_p < first, "boredom: page 30 is left more often (%g < %g)", pg.turn_p, first);
+		fs_session_free(s);
+	}
+	/* Temptation: sweets are clicked more than vegetables. */
+	fs_params_default(&p);
+	{
+		struct fs_session *s = fs_session_new(w, &p, 0, 0, 0, 1);
+		double cs = 0, cv = 0;
+
+		for (j = 0; j < 5; j++) {
+			cs += w->items[sweets[j]].tempt;
+			cv += w->items[veg[j]].tempt;
+		}
+		CHECK(cs > cv, "sweets tempt more than vegetables");
+		fs_session_free(s);
+	}
+	fs_world_free(w);
+}
+
+static void
+test_recall_and_oracles(void)
+{
+	struct fs_params p;
+	struct fs_world *w;
+	struct fs_session *s;
+	struct fs_policy *pol;
+	int cand[200], out[10], out2[10], n, i, dup = 0, okshown = 1, pagecat[FS_CMAX] = { 0 };
+	double prop[10], er0, best = 0, eg = 0, el = 0;
+
+	fs_params_default(&p);
+	w = fs_world_synth(&p, 500, 20, 3);
+	s = fs_session_new(w, &p, 0, 0, 0, 1);
+	s->shown[10] = 1;
+	n = fs_recall(w, &p, s, 1, 200, cand);
+	CHECK(n == 200, "recall gives 200 candidates");
+	for (i = 0; i < n; i++) {
+		okshown &= cand[i] != 10;
+		dup += i > 0 && cand[i] == cand[i - 1];
+	}
+	CHECK(okshown && dup == 0, "recall skips shown items");
+	fs_oracle_rank(w, &p, s, cand, n, 10, 0, out);
+	er0 = fs_expected_reward(w, &p, s, out[0], 0, NULL);
+	for (i = 0; i < n; i++)
+		if (fs_expected_reward(w, &p, s, cand[i], 0, NULL) > best)
+			best = fs_expected_reward(w, &p, s, cand[i], 0, NULL);
+	CHECK(fabs(er0 - best) < 1e-12, "greedy-oracle puts the best expected reward first");
+	pol = fs_policy_builtin(FS_GREEDY, FS_EXPLORE_NONE, 0);
+	fs_policy_rank(pol, w, &p, s, "r", NULL, 0, cand, n, 10, 1, out2, prop);
+	CHECK(memcmp(out, out2, sizeof out) == 0 && prop[0] == 1 && prop[9] == 1, "the greedy policy is the oracle");
+	fs_policy_free(pol);
+	fs_oracle_rank(w, &p, s, cand, n, 10, 1, out2);
+	for (i = 0; i < 10; i++) {
+		eg += w->items[out[i]].effect;
+		el += w->items[out2[i]].effect;
+	}
+	CHECK(el > eg, "lt-oracle shows healthier items than greedy (%g > %g)", el / 10, eg / 10);
+	(void)pagecat;
+
+	pol = fs_policy_builtin(FS_RANDOM, FS_EXPLORE_NONE, 0);
+	fs_policy_rank(pol, w, &p, s, "r", NULL, 0, cand, n, 10, 1, out, prop);
+	CHECK(fabs(prop[0] - 1.0 / 200) < 1e-12 && fabs(prop[9] - 1.0 / 191) < 1e-12, "random propensities");
+	fs_policy_free(pol);
+	pol = fs_policy_builtin(FS_POPULAR, FS_EXPLORE_EPSILON, 0.5);
+	{
+		int sawtop = 0, sawexp = 0, t;
+
+		for (t = 0; t < 20; t++) {
+			s->page = t;
+			fs_policy_rank(pol, w, &p, s, "r", NULL, 0, cand, n, 10, 1, out, prop);
+			for (i = 0; i < 10; i++) {
+				if (fabs(prop[i] - (0.5 + 0.5 / (200 - i))) < 1e-12)
+					sawtop++;
+				else if (fabs(prop[i] - 0.5 / (200 - i)) < 1e-12)
+					sawexp++;
+			}
+		}
+		CHECK(sawtop + sawexp == 200 && sawtop > 50 && sawexp > 50, "epsilon propensities (%d, %d)", sawtop, sawexp);
+	}
+	CHECK(strcmp(fs_policy_name(pol), "popular/epsilon:0.5") == 0, "policy name %s", fs_policy_name(pol));
+	fs_policy_free(pol);
+	pol = fs_policy_builtin(FS_POPULAR, FS_EXPLORE_SOFTMAX, 0.3);
+	fs_policy_rank(pol, w, &p, s, "r", NULL, 0, cand, n, 10, 1, out, prop);
+	{
+		double z = 0;
+
+		for (i = 0; i < n; i++)
+			z += exp(w->items[cand[i]].logpop / 0.3);
+		CHECK(fabs(prop[0] - exp(w->items[out[0]].logpop / 0.3) / z) < 1e-9, "softmax propensity");
+	}
+	fs_policy_free(pol);
+	fs_session_free(s);
+	fs_world_free(w);
+}
+
+/* A tiny HTTP scorer: answers each POST with the last k candidates, reversed. */
+struct server {
+	int lfd;
+	int served;
+};
+
+static int
+read_request(int fd, char *buf, size_t cap, size_t *bodyat, size_t *bodylen)
+{
+	size_t len = 0;
+	ssize_t n;
+	char *e, *cl;
+
+	for (;;) {
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if ((e = strstr(buf, "\r\n\r\n")) == NULL)
+			continue;
+		cl = strcasestr(buf, "Content-Length:");
+		if (cl == NULL)
+			return -1;
+		*bodyat = (size_t)(e - buf) + 4;
+		*bodylen = (size_t)strtoul(cl + 15, NULL, 10);
+		while (len < *bodyat + *bodylen) {
+			n = recv(fd, buf + len, cap - len - 1, 0);
+			if (n <= 0)
+				return -1;
+			len += (size_t)n;
+		}
+		return 0;
+	}
+}
+
+static void *
+serve(void *arg)
+{
+	struct server *sv = arg;
+	static char buf[1 << 20];
+	struct fs_buf body = { 0 }, resp = { 0 };
+	size_t at, blen, i;
+	json_t *req, *cands;
+	int fd = -1, k, round;
+
+	for (round = 0; round < 4; round++) {
+		if (fd < 0 && (fd = accept(sv->lfd, NULL, NULL)) < 0)
+			break;
+		if (read_request(fd, buf, sizeof buf, &at, &blen) < 0)
+			break;
+		req = json_loadb(buf + at, blen, 0, NULL);
+		cands = json_object_get(req, "candidates");
+		k = (int)json_integer_value(json_object_get(req, "k"));
+		body.len = 0;
+		fs_buf_printf(&body, "{\"request_id\":\"%s\",\"model_version\":%d,\"items\":[",
+		    json_string_value(json_object_get(req, "request_id")), 40 + round);
+		for (i = 0; i < (size_t)k; i++)
+			fs_buf_printf(&body, "%s{\"item_id\":\"%s\",\"q\":%zu,\"propensity\":0.5}", i ? "," : "",
+			    json_string_value(json_object_get(json_array_get(cands, json_array_size(cands) - 1 - i),
+			    "item_id")), i);
+		fs_buf_puts(&body, "]}");
+		resp.len = 0;
+		if (round == 1) {	/* chunked, in two chunks */
+			size_t half = body.len / 2;
+
+			fs_buf_printf(&resp, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%zx\r\n", half);
+			fs_buf_add(&resp, body.s, half);
+			fs_buf_printf(&resp, "\r\n%zx\r\n", body.len - half);
+			fs_buf_add(&resp, body.s + half, body.len - half);
+			fs_buf_puts(&resp, "\r\n0\r\n\r\n");
+		} else {
+			fs_buf_printf(&resp, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n%s\r\n", body.len,
+			    round == 2 ? "Connection: close\r\n" : "");
+			fs_buf_add(&resp, body.s, body.len);
+		}
+		write_all(fd, resp.s, resp.len);
+		sv->served++;
+		json_decref(req);
+		if (round == 2) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	fs_buf_free(&body);
+	fs_buf_free(&resp);
+	return NULL;
+}
+
+static void
+test_http(void)
+{
+	struct fs_params p;
+	struct fs_world *w;
+	struct fs_session *s;
+	struct fs_policy *pol;
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof sa;
+	struct server sv = { 0 };
+	pthread_t th;
+	char url[128];
+	float ctx[FS_NCTX];
+	int cand[50], out[5], n, round, ok = 1;
+	double prop[5];
+
+	fs_params_default(&p);
+	w = fs_world_synth(&p, 100, 5, 3);
+	s = fs_session_new(w, &p, 0, 0, 0, 1);
+	n = fs_recall(w, &p, s, 1, 50, cand);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sv.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(bind(sv.lfd, (struct sockaddr *)&sa, sizeof sa) == 0 && listen(sv.lfd, 4) == 0, "listen");
+	getsockname(sv.lfd, (struct sockaddr *)&sa, &sl);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/score", ntohs(sa.sin_port));
+	pthread_create(&th, NULL, serve, &sv);
+	pol = fs_policy_url(url);
+	CHECK(pol != NULL, "policy url parsed");
+	fs_context(w, s, ctx);
+	for (round = 0; round < 4; round++) {
+		int rc = fs_policy_rank(pol, w, &p, s, "r9", ctx, FS_NCTX, cand, n, 5, 1, out, prop);
+
+		ok &= rc == 0 && out[0] == cand[n - 1] && out[4] == cand[n - 5] && prop[2] == 0.5;
+		ok &= fs_policy_version(pol) == 40 + round;
+	}
+	CHECK(ok, "HTTP: content-length, chunked, keep-alive and reconnect after close");
+	CHECK(strcmp(fs_policy_name(pol), "v43") == 0, "the served model version names the policy (%s)",
+	    fs_policy_name(pol));
+	pthread_join(th, NULL);
+	CHECK(sv.served == 4, "four requests served");
+	/* The server is gone: a clear failure, not a hang. */
+	close(sv.lfd);
+	CHECK(fs_policy_rank(pol, w, &p, s, "r10", ctx, FS_NCTX, cand, n, 5, 1, out, prop) < 0,
+	    "a vanished server is an error");
+	fs_policy_free(pol);
+	CHECK(fs_policy_url("ftp://x/") == NULL, "only http URLs");
+	fs_session_free(s);
+	fs_world_free(w);
+}
+
+static void
+test_params(void)
+{
+	struct fs_params p;
+
+	fs_params_default(&p);
+	CHECK(p.w_click == 1 && p.w_pay == 1, "reward weights default to 1 and 1");
+	CHECK(fs_params_set(&p, "fatigue=0.75") == 0 && p.fatigue == 0.75, "set a parameter");
+	diag_verbosity = 0;
+	CHECK(fs_params_set(&p, "nosuch=1") < 0, "unknown parameter refused");
+	CHECK(fs_params_set(&p, "fatigue=abc") < 0, "non-number refused");
+	CHECK(fs_params_set(&p, "fatigue") < 0, "missing value refused");
+	diag_verbosity = 1;
+}
+
+int
+main(void)
+{
+	test_determinism();
+	test_keyed_rng();
+	test_position_bias();
+	test_fatigue();
+	test_intent_shift();
+	test_leaving();
+	test_recall_and_oracles();
+	test_http();
+	test_params();
+	return check_done();
+}
