@@ -274,12 +274,12 @@ main(int argc, char *argv[])
 		kafka_source_on_rebalance(line_reader_kafka(jr.io->in), on_rebalance, &jr);
 
 	while ((r = tool_io_next(jr.io, &ln)) > 0) {
-		if (r == LINE_IDLE || (++lines & 1023) == 0) {
+		if (r == LINE_IDLE || (++lines & 1023) == 0)
 			join_tick(jr.j);
+		if (r == LINE_IDLE) {
 			if (jr.ar != NULL && archive_advance(jr.ar, join_watermark(jr.j)) != 0)
 				jr.io->status = 1;
-			if (r == LINE_IDLE)
-				continue;
+			continue;
 		}
 		if (ln.topic != NULL) {
 			struct kpart *kp;
@@ -297,6 +297,8 @@ main(int argc, char *argv[])
 		if (join_event(jr.j, ev, ln.partition, ln.offset, err, sizeof err) == -1)
 			tool_io_reject(jr.io, &ln, "%s", err);
 		json_decref(ev);
+		if (jr.ar != NULL && archive_advance(jr.ar, join_watermark(jr.j)) != 0)
+			jr.io->status = 1;
 	}
 	/*
 	 * Files and pipes end: every window closes. A Kafka member that stops
