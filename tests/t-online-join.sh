@@ -173,4 +173,20 @@ ok "crash: completed parts are valid gzip" gzip -t $(find "$AR3" -name 'part-*.n
 online-join -i "$AR3" --dead-letter "$T_TMP/crash.dl" >/dev/null 2>&1
 eq "crash: a replay reads the completed hour only" "$(jq -r .raw "$T_TMP/crash.dl" | jq -r .request_id | sort -u)" "r1-8"
 
+# ---- the examples of online-join(1) ----
+MAN="$TOP/man/online-join.1"
+cmd=$(grep -F "$ printf" "$MAN" | sed 's/^\$ //; s/\\e/\\/g')
+want=$(grep -F -A1 "$ printf" "$MAN" | tail -1)
+sh -c "$cmd" >"$T_TMP/ex1.out" 2>&1
+eq "man example: join an impression and its click" "$(cat "$T_TMP/ex1.out")" "$want"
+mkdir -p "$T_TMP/ex" && (
+	cd "$T_TMP/ex" && gzip -c "$T_TMP/ev.ndjson" >events.ndjson.gz &&
+	online-join -w 10m -i events.ndjson.gz -l late.ndjson -a archive -o samples.ndjson &&
+	experience-collect -i 'archive/dt=2024-11-23/hour=07' -o transitions.ndjson
+) 2>"$T_TMP/ex.err"
+eq "man examples: day join and archive replay run" "$?" 0
+eq "man example: archive holds every sample" "$(find "$T_TMP/ex/archive" -name 'part-*' -exec gzip -dc {} + | wc -l | tr -d ' ')" \
+    "$(lines "$T_TMP/ex/samples.ndjson")"
+ok "man example: replay made transitions" test "$(lines "$T_TMP/ex/transitions.ndjson")" -gt 0
+
 t_done
