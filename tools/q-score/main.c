@@ -118,7 +118,6 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 	char err[320], id[257];
 	uint64_t *n_err;
 	struct qs_model *qm;
-	json_t *j;
 	int rc;
 
 	io = tool_io_open(topt, "q-score");
@@ -135,16 +134,12 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 		id[0] = '\0';
 		if (ln.too_long) {
 			snprintf(err, sizeof err, "line longer than %zu bytes", ln.len);
-			j = NULL;
-		} else
-			j = jsonx_parse(ln.buf, ln.len, err, sizeof err);
-		if (j != NULL) {
-			qm = qs_model_acquire(g_models);
-			rc = qs_score(w, cf, qm ? qm->m : NULL, j, &out, id, err, sizeof err);
-			qs_model_release(g_models, qm);
-			json_decref(j);
-		} else
 			rc = -1;
+		} else {
+			qm = qs_model_acquire(g_models);
+			rc = qs_score_text(w, cf, qm ? qm->m : NULL, ln.buf, ln.len, &out, id, err, sizeof err);
+			qs_model_release(g_models, qm);
+		}
 		if (rc != 0) {
 			out.len = 0;
 			qs_error_response(&out, id, err);

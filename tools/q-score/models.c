@@ -297,7 +297,6 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
 	const char *p = buf, *end = buf + len, *nl;
 	size_t tried = 0, ok = 0;
 	uint32_t r, rows = emb_rows(m->emb);
-	json_t *j;
 	int rc = 0;
 
 	if (w->ws == NULL || memcmp(&w->ws_dims, &m->net->dm, sizeof m->net->dm) != 0) {
@@ -318,9 +317,8 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
 		if (nl == p)
 			continue;
 		tried++;
-		j = jsonx_parse(p, (size_t)(nl - p), rerr, sizeof rerr);
 		out.len = 0;
-		if (j != NULL && qs_score(w, ms->o.cf, m, j, &out, id, rerr, sizeof rerr) == 0)
+		if (qs_score_text(w, ms->o.cf, m, p, (size_t)(nl - p), &out, id, rerr, sizeof rerr) == 0)
 			ok++;
 		else {
 			if (first_err[0] == '\0')
@@ -330,7 +328,6 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
 				rc = -1;
 			}
 		}
-		json_decref(j);
 		if (rc != 0)
 			break;
 	}

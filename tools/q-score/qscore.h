@@ -124,29 +124,46 @@ void qs_buf_json_str(struct qs_buf *b, const char *s, size_t n);
 void qs_buf_printf(struct qs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void qs_buf_free(struct qs_buf *b);
 
-/* A thread's scratch for scoring: reused from request to request, never shared. */
+/* A parsed score request; ids and numbers live in the worker's buffers until the next parse. */
+struct qs_req {
+	char request_id[257];
+	char user_id[257];
+	int has_user, has_hist, has_ctx, has_cands;
+	size_t nhist;			/* ids at w->hoff/hlen2 */
+	size_t ctx_off, nctx;		/* floats at w->fbuf + ctx_off */
+	size_t ncand;			/* candidates at w->coff/clen/cfoff/cfn */
+	size_t k;			/* 0 when absent */
+};
+
+/* A thread's scratch for parsing and scoring: reused from request to request, never shared. */
 struct qs_worker {
 	struct qnet_ws *ws;
 	struct qnet_dims ws_dims;
 	struct qs_rank_ws rank;
 	struct qs_rng rng;
+	/* parser output */
+	char *sbuf;			/* ids, NUL-terminated */
+	size_t slen, scap;
+	float *fbuf;			/* context and features */
+	size_t flen, fcap;
+	size_t *coff, *clen, *cfoff, *cfn;	/* candidates: id offset and length, features offset and count */
+	size_t ccap;
+	size_t *hoff, *hlen2;		/* history ids */
+	size_t hcap2;
+	/* scoring */
 	size_t cap;			/* candidates the arrays below hold */
 	float *q;
 	uint32_t *order;
 	double *prop;
-	const float **erow;		/* candidate embedding rows */
-	const float **xrow;		/* candidate features */
-	const char **cid;		/* candidate ids */
-	size_t *cidlen;
-	size_t fcap;
-	float *fbuf;			/* features and context, parsed */
+	size_t hrcap;
 	const float **hrow;		/* history rows */
 	const char **hid;		/* history ids */
 	size_t *hidlen;
-	size_t hcap;
 	char *histbuf;			/* ids copied from the history store */
-	char *idbuf;			/* integer ids formatted as strings */
-	size_t idlen, idcap;
+	size_t histcap;
+	struct qs_buf out;		/* the answer being written */
+	size_t *starts, *ends;		/* a batch's elements */
+	size_t batchcap;
 	struct qs_worker *next;		/* in the list of all workers */
 };
 
@@ -155,14 +172,35 @@ struct qs_worker *qs_worker_new(uint64_t seed, uint64_t index);
 void qs_worker_free(struct qs_worker *w);
 
 /*
- * Scores request req (a JSON object) with model m and appends the response
- * object to out. Returns 0; or -1 with a reason in err (errlen bytes), out
- * untouched, when the request is invalid or does not fit the model. id
- * (257 bytes) receives the request id when the request has a valid one,
- * else "". m may be NULL: an error ("no model loaded").
+ * parse.c: reads one score request object from buf (len bytes) into rq and
+ * w's buffers, checking JSON syntax and field types. At most max_cands
+ * candidates. 0, or -1 with a reason in err (rq->request_id holds the id
+ * when it was read before the fault, else "").
  */
-int qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const json_t *req,
-    struct qs_buf *out, char id[257], char *err, size_t errlen);
+int qs_parse(struct qs_worker *w, const char *buf, size_t len, size_t max_cands, struct qs_req *rq,
+    char *err, size_t errlen);
+/*
+ * Splits a JSON array into its elements: the first max extents into
+ * starts[]/ends[], the element count into *n (which may exceed max). 0, or
+ * -1 with a reason when buf is not a well-formed array.
+ */
+int qs_parse_array(const char *buf, size_t len, size_t max, size_t *starts, size_t *ends, size_t *n,
+    char *err, size_t errlen);
+
+/*
+ * Scores the parsed request rq with model m and appends the response object
+ * to out. Returns 0; or -1 with a reason in err, out untouched, when the
+ * request does not fit the model. m may be NULL: an error ("no model loaded").
+ */
+int qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const struct qs_req *rq,
+    struct qs_buf *out, char *err, size_t errlen);
+/*
+ * Parses and scores one request given as text; on failure appends nothing
+ * and returns -1 with the reason. id (257 bytes) receives the request id
+ * when one was read, else "".
+ */
+int qs_score_text(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const char *buf,
+    size_t len, struct qs_buf *out, char id[257], char *err, size_t errlen);
 /* Appends {"request_id":…,"error":…} (request_id null when id is ""). */
 void qs_error_response(struct qs_buf *out, const char *id, const char *reason);
 

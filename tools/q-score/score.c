@@ -5,11 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jsonx.h"
 #include "qscore.h"
 #include "xalloc.h"
 
-#define HIST_MAX 1024		/* longest "hist" accepted (only the model's last L are used) */
 
 /* ---- output buffer ---- */
 
@@ -185,49 +183,43 @@ qs_worker_free(struct qs_worker *w)
 		return;
 	qnet_ws_free(w->ws);
 	qs_rank_ws_free(&w->rank);
+	free(w->sbuf);
+	free(w->fbuf);
+	free(w->coff);
+	free(w->clen);
+	free(w->cfoff);
+	free(w->cfn);
+	free(w->hoff);
+	free(w->hlen2);
 	free(w->q);
 	free(w->order);
 	free(w->prop);
-	free(w->erow);
-	free(w->xrow);
-	free(w->cid);
-	free(w->cidlen);
-	free(w->fbuf);
 	free(w->hrow);
 	free(w->hid);
 	free(w->hidlen);
 	free(w->histbuf);
-	free(w->idbuf);
+	qs_buf_free(&w->out);
+	free(w->starts);
+	free(w->ends);
 	free(w);
 }
 
 static void
-worker_reserve(struct qs_worker *w, size_t ncand, size_t nfloat)
+worker_reserve(struct qs_worker *w, size_t ncand, size_t L)
 {
 	if (ncand > w->cap) {
 		w->q = xreallocarray(w->q, ncand, sizeof *w->q);
 		w->order = xreallocarray(w->order, ncand, sizeof *w->order);
 		w->prop = xreallocarray(w->prop, ncand, sizeof *w->prop);
-		w->erow = xreallocarray(w->erow, ncand, sizeof *w->erow);
-		w->xrow = xreallocarray(w->xrow, ncand, sizeof *w->xrow);
-		w->cid = xreallocarray(w->cid, ncand, sizeof *w->cid);
-		w->cidlen = xreallocarray(w->cidlen, ncand, sizeof *w->cidlen);
 		w->cap = ncand;
 	}
-	if (nfloat > w->fcap) {
-		w->fbuf = xreallocarray(w->fbuf, nfloat, sizeof *w->fbuf);
-		w->fcap = nfloat;
-	}
-	if (w->hrow == NULL) {
-		w->hrow = xcalloc(HIST_MAX, sizeof *w->hrow);
-		w->hid = xcalloc(HIST_MAX, sizeof *w->hid);
-		w->hidlen = xcalloc(HIST_MAX, sizeof *w->hidlen);
-		w->hcap = HIST_MAX * (MODEL_ID_MAX + 1);
-		w->histbuf = xmalloc(w->hcap);
-	}
-	if ((ncand + HIST_MAX) * 24 > w->idcap) {
-		w->idcap = (ncand + HIST_MAX) * 24;
-		w->idbuf = xrealloc(w->idbuf, w->idcap);
+	if (L > w->hrcap) {
+		w->hrow = xreallocarray(w->hrow, L, sizeof *w->hrow);
+		w->hid = xreallocarray(w->hid, L, sizeof *w->hid);
+		w->hidlen = xreallocarray(w->hidlen, L, sizeof *w->hidlen);
+		w->histcap = L * (MODEL_ID_MAX + 1);
+		w->histbuf = xrealloc(w->histbuf, w->histcap);
+		w->hrcap = L;
 	}
 }
 
@@ -242,175 +234,55 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-/* An id value (string or integer) as a pointer and length; integers are formatted into w->idbuf. */
-static int
-id_value(struct qs_worker *w, const json_t *v, const char **s, size_t *len)
-{
-	size_t i, n;
-	const char *p;
-
-	if (json_is_string(v)) {
-		p = json_string_value(v);
-		n = json_string_length(v);
-		if (n == 0 || n > MODEL_ID_MAX)
-			return -1;
-		for (i = 0; i < n; i++)
-			if ((unsigned char)p[i] < 0x20 || p[i] == 0x7f)
-				return -1;
-		*s = p;
-		*len = n;
-		return 0;
-	}
-	if (json_is_integer(v)) {
-		if (w->idlen + 24 > w->idcap)
-			return -1;
-		n = (size_t)snprintf(w->idbuf + w->idlen, 24, "%lld", (long long)json_integer_value(v));
-		*s = w->idbuf + w->idlen;
-		*len = n;
-		w->idlen += n + 1;
-		return 0;
-	}
-	return -1;
-}
-
-/* Reads a number array of exactly want floats into out. */
-static int
-get_floats(const json_t *v, size_t want, float *out, const char *what, char *err, size_t errlen)
-{
-	size_t i, n;
-	double d;
-
-	if (!json_is_array(v))
-		return fail(err, errlen, "%s: expected an array of numbers", what);
-	n = json_array_size(v);
-	if (n != want)
-		return fail(err, errlen, "%s: %zu numbers, the model wants %zu", what, n, want);
-	for (i = 0; i < n; i++) {
-		const json_t *e = json_array_get(v, i);
-		if (!json_is_number(e))
-			return fail(err, errlen, "%s[%zu]: expected a number", what, i);
-		d = json_number_value(e);
-		if (!isfinite(d) || fabs(d) > 3.4e38)
-			return fail(err, errlen, "%s[%zu]: not a finite float", what, i);
-		out[i] = (float)d;
-	}
-	return 0;
-}
-
 int
-qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const json_t *req,
-    struct qs_buf *out, char id[257], char *err, size_t errlen)
+qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const struct qs_req *rq,
+    struct qs_buf *out, char *err, size_t errlen)
 {
 	const struct qnet *net;
 	const struct qnet_dims *dm;
-	const json_t *hist, *ctxv, *cands, *c, *v;
-	char user[257];
-	size_t i, n, nh = 0, ncand, k, X, C, first;
-	float *ctx = NULL;
-	int64_t kk;
-	int known, has_user;
+	const float *ctx = NULL;
+	size_t i, nh = 0, ncand = rq->ncand, k, first;
+	int known;
 	uint64_t unknown = 0;
 
-	id[0] = '\0';
-	if (!json_is_object(req))
-		return fail(err, errlen, "not a JSON object");
-	if (jsonx_get_id(req, "request_id", id, err, errlen) != 0) {
-		id[0] = '\0';
-		return -1;
-	}
 	if (m == NULL) {
 		atomic_fetch_add(&cf->counters->no_model, 1);
 		return fail(err, errlen, "no model loaded");
 	}
 	net = m->net;
 	dm = &net->dm;
-	X = dm->X;
-	C = dm->C;
-
-	has_user = json_object_get(req, "user_id") != NULL;
-	if (has_user && jsonx_get_id(req, "user_id", user, err, errlen) != 0)
-		return -1;
-	cands = json_object_get(req, "candidates");
-	if (cands == NULL)
-		return fail(err, errlen, "missing field 'candidates'");
-	if (!json_is_array(cands))
-		return fail(err, errlen, "field 'candidates': expected an array");
-	ncand = json_array_size(cands);
-	if (ncand > cf->max_candidates)
-		return fail(err, errlen, "field 'candidates': %zu candidates, at most %zu", ncand, cf->max_candidates);
-	k = cf->default_k;
-	if (json_object_get(req, "k") != NULL) {
-		if (jsonx_get_int(req, "k", 1, 1000000000, &kk, err, errlen) != 0)
-			return -1;
-		k = (size_t)kk;
+	if (rq->has_ctx) {
+		if (rq->nctx != dm->C)
+			return fail(err, errlen, "field 'context': %zu numbers, the model wants %u", rq->nctx, dm->C);
+		ctx = w->fbuf + rq->ctx_off;
+	} else if (dm->C > 0)
+		return fail(err, errlen, "missing field 'context' (the model wants %u numbers)", dm->C);
+	for (i = 0; i < ncand; i++) {
+		if (w->cfoff[i] == SIZE_MAX) {
+			if (dm->X > 0)
+				return fail(err, errlen, "candidates[%zu]: missing field 'features' (the model wants %u numbers)",
+				    i, dm->X);
+		} else if (w->cfn[i] != dm->X)
+			return fail(err, errlen, "candidates[%zu]: field 'features': %zu numbers, the model wants %u",
+			    i, w->cfn[i], dm->X);
 	}
+	k = rq->k ? rq->k : cf->default_k;
 	if (k == 0 || k > ncand)
 		k = ncand;
-
-	worker_reserve(w, ncand ? ncand : 1, ncand * X + C + 1);
-	w->idlen = 0;
-
-	/* context */
-	ctxv = json_object_get(req, "context");
-	if (ctxv != NULL) {
-		ctx = w->fbuf + ncand * X;
-		if (get_floats(ctxv, C, ctx, "field 'context'", err, errlen) != 0)
-			return -1;
-	} else if (C > 0)
-		return fail(err, errlen, "missing field 'context' (the model wants %u numbers)", C);
+	worker_reserve(w, ncand ? ncand : 1, dm->L ? dm->L : 1);
 
 	/* history: the request's own wins; else the event stream's */
-	hist = json_object_get(req, "hist");
-	if (hist != NULL) {
-		if (!json_is_array(hist))
-			return fail(err, errlen, "field 'hist': expected an array of ids");
-		n = json_array_size(hist);
-		if (n > HIST_MAX)
-			return fail(err, errlen, "field 'hist': more than %d ids", HIST_MAX);
-		first = n > dm->L ? n - dm->L : 0;
-		for (i = 0; i < n; i++) {
-			const char *s;
-			size_t len;
-			if (i < first) {
-				v = json_array_get(hist, i);
-				if (!json_is_string(v) && !json_is_integer(v))
-					return fail(err, errlen, "field 'hist'[%zu]: expected an id", i);
-				continue;
-			}
-			if (id_value(w, json_array_get(hist, i), &s, &len) != 0)
-				return fail(err, errlen, "field 'hist'[%zu]: expected an id", i);
-			w->hid[nh] = s;
-			w->hidlen[nh] = len;
-			nh++;
+	if (rq->has_hist) {
+		first = rq->nhist > dm->L ? rq->nhist - dm->L : 0;
+		for (i = first; i < rq->nhist; i++, nh++) {
+			w->hid[nh] = w->sbuf + w->hoff[i];
+			w->hidlen[nh] = w->hlen2[i];
 		}
-	} else if (has_user && cf->history != NULL) {
-		nh = qs_history_get(cf->history, user, w->histbuf, w->hcap, w->hid, dm->L);
+	} else if (rq->has_user && cf->history != NULL) {
+		nh = qs_history_get(cf->history, rq->user_id, w->histbuf, w->histcap, w->hid, dm->L);
 		for (i = 0; i < nh; i++)
 			w->hidlen[i] = strlen(w->hid[i]);
 		atomic_fetch_add(&cf->counters->hist_from_store, 1);
-	}
-
-	/* candidates */
-	for (i = 0; i < ncand; i++) {
-		c = json_array_get(cands, i);
-		if (!json_is_object(c))
-			return fail(err, errlen, "candidates[%zu]: not an object", i);
-		v = json_object_get(c, "item_id");
-		if (v == NULL)
-			return fail(err, errlen, "candidates[%zu]: missing field 'item_id'", i);
-		if (id_value(w, v, &w->cid[i], &w->cidlen[i]) != 0)
-			return fail(err, errlen, "candidates[%zu]: field 'item_id': expected an id", i);
-		v = json_object_get(c, "features");
-		if (v != NULL) {
-			char what[64];
-			snprintf(what, sizeof what, "candidates[%zu]: field 'features'", i);
-			if (get_floats(v, X, w->fbuf + i * X, what, err, errlen) != 0)
-				return -1;
-			w->xrow[i] = w->fbuf + i * X;
-		} else if (X > 0)
-			return fail(err, errlen, "candidates[%zu]: missing field 'features' (the model wants %u numbers)", i, X);
-		else
-			w->xrow[i] = NULL;
 	}
 
 	/* the forward pass */
@@ -426,9 +298,9 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	}
 	qnet_state(net, w->ws, w->hrow, nh, ctx);
 	for (i = 0; i < ncand; i++) {
-		const float *e = emb_lookup(m->emb, w->cid[i], w->cidlen[i], &known);
+		const float *e = emb_lookup(m->emb, w->sbuf + w->coff[i], w->clen[i], &known);
 		unknown += !known;
-		w->q[i] = qnet_q(net, w->ws, e, w->xrow[i]);
+		w->q[i] = qnet_q(net, w->ws, e, w->cfoff[i] == SIZE_MAX ? NULL : w->fbuf + w->cfoff[i]);
 		if (!isfinite(w->q[i]))
 			return fail(err, errlen, "candidates[%zu]: the model gave a non-finite score", i);
 	}
@@ -439,12 +311,12 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	/* the answer */
 	qs_buf_reserve(out, 64 + k * 96);
 	qs_buf_str(out, "{\"request_id\":");
-	qs_buf_json_str(out, id, strlen(id));
+	qs_buf_json_str(out, rq->request_id, strlen(rq->request_id));
 	qs_buf_printf(out, ",\"model_version\":%u,\"items\":[", m->version);
 	for (i = 0; i < k; i++) {
 		uint32_t j = w->order[i];
 		qs_buf_str(out, i ? ",{\"item_id\":" : "{\"item_id\":");
-		qs_buf_json_str(out, w->cid[j], w->cidlen[j]);
+		qs_buf_json_str(out, w->sbuf + w->coff[j], w->clen[j]);
 		qs_buf_str(out, ",\"q\":");
 		buf_float(out, w->q[j]);
 		qs_buf_str(out, ",\"propensity\":");
@@ -453,4 +325,18 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	}
 	qs_buf_str(out, "]}");
 	return 0;
+}
+
+int
+qs_score_text(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const char *buf,
+    size_t len, struct qs_buf *out, char id[257], char *err, size_t errlen)
+{
+	struct qs_req rq;
+	int rc;
+
+	rc = qs_parse(w, buf, len, cf->max_candidates, &rq, err, errlen);
+	memcpy(id, rq.request_id, sizeof rq.request_id);
+	if (rc != 0)
+		return -1;
+	return qs_score(w, cf, m, &rq, out, err, errlen);
 }

@@ -11,7 +11,6 @@
 #include <microhttpd.h>
 
 #include "diag.h"
-#include "jsonx.h"
 #include "qscore.h"
 #include "xalloc.h"
 
@@ -121,70 +120,85 @@ observe(struct qs_server *s, const struct timespec *t0)
 	atomic_fetch_add(&s->lat_count, 1);
 }
 
-/* Scores one request object into out; errors become error objects. Returns the HTTP status for a lone request. */
+/* Scores one request (text) into out; errors become error objects. Returns the HTTP status for a lone request. */
 static unsigned
-score_one(struct qs_server *s, struct qs_worker *w, const struct model *m, const json_t *req, struct qs_buf *out)
+score_one(struct qs_server *s, struct qs_worker *w, const struct model *m, const char *buf, size_t len,
+    struct qs_buf *out)
 {
 	struct qs_counters *ct = s->o.cf->counters;
 	char id[257], err[320];
 
 	atomic_fetch_add(&ct->requests, 1);
-	if (qs_score(w, s->o.cf, m, req, out, id, err, sizeof err) == 0)
+	if (qs_score_text(w, s->o.cf, m, buf, len, out, id, err, sizeof err) == 0)
 		return 200;
 	atomic_fetch_add(&ct->errors, 1);
 	qs_error_response(out, id, err);
 	return m == NULL ? 503 : 400;
 }
 
+/* Answers a complete POST /v1/score: one request object, or an array of them. */
 static enum MHD_Result
-handle_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
+answer_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 {
+	struct qs_counters *ct = s->o.cf->counters;
 	struct qs_worker *w = worker(s);
+	struct qs_buf *out = &w->out;
+	const char *body = cc->body.p ? cc->body.p : "";
+	size_t len = cc->body.len, i, n, skip = 0;
 	struct qs_model *qm;
-	struct qs_buf *out;
-	json_error_t je;
-	json_t *j;
-	char why[256];
+	char why[320];
 	unsigned code;
-	size_t i, n;
-	enum MHD_Result ret;
 
 	if (cc->too_big) {
+		atomic_fetch_add(&ct->requests, 1);
+		atomic_fetch_add(&ct->errors, 1);
 		snprintf(why, sizeof why, "request body larger than %zu bytes", s->o.max_body);
 		return reply_error(s, c, 413, why);
 	}
-	j = json_loadb(cc->body.p ? cc->body.p : "", cc->body.len, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL) {
-		atomic_fetch_add(&s->o.cf->counters->errors, 1);
-		snprintf(why, sizeof why, "bad JSON at line %d, column %d: %s", je.line, je.column, je.text);
-		return reply_error(s, c, 400, why);
-	}
-	if (json_is_array(j) && json_array_size(j) > s->o.max_batch) {
-		json_decref(j);
-		snprintf(why, sizeof why, "batch of more than %zu requests", s->o.max_batch);
-		return reply_error(s, c, 413, why);
-	}
-	/* the body is parsed: its buffer takes the answer */
-	out = &cc->body;
+	while (skip < len && (body[skip] == ' ' || body[skip] == '\t' || body[skip] == '\n' || body[skip] == '\r'))
+		skip++;
 	out->len = 0;
-	qm = qs_model_acquire(s->o.models);
-	if (json_is_array(j)) {
-		n = json_array_size(j);
+	if (skip < len && body[skip] == '[') {
+		if (w->batchcap < s->o.max_batch) {
+			w->batchcap = s->o.max_batch;
+			w->starts = xreallocarray(w->starts, w->batchcap, sizeof *w->starts);
+			w->ends = xreallocarray(w->ends, w->batchcap, sizeof *w->ends);
+		}
+		if (qs_parse_array(body, len, s->o.max_batch, w->starts, w->ends, &n, why, sizeof why) != 0) {
+			atomic_fetch_add(&ct->requests, 1);
+			atomic_fetch_add(&ct->errors, 1);
+			return reply_error(s, c, 400, why);
+		}
+		if (n > s->o.max_batch) {
+			atomic_fetch_add(&ct->requests, 1);
+			atomic_fetch_add(&ct->errors, 1);
+			snprintf(why, sizeof why, "batch of %zu requests, at most %zu", n, s->o.max_batch);
+			return reply_error(s, c, 413, why);
+		}
+		qm = qs_model_acquire(s->o.models);
 		qs_buf_str(out, "[");
 		for (i = 0; i < n; i++) {
 			if (i)
 				qs_buf_str(out, ",");
-			score_one(s, w, qm ? qm->m : NULL, json_array_get(j, i), out);
+			score_one(s, w, qm ? qm->m : NULL, body + w->starts[i], w->ends[i] - w->starts[i], out);
 		}
 		qs_buf_str(out, "]\n");
 		code = 200;
 	} else {
-		code = score_one(s, w, qm ? qm->m : NULL, j, out);
+		qm = qs_model_acquire(s->o.models);
+		code = score_one(s, w, qm ? qm->m : NULL, body, len, out);
 		qs_buf_str(out, "\n");
 	}
+	/* one version answers the whole body: the reference is held until here */
 	qs_model_release(s->o.models, qm);
-	json_decref(j);
-	ret = reply(s, c, code, "application/json", out->p, out->len);
+	return reply(s, c, code, "application/json", out->p, out->len);
+}
+
+static enum MHD_Result
+handle_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
+{
+	enum MHD_Result ret = answer_score(s, c, cc);
+
 	observe(s, &cc->t0);
 	return ret;
 }
@@ -193,12 +207,16 @@ static enum MHD_Result
 handle_models(struct qs_server *s, struct MHD_Connection *c)
 {
 	json_t *st = qs_models_status(s->o.models);
-	char *txt = json_dumps(st, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *txt = json_dumps(st, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+	struct qs_buf b = { 0 };
 	enum MHD_Result ret;
 
 	json_decref(st);
-	ret = reply(s, c, 200, "application/json", txt, strlen(txt));
+	qs_buf_str(&b, txt);
+	qs_buf_str(&b, "\n");
 	free(txt);
+	ret = reply(s, c, 200, "application/json", b.p, b.len);
+	qs_buf_free(&b);
 	return ret;
 }
 
@@ -394,13 +412,13 @@ qs_server_start(const struct qs_server_opts *o)
 		goto err;
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, on_request, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_conns,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
