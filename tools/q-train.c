@@ -1,0 +1,1624 @@
+/* q-train: learns the dueling Q network from transitions — offline (pretrain, then fit the heads) or online (heads only), publishing model versions. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "diag.h"
+#include "hash.h"
+#include "jsonx.h"
+#include "model.h"
+#include "qnet.h"
+#include "sig.h"
+#include "stats.h"
+#include "toolio.h"
+#include "xalloc.h"
+
+#define MAX_HIST	10000	/* ids in a transition's hist */
+#define MAX_ITEMS	10000	/* items in action or next_action */
+#define NO_NEXT		UINT32_MAX
+
+enum {
+	OPT_OFFLINE = TOOL_OPT_FIRST, OPT_ONLINE, OPT_EVALUATE, OPT_EPOCHS, OPT_HEAD_EPOCHS, OPT_BATCH,
+	OPT_LR, OPT_HEAD_LR, OPT_GAMMA, OPT_TARGET, OPT_TARGET_SYNC, OPT_W_CLICK, OPT_W_PAY,
+	OPT_DIM, OPT_HIST_LEN, OPT_KERNELS, OPT_FILTERS, OPT_STATE_DIM, OPT_INIT_EMB, OPT_FREEZE_EMB,
+	OPT_MIN_COUNT, OPT_HOLDOUT, OPT_SEED, OPT_KEEP, OPT_PUBLISH_EVERY, OPT_PUBLISH_INTERVAL,
+	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT
+};
+
+/* ---- Options ---- */
+
+static struct {
+	int mode;		/* 'f' offline, 'n' online, 'e' evaluate */
+	const char *modeldir;
+	long epochs, head_epochs, batch;
+	double lr, head_lr, gamma;
+	uint32_t target;
+	long target_sync;	/* 0: the mode's default */
+	double w_click, w_pay, click_weight;
+	struct qnet_dims dm;
+	int dim_given;
+	const char *init_emb;
+	int freeze_emb;
+	long min_count;
+	double holdout;
+	uint64_t seed;
+	long keep, publish_every, warmup;
+	double publish_interval;
+	int reset_heads;
+} O;
+
+static struct tool_io *io;
+static uint64_t *n_updates, *n_items, *n_unknown, *n_published, *n_truncated;
+static int64_t *g_version;
+
+/* ---- Transitions in memory ---- */
+
+/* One shown item: a vocabulary id (offline) or an embedding row (online), labels, features at feat. */
+struct item {
+	uint32_t id;
+	uint32_t feat;		/* offset into the float pool, X floats; NO_NEXT: none */
+	float r;		/* w_click·click + w_pay·pay */
+	uint8_t click;
+};
+
+/* One transition (a page). Offsets are into the pools of its dataset. */
+struct trans {
+	uint64_t key;		/* hash of mdp_id: the held-out split */
+	uint32_t hist, nhist, ctx;
+	uint32_t act, nact;
+	uint32_t hist2, nhist2, ctx2;	/* next state (ctx2 NO_NEXT: none) */
+	uint32_t act2, nact2;
+	uint8_t done, terminal;	/* done; done by the user leaving (no bootstrap either way) */
+	uint8_t truncated;	/* done for another reason: no next state to bootstrap from, skipped by the heads */
+};
+
+struct dataset {
+	struct trans *t;
+	size_t n, cap;
+	uint32_t *ids;		/* hist entries */
+	size_t nids, capids;
+	float *fl;		/* contexts and features */
+	size_t nfl, capfl;
+	struct item *it;
+	size_t nit, capit;
+	uint32_t C, X;		/* dims, fixed by the first transition or the model */
+	int C_set, X_set;
+};
+
+#define GROW(p, n, cap, need) do { \
+	if ((n) + (need) > (cap)) { \
+		while ((n) + (need) > (cap)) (cap) = (cap) ? (cap) * 2 : 1024; \
+		(p) = xreallocarray((p), (cap), sizeof *(p)); \
+	} \
+} while (0)
+
+/* Maps an item id to the number stored in the dataset (a vocabulary id or an embedding row). */
+typedef uint32_t (*idmap_fn)(void *arg, const char *id, size_t len);
+
+struct parse_ctx {
+	struct dataset *ds;
+	idmap_fn map;
+	void *arg;
+	char *err;
+	size_t errlen;
+};
+
+static int perr(struct parse_ctx *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int perr(struct parse_ctx *pc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(pc->err, pc->errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Reads hist into the id pool. */
+static int parse_hist(struct parse_ctx *pc, json_t *st, const char *where, uint32_t *off, uint32_t *n)
+{
+	struct dataset *ds = pc->ds;
+	json_t *h = json_object_get(st, "hist");
+	if (!json_is_array(h))
+		return perr(pc, "%s.hist: expected an array", where);
+	size_t nh = json_array_size(h);
+	if (nh > MAX_HIST)
+		return perr(pc, "%s.hist: more than %d entries", where, MAX_HIST);
+	GROW(ds->ids, ds->nids, ds->capids, nh);
+	*off = (uint32_t)ds->nids;
+	*n = (uint32_t)nh;
+	for (size_t i = 0; i < nh; i++) {
+		json_t *v = json_array_get(h, i);
+		char buf[64];
+		const char *s;
+		size_t len;
+		if (json_is_string(v)) {
+			s = json_string_value(v);
+			len = json_string_length(v);
+		} else if (json_is_integer(v)) {
+			len = (size_t)snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+			s = buf;
+		} else {
+			return perr(pc, "%s.hist[%zu]: expected an id", where, i);
+		}
+		if (len == 0 || len > MODEL_ID_MAX)
+			return perr(pc, "%s.hist[%zu]: empty or too long id", where, i);
+		ds->ids[ds->nids++] = pc->map(pc->arg, s, len);
+	}
+	return 0;
+}
+
+/* Reads an array of numbers into the float pool; the first one read fixes its dimension *dim. */
+static int parse_floats(struct parse_ctx *pc, json_t *o, const char *key, const char *where, uint32_t *dim,
+    int *known, uint32_t *off)
+{
+	struct dataset *ds = pc->ds;
+	char e[160];
+	size_t n;
+	GROW(ds->fl, ds->nfl, ds->capfl, QNET_MAX_DIM);
+	if (jsonx_get_floats(o, key, QNET_MAX_DIM, ds->fl + ds->nfl, &n, e, sizeof e) < 0)
+		return perr(pc, "%s: %s", where, e);
+	if (!*known) {
+		*dim = (uint32_t)n;
+		*known = 1;
+	} else if (n != *dim) {
+		return perr(pc, "%s.%s: %zu numbers, want %u", where, key, n, *dim);
+	}
+	*off = (uint32_t)ds->nfl;
+	ds->nfl += n;
+	return 0;
+}
+
+/* Reads an action array into the item pool. labels: read click and pay. */
+static int parse_items(struct parse_ctx *pc, json_t *arr, const char *where, int labels, uint32_t *off, uint32_t *n)
+{
+	struct dataset *ds = pc->ds;
+	char e[160], id[257], w[64];
+	size_t na = json_array_size(arr);
+	if (na > MAX_ITEMS)
+		return perr(pc, "%s: more than %d items", where, MAX_ITEMS);
+	GROW(ds->it, ds->nit, ds->capit, na);
+	*off = (uint32_t)ds->nit;
+	*n = (uint32_t)na;
+	for (size_t i = 0; i < na; i++) {
+		json_t *a = json_array_get(arr, i);
+		struct item *it = &ds->it[ds->nit];
+		snprintf(w, sizeof w, "%s[%zu]", where, i);
+		if (!json_is_object(a))
+			return perr(pc, "%s: expected an object", w);
+		if (jsonx_get_id(a, "item_id", id, e, sizeof e) < 0)
+			return perr(pc, "%s: %s", w, e);
+		if (parse_floats(pc, a, "features", w, &ds->X, &ds->X_set, &it->feat) < 0)
+			return -1;
+		int click = 0, pay = 0;
+		if (labels) {
+			if (jsonx_get_flag(a, "click", &click, e, sizeof e) < 0)
+				return perr(pc, "%s: %s", w, e);
+			json_t *p = json_object_get(a, "pay");
+			if (p && jsonx_get_flag(a, "pay", &pay, e, sizeof e) < 0)
+				return perr(pc, "%s: %s", w, e);
+		}
+		it->click = (uint8_t)(click || pay);
+		it->r = (float)(O.w_click * click + O.w_pay * pay);
+		it->id = pc->map(pc->arg, id, strlen(id));
+		ds->nit++;
+	}
+	return 0;
+}
+
+/*
+ * Parses one transition into ds. 0, or -1 with the reason in pc->err (ds
+ * is left as it was).
+ */
+static int parse_transition(struct parse_ctx *pc, const char *buf, size_t len)
+{
+	struct dataset *ds = pc->ds;
+	size_t s_ids = ds->nids, s_fl = ds->nfl, s_it = ds->nit;
+	int s_cset = ds->C_set, s_xset = ds->X_set;
+	uint32_t s_C = ds->C, s_X = ds->X;
+	struct trans t;
+	char e[200], mdp[257];
+	memset(&t, 0, sizeof t);
+	json_t *o = jsonx_parse(buf, len, e, sizeof e);
+	if (!o)
+		return perr(pc, "%s", e);
+	int rc = -1;
+	if (!json_is_object(o)) {
+		perr(pc, "expected an object");
+		goto out;
+	}
+	if (jsonx_get_id(o, "mdp_id", mdp, e, sizeof e) < 0) {
+		perr(pc, "%s", e);
+		goto out;
+	}
+	t.key = hash64(mdp, strlen(mdp), O.seed);
+	json_t *st = json_object_get(o, "state");
+	if (!json_is_object(st)) {
+		perr(pc, "field 'state': expected an object");
+		goto out;
+	}
+	if (parse_hist(pc, st, "state", &t.hist, &t.nhist) < 0 ||
+	    parse_floats(pc, st, "context", "state", &ds->C, &ds->C_set, &t.ctx) < 0)
+		goto out;
+	json_t *act = json_object_get(o, "action");
+	if (!json_is_array(act) || json_array_size(act) == 0) {
+		perr(pc, "field 'action': expected a non-empty array");
+		goto out;
+	}
+	if (parse_items(pc, act, "action", 1, &t.act, &t.nact) < 0)
+		goto out;
+	int done;
+	if (jsonx_get_flag(o, "done", &done, e, sizeof e) < 0) {
+		perr(pc, "%s", e);
+		goto out;
+	}
+	t.done = (uint8_t)done;
+	json_t *ns = json_object_get(o, "next_state");
+	t.ctx2 = NO_NEXT;
+	if (ns && json_is_object(ns)) {
+		if (parse_hist(pc, ns, "next_state", &t.hist2, &t.nhist2) < 0 ||
+		    parse_floats(pc, ns, "context", "next_state", &ds->C, &ds->C_set, &t.ctx2) < 0)
+			goto out;
+		json_t *na = json_object_get(o, "next_action");
+		if (na && !json_is_array(na)) {
+			perr(pc, "field 'next_action': expected an array");
+			goto out;
+		}
+		if (na && parse_items(pc, na, "next_action", 0, &t.act2, &t.nact2) < 0)
+			goto out;
+	} else if (ns && !json_is_null(ns)) {
+		perr(pc, "field 'next_state': expected an object or null");
+		goto out;
+	}
+	if (done) {
+		const char *end = NULL;
+		json_t *je = json_object_get(o, "end");
+		if (je && json_is_string(je))
+			end = json_string_value(je);
+		/* only a user who left ends the episode; other ends cut it short */
+		if (!end || !strcmp(end, "session_gap"))
+			t.terminal = 1;
+		else
+			t.truncated = 1;
+	} else if (t.ctx2 == NO_NEXT) {
+		perr(pc, "field 'next_state': missing while not done");
+		goto out;
+	}
+	GROW(ds->t, ds->n, ds->cap, 1);
+	ds->t[ds->n++] = t;
+	rc = 0;
+out:
+	json_decref(o);
+	if (rc < 0) {
+		ds->nids = s_ids;
+		ds->nfl = s_fl;
+		ds->nit = s_it;
+		ds->C_set = s_cset;
+		ds->X_set = s_xset;
+		ds->C = s_C;
+		ds->X = s_X;
+	}
+	return rc;
+}
+
+static void dataset_free(struct dataset *ds)
+{
+	free(ds->t);
+	free(ds->ids);
+	free(ds->fl);
+	free(ds->it);
+	memset(ds, 0, sizeof *ds);
+}
+
+/* ---- Randomness (deterministic for a seed) ---- */
+
+static uint64_t rng_state;
+static uint64_t rng_next(void)
+{
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+static double rng_unif(void) { return (rng_next() >> 11) * (1.0 / 9007199254740992.0); }
+static float rng_gauss(void)
+{
+	double u = rng_unif(), v = rng_unif();
+	return (float)(sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v));
+}
+
+/* ---- Progress ---- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int progress_tty;
+static double progress_last;
+
+/* A progress line on a terminal: done of total (0: unknown) examples, the rate, the loss, the ETA. */
+static void progress(const char *stage, uint64_t done, uint64_t total, double rate, double loss)
+{
+	double t = now_s();
+	if (!progress_tty || t - progress_last < 0.25)
+		return;
+	progress_last = t;
+	if (total && rate > 0)
+		fprintf(stderr, "\r%s: %" PRIu64 "/%" PRIu64 " examples, %.0f/s, loss %.4f, ETA %.0fs   ", stage,
+		    done, total, rate, loss, (double)(total - done) / rate);
+	else
+		fprintf(stderr, "\r%s: %" PRIu64 " examples, %.0f/s, loss %.4f   ", stage, done, rate, loss);
+}
+
+static void progress_end(void)
+{
+	if (progress_tty && progress_last > 0)
+		fputc('\n', stderr);
+	progress_last = 0;
+}
+
+/* ---- Evaluation ---- */
+
+/* AUC of scores s against labels y among n items; -1 when one class is missing. */
+static double auc(const float *s, const uint8_t *y, size_t n)
+{
+	double pairs = 0, good = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!y[i])
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			if (y[j])
+				continue;
+			pairs++;
+			good += s[i] > s[j] ? 1 : s[i] == s[j] ? 0.5 : 0;
+		}
+	}
+	return pairs ? good / pairs : -1;
+}
+
+/* ---- The learner ---- */
+
+struct learner {
+	struct qnet *net, *tgt;
+	struct qnet_ws *ws;
+	struct emb *emb;		/* growable (offline) or mapped (online) */
+	uint32_t *rowmap;		/* offline: vocabulary id -> embedding row */
+	float *g;			/* gradient, layout of p */
+	float *m, *v;			/* Adam moments of p */
+	float *em, *ev, *eg;		/* Adam moments and gradient of the embeddings */
+	uint8_t *etouched;
+	uint32_t *touched;
+	size_t ntouched;
+	struct qnet_adam adam, eadam;
+	float *acc;			/* AdaGrad accumulators (online) */
+	const float **hrow, **erow, **xrow;	/* scratch pointers */
+	float *dhist, *de;
+	size_t maxitems;
+	uint64_t steps;
+	float *zero_x;
+};
+
+static const float *row_of(struct learner *lr, uint32_t id)
+{
+	uint32_t r = lr->rowmap ? lr->rowmap[id] : id;
+	return emb_row(lr->emb, r);
+}
+
+static uint32_t row_id(struct learner *lr, uint32_t id)
+{
+	return lr->rowmap ? lr->rowmap[id] : id;
+}
+
+static const float *feat_of(const struct dataset *ds, const struct item *it)
+{
+	return ds->X ? ds->fl + it->feat : NULL;
+}
+
+/* Runs the state network on a transition's state (next: the next state). */
+static void forward_state(struct learner *lr, const struct dataset *ds, const struct trans *t, int next)
+{
+	uint32_t h = next ? t->hist2 : t->hist, n = next ? t->nhist2 : t->nhist;
+	uint32_t ctx = next ? t->ctx2 : t->ctx;
+	size_t base = n > lr->net->dm.L ? n - lr->net->dm.L : 0;
+	for (size_t i = base; i < n; i++)
+		lr->hrow[i - base] = row_of(lr, ds->ids[h + i]);
+	qnet_state(lr->net, lr->ws, lr->hrow, n - base, ds->C ? ds->fl + ctx : NULL);
+}
+
+/* The next page's value of t under the target network (0 when there is none); leaves ws on s'. */
+static float next_value(struct learner *lr, const struct dataset *ds, const struct trans *t)
+{
+	if (t->done || t->ctx2 == NO_NEXT)
+		return 0;
+	forward_state(lr, ds, t, 1);
+	for (uint32_t i = 0; i < t->nact2; i++) {
+		const struct item *it = &ds->it[t->act2 + i];
+		lr->erow[i] = row_of(lr, it->id);
+		lr->xrow[i] = feat_of(ds, it);
+	}
+	return qnet_next_value(lr->net, lr->tgt, lr->ws, lr->erow, lr->xrow, t->nact2);
+}
+
+static void learner_scratch(struct learner *lr, size_t maxitems)
+{
+	if (maxitems <= lr->maxitems)
+		return;
+	lr->maxitems = maxitems;
+	lr->erow = xreallocarray(lr->erow, maxitems, sizeof *lr->erow);
+	lr->xrow = xreallocarray(lr->xrow, maxitems, sizeof *lr->xrow);
+}
+
+static void learner_init(struct learner *lr, struct qnet *net)
+{
+	lr->net = net;
+	lr->ws = qnet_ws_new(&net->dm);
+	lr->g = xcalloc(net->nparam, sizeof(float));
+	lr->hrow = xcalloc(net->dm.L, sizeof *lr->hrow);
+	lr->dhist = xcalloc((size_t)net->dm.L * net->dm.d, sizeof(float));
+	lr->de = xcalloc(net->dm.d, sizeof(float));
+	learner_scratch(lr, 256);
+}
+
+static void learner_free(struct learner *lr)
+{
+	qnet_ws_free(lr->ws);
+	qnet_free(lr->tgt);
+	free(lr->g); free(lr->m); free(lr->v);
+	free(lr->em); free(lr->ev); free(lr->eg); free(lr->etouched); free(lr->touched);
+	free(lr->acc); free(lr->hrow); free(lr->erow); free(lr->xrow); free(lr->dhist); free(lr->de);
+}
+
+/* Adds an embedding gradient for row r. */
+static void emb_grad(struct learner *lr, uint32_t r, const float *g, float scale)
+{
+	size_t d = lr->net->dm.d;
+	if (!lr->etouched[r]) {
+		lr->etouched[r] = 1;
+		lr->touched[lr->ntouched++] = r;
+	}
+	float *eg = lr->eg + (size_t)r * d;
+	for (size_t c = 0; c < d; c++)
+		eg[c] += scale * g[c];
+}
+
+/*
+ * Pretraining loss and gradients of one page (γ = 0): ½(Q̄ − r)² and the
+ * click log-loss, each item weighted by scale. Returns the page's loss sum.
+ */
+static double pretrain_page(struct learner *lr, const struct dataset *ds, const struct trans *t, float scale, int learn)
+{
+	struct qnet *net = lr->net;
+	size_t d = net->dm.d;
+	double loss = 0;
+	forward_state(lr, ds, t, 0);
+	for (uint32_t i = 0; i < t->nact; i++) {
+		const struct item *it = &ds->it[t->act + i];
+		const float *e = row_of(lr, it->id), *x = feat_of(ds, it);
+		float q = qnet_qbar(net, lr->ws, e, x), c = qnet_click_logit(net, lr->ws, e, x);
+		float p = qnet_sigmoid(c);
+		loss += 0.5 * (q - it->r) * (q - it->r);
+		loss += O.click_weight * (log1p(exp(-fabs(c))) + (c > 0 ? c : 0) - it->click * c);
+		if (!learn)
+			continue;
+		memset(lr->de, 0, d * sizeof(float));
+		qnet_item_backward(net, lr->ws, e, x, scale * (q - it->r), scale * (float)O.click_weight * (p - it->click),
+		    QNET_RANGE_HEADS | QNET_RANGE_CLICK, lr->g, O.freeze_emb ? NULL : lr->de);
+		if (!O.freeze_emb)
+			emb_grad(lr, row_id(lr, it->id), lr->de, 1);
+	}
+	if (!learn)
+		return loss;
+	qnet_heads_backward(net, lr->ws, QNET_RANGE_HEADS | QNET_RANGE_CLICK, lr->g);
+	uint32_t n = lr->ws->nhist;
+	memset(lr->dhist, 0, (size_t)n * d * sizeof(float));
+	qnet_state_backward(net, lr->ws, lr->g, O.freeze_emb ? NULL : lr->dhist);
+	if (!O.freeze_emb) {
+		uint32_t base = t->nhist - n;
+		for (uint32_t r = 0; r < n; r++)
+			emb_grad(lr, row_id(lr, ds->ids[t->hist + base + r]), lr->dhist + (size_t)r * d, 1);
+	}
+	return loss;
+}
+
+/*
+ * TD loss and head gradients of one page: per-item targets, or for SlateQ
+ * targets on the clicked items only. s (H floats) is the page's cached
+ * state; fut the next page's value. Returns the page's loss sum, *nterms
+ * the items that had a target.
+ */
+static double td_page(struct learner *lr, const struct dataset *ds, const struct trans *t, const float *s,
+    float fut, float scale, int learn, uint32_t *nterms)
+{
+	struct qnet *net = lr->net;
+	double loss = 0;
+	if (s != lr->ws->s)
+		memcpy(lr->ws->s, s, net->dm.H * sizeof(float));
+	qnet_heads_refresh(net, lr->ws);
+	memset(lr->ws->ea, 0, net->dm.d * sizeof(float));
+	memset(lr->ws->ec, 0, net->dm.d * sizeof(float));
+	lr->ws->sdq = lr->ws->sdc = 0;
+	*nterms = 0;
+	for (uint32_t i = 0; i < t->nact; i++) {
+		const struct item *it = &ds->it[t->act + i];
+		if (net->target == QNET_TARGET_SLATE && !it->click)
+			continue;
+		const float *e = row_of(lr, it->id), *x = feat_of(ds, it);
+		float y = qnet_td_target(it->r, (float)O.gamma, t->done, fut);
+		float q = qnet_qbar(net, lr->ws, e, x);
+		loss += 0.5 * (q - y) * (q - y);
+		(*nterms)++;
+		if (learn)
+			qnet_item_backward(net, lr->ws, e, x, scale * (q - y), 0, QNET_RANGE_HEADS, lr->g, NULL);
+	}
+	if (learn)
+		qnet_heads_backward(net, lr->ws, QNET_RANGE_HEADS, lr->g);
+	return loss;
+}
+
+/* Within-request ranking of page t by qnet_q (ws must hold the page's state): its AUC or -1. */
+static double page_auc(struct learner *lr, const struct dataset *ds, const struct trans *t, float *sc, uint8_t *y)
+{
+	for (uint32_t i = 0; i < t->nact; i++) {
+		const struct item *it = &ds->it[t->act + i];
+		sc[i] = qnet_q(lr->net, lr->ws, row_of(lr, it->id), feat_of(ds, it));
+		y[i] = it->r > 0;
+	}
+	return auc(sc, y, t->nact);
+}
+
+/* Sparse Adam step on the embedding rows touched in this minibatch. */
+static void emb_step(struct learner *lr)
+{
+	size_t d = lr->net->dm.d;
+	for (size_t k = 0; k < lr->ntouched; k++) {
+		uint32_t r = lr->touched[k];
+		size_t o = (size_t)r * d;
+		qnet_adam_update(&lr->eadam, emb_row_mut(lr->emb, r), lr->em + o, lr->ev + o, lr->eg + o, d);
+		memset(lr->eg + o, 0, d * sizeof(float));
+		lr->etouched[r] = 0;
+	}
+	lr->ntouched = 0;
+}
+
+static void param_step(struct learner *lr, int ranges)
+{
+	qnet_adam_begin(&lr->adam);
+	for (int r = QNET_RANGE_STATE; r <= QNET_RANGE_HEADS; r <<= 1) {
+		size_t lo, hi;
+		qnet_range(lr->net, r, &lo, &hi);
+		if (ranges & r)
+			qnet_adam_update(&lr->adam, lr->net->p + lo, lr->m + lo, lr->v + lo, lr->g + lo, hi - lo);
+		memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
+	}
+}
+
+/* ---- Offline ---- */
+
+struct vocab {
+	struct emb *dict;	/* id -> vocabulary id (rows unused) */
+	uint32_t *count;
+	size_t cap;
+};
+
+static uint32_t vocab_map(void *arg, const char *id, size_t len)
+{
+	struct vocab *v = arg;
+	uint32_t r = emb_add(v->dict, id, len);
+	if (r >= v->cap) {
+		size_t old = v->cap;
+		v->cap = v->cap ? v->cap * 2 : 1024;
+		while (r >= v->cap)
+			v->cap *= 2;
+		v->count = xreallocarray(v->count, v->cap, sizeof *v->count);
+		memset(v->count + old, 0, (v->cap - old) * sizeof *v->count);
+	}
+	return r;
+}
+
+static int is_holdout(const struct trans *t)
+{
+	return O.holdout > 0 && (double)(t->key % 100000) < O.holdout * 100000;
+}
+
+/* Reads the --init-embeddings file into emb (adding its ids). 0 or -1 after a diagnostic. */
+static int load_init_embeddings(struct emb *e, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		diag_warn("%s:", path);
+		return -1;
+	}
+	char *line = NULL;
+	size_t cap = 0, lineno = 0, d = emb_dim(e), loaded = 0;
+	ssize_t len;
+	int st = 0;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		if (len == 0 || line[0] == '#')
+			continue;
+		char *colon = strrchr(line, ':');
+		if (!colon || colon == line || colon - line > MODEL_ID_MAX) {
+			diag_warn("%s:%zu: expected item_id:v1 v2 ...", path, lineno);
+			st = -1;
+			break;
+		}
+		float tmp[QNET_MAX_DIM];
+		size_t n = 0;
+		char *p = colon + 1, *end;
+		while (n < QNET_MAX_DIM) {
+			float v = strtof(p, &end);
+			if (end == p)
+				break;
+			tmp[n++] = v;
+			p = end;
+		}
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p || n != d || !isfinite(tmp[0])) {
+			diag_warn("%s:%zu: expected %zu numbers after the id", path, lineno, d);
+			st = -1;
+			break;
+		}
+		uint32_t r = emb_add(e, line, (size_t)(colon - line));
+		memcpy(emb_row_mut(e, r), tmp, d * sizeof(float));
+		loaded++;
+	}
+	free(line);
+	fclose(f);
+	if (st == 0)
+		diag_info(2, "%s: %zu embeddings", path, loaded);
+	return st;
+}
+
+/* Emits one JSON line of metrics to the output. */
+static void report(const char *stage, long epoch, double train_loss, double ho_loss, double gauc, double pop, double rate)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "stage", json_string(stage));
+	json_object_set_new(o, "epoch", json_integer(epoch));
+	json_object_set_new(o, "train_loss", json_real(round(train_loss * 1e6) / 1e6));
+	json_object_set_new(o, "holdout_loss", json_real(round(ho_loss * 1e6) / 1e6));
+	json_object_set_new(o, "gauc", gauc >= 0 ? json_real(round(gauc * 1e4) / 1e4) : json_null());
+	json_object_set_new(o, "popularity_gauc", pop >= 0 ? json_real(round(pop * 1e4) / 1e4) : json_null());
+	json_object_set_new(o, "examples_per_s", json_real(round(rate)));
+	tool_io_emit(io, NULL, o);
+	json_decref(o);
+	diag_info(1, "%s epoch %ld: train loss %.4f, held-out loss %.4f, GAUC %.4f (popularity %.4f), %.0f examples/s",
+	    stage, epoch, train_loss, ho_loss, gauc, pop, rate);
+}
+
+/* Builds the warm-up requests from a few transitions. malloc'd, *len set. */
+static char *build_warmup(const struct dataset *ds, struct emb *dict, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = xmalloc(cap);
+	size_t step = ds->n / (size_t)(O.warmup ? O.warmup : 1) + 1;
+	long made = 0;
+	for (size_t k = 0; k < ds->n && made < O.warmup; k += step, made++) {
+		const struct trans *t = &ds->t[k];
+		json_t *o = json_object(), *h = json_array(), *cands = json_array();
+		char rid[32];
+		snprintf(rid, sizeof rid, "warmup-%ld", made);
+		json_object_set_new(o, "request_id", json_string(rid));
+		json_object_set_new(o, "user_id", json_string("warmup"));
+		for (uint32_t i = 0; i < t->nhist; i++) {
+			size_t l;
+			const char *id = emb_id(dict, ds->ids[t->hist + i], &l);
+			json_array_append_new(h, json_stringn(id, l));
+		}
+		json_object_set_new(o, "hist", h);
+		json_object_set_new(o, "context", jsonx_floats(ds->fl + t->ctx, ds->C));
+		for (uint32_t i = 0; i < t->nact; i++) {
+			const struct item *it = &ds->it[t->act + i];
+			json_t *c = json_object();
+			size_t l;
+			const char *id = emb_id(dict, it->id, &l);
+			json_object_set_new(c, "item_id", json_stringn(id, l));
+			json_object_set_new(c, "features", jsonx_floats(ds->X ? ds->fl + it->feat : NULL, ds->X));
+			json_array_append_new(cands, c);
+		}
+		json_object_set_new(o, "candidates", cands);
+		json_object_set_new(o, "k", json_integer(t->nact));
+		size_t l;
+		char *s = jsonx_dump(o, &l);
+		json_decref(o);
+		while (n + l + 2 > cap)
+			cap *= 2;
+		buf = xrealloc(buf, cap);
+		memcpy(buf + n, s, l);
+		n += l;
+		buf[n++] = '\n';
+		free(s);
+	}
+	*len = n;
+	return buf;
+}
+
+static int run_offline(void)
+{
+	struct dataset ds;
+	struct vocab voc = { 0 };
+	struct line ln;
+	char err[512];
+	int rv;
+	memset(&ds, 0, sizeof ds);
+	voc.dict = emb_new(1);
+	struct parse_ctx pc = { &ds, vocab_map, &voc, err, sizeof err };
+
+	double t0 = now_s();
+	while ((rv = tool_io_next(io, &ln)) != 0) {
+		if (rv != 1)
+			continue;
+		if (ln.too_long) {
+			tool_io_reject(io, &ln, "line longer than %zu bytes", ln.len);
+			continue;
+		}
+		if (parse_transition(&pc, ln.buf, ln.len) < 0)
+			tool_io_reject(io, &ln, "%s", err);
+		tool_io_done(io, &ln);
+		if ((ds.n & 1023) == 0)
+			progress("reading", ds.n, 0, ds.n / (now_s() - t0 + 1e-9), 0);
+	}
+	progress_end();
+	if (sig_stop) {
+		dataset_free(&ds);
+		emb_free(voc.dict);
+		free(voc.count);
+		return 1;
+	}
+	if (ds.n == 0) {
+		diag_warn("no transitions to learn from");
+		dataset_free(&ds);
+		emb_free(voc.dict);
+		free(voc.count);
+		return 1;
+	}
+
+	/* split; vocabulary counts over the training part */
+	size_t *train = xcalloc(ds.n, sizeof *train), *hold = xcalloc(ds.n, sizeof *hold), ntr = 0, nho = 0;
+	uint32_t maxn = 0;
+	for (size_t k = 0; k < ds.n; k++) {
+		struct trans *t = &ds.t[k];
+		if (is_holdout(t)) {
+			hold[nho++] = k;
+		} else {
+			train[ntr++] = k;
+			for (uint32_t i = 0; i < t->nhist; i++)
+				voc.count[ds.ids[t->hist + i]]++;
+			for (uint32_t i = 0; i < t->nact; i++)
+				voc.count[ds.it[t->act + i].id]++;
+		}
+		maxn = t->nact > maxn ? t->nact : maxn;
+		maxn = t->nact2 > maxn ? t->nact2 : maxn;
+	}
+	if (ntr == 0) {
+		train[ntr++] = hold[--nho];
+		diag_warn("too few episodes for a held-out split: training on all");
+	}
+
+	struct qnet_dims dm = O.dm;
+	dm.C = ds.C;
+	dm.X = ds.X;
+	if (qnet_dims_check(&dm, err, sizeof err) < 0)
+		diag_fatal(1, "%s", err);
+	struct qnet *net = qnet_new(&dm);
+	qnet_init(net, O.seed);
+	net->target = QNET_TARGET_ITEM;	/* while pretraining, rank by Q̄ */
+
+	/* embeddings: --init-embeddings first, then every item seen --min-count times */
+	rng_state = O.seed * 0x2545f4914f6cdd1dULL + 1;
+	struct emb *emb = emb_new(dm.d);
+	if (O.init_emb && load_init_embeddings(emb, O.init_emb) < 0)
+		diag_fatal(1, "%s: unusable embeddings", O.init_emb);
+	uint32_t nvoc = emb_rows(voc.dict);
+	uint32_t *rowmap = xcalloc(nvoc, sizeof *rowmap);
+	uint64_t rare = 0;
+	for (uint32_t v = 1; v < nvoc; v++) {
+		size_t l;
+		const char *id = emb_id(voc.dict, v, &l);
+		int64_t r = emb_find(emb, id, l);
+		if (r < 0 && voc.count[v] >= (uint32_t)O.min_count) {
+			r = emb_add(emb, id, l);
+			float *row = emb_row_mut(emb, (uint32_t)r);
+			for (uint32_t c = 0; c < dm.d; c++)
+				row[c] = 0.1f * rng_gauss();
+		}
+		if (r < 0)
+			rare++;
+		rowmap[v] = r < 0 ? 0 : (uint32_t)r;
+	}
+	*n_unknown = rare;
+	diag_info(1, "%zu transitions (%zu training, %zu held out), %u items (%" PRIu64 " rarer than --min-count share the unknown row), C %u, X %u",
+	    ds.n, ntr, nho, nvoc - 1, rare, dm.C, dm.X);
+
+	struct learner lr;
+	memset(&lr, 0, sizeof lr);
+	learner_init(&lr, net);
+	learner_scratch(&lr, maxn);
+	lr.emb = emb;
+	lr.rowmap = rowmap;
+	lr.m = xcalloc(net->nparam, sizeof(float));
+	lr.v = xcalloc(net->nparam, sizeof(float));
+	uint32_t nrows = emb_rows(emb);
+	lr.em = xcalloc((size_t)nrows * dm.d, sizeof(float));
+	lr.ev = xcalloc((size_t)nrows * dm.d, sizeof(float));
+	lr.eg = xcalloc((size_t)nrows * dm.d, sizeof(float));
+	lr.etouched = xcalloc(nrows, 1);
+	lr.touched = xcalloc(nrows, sizeof *lr.touched);
+	qnet_adam_init(&lr.adam, (float)O.lr);
+	qnet_adam_init(&lr.eadam, (float)O.lr);
+	float *sc = xcalloc(maxn + 1, sizeof *sc);
+	uint8_t *yl = xcalloc(maxn + 1, 1);
+
+	/* popularity baseline on the held-out pages: clicks in the training part */
+	double pop_gauc = -1;
+	{
+		float *clicks = xcalloc(nvoc, sizeof *clicks);
+		for (size_t k = 0; k < ntr; k++) {
+			const struct trans *t = &ds.t[train[k]];
+			for (uint32_t i = 0; i < t->nact; i++)
+				clicks[ds.it[t->act + i].id] += ds.it[t->act + i].click;
+		}
+		double sum = 0;
+		size_t np = 0;
+		for (size_t k = 0; k < nho; k++) {
+			const struct trans *t = &ds.t[hold[k]];
+			for (uint32_t i = 0; i < t->nact; i++) {
+				sc[i] = clicks[ds.it[t->act + i].id];
+				yl[i] = ds.it[t->act + i].r > 0;
+			}
+			double a = auc(sc, yl, t->nact);
+			if (a >= 0) {
+				sum += a;
+				np++;
+			}
+		}
+		pop_gauc = np ? sum / (double)np : -1;
+		free(clicks);
+	}
+
+	/* stage 1: pretrain everything on the immediate reward */
+	uint64_t items_total = 0;
+	for (size_t k = 0; k < ntr; k++)
+		items_total += ds.t[train[k]].nact;
+	size_t *order = xcalloc(ntr, sizeof *order);
+	for (size_t k = 0; k < ntr; k++)
+		order[k] = train[k];
+	/* early stopping: the parameters of the epoch with the best held-out loss are kept */
+	float *best_p = xcalloc(net->nparam, sizeof(float));
+	float *best_e = xcalloc((size_t)nrows * dm.d, sizeof(float));
+	double best_loss = INFINITY;
+	long best_ep = 0;
+	for (long ep = 1; ep <= O.epochs && !sig_stop; ep++) {
+		for (size_t k = ntr; k > 1; k--) {
+			size_t j = rng_next() % k, tmp = order[k - 1];
+			order[k - 1] = order[j];
+			order[j] = tmp;
+		}
+		double tl = 0, t1 = now_s();
+		uint64_t done_items = 0;
+		for (size_t b = 0; b < ntr && !sig_stop; b += (size_t)O.batch) {
+			size_t e = b + (size_t)O.batch < ntr ? b + (size_t)O.batch : ntr;
+			uint32_t nitems = 0;
+			for (size_t k = b; k < e; k++)
+				nitems += ds.t[order[k]].nact;
+			float scale = 1.0f / (float)(nitems ? nitems : 1);
+			for (size_t k = b; k < e; k++)
+				tl += pretrain_page(&lr, &ds, &ds.t[order[k]], scale, 1);
+			param_step(&lr, QNET_RANGE_STATE | QNET_RANGE_CLICK | QNET_RANGE_HEADS);
+			lr.eadam.t = lr.adam.t;
+			lr.eadam.c1 = lr.adam.c1;
+			lr.eadam.c2 = lr.adam.c2;
+			emb_step(&lr);
+			done_items += nitems;
+			(*n_updates)++;
+			*n_items += nitems;
+			stats_tick(io->st);
+			progress("pretrain", (uint64_t)e, ntr, (double)e / (now_s() - t1 + 1e-9), tl / (double)(done_items ? done_items : 1));
+		}
+		double rate = (double)ntr / (now_s() - t1 + 1e-9);
+		progress_end();
+		double hl = 0, gs = 0;
+		size_t hi = 0, np = 0;
+		for (size_t k = 0; k < nho; k++) {
+			const struct trans *t = &ds.t[hold[k]];
+			hl += pretrain_page(&lr, &ds, t, 0, 0);
+			hi += t->nact;
+			double a = page_auc(&lr, &ds, t, sc, yl);
+			if (a >= 0) {
+				gs += a;
+				np++;
+			}
+		}
+		report("pretrain", ep, tl / (double)(items_total ? items_total : 1), hi ? hl / (double)hi : 0,
+		    np ? gs / (double)np : -1, pop_gauc, rate);
+		if (nho == 0 || hl < best_loss) {
+			best_loss = hl;
+			best_ep = ep;
+			memcpy(best_p, net->p, net->nparam * sizeof(float));
+			memcpy(best_e, emb_row(emb, 0), (size_t)nrows * dm.d * sizeof(float));
+		}
+	}
+	if (best_ep > 0 && best_ep < O.epochs && !sig_stop) {
+		diag_info(1, "pretrain: keeping epoch %ld, the best on held-out loss", best_ep);
+		memcpy(net->p, best_p, net->nparam * sizeof(float));
+		memcpy(emb_row_mut(emb, 0), best_e, (size_t)nrows * dm.d * sizeof(float));
+	}
+	free(best_e);
+
+	/* stage 2: the heads on TD targets, state network, embeddings and click head frozen */
+	net->target = O.target;
+	int fit_heads = O.head_epochs > 0 && (O.gamma > 0 || O.target == QNET_TARGET_SLATE);
+	if (fit_heads && !sig_stop) {
+		size_t H = dm.H;
+		float *S = xcalloc(ds.n * H, sizeof(float)), *fut = xcalloc(ds.n, sizeof(float));
+		for (size_t k = 0; k < ds.n; k++) {
+			forward_state(&lr, &ds, &ds.t[k], 0);
+			memcpy(S + k * H, lr.ws->s, H * sizeof(float));
+		}
+		/* the heads start again from the pretrained values with fresh Adam moments */
+		memset(lr.m, 0, net->nparam * sizeof(float));
+		memset(lr.v, 0, net->nparam * sizeof(float));
+		qnet_adam_init(&lr.adam, (float)O.lr);
+		lr.tgt = qnet_clone(net);
+		long sync = O.target_sync ? O.target_sync : 50;
+		best_loss = INFINITY;
+		best_ep = 0;
+		size_t nfit = 0;
+		for (size_t k = 0; k < ntr; k++)
+			if (!ds.t[order[k]].truncated)
+				order[nfit++] = order[k];
+		for (long ep = 1; ep <= O.head_epochs && !sig_stop; ep++) {
+			for (size_t k = nfit; k > 1; k--) {
+				size_t j = rng_next() % k, tmp = order[k - 1];
+				order[k - 1] = order[j];
+				order[j] = tmp;
+			}
+			double tl = 0, t1 = now_s();
+			uint64_t nt = 0;
+			for (size_t b = 0; b < nfit && !sig_stop; b += (size_t)O.batch) {
+				size_t e = b + (size_t)O.batch < nfit ? b + (size_t)O.batch : nfit;
+				uint32_t nterms = 0, nitems = 0;
+				/* the futures first (they move the workspace), then the page terms */
+				for (size_t k = b; k < e; k++) {
+					fut[order[k]] = next_value(&lr, &ds, &ds.t[order[k]]);
+					nitems += ds.t[order[k]].nact;
+				}
+				for (size_t k = b; k < e; k++) {
+					const struct trans *t = &ds.t[order[k]];
+					for (uint32_t i = 0; i < t->nact; i++)
+						nterms += net->target != QNET_TARGET_SLATE || ds.it[t->act + i].click;
+				}
+				float scale = 1.0f / (float)(nterms ? nterms : 1);
+				for (size_t k = b; k < e; k++) {
+					uint32_t n;
+					tl += td_page(&lr, &ds, &ds.t[order[k]], S + order[k] * H, fut[order[k]], scale, 1, &n);
+				}
+				nt += nterms;
+				param_step(&lr, QNET_RANGE_HEADS);
+				(*n_updates)++;
+				*n_items += nitems;
+				if (++lr.steps % (uint64_t)sync == 0)
+					qnet_copy_params(lr.tgt, net, QNET_RANGE_HEADS);
+				stats_tick(io->st);
+				progress("heads", (uint64_t)e, nfit, (double)e / (now_s() - t1 + 1e-9), tl / (double)(nt ? nt : 1));
+			}
+			double rate = (double)nfit / (now_s() - t1 + 1e-9);
+			progress_end();
+			double hl = 0, gs = 0;
+			size_t np = 0;
+			uint64_t hn = 0;
+			for (size_t k = 0; k < nho; k++) {
+				const struct trans *t = &ds.t[hold[k]];
+				if (t->truncated)
+					continue;
+				float f = next_value(&lr, &ds, t);
+				uint32_t n;
+				hl += td_page(&lr, &ds, t, S + hold[k] * H, f, 0, 0, &n);
+				hn += n;
+				memcpy(lr.ws->s, S + hold[k] * H, H * sizeof(float));
+				qnet_heads_refresh(net, lr.ws);
+				double a = page_auc(&lr, &ds, t, sc, yl);
+				if (a >= 0) {
+					gs += a;
+					np++;
+				}
+			}
+			report("heads", ep, tl / (double)(nt ? nt : 1), hn ? hl / (double)hn : 0, np ? gs / (double)np : -1,
+			    pop_gauc, rate);
+			double hloss = hn ? hl / (double)hn : 0;
+			if (nho == 0 || hloss < best_loss) {
+				best_loss = hloss;
+				best_ep = ep;
+				memcpy(best_p, net->p, net->nparam * sizeof(float));
+			}
+		}
+		if (best_ep > 0 && best_ep < O.head_epochs && !sig_stop) {
+			diag_info(1, "heads: keeping epoch %ld, the best on held-out TD loss", best_ep);
+			memcpy(net->p, best_p, net->nparam * sizeof(float));
+		}
+		free(S);
+		free(fut);
+	}
+
+	int st = 0;
+	if (!sig_stop) {
+		size_t wl;
+		char *warm = build_warmup(&ds, voc.dict, &wl);
+		struct model_publication pub = { .net = net, .emb = emb, .warmup = warm, .warmup_len = wl,
+			.keep = (unsigned)O.keep };
+		strcpy(pub.info.mode, "offline");
+		strcpy(pub.info.target, O.target == QNET_TARGET_SLATE ? "slateq" : "item");
+		pub.info.gamma = O.gamma;
+		pub.info.w_click = O.w_click;
+		pub.info.w_pay = O.w_pay;
+		pub.info.transitions = ntr;
+		pub.info.items = *n_items;
+		pub.info.unknown = rare;
+		pub.info.updates = *n_updates;
+		uint32_t v;
+		if (model_publish(O.modeldir, &pub, &v, err, sizeof err) < 0) {
+			diag_warn("%s", err);
+			st = 1;
+		} else {
+			*g_version = v;
+			(*n_published)++;
+			diag_info(1, "published version %u in %s", v, O.modeldir);
+			json_t *o = json_object();
+			json_object_set_new(o, "published", json_integer(v));
+			json_object_set_new(o, "model_dir", json_string(O.modeldir));
+			tool_io_emit(io, NULL, o);
+			json_decref(o);
+		}
+		free(warm);
+	} else {
+		st = 1;
+	}
+	free(best_p);
+	free(sc);
+	free(yl);
+	free(order);
+	free(train);
+	free(hold);
+	learner_free(&lr);
+	qnet_free(net);
+	emb_free(emb);
+	free(rowmap);
+	emb_free(voc.dict);
+	free(voc.count);
+	dataset_free(&ds);
+	return st;
+}
+
+/* ---- Online ---- */
+
+/* Maps an id to its row of the frozen table, counting the unknown. */
+static uint32_t model_map(void *arg, const char *id, size_t len)
+{
+	int64_t r = emb_find(arg, id, len);
+	if (r < 0) {
+		(*n_unknown)++;
+		return 0;
+	}
+	return (uint32_t)r;
+}
+
+/* The publisher thread: writes the newest snapshot handed to it; the learner never waits for it. */
+struct publisher {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct qnet *pending;	/* owned */
+	struct model_info info;
+	int stop, failed;
+	char *emb_link;		/* the newest published embedding file */
+	uint32_t last;
+	char *warmup;
+	size_t warmup_len;
+};
+
+static void *publisher_main(void *arg)
+{
+	struct publisher *pb = arg;
+	char err[512];
+	pthread_mutex_lock(&pb->mu);
+	for (;;) {
+		while (!pb->pending && !pb->stop)
+			pthread_cond_wait(&pb->cv, &pb->mu);
+		if (!pb->pending)
+			break;
+		struct qnet *net = pb->pending;
+		struct model_info info = pb->info;
+		pb->pending = NULL;
+		char *link = xstrdup(pb->emb_link);
+		pthread_mutex_unlock(&pb->mu);
+
+		struct model_publication pub = { .net = net, .emb_link = link, .info = info, .warmup = pb->warmup,
+			.warmup_len = pb->warmup_len, .keep = (unsigned)O.keep };
+		uint32_t v = 0;
+		int r = model_publish(O.modeldir, &pub, &v, err, sizeof err);
+		if (r < 0)
+			diag_warn("publish: %s", err);
+		else
+			diag_info(2, "published version %u", v);
+		qnet_free(net);
+		free(link);
+
+		pthread_mutex_lock(&pb->mu);
+		if (r < 0) {
+			pb->failed = 1;
+		} else {
+			char *dir = model_version_dir(O.modeldir, v);
+			free(pb->emb_link);
+			pb->emb_link = xasprintf("%s/%s", dir, MODEL_EMB_FILE);
+			free(dir);
+			pb->last = v;
+			pb->info.parent = v;
+			__atomic_store_n(g_version, (int64_t)v, __ATOMIC_RELAXED);
+			__atomic_add_fetch(n_published, 1, __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_unlock(&pb->mu);
+	return NULL;
+}
+
+/* Hands a snapshot of net to the publisher, replacing one it has not started on. */
+static void publish_snapshot(struct publisher *pb, const struct qnet *net, const struct model_info *info)
+{
+	struct qnet *snap = qnet_clone(net);
+	pthread_mutex_lock(&pb->mu);
+	qnet_free(pb->pending);
+	pb->pending = snap;
+	uint32_t parent = pb->info.parent;
+	pb->info = *info;
+	pb->info.parent = parent;
+	pthread_cond_signal(&pb->cv);
+	pthread_mutex_unlock(&pb->mu);
+}
+
+static char *read_small_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	*len = 0;
+	if (!f)
+		return NULL;
+	size_t cap = 0;
+	char tmp[8192];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+		buf = xrealloc(buf, cap + n);
+		memcpy(buf + cap, tmp, n);
+		cap += n;
+	}
+	fclose(f);
+	*len = cap;
+	return buf;
+}
+
+static int run_online(void)
+{
+	char err[512];
+	struct model *m = model_load(O.modeldir, 0, err, sizeof err);
+	if (!m) {
+		diag_warn("%s", err);
+		return 1;
+	}
+	struct qnet *net = qnet_clone(m->net);
+	size_t lo, hi;
+	qnet_range(net, QNET_RANGE_HEADS, &lo, &hi);
+	if (O.reset_heads)
+		memset(net->p + lo, 0, (hi - lo) * sizeof(float));
+	*g_version = m->version;
+	diag_info(1, "learning the heads of version %u (%s target, gamma %g)", m->version,
+	    net->target == QNET_TARGET_SLATE ? "slateq" : "item", O.gamma);
+
+	struct learner lr;
+	memset(&lr, 0, sizeof lr);
+	learner_init(&lr, net);
+	lr.emb = m->emb;
+	lr.tgt = qnet_clone(net);
+	lr.acc = xcalloc(hi - lo, sizeof(float));
+	for (size_t i = 0; i < hi - lo; i++)
+		lr.acc[i] = 0.1f;
+	long sync = O.target_sync ? O.target_sync : 1000;
+
+	struct publisher pb;
+	memset(&pb, 0, sizeof pb);
+	pthread_mutex_init(&pb.mu, NULL);
+	pthread_cond_init(&pb.cv, NULL);
+	pb.emb_link = xasprintf("%s/%s", m->dir, MODEL_EMB_FILE);
+	pb.info = m->info;
+	pb.info.parent = m->version;
+	{
+		char *wp = xasprintf("%s/%s", m->dir, MODEL_WARMUP_FILE);
+		pb.warmup = read_small_file(wp, &pb.warmup_len);
+		free(wp);
+	}
+	if (pthread_create(&pb.th, NULL, publisher_main, &pb) != 0)
+		diag_fatal(1, "pthread_create:");
+
+	struct dataset ds;
+	memset(&ds, 0, sizeof ds);
+	ds.C = net->dm.C;
+	ds.X = net->dm.X;
+	ds.C_set = ds.X_set = 1;
+	struct parse_ctx pc = { &ds, model_map, m->emb, err, sizeof err };
+	struct model_info info = m->info;
+	strcpy(info.mode, "online");
+	info.gamma = O.gamma;
+	info.w_click = O.w_click;
+	info.w_pay = O.w_pay;
+	info.unknown = 0;
+
+	struct line ln;
+	int rv;
+	uint64_t since = 0, n = 0;
+	double t0 = now_s(), last_pub = t0, loss_avg = 0;
+	while ((rv = tool_io_next(io, &ln)) != 0) {
+		double t = now_s();
+		if (rv == 1) {
+			ds.n = ds.nids = ds.nfl = ds.nit = 0;
+			if (ln.too_long) {
+				tool_io_reject(io, &ln, "line longer than %zu bytes", ln.len);
+				continue;
+			}
+			if (parse_transition(&pc, ln.buf, ln.len) < 0) {
+				tool_io_reject(io, &ln, "%s", err);
+				continue;
+			}
+			const struct trans *tr = &ds.t[0];
+			learner_scratch(&lr, tr->nact > tr->nact2 ? tr->nact : tr->nact2);
+			if (tr->truncated) {
+				(*n_truncated)++;
+			} else {
+				float f = next_value(&lr, &ds, tr);
+				forward_state(&lr, &ds, tr, 0);
+				uint32_t nt;
+				double l = td_page(&lr, &ds, tr, lr.ws->s, f, 1, 1, &nt);
+				if (nt) {
+					qnet_adagrad_update(net->p + lo, lr.acc, lr.g + lo, hi - lo, (float)O.head_lr, 1e-8f);
+					memset(lr.g + lo, 0, (hi - lo) * sizeof(float));
+					loss_avg = 0.999 * loss_avg + 0.001 * l / nt;
+				}
+				(*n_updates)++;
+				if (++lr.steps % (uint64_t)sync == 0)
+					qnet_copy_params(lr.tgt, net, QNET_RANGE_HEADS);
+			}
+			*n_items += tr->nact;
+			n++;
+			since++;
+			info.transitions++;
+			info.items += tr->nact;
+			info.updates++;
+			tool_io_done(io, &ln);
+			progress("online", n, 0, (double)n / (t - t0 + 1e-9), loss_avg);
+		}
+		if ((O.publish_every && since >= (uint64_t)O.publish_every) ||
+		    (O.publish_interval > 0 && since > 0 && t - last_pub >= O.publish_interval)) {
+			info.unknown = *n_unknown;
+			publish_snapshot(&pb, net, &info);
+			since = 0;
+			last_pub = t;
+		}
+	}
+	progress_end();
+	/* the last version, on EOF or SIGTERM */
+	info.unknown = *n_unknown;
+	if (since > 0 || *n_published == 0)
+		publish_snapshot(&pb, net, &info);
+	pthread_mutex_lock(&pb.mu);
+	pb.stop = 1;
+	pthread_cond_signal(&pb.cv);
+	pthread_mutex_unlock(&pb.mu);
+	pthread_join(pb.th, NULL);
+	int st = pb.failed ? 1 : 0;
+	if (pb.last) {
+		json_t *o = json_object();
+		json_object_set_new(o, "published", json_integer(pb.last));
+		json_object_set_new(o, "model_dir", json_string(O.modeldir));
+		json_object_set_new(o, "transitions", json_integer((json_int_t)n));
+		tool_io_emit(io, NULL, o);
+		json_decref(o);
+	}
+	diag_info(1, "%" PRIu64 " transitions, last version %u", n, pb.last);
+	free(pb.emb_link);
+	free(pb.warmup);
+	pthread_mutex_destroy(&pb.mu);
+	pthread_cond_destroy(&pb.cv);
+	dataset_free(&ds);
+	learner_free(&lr);
+	qnet_free(net);
+	model_free(m);
+	return st;
+}
+
+/* ---- Evaluate ---- */
+
+static int run_evaluate(void)
+{
+	char err[512];
+	struct model *m = model_load(O.modeldir, 0, err, sizeof err);
+	if (!m) {
+		diag_warn("%s", err);
+		return 1;
+	}
+	struct learner lr;
+	memset(&lr, 0, sizeof lr);
+	learner_init(&lr, m->net);
+	lr.emb = m->emb;
+	struct dataset ds;
+	memset(&ds, 0, sizeof ds);
+	ds.C = m->net->dm.C;
+	ds.X = m->net->dm.X;
+	ds.C_set = ds.X_set = 1;
+	struct parse_ctx pc = { &ds, model_map, m->emb, err, sizeof err };
+	struct line ln;
+	int rv;
+	double gs = 0;
+	uint64_t np = 0, n = 0;
+	float *sc = NULL;
+	uint8_t *yl = NULL;
+	while ((rv = tool_io_next(io, &ln)) != 0) {
+		if (rv != 1)
+			continue;
+		ds.n = ds.nids = ds.nfl = ds.nit = 0;
+		if (ln.too_long || parse_transition(&pc, ln.buf, ln.len) < 0) {
+			tool_io_reject(io, &ln, "%s", ln.too_long ? "line too long" : err);
+			continue;
+		}
+		const struct trans *t = &ds.t[0];
+		sc = xreallocarray(sc, t->nact, sizeof *sc);
+		yl = xreallocarray(yl, t->nact, 1);
+		forward_state(&lr, &ds, t, 0);
+		double a = page_auc(&lr, &ds, t, sc, yl);
+		if (a >= 0) {
+			gs += a;
+			np++;
+		}
+		n++;
+		tool_io_done(io, &ln);
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "model_version", json_integer(m->version));
+	json_object_set_new(o, "transitions", json_integer((json_int_t)n));
+	json_object_set_new(o, "gauc", np ? json_real(round(gs / (double)np * 1e4) / 1e4) : json_null());
+	json_object_set_new(o, "unknown", json_integer((json_int_t)*n_unknown));
+	tool_io_emit(io, NULL, o);
+	json_decref(o);
+	free(sc);
+	free(yl);
+	lr.net = NULL;
+	learner_free(&lr);
+	dataset_free(&ds);
+	model_free(m);
+	return 0;
+}
+
+/* ---- main ---- */
+
+static void usage(int st)
+{
+	fprintf(st ? stderr : stdout,
+	    "usage: q-train --offline -m modeldir [-i transitions]... [--epochs n] [--head-epochs n]\n"
+	    "               [--batch n] [--lr rate] [--gamma g] [--target slateq|item] [--target-sync n]\n"
+	    "               [--w-click w] [--w-pay w] [--dim d] [--hist-len L] [--kernels w,w]\n"
+	    "               [--filters F] [--state-dim H] [--init-embeddings file] [--freeze-embeddings]\n"
+	    "               [--min-count n] [--holdout frac] [--seed n] [--keep n] [--warmup n]\n"
+	    "       q-train --online -m modeldir [-i kafka:topic|-] [--head-lr rate] [--gamma g]\n"
+	    "               [--target-sync n] [--publish-every n] [--publish-interval s] [--reset-heads]\n"
+	    "               [--keep n]\n"
+	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
+	    "       common: [-qv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
+	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n");
+	exit(st);
+}
+
+static long num_opt(const char *name, const char *arg, long lo, long hi)
+{
+	long v;
+	if (parse_long(arg, lo, hi, &v) < 0)
+		diag_fatal(2, "--%s %s: expected an integer in %ld..%ld", name, arg, lo, hi);
+	return v;
+}
+
+static double real_opt(const char *name, const char *arg, double lo, double hi)
+{
+	double v;
+	if (parse_double(arg, lo, hi, &v) < 0)
+		diag_fatal(2, "--%s %s: expected a number in %g..%g", name, arg, lo, hi);
+	return v;
+}
+
+int main(int argc, char *argv[])
+{
+	static struct option longopts[] = {
+		TOOL_LONGOPTS,
+		{ "offline", no_argument, NULL, OPT_OFFLINE },
+		{ "online", no_argument, NULL, OPT_ONLINE },
+		{ "evaluate", no_argument, NULL, OPT_EVALUATE },
+		{ "model-dir", required_argument, NULL, 'm' },
+		{ "epochs", required_argument, NULL, OPT_EPOCHS },
+		{ "head-epochs", required_argument, NULL, OPT_HEAD_EPOCHS },
+		{ "batch", required_argument, NULL, OPT_BATCH },
+		{ "lr", required_argument, NULL, OPT_LR },
+		{ "head-lr", required_argument, NULL, OPT_HEAD_LR },
+		{ "gamma", required_argument, NULL, OPT_GAMMA },
+		{ "target", required_argument, NULL, OPT_TARGET },
+		{ "target-sync", required_argument, NULL, OPT_TARGET_SYNC },
+		{ "w-click", required_argument, NULL, OPT_W_CLICK },
+		{ "w-pay", required_argument, NULL, OPT_W_PAY },
+		{ "click-weight", required_argument, NULL, OPT_CLICK_WEIGHT },
+		{ "dim", required_argument, NULL, OPT_DIM },
+		{ "hist-len", required_argument, NULL, OPT_HIST_LEN },
+		{ "kernels", required_argument, NULL, OPT_KERNELS },
+		{ "filters", required_argument, NULL, OPT_FILTERS },
+		{ "state-dim", required_argument, NULL, OPT_STATE_DIM },
+		{ "init-embeddings", required_argument, NULL, OPT_INIT_EMB },
+		{ "freeze-embeddings", no_argument, NULL, OPT_FREEZE_EMB },
+		{ "min-count", required_argument, NULL, OPT_MIN_COUNT },
+		{ "holdout", required_argument, NULL, OPT_HOLDOUT },
+		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "keep", required_argument, NULL, OPT_KEEP },
+		{ "publish-every", required_argument, NULL, OPT_PUBLISH_EVERY },
+		{ "publish-interval", required_argument, NULL, OPT_PUBLISH_INTERVAL },
+		{ "reset-heads", no_argument, NULL, OPT_RESET_HEADS },
+		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct tool_opts opts;
+	int ch, r;
+
+	diag_init(argv[0]);
+	memset(&opts, 0, sizeof opts);
+	qnet_dims_default(&O.dm, 0, 0);
+	O.epochs = 5;
+	O.head_epochs = -1;
+	O.batch = 256;
+	O.lr = 0.002;
+	O.head_lr = 0.02;
+	O.gamma = 0.9;
+	O.target = QNET_TARGET_SLATE;
+	O.w_click = 1;
+	O.w_pay = 1;
+	O.click_weight = 1;
+	O.min_count = 2;
+	O.holdout = 0.1;
+	O.seed = 1;
+	O.keep = 10;
+	O.warmup = 16;
+	O.publish_every = 10000;
+	O.publish_interval = 60;
+	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "hm:", longopts, NULL)) != -1) {
+		if ((r = tool_opts_handle(&opts, ch, optarg)) == 1)
+			continue;
+		if (r < 0)
+			usage(2);
+		switch (ch) {
+		case OPT_OFFLINE: O.mode = 'f'; break;
+		case OPT_ONLINE: O.mode = 'n'; break;
+		case OPT_EVALUATE: O.mode = 'e'; break;
+		case 'm': O.modeldir = optarg; break;
+		case OPT_EPOCHS: O.epochs = num_opt("epochs", optarg, 0, 1000000); break;
+		case OPT_HEAD_EPOCHS: O.head_epochs = num_opt("head-epochs", optarg, 0, 1000000); break;
+		case OPT_BATCH: O.batch = num_opt("batch", optarg, 1, 1 << 20); break;
+		case OPT_LR: O.lr = real_opt("lr", optarg, 1e-9, 10); break;
+		case OPT_HEAD_LR: O.head_lr = real_opt("head-lr", optarg, 1e-9, 10); break;
+		case OPT_GAMMA: O.gamma = real_opt("gamma", optarg, 0, 1); break;
+		case OPT_TARGET:
+			if (!strcmp(optarg, "slateq"))
+				O.target = QNET_TARGET_SLATE;
+			else if (!strcmp(optarg, "item"))
+				O.target = QNET_TARGET_ITEM;
+			else
+				diag_fatal(2, "--target %s: expected slateq or item", optarg);
+			break;
+		case OPT_TARGET_SYNC: O.target_sync = num_opt("target-sync", optarg, 1, 1L << 40); break;
+		case OPT_W_CLICK: O.w_click = real_opt("w-click", optarg, -1e9, 1e9); break;
+		case OPT_W_PAY: O.w_pay = real_opt("w-pay", optarg, -1e9, 1e9); break;
+		case OPT_CLICK_WEIGHT: O.click_weight = real_opt("click-weight", optarg, 0, 1e6); break;
+		case OPT_DIM: O.dm.d = (uint32_t)num_opt("dim", optarg, 1, QNET_MAX_DIM); O.dim_given = 1; break;
+		case OPT_HIST_LEN: O.dm.L = (uint32_t)num_opt("hist-len", optarg, 1, QNET_MAX_DIM); break;
+		case OPT_KERNELS: {
+			char *p = optarg, *end;
+			memset(O.dm.kw, 0, sizeof O.dm.kw);
+			O.dm.nkern = 0;
+			for (;;) {
+				long w = strtol(p, &end, 10);
+				if (end == p || w < 1 || w > QNET_MAX_DIM || O.dm.nkern == QNET_MAX_KERNELS)
+					diag_fatal(2, "--kernels %s: expected up to %d widths, e.g. 2,3", optarg, QNET_MAX_KERNELS);
+				O.dm.kw[O.dm.nkern++] = (uint32_t)w;
+				if (*end == 0)
+					break;
+				if (*end != ',')
+					diag_fatal(2, "--kernels %s: expected widths separated by commas", optarg);
+				p = end + 1;
+			}
+			break;
+		}
+		case OPT_FILTERS: O.dm.F = (uint32_t)num_opt("filters", optarg, 1, QNET_MAX_DIM); break;
+		case OPT_STATE_DIM: O.dm.H = (uint32_t)num_opt("state-dim", optarg, 1, QNET_MAX_DIM); break;
+		case OPT_INIT_EMB: O.init_emb = optarg; break;
+		case OPT_FREEZE_EMB: O.freeze_emb = 1; break;
+		case OPT_MIN_COUNT: O.min_count = num_opt("min-count", optarg, 1, 1L << 31); break;
+		case OPT_HOLDOUT: O.holdout = real_opt("holdout", optarg, 0, 0.9); break;
+		case OPT_SEED: O.seed = (uint64_t)num_opt("seed", optarg, 0, LONG_MAX); break;
+		case OPT_KEEP: O.keep = num_opt("keep", optarg, 0, 1L << 31); break;
+		case OPT_PUBLISH_EVERY: O.publish_every = num_opt("publish-every", optarg, 0, 1L << 40); break;
+		case OPT_PUBLISH_INTERVAL: {
+			int64_t ms = parse_duration_ms(optarg);
+			if (ms < 0)
+				diag_fatal(2, "--publish-interval %s: expected a duration", optarg);
+			O.publish_interval = (double)ms / 1000;
+			break;
+		}
+		case OPT_RESET_HEADS: O.reset_heads = 1; break;
+		case OPT_WARMUP: O.warmup = num_opt("warmup", optarg, 0, 100000); break;
+		case 'h': usage(0); break;
+		default: usage(2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0 || !O.mode || !O.modeldir)
+		usage(2);
+	if (O.head_epochs < 0)
+		O.head_epochs = O.epochs;
+	if (O.init_emb && !O.dim_given) {
+		/* the embedding file decides d */
+		FILE *f = fopen(O.init_emb, "r");
+		char *line = NULL;
+		size_t cap = 0;
+		if (f && getline(&line, &cap, f) > 0 && strrchr(line, ':')) {
+			uint32_t n = 0;
+			char *p = strrchr(line, ':') + 1, *end;
+			while (strtof(p, &end), end != p) {
+				n++;
+				p = end;
+			}
+			if (n > 0)
+				O.dm.d = n;
+		}
+		free(line);
+		if (f)
+			fclose(f);
+	}
+	{
+		char e[200];
+		if (qnet_dims_check(&O.dm, e, sizeof e) < 0)
+			diag_fatal(2, "%s", e);
+	}
+	progress_tty = isatty(2) && diag_verbosity > 0;
+
+	io = tool_io_open(&opts, "q-train");
+	if (!io) {
+		tool_opts_free(&opts);
+		return 1;
+	}
+	n_updates = stats_counter(io->st, "updates");
+	n_items = stats_counter(io->st, "items");
+	n_unknown = stats_counter(io->st, "unknown_items");
+	n_published = stats_counter(io->st, "published");
+	n_truncated = stats_counter(io->st, "truncated");
+	g_version = stats_gauge(io->st, "model_version");
+	int st = O.mode == 'f' ? run_offline() : O.mode == 'n' ? run_online() : run_evaluate();
+	int cst = tool_io_close(io);
+	tool_opts_free(&opts);
+	return st ? st : cst;
+}
