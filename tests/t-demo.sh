@@ -1,0 +1,27 @@
+#!/bin/sh
+# t-demo.sh: the demo loop end to end at a small size — record counts agree along the pipeline,
+# models are published online and served, and the report is complete.
+. "$(dirname "$0")/lib.sh"
+
+out="$T_TMP/demo"
+ok "pipelines/demo -s runs" sh -c "B=$B '$TOP/pipelines/demo' -s -o '$out' >'$T_TMP/table' 2>'$T_TMP/err'"
+[ -f "$T_TMP/err" ] && tail -5 "$T_TMP/err" >&2
+
+shown=$(jq -r .impressions "$out/startup.json")
+pages=$(jq -r .pages "$out/startup.json")
+archived=$(find "$out/archive" -name '*.ndjson.gz' -exec zcat {} + | wc -l | tr -d ' ')
+eq "every shown item became one archived sample" "$archived" "$shown"
+eq "every page became one transition" "$(lines "$out/startup-transitions.ndjson")" "$pages"
+eq "no dead letters from the simulator's events" "$(lines "$out/dead-letters.ndjson")" 0
+ok "no archive file left half-written" sh -c "! find '$out/archive' -name '.*' -o -name '_*' | grep -q ."
+
+nver=$(ls "$out/models" | wc -l)
+ok "q-train --online published versions after the offline one ($nver)" [ "$nver" -ge 2 ]
+ok "the myopic learner published too" [ "$(ls "$out/models-myopic" | wc -l)" -ge 2 ]
+online=$(ls "$out/models" | tail -1 | sed 's/^0*//')
+eq "the online evaluation was served by the newest version" "$(jq -r .policy "$out/eval-pageturn-online.json")" "v$online"
+for p in random popular greedy-oracle pageturn-offline pageturn-online pageturn-myopic; do
+	ok "table has $p" grep -q "^$p " "$T_TMP/table"
+done
+ok "the curve is an SVG with a line per learner" sh -c "[ \$(grep -c '<polyline' '$out/curve.svg') -eq 2 ]"
+t_done

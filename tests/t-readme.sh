@@ -1,0 +1,20 @@
+#!/bin/sh
+# t-readme.sh: runs every "$ command" of the README's tour, in order, in one scratch directory.
+# (make test is what runs this; make demo is run by t-demo.sh as pipelines/demo -s.)
+. "$(dirname "$0")/lib.sh"
+
+cd "$T_TMP" || exit 1
+n=0
+grep -E '^    \$ ' "$TOP/README" | sed 's/^    \$ //' >commands
+while IFS= read -r cmd; do
+	n=$((n + 1))
+	if sh -c "$cmd" >"out.$n" 2>"err.$n"; then
+		t_pass "README: $cmd"
+	else
+		t_fail "README: $cmd" "$(tail -3 "err.$n")"
+	fi
+done <commands
+ok "README has a tour" [ "$n" -ge 8 ]
+eq "models were published by the tour" "$(ls models | wc -l | tr -d ' ')" 2
+ok "the scored request ranked 3 items" sh -c "jq -e '.items | length == 3' out.7 >/dev/null"
+t_done
