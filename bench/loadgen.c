@@ -340,7 +340,7 @@ main(int argc, char *argv[])
 		default: usage();
 		}
 	}
-	if (optind != argc || opt.nconns < 1 || opt.count < 1 || opt.nitems < 1)
+	if (optind != argc || opt.nconns < 1 || opt.count < 0 || opt.nitems < 1 || (opt.count == 0 && opt.dump == NULL))
 		usage();
 	rs = (uint64_t)opt.seed;
 	make_bodies();
@@ -352,6 +352,8 @@ main(int argc, char *argv[])
 			fprintf(f, "%s\n", bodies[i]);
 		if (fclose(f) != 0)
 			diag_fatal(1, "%s:", opt.dump);
+		if (opt.count == 0)
+			return 0;	/* -n 0: only write the requests */
 	}
 	if (opt.log != NULL && (logfp = fopen(opt.log, "w")) == NULL)
 		diag_fatal(1, "%s:", opt.log);

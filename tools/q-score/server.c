@@ -302,6 +302,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 			if (cl != NULL && strtoull(cl, NULL, 10) > s->o.max_body) {
 				char why[128];
+				atomic_fetch_add(&s->o.cf->counters->requests, 1);
+				atomic_fetch_add(&s->o.cf->counters->errors, 1);
 				snprintf(why, sizeof why, "request body larger than %zu bytes", s->o.max_body);
 				return reply_error(s, c, 413, why);
 			}

@@ -1,0 +1,194 @@
+#!/bin/sh
+# t-q-score.sh: q-score — scores against the bare forward pass, ranking and k, errors, exploration frequencies, HTTP, hot swap under load, refusal, pinning, event-fed histories.
+. "$(dirname "$0")/lib.sh"
+
+cd "$T_TMP" || exit 1
+loadgen() { "$TOP/$B/bench/loadgen" "$@"; }
+M=$T_TMP/models
+qscore-mkmodel -m "$M" -C 4 -X 2 -d 8 -L 5 -F 4 -H 8 -n 50 -s 3 >/dev/null 2>&1
+eq "a model version is published" "$(ls "$M")" "0000000001"
+
+# ---- scores equal the forward pass of the model store's network ----
+# 64 requests: 8-item histories (the model uses the last 5), 30 candidates, ids past i49 unknown, no k.
+loadgen -n 0 -d gen.ndjson -m 30 -I 80 -X 2 -C 4 -L 8 -s 5 2>/dev/null
+jq -c 'del(.k)' gen.ndjson >req.ndjson
+q-score -m "$M" -i req.ndjson >out.ndjson 2>err.txt
+eq "filter: exit 0" "$?" "0"
+eq "filter: one answer per request" "$(lines out.ndjson)" "64"
+qscore-mkmodel -r -m "$M" <req.ndjson | sort >ref.tsv
+jq -r '.request_id as $r | .items[] | "\($r)\t\(.item_id)\t\(.q)"' out.ndjson | sort >got.tsv
+eq "every candidate answered" "$(lines got.tsv)" "$(lines ref.tsv)"
+bad=$(paste ref.tsv got.tsv | awk -F'\t' '$1 != $4 || $2 != $5 { n++; next }
+	{ d = $3 - $6; if (d < 0) d = -d; a = $3 < 0 ? -$3 : $3; if (d > 1e-5 * (a > 1 ? a : 1)) n++ } END { print n + 0 }')
+eq "q equals the reference forward pass (1e-5 relative)" "$bad" "0"
+unsorted=$(jq -r '[.items[].q] as $q | [range(1; $q | length) | select($q[.] > $q[. - 1])] | length' out.ndjson | sort -u)
+eq "items are ranked by decreasing q" "$unsorted" "0"
+eq "greedy propensities are 1" "$(jq -r '.items[].propensity' out.ndjson | sort -u)" "1"
+eq "the model version is named" "$(jq -r '.model_version' out.ndjson | sort -u)" "1"
+
+# ---- k, ties, errors ----
+cat >cases.ndjson <<'EOF'
+{"request_id":"k2","hist":["i1"],"context":[0,0,0,0],"candidates":[{"item_id":"i1","features":[0,0]},{"item_id":"i2","features":[0,0]},{"item_id":"i3","features":[0,0]}],"k":2}
+{"request_id":"tie","context":[0,0,0,0],"candidates":[{"item_id":"zz2","features":[1,1]},{"item_id":"zz1","features":[1,1]},{"item_id":"zz3","features":[1,1]}]}
+{"request_id":"tie2","context":[0,0,0,0],"candidates":[{"item_id":"zz3","features":[1,1]},{"item_id":"zz1","features":[1,1]},{"item_id":"zz2","features":[1,1]}]}
+{"request_id":7,"context":[0,0,0,0],"candidates":[{"item_id":12,"features":[0,0]}]}
+{"request_id":"e1","context":[0,0,0],"candidates":[]}
+{"request_id":"e2","context":[0,0,0,0],"candidates":[{"item_id":"i1"}]}
+{"request_id":"e3","context":[0,0,0,0]}
+not json at all
+{"request_id":"e4","context":[0,0,0,0],"candidates":[{"item_id":"i1","features":[0,"x"]}]}
+{"request_id":"e5","context":[0,0,0,0],"candidates":[],"k":0}
+{"context":[0,0,0,0],"candidates":[]}
+{"request_id":"e6","context":[0,0,0,0],"candidates":[{"item_id":"i1","features":[0,1e999]}]}
+{"request_id":"ok","context":[0,0,0,0],"candidates":[]}
+EOF
+q-score -m "$M" -i cases.ndjson >cases.out 2>cases.err
+eq "bad requests: exit 0" "$?" "0"
+eq "one line per request, bad ones included" "$(lines cases.out)" "13"
+eq "k=2 returns two" "$(sed -n 1p cases.out | jq '.items | length')" "2"
+eq "ties keep the input order" "$(sed -n 2p cases.out | jq -r '[.items[].item_id] | join(",")')" "zz2,zz1,zz3"
+eq "ties keep the input order (2)" "$(sed -n 3p cases.out | jq -r '[.items[].item_id] | join(",")')" "zz3,zz1,zz2"
+eq "integer ids answered as strings" "$(sed -n 4p cases.out | jq -c '[.request_id, .items[0].item_id]')" '["7","12"]'
+eq "wrong context size" "$(sed -n 5p cases.out | jq -r '.request_id + ": " + .error')" "e1: field 'context': 3 numbers, the model wants 4"
+eq "missing features" "$(sed -n 6p cases.out | jq -r '.error')" "candidates[0]: missing field 'features' (the model wants 2 numbers)"
+eq "missing candidates" "$(sed -n 7p cases.out | jq -r '.error')" "missing field 'candidates'"
+eq "bad JSON: null id and a reason" "$(sed -n 8p cases.out | jq -c '[.request_id, (.error | startswith("bad JSON at column 1"))]')" '[null,true]'
+eq "a string among features" "$(sed -n 9p cases.out | jq -r '.error')" "candidates[0]: field 'features'[1]: expected a number"
+eq "k=0 refused" "$(sed -n 10p cases.out | jq -r '.error')" "field 'k': expected an integer in [1, 1000000000]"
+eq "missing request_id" "$(sed -n 11p cases.out | jq -r '.error')" "missing field 'request_id'"
+eq "an infinite feature refused" "$(sed -n 12p cases.out | jq -r '.error')" "candidates[0]: field 'features'[1]: not a finite float"
+eq "empty candidates: empty list" "$(sed -n 13p cases.out | jq -c '.items')" "[]"
+q-score -m "$M" --strict -i cases.ndjson >/dev/null 2>&1
+eq "--strict: exit 1 on a bad request" "$?" "1"
+q-score -m "$M" --dead-letter dl.ndjson -i cases.ndjson >/dev/null 2>&1
+eq "dead letters carry the bad lines" "$(lines dl.ndjson)" "8"
+q-score -m "$M" --explore bogus </dev/null 2>/dev/null
+eq "a bad --explore is a usage error" "$?" "2"
+
+# ---- exploration: sampled frequencies match the reported propensities ----
+one='{"request_id":"x","context":[0.5,0.2,0.1,0.9],"hist":["i1","i2"],"candidates":[{"item_id":"i3","features":[0.1,0.2]},{"item_id":"i4","features":[1,0]},{"item_id":"i5","features":[0,1]},{"item_id":"i6","features":[2,2]}],"k":2}'
+awk -v r="$one" 'BEGIN { for (i = 0; i < 8000; i++) print r }' >same.ndjson
+for pol in softmax:0.05 epsilon:0.3; do
+	q-score -m "$M" --explore $pol --seed 11 -i same.ndjson >expl.out 2>/dev/null
+	# position 0: frequency of each item against its (constant) reported propensity
+	worst=$(jq -r '"\(.items[0].item_id) \(.items[0].propensity)"' expl.out | awk '
+		{ n[$1]++; p[$1] = $2; t++ } END { m = 0; for (i in n) { d = n[i] / t - p[i]; if (d < 0) d = -d; if (d > m) m = d } print (m < 0.025) ? "ok" : "off by " m }')
+	eq "$pol: position-0 frequencies match the propensities" "$worst" "ok"
+	# position 1 given position 0
+	worst=$(jq -r '"\(.items[0].item_id) \(.items[1].item_id) \(.items[1].propensity)"' expl.out | awk '
+		{ n[$1 " " $2]++; c[$1]++; p[$1 " " $2] = $3 } END { m = 0; for (k in n) { split(k, a, " "); if (c[a[1]] < 800) continue;
+		  d = n[k] / c[a[1]] - p[k]; if (d < 0) d = -d; if (d > m) m = d } print (m < 0.05) ? "ok" : "off by " m }')
+	eq "$pol: position-1 frequencies match the propensities" "$worst" "ok"
+	eq "$pol: several items get shown first" "$(jq -r '.items[0].item_id' expl.out | sort -u | wc -l | tr -d ' ')" "4"
+done
+q-score -m "$M" --explore softmax:0.05 --seed 11 -i same.ndjson 2>/dev/null | head -200 >s1.out
+q-score -m "$M" --explore softmax:0.05 --seed 11 -i same.ndjson 2>/dev/null | head -200 >s2.out
+q-score -m "$M" --explore softmax:0.05 --seed 12 -i same.ndjson 2>/dev/null | head -200 >s3.out
+same_file "the same seed samples the same lists" s2.out s1.out
+notok "another seed samples other lists" cmp -s s1.out s3.out
+
+# ---- HTTP ----
+start_server() {
+	rm -f port
+	bg q-score -m "$M" --listen 127.0.0.1:0 --port-file port --threads 2 --max-body 64k --poll-interval 200ms "$@" 2>>server.err
+	SPID=$!
+	i=0; while [ ! -s port ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	P=$(cat port)
+	URL=http://127.0.0.1:$P
+}
+stop_server() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; }
+code() { curl -s -o body.out -w '%{http_code}' "$@"; }
+
+start_server
+ok "server: port written" test -n "$P"
+eq "healthz" "$(code "$URL/healthz")" "200"
+head -1 req.ndjson >one.json
+eq "POST one request" "$(code -X POST --data-binary @one.json "$URL/v1/score")" "200"
+eq "the same answer as the filter" "$(jq -c . body.out)" "$(head -1 out.ndjson | jq -c .)"
+head -3 req.ndjson | jq -s -c . >batch.json
+eq "POST a batch" "$(code -X POST --data-binary @batch.json "$URL/v1/score")" "200"
+eq "a batch gets an array in order" "$(jq -r '[.[].request_id] | join(",")' body.out)" "$(head -3 req.ndjson | jq -r .request_id | paste -sd, -)"
+eq "bad JSON: 400" "$(code -X POST -d '{"request_id":"b",' "$URL/v1/score")" "400"
+eq "bad JSON: the reason" "$(jq -r .error body.out)" "bad JSON at column 19: string key expected"
+eq "a bad field: 400" "$(code -X POST -d '{"request_id":"b","candidates":3}' "$URL/v1/score")" "400"
+eq "a bad field: the request id and reason" "$(jq -c . body.out)" '{"request_id":"b","error":"field '"'"'candidates'"'"': expected an array"}'
+head -c 70000 /dev/zero | tr '\0' ' ' >big.json
+eq "oversized body: 413" "$(code -X POST --data-binary @big.json "$URL/v1/score")" "413"
+eq "oversized chunked body: 413" "$(code -X POST -H 'Transfer-Encoding: chunked' --data-binary @big.json "$URL/v1/score")" "413"
+eq "unknown path: 404" "$(code "$URL/nope")" "404"
+eq "GET /v1/score: 405" "$(code "$URL/v1/score")" "405"
+eq "/v1/models names the version" "$(code "$URL/v1/models")$(jq -c '[.serving.version, .refusals_total]' body.out)" "200[1,0]"
+code "$URL/metrics" >/dev/null
+ok "/metrics: model version" grep -qx 'qscore_model_version 1' body.out
+ok "/metrics: latency histogram" grep -q '^qscore_request_duration_seconds_bucket{le="+Inf"} [1-9]' body.out
+ok "/metrics: error count" grep -qx 'qscore_request_errors_total 4' body.out
+
+# ---- refusal of a corrupt version ----
+cp -r "$M/0000000001" "$M/.tmp-corrupt"
+printf 'XX' | dd of="$M/.tmp-corrupt/qnet.bin" bs=1 seek=300 conv=notrunc 2>/dev/null
+mv "$M/.tmp-corrupt" "$M/0000000002"
+i=0; while [ $i -lt 60 ]; do code "$URL/v1/models" >/dev/null; [ "$(jq .refusals_total body.out)" = 1 ] && break; sleep 0.05; i=$((i + 1)); done
+eq "a corrupt version is refused, the old one kept" "$(jq -c '[.serving.version, .refusals[0].version]' body.out)" "[1,2]"
+ok "the refusal says why" sh -c "jq -r '.refusals[0].reason' body.out | grep -q 'checksum mismatch'"
+ok "the refusal is logged" grep -q 'version 2 refused, still serving version 1' server.err
+eq "requests go on with version 1" "$(code -X POST --data-binary @one.json "$URL/v1/score")$(jq .model_version body.out)" "2001"
+rm -rf "$M/0000000002"
+
+# ---- hot swap under load: versions every 100 ms, requests all along ----
+bg qscore-mkmodel -m "$M" -C 4 -X 2 -d 8 -L 5 -F 4 -H 8 -n 50 -s 4 -c 30 -t 100 -l pub.log
+PUB=$!
+loadgen -p "$P" -r 400 -n 1600 -T 10 -c 8 -m 30 -I 80 -X 2 -C 4 -L 8 -l load.log -q >load.sum
+eq "under swaps: no failed request, no version backwards" "$?" "0"
+wait "$PUB"
+eq "30 versions published" "$(lines pub.log)" "30"
+ok "every answer came" grep -q 'done=1600 ok=1600 failed=0' load.sum
+# every answer names a version published before the answer arrived (version 1 was there before)
+late=$(awk 'NR == FNR { pub[$1] = $2; next } $2 != 1 && (!($2 in pub) || pub[$2] > $1 + 5) { n++ } END { print n + 0 }' pub.log load.log)
+eq "every answer names a version that was live" "$late" "0"
+seen=$(awk '{ print $2 }' load.log | sort -un | wc -l | tr -d ' ')
+ok "many versions served during the run ($seen)" test "$seen" -ge 10
+code "$URL/v1/models" >/dev/null
+eq "the newest version is served at the end" "$(jq .serving.version body.out)" "$(tail -1 pub.log | cut -d' ' -f1)"
+kill -HUP "$SPID"
+sleep 0.2
+eq "SIGHUP: still serving" "$(code "$URL/healthz")" "200"
+stop_server
+
+# ---- pinning, warm-up ----
+q-score -m "$M" --pin 3 -i one.json >pin.out 2>/dev/null
+eq "--pin serves that version" "$(jq .model_version pin.out)" "3"
+q-score -m "$M" --pin 999 -i one.json >/dev/null 2>&1
+eq "--pin of a missing version: exit 1" "$?" "1"
+start_server --warmup req.ndjson
+code "$URL/v1/models" >/dev/null
+eq "warm-up from the recorded requests" "$(jq -c '[.serving.warmup_requests, .serving.warmup_source]' body.out)" '[64,"file"]'
+stop_server
+
+# ---- histories from the event stream ----
+cat >events.ndjson <<'EOF'
+{"type":"impression","ts":1,"request_id":"p1","user_id":"u1","items":[]}
+{"type":"click","ts":2,"request_id":"p1","user_id":"u1","item_id":"i7"}
+{"type":"click","ts":3,"request_id":"p1","user_id":"u1","item_id":"i7"}
+{"type":"pay","ts":4,"request_id":"p1","user_id":"u1","item_id":"i7","amount":3}
+{"type":"click","ts":5,"request_id":"p2","user_id":"u1","item_id":"i9"}
+{"type":"pay","ts":6,"request_id":"p2","user_id":"u1","item_id":"i11","amount":3}
+{"type":"click","ts":7,"request_id":"p2","user_id":"u2","item_id":"i1"}
+garbage
+EOF
+start_server --events events.ndjson
+i=0; while [ $i -lt 60 ]; do code "$URL/metrics" >/dev/null; grep -qx 'qscore_events_total 8' body.out && break; sleep 0.05; i=$((i + 1)); done
+ok "events read" grep -qx 'qscore_events_total 8' body.out
+ok "clicks recorded once per item and page" grep -qx 'qscore_event_clicks_total 4' body.out
+ok "bad event lines counted" grep -qx 'qscore_events_bad_total 1' body.out
+base='"context":[0.5,0.2,0.1,0.9],"candidates":[{"item_id":"i3","features":[0.1,0.2]},{"item_id":"i4","features":[1,0]},{"item_id":"i5","features":[0,1]}]'
+code -X POST -d "{\"request_id\":\"h1\",\"user_id\":\"u1\",$base}" "$URL/v1/score" >/dev/null
+jq -c '.items' body.out >from_events.out
+code -X POST -d "{\"request_id\":\"h1\",\"user_id\":\"u9\",\"hist\":[\"i7\",\"i9\",\"i11\"],$base}" "$URL/v1/score" >/dev/null
+jq -c '.items' body.out >explicit.out
+same_file "a user's history comes from the events" from_events.out explicit.out
+code -X POST -d "{\"request_id\":\"h1\",\"user_id\":\"u1\",\"hist\":[],$base}" "$URL/v1/score" >/dev/null
+jq -c '.items' body.out >empty.out
+notok "a hist in the request wins" cmp -s empty.out from_events.out
+stop_server
+
+t_done
