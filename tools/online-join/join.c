@@ -102,10 +102,10 @@ struct join {
 	struct buf s_str;
 	size_t cap_items, cap_floats;
 	uint64_t n_late_total;
-	uint64_t dummy[16];
+	uint64_t dummy[17];
 	uint64_t *n_imp, *n_click, *n_pay, *n_samples, *n_late, *n_evicted, *n_evicted_fb,
 	    *n_dup_click, *n_dup_pay, *n_dup_imp, *n_late_imp, *n_early, *n_joined_waiting;
-	int64_t *g_open, *g_waiting;
+	int64_t *g_open, *g_waiting, *g_peak;
 };
 
 static int64_t
@@ -767,6 +767,8 @@ on_impression(struct join *j, struct jpart *p, const json_t *ev, int64_t ts, con
 	heap_push(&p->imps, m, 1);
 	j->nopen++;
 	*j->g_open = (int64_t)j->nopen;
+	if (*j->g_open > *j->g_peak)
+		*j->g_peak = *j->g_open;
 
 	/* The clicks and pays that came first. */
 	if (j->nwaiting > 0) {
@@ -894,6 +896,7 @@ join_new(const struct join_opts *o, const struct join_out *out, struct stats *st
 		*c[i] = st != NULL ? stats_counter(st, names[i]) : &j->dummy[i];
 	j->g_open = st != NULL ? stats_gauge(st, "open_impressions") : (int64_t *)&j->dummy[14];
 	j->g_waiting = st != NULL ? stats_gauge(st, "waiting_feedback") : (int64_t *)&j->dummy[15];
+	j->g_peak = st != NULL ? stats_gauge(st, "open_impressions_peak") : (int64_t *)&j->dummy[16];
 	j->cap_floats = MAX_CONTEXT + MAX_FEATURES;
 	j->s_floats = xreallocarray(NULL, j->cap_floats, sizeof *j->s_floats);
 	return j;

@@ -165,7 +165,7 @@ main(int argc, char *argv[])
 	struct joiner jr = { 0 };
 	const char *archive_dir = NULL, *late_spec = NULL;
 	int64_t archive_size = 256LL << 20, archive_roll = 15 * 60000, n;
-	long level = 6, lv;
+	long level = 1, lv;
 	uint64_t lines = 0;
 	char err[512];
 	struct line ln;
