@@ -118,11 +118,15 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 	char err[320], id[257];
 	uint64_t *n_err;
 	struct qs_model *qm;
-	int rc;
+	struct stat sb;
+	int rc, interactive;
 
 	io = tool_io_open(topt, "q-score");
 	if (io == NULL)
 		return 1;
+	/* As a coprocess (requests on a pipe or terminal) each answer goes out at once. */
+	interactive = (topt->ninputs == 0 || (topt->ninputs == 1 && strcmp(topt->inputs[0], "-") == 0)) &&
+	    fstat(0, &sb) == 0 && !S_ISREG(sb.st_mode);
 	install_signals();
 	n_err = stats_counter(io->st, "errors");
 	w = qs_worker_new(cf->seed, 0);
@@ -148,6 +152,8 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 			tool_io_reject(io, &ln, "%s", err);
 		}
 		tool_io_emit_raw(io, NULL, out.p, out.len);
+		if (interactive && line_writer_flush(io->out) != 0)
+			break;
 		tool_io_done(io, &ln);
 	}
 	qs_buf_free(&out);
