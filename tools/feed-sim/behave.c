@@ -46,9 +46,17 @@ fs_session_new(const struct fs_world *w, const struct fs_params *p, uint64_t n, 
 	memcpy(s->z, w->centroid[mood], sizeof s->z);
 	s->shown = xcalloc((size_t)w->nitem, 1);
 	s->taste_dot = xmalloc((size_t)w->nitem * sizeof *s->taste_dot);
-	for (j = 0; j < w->nitem; j++)
+	s->recall_w = xmalloc((size_t)w->nitem * sizeof *s->recall_w);
+	for (j = 0; j < w->nitem; j++) {
+		double a;
+
 		s->taste_dot[j] = (float)vdot(w->users[user].taste, w->items[j].v, w->dim);
-	(void)p;
+		a = p->recall_pop * (w->items[j].logpop - w->logpop_min) / (w->logpop_max - w->logpop_min) +
+		    p->recall_taste * s->taste_dot[j];
+		/* exp() is kept from overflowing by the bound recall_pop + recall_taste of a. */
+		s->recall_w[j] = p->recall_noise >= 0.05 ?
+		    exp((a - fabs(p->recall_pop) - fabs(p->recall_taste)) / p->recall_noise) : a;
+	}
 	return s;
 }
 
@@ -59,6 +67,7 @@ fs_session_free(struct fs_session *s)
 		return;
 	free(s->shown);
 	free(s->taste_dot);
+	free(s->recall_w);
 	free(s->hist);
 	free(s);
 }
@@ -125,7 +134,6 @@ fs_recall(const struct fs_world *w, const struct fs_params *p, const struct fs_s
     uint64_t seed, int ncand, int *cand)
 {
 	struct scored *h;
-	double popn, scale = 1.0 / (w->logpop_max - w->logpop_min);
 	uint64_t key = fs_key_prefix(seed, s->n, (uint64_t)s->page, TAG_RECALL);
 	int j, n = 0;
 
@@ -134,13 +142,19 @@ fs_recall(const struct fs_world *w, const struct fs_params *p, const struct fs_s
 	h = xmalloc((size_t)ncand * sizeof *h);
 	for (j = 0; j < w->nitem; j++) {
 		struct scored e;
-		double g;
 
 		if (s->shown[j])
 			continue;
-		popn = (w->items[j].logpop - w->logpop_min) * scale;
-		g = -log(-log(fs_key_u01_at(key, (uint64_t)j)));
-		e.score = p->recall_pop * popn + p->recall_taste * s->taste_dot[j] + p->recall_noise * g;
+		/*
+		 * Gumbel top-n: a + noise x -log(-log u) ranks as exp(a / noise) / -log u,
+		 * with exp(a / noise) computed once per session (in the log domain for tiny noise).
+		 */
+		if (p->recall_noise >= 0.05)
+			e.score = s->recall_w[j] / -log(fs_key_u01_at(key, (uint64_t)j));
+		else if (p->recall_noise > 0)
+			e.score = s->recall_w[j] - p->recall_noise * log(-log(fs_key_u01_at(key, (uint64_t)j)));
+		else
+			e.score = s->recall_w[j];
 		e.item = j;
 		if (n < ncand) {
 			int i = n++;

@@ -159,6 +159,7 @@ struct fs_session {
 	float fat[FS_CMAX];	/* recent exposure per category */
 	uint8_t *shown;		/* one byte per item: already shown in this session */
 	float *taste_dot;	/* per item: the user's long-term taste . item */
+	double *recall_w;	/* per item: the recall weight exp(score / noise) */
 	int *hist;		/* clicked items, oldest first */
 	int nhist, caphist;
 	int clicks, pays, pages, sweet_clicks;
