@@ -317,7 +317,7 @@ const float *qnet_state(const struct qnet *net, struct qnet_ws *ws,
 	memset(ws->ea, 0, d * sizeof(float));
 	memset(ws->ec, 0, d * sizeof(float));
 	memset(ws->ds, 0, H * sizeof(float));
-	ws->sdq = ws->sdc = 0;
+	ws->sdq = ws->sdc = ws->sdv = 0;
 	return s;
 }
 
@@ -357,10 +357,10 @@ float qnet_sigmoid(float z)
 
 float qnet_q(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x)
 {
-	float q = qnet_qbar(net, ws, e, x);
+	float a = qnet_a(net, ws, e, x);
 	if (net->target == QNET_TARGET_SLATE)
-		q *= qnet_sigmoid(qnet_click_logit(net, ws, e, x));
-	return q;
+		a *= qnet_sigmoid(qnet_click_logit(net, ws, e, x));
+	return ws->v + a;
 }
 
 void qnet_item_backward(const struct qnet *net, struct qnet_ws *ws, const float *e, const float *x,
@@ -380,7 +380,13 @@ void qnet_item_backward(const struct qnet *net, struct qnet_ws *ws, const float 
 	axpy(ws->ea, dq, e, d);
 	axpy(ws->ec, dc, e, d);
 	ws->sdq += dq;
+	ws->sdv += dq;
 	ws->sdc += dc;
+}
+
+void qnet_v_backward(struct qnet_ws *ws, float dv)
+{
+	ws->sdv += dv;
 }
 
 void qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges, float *g)
@@ -388,8 +394,8 @@ void qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges,
 	size_t d = net->dm.d, H = net->dm.H;
 	const float *s = ws->s;
 	if (g && (ranges & QNET_RANGE_HEADS)) {
-		axpy(qnet_at(net, g, QNET_V_W), ws->sdq, s, H);
-		g[net->off[QNET_V_B]] += ws->sdq;
+		axpy(qnet_at(net, g, QNET_V_W), ws->sdv, s, H);
+		g[net->off[QNET_V_B]] += ws->sdv;
 		g[net->off[QNET_A_B]] += ws->sdq;
 		float *gW = qnet_at(net, g, QNET_A_W);
 		for (size_t h = 0; h < H; h++)
@@ -406,7 +412,7 @@ void qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges,
 	const float *vw = qnet_at(net, net->p, QNET_V_W);
 	const float *aW = qnet_at(net, net->p, QNET_A_W), *cW = qnet_at(net, net->p, QNET_C_W);
 	for (size_t h = 0; h < H; h++)
-		ws->ds[h] = ws->sdq * vw[h] + dot(aW + h * d, ws->ea, d) + dot(cW + h * d, ws->ec, d);
+		ws->ds[h] = ws->sdv * vw[h] + dot(aW + h * d, ws->ea, d) + dot(cW + h * d, ws->ec, d);
 }
 
 void qnet_state_backward(const struct qnet *net, struct qnet_ws *ws, float *g, float *dhist)
@@ -532,9 +538,9 @@ float qnet_next_value(const struct qnet *net, const struct qnet *tgt, struct qne
 		for (size_t i = 0; i < n; i++)
 			p[i] = qnet_sigmoid(qnet_click_logit(net, ws, e[i], x ? x[i] : NULL));
 		qnet_heads_refresh(tgt, ws);
-		double v = 0;
+		double v = ws->v;
 		for (size_t i = 0; i < n; i++)
-			v += (double)p[i] * qnet_qbar(tgt, ws, e[i], x ? x[i] : NULL);
+			v += (double)p[i] * qnet_a(tgt, ws, e[i], x ? x[i] : NULL);
 		if (p != pc)
 			free(p);
 		return (float)v;

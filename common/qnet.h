@@ -68,7 +68,7 @@ enum qnet_tensor {
 
 /* What the heads learn, and so what qnet_q() ranks by. */
 #define QNET_TARGET_ITEM 0	/* per-item TD target: Q = V + A */
-#define QNET_TARGET_SLATE 1	/* SlateQ: Q̄ = V + A given a click; Q = P(click)·Q̄ */
+#define QNET_TARGET_SLATE 1	/* slate decomposition: page value V(s) + Σ_i click_i·A(s,i); Q = V + P(click)·A */
 
 struct qnet {
 	struct qnet_dims dm;
@@ -125,6 +125,7 @@ struct qnet_ws {
 	float *ea;		/* d: Σ dq·e over the page's items */
 	float *ec;		/* d: Σ dc·e */
 	float sdq, sdc;		/* Σ dq, Σ dc */
+	float sdv;		/* Σ dq plus qnet_v_backward()'s dv: dLoss/dV */
 	float *ds;		/* H: dLoss/ds, set by qnet_heads_backward */
 	float *dz;		/* Z */
 	float *dx;		/* L × d */
@@ -151,8 +152,10 @@ float qnet_a(const struct qnet *net, const struct qnet_ws *ws, const float *e, c
 /* Q̄(s,a) = V(s) + A(s,a) = ws->v + qnet_a(). */
 float qnet_qbar(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x);
 /*
- * The item's value to rank by: Q̄ for QNET_TARGET_ITEM; P(click)·Q̄ for
- * QNET_TARGET_SLATE (the item's share of the page's value).
+ * The item's value to rank by: Q̄ = V + A for QNET_TARGET_ITEM; for
+ * QNET_TARGET_SLATE V + P(click)·A, the page's value with the item's
+ * expected contribution (A is then the item's value given a click: its
+ * reward and its effect on the future).
  */
 float qnet_q(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x);
 /* The click head's logit (P(click) = 1/(1+exp(-logit))). */
@@ -181,6 +184,8 @@ float qnet_sigmoid(float z);
 void qnet_item_backward(const struct qnet *net, struct qnet_ws *ws, const float *e, const float *x,
     float dq, float dc, int ranges, float *g, float *de);
 void qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges, float *g);
+/* Adds dv to dLoss/dV alone (qnet_item_backward's dq counts for both V and A); call before qnet_heads_backward(). */
+void qnet_v_backward(struct qnet_ws *ws, float dv);
 void qnet_state_backward(const struct qnet *net, struct qnet_ws *ws, float *g, float *dhist);
 
 /*
@@ -195,7 +200,7 @@ void qnet_heads_refresh(const struct qnet *net, struct qnet_ws *ws);
  * qnet_state(net, s') and e, x the n items of the next page (x[i] may be
  * NULL; x itself may be NULL). By net->target:
  *   QNET_TARGET_ITEM:  Q̄_tgt(s', a*), a* = argmax_a Q̄_net(s', a) (double DQN)
- *   QNET_TARGET_SLATE: Σ_a P(click a | s') · Q̄_tgt(s', a)
+ *   QNET_TARGET_SLATE: V_tgt(s') + Σ_a P(click a | s') · A_tgt(s', a)
  * 0 when n is 0. Leaves ws refreshed for tgt.
  */
 float qnet_next_value(const struct qnet *net, const struct qnet *tgt, struct qnet_ws *ws,

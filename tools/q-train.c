@@ -549,8 +549,38 @@ static double td_page(struct learner *lr, const struct dataset *ds, const struct
 	qnet_heads_refresh(net, lr->ws);
 	memset(lr->ws->ea, 0, net->dm.d * sizeof(float));
 	memset(lr->ws->ec, 0, net->dm.d * sizeof(float));
-	lr->ws->sdq = lr->ws->sdc = 0;
+	lr->ws->sdq = lr->ws->sdc = lr->ws->sdv = 0;
 	*nterms = 0;
+	if (net->target == QNET_TARGET_SLATE) {
+		/*
+		 * One term per page: V(s) + Σ_clicked A(s,i) against the clicked
+		 * items' rewards plus the next page's value.
+		 */
+		float pred = lr->ws->v, y = 0;
+		uint32_t nc = 0;
+		for (uint32_t i = 0; i < t->nact; i++) {
+			const struct item *it = &ds->it[t->act + i];
+			if (!it->click)
+				continue;
+			pred += qnet_a(net, lr->ws, row_of(lr, it->id), feat_of(ds, it));
+			y += it->r;
+			nc++;
+		}
+		y = qnet_td_target(y, (float)O.gamma, t->done, fut);
+		float err = pred - y;
+		*nterms = 1;
+		if (learn) {
+			for (uint32_t i = 0; i < t->nact; i++) {
+				const struct item *it = &ds->it[t->act + i];
+				if (it->click)
+					qnet_item_backward(net, lr->ws, row_of(lr, it->id), feat_of(ds, it), scale * err, 0,
+					    QNET_RANGE_HEADS, lr->g, NULL);
+			}
+			qnet_v_backward(lr->ws, scale * err * (1.0f - (float)nc));
+			qnet_heads_backward(net, lr->ws, QNET_RANGE_HEADS, lr->g);
+		}
+		return 0.5 * (double)err * err;
+	}
 	for (uint32_t i = 0; i < t->nact; i++) {
 		const struct item *it = &ds->it[t->act + i];
 		if (net->target == QNET_TARGET_SLATE && !it->click)
@@ -976,9 +1006,7 @@ static int run_offline(void)
 		memset(lr.v, 0, net->nparam * sizeof(float));
 		qnet_adam_init(&lr.adam, (float)O.lr);
 		lr.tgt = qnet_clone(net);
-		long sync = O.target_sync ? O.target_sync : 50;
-		best_loss = INFINITY;
-		best_ep = 0;
+		long sync = O.target_sync ? O.target_sync : 20;
 		size_t nfit = 0;
 		for (size_t k = 0; k < ntr; k++)
 			if (!ds.t[order[k]].truncated)
@@ -1001,8 +1029,7 @@ static int run_offline(void)
 				}
 				for (size_t k = b; k < e; k++) {
 					const struct trans *t = &ds.t[order[k]];
-					for (uint32_t i = 0; i < t->nact; i++)
-						nterms += net->target != QNET_TARGET_SLATE || ds.it[t->act + i].click;
+					nterms += net->target == QNET_TARGET_SLATE ? 1 : t->nact;
 				}
 				float scale = 1.0f / (float)(nterms ? nterms : 1);
 				for (size_t k = b; k < e; k++) {
@@ -1041,16 +1068,6 @@ static int run_offline(void)
 			}
 			report("heads", ep, tl / (double)(nt ? nt : 1), hn ? hl / (double)hn : 0, np ? gs / (double)np : -1,
 			    pop_gauc, rate);
-			double hloss = hn ? hl / (double)hn : 0;
-			if (nho == 0 || hloss < best_loss) {
-				best_loss = hloss;
-				best_ep = ep;
-				memcpy(best_p, net->p, net->nparam * sizeof(float));
-			}
-		}
-		if (best_ep > 0 && best_ep < O.head_epochs && !sig_stop) {
-			diag_info(1, "heads: keeping epoch %ld, the best on held-out TD loss", best_ep);
-			memcpy(net->p, best_p, net->nparam * sizeof(float));
 		}
 		free(S);
 		free(fut);
@@ -1579,7 +1596,7 @@ int main(int argc, char *argv[])
 	if (argc != 0 || !O.mode || !O.modeldir)
 		usage(2);
 	if (O.head_epochs < 0)
-		O.head_epochs = O.epochs;
+		O.head_epochs = 30;
 	if (O.init_emb && !O.dim_given) {
 		/* the embedding file decides d */
 		FILE *f = fopen(O.init_emb, "r");

@@ -88,7 +88,7 @@ static void new_context(struct user *u)
 static double click_prob(const struct user *u, int i, int pos)
 {
 	if (world_long)
-		return sigm(-1.5 + appeal[i] + 0.8 * (hook[i] < 0) - 0.3 * (hook[i] > 0) - 0.05 * pos + 0.3 * u->eng);
+		return sigm(-1.5 + appeal[i] + 0.5 * (hook[i] < 0) - 0.3 * (hook[i] > 0) - 0.05 * pos + 0.3 * u->eng);
 	return sigm(-2.5 + appeal[i] + 4 * u->p[topic[i]] - 0.1 * pos + u->ctx[0] * (topic[i] == 0));
 }
 
@@ -96,7 +96,7 @@ static double click_prob(const struct user *u, int i, int pos)
 static void clicked(struct user *u, int i)
 {
 	if (world_long) {
-		u->eng += hook[i] < 0 ? -0.6 : hook[i] > 0 ? 0.4 : 0;
+		u->eng += hook[i] < 0 ? -1.0 : hook[i] > 0 ? 0.5 : 0;
 		if (u->eng > 2)
 			u->eng = 2;
 	}
@@ -185,6 +185,24 @@ static void model_rank(struct model *m, struct qnet_ws *ws, const struct user *u
 		}
 }
 
+/* The built-in reference policies: 'm' myopic (true click probability), 'l' that minus a penalty on bait. */
+static int ref_policy;
+
+static void ref_rank(const struct user *u, int *cand, int n)
+{
+	double q[MAXP * 3];
+	for (int j = 0; j < n; j++) {
+		q[j] = click_prob(u, cand[j], 0);
+		if (ref_policy == 'l')
+			q[j] += 0.3 * hook[cand[j]];
+	}
+	for (int a = 1; a < n; a++)
+		for (int b = a; b > 0 && q[b] > q[b - 1]; b--) {
+			double tq = q[b]; q[b] = q[b - 1]; q[b - 1] = tq;
+			int ti = cand[b]; cand[b] = cand[b - 1]; cand[b - 1] = ti;
+		}
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: gen-transitions [-l] [-n sessions] [-s seed] [-I items] [-m modeldir] [-O oracle.json]\n");
@@ -198,13 +216,14 @@ int main(int argc, char *argv[])
 	const char *modeldir = NULL, *oracle = NULL;
 	int ch;
 	diag_init(argv[0]);
-	while ((ch = getopt(argc, argv, "I:ln:m:O:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "I:ln:m:O:P:s:")) != -1) {
 		switch (ch) {
 		case 'I': n_items = atoi(optarg); break;
 		case 'l': world_long = 1; max_pages = 20; break;
 		case 'n': sessions = atol(optarg); break;
 		case 'm': modeldir = optarg; break;
 		case 'O': oracle = optarg; break;
+		case 'P': ref_policy = optarg[0]; break;
 		case 's': seed = strtoull(optarg, NULL, 10); break;
 		default: usage();
 		}
@@ -231,10 +250,12 @@ int main(int argc, char *argv[])
 		new_user(&u);
 		new_context(&u);
 		int items[MAXP * 3], next[MAXP * 3], click[MAXP], pay[MAXP];
-		int ncand = m ? 3 * page_size : page_size;
+		int ncand = m || ref_policy ? 3 * page_size : page_size;
 		random_page(items, ncand);
 		if (m)
 			model_rank(m, ws, &u, items, ncand);
+		else if (ref_policy)
+			ref_rank(&u, items, ncand);
 		for (int pg = 0; pg < max_pages; pg++) {
 			int oldhist[MAXHIST], oldn = u.nhist;
 			double oldctx[2] = { u.ctx[0], u.ctx[1] }, p[MAXP];
@@ -276,8 +297,10 @@ int main(int argc, char *argv[])
 				random_page(next, ncand);
 				if (m)
 					model_rank(m, ws, &u, next, ncand);
+				else if (ref_policy)
+					ref_rank(&u, next, ncand);
 			}
-			if (!m) {
+			if (!m && !ref_policy) {
 				printf("{\"mdp_id\":\"u%ld/s%ld\",\"seq\":%d,\"user_id\":\"u%ld\",\"state\":", s, s, pg, s);
 				print_state(stdout, oldhist, oldn, oldctx);
 				fputs(",\"action\":", stdout);
@@ -297,7 +320,10 @@ int main(int argc, char *argv[])
 			memcpy(items, next, sizeof items);
 		}
 	}
-	if (m) {
+	if (ref_policy) {
+		printf("{\"policy\":\"%c\",\"sessions\":%ld,\"avg_return\":%.4f,\"pages_per_session\":%.3f}\n", ref_policy,
+		    sessions, ret / (double)sessions, (double)pages / (double)sessions);
+	} else if (m) {
 		printf("{\"model_version\":%u,\"sessions\":%ld,\"avg_return\":%.4f,\"pages_per_session\":%.3f,\"ctr\":%.4f}\n",
 		    m->version, sessions, ret / (double)sessions, (double)pages / (double)sessions,
 		    (double)clicks / (double)(shown ? shown : 1));

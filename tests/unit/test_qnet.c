@@ -26,6 +26,7 @@ struct page {
 	float x[NI][4];
 	float y[NI];		/* regression targets of Q̄ */
 	float click[NI];	/* click labels */
+	float yv;		/* regression target of V alone */
 };
 
 /* Loss of the page: Σ ½(Q̄ − y)² + Σ logloss(click); accumulated in double. */
@@ -35,7 +36,7 @@ static double page_loss(const struct qnet *net, struct qnet_ws *ws, const struct
 	for (size_t r = 0; r < pg->nhist; r++)
 		h[r] = pg->hist[r];
 	qnet_state(net, ws, h, pg->nhist, pg->ctx);
-	double loss = 0;
+	double loss = 0.5 * (ws->v - pg->yv) * (ws->v - pg->yv);
 	for (int i = 0; i < NI; i++) {
 		double q = qnet_qbar(net, ws, pg->e[i], pg->x[i]);
 		double c = qnet_click_logit(net, ws, pg->e[i], pg->x[i]);
@@ -59,6 +60,7 @@ static void page_grad(const struct qnet *net, struct qnet_ws *ws, const struct p
 		qnet_item_backward(net, ws, pg->e[i], pg->x[i], q - pg->y[i], qnet_sigmoid(c) - pg->click[i],
 		    QNET_RANGE_HEADS | QNET_RANGE_CLICK, g, de + i * net->dm.d);
 	}
+	qnet_v_backward(ws, ws->v - pg->yv);
 	qnet_heads_backward(net, ws, QNET_RANGE_HEADS | QNET_RANGE_CLICK, g);
 	qnet_state_backward(net, ws, g, dh);
 }
@@ -112,6 +114,7 @@ static void gradcheck(const struct qnet_dims *dm, size_t nhist, const char *what
 	struct page pg;
 	memset(&pg, 0, sizeof pg);
 	pg.nhist = nhist;
+	pg.yv = 0.7f;
 	for (size_t r = 0; r < MAXH; r++)
 		for (size_t c = 0; c < dm->d; c++)
 			pg.hist[r][c] = frand();
@@ -249,18 +252,19 @@ static void td_targets(void)
 	(void)x1;
 
 	/*
-	 * SlateQ: the future is Σ P(click a') Q̄_tgt(s', a'):
+	 * Slate: the future is V_tgt(s') + Σ P(click a') A_tgt(s', a'):
 	 *   logits: (0.5, 1)·e2 = 1, (0.5, 1)·e3 = 1.5
-	 *   3.5·σ(1) + 2.0·σ(1.5)
+	 *   A_tgt(e2) = 3.5 − 1 = 2.5, A_tgt(e3) = 2.0 − 1 = 1.0
+	 *   1.0 + 2.5·σ(1) + 1.0·σ(1.5)
 	 */
 	net->target = tgt->target = QNET_TARGET_SLATE;
 	qnet_state(net, ws, h1, 1, NULL);
 	fut = qnet_next_value(net, tgt, ws, ne, nx, 2);
-	double want = 3.5 / (1 + exp(-1.0)) + 2.0 / (1 + exp(-1.5));
+	double want = 1.0 + 2.5 / (1 + exp(-1.0)) + 1.0 / (1 + exp(-1.5));
 	CHECK(fabs(fut - want) < 1e-5, "slate next value %g, want %g", fut, want);
 	qnet_state(net, ws, h1, 1, NULL);
 	float q = qnet_q(net, ws, e2, x2);
-	CHECK(fabs(q - 4.0 / (1 + exp(-1.0))) < 1e-5, "slate ranking value %g", q);
+	CHECK(fabs(q - (1.5 + 2.5 / (1 + exp(-1.0)))) < 1e-5, "slate ranking value %g", q);
 
 	qnet_ws_free(ws);
 	qnet_free(tgt);
