@@ -36,6 +36,7 @@ struct joiner {
 	char *topic;		/* the Kafka input topic (one) */
 	struct kpart *kp;
 	size_t nkp;
+	int rebalance_hooked;
 };
 
 static void
@@ -125,7 +126,17 @@ on_rebalance(void *arg, int assigned, const char *topic, const int32_t *parts, s
 
 	if (assigned || jr->topic == NULL || strcmp(topic, jr->topic) != 0)
 		return;
-	tool_io_checkpoint(jr->io);
+	/*
+	 * Deliver, then commit. A commit refused in the middle of the rebalance
+	 * costs only duplicates: the new owner reads from the previous commit.
+	 */
+	store_positions(jr);
+	if (line_writer_flush(jr->io->out) != 0 || (jr->late != NULL && line_writer_flush(jr->late) != 0) ||
+	    deadletter_flush(jr->io->dl) != 0)
+		jr->io->status = 1;
+	else if (line_reader_commit(jr->io->in) != 0)
+		diag_info(1, "hand-over of %s: commit refused; the new owner reads from the previous commit",
+		    topic);
 	for (i = 0; i < n; i++) {
 		join_drop_partition(jr->j, parts[i]);
 		for (k = 0; k < jr->nkp; k++)
@@ -270,10 +281,13 @@ main(int argc, char *argv[])
 	out.arg = &jr;
 	jr.j = join_new(&jo, &out, jr.io->st);
 	tool_io_on_checkpoint(jr.io, store_positions, &jr);
-	if (line_reader_kafka(jr.io->in) != NULL)
-		kafka_source_on_rebalance(line_reader_kafka(jr.io->in), on_rebalance, &jr);
 
 	while ((r = tool_io_next(jr.io, &ln)) > 0) {
+		/* The Kafka source opens when the reader reaches it. */
+		if (!jr.rebalance_hooked && line_reader_kafka(jr.io->in) != NULL) {
+			kafka_source_on_rebalance(line_reader_kafka(jr.io->in), on_rebalance, &jr);
+			jr.rebalance_hooked = 1;
+		}
 		if (r == LINE_IDLE || (++lines & 1023) == 0)
 			join_tick(jr.j);
 		if (r == LINE_IDLE) {
