@@ -1,0 +1,611 @@
+/* kafka.c: Kafka endpoints over librdkafka — a consumer-group source with explicit commits and a keyed, idempotent sink. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "diag.h"
+#include "kafka.h"
+#include "lineio.h"
+#include "xalloc.h"
+
+struct kafka_source {
+	rd_kafka_t *rk;
+	size_t max_line;
+	kafka_rebalance_fn *on_rebalance;
+	void *rebalance_arg;
+	char *buf;			/* the current line, NUL-terminated */
+	size_t bufcap;
+	char *key;
+	size_t keycap;
+	char *topic;			/* the current line's topic */
+	char *source;			/* "kafka:TOPIC/PARTITION/OFFSET" */
+	size_t sourcecap;
+	rd_kafka_resp_err_t last_err;	/* the last consumer error reported, to report each once in a row */
+	rd_kafka_topic_partition_list_t *committed;	/* of the assignment, for the lag; NULL when to fetch */
+};
+
+struct kafka_sink {
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+	char *topic;
+	uint64_t delivered;
+	uint64_t failures;
+	int fatal;
+};
+
+void
+kafka_opts_add(struct kafka_opts *opts, char *keyval)
+{
+	opts->conf = xreallocarray(opts->conf, opts->nconf + 1, sizeof *opts->conf);
+	opts->conf[opts->nconf++] = keyval;
+}
+
+/* librdkafka's own log lines, shown from -vv on. */
+static void
+kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void)level;
+	diag_info(2, "kafka %s: %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
+/*
+ * Client-level errors (brokers down, authentication, fatal idempotence errors).
+ * Transient ones are retried by librdkafka and shown from -vv on; fatal ones always.
+ */
+static void
+kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	char why[256];
+
+	(void)opaque;
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_fatal_error(rk, why, sizeof why);
+		diag_warn("kafka: fatal error: %s", why);
+	} else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		diag_info(1, "kafka: %s", reason);
+	else
+		diag_info(2, "kafka: %s", reason);
+}
+
+/* Sets one property; 0, or -1 after a diagnostic. */
+static int
+kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val)
+{
+	char errstr[512];
+
+	if (rd_kafka_conf_set(conf, key, val, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+		diag_warn("kafka: %s", errstr);
+		return -1;
+	}
+	return 0;
+}
+
+/* Applies the -b and -X options over the defaults already in conf. 0, or -1 after a diagnostic. */
+static int
+kafka_conf_apply(rd_kafka_conf_t *conf, const struct kafka_opts *opts)
+{
+	size_t i;
+
+	if (opts == NULL)
+		return 0;
+	if (opts->brokers && kafka_conf_set(conf, "bootstrap.servers", opts->brokers) != 0)
+		return -1;
+	for (i = 0; i < opts->nconf; i++) {
+		const char *kv = opts->conf[i], *eq = strchr(kv, '=');
+		char *key;
+		int rc;
+
+		if (eq == NULL || eq == kv) {
+			diag_warn("kafka: -X %s: expected key=value", kv);
+			return -1;
+		}
+		key = xstrndup(kv, (size_t)(eq - kv));
+		rc = kafka_conf_set(conf, key, eq + 1);
+		free(key);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A configuration with pageturn's common settings. */
+static rd_kafka_conf_t *
+kafka_conf_new(void)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	kafka_conf_set(conf, "client.id", diag_progname());
+	return conf;
+}
+
+/* ---- source ---- */
+
+/* Drops the cached committed offsets (the assignment changed). */
+static void
+kafka_source_forget_committed(struct kafka_source *src)
+{
+	if (src->committed)
+		rd_kafka_topic_partition_list_destroy(src->committed);
+	src->committed = NULL;
+}
+
+/* Calls the registered function once per topic of parts (which it sorts). */
+static void
+kafka_source_notify(struct kafka_source *src, int assigned, rd_kafka_topic_partition_list_t *parts)
+{
+	int32_t *pids;
+	int i, j;
+
+	if (src->on_rebalance == NULL || parts->cnt == 0)
+		return;
+	rd_kafka_topic_partition_list_sort(parts, NULL, NULL);
+	pids = xreallocarray(NULL, (size_t)parts->cnt, sizeof *pids);
+	for (i = 0; i < parts->cnt; i = j) {
+		for (j = i; j < parts->cnt && strcmp(parts->elems[j].topic, parts->elems[i].topic) == 0; j++)
+			pids[j - i] = parts->elems[j].partition;
+		src->on_rebalance(src->rebalance_arg, assigned, parts->elems[i].topic, pids, (size_t)(j - i));
+	}
+	free(pids);
+}
+
+/* Reports a failed (incremental) assign or unassign. */
+static void
+kafka_assign_error(const char *what, rd_kafka_error_t *error, rd_kafka_resp_err_t err)
+{
+	if (error) {
+		diag_warn("kafka: %s: %s", what, rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	} else if (err)
+		diag_warn("kafka: %s: %s", what, rd_kafka_err2str(err));
+}
+
+/*
+ * The group's rebalances, served from rd_kafka_consumer_poll(): under the
+ * eager protocol the whole assignment changes, under the cooperative one only
+ * the partitions listed. The caller hears of a revocation while it still owns
+ * the partitions (so it can flush and commit), and of an assignment after it.
+ */
+static void
+kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+    rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct kafka_source *src = opaque;
+	int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+
+	kafka_source_forget_committed(src);
+	switch (err) {
+	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+		diag_info(2, "kafka: %d partition(s) assigned%s", parts->cnt,
+		    cooperative ? " (incremental)" : "");
+		if (cooperative)
+			kafka_assign_error("assign", rd_kafka_incremental_assign(rk, parts), 0);
+		else
+			kafka_assign_error("assign", NULL, rd_kafka_assign(rk, parts));
+		kafka_source_notify(src, 1, parts);
+		break;
+	case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+		diag_info(2, "kafka: %d partition(s) %s", parts->cnt,
+		    rd_kafka_assignment_lost(rk) ? "lost" : "revoked");
+		kafka_source_notify(src, 0, parts);
+		if (cooperative)
+			kafka_assign_error("unassign", rd_kafka_incremental_unassign(rk, parts), 0);
+		else
+			kafka_assign_error("unassign", NULL, rd_kafka_assign(rk, NULL));
+		break;
+	default:
+		diag_warn("kafka: rebalance: %s", rd_kafka_err2str(err));
+		kafka_assign_error("unassign", NULL, rd_kafka_assign(rk, NULL));
+		break;
+	}
+}
+
+struct kafka_source *
+kafka_source_open(const struct kafka_opts *opts, char *const *topics, size_t ntopics,
+    size_t max_line)
+{
+	rd_kafka_topic_partition_list_t *subs = NULL;
+	struct kafka_source *src;
+	rd_kafka_conf_t *conf;
+	rd_kafka_resp_err_t err;
+	char errstr[512], *group = NULL;
+	size_t i;
+
+	src = xcalloc(1, sizeof *src);
+	src->max_line = max_line ? max_line : LINE_MAX_DEFAULT;
+	conf = kafka_conf_new();
+	if (opts && opts->group)
+		group = xstrdup(opts->group);
+	else
+		group = xasprintf("pageturn-%s", diag_progname());
+	if (kafka_conf_set(conf, "group.id", group) != 0 ||
+	    kafka_conf_set(conf, "enable.auto.commit", "false") != 0 ||
+	    kafka_conf_set(conf, "enable.auto.offset.store", "false") != 0 ||
+	    kafka_conf_set(conf, "auto.offset.reset", "earliest") != 0 ||
+	    kafka_conf_apply(conf, opts) != 0)
+		goto err;
+	rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
+	rd_kafka_conf_set_opaque(conf, src);
+	if ((src->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr)) == NULL) {
+		diag_warn("kafka: %s", errstr);
+		goto err;
+	}
+	conf = NULL;
+	rd_kafka_poll_set_consumer(src->rk);
+
+	subs = rd_kafka_topic_partition_list_new((int)ntopics);
+	for (i = 0; i < ntopics; i++)
+		rd_kafka_topic_partition_list_add(subs, topics[i], RD_KAFKA_PARTITION_UA);
+	if ((err = rd_kafka_subscribe(src->rk, subs)) != 0) {
+		diag_warn("kafka: subscribe: %s", rd_kafka_err2str(err));
+		goto err;
+	}
+	rd_kafka_topic_partition_list_destroy(subs);
+	diag_info(2, "kafka: consumer in group %s", group);
+	free(group);
+	return src;
+err:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	if (subs)
+		rd_kafka_topic_partition_list_destroy(subs);
+	if (src->rk)
+		rd_kafka_destroy(src->rk);
+	free(group);
+	free(src);
+	return NULL;
+}
+
+/* Grows *buf to hold at least need bytes. */
+static void
+kafka_reserve(char **buf, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return;
+	*cap = need < 256 ? 256 : need;
+	*buf = xrealloc(*buf, *cap);
+}
+
+/* Copies a message into the source's buffers and fills line. */
+static void
+kafka_source_fill(struct kafka_source *src, const rd_kafka_message_t *m, struct line *line)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	size_t len = m->payload ? m->len : 0, keep;
+	int n;
+
+	if (len > 0 && ((const char *)m->payload)[len - 1] == '\n')
+		len--;
+	keep = len > src->max_line ? src->max_line : len;
+	kafka_reserve(&src->buf, &src->bufcap, keep + 1);
+	if (keep)
+		memcpy(src->buf, m->payload, keep);
+	src->buf[keep] = '\0';
+
+	if (src->topic == NULL || strcmp(src->topic, topic) != 0) {
+		free(src->topic);
+		src->topic = xstrdup(topic);
+	}
+	for (;;) {
+		n = snprintf(src->source, src->sourcecap, "kafka:%s/%" PRId32 "/%" PRId64,
+		    topic, m->partition, m->offset);
+		if (n >= 0 && (size_t)n < src->sourcecap)
+			break;
+		kafka_reserve(&src->source, &src->sourcecap, (size_t)n + 1);
+	}
+
+	memset(line, 0, sizeof *line);
+	line->buf = src->buf;
+	line->len = keep;
+	line->too_long = len > src->max_line;
+	line->full_len = len;
+	line->source = src->source;
+	line->topic = src->topic;
+	line->partition = m->partition;
+	line->offset = m->offset;
+	if (m->key) {
+		kafka_reserve(&src->key, &src->keycap, m->key_len + 1);
+		memcpy(src->key, m->key, m->key_len);
+		src->key[m->key_len] = '\0';
+		line->key = src->key;
+		line->keylen = m->key_len;
+	}
+}
+
+int
+kafka_source_next(struct kafka_source *src, struct line *line, int timeout_ms)
+{
+	rd_kafka_message_t *m;
+	rd_kafka_resp_err_t err;
+	char why[512];
+
+	if ((m = rd_kafka_consumer_poll(src->rk, timeout_ms)) == NULL)
+		return 0;
+	if ((err = m->err) == 0) {
+		kafka_source_fill(src, m, line);
+		rd_kafka_message_destroy(m);
+		src->last_err = 0;
+		return 1;
+	}
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_fatal_error(src->rk, why, sizeof why);
+		diag_warn("kafka: consumer: %s", why);
+		rd_kafka_message_destroy(m);
+		return -1;
+	}
+	if (err != RD_KAFKA_RESP_ERR__PARTITION_EOF && err != src->last_err) {
+		/* Transient (an unknown topic, a broker away): librdkafka retries. */
+		diag_warn("kafka: consumer: %s", rd_kafka_message_errstr(m));
+		src->last_err = err;
+	}
+	rd_kafka_message_destroy(m);
+	return 0;
+}
+
+void
+kafka_source_store(struct kafka_source *src, const char *topic, int32_t partition,
+    int64_t next_offset)
+{
+	rd_kafka_topic_partition_list_t *parts;
+	rd_kafka_topic_partition_t *tp;
+	rd_kafka_resp_err_t err;
+
+	/*
+	 * A fresh list each time: librdkafka caches a partition reference in a
+	 * list element, so a reused element would point at the old partition,
+	 * and a list outliving the handle would keep it from being destroyed.
+	 */
+	parts = rd_kafka_topic_partition_list_new(1);
+	tp = rd_kafka_topic_partition_list_add(parts, topic, partition);
+	tp->offset = next_offset;
+	/* A partition revoked meanwhile refuses the store: its new owner reads it again. */
+	if ((err = rd_kafka_offsets_store(src->rk, parts)) != 0 || tp->err != 0)
+		diag_info(2, "kafka: store %s/%" PRId32 "@%" PRId64 ": %s", topic, partition,
+		    next_offset, rd_kafka_err2str(err ? err : tp->err));
+	rd_kafka_topic_partition_list_destroy(parts);
+}
+
+int
+kafka_source_commit(struct kafka_source *src)
+{
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_commit(src->rk, NULL, 0);
+	if (err == 0 || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+		return 0;
+	diag_warn("kafka: commit: %s", rd_kafka_err2str(err));
+	return -1;
+}
+
+/*
+ * Where a partition's reading starts when nothing was consumed from it yet:
+ * its committed offset, else (auto.offset.reset=earliest) the low watermark.
+ * -1 when unknown.
+ */
+static int64_t
+kafka_source_start(struct kafka_source *src, const rd_kafka_topic_partition_t *tp, int64_t lo)
+{
+	rd_kafka_topic_partition_t *c;
+
+	if (src->committed == NULL)
+		return -1;
+	c = rd_kafka_topic_partition_list_find(src->committed, tp->topic, tp->partition);
+	if (c == NULL || c->err)
+		return -1;
+	if (c->offset >= 0)
+		return c->offset;
+	return lo >= 0 ? lo : -1;
+}
+
+int64_t
+kafka_source_lag(struct kafka_source *src)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	int64_t lag = 0, lo, hi, pos;
+	int i, known = 0;
+
+	if (rd_kafka_assignment(src->rk, &parts) != 0)
+		return -1;
+	if (parts->cnt == 0) {
+		rd_kafka_topic_partition_list_destroy(parts);
+		return 0;
+	}
+	if (src->committed == NULL) {
+		/* Once per assignment: one round trip to the group coordinator. */
+		src->committed = rd_kafka_topic_partition_list_copy(parts);
+		if (rd_kafka_committed(src->rk, src->committed, 2000) != 0)
+			kafka_source_forget_committed(src);
+	}
+	rd_kafka_position(src->rk, parts);
+	for (i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &parts->elems[i];
+
+		if (rd_kafka_get_watermark_offsets(src->rk, tp->topic, tp->partition, &lo, &hi) != 0 ||
+		    hi < 0)
+			continue;
+		pos = tp->offset >= 0 ? tp->offset : kafka_source_start(src, tp, lo);
+		if (pos < 0)
+			continue;
+		lag += hi > pos ? hi - pos : 0;
+		known++;
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+	return known ? lag : -1;
+}
+
+void
+kafka_source_on_rebalance(struct kafka_source *src, kafka_rebalance_fn *fn, void *arg)
+{
+	src->on_rebalance = fn;
+	src->rebalance_arg = arg;
+}
+
+void
+kafka_source_close(struct kafka_source *src)
+{
+	rd_kafka_resp_err_t err;
+
+	if (src == NULL)
+		return;
+	/* The caller's state may be gone already: the final revocation is not reported. */
+	src->on_rebalance = NULL;
+	kafka_source_forget_committed(src);
+	if ((err = rd_kafka_consumer_close(src->rk)) != 0)
+		diag_info(1, "kafka: leaving the group: %s", rd_kafka_err2str(err));
+	rd_kafka_destroy(src->rk);
+	free(src->buf);
+	free(src->key);
+	free(src->topic);
+	free(src->source);
+	free(src);
+}
+
+/* ---- sink ---- */
+
+/* Counts each delivery report; the first failures are told, the rest only counted. */
+static void
+kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct kafka_sink *snk = opaque;
+
+	(void)rk;
+	if (m->err == 0) {
+		snk->delivered++;
+		return;
+	}
+	if (snk->failures < 5)
+		diag_warn("kafka: delivery to %s failed: %s", snk->topic, rd_kafka_err2str(m->err));
+	else if (snk->failures == 5)
+		diag_warn("kafka: more deliveries to %s failed", snk->topic);
+	snk->failures++;
+}
+
+struct kafka_sink *
+kafka_sink_open(const struct kafka_opts *opts, const char *topic)
+{
+	struct kafka_sink *snk;
+	rd_kafka_conf_t *conf;
+	char errstr[512];
+
+	snk = xcalloc(1, sizeof *snk);
+	snk->topic = xstrdup(topic);
+	conf = kafka_conf_new();
+	if (kafka_conf_set(conf, "enable.idempotence", "true") != 0 ||
+	    kafka_conf_apply(conf, opts) != 0)
+		goto err;
+	rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
+	rd_kafka_conf_set_opaque(conf, snk);
+	if ((snk->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr)) == NULL) {
+		diag_warn("kafka: %s", errstr);
+		goto err;
+	}
+	conf = NULL;
+	if ((snk->rkt = rd_kafka_topic_new(snk->rk, topic, NULL)) == NULL) {
+		diag_warn("kafka: %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+		goto err;
+	}
+	return snk;
+err:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	if (snk->rk)
+		rd_kafka_destroy(snk->rk);
+	free(snk->topic);
+	free(snk);
+	return NULL;
+}
+
+/* Notes a fatal producer error once; returns -1. */
+static int
+kafka_sink_fatal(struct kafka_sink *snk)
+{
+	char why[512];
+
+	if (!snk->fatal) {
+		rd_kafka_fatal_error(snk->rk, why, sizeof why);
+		diag_warn("kafka: producer to %s: %s", snk->topic, why);
+		snk->fatal = 1;
+	}
+	return -1;
+}
+
+int
+kafka_sink_put(struct kafka_sink *snk, const char *key, size_t keylen, const char *buf, size_t len)
+{
+	rd_kafka_resp_err_t err;
+
+	if (snk->fatal)
+		return -1;
+	for (;;) {
+		if (rd_kafka_produce(snk->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+		    (void *)buf, len, key, key ? keylen : 0, NULL) == 0)
+			break;
+		err = rd_kafka_last_error();
+		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+			rd_kafka_poll(snk->rk, 100);
+			continue;
+		}
+		if (err == RD_KAFKA_RESP_ERR__FATAL)
+			return kafka_sink_fatal(snk);
+		diag_warn("kafka: produce to %s: %s", snk->topic, rd_kafka_err2str(err));
+		snk->failures++;
+		return -1;
+	}
+	rd_kafka_poll(snk->rk, 0);
+	return 0;
+}
+
+void
+kafka_sink_poll(struct kafka_sink *snk)
+{
+	rd_kafka_poll(snk->rk, 0);
+}
+
+int
+kafka_sink_flush(struct kafka_sink *snk)
+{
+	char why[512];
+
+	while (rd_kafka_outq_len(snk->rk) > 0) {
+		rd_kafka_flush(snk->rk, 1000);
+		if (rd_kafka_fatal_error(snk->rk, why, sizeof why) != 0) {
+			kafka_sink_fatal(snk);
+			/* Fatal: what is still queued can only fail; serve its reports. */
+			rd_kafka_purge(snk->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+			rd_kafka_poll(snk->rk, 0);
+			break;
+		}
+		if (rd_kafka_outq_len(snk->rk) > 0)
+			diag_info(2, "kafka: %d record(s) to %s still in flight", rd_kafka_outq_len(snk->rk),
+			    snk->topic);
+	}
+	rd_kafka_poll(snk->rk, 0);
+	return snk->failures || snk->fatal ? -1 : 0;
+}
+
+uint64_t
+kafka_sink_failures(const struct kafka_sink *snk)
+{
+	return snk->failures;
+}
+
+int
+kafka_sink_close(struct kafka_sink *snk)
+{
+	int rc;
+
+	if (snk == NULL)
+		return 0;
+	rc = kafka_sink_flush(snk);
+	diag_info(2, "kafka: %" PRIu64 " record(s) delivered to %s, %" PRIu64 " failed",
+	    snk->delivered, snk->topic, snk->failures);
+	rd_kafka_topic_destroy(snk->rkt);
+	rd_kafka_destroy(snk->rk);
+	free(snk->topic);
+	free(snk);
+	return rc;
+}
