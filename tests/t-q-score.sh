@@ -191,4 +191,20 @@ jq -c '.items' body.out >empty.out
 notok "a hist in the request wins" cmp -s empty.out from_events.out
 stop_server
 
+# ---- the EXAMPLES of the man page, run as written (the server one needs Kafka: not here) ----
+mkdir ex && cd ex || exit 1
+qscore-mkmodel -m models -C 4 -X 2 -d 8 -L 5 -F 4 -H 8 -n 50 -c 12 -t 0 >/dev/null 2>&1
+cp ../req.ndjson requests.ndjson
+sed -n '/^\.Sh EXAMPLES/,/^\.Sh/p' "$TOP/man/q-score.1" | grep '^\$ q-score' | grep -v -- '--listen' | sed 's/^\$ //' >examples.sh
+eq "three runnable examples" "$(lines examples.sh)" "3"
+while IFS= read -r cmd; do
+	sh -c "$cmd" >ex.out 2>ex.err
+	st=$?
+	eq "example: $cmd" "$st" "0"
+	n=$(cat ex.out ranked.ndjson 2>/dev/null | grep -c model_version)
+	ok "example answers: $cmd" test "$n" -ge 64
+	rm -f ranked.ndjson
+done <examples.sh
+cd ..
+
 t_done

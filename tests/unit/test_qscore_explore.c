@@ -107,6 +107,17 @@ main(void)
 		    (big[big_order[i - 1]] == big[big_order[i]] && big_order[i - 1] < big_order[i])))
 			sorted = 0;
 	CHECK(sorted, "300 candidates sorted by q, ties by index");
+	{
+		uint32_t top[300];
+		double tprop[300];
+		qs_rank(&ex, big, 300, 10, &rng, &ws, top, tprop);
+		CHECK(memcmp(top, big_order, 10 * sizeof *top) == 0, "the top 10 of 300 (partial selection) = the full sort's first 10");
+		for (i = 0; i < 300; i++)
+			big[i] = (float)(i % 7 == 3 ? 5 : i % 5);
+		qs_rank(&ex, big, 300, 300, &rng, &ws, big_order, big_prop);
+		qs_rank(&ex, big, 300, 50, &rng, &ws, top, tprop);
+		CHECK(memcmp(top, big_order, 50 * sizeof *top) == 0, "the top 50 of 300 with many ties");
+	}
 
 	/* epsilon: exact position-0 propensities */
 	qs_explore_parse("epsilon:0.3", &ex);

@@ -145,6 +145,33 @@ sort_greedy(const float *q, uint32_t *idx, uint32_t *tmp, size_t n)
 	}
 }
 
+/* The first k of the greedy order into idx[0..k): an insertion into a sorted prefix, O(n + k·log k·moves). */
+static void
+top_greedy(const float *q, uint32_t *idx, size_t n, size_t k)
+{
+	size_t i, m = 0, lo, hi, mid;
+	uint32_t x;
+
+	for (i = 0; i < n; i++) {
+		x = (uint32_t)i;
+		if (m == k && !before(q, x, idx[k - 1]))
+			continue;
+		lo = 0;
+		hi = m;
+		while (lo < hi) {
+			mid = (lo + hi) / 2;
+			if (before(q, idx[mid], x))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (m < k)
+			m++;
+		memmove(idx + lo + 1, idx + lo, (m - 1 - lo) * sizeof *idx);
+		idx[lo] = x;
+	}
+}
+
 static void
 take(struct qs_rank_ws *ws, size_t *nrem, uint32_t c)
 {
@@ -246,9 +273,17 @@ qs_rank(const struct qs_explore *ex, const float *q, size_t n, size_t k, struct 
 	if (n == 0)
 		return;
 	qs_rank_ws_reserve(ws, n);
-	for (i = 0; i < n; i++)
-		ws->greedy[i] = (uint32_t)i;
-	sort_greedy(q, ws->greedy, ws->rem, n);
+	/*
+	 * Only the greedy order's first k entries are ever read: at position j
+	 * at most j are taken, so the best remaining is among the first j+1.
+	 */
+	if (k * 4 <= n)
+		top_greedy(q, ws->greedy, n, k);
+	else {
+		for (i = 0; i < n; i++)
+			ws->greedy[i] = (uint32_t)i;
+		sort_greedy(q, ws->greedy, ws->rem, n);
+	}
 	switch (ex->policy) {
 	case QS_EPSILON:
 		rank_epsilon(ex->param, n, k, rng, ws, order, prop);
