@@ -704,9 +704,9 @@ main(int argc, char *argv[])
 		status = 1;
 	if (sm.failed)
 		status = 1;
-	if (fs_policy_free(pol) < 0)
-		status = 1;
 	if (report(&sm, reportpath, ratings ? "movielens" : "synthetic", userset, seed, nsess, curve, start) < 0)
+		status = 1;
+	if (fs_policy_free(pol) < 0)
 		status = 1;
 	free(sm.pend);
 	free(sm.act);
