@@ -13,18 +13,18 @@ export PATH
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pageturn-test.XXXXXX")
 T_PIDS=""
 t_cleanup() {
-	for p in $T_PIDS; do kill "$p" 2>/dev/null; done
+	for _t_p in $T_PIDS; do kill "$_t_p" 2>/dev/null; done
 	rm -rf "$T_TMP"
 }
 trap t_cleanup EXIT
 
 t_pass() { T_PASSED=$((T_PASSED + 1)); [ -n "${T_VERBOSE:-}" ] && echo "ok - $1"; return 0; }
-t_fail() { T_FAILED=$((T_FAILED + 1)); echo "FAIL - $1" >&2; shift; for m in "$@"; do echo "    $m" >&2; done; return 0; }
+t_fail() { T_FAILED=$((T_FAILED + 1)); echo "FAIL - $1" >&2; shift; for _t_m in "$@"; do echo "    $_t_m" >&2; done; return 0; }
 
 # ok DESC CMD...: passes when CMD exits 0.
-ok() { d=$1; shift; if "$@"; then t_pass "$d"; else t_fail "$d" "command: $*"; fi; }
+ok() { _t_d=$1; shift; if "$@"; then t_pass "$_t_d"; else t_fail "$_t_d" "command: $*"; fi; }
 # notok DESC CMD...: passes when CMD exits non-zero.
-notok() { d=$1; shift; if "$@"; then t_fail "$d" "command succeeded: $*"; else t_pass "$d"; fi; }
+notok() { _t_d=$1; shift; if "$@"; then t_fail "$_t_d" "command succeeded: $*"; else t_pass "$_t_d"; fi; }
 # eq DESC GOT WANT
 eq() { if [ "$2" = "$3" ]; then t_pass "$1"; else t_fail "$1" "got:  $2" "want: $3"; fi; }
 # same_file DESC GOT WANT: files equal
@@ -33,13 +33,13 @@ same_file() {
 }
 # run_case DESC WANT_STATUS STDIN_FILE WANT_STDOUT_FILE CMD...: the OpenBSD regress shape.
 run_case() {
-	d=$1 want=$2 in=$3 wantout=$4; shift 4
-	"$@" <"$in" >"$T_TMP/case.out" 2>"$T_TMP/case.err"; st=$?
-	if [ "$st" != "$want" ]; then t_fail "$d" "exit $st, want $want" "$(head -5 "$T_TMP/case.err")"; return; fi
-	if [ -n "$wantout" ] && ! cmp -s "$T_TMP/case.out" "$wantout"; then
-		t_fail "$d" "$(diff "$wantout" "$T_TMP/case.out" | head -20)"; return
+	_t_d=$1 _t_want=$2 _t_in=$3 _t_wantout=$4; shift 4
+	"$@" <"$_t_in" >"$T_TMP/case.out" 2>"$T_TMP/case.err"; _t_st=$?
+	if [ "$_t_st" != "$_t_want" ]; then t_fail "$_t_d" "exit $_t_st, want $_t_want" "$(head -5 "$T_TMP/case.err")"; return; fi
+	if [ -n "$_t_wantout" ] && ! cmp -s "$T_TMP/case.out" "$_t_wantout"; then
+		t_fail "$_t_d" "$(diff "$_t_wantout" "$T_TMP/case.out" | head -20)"; return
 	fi
-	t_pass "$d"
+	t_pass "$_t_d"
 }
 # lines FILE: number of lines
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
