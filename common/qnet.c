@@ -409,6 +409,8 @@ void qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges,
 			if (s[h] != 0)
 				axpy(gW + h * d, s[h], ws->ec, d);
 	}
+	if (!(ranges & QNET_RANGE_STATE))
+		return;
 	const float *vw = qnet_at(net, net->p, QNET_V_W);
 	const float *aW = qnet_at(net, net->p, QNET_A_W), *cW = qnet_at(net, net->p, QNET_C_W);
 	for (size_t h = 0; h < H; h++)

@@ -173,7 +173,8 @@ float qnet_sigmoid(float z);
  * de (d floats; NULL skips), and accumulates the page sums in ws.
  *
  * qnet_heads_backward() once: adds the rest of the selected heads' gradients
- * into g (NULL skips) and sets ws->ds = dLoss/ds.
+ * into g (NULL skips) and, when ranges has QNET_RANGE_STATE (the state
+ * network learns), sets ws->ds = dLoss/ds.
  *
  * qnet_state_backward() once, when the state network learns: adds the
  * gradients of the convolutions and FC into g (NULL skips) and adds

@@ -438,12 +438,21 @@ static void forward_state(struct learner *lr, const struct dataset *ds, const st
 	qnet_state(lr->net, lr->ws, lr->hrow, n - base, ds->C ? ds->fl + ctx : NULL);
 }
 
-/* The next page's value of t under the target network (0 when there is none); leaves ws on s'. */
-static float next_value(struct learner *lr, const struct dataset *ds, const struct trans *t)
+/*
+ * The next page's value of t under the target network (0 when there is
+ * none); s2 is its cached next state (H floats) or NULL to compute it.
+ * Leaves ws on s'.
+ */
+static float next_value(struct learner *lr, const struct dataset *ds, const struct trans *t, const float *s2)
 {
 	if (t->done || t->ctx2 == NO_NEXT)
 		return 0;
-	forward_state(lr, ds, t, 1);
+	if (s2) {
+		memcpy(lr->ws->s, s2, lr->net->dm.H * sizeof(float));
+		qnet_heads_refresh(lr->net, lr->ws);
+	} else {
+		forward_state(lr, ds, t, 1);
+	}
 	for (uint32_t i = 0; i < t->nact2; i++) {
 		const struct item *it = &ds->it[t->act2 + i];
 		lr->erow[i] = row_of(lr, it->id);
@@ -521,7 +530,7 @@ static double pretrain_page(struct learner *lr, const struct dataset *ds, const 
 	}
 	if (!learn)
 		return loss;
-	qnet_heads_backward(net, lr->ws, QNET_RANGE_HEADS | QNET_RANGE_CLICK, lr->g);
+	qnet_heads_backward(net, lr->ws, QNET_RANGE_HEADS | QNET_RANGE_CLICK | QNET_RANGE_STATE, lr->g);
 	uint32_t n = lr->ws->nhist;
 	memset(lr->dhist, 0, (size_t)n * d * sizeof(float));
 	qnet_state_backward(net, lr->ws, lr->g, O.freeze_emb ? NULL : lr->dhist);
@@ -996,10 +1005,16 @@ static int run_offline(void)
 	int fit_heads = O.head_epochs > 0 && (O.gamma > 0 || O.target == QNET_TARGET_SLATE);
 	if (fit_heads && !sig_stop) {
 		size_t H = dm.H;
-		float *S = xcalloc(ds.n * H, sizeof(float)), *fut = xcalloc(ds.n, sizeof(float));
+		/* the state network is frozen: every state and next state is computed once */
+		float *S = xcalloc(ds.n * H, sizeof(float)), *S2 = xcalloc(ds.n * H, sizeof(float));
+		float *fut = xcalloc(ds.n, sizeof(float));
 		for (size_t k = 0; k < ds.n; k++) {
 			forward_state(&lr, &ds, &ds.t[k], 0);
 			memcpy(S + k * H, lr.ws->s, H * sizeof(float));
+			if (!ds.t[k].done && ds.t[k].ctx2 != NO_NEXT) {
+				forward_state(&lr, &ds, &ds.t[k], 1);
+				memcpy(S2 + k * H, lr.ws->s, H * sizeof(float));
+			}
 		}
 		/* the heads start again from the pretrained values with fresh Adam moments */
 		memset(lr.m, 0, net->nparam * sizeof(float));
@@ -1024,7 +1039,7 @@ static int run_offline(void)
 				uint32_t nterms = 0, nitems = 0;
 				/* the futures first (they move the workspace), then the page terms */
 				for (size_t k = b; k < e; k++) {
-					fut[order[k]] = next_value(&lr, &ds, &ds.t[order[k]]);
+					fut[order[k]] = next_value(&lr, &ds, &ds.t[order[k]], S2 + order[k] * H);
 					nitems += ds.t[order[k]].nact;
 				}
 				for (size_t k = b; k < e; k++) {
@@ -1054,7 +1069,7 @@ static int run_offline(void)
 				const struct trans *t = &ds.t[hold[k]];
 				if (t->truncated)
 					continue;
-				float f = next_value(&lr, &ds, t);
+				float f = next_value(&lr, &ds, t, S2 + hold[k] * H);
 				uint32_t n;
 				hl += td_page(&lr, &ds, t, S + hold[k] * H, f, 0, 0, &n);
 				hn += n;
@@ -1070,6 +1085,7 @@ static int run_offline(void)
 			    pop_gauc, rate);
 		}
 		free(S);
+		free(S2);
 		free(fut);
 	}
 
@@ -1304,7 +1320,7 @@ static int run_online(void)
 			if (tr->truncated) {
 				(*n_truncated)++;
 			} else {
-				float f = next_value(&lr, &ds, tr);
+				float f = next_value(&lr, &ds, tr, NULL);
 				forward_state(&lr, &ds, tr, 0);
 				uint32_t nt;
 				double l = td_page(&lr, &ds, tr, lr.ws->s, f, 1, 1, &nt);

@@ -61,7 +61,7 @@ static void page_grad(const struct qnet *net, struct qnet_ws *ws, const struct p
 		    QNET_RANGE_HEADS | QNET_RANGE_CLICK, g, de + i * net->dm.d);
 	}
 	qnet_v_backward(ws, ws->v - pg->yv);
-	qnet_heads_backward(net, ws, QNET_RANGE_HEADS | QNET_RANGE_CLICK, g);
+	qnet_heads_backward(net, ws, QNET_RANGE_HEADS | QNET_RANGE_CLICK | QNET_RANGE_STATE, g);
 	qnet_state_backward(net, ws, g, dh);
 }
 

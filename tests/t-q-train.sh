@@ -1,0 +1,135 @@
+#!/bin/sh
+# t-q-train.sh: q-train learns — a state-dependent click rule offline and online, long-term effects with γ > 0 — and keeps its model store in order.
+. "$(dirname "$0")/lib.sh"
+G=gen-transitions
+T=$T_TMP
+
+# Usage errors exit 2.
+q-train >/dev/null 2>&1; eq "no mode is a usage error" "$?" 2
+q-train --offline >/dev/null 2>&1; eq "no model directory is a usage error" "$?" 2
+q-train --offline -m "$T/m" --kernels 2,x >/dev/null 2>&1; eq "bad --kernels is a usage error" "$?" 2
+q-train --online -m "$T/none" -i /dev/null 2>"$T/none.err"; eq "online without a model exits 1" "$?" 1
+grep -q "no model version" "$T/none.err"; eq "and says why" "$?" 0
+
+# The generated worlds: "intent" (recent clicks shift what is clicked next) and "longterm".
+$G -n 5000 -I 100 -s 5 >"$T/train.ndjson"
+$G -n 3000 -I 100 -s 6 >"$T/stream.ndjson"
+$G -n 1500 -I 100 -s 7 -O "$T/oracle.json" >"$T/test.ndjson"
+oracle=$(jq .oracle_gauc "$T/oracle.json")
+
+# Bad transitions are dead-lettered, the rest learned from.
+head -300 "$T/train.ndjson" >"$T/bad.ndjson"
+cat >>"$T/bad.ndjson" <<'EOF'
+{"mdp_id":"x","state":{"hist":[],"context":[0,0]},"action":[],"done":true}
+not json
+{"mdp_id":"x","state":{"hist":[],"context":[0]},"action":[{"item_id":"i1","features":[0,0],"click":1,"pay":0}],"done":true}
+{"mdp_id":"x","state":{"hist":[],"context":[0,0]},"action":[{"item_id":"i1","features":[0,0],"click":1}],"done":false}
+EOF
+q-train -q --offline -i "$T/bad.ndjson" -m "$T/mbad" --epochs 1 --head-epochs 1 \
+    --dead-letter "$T/bad.dl" >"$T/bad.out"
+eq "bad transitions: exit 0" "$?" 0
+eq "bad transitions: four dead letters" "$(lines "$T/bad.dl")" 4
+eq "bad transitions: reasons" "$(jq -r .reason "$T/bad.dl" | sed '2s/.*JSON.*/(bad JSON)/' | tr '\n' '|')" \
+    "field 'action': expected a non-empty array|(bad JSON)|state.context: 1 numbers, want 2|field 'next_state': missing while not done|"
+q-train -q --strict --offline -i "$T/bad.ndjson" -m "$T/mbad" --epochs 1 --head-epochs 1 --dead-letter "$T/bad.dl" >/dev/null
+eq "--strict: a rejected transition makes exit 1" "$?" 1
+
+# Offline: the state network learns the rule; GAUC close to the oracle, above popularity.
+q-train -q --offline -i "$T/train.ndjson" -m "$T/m" --gamma 0 --epochs 6 --lr 0.005 --keep 3 >"$T/off.out"
+eq "offline exit 0" "$?" 0
+pop=$(jq -r 'select(.stage) | .popularity_gauc' "$T/off.out" | tail -1)
+off=$(q-train -q --evaluate -m "$T/m" -i "$T/test.ndjson" | jq .gauc)
+echo "offline held-out GAUC $off; the rule's own (oracle) $oracle; popularity $pop"
+ok "offline GAUC within 0.05 of the oracle" awk "BEGIN { exit !($off >= $oracle - 0.05) }"
+ok "offline GAUC clearly above popularity" awk "BEGIN { exit !($off >= $pop + 0.04) }"
+eq "one JSON report per epoch, both stages" "$(jq -r 'select(.stage) | .stage' "$T/off.out" | uniq -c | tr -s ' ' | tr '\n' '|')" \
+    " 6 pretrain| 30 heads|"
+
+# The version directory.
+V1="$T/m/0000000001"
+eq "version directory holds its four files" "$(ls "$V1" | tr '\n' ' ')" "emb.bin manifest.json qnet.bin warmup.ndjson "
+eq "manifest" "$(jq -c '[.version, .parent, .mode, .target, .gamma, .dims.d, .dims.kernels, .dims.C, .dims.X]' "$V1/manifest.json")" \
+    '[1,0,"offline","slateq",0,32,[2,3],2,2]'
+eq "warm-up: 16 score requests" "$(jq -c '[.request_id, (.candidates | length), .k]' "$V1/warmup.ndjson" | sed -n '1p;16p' | tr '\n' ' ')" \
+    '["warmup-0",10,10] ["warmup-15",10,10] '
+eq "no temporary directory left" "$(ls -A "$T/m" | grep -c '^\.')" 0
+
+# Deterministic for a seed.
+head -2000 "$T/train.ndjson" >"$T/small.ndjson"
+q-train -q --offline -i "$T/small.ndjson" -m "$T/d1" --epochs 2 --head-epochs 2 --seed 9 >/dev/null
+q-train -q --offline -i "$T/small.ndjson" -m "$T/d2" --epochs 2 --head-epochs 2 --seed 9 >/dev/null
+ok "same seed, same network" cmp -s "$T/d1/0000000001/qnet.bin" "$T/d2/0000000001/qnet.bin"
+ok "same seed, same embeddings" cmp -s "$T/d1/0000000001/emb.bin" "$T/d2/0000000001/emb.bin"
+q-train -q --offline -i "$T/small.ndjson" -m "$T/d3" --epochs 2 --head-epochs 2 --seed 10 >/dev/null
+notok "another seed, another network" cmp -s "$T/d1/0000000001/qnet.bin" "$T/d3/0000000001/qnet.bin"
+
+# Online: from the offline model with its heads zeroed, learning the heads from the stream recovers the ranking.
+q-train -q --online --reset-heads -m "$T/m" -i /dev/null >/dev/null
+zero=$(q-train -q --evaluate -m "$T/m" -i "$T/test.ndjson" | jq .gauc)
+eq "zeroed heads rank nothing" "$zero" 0.5
+q-train -q --online -m "$T/m" -i - --gamma 0 --publish-every 2000 --keep 3 --stats "$T/on.stats" \
+    <"$T/stream.ndjson" >"$T/on.out"
+eq "online exit 0" "$?" 0
+on=$(q-train -q --evaluate -m "$T/m" -i "$T/test.ndjson" | jq .gauc)
+echo "online from zeroed heads: GAUC $on (offline $off)"
+ok "online recovers most of the offline GAUC" awk "BEGIN { exit !($on - 0.5 >= 0.8 * ($off - 0.5)) }"
+n=$(lines "$T/stream.ndjson")
+eq "a version every 2000 transitions and a last one" "$(jq .published "$T/on.out")" $((2 + (n + 1999) / 2000))
+eq "--keep 3" "$(ls "$T/m" | wc -l | tr -d ' ')" 3
+last=$(ls "$T/m" | tail -1)
+prev=$(ls "$T/m" | tail -2 | head -1)
+eq "online versions hard-link the embeddings" "$(stat -c %i "$T/m/$last/emb.bin")" "$(stat -c %i "$T/m/$prev/emb.bin")"
+eq "online manifest" "$(jq -c '[.mode, .parent + 1 == .version, .transitions > '"$n"']' "$T/m/$last/manifest.json")" '["online",true,true]'
+eq "online stats" "$(tail -1 "$T/on.stats" | jq -c '[.in, .updates, .unknown_items]')" "[$n,$n,0]"
+
+# SIGTERM: the last version is published before exit.
+mkfifo "$T/fifo"
+before=$(ls "$T/m" | tail -1)
+q-train -q --online -m "$T/m" -i - --publish-every 0 --publish-interval 1h <"$T/fifo" >"$T/term.out" &
+pid=$!
+exec 3>"$T/fifo"
+head -100 "$T/stream.ndjson" >&3
+sleep 1
+kill -TERM $pid
+wait $pid
+eq "SIGTERM: exit 0" "$?" 0
+exec 3>&-
+after=$(ls "$T/m" | tail -1)
+want=$(expr "$before" + 1)
+eq "SIGTERM: a last version published" "$(jq .published "$T/term.out")" "$want"
+eq "SIGTERM: it is the newest" "$after" "$(printf '%010d' "$want")"
+
+# --init-embeddings, frozen: the rows stay as given.
+awk 'BEGIN { for (i = 0; i < 100; i++) printf "i%d:%g 0.25 -0.5 1\n", i, i / 100 }' >"$T/init.emb"
+q-train -q --offline -i "$T/small.ndjson" -m "$T/mi" --init-embeddings "$T/init.emb" --freeze-embeddings \
+    --epochs 1 --head-epochs 1 >/dev/null
+eq "--init-embeddings sets d" "$(jq .dims.d "$T/mi/0000000001/manifest.json")" 4
+# emb.bin: 64-byte header, 5 directory entries of 96 bytes, meta at 576, rows at 640; row 1 is i0, row 2 is i1
+eq "frozen embeddings keep their values" "$(od -An -f -j 656 -N 32 "$T/mi/0000000001/emb.bin" | xargs)" \
+    "0 0.25 -0.5 1 0.01 0.25 -0.5 1"
+echo "i1:1 2" >"$T/bad.emb"
+q-train -q --offline -i "$T/small.ndjson" -m "$T/mb" --init-embeddings "$T/bad.emb" --dim 4 >/dev/null 2>&1
+eq "embeddings of the wrong dimension: exit 1" "$?" 1
+
+# Long-term effects: some items raise later engagement, others (more clickable) lower it.
+# γ = 0.9 must beat its own γ = 0 variant when the learned model is the policy.
+$G -l -n 4000 -I 100 -s 3 >"$T/long.ndjson"
+for cfg in "slateq 0" "slateq 0.9" "item 0.9"; do
+	set -- $cfg
+	q-train -q --offline -i "$T/long.ndjson" -m "$T/l-$1-$2" --target "$1" --gamma "$2" --epochs 6 --lr 0.005 >/dev/null
+	$G -l -I 100 -n 2000 -s 99 -m "$T/l-$1-$2" | jq .avg_return >"$T/ret-$1-$2"
+done
+myopic=$($G -l -I 100 -n 2000 -s 99 -P m | jq .avg_return)
+farsighted=$($G -l -I 100 -n 2000 -s 99 -P l | jq .avg_return)
+r0=$(cat "$T/ret-slateq-0") r9=$(cat "$T/ret-slateq-0.9") i9=$(cat "$T/ret-item-0.9")
+echo "session return: slateq gamma 0.9 $r9, gamma 0 $r0; item target gamma 0.9 $i9; reference policies: myopic $myopic, far-sighted $farsighted"
+ok "gamma 0.9 beats gamma 0 (slate decomposition)" awk "BEGIN { exit !($r9 >= 1.5 * $r0) }"
+ok "the slate decomposition beats the per-item target" awk "BEGIN { exit !($r9 >= 1.5 * $i9) }"
+
+# The man page's examples.
+q-train -q --offline -i "$T/small.ndjson" -m "$T/ex" --epochs 2 --head-epochs 2 >/dev/null &&
+q-train -q --online -i - -m "$T/ex" --publish-every 500 <"$T/small.ndjson" >/dev/null &&
+q-train -q --evaluate -i "$T/test.ndjson" -m "$T/ex" >/dev/null
+eq "man page examples run" "$?" 0
+
+t_done
