@@ -188,6 +188,21 @@ feed-sim -q -n 5 -c 'read -r line; exit 0' >/dev/null 2>gone.err
 eq "coprocess: a policy that ends: exit 1" "$?" 1
 ok "coprocess: ... with the reason" grep -q 'ended before answering' gone.err
 
+# --- q-score as the policy, as a coprocess and over HTTP: the same pages.
+if [ -x "$BIN/q-score" ] && [ -x "$TBIN/qscore-mkmodel" ]; then
+	qscore-mkmodel -m models -C 5 -X 14 -n 2000 -c 1 >/dev/null 2>&1
+	feed-sim -q -n 60 -c 'q-score -q -m models' -r qc.json >qc.ndjson
+	eq "q-score coprocess: exit 0, the served version names the policy" "$? $(field qc.json policy) $(field qc.json model_version)" "0 v1 1"
+	bg q-score -q -m models --listen 127.0.0.1:0 --port-file port
+	for i in $(seq 50); do [ -s port ] && break; sleep 0.1; done
+	feed-sim -q -n 60 -U "http://127.0.0.1:$(cat port)/v1/score" >qh.ndjson
+	eq "q-score over HTTP: exit 0" "$?" 0
+	same_file "q-score over HTTP: the same events as the coprocess" qh.ndjson qc.ndjson
+	feed-sim -q -n 5 -c 'q-score -q -m models' -P categories=4 >/dev/null 2>qbad.err
+	eq "q-score refuses features of another size: exit 1" "$?" 1
+	ok "... with q-score's reason" grep -q 'error: ' qbad.err
+fi
+
 # --- MovieLens.
 if [ -r "$ML/ratings.csv" ]; then
 	feed-sim -q -n 100 -p greedy-oracle --ratings "$ML/ratings.csv" --movies "$ML/movies.csv" --items 500 -r ml.json >ml.ndjson

@@ -369,7 +369,7 @@ serve(void *arg)
 			    round == 2 ? "Connection: close\r\n" : "");
 			fs_buf_add(&resp, body.s, body.len);
 		}
-		write_all(fd, resp.s, resp.len);
+		send_request(fd, resp.s, resp.len, "", 0);
 		sv->served++;
 		json_decref(req);
 		if (round == 2) {
