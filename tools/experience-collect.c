@@ -1018,7 +1018,9 @@ store_positions(void *arg)
 /*
  * Before a partition is revoked, its sessions are closed and emitted (end
  * "revoked"), so that the member that gains it starts clean from the
- * committed position without duplicates.
+ * committed position without duplicates. An assigned partition joins the
+ * watermark at once, so that the samples of a partition that delivers later
+ * are not taken for late ones.
  */
 static void
 on_rebalance(void *arg, int assigned, const char *topic, const int32_t *partitions, size_t n)
@@ -1028,8 +1030,13 @@ on_rebalance(void *arg, int assigned, const char *topic, const int32_t *partitio
 	size_t i, j;
 	int hit;
 
-	if (assigned)
+	diag_info(2, "%s %zu partition(s) of %s", assigned ? "assigned" : "revoking", n, topic);
+	if (assigned) {
+		/* An assigned partition holds the watermark back until it delivers or goes idle. */
+		for (j = 0; j < n; j++)
+			watermark_observe(C.wm, partitions[j], INT64_MIN);
 		return;
+	}
 	for (s = C.lru_head; s; s = nx) {
 		nx = s->lru_next;
 		hit = 0;
@@ -1084,7 +1091,7 @@ main(int argc, char *argv[])
 	struct line ln;
 	struct kafka_source *ks;
 	long n;
-	int ch, rv, r;
+	int ch, rv, r, hooked = 0;
 	enum chain_end e;
 
 	diag_init(argv[0]);
@@ -1166,10 +1173,13 @@ main(int argc, char *argv[])
 	C.g_open_peak = stats_gauge(C.io->st, "open_sessions_peak");
 	C.g_pages_open = stats_gauge(C.io->st, "open_pages");
 	tool_io_on_checkpoint(C.io, store_positions, NULL);
-	if ((ks = line_reader_kafka(C.io->in)) != NULL)
-		kafka_source_on_rebalance(ks, on_rebalance, NULL);
 
 	while ((rv = tool_io_next(C.io, &ln)) != 0) {
+		/* The Kafka source opens when the reader reaches it, before the group is joined. */
+		if (!hooked && (ks = line_reader_kafka(C.io->in)) != NULL) {
+			kafka_source_on_rebalance(ks, on_rebalance, NULL);
+			hooked = 1;
+		}
 		if (rv == 1)
 			take_sample(&ln);
 		advance();
