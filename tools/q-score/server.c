@@ -1,4 +1,4 @@
-/* server.c: q-score's HTTP side — libmicrohttpd with a thread pool: /v1/score, /v1/models, /metrics, /healthz. */
+/* server.c: q-score's HTTP side — libmicrohttpd with a thread pool: /v1/score, /v1/models, /v1/latency, /metrics, /healthz. */
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -21,6 +21,9 @@ static const double bucket_le[] = {
 #define NBUCKETS (sizeof bucket_le / sizeof bucket_le[0])
 
 static const unsigned codes[] = { 200, 400, 404, 405, 413, 500, 503 };
+
+/* Service times at 1 us resolution up to 20 ms (the last slot holds the rest), for /v1/latency. */
+#define NSERVICE 20001
 #define NCODES (sizeof codes / sizeof codes[0])
 
 struct qs_server {
@@ -34,6 +37,8 @@ struct qs_server {
 	atomic_uint_fast64_t lat_sum_ns, lat_count;
 	atomic_uint_fast64_t by_code[NCODES + 1];
 	atomic_uint_fast64_t http_requests;
+	atomic_uint_fast64_t svc_wall[NSERVICE];	/* complete body to answer queued, wall clock */
+	atomic_uint_fast64_t svc_cpu[NSERVICE];	/* the same span, the thread's CPU time */
 };
 
 /* The state of one HTTP request while its body arrives. */
@@ -194,12 +199,73 @@ answer_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 	return reply(s, c, code, "application/json", out->p, out->len);
 }
 
+static uint64_t
+ts_ns(const struct timespec *t)
+{
+	return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
+}
+
 static enum MHD_Result
 handle_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 {
-	enum MHD_Result ret = answer_score(s, c, cc);
+	struct timespec w0, w1, c0, c1;
+	enum MHD_Result ret;
+	uint64_t us;
 
+	clock_gettime(CLOCK_MONOTONIC, &w0);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+	ret = answer_score(s, c, cc);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+	clock_gettime(CLOCK_MONOTONIC, &w1);
+	us = (ts_ns(&w1) - ts_ns(&w0)) / 1000;
+	atomic_fetch_add(&s->svc_wall[us < NSERVICE - 1 ? us : NSERVICE - 1], 1);
+	us = (ts_ns(&c1) - ts_ns(&c0)) / 1000;
+	atomic_fetch_add(&s->svc_cpu[us < NSERVICE - 1 ? us : NSERVICE - 1], 1);
 	observe(s, &cc->t0);
+	return ret;
+}
+
+/* The p-quantile (microseconds) of a service-time table; n is its total. */
+static uint64_t
+quantile(atomic_uint_fast64_t *t, uint64_t n, double p)
+{
+	uint64_t want = (uint64_t)(p * (double)(n ? n - 1 : 0)) + 1, cum = 0;
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	for (i = 0; i < NSERVICE; i++) {
+		cum += atomic_load(&t[i]);
+		if (cum >= want)
+			return i;
+	}
+	return NSERVICE - 1;
+}
+
+/* GET /v1/latency[?reset=1]: percentiles of the service time since the last reset. */
+static enum MHD_Result
+handle_latency(struct qs_server *s, struct MHD_Connection *c)
+{
+	const char *reset = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "reset");
+	struct qs_buf b = { 0 };
+	uint64_t n = 0;
+	enum MHD_Result ret;
+	size_t i;
+
+	for (i = 0; i < NSERVICE; i++)
+		n += atomic_load(&s->svc_wall[i]);
+	qs_buf_printf(&b, "{\"requests\":%ju,\"wall_us\":{\"p50\":%ju,\"p99\":%ju,\"p999\":%ju},"
+	    "\"cpu_us\":{\"p50\":%ju,\"p99\":%ju,\"p999\":%ju}}\n", (uintmax_t)n,
+	    (uintmax_t)quantile(s->svc_wall, n, 0.5), (uintmax_t)quantile(s->svc_wall, n, 0.99),
+	    (uintmax_t)quantile(s->svc_wall, n, 0.999), (uintmax_t)quantile(s->svc_cpu, n, 0.5),
+	    (uintmax_t)quantile(s->svc_cpu, n, 0.99), (uintmax_t)quantile(s->svc_cpu, n, 0.999));
+	if (reset != NULL && strcmp(reset, "1") == 0)
+		for (i = 0; i < NSERVICE; i++) {
+			atomic_store(&s->svc_wall[i], 0);
+			atomic_store(&s->svc_cpu[i], 0);
+		}
+	ret = reply(s, c, 200, "application/json", b.p, b.len);
+	qs_buf_free(&b);
 	return ret;
 }
 
@@ -315,12 +381,14 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			return handle_models(s, c);
 		if (strcmp(url, "/metrics") == 0)
 			return handle_metrics(s, c);
+		if (strcmp(url, "/v1/latency") == 0)
+			return handle_latency(s, c);
 		if (strcmp(url, "/healthz") == 0) {
 			if (qs_models_version(s->o.models) == 0)
 				return reply(s, c, 503, "text/plain", "no model loaded\n", 16);
 			return reply(s, c, 200, "text/plain", "ok\n", 3);
 		}
-		return reply_error(s, c, 404, "no such resource (try /v1/score, /v1/models, /metrics, /healthz)");
+		return reply_error(s, c, 404, "no such resource (try /v1/score, /v1/models, /v1/latency, /metrics, /healthz)");
 	}
 	if (!cc->score)
 		return MHD_YES;
