@@ -88,8 +88,8 @@ int qnet_tensor_shape(const struct qnet_dims *dm, enum qnet_tensor t, uint32_t s
 {
 	if (t < QNET_CONV_B) {
 		uint32_t k = t - QNET_CONV_W;
-		shape[0] = k < dm->nkern ? dm->kw[k] * dm->d : 0;
-		shape[1] = k < dm->nkern ? dm->F : 0;
+		shape[0] = k < dm->nkern ? dm->F : 0;
+		shape[1] = k < dm->nkern ? dm->kw[k] * dm->d : 0;
 		return 2;
 	}
 	if (t < QNET_FC_W) {
@@ -236,7 +236,11 @@ void qnet_ws_free(struct qnet_ws *ws)
 	free(ws);
 }
 
-/* One convolution, max-pooled: pre[f] = max over valid t of (b + window_t · W[:,f]), arg[f] = that t (-1: none). */
+/*
+ * One convolution, max-pooled: pre[f] = max over valid t of (b[f] + W[f] ·
+ * window_t), arg[f] = that t (-1: none). W is F × (w·d); a window is w·d
+ * contiguous floats of x. Four windows share each pass over W[f].
+ */
 static void conv_pool(const float *restrict x, size_t n, size_t w, size_t d, size_t F,
     const float *restrict W, const float *restrict b, float *restrict pre, int32_t *restrict arg)
 {
@@ -247,25 +251,32 @@ static void conv_pool(const float *restrict x, size_t n, size_t w, size_t d, siz
 		}
 		return;
 	}
-	float acc[QNET_MAX_DIM];
 	size_t P = n - w + 1, wd = w * d;
-	for (size_t t = 0; t < P; t++) {
-		const float *win = x + t * d;
-		memcpy(acc, b, F * sizeof *acc);
-		for (size_t j = 0; j < wd; j++)
-			axpy(acc, win[j], W + j * F, F);
-		if (t == 0) {
-			for (size_t f = 0; f < F; f++) {
-				pre[f] = acc[f];
-				arg[f] = 0;
+	for (size_t f = 0; f < F; f++) {
+		const float *wf = W + f * wd;
+		float best = -INFINITY;
+		int32_t at = 0;
+		size_t t = 0;
+		for (; t + 4 <= P; t += 4) {
+			const float *x0 = x + t * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
+			float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+			for (size_t j = 0; j < wd; j++) {
+				s0 += wf[j] * x0[j];
+				s1 += wf[j] * x1[j];
+				s2 += wf[j] * x2[j];
+				s3 += wf[j] * x3[j];
 			}
-		} else {
-			for (size_t f = 0; f < F; f++) {
-				int better = acc[f] > pre[f];
-				pre[f] = better ? acc[f] : pre[f];
-				arg[f] = better ? (int32_t)t : arg[f];
-			}
+			if (s0 > best) { best = s0; at = (int32_t)t; }
+			if (s1 > best) { best = s1; at = (int32_t)t + 1; }
+			if (s2 > best) { best = s2; at = (int32_t)t + 2; }
+			if (s3 > best) { best = s3; at = (int32_t)t + 3; }
 		}
+		for (; t < P; t++) {
+			float s0 = dot(wf, x + t * d, wd);
+			if (s0 > best) { best = s0; at = (int32_t)t; }
+		}
+		pre[f] = best + b[f];
+		arg[f] = at;
 	}
 }
 
@@ -454,14 +465,11 @@ void qnet_state_backward(const struct qnet *net, struct qnet_ws *ws, float *g, f
 			if (dp == 0 || t < 0)
 				continue;
 			const float *win = ws->x + (size_t)t * d;
-			float *dwin = dx + (size_t)t * d;
 			if (g) {
 				gb[f] += dp;
-				for (size_t j = 0; j < wd; j++)
-					gw[j * F + f] += dp * win[j];
+				axpy(gw + f * wd, dp, win, wd);
 			}
-			for (size_t j = 0; j < wd; j++)
-				dwin[j] += dp * cw[j * F + f];
+			axpy(dx + (size_t)t * d, dp, cw + f * wd, wd);
 		}
 	}
 	if (n > 0) {

@@ -51,7 +51,7 @@ int qnet_dims_check(const struct qnet_dims *dm, char *err, size_t errlen);
 uint32_t qnet_dims_z(const struct qnet_dims *dm);
 
 enum qnet_tensor {
-	QNET_CONV_W = 0,			/* + k: (kw[k]·d) × F: element ((j·d + c)·F + f) weighs row j, column c of the window for filter f */
+	QNET_CONV_W = 0,			/* + k: F × (kw[k]·d): element (f·kw·d + j·d + c) weighs row j, column c of the window for filter f */
 	QNET_CONV_B = QNET_MAX_KERNELS,		/* + k: F */
 	QNET_FC_W = 2 * QNET_MAX_KERNELS,	/* Z × H: element (i·H + h) weighs z_i for s_h */
 	QNET_FC_B,				/* H */

@@ -67,7 +67,7 @@ static void page_grad(const struct qnet *net, struct qnet_ws *ws, const struct p
 
 static int close_enough(double a, double n)
 {
-	return fabs(a - n) <= 2e-3 * fmax(fabs(a), fabs(n)) + 1e-3;
+	return fabs(a - n) <= 1e-3 * fmax(fabs(a), fabs(n)) + 2e-4;
 }
 
 static int nkinks;	/* coordinates skipped because a ReLU or max switched within ±eps */
@@ -80,7 +80,7 @@ static int nkinks;	/* coordinates skipped because a ReLU or max switched within 
 static int numcheck(const struct qnet *net, struct qnet_ws *ws, const struct page *pg, float *v, float a,
     double *numeric)
 {
-	const float eps = 1e-3f;
+	const float eps = 1e-2f;
 	float keep = *v;
 	double l0 = page_loss(net, ws, pg);
 	*v = keep + eps;
