@@ -220,6 +220,18 @@ if [ -r "$ML/ratings.csv" ]; then
 	eq "movielens: an unreadable file: exit 1" "$?" 1
 fi
 
+# --- Kafka output, keyed by user (when a test broker can be started).
+if [ -x "$TBIN/kafka-mock" ] && command -v kcat >/dev/null; then
+	bg kafka-mock -q -f kports -p 2 -t raw >/dev/null
+	for i in $(seq 50); do [ -s kports ] && break; sleep 0.1; done
+	feed-sim -q -n 30 -b "$(cat kports)" -o kafka:raw
+	eq "kafka: exit 0" "$?" 0
+	feed-sim -q -n 30 >k.ndjson
+	kcat -q -C -b "$(cat kports)" -t raw -e -o beginning -f '%k %s\n' 2>/dev/null >kafka.out
+	eq "kafka: every event delivered" "$(lines kafka.out)" "$(lines k.ndjson)"
+	eq "kafka: keyed by user_id" "$(awk '{ split($2, a, "\"user_id\":\""); split(a[2], b, "\""); if (b[1] != $1) bad++ } END { print bad + 0 }' kafka.out)" 0
+fi
+
 # --- Pacing real time.
 t0=$(date +%s%N)
 feed-sim -q -n 10 --rate 100 >paced.ndjson

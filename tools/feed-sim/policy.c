@@ -44,15 +44,22 @@ struct fs_policy {
 	int nmark;
 };
 
+/* Makes room for n more bytes and a NUL. */
+static void
+buf_reserve(struct fs_buf *b, size_t n)
+{
+	if (b->len + n + 1 <= b->cap)
+		return;
+	b->cap = b->cap ? b->cap : 256;
+	while (b->len + n + 1 > b->cap)
+		b->cap *= 2;
+	b->s = xrealloc(b->s, b->cap);
+}
+
 void
 fs_buf_add(struct fs_buf *b, const char *s, size_t n)
 {
-	if (b->len + n + 1 > b->cap) {
-		b->cap = b->cap ? b->cap : 256;
-		while (b->len + n + 1 > b->cap)
-			b->cap *= 2;
-		b->s = xrealloc(b->s, b->cap);
-	}
+	buf_reserve(b, n);
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
 	b->s[b->len] = '\0';
@@ -80,8 +87,7 @@ fs_buf_printf(struct fs_buf *b, const char *fmt, ...)
 		fs_buf_add(b, tmp, (size_t)n);
 		return;
 	}
-	if (b->len + (size_t)n + 1 > b->cap)
-		fs_buf_add(b, "", 0), b->cap = b->len + (size_t)n + 1, b->s = xrealloc(b->s, b->cap);
+	buf_reserve(b, (size_t)n);
 	va_start(ap, fmt);
 	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
 	va_end(ap);
