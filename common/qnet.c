@@ -1,7 +1,7 @@
 /* qnet.c: the dueling Q network — forward and backward passes over contiguous float arrays, Adam and AdaGrad. */
 #if defined(__GNUC__) && !defined(__clang__)
 /* The inner loops are short dot products and axpys: let GCC vectorise them, reductions included. */
-#pragma GCC optimize("O3", "associative-math", "no-signed-zeros", "no-trapping-math")
+#pragma GCC optimize("O3", "associative-math", "no-signed-zeros", "no-trapping-math", "fp-contract=fast")
 #endif
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +10,17 @@
 
 #include "qnet.h"
 #include "xalloc.h"
+
+/*
+ * The hot loops are compiled twice, for the baseline x86-64 and for
+ * x86-64-v3 (AVX2, FMA), and the loader picks the one the CPU runs.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__gnu_linux__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define QNET_HOT __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define QNET_HOT
+#endif
 
 /* y[0..n) += a·x[0..n) */
 static inline void axpy(float *restrict y, float a, const float *restrict x, size_t n)
@@ -241,6 +252,7 @@ void qnet_ws_free(struct qnet_ws *ws)
  * window_t), arg[f] = that t (-1: none). W is F × (w·d); a window is w·d
  * contiguous floats of x. Four windows share each pass over W[f].
  */
+QNET_HOT
 static void conv_pool(const float *restrict x, size_t n, size_t w, size_t d, size_t F,
     const float *restrict W, const float *restrict b, float *restrict pre, int32_t *restrict arg)
 {
@@ -280,6 +292,7 @@ static void conv_pool(const float *restrict x, size_t n, size_t w, size_t d, siz
 	}
 }
 
+QNET_HOT
 const float *qnet_state(const struct qnet *net, struct qnet_ws *ws,
     const float *const *hist, size_t nhist, const float *ctx)
 {
@@ -400,6 +413,7 @@ void qnet_v_backward(struct qnet_ws *ws, float dv)
 	ws->sdv += dv;
 }
 
+QNET_HOT
 void qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges, float *g)
 {
 	size_t d = net->dm.d, H = net->dm.H;
@@ -428,6 +442,7 @@ void qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges,
 		ws->ds[h] = ws->sdv * vw[h] + dot(aW + h * d, ws->ea, d) + dot(cW + h * d, ws->ec, d);
 }
 
+QNET_HOT
 void qnet_state_backward(const struct qnet *net, struct qnet_ws *ws, float *g, float *dhist)
 {
 	const struct qnet_dims *dm = &net->dm;
@@ -500,6 +515,7 @@ void qnet_adam_begin(struct qnet_adam *a)
 	a->c2 = (float)(1.0 / (1.0 - pow(a->b2, (double)a->t)));
 }
 
+QNET_HOT
 void qnet_adam_update(const struct qnet_adam *a, float *restrict p, float *restrict m, float *restrict v,
     const float *restrict g, size_t n)
 {
@@ -511,6 +527,7 @@ void qnet_adam_update(const struct qnet_adam *a, float *restrict p, float *restr
 	}
 }
 
+QNET_HOT
 void qnet_adagrad_update(float *restrict p, float *restrict acc, const float *restrict g, size_t n,
     float lr, float eps)
 {
@@ -520,6 +537,7 @@ void qnet_adagrad_update(float *restrict p, float *restrict acc, const float *re
 	}
 }
 
+QNET_HOT
 void qnet_heads_refresh(const struct qnet *net, struct qnet_ws *ws)
 {
 	size_t d = net->dm.d, H = net->dm.H;
