@@ -686,7 +686,7 @@ main(int argc, char *argv[])
 		s = act_pop(&sm);
 		r = play_page(&sm, s, cand, shown, prop);
 		if (r < 0) {
-			status = 1;
+			status = sig_stop ? 0 : 1;	/* an interrupt may have ended the policy too */
 			fs_session_free(s);
 			break;
 		}
