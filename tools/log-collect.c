@@ -58,6 +58,82 @@ struct collector {
 
 static const char *const type_names[3] = { "impression", "click", "pay" };
 
+/*
+ * An arena for the JSON tree of one line: jansson's allocations while a line
+ * is parsed come from a few large chunks, its frees of them cost nothing, and
+ * the whole tree goes at once when the next line starts. Blocks allocated
+ * outside a parse (by the rest of the program) are plain malloc blocks, and
+ * freeing them still works: arena_free() tells the two apart by address.
+ */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t size, used;
+	max_align_t data[];
+};
+
+static struct {
+	struct arena_chunk *head;	/* the chunk being filled; the oldest is last */
+	int on;				/* nonzero while a line is parsed */
+} arena;
+
+#define ARENA_CHUNK (256 * 1024)
+
+static void *
+arena_malloc(size_t n)
+{
+	struct arena_chunk *c = arena.head;
+	void *p;
+
+	if (!arena.on)
+		return malloc(n);
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	if (c == NULL || c->size - c->used < n) {
+		size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+
+		if ((c = malloc(sizeof *c + size)) == NULL)
+			return NULL;
+		c->size = size;
+		c->used = 0;
+		c->next = arena.head;
+		arena.head = c;
+	}
+	p = (char *)c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+static void
+arena_free(void *p)
+{
+	for (struct arena_chunk *c = arena.head; c != NULL; c = c->next)
+		if ((char *)p >= (char *)c->data && (char *)p < (char *)c->data + c->size)
+			return;
+	free(p);
+}
+
+/* Forgets every block of the arena, keeping its first chunk for the next line. */
+static void
+arena_reset(void)
+{
+	while (arena.head != NULL && arena.head->next != NULL) {
+		struct arena_chunk *c = arena.head;
+
+		arena.head = c->next;
+		free(c);
+	}
+	if (arena.head != NULL)
+		arena.head->used = 0;
+}
+
+/* Frees the arena itself (after every tree from it is gone). */
+static void
+arena_free_all(void)
+{
+	arena_reset();
+	free(arena.head);
+	arena.head = NULL;
+}
+
 static void
 usage(void)
 {
@@ -723,7 +799,11 @@ collect_line(struct collector *c, const struct line *ln)
 		(*c->n_blank)++;
 		return;
 	}
-	if ((ev = jsonx_parse(ln->buf, ln->len, c->err, sizeof c->err)) == NULL) {
+	arena_reset();
+	arena.on = 1;
+	ev = jsonx_parse(ln->buf, ln->len, c->err, sizeof c->err);
+	arena.on = 0;
+	if (ev == NULL) {
 		tool_io_reject(c->io, ln, "%s", c->err);
 		return;
 	}
@@ -805,6 +885,7 @@ main(int argc, char *argv[])
 	c.n_blank = stats_counter(c.io->st, "blank");
 	if (window > 0)
 		c.dd = dedup_new((size_t)window);
+	json_set_alloc_funcs(arena_malloc, arena_free);
 	c.n_type[0] = stats_counter(c.io->st, "impressions");
 	c.n_type[1] = stats_counter(c.io->st, "clicks");
 	c.n_type[2] = stats_counter(c.io->st, "pays");
@@ -815,6 +896,7 @@ main(int argc, char *argv[])
 		tool_io_done(c.io, &ln);
 	}
 	status = tool_io_close(c.io);
+	arena_free_all();
 	dedup_free(c.dd);
 	free(c.body.p);
 	free(c.line.p);

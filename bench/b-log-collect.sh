@@ -1,0 +1,54 @@
+#!/bin/sh
+# b-log-collect.sh: log-collect file-to-file throughput as a ratio to `jq -c .` on the same file, and its peak RSS.
+# Usage: bench/b-log-collect.sh   (N=impressions, default 200000; B=build directory)
+set -u
+cd "$(dirname "$0")/.." || exit 1
+B=${B:-build}
+N=${N:-200000}
+PATH="$PWD/$B/bin:$PWD/$B/bench:$PATH"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pageturn-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+# measure CMD...: runs CMD, prints "elapsed_s cpu_s peak_rss_kb" (cpu: user + system; without
+# /usr/bin/time, cpu is the elapsed time and the peak RSS is polled from /proc).
+measure() {
+	if [ -x /usr/bin/time ]; then
+		/usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$@" >/dev/null || return 1
+		tail -1 "$tmp/time" | awk '{ print $1, $2 + $3, $4 }'
+		return
+	fi
+	start=$(date +%s.%N)
+	"$@" >/dev/null &
+	pid=$! peak=0
+	while kill -0 $pid 2>/dev/null; do
+		r=$(awk '/VmHWM/ { print $2 }' /proc/$pid/status 2>/dev/null)
+		[ -n "$r" ] && [ "$r" -gt "$peak" ] && peak=$r
+		sleep 0.05
+	done
+	wait $pid || return 1
+	awk -v s="$start" -v e="$(date +%s.%N)" -v p="$peak" 'BEGIN { print e - s, e - s, p }'
+}
+
+gen-events -n "$N" -s 1 >"$tmp/raw.ndjson" || exit 1
+lines=$(wc -l <"$tmp/raw.ndjson")
+mb=$(du -m "$tmp/raw.ndjson" | cut -f1)
+echo "input: $N impressions, $lines events, $mb MB"
+
+# Warm the page cache, then time both on the same file.
+cat "$tmp/raw.ndjson" >/dev/null
+lc=$(measure log-collect -i "$tmp/raw.ndjson" -o "$tmp/events.ndjson" --dead-letter "$tmp/dl.ndjson") || exit 1
+jq=$(measure jq -c . "$tmp/raw.ndjson") || exit 1
+out=$(wc -l <"$tmp/events.ndjson")
+[ "$out" -eq "$lines" ] || { echo "log-collect wrote $out of $lines events" >&2; exit 1; }
+
+# Peak RSS on a quarter of the input, to see that memory does not grow with it.
+head -n $((lines / 4)) "$tmp/raw.ndjson" >"$tmp/quarter.ndjson"
+q=$(measure log-collect -i "$tmp/quarter.ndjson" -o "$tmp/events-q.ndjson") || exit 1
+
+echo "$lc $jq $q" | awk -v mb="$mb" -v n="$lines" '{
+	printf "log-collect: %.2f s (%.2f s cpu), %.1f MB/s, %.0f events/s, peak RSS %.1f MB (%.1f MB on a quarter of the input)\n",
+	    $1, $2, mb / $1, n / $1, $3 / 1024, $9 / 1024
+	printf "jq -c .:     %.2f s (%.2f s cpu), %.1f MB/s\n", $4, $5, mb / $4
+	printf "throughput ratio log-collect/jq: %.2f by cpu time, %.2f by elapsed time (goal >= 1.0); peak RSS %s 32 MB\n",
+	    $5 / $2, $4 / $1, $3 < 32768 ? "under" : "OVER"
+}'
