@@ -139,6 +139,10 @@ gt "greedy-oracle clicks more per item than lt-oracle (myopic)" "$(field greedy-
 gt "greedy-oracle serves more sweets" "$(field greedy-oracle.json sweet_click_share)" "$(field lt-oracle.json sweet_click_share)" 1.5
 feed-sim -q -n 600 -p greedy-oracle -P oracle_intent=0 --no-events -r blind.json
 gt "the state matters: knowing the intent is worth reward" "$(field greedy-oracle.json return_mean)" "$(field blind.json return_mean)" 1.1
+feed-sim -q -n 600 -p greedy-oracle -P oracle_taste=0 --no-events -r notaste.json
+feed-sim -q -n 600 -p greedy-oracle -P oracle_taste=0 -P oracle_intent=0 --no-events -r items.json
+gt "without the user's taste, the intent still lifts the oracle above item traits alone" "$(field notaste.json return_mean)" "$(field items.json return_mean)" 1.2
+gt "... and above popular" "$(field notaste.json return_mean)" "$(field popular.json return_mean)" 1.2
 eq "curve: one block per 1000 sessions" "$(jq '.curve | length' random.json)" 1
 feed-sim -q -n 600 -p random --no-events --curve 200 -r curve.json
 eq "curve: blocks of 200 sessions" "$(jq '.curve | length' curve.json)" 3

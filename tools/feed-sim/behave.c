@@ -290,12 +290,21 @@ fs_oracle_prepare(const struct fs_world *w, const struct fs_params *p, const str
     const int *cand, int ncand, int lt, double *base, double *value)
 {
 	struct fs_session blind;
+	struct fs_params q;
 	int i, j;
 
-	if (p->oracle_intent == 0) {
+	if (p->oracle_intent == 0 || p->oracle_taste == 0) {
 		blind = *s;
-		memset(blind.z, 0, sizeof blind.z);
+		if (p->oracle_intent == 0)
+			memset(blind.z, 0, sizeof blind.z);
 		s = &blind;
+	}
+	if (p->oracle_taste == 0) {
+		/* Without the user's taste: the click and pay models of a user of neutral taste. */
+		q = *p;
+		q.w_taste = 0;
+		q.pay_taste = 0;
+		p = &q;
 	}
 	for (i = 0; i < ncand; i++) {
 		j = cand[i];

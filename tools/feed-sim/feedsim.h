@@ -67,6 +67,7 @@ struct fs_params {
 	double w_pay;
 	double lt_weight;	/* lt-oracle: value of one unit of satisfaction, in reward */
 	double oracle_intent;	/* 0: the oracles do not know the short-term intent */
+	double oracle_taste;	/* 0: the oracles do not know the user's long-term taste */
 };
 
 struct fs_param_doc {
@@ -221,7 +222,8 @@ void fs_page_play(const struct fs_world *w, const struct fs_params *p, struct fs
 /*
  * The oracles. fs_oracle_prepare computes, for each candidate, what stays
  * fixed on a page: base[i], the click logit before fatigue (without the
- * intent when oracle_intent is 0), and value[i], the worth of a click:
+ * intent when oracle_intent is 0, without the taste when oracle_taste is
+ * 0), and value[i], the worth of a click:
  * w_click + w_pay P(pay), plus for lt lt_weight x sat_effect x effect (the
  * hidden long-term effect). fs_oracle_score is then P(click at pos) x value.
  * fs_oracle_rank fills out[0..k) position by position with the best score.

@@ -59,6 +59,7 @@ const struct fs_param_doc fs_param_table[] = {
 	P(w_pay, 1, "reward per pay"),
 	P(lt_weight, 4, "lt-oracle: reward value of one unit of satisfaction"),
 	P(oracle_intent, 1, "0: the oracles rank without knowing the short-term intent"),
+	P(oracle_taste, 1, "0: the oracles rank without knowing the user's long-term taste"),
 };
 #undef P
 const size_t fs_param_count = sizeof fs_param_table / sizeof fs_param_table[0];
