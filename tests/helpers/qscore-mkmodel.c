@@ -106,88 +106,111 @@ id_of(const json_t *v, char buf[32], size_t *len)
 	return json_string_value(v);
 }
 
+/* One request, its rows gathered. */
+struct pre {
+	char *rid;
+	const float **hrow;
+	size_t nh;
+	float *ctx;
+	const float **crow;
+	char **cid;
+	float *cx;
+	size_t nc;
+};
+
 /*
  * The reference: for each request, "request_id<TAB>item_id<TAB>q" per
- * candidate in input order (at most 16384), straight from
- * qnet_state()/qnet_q(). With repeat > 1, only times the forward pass of
- * each request (state and every candidate, rows gathered beforehand): CPU ns
+ * candidate in input order, straight from qnet_state()/qnet_q(). With
+ * repeat > 1, only times the bare scoring instead: the requests are read
+ * first, then repeat passes over all of them are timed — the state from the
+ * history rows, and each candidate's embedding lookup by id and Q; CPU ns
  * per request on stderr.
  */
 static int
 reference(const char *dir, uint32_t version, long repeat)
 {
-	char err[512], line[1 << 20], idb[32];
+	char err[512], *line = NULL, idb[32];
 	struct model *m = model_load(dir, version, err, sizeof err);
 	const struct qnet_dims *dm;
 	struct qnet_ws *ws;
-	const float *hrow[1024];
-	float ctx[QNET_MAX_DIM], qs[16384], *cx = NULL;
-	const float **crow = NULL;
-	size_t nc, capc = 0;
-	json_t *j, *cands, *hist, *c, *f;
-	size_t i, n, len, nh, first, ci;
-	long r;
+	struct pre *pr = NULL;
+	size_t npr = 0, linecap = 0, i, k, n, len, first, ci;
+	json_t *j, *cands, *hist, *c, *f, *ctxv;
 	struct timespec t0, t1;
-	double total_ns = 0;
-	long timed = 0;
+	volatile float sink = 0;
+	ssize_t got;
+	long r;
 
 	if (m == NULL)
 		diag_fatal(1, "%s", err);
 	dm = &m->net->dm;
 	ws = qnet_ws_new(dm);
-	while (fgets(line, sizeof line, stdin) != NULL) {
-		if ((j = jsonx_parse(line, strlen(line), err, sizeof err)) == NULL)
+	while ((got = getline(&line, &linecap, stdin)) > 0) {
+		if ((j = jsonx_parse(line, (size_t)got, err, sizeof err)) == NULL)
 			continue;
-		cands = json_object_get(j, "candidates");
-		if (json_array_size(cands) > 16384) {
-			json_decref(j);
-			continue;
-		}
+		pr = xreallocarray(pr, npr + 1, sizeof *pr);
+		struct pre *p = &pr[npr++];
+		p->rid = xstrdup(json_string_value(json_object_get(j, "request_id")));
 		hist = json_object_get(j, "hist");
 		n = hist ? json_array_size(hist) : 0;
 		first = n > dm->L ? n - dm->L : 0;
-		for (nh = 0, i = first; i < n; i++) {
+		p->hrow = xcalloc(dm->L + 1, sizeof *p->hrow);
+		for (p->nh = 0, i = first; i < n; i++) {
 			const char *s = id_of(json_array_get(hist, i), idb, &len);
-			hrow[nh++] = emb_lookup(m->emb, s, len, NULL);
+			p->hrow[p->nh++] = emb_lookup(m->emb, s, len, NULL);
 		}
+		p->ctx = xcalloc(dm->C + 1, sizeof *p->ctx);
+		ctxv = json_object_get(j, "context");
 		for (i = 0; i < dm->C; i++)
-			ctx[i] = (float)json_number_value(json_array_get(json_object_get(j, "context"), i));
-		/* gather the candidates' rows and features first: only the network is timed */
-		nc = json_array_size(cands);
-		if (nc > capc) {
-			capc = nc;
-			crow = xreallocarray(crow, capc, sizeof *crow);
-			cx = xreallocarray(cx, capc * (dm->X ? dm->X : 1), sizeof *cx);
-		}
-		for (ci = 0; ci < nc; ci++) {
+			p->ctx[i] = (float)json_number_value(json_array_get(ctxv, i));
+		cands = json_object_get(j, "candidates");
+		p->nc = json_array_size(cands);
+		p->crow = xcalloc(p->nc + 1, sizeof *p->crow);
+		p->cid = xcalloc(p->nc + 1, sizeof *p->cid);
+		p->cx = xcalloc(p->nc * dm->X + 1, sizeof *p->cx);
+		for (ci = 0; ci < p->nc; ci++) {
 			c = json_array_get(cands, ci);
 			const char *s = id_of(json_object_get(c, "item_id"), idb, &len);
+			p->cid[ci] = xstrndup(s, len);
 			f = json_object_get(c, "features");
 			for (i = 0; i < dm->X; i++)
-				cx[ci * dm->X + i] = (float)json_number_value(json_array_get(f, i));
-			crow[ci] = emb_lookup(m->emb, s, len, NULL);
+				p->cx[ci * dm->X + i] = (float)json_number_value(json_array_get(f, i));
+			p->crow[ci] = emb_lookup(m->emb, s, len, NULL);
 		}
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-		for (r = 0; r < (repeat > 0 ? repeat : 1); r++) {
-			qnet_state(m->net, ws, hrow, nh, ctx);
-			for (ci = 0; ci < nc; ci++)
-				qs[ci] = qnet_q(m->net, ws, crow[ci], cx + ci * dm->X);
-		}
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
-		if (repeat <= 1)
-			for (ci = 0; ci < nc; ci++) {
-				const char *s = id_of(json_object_get(json_array_get(cands, ci), "item_id"), idb, &len);
-				printf("%s\t%.*s\t%.9g\n", json_string_value(json_object_get(j, "request_id")), (int)len, s,
-				    qs[ci]);
-			}
-		total_ns += (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
-		timed += repeat > 0 ? repeat : 1;
 		json_decref(j);
 	}
-	if (repeat > 1 && timed > 0)
-		fprintf(stderr, "forward pass: %.0f ns per request\n", total_ns / (double)timed);
-	free(crow);
-	free(cx);
+	free(line);
+	if (repeat <= 1) {
+		for (k = 0; k < npr; k++) {
+			qnet_state(m->net, ws, pr[k].hrow, pr[k].nh, pr[k].ctx);
+			for (ci = 0; ci < pr[k].nc; ci++)
+				printf("%s\t%s\t%.9g\n", pr[k].rid, pr[k].cid[ci],
+				    qnet_q(m->net, ws, pr[k].crow[ci], pr[k].cx + ci * dm->X));
+		}
+	} else if (npr > 0) {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+		for (r = 0; r < repeat; r++)
+			for (k = 0; k < npr; k++) {
+				qnet_state(m->net, ws, pr[k].hrow, pr[k].nh, pr[k].ctx);
+				for (ci = 0; ci < pr[k].nc; ci++)
+					sink += qnet_q(m->net, ws, emb_lookup(m->emb, pr[k].cid[ci], strlen(pr[k].cid[ci]), NULL),
+					    pr[k].cx + ci * dm->X);
+			}
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+		fprintf(stderr, "bare scoring: %.0f ns per request\n",
+		    ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)(repeat * (long)npr));
+	}
+	for (k = 0; k < npr; k++) {
+		for (ci = 0; ci < pr[k].nc; ci++)
+			free(pr[k].cid[ci]);
+		free(pr[k].rid);
+		free(pr[k].hrow);
+		free(pr[k].ctx);
+		free(pr[k].crow);
+		free(pr[k].cid);
+		free(pr[k].cx);
+	}
+	free(pr);
 	qnet_ws_free(ws);
 	model_free(m);
 	return fflush(stdout) == 0 ? 0 : 1;

@@ -127,6 +127,18 @@ utf8_len(const unsigned char *s, size_t n)
  * unescaped bytes are written there (room for the raw length is the
  * caller's) and their count into *outlen.
  */
+/* Bytes that a string holds as they are: printable ASCII but for '"' and '\\'. */
+static const unsigned char plain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+	R16(0), R16(0),
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 0x20: '"' is 0x22 */
+	R16(1), R16(1),
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,		/* 0x50: '\\' is 0x5c */
+	R16(1), R16(1),
+	R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0)
+#undef R16
+};
+
 static int
 string(struct parser *ps, char *out, size_t *outlen)
 {
@@ -136,7 +148,7 @@ string(struct parser *ps, char *out, size_t *outlen)
 
 	for (;;) {
 		const char *run = p;
-		while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20 && (unsigned char)*p < 0x80)
+		while (p < end && plain[(unsigned char)*p])
 			p++;
 		if (out && p > run) {
 			memcpy(out + n, run, (size_t)(p - run));
@@ -240,8 +252,52 @@ static const double pow10_tab[] = {
  * Reads a number. *is_int says whether it was written as an integer (no
  * fraction, no exponent) and then *iv holds it when it fits in int64.
  */
-static int
+static int number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv);
+
+/*
+ * The common case, "-?D+(.D+)?" with at most 18 digits and a separator
+ * after it, read in one pass; anything else goes to number_slow().
+ */
+static inline int
 number(struct parser *ps, double *out, int *is_int, int64_t *iv)
+{
+	const char *p = ps->p, *end = ps->end;
+	uint64_t m = 0;
+	int neg = 0, nd = 0, frac = 0;
+
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p >= end || *p < '0' || *p > '9' || (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9'))
+		return number_slow(ps, out, is_int, iv);
+	while (p < end && *p >= '0' && *p <= '9') {
+		m = m * 10 + (uint64_t)(*p++ - '0');
+		nd++;
+	}
+	if (p < end && *p == '.') {
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return number_slow(ps, out, is_int, iv);
+		while (p < end && *p >= '0' && *p <= '9') {
+			m = m * 10 + (uint64_t)(*p++ - '0');
+			nd++;
+			frac++;
+		}
+	}
+	if (nd > 18 || frac > 22 || (p < end && (*p == 'e' || *p == 'E')))
+		return number_slow(ps, out, is_int, iv);
+	*out = frac ? (double)m / pow10_tab[frac] : (double)m;
+	if (neg)
+		*out = -*out;
+	*is_int = frac == 0 && p[-1] != '.';
+	*iv = neg ? -(int64_t)m : (int64_t)m;
+	ps->p = p;
+	return 0;
+}
+
+static int
+number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv)
 {
 	const char *p = ps->p, *end = ps->end, *s = p;
 	uint64_t m = 0;
