@@ -466,22 +466,28 @@ kafka_source_close(struct kafka_source *src)
 
 /* ---- sink ---- */
 
-/* Counts each delivery report; the first failures are told, the rest only counted. */
+/* Counts a failed record; the first failures are told, the rest only counted. */
+static void
+kafka_sink_failed(struct kafka_sink *snk, const char *what, rd_kafka_resp_err_t err)
+{
+	if (snk->failures < 5)
+		diag_warn("kafka: %s %s failed: %s", what, snk->topic, rd_kafka_err2str(err));
+	else if (snk->failures == 5)
+		diag_warn("kafka: more records to %s failed", snk->topic);
+	snk->failures++;
+}
+
+/* Counts each delivery report. */
 static void
 kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	struct kafka_sink *snk = opaque;
 
 	(void)rk;
-	if (m->err == 0) {
+	if (m->err == 0)
 		snk->delivered++;
-		return;
-	}
-	if (snk->failures < 5)
-		diag_warn("kafka: delivery to %s failed: %s", snk->topic, rd_kafka_err2str(m->err));
-	else if (snk->failures == 5)
-		diag_warn("kafka: more deliveries to %s failed", snk->topic);
-	snk->failures++;
+	else
+		kafka_sink_failed(snk, "delivery to", m->err);
 }
 
 struct kafka_sink *
@@ -551,8 +557,7 @@ kafka_sink_put(struct kafka_sink *snk, const char *key, size_t keylen, const cha
 		}
 		if (err == RD_KAFKA_RESP_ERR__FATAL)
 			return kafka_sink_fatal(snk);
-		diag_warn("kafka: produce to %s: %s", snk->topic, rd_kafka_err2str(err));
-		snk->failures++;
+		kafka_sink_failed(snk, "producing to", err);
 		return -1;
 	}
 	rd_kafka_poll(snk->rk, 0);

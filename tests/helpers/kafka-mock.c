@@ -93,23 +93,26 @@ parse_error(const char *s, rd_kafka_resp_err_t *err)
 }
 
 /*
- * Applies one control command. The commands:
+ * Applies one control command and says so on stderr ("CMD: done"), so that
+ * a test can wait for it. The commands:
  *   down BROKER | up BROKER | rtt BROKER MS
  *   error API ERR [COUNT]       the next COUNT requests of type API fail with ERR
  *   clear API                   forgets pending injected errors of type API
  *   topic-error TOPIC ERR       every request on TOPIC fails with ERR (0 clears)
  *   create TOPIC PARTITIONS     creates a topic
  *   leader TOPIC PARTITION BROKER
+ *   coordinator group|transaction KEY BROKER
  * Returns 0, or -1 after a diagnostic.
  */
 static int
 control(rd_kafka_mock_cluster_t *mc, char *cmdline)
 {
-	char *argv[8], *save = NULL, *tok;
+	char *argv[8], *save = NULL, *tok, line[1024];
 	rd_kafka_resp_err_t err = 0, inj;
 	int argc = 0, api;
 	long a, b;
 
+	snprintf(line, sizeof line, "%s", cmdline);
 	for (tok = strtok_r(cmdline, " \t\r", &save); tok && argc < 8; tok = strtok_r(NULL, " \t\r", &save))
 		argv[argc++] = tok;
 	if (argc == 0)
@@ -140,16 +143,18 @@ control(rd_kafka_mock_cluster_t *mc, char *cmdline)
 	else if (strcmp(argv[0], "leader") == 0 && argc == 4 && (a = parse_num(argv[2])) >= 0 &&
 	    (b = parse_num(argv[3])) >= 0)
 		err = rd_kafka_mock_partition_set_leader(mc, argv[1], (int32_t)a, (int32_t)b);
+	else if (strcmp(argv[0], "coordinator") == 0 && argc == 4 && (a = parse_num(argv[3])) >= 0)
+		err = rd_kafka_mock_coordinator_set(mc, argv[1], argv[2], (int32_t)a);
 	else
 		goto bad;
 	if (err) {
-		diag_warn("%s: %s", argv[0], rd_kafka_err2str(err));
+		diag_warn("%s: %s", line, rd_kafka_err2str(err));
 		return -1;
 	}
-	diag_info(2, "applied: %s", argv[0]);
+	diag_info(1, "%s: done", line);
 	return 0;
 bad:
-	diag_warn("bad control command: %s", argv[0]);
+	diag_warn("bad control command: %s", line);
 	return -1;
 }
 
