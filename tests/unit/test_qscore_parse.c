@@ -1,0 +1,148 @@
+/* test_qscore_parse.c: q-score's request parser — fields, ids, numbers, escapes, unknown fields, and every kind of bad input. */
+#include <math.h>
+#include <string.h>
+
+#include "check.h"
+#include "../../tools/q-score/parse.c"
+
+static struct qs_worker w;
+static struct qs_req rq;
+static char err[256];
+
+static int
+parse(const char *s)
+{
+	err[0] = '\0';
+	return qs_parse(&w, s, strlen(s), 100, &rq, err, sizeof err);
+}
+
+/* Parses s, expecting a failure whose reason starts with want. */
+static void
+refused(const char *s, const char *want)
+{
+	int rc = parse(s);
+
+	CHECK(rc == -1 && strncmp(err, want, strlen(want)) == 0, "%s -> \"%s\", want \"%s\"", s, err, want);
+}
+
+/* Whether buf[a..b) is want. */
+static int
+parse_span(const char *buf, size_t a, size_t b, const char *want)
+{
+	return b - a == strlen(want) && memcmp(buf + a, want, b - a) == 0;
+}
+
+static const char *
+cid(size_t i)
+{
+	return w.sbuf + w.coff[i];
+}
+
+int
+main(void)
+{
+	size_t starts[4], ends[4], n;
+	const char *batch;
+
+	CHECK(parse("{\"request_id\":\"r9\",\"user_id\":7,\"hist\":[\"i9\",3],\"context\":[0.5,-1e-3,2E2,0],"
+	    "\"candidates\":[{\"item_id\":\"i42\",\"features\":[4.5,0.3]},{\"features\":[],\"item_id\":12345678901}],"
+	    "\"k\":10,\"extra\":{\"deep\":[1,{\"x\":null},true,false,\"s\"]}}") == 0, "a full request: %s", err);
+	CHECK(strcmp(rq.request_id, "r9") == 0 && strcmp(rq.user_id, "7") == 0 && rq.has_user, "ids");
+	CHECK(rq.has_hist && rq.nhist == 2 && strcmp(w.sbuf + w.hoff[1], "3") == 0, "hist");
+	CHECK(rq.has_ctx && rq.nctx == 4 && w.fbuf[rq.ctx_off] == 0.5f && w.fbuf[rq.ctx_off + 1] == -0.001f &&
+	    w.fbuf[rq.ctx_off + 2] == 200.0f, "context numbers");
+	CHECK(rq.ncand == 2 && strcmp(cid(0), "i42") == 0 && strcmp(cid(1), "12345678901") == 0, "candidate ids");
+	CHECK(w.cfn[0] == 2 && w.fbuf[w.cfoff[0]] == 4.5f && w.fbuf[w.cfoff[0] + 1] == 0.3f && w.cfn[1] == 0,
+	    "features");
+	CHECK(rq.k == 10, "k");
+
+	CHECK(parse(" {\"request_id\":\"a\\\"b\\\\c\\/d\\u00e9\\ud83d\\ude00\",\"candidates\":[]} \n") == 0,
+	    "escapes: %s", err);
+	CHECK(strcmp(rq.request_id, "a\"b\\c/d\xc3\xa9\xf0\x9f\x98\x80") == 0, "unescaped to UTF-8: %s", rq.request_id);
+	CHECK(parse("{\"request_id\":\"\xc3\xa9t\xc3\xa9\",\"candidates\":[{\"item_id\":\"x\",\"features\":[1.5e3,-0,0.0001]}]}")
+	    == 0 && w.fbuf[w.cfoff[0]] == 1500.0f && w.fbuf[w.cfoff[0] + 2] == 0.0001f, "UTF-8 and exponents: %s", err);
+	CHECK(parse("{\"request_id\":1,\"candidates\":[],\"k\":3.0}") == 0 && rq.k == 3, "k written 3.0: %s", err);
+	CHECK(parse("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[0.12345678901234567890123]}]}")
+	    == 0 && fabsf(w.fbuf[w.cfoff[0]] - 0.12345679f) < 1e-7f, "a long fraction: %s", err);
+	CHECK(parse("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[123456789012345678901234]}]}")
+	    == 0 && fabsf(w.fbuf[w.cfoff[0]] / 1.2345679e23f - 1) < 1e-6f, "a long integer as a float: %s", err);
+
+	refused("", "bad JSON at column 1: '{' expected");
+	refused("[1]", "not a JSON object");
+	refused("{\"request_id\":\"a\",}", "bad JSON at column 19: string key expected");
+	refused("{\"request_id\":\"a\" \"candidates\":[]}", "bad JSON at column 19: ',' or '}' expected");
+	refused("{\"request_id\":\"a\",\"candidates\":[]} x", "bad JSON at column 36: trailing characters");
+	refused("{\"request_id\":\"a\nb\",\"candidates\":[]}", "bad JSON at column 17: control character");
+	refused("{\"request_id\":\"a\\x\",\"candidates\":[]}", "bad JSON at column 17: invalid escape");
+	refused("{\"request_id\":\"\\ud83d\",\"candidates\":[]}", "bad JSON");
+	refused("{\"request_id\":\"\xff\",\"candidates\":[]}", "bad JSON at column 16: invalid UTF-8");
+	refused("{\"request_id\":\"\xc0\xaf\",\"candidates\":[]}", "bad JSON at column 16: invalid UTF-8");
+	refused("{\"request_id\":\"a\",\"candidates\":[],\"x\":01}", "bad JSON");
+	refused("{\"request_id\":\"a\",\"candidates\":[],\"x\":1.}", "bad JSON");
+	refused("{\"request_id\":\"a\",\"candidates\":[],\"x\":NaN}", "bad JSON");
+	refused("{\"request_id\":\"a\",\"candidates\":[],\"x\":tru}", "bad JSON");
+	refused("{\"request_id\":\"a\",\"candidates\":[],\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+	    "bad JSON at column");
+	refused("{\"request_id\":\"a\",\"candidates\":[", "bad JSON");
+	refused("{\"request_id\":\"a\",\"request_id\":\"b\",\"candidates\":[]}", "field 'request_id': given twice");
+	refused("{\"candidates\":[]}", "missing field 'request_id'");
+	refused("{\"request_id\":\"r\"}", "missing field 'candidates'");
+	CHECK(strcmp(rq.request_id, "r") == 0, "the id is known when a later field fails");
+	refused("{\"request_id\":\"\",\"candidates\":[]}", "field 'request_id': empty id");
+	refused("{\"request_id\":1.5,\"candidates\":[]}", "field 'request_id': expected a string or integer id");
+	refused("{\"request_id\":[\"a\"],\"candidates\":[]}", "field 'request_id': expected a string or integer id");
+	refused("{\"request_id\":\"a\\u0001\",\"candidates\":[]}", "field 'request_id': control character in id");
+	refused("{\"request_id\":\"a\",\"candidates\":{}}", "field 'candidates': expected an array");
+	refused("{\"request_id\":\"a\",\"candidates\":[1]}", "candidates[0]: not an object");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"features\":[1]}]}", "candidates[0]: missing field 'item_id'");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\"},{\"item_id\":true}]}",
+	    "candidates[1]: field 'item_id': expected a string or integer id");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[1,null]}]}",
+	    "candidates[0]: field 'features'[1]: expected a number");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[1e39]}]}",
+	    "candidates[0]: field 'features'[0]: not a finite float");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":1}]}",
+	    "candidates[0]: field 'features': expected an array of numbers");
+	refused("{\"request_id\":\"a\",\"hist\":\"i1\",\"candidates\":[]}", "field 'hist': expected an array of ids");
+	refused("{\"request_id\":\"a\",\"hist\":[\"i1\",{}],\"candidates\":[]}", "field 'hist'[1]: expected a string or integer id");
+	refused("{\"request_id\":\"a\",\"context\":[1,\"2\"],\"candidates\":[]}", "field 'context'[1]: expected a number");
+	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":0}", "field 'k': expected an integer");
+	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":2.5}", "field 'k': expected an integer");
+	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":\"3\"}", "field 'k': expected an integer");
+	{
+		char big[4096];
+		size_t i, len = 0;
+		len += (size_t)snprintf(big + len, sizeof big - len, "{\"request_id\":\"a\",\"candidates\":[");
+		for (i = 0; i < 101; i++)
+			len += (size_t)snprintf(big + len, sizeof big - len, "%s{\"item_id\":%zu}", i ? "," : "", i);
+		snprintf(big + len, sizeof big - len, "]}");
+		refused(big, "field 'candidates': more than 100 candidates");
+	}
+	{
+		char id[300];
+		memset(id, 'x', sizeof id);
+		snprintf(id + 257, sizeof id - 257, "\"}");
+		char req[400];
+		snprintf(req, sizeof req, "{\"candidates\":[],\"request_id\":\"%.257s\"}", id);
+		refused(req, "field 'request_id': id longer than 256 bytes");
+	}
+
+	batch = " [ {\"request_id\":\"a\",\"candidates\":[]} , {\"bad\":[1,2]}, 3 ] ";
+	CHECK(qs_parse_array(batch, strlen(batch), 4, starts, ends, &n, err, sizeof err) == 0 && n == 3, "a batch: %s", err);
+	CHECK(parse_span(batch, starts[0], ends[0], "{\"request_id\":\"a\",\"candidates\":[]}"), "element 0");
+	CHECK(parse_span(batch, starts[2], ends[2], "3"), "element 2");
+	CHECK(qs_parse_array(batch, strlen(batch), 2, starts, ends, &n, err, sizeof err) == 0 && n == 3,
+	    "more elements than room: counted");
+	CHECK(qs_parse_array("[1,]", 4, 4, starts, ends, &n, err, sizeof err) == -1, "a bad array refused");
+	CHECK(qs_parse_array("[] x", 4, 4, starts, ends, &n, err, sizeof err) == -1, "trailing characters refused");
+
+	free(w.sbuf);
+	free(w.fbuf);
+	free(w.coff);
+	free(w.clen);
+	free(w.cfoff);
+	free(w.cfn);
+	free(w.hoff);
+	free(w.hlen2);
+	return check_done();
+}
