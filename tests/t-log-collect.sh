@@ -80,6 +80,26 @@ eq "generated: event ids do not depend on the time of collection" \
     "$(log-collect -i gen.ndjson --ingest-ts $TS 2>/dev/null | jq -r .event_id | md5sum)" \
     "$(jq -r .event_id ev-gen.ndjson | md5sum)"
 
+# --- Numbers: context and features with 7 significant digits as printf's %.7g; propensities exact and short.
+awk 'BEGIN { srand(11); for (e = 0; e < 40; e++) {
+	printf "{\"type\":\"impression\",\"ts\":1732341678000,\"request_id\":\"n%d\",\"user_id\":\"u\",\"page\":0,\"context\":[", e
+	for (i = 0; i < 50; i++) {
+		m = (rand() - 0.5) * 20; x = m * 10 ^ int(rand() * 24 - 12)
+		if (i % 5 == 0) x = int(rand() * 1e6) / 1e4; if (x == 0) x = 1
+		printf "%s%.17g", (i ? "," : ""), x }
+	printf "],\"items\":[{\"item_id\":\"i\",\"pos\":0,\"propensity\":%.17g}]}\n", rand() * 0.999 + 0.001 } }' >num.ndjson
+log-collect -i num.ndjson --ingest-ts $TS >num.out
+grep -o '"context":\[[^]]*\]' num.ndjson | sed 's/.*\[//; s/\]//' | tr ',' '\n' | awk '{ printf "%.7g\n", $1 }' >num7.want
+grep -o '"context":\[[^]]*\]' num.out | sed 's/.*\[//; s/\]//' | tr ',' '\n' >num7.got
+same_file "numbers: context as %.7g" num7.got num7.want
+grep -o '"propensity":[0-9.e+-]*' num.ndjson | cut -d: -f2 | awk '{ printf "%.17g\n", $1 }' >prop.want
+grep -o '"propensity":[0-9.e+-]*' num.out | cut -d: -f2 >prop.got
+eq "numbers: propensities no longer than the shortest %.Ng that reads back" "$(awk '{
+	for (p = 1; p <= 17; p++) { t = sprintf("%." p "g", $1); if (t + 0 == $1 + 0) break }
+	if (length($0) > length(t)) print $0 " longer than " t }' prop.got)" ""
+awk '{ printf "%.17g\n", $1 }' prop.got >prop.back
+same_file "numbers: propensities read back exactly" prop.back prop.want
+
 # --- gen-events is deterministic.
 gen-events -n 300 -s 7 --dirty 0.2 | cmp -s - gen.ndjson
 eq "gen-events: same seed, same stream" "$?" 0
@@ -199,7 +219,9 @@ biglen=$(( $(head -1 big.ndjson | wc -c) - 1 ))
 same_file "10 MiB line: the next line passes" out-b want-b
 eq "10 MiB line: rejected as too long" "$(jq -r .reason dl-b)" "line of $biglen bytes is longer than --max-line (1048576)"
 eq "10 MiB line: its length kept" "$(jq -r .raw_len dl-b)" "$biglen"
-ok "10 MiB line: peak RSS under 16 MB ($(cat rss) KB)" [ "$(tail -1 rss)" -lt 16384 ]
+/usr/bin/time -f %M -o rss0 log-collect -i "$D/valid.ndjson" --dead-letter dl-b0 >/dev/null 2>&1
+ok "10 MiB line: not read into memory (peak RSS $(tail -1 rss) KB, $(tail -1 rss0) KB on a small file)" \
+    [ "$(tail -1 rss)" -lt "$(( $(tail -1 rss0) + 4096 ))" ]
 eq "10 MiB line: accepted under --max-line 11M" \
     "$(log-collect -i big.ndjson --max-line 11M | jq -r '.pad | length')" "$(printf '10485760\n0')"
 
