@@ -188,11 +188,28 @@ fs_click_base(const struct fs_world *w, const struct fs_params *p, const struct 
 	    p->w_intent * vdot(s->z, it->v, w->dim) + it->tempt + it->quality;
 }
 
+/* The examination probability (1+pos)^-pos_decay, remembered for the last pos_decay seen. */
+static double
+position_bias(const struct fs_params *p, int pos)
+{
+	static double decay = NAN, table[FS_KMAX];
+	int i;
+
+	if (pos >= FS_KMAX)
+		return pow(1.0 + pos, -p->pos_decay);
+	if (!(decay == p->pos_decay)) {
+		for (i = 0; i < FS_KMAX; i++)
+			table[i] = pow(1.0 + i, -p->pos_decay);
+		decay = p->pos_decay;
+	}
+	return table[pos];
+}
+
 /* Click probability from the base logit, the item's category exposure and its position. */
 static double
 click_from_base(const struct fs_params *p, double base, double expo, int pos)
 {
-	return pow(1.0 + pos, -p->pos_decay) * sigmoid(base - p->fatigue * expo);
+	return position_bias(p, pos) * sigmoid(base - p->fatigue * expo);
 }
 
 double
