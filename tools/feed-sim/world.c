@@ -520,7 +520,6 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 	float *uval = NULL, *mval = NULL, *U = NULL, *V = NULL, *catfeat = NULL;
 	double *rsum = NULL, *usum = NULL, mu = 0;
 	int *ucnt = NULL;
-	long lineno = 0;
 
 	if (check_dims(p) < 0)
 		return NULL;
@@ -546,7 +545,6 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 		char *e1, *e2;
 		double r;
 
-		lineno++;
 		uid = (int)strtol(line, &e1, 10);
 		if (e1 == line || *e1 != ',')
 			continue;	/* the header, or a malformed line */
