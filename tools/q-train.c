@@ -1521,10 +1521,10 @@ int main(int argc, char *argv[])
 	diag_init(argv[0]);
 	memset(&opts, 0, sizeof opts);
 	qnet_dims_default(&O.dm, 0, 0);
-	O.epochs = 5;
+	O.epochs = 8;
 	O.head_epochs = -1;
 	O.batch = 256;
-	O.lr = 0.002;
+	O.lr = 0.005;
 	O.head_lr = 0.02;
 	O.gamma = 0.9;
 	O.target = QNET_TARGET_SLATE;
