@@ -193,6 +193,20 @@ jq -c '.items' body.out >empty.out
 notok "a hist in the request wins" cmp -s empty.out from_events.out
 stop_server
 
+# ---- histories from a Kafka topic ----
+if [ -x "$TBIN/kafka-mock" ] && command -v kcat >/dev/null; then
+	bg kafka-mock -q -f kports -p 2 -t events >/dev/null
+	for i in $(seq 50); do [ -s kports ] && break; sleep 0.1; done
+	grep '"user_id"' events.ndjson | kcat -q -P -b "$(cat kports)" -t events -k u 2>/dev/null
+	start_server -b "$(cat kports)" -G q-score-test --events kafka:events
+	i=0; while [ $i -lt 100 ]; do code "$URL/metrics" >/dev/null; grep -qx 'qscore_event_clicks_total 4' body.out && break; sleep 0.1; i=$((i + 1)); done
+	ok "kafka: clicks recorded from the topic" grep -qx 'qscore_event_clicks_total 4' body.out
+	code -X POST -d "{\"request_id\":\"h1\",\"user_id\":\"u1\",$base}" "$URL/v1/score" >/dev/null
+	jq -c '.items' body.out >from_kafka.out
+	same_file "kafka: the history comes from the topic" from_kafka.out explicit.out
+	stop_server
+fi
+
 # ---- the EXAMPLES of the man page, run as written (the server one needs Kafka: not here) ----
 mkdir ex && cd ex || exit 1
 qscore-mkmodel -m models -C 4 -X 2 -d 8 -L 5 -F 4 -H 8 -n 50 -c 12 -t 0 >/dev/null 2>&1
