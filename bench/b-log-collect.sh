@@ -45,6 +45,36 @@ out=$(wc -l <"$tmp/events.ndjson")
 head -n $((lines / 4)) "$tmp/raw.ndjson" >"$tmp/quarter.ndjson"
 q=$(measure log-collect -i "$tmp/quarter.ndjson" -o "$tmp/events-q.ndjson") || exit 1
 
+kafka_bench() {
+	"$PWD/$B/tests/kafka-mock" -q -f "$tmp/ports" -p 4 -t raw -t events >/dev/null &
+	mock=$!
+	for i in $(seq 100); do [ -s "$tmp/ports" ] && break; sleep 0.1; done
+	brokers=$(cat "$tmp/ports")
+	qlines=$(wc -l <"$tmp/quarter.ndjson")
+	t0=$(date +%s.%N)
+	kcat -q -P -b "$brokers" -t raw <"$tmp/quarter.ndjson" || { kill $mock; return 1; }
+	t1=$(date +%s.%N)
+	log-collect -q -b "$brokers" -i kafka:raw -o kafka:events --stats "$tmp/kstats" --stats-interval 0.1 &
+	lc=$!
+	while kill -0 $lc 2>/dev/null; do
+		[ "$(tail -1 "$tmp/kstats" 2>/dev/null | jq -r .out)" = "$qlines" ] && break
+		sleep 0.1
+	done
+	kill -TERM $lc
+	wait $lc
+	st=$?
+	t2=$(date +%s.%N)
+	kill $mock
+	[ "$st" -eq 0 ] || { echo "log-collect on Kafka: exit $st" >&2; return 1; }
+	# From the stats: when the first line came in (after the group join) and when the last went out.
+	set -- $(jq -r 'select(.in > 0) | .uptime_s' "$tmp/kstats" | sed -n '1p;$p')
+	awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$qlines" -v first="$1" -v last="$2" 'BEGIN {
+		run = last - first; if (run < 0.1) run = 0.1
+		printf "Kafka, %d events: kcat -P %.2f s (%.0f events/s); log-collect kafka:raw -> kafka:events %.2f s in all,\n", n, b - a, n / (b - a), c - b
+		printf "  %.1f s from the first line in to the last out (%.0f events/s); ratio to kcat -P %.2f (%.2f with the group join)\n",
+		    run, n / run, (b - a) / run, (b - a) / (c - b) }'
+}
+
 echo "$lc $jq $q" | awk -v mb="$mb" -v n="$lines" '{
 	printf "log-collect: %.2f s (%.2f s cpu), %.1f MB/s, %.0f events/s, peak RSS %.1f MB (%.1f MB on a quarter of the input)\n",
 	    $1, $2, mb / $1, n / $1, $3 / 1024, $9 / 1024
@@ -52,3 +82,9 @@ echo "$lc $jq $q" | awk -v mb="$mb" -v n="$lines" '{
 	printf "throughput ratio log-collect/jq: %.2f by cpu time, %.2f by elapsed time (goal >= 1.0); peak RSS %s 32 MB\n",
 	    $5 / $2, $4 / $1, $3 < 32768 ? "under" : "OVER"
 }'
+
+if [ -x "$B/tests/kafka-mock" ] && command -v kcat >/dev/null; then
+	kafka_bench || exit 1
+else
+	echo "Kafka: skipped (no $B/tests/kafka-mock or kcat)"
+fi
