@@ -1,5 +1,4 @@
 /* log-collect: raw events in, canonical events out — validates, normalises, deduplicates, dead-letters the rest. */
-#include <errno.h>
 #include <float.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -25,6 +24,7 @@
 #define MAX_POS		1000000
 #define MAX_AMOUNT	1e12
 #define DEDUP_DEFAULT	262144
+#define MAX_FUTURE_MS	(100LL * 366 * 86400000)	/* --max-future beyond a century means a century */
 
 /* A growable byte buffer for building one output record. */
 struct buf {
@@ -48,7 +48,6 @@ struct collector {
 	struct dedup *dd;
 	int64_t ingest_ts;	/* fixed ingest time, or -1 for the wall clock */
 	int64_t max_future_ms;	/* how far past the wall clock an event time may lie */
-	int64_t ts_max;		/* the latest acceptable event time, for the current line */
 	uint64_t *n_dup, *n_blank, *n_type[3];
 	struct buf body, line;
 	int type;		/* of the last canonical event: an index of type_names */
@@ -505,7 +504,7 @@ dedup_seen(struct dedup *d, const char *id, size_t len)
 	return 0;
 }
 
-/* An optional field: 1 when absent (or null is not accepted: a null value is present and mistyped). */
+/* 1 when obj has no field key. A null value is present (and then rejected as mistyped). */
 static int
 absent(const json_t *obj, const char *key)
 {
@@ -867,6 +866,8 @@ main(int argc, char *argv[])
 				diag_warn("--max-future: not a duration: %s", optarg);
 				usage();
 			}
+			if (c.max_future_ms > MAX_FUTURE_MS)
+				c.max_future_ms = MAX_FUTURE_MS;
 			break;
 		default:
 			usage();
