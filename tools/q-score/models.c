@@ -355,6 +355,15 @@ try_load(struct qs_models *ms, uint32_t v)
 	t0 = mono_ns();
 	m = model_load(ms->o.dir, v, err, sizeof err);
 	if (m == NULL) {
+		struct stat sb;
+		path = model_version_dir(ms->o.dir, v);
+		if (stat(path, &sb) != 0 && errno == ENOENT) {
+			/* pruned between the listing and the load: not a refusal */
+			diag_info(2, "version %u vanished before it was loaded", v);
+			free(path);
+			return -1;
+		}
+		free(path);
 		refuse(ms, v, err);
 		return -1;
 	}
