@@ -46,6 +46,14 @@ notok "another eval seed, other sessions" cmp -s a.ndjson d.ndjson
 jq -c 'select(.type == "impression") | .items[] | [.item_id, .features]' a.ndjson | sort -u >fa
 jq -c 'select(.type == "impression") | .items[] | [.item_id, .features]' d.ndjson | sort -u >fd
 eq "another eval seed, the same world" "$(sort fa fd | uniq | cut -d, -f1 | uniq -d | wc -l | tr -d ' ')" 0
+# common random numbers: another policy meets the same sessions (users, start times) and the same coins
+feed-sim -q -n 200 -s 3 -p random >r.ndjson
+for f in a r; do jq -r 'select(.type == "impression" and .page == 0) | "\(.session_id) \(.user_id) \(.ts)"' $f.ndjson | sort >$f.starts; done
+same_file "another policy, the same sessions" r.starts a.starts
+feed-sim -q -n 200 -s 3 -p popular -P fatigue=0.45 >f.ndjson
+for f in a f; do jq -r 'select(.type == "click" and (.request_id | endswith("-0"))) | "\(.request_id) \(.item_id)"' $f.ndjson | sort >$f.c0; done
+eq "a small change of the model changes few clicks on first pages (the same coins)" \
+	"$(comm -3 a.c0 f.c0 | wc -l | awk -v n="$(lines a.c0)" '{ print ($1 > 0 && $1 < n / 10) }')" 1
 feed-sim -q -n 200 -s 3 -o a.ndjson.gz
 ok "gzip output" sh -c 'gunzip -c a.ndjson.gz | cmp -s - a.ndjson'
 feed-sim -q -n 3 --start 2025-01-02T03:04:05Z 2>/dev/null | head -1 >first

@@ -437,6 +437,55 @@ test_http(void)
 }
 
 static void
+test_movielens(void)
+{
+	const char *R = "tests/data/feed-sim/ratings.csv", *M = "tests/data/feed-sim/movies.csv";
+	struct fs_params p;
+	struct fs_world *w;
+	int i1, i2, i10, g, comedy = -1, users = 0, u;
+
+	fs_params_default(&p);
+	p.ml_min_ratings = 2;
+	w = fs_world_movielens(&p, R, M, 0, 1);
+	CHECK(w != NULL, "the MovieLens fixture loads");
+	if (w == NULL)
+		return;
+	CHECK(w->nitem == 4 && w->nuser == 7, "movies with 2+ ratings, every rater (%d items, %d users)", w->nitem, w->nuser);
+	CHECK(w->ncat == 10 && w->nfeat == 14, "10 genres of the kept movies (%d), features %d", w->ncat, w->nfeat);
+	i1 = fs_world_item(w, "i1");
+	i2 = fs_world_item(w, "i2");
+	i10 = fs_world_item(w, "i10");
+	CHECK(i1 >= 0 && i2 >= 0 && i10 >= 0 && fs_world_item(w, "i5") < 0 && fs_world_item(w, "i11") < 0,
+	    "ids are movie ids; rare movies are left out");
+	if (i1 < 0 || i2 < 0 || i10 < 0)
+		goto out;
+	CHECK(w->items[i1].effect > 0 && w->items[i10].effect < 0, "well rated movies are vegetables, badly rated sweets (%g, %g)",
+	    w->items[i1].effect, w->items[i10].effect);
+	CHECK(fabs(w->items[i1].logpop - log(8.0)) < 1e-5, "popularity is the count of ratings");
+	CHECK(strcmp(w->catname[w->items[i2].cat], "Drama") == 0, "the category is the rarest genre (%s)",
+	    w->catname[w->items[i2].cat]);
+	for (g = 0; g < w->ncat; g++)
+		if (strcmp(w->catname[g], "Comedy") == 0)
+			comedy = g;
+	CHECK(comedy >= 0 && w->feat[(size_t)i2 * (size_t)w->nfeat + 2 + (size_t)comedy] == 1, "features carry every genre");
+	CHECK(w->items[i2].price > 5.1 && w->items[i2].price < 5.7, "a quoted title's year sets the price (%g)",
+	    (double)w->items[i2].price);
+	for (u = 0; u < w->nuser; u++)
+		users += strcmp(w->users[u].id, "u7") == 0 || strcmp(w->users[u].id, "u1") == 0;
+	CHECK(users == 2, "user ids are rater ids");
+out:
+	fs_world_free(w);
+	w = fs_world_movielens(&p, R, M, 2, 1);
+	CHECK(w != NULL && w->nitem == 2 && fs_world_item(w, "i1") == 0, "--items keeps the most rated");
+	fs_world_free(w);
+	diag_verbosity = 0;
+	CHECK(fs_world_movielens(&p, "tests/data/feed-sim/nonexistent.csv", M, 0, 1) == NULL, "a missing file fails");
+	p.ml_min_ratings = 100;
+	CHECK(fs_world_movielens(&p, R, M, 0, 1) == NULL, "no movie with enough ratings fails");
+	diag_verbosity = 1;
+}
+
+static void
 test_params(void)
 {
 	struct fs_params p;
@@ -462,6 +511,7 @@ main(void)
 	test_leaving();
 	test_recall_and_oracles();
 	test_http();
+	test_movielens();
 	test_params();
 	return check_done();
 }
