@@ -176,11 +176,16 @@ cat >events.ndjson <<'EOF'
 {"type":"pay","ts":6,"request_id":"p2","user_id":"u1","item_id":"i11","amount":3}
 {"type":"click","ts":7,"request_id":"p2","user_id":"u2","item_id":"i1"}
 garbage
+{"type":"click","ts":8,"request_id":"p3","user_id":"u3","item_id":"i1"}
+{"type":"impression","ts":9,"request_id":"p4","user_id":"u3","session_id":"s9","items":[]}
+{"type":"click","ts":10,"request_id":"p4","user_id":"u3","item_id":"i2"}
+{"type":"impression","ts":11,"request_id":"p5","user_id":"u3","session_id":"s10","items":[]}
+{"type":"click","ts":12,"request_id":"p5","user_id":"u3","item_id":"i4"}
 EOF
 start_server --events events.ndjson
-i=0; while [ $i -lt 60 ]; do code "$URL/metrics" >/dev/null; grep -qx 'qscore_events_total 8' body.out && break; sleep 0.05; i=$((i + 1)); done
-ok "events read" grep -qx 'qscore_events_total 8' body.out
-ok "clicks recorded once per item and page" grep -qx 'qscore_event_clicks_total 4' body.out
+i=0; while [ $i -lt 60 ]; do code "$URL/metrics" >/dev/null; grep -qx 'qscore_events_total 13' body.out && break; sleep 0.05; i=$((i + 1)); done
+ok "events read" grep -qx 'qscore_events_total 13' body.out
+ok "clicks recorded once per item and page" grep -qx 'qscore_event_clicks_total 7' body.out
 ok "bad event lines counted" grep -qx 'qscore_events_bad_total 1' body.out
 base='"context":[0.5,0.2,0.1,0.9],"candidates":[{"item_id":"i3","features":[0.1,0.2]},{"item_id":"i4","features":[1,0]},{"item_id":"i5","features":[0,1]}]'
 code -X POST -d "{\"request_id\":\"h1\",\"user_id\":\"u1\",$base}" "$URL/v1/score" >/dev/null
@@ -191,6 +196,11 @@ same_file "a user's history comes from the events" from_events.out explicit.out
 code -X POST -d "{\"request_id\":\"h1\",\"user_id\":\"u1\",\"hist\":[],$base}" "$URL/v1/score" >/dev/null
 jq -c '.items' body.out >empty.out
 notok "a hist in the request wins" cmp -s empty.out from_events.out
+code -X POST -d "{\"request_id\":\"h3\",\"user_id\":\"u3\",$base}" "$URL/v1/score" >/dev/null
+jq -c '.items' body.out >u3.out
+code -X POST -d "{\"request_id\":\"h3\",\"hist\":[\"i4\"],$base}" "$URL/v1/score" >/dev/null
+jq -c '.items' body.out >u3want.out
+same_file "a new session starts the history afresh" u3.out u3want.out
 stop_server
 
 # ---- histories from a Kafka topic ----
@@ -199,8 +209,8 @@ if [ -x "$TBIN/kafka-mock" ] && command -v kcat >/dev/null; then
 	for i in $(seq 50); do [ -s kports ] && break; sleep 0.1; done
 	grep '"user_id"' events.ndjson | kcat -q -P -b "$(cat kports)" -t events -k u 2>/dev/null
 	start_server -b "$(cat kports)" -G q-score-test --events kafka:events
-	i=0; while [ $i -lt 100 ]; do code "$URL/metrics" >/dev/null; grep -qx 'qscore_event_clicks_total 4' body.out && break; sleep 0.1; i=$((i + 1)); done
-	ok "kafka: clicks recorded from the topic" grep -qx 'qscore_event_clicks_total 4' body.out
+	i=0; while [ $i -lt 100 ]; do code "$URL/metrics" >/dev/null; grep -qx 'qscore_event_clicks_total 7' body.out && break; sleep 0.1; i=$((i + 1)); done
+	ok "kafka: clicks recorded from the topic" grep -qx 'qscore_event_clicks_total 7' body.out
 	code -X POST -d "{\"request_id\":\"h1\",\"user_id\":\"u1\",$base}" "$URL/v1/score" >/dev/null
 	jq -c '.items' body.out >from_kafka.out
 	same_file "kafka: the history comes from the topic" from_kafka.out explicit.out

@@ -46,6 +46,14 @@ main(void)
 	CHECK(get(h, "u1", ids, 8) == 3, "a recently used user survives");
 	CHECK(get(h, "user0", ids, 8) == 0, "the least recently used is gone");
 	CHECK(get(h, "user999", ids, 8) == 1, "the newest is there");
+
+	/* sessions: clicks before the first impression are adopted; a new session starts afresh */
+	CHECK(qs_history_session(h, "u1", "s1") == 0 && get(h, "u1", ids, 8) == 3, "the first session keeps earlier clicks");
+	CHECK(qs_history_session(h, "u1", "s1") == 0 && get(h, "u1", ids, 8) == 3, "the same session keeps them");
+	CHECK(qs_history_session(h, "u1", "s2") == 1 && get(h, "u1", ids, 8) == 0, "a new session drops them");
+	qs_history_click(h, "u1", "r9", "z");
+	CHECK(get(h, "u1", ids, 8) == 1 && strcmp(ids[0], "z") == 0, "and records its own");
+	CHECK(qs_history_session(h, "fresh", "s1") == 0 && get(h, "fresh", ids, 8) == 0, "an impression of a new user");
 	qs_history_free(h);
 	return check_done();
 }

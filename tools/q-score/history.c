@@ -25,6 +25,7 @@ struct user {
 	struct user *hnext;		/* hash chain */
 	struct user *prev, *next;	/* LRU list, most recent first */
 	uint64_t h;
+	uint64_t session;		/* hash of the session its clicks belong to, 0 when unknown */
 	char *id;
 	size_t n, head;			/* clicks held; index of the oldest */
 	struct click ring[];
@@ -142,18 +143,12 @@ unhash(struct shard *s, struct user *u)
 	*pp = u->hnext;
 }
 
-int
-qs_history_click(struct qs_history *h, const char *user, const char *request_id, const char *item)
+/* The user's entry, created (evicting the least recently used when full) if absent, made most recent. Lock held. */
+static struct user *
+touch(struct qs_history *h, struct shard *s, uint64_t hv, const char *user)
 {
-	uint64_t hv = hash64(user, strlen(user), 0x51);
-	uint64_t page = hash64(request_id, strlen(request_id), 0x52);
-	struct shard *s = &h->sh[hv % NSHARDS];
-	struct user *u, *old;
-	size_t i, slot;
-	int added = 0;
+	struct user *u = find(s, hv, user), *old;
 
-	pthread_mutex_lock(&s->mu);
-	u = find(s, hv, user);
 	if (u == NULL) {
 		if (s->n >= s->cap) {
 			old = s->lru;
@@ -172,6 +167,48 @@ qs_history_click(struct qs_history *h, const char *user, const char *request_id,
 	} else
 		lru_unlink(s, u);
 	lru_push(s, u);
+	return u;
+}
+
+int
+qs_history_session(struct qs_history *h, const char *user, const char *session_id)
+{
+	uint64_t hv = hash64(user, strlen(user), 0x51);
+	uint64_t sess = hash64(session_id, strlen(session_id), 0x53) | 1;
+	struct shard *s = &h->sh[hv % NSHARDS];
+	struct user *u;
+	size_t i;
+	int cleared = 0;
+
+	pthread_mutex_lock(&s->mu);
+	u = touch(h, s, hv, user);
+	if (u->session == 0)
+		u->session = sess;	/* clicks seen before any impression: taken to be of this session */
+	else if (u->session != sess) {
+		cleared = u->n > 0;
+		for (i = 0; i < u->n; i++) {
+			free(u->ring[(u->head + i) % h->len].item);
+			u->ring[(u->head + i) % h->len].item = NULL;
+		}
+		u->n = u->head = 0;
+		u->session = sess;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return cleared;
+}
+
+int
+qs_history_click(struct qs_history *h, const char *user, const char *request_id, const char *item)
+{
+	uint64_t hv = hash64(user, strlen(user), 0x51);
+	uint64_t page = hash64(request_id, strlen(request_id), 0x52);
+	struct shard *s = &h->sh[hv % NSHARDS];
+	struct user *u;
+	size_t i, slot;
+	int added = 0;
+
+	pthread_mutex_lock(&s->mu);
+	u = touch(h, s, hv, user);
 	for (i = 0; i < u->n; i++) {
 		struct click *c = &u->ring[(u->head + i) % h->len];
 		if (c->page == page && strcmp(c->item, item) == 0)
@@ -266,6 +303,18 @@ event_apply(struct qs_events *ev, const char *buf, size_t len)
 	if (jsonx_get_str(j, "type", 32, &type, err, sizeof err) != 0)
 		goto out;
 	rc = 0;
+	if (strcmp(type, "impression") == 0) {
+		char sess[257];
+		if (json_object_get(j, "session_id") == NULL)
+			goto out;
+		if (jsonx_get_id(j, "user_id", user, err, sizeof err) != 0 ||
+		    jsonx_get_id(j, "session_id", sess, err, sizeof err) != 0) {
+			rc = -1;
+			goto out;
+		}
+		qs_history_session(ev->h, user, sess);
+		goto out;
+	}
 	if (strcmp(type, "click") != 0 && strcmp(type, "pay") != 0)
 		goto out;
 	if (jsonx_get_id(j, "user_id", user, err, sizeof err) != 0 ||

@@ -64,6 +64,13 @@ void qs_history_free(struct qs_history *h);
  */
 int qs_history_click(struct qs_history *h, const char *user, const char *request_id, const char *item);
 /*
+ * Notes that user's page belongs to session_id (from an impression): when
+ * that is another session than the one the held clicks belong to, they are
+ * dropped, as a transition's hist holds the clicks of its session only.
+ * Returns 1 when clicks were dropped. Thread-safe.
+ */
+int qs_history_session(struct qs_history *h, const char *user, const char *session_id);
+/*
  * Copies user's history, oldest first, at most max ids, into buf (bufsize
  * bytes, NUL-separated) with pointers in ids[]. Returns the count (0 for an
  * unknown user). Thread-safe.
@@ -77,7 +84,8 @@ uint64_t qs_history_evictions(struct qs_history *h);
 /*
  * Follows canonical events (clicks and pays) from spec on a thread of its
  * own and records them into h. A pay counts as a click when its item was not
- * clicked on that page. kopts may be NULL. NULL after a diagnostic when the thread cannot start.
+ * clicked on that page; an impression of a new session starts the user's
+ * history afresh. kopts may be NULL. NULL after a diagnostic when the thread cannot start.
  */
 struct kafka_opts;
 struct qs_events;
