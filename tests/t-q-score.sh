@@ -26,6 +26,20 @@ eq "items are ranked by decreasing q" "$unsorted" "0"
 eq "greedy propensities are 1" "$(jq -r '.items[].propensity' out.ndjson | sort -u)" "1"
 eq "the model version is named" "$(jq -r '.model_version' out.ndjson | sort -u)" "1"
 
+# ---- a model trained by q-train (SlateQ heads), with the warm-up requests it records ----
+gen-transitions -n 200 -s 1 >tr.ndjson 2>/dev/null
+q-train -q --offline -i tr.ndjson -m trained --epochs 1 --head-epochs 1 >/dev/null 2>&1
+q-score -m trained -i trained/0000000001/warmup.ndjson -v >tout.ndjson 2>terr.txt
+eq "q-train's model: every recorded request answered" "$(jq -r .model_version tout.ndjson | sort | uniq -c | awk '{ print $1 "x" $2 }')" "$(lines trained/0000000001/warmup.ndjson)x1"
+ok "q-train's model: warmed up with its recorded requests" grep -q "warm-up .* $(lines trained/0000000001/warmup.ndjson) requests" terr.txt
+jq -c 'del(.k)' trained/0000000001/warmup.ndjson >tall.ndjson
+q-score -m trained -i tall.ndjson 2>/dev/null | jq -r '.request_id as $r | .items[] | "\($r)\t\(.item_id)\t\(.q)"' | sort >tgot.tsv
+qscore-mkmodel -r -m trained <tall.ndjson | sort >tref.tsv
+bad=$(paste tref.tsv tgot.tsv | awk -F'\t' '$1 != $4 || $2 != $5 { n++; next }
+	{ d = $3 - $6; if (d < 0) d = -d; a = $3 < 0 ? -$3 : $3; if (d > 1e-5 * (a > 1 ? a : 1)) n++ } END { print n + 0 }')
+ok "q-train's model: candidates scored ($(lines tgot.tsv))" test "$(lines tgot.tsv)" -gt 100
+eq "q-train's model: q equals the forward pass" "$bad" "0"
+
 # ---- k, ties, errors ----
 cat >cases.ndjson <<'EOF'
 {"request_id":"k2","hist":["i1"],"context":[0,0,0,0],"candidates":[{"item_id":"i1","features":[0,0]},{"item_id":"i2","features":[0,0]},{"item_id":"i3","features":[0,0]}],"k":2}
