@@ -35,7 +35,7 @@ q-train -q --strict --offline -i "$T/bad.ndjson" -m "$T/mbad" --epochs 1 --head-
 eq "--strict: a rejected transition makes exit 1" "$?" 1
 
 # Offline: the state network learns the rule; GAUC close to the oracle, above popularity.
-q-train -q --offline -i "$T/train.ndjson" -m "$T/m" --gamma 0 --epochs 6 --lr 0.005 --keep 3 >"$T/off.out"
+q-train -q --offline -i "$T/train.ndjson" -m "$T/m" --gamma 0 --epochs 6 --head-epochs 10 --keep 3 >"$T/off.out"
 eq "offline exit 0" "$?" 0
 pop=$(jq -r 'select(.stage) | .popularity_gauc' "$T/off.out" | tail -1)
 off=$(q-train -q --evaluate -m "$T/m" -i "$T/test.ndjson" | jq .gauc)
@@ -43,7 +43,7 @@ echo "offline held-out GAUC $off; the rule's own (oracle) $oracle; popularity $p
 ok "offline GAUC within 0.05 of the oracle" awk "BEGIN { exit !($off >= $oracle - 0.05) }"
 ok "offline GAUC clearly above popularity" awk "BEGIN { exit !($off >= $pop + 0.04) }"
 eq "one JSON report per epoch, both stages" "$(jq -r 'select(.stage) | .stage' "$T/off.out" | uniq -c | tr -s ' ' | tr '\n' '|')" \
-    " 6 pretrain| 30 heads|"
+    " 6 pretrain| 10 heads|"
 
 # The version directory.
 V1="$T/m/0000000001"
@@ -116,7 +116,7 @@ eq "embeddings of the wrong dimension: exit 1" "$?" 1
 $G -l -n 4000 -I 100 -s 3 >"$T/long.ndjson"
 for cfg in "slateq 0" "slateq 0.9" "item 0.9"; do
 	set -- $cfg
-	q-train -q --offline -i "$T/long.ndjson" -m "$T/l-$1-$2" --target "$1" --gamma "$2" --epochs 6 --lr 0.005 >/dev/null
+	q-train -q --offline -i "$T/long.ndjson" -m "$T/l-$1-$2" --target "$1" --gamma "$2" --epochs 6 >/dev/null
 	$G -l -I 100 -n 2000 -s 99 -m "$T/l-$1-$2" | jq .avg_return >"$T/ret-$1-$2"
 done
 myopic=$($G -l -I 100 -n 2000 -s 99 -P m | jq .avg_return)
