@@ -129,6 +129,7 @@ eq "a bad field: the request id and reason" "$(jq -c . body.out)" '{"request_id"
 head -c 70000 /dev/zero | tr '\0' ' ' >big.json
 eq "oversized body: 413" "$(code -X POST --data-binary @big.json "$URL/v1/score")" "413"
 eq "oversized chunked body: 413" "$(code -X POST -H 'Transfer-Encoding: chunked' --data-binary @big.json "$URL/v1/score")" "413"
+eq "headers past --max-header: 431" "$(code -H "X-Big: $(head -c 40000 /dev/zero | tr '\0' a)" "$URL/healthz")" "431"
 eq "unknown path: 404" "$(code "$URL/nope")" "404"
 eq "GET /v1/score: 405" "$(code "$URL/v1/score")" "405"
 eq "/v1/models names the version" "$(code "$URL/v1/models")$(jq -c '[.serving.version, .refusals_total]' body.out)" "200[1,0]"
