@@ -45,18 +45,23 @@ out=$(wc -l <"$tmp/events.ndjson")
 head -n $((lines / 4)) "$tmp/raw.ndjson" >"$tmp/quarter.ndjson"
 q=$(measure log-collect -i "$tmp/quarter.ndjson" -o "$tmp/events-q.ndjson") || exit 1
 
+# The mock broker keeps about 5 MB a partition (older messages are trimmed), so the
+# Kafka run takes 40,000 events (28 MB), keyed to spread evenly over 16 partitions.
 kafka_bench() {
-	"$PWD/$B/tests/kafka-mock" -q -f "$tmp/ports" -p 4 -t raw -t events >/dev/null &
+	head -n 40000 "$tmp/raw.ndjson" >"$tmp/kafka.ndjson"
+	awk '{ print NR "\t" $0 }' "$tmp/kafka.ndjson" >"$tmp/kafka.keyed"	# keys spread the lines evenly
+	"$PWD/$B/tests/kafka-mock" -q -f "$tmp/ports" -p 16 -t raw -t events >/dev/null &
 	mock=$!
 	for i in $(seq 100); do [ -s "$tmp/ports" ] && break; sleep 0.1; done
 	brokers=$(cat "$tmp/ports")
-	qlines=$(wc -l <"$tmp/quarter.ndjson")
+	qlines=$(wc -l <"$tmp/kafka.ndjson")
 	t0=$(date +%s.%N)
-	kcat -q -P -b "$brokers" -t raw <"$tmp/quarter.ndjson" || { kill $mock; return 1; }
+	kcat -q -P -b "$brokers" -t raw -K '	' <"$tmp/kafka.keyed" || { kill $mock; return 1; }
 	t1=$(date +%s.%N)
 	log-collect -q -b "$brokers" -i kafka:raw -o kafka:events --stats "$tmp/kstats" --stats-interval 0.1 &
 	lc=$!
-	while kill -0 $lc 2>/dev/null; do
+	for i in $(seq 1200); do
+		kill -0 $lc 2>/dev/null || break
 		[ "$(tail -1 "$tmp/kstats" 2>/dev/null | jq -r .out)" = "$qlines" ] && break
 		sleep 0.1
 	done
@@ -66,6 +71,8 @@ kafka_bench() {
 	t2=$(date +%s.%N)
 	kill $mock
 	[ "$st" -eq 0 ] || { echo "log-collect on Kafka: exit $st" >&2; return 1; }
+	[ "$(tail -1 "$tmp/kstats" | jq -r .out)" = "$qlines" ] ||
+	    { echo "log-collect on Kafka: $(tail -1 "$tmp/kstats" | jq -r .out) of $qlines events out" >&2; return 1; }
 	# From the stats: when the first line came in (after the group join) and when the last went out.
 	set -- $(jq -r 'select(.in > 0) | .uptime_s' "$tmp/kstats" | sed -n '1p;$p')
 	awk -v a="$t0" -v b="$t1" -v c="$t2" -v n="$qlines" -v first="$1" -v last="$2" 'BEGIN {
