@@ -171,6 +171,13 @@ sleep 0.2
 eq "SIGHUP: still serving" "$(code "$URL/healthz")" "200"
 stop_server
 
+bg q-score -m "$M" --listen 0 --port-file port0 -q
+i=0; while [ ! -s port0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+eq "--listen PORT binds the loopback" "$(curl -s "http://127.0.0.1:$(cat port0)/healthz")" "ok"
+kill $! 2>/dev/null
+q-score -m "$M" --listen nowhere -q </dev/null 2>/dev/null
+eq "a bad --listen: exit 1" "$?" "1"
+
 # ---- pinning, warm-up ----
 q-score -m "$M" --pin 3 -i one.json >pin.out 2>/dev/null
 eq "--pin serves that version" "$(jq .model_version pin.out)" "3"

@@ -430,37 +430,43 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	diag_info(2, "http: %s", buf);
 }
 
-/* Parses "HOST:PORT" or "[V6]:PORT" into s->addr. 0, or -1 after a diagnostic. */
+/* Parses "HOST:PORT", "[V6]:PORT" or a bare "PORT" (the loopback) into s->addr. 0, or -1 after a diagnostic. */
 static int
 parse_listen(struct qs_server *s, const char *spec)
 {
 	struct addrinfo hints, *res;
 	char host[256];
-	const char *colon, *h = spec;
+	const char *colon, *h = spec, *port;
 	size_t hl;
 	int e;
 
 	colon = strrchr(spec, ':');
-	if (colon == NULL) {
-		diag_warn("--listen %s: expected HOST:PORT", spec);
-		return -1;
+	if (colon == NULL && spec[0] != '\0' && strspn(spec, "0123456789") == strlen(spec)) {
+		snprintf(host, sizeof host, "127.0.0.1");
+		port = spec;
+	} else {
+		if (colon == NULL) {
+			diag_warn("--listen %s: expected HOST:PORT or PORT", spec);
+			return -1;
+		}
+		hl = (size_t)(colon - spec);
+		if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
+			h = spec + 1;
+			hl -= 2;
+		}
+		if (hl == 0 || hl >= sizeof host) {
+			diag_warn("--listen %s: expected HOST:PORT or PORT", spec);
+			return -1;
+		}
+		memcpy(host, h, hl);
+		host[hl] = '\0';
+		port = colon + 1;
 	}
-	hl = (size_t)(colon - spec);
-	if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
-		h = spec + 1;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof host) {
-		diag_warn("--listen %s: expected HOST:PORT", spec);
-		return -1;
-	}
-	memcpy(host, h, hl);
-	host[hl] = '\0';
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((e = getaddrinfo(host, colon + 1, &hints, &res)) != 0) {
+	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
 		diag_warn("--listen %s: %s", spec, gai_strerror(e));
 		return -1;
 	}
