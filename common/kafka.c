@@ -375,10 +375,20 @@ kafka_source_commit(struct kafka_source *src)
 	rd_kafka_resp_err_t err;
 
 	err = rd_kafka_commit(src->rk, NULL, 0);
-	if (err == 0 || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_NO_ERROR:
+	case RD_KAFKA_RESP_ERR__NO_OFFSET:
 		return 0;
-	diag_warn("kafka: commit: %s", rd_kafka_err2str(err));
-	return -1;
+	case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+	case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+	case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+		/* The group is moving: the positions stay stored for the next commit, or go to the next owner. */
+		diag_info(1, "kafka: commit deferred: %s", rd_kafka_err2str(err));
+		return 0;
+	default:
+		diag_warn("kafka: commit: %s", rd_kafka_err2str(err));
+		return -1;
+	}
 }
 
 /*

@@ -39,7 +39,14 @@ int kafka_source_next(struct kafka_source *src, struct line *line, int timeout_m
 void kafka_source_store(struct kafka_source *src, const char *topic,
     int32_t partition, int64_t next_offset);
 
-/* Commits the stored positions synchronously. 0 on success (or nothing to commit), -1 on failure. */
+/*
+ * Commits the stored positions synchronously. 0 on success (or nothing to
+ * commit), -1 on failure. A commit refused because the group is rebalancing
+ * is not a failure: the positions stay stored and go out with the next
+ * commit while the partitions are still ours; otherwise their next owner
+ * reads on from the last commit, so those records are delivered again
+ * (at-least-once).
+ */
 int kafka_source_commit(struct kafka_source *src);
 
 /* Sum over assigned partitions of (high watermark - position); -1 when unknown. */

@@ -39,8 +39,14 @@ ctl() {
 	wait_for 5 grep -qxF "kafka-mock: $*: done" mock.err || t_fail "control: $*" "$(tail -3 mock.err)"
 }
 ids() { jq -r .event_id | sort; }
+# exits DESC PID WANT ERRFILE: PID ends within 15 s with status WANT; else shows the end of its stderr.
+exits() {
+	wait_exit "$2" 15
+	eq "$1" "$WSTATUS" "$3"
+	[ "$WSTATUS" = "$3" ] || tail -5 "$4" | sed 's/^/    | /' >&2
+}
 # Fast group membership for tests: rebalances within seconds, not the default 45 s.
-KX="-X session.timeout.ms=3000 -X heartbeat.interval.ms=300"
+KX="--commit-interval 250ms -X session.timeout.ms=3000 -X heartbeat.interval.ms=300"
 
 # --- The test broker ---
 kafka-mock -n 0 2>/dev/null
@@ -88,11 +94,14 @@ ok "group: 2 partitions each" sh -c 'grep -q "kafka: 2 partition(s) assigned" w1
     grep -q "kafka: 2 partition(s) assigned" w2.err'
 kcat -q -P -b "$brokers" -t raw -l raw1.ndjson 2>/dev/null
 ok "group: every event comes out" wait_for 30 has events "$n1"
+# A checkpoint passes (the periodic commit), then both stop at once: the
+# commit of the one left behind may be refused by the rebalance the other's
+# leaving starts (the test broker refuses commits while the group is joining),
+# which is no failure: its positions are committed already.
+sleep 1
 kill -TERM $w1 $w2
-wait_exit $w1 15
-eq "group: worker 1 exits 0 on SIGTERM" "$WSTATUS" 0
-wait_exit $w2 15
-eq "group: worker 2 exits 0 on SIGTERM" "$WSTATUS" 0
+exits "group: worker 1 exits 0 on SIGTERM" $w1 0 w1.err
+exits "group: worker 2 exits 0 on SIGTERM" $w2 0 w2.err
 consume events | ids >got1.ids
 same_file "group: each raw event exactly once in events" got1.ids want1.ids
 
@@ -102,8 +111,7 @@ bg log-collect -b "$brokers" -G lc -i kafka:raw -o kafka:events $KX 2>w3.err
 w3=$!
 ok "restart: the new events come out" wait_for 30 has events "$n12"
 kill -TERM $w3
-wait_exit $w3 15
-eq "restart: exits 0" "$WSTATUS" 0
+exits "restart: exits 0" $w3 0 w3.err
 consume events | ids >got12.ids
 same_file "restart: nothing reprocessed, nothing missing" got12.ids want12.ids
 
@@ -114,8 +122,7 @@ bg log-collect -b "$brokers" -G lc-nosuch -i kafka:raw -o kafka:nosuch $KX \
 w4=$!
 ok "unknown topic: the records fail" wait_for 30 grep -q "to nosuch failed" w4.err
 kill -TERM $w4
-wait_exit $w4 15
-eq "unknown topic: exit status 1" "$WSTATUS" 1
+exits "unknown topic: exit status 1" $w4 1 w4.err
 ok "unknown topic: failures told at most 5 times" sh -c '[ "$(grep -c "to nosuch failed" w4.err)" -le 5 ]'
 
 # --- A broker down past message.timeout.ms: exit 1, nothing committed, a restart delivers it all ---
@@ -130,22 +137,19 @@ bg log-collect -b "$brokers" -G lc-down -i kafka:raw -o kafka:out $KX -X message
 w5=$!
 ok "broker down: deliveries fail" wait_for 30 grep -q "delivery to out failed" w5.err
 kill -TERM $w5
-wait_exit $w5 15
-eq "broker down: exit status 1" "$WSTATUS" 1
+exits "broker down: exit status 1" $w5 1 w5.err
 ctl up 2
 bg log-collect -b "$brokers" -G lc-down -i kafka:raw -o kafka:out $KX 2>w6.err
 w6=$!
 ok "broker back: the events come out" wait_for 30 has out "$n12"
 kill -TERM $w6
-wait_exit $w6 15
-eq "broker back: exit 0" "$WSTATUS" 0
+exits "broker back: exit 0" $w6 0 w6.err
 consume out | ids >gotout.ids
 same_file "broker back: nothing was committed for the failed run, nothing lost" gotout.ids want12.ids
 
 # --- The broker stops cleanly ---
 kill -TERM $mock
-wait_exit $mock 10
-eq "kafka-mock: exits 0 on SIGTERM" "$WSTATUS" 0
+exits "kafka-mock: exits 0 on SIGTERM" $mock 0 mock.err
 ok "kafka-mock: removes its port file and fifo" sh -c '! [ -e ports ] && ! [ -e ctl ]'
 
 t_done
