@@ -6,6 +6,8 @@ B=${B:-build}
 BIN=$TOP/$B/bin
 LOADGEN=$TOP/$B/bench/loadgen
 MK=$TOP/$B/tests/qscore-mkmodel
+# get URL: the body of a GET on stdout
+get() { "$TOP/$B/tests/qscore-http" -o "$T/get.out" "$1" >/dev/null && cat "$T/get.out"; }
 RATE=${QS_BENCH_RATE:-2000}		# requests/s of the latency runs
 ROUND=${QS_BENCH_ROUND:-3}		# seconds of each latency round
 ROUNDS=${QS_BENCH_ROUNDS:-4}		# rounds of (steady, swapping)
@@ -59,15 +61,15 @@ n=$(awk -v r="$RATE" -v s="$ROUND" 'BEGIN { print int(r * s) }')
 fails=0
 r=0
 while [ $r -lt "$ROUNDS" ]; do
-	curl -s "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
+	get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
 	"$LOADGEN" -p "$P" -r "$RATE" -c 16 -n "$n" -T $((ROUND + 5)) -l steady.log $LG >steady.out || fails=$((fails + 1))
 	awk '{ print $4 }' steady.log >>steady.lat
-	curl -s "http://127.0.0.1:$P/v1/latency?reset=1" >>steady.svc
+	get "http://127.0.0.1:$P/v1/latency?reset=1" >>steady.svc
 	# the publisher stands in for q-train, which runs elsewhere or in the background: niced
 	nice -n 10 "$MK" -m models $DIMS -s $((100 + r * 10)) -c "$ROUND" -t 1000 -w warm.ndjson -k 3 &
 	MKPID=$!
 	"$LOADGEN" -p "$P" -r "$RATE" -c 16 -n "$n" -T $((ROUND + 5)) -l swap.log $LG >swap.out || fails=$((fails + 1))
-	curl -s "http://127.0.0.1:$P/v1/latency?reset=1" >>swap.svc
+	get "http://127.0.0.1:$P/v1/latency?reset=1" >>swap.svc
 	wait $MKPID
 	awk '{ print $4 }' swap.log >>swap.lat
 	r=$((r + 1))
@@ -81,8 +83,8 @@ echo "p99 during swaps / steady p99 = $(awk -v a="$p99w" -v b="$p99s" 'BEGIN { p
 svc() { jq -r "$2" "$1" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo "service time, steady:   wall p50 $(svc steady.svc .wall_us.p50) us p99 $(svc steady.svc .wall_us.p99) us; CPU p50 $(svc steady.svc .cpu_us.p50) us p99 $(svc steady.svc .cpu_us.p99) us (median of rounds)"
 echo "service time, swapping: wall p50 $(svc swap.svc .wall_us.p50) us p99 $(svc swap.svc .wall_us.p99) us; CPU p50 $(svc swap.svc .cpu_us.p50) us p99 $(svc swap.svc .cpu_us.p99) us (median of rounds)"
-echo "versions served: $(curl -s "http://127.0.0.1:$P/metrics" | sed -n 's/^qscore_model_swaps_total //p') swaps, refusals $(curl -s "http://127.0.0.1:$P/metrics" | sed -n 's/^qscore_model_refusals_total //p')"
-curl -s "http://127.0.0.1:$P/v1/models" | sed -n 's/.*"\(load_ms\|warmup_ms\|warmup_requests\|swaps\)": \([0-9.]*\).*/last version: \1 \2/p'
+echo "versions served: $(get "http://127.0.0.1:$P/metrics" | sed -n 's/^qscore_model_swaps_total //p') swaps, refusals $(get "http://127.0.0.1:$P/metrics" | sed -n 's/^qscore_model_refusals_total //p')"
+get "http://127.0.0.1:$P/v1/models" | sed -n 's/.*"\(load_ms\|warmup_ms\|warmup_requests\|swaps\)": \([0-9.]*\).*/last version: \1 \2/p'
 kill "$SPID"
 wait "$SPID" 2>/dev/null
 SPID=""

@@ -33,7 +33,7 @@ uniform(void)
 	return (double)(rng_state >> 11) * 0x1.0p-53;
 }
 
-/* Publishes count versions interval_ms apart; each line of log is "version wall_ms". */
+/* Publishes count versions interval_ms apart; each line of log is "version start_ms end_ms" (wall clock around the publish). */
 static int
 publish(const char *dir, const struct qnet_dims *dm, uint32_t nitems, uint64_t seed, long count, long interval_ms,
     unsigned keep, const char *logpath, const char *warmup)
@@ -45,6 +45,7 @@ publish(const char *dir, const struct qnet_dims *dm, uint32_t nitems, uint64_t s
 	FILE *log = NULL, *wf;
 	size_t wlen = 0;
 	uint32_t i, j, v;
+	int64_t t0;
 	long k;
 
 	rng_state = seed;
@@ -75,10 +76,11 @@ publish(const char *dir, const struct qnet_dims *dm, uint32_t nitems, uint64_t s
 		pub.warmup = wbuf;
 		pub.warmup_len = wlen;
 		pub.keep = keep;
+		t0 = now_ms();
 		if (model_publish(dir, &pub, &v, err, sizeof err) != 0)
 			diag_fatal(1, "%s", err);
 		if (log != NULL) {
-			fprintf(log, "%u %lld\n", v, (long long)now_ms());
+			fprintf(log, "%u %lld %lld\n", v, (long long)t0, (long long)now_ms());
 			fflush(log);
 		}
 		free(link);
