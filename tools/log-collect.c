@@ -76,6 +76,14 @@ static struct {
 } arena;
 
 #define ARENA_CHUNK (256 * 1024)
+/* jansson's structures hold pointers, sizes, 64-bit integers and doubles: 8-byte alignment suffices. */
+#define ARENA_ALIGN 8
+/* Under AddressSanitizer every block stays a malloc block of its own, to be checked. */
+#ifdef __SANITIZE_ADDRESS__
+#define ARENA_USED 0
+#else
+#define ARENA_USED 1
+#endif
 
 static void *
 arena_malloc(size_t n)
@@ -85,9 +93,13 @@ arena_malloc(size_t n)
 
 	if (!arena.on)
 		return malloc(n);
-	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	n = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
 	if (c == NULL || c->size - c->used < n) {
-		size_t size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		/* Each new chunk twice the last, so that a huge line needs few chunks. */
+		size_t size = c == NULL ? ARENA_CHUNK : 2 * c->size;
+
+		if (size < n)
+			size = n;
 
 		if ((c = malloc(sizeof *c + size)) == NULL)
 			return NULL;
@@ -886,7 +898,8 @@ main(int argc, char *argv[])
 	c.n_blank = stats_counter(c.io->st, "blank");
 	if (window > 0)
 		c.dd = dedup_new((size_t)window);
-	json_set_alloc_funcs(arena_malloc, arena_free);
+	if (ARENA_USED)
+		json_set_alloc_funcs(arena_malloc, arena_free);
 	c.n_type[0] = stats_counter(c.io->st, "impressions");
 	c.n_type[1] = stats_counter(c.io->st, "clicks");
 	c.n_type[2] = stats_counter(c.io->st, "pays");
