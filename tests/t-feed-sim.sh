@@ -29,6 +29,7 @@ done <<EOF
 --user-set nobody
 --start yesterday
 -c true -U http://127.0.0.1:1/
+-U http://127.0.0.1:1/ --policy-wait x
 extra-argument
 EOF
 feed-sim --list-params >params
@@ -210,6 +211,11 @@ if [ -x "$BIN/q-score" ] && [ -x "$TBIN/qscore-mkmodel" ]; then
 	feed-sim -q -n 60 -U "http://127.0.0.1:$(cat port)/v1/score" >qh.ndjson
 	eq "q-score over HTTP: exit 0" "$?" 0
 	same_file "q-score over HTTP: the same events as the coprocess" qh.ndjson qc.ndjson
+	t0=$(date +%s%N)
+	feed-sim -q -n 5 -U http://127.0.0.1:1/v1/score --policy-wait 0.5 >/dev/null 2>nobody.err
+	eq "HTTP: nobody listens: exit 1" "$?" 1
+	ok "... after the wait, with the reason" grep -q 'not ready for r1-0-0 (nobody listens, or 503) after 0.5 s' nobody.err
+	gt "... which it waited" "$(( ($(date +%s%N) - t0) / 1000000 ))" 450
 	feed-sim -q -n 5 -c 'q-score -q -m models' -P categories=4 >/dev/null 2>qbad.err
 	eq "q-score refuses features of another size: exit 1" "$?" 1
 	ok "... with q-score's reason" grep -q 'error: ' qbad.err

@@ -339,6 +339,14 @@ serve(void *arg)
 	json_t *req, *cands;
 	int fd = -1, k, round;
 
+	/* Not ready at first: 503, then answers. */
+	if ((fd = accept(sv->lfd, NULL, NULL)) < 0 || read_request(fd, buf, sizeof buf, &at, &blen) < 0)
+		return NULL;
+	{
+		static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+
+		send_request(fd, busy, sizeof busy - 1, "", 0);
+	}
 	for (round = 0; round < 4; round++) {
 		if (fd < 0 && (fd = accept(sv->lfd, NULL, NULL)) < 0)
 			break;
@@ -412,7 +420,7 @@ test_http(void)
 	getsockname(sv.lfd, (struct sockaddr *)&sa, &sl);
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/score", ntohs(sa.sin_port));
 	pthread_create(&th, NULL, serve, &sv);
-	pol = fs_policy_url(url);
+	pol = fs_policy_url(url, 5);
 	CHECK(pol != NULL, "policy url parsed");
 	fs_context(w, s, ctx);
 	for (round = 0; round < 4; round++) {
@@ -421,17 +429,18 @@ test_http(void)
 		ok &= rc == 0 && out[0] == cand[n - 1] && out[4] == cand[n - 5] && prop[2] == 0.5;
 		ok &= fs_policy_version(pol) == 40 + round;
 	}
-	CHECK(ok, "HTTP: content-length, chunked, keep-alive and reconnect after close");
+	CHECK(ok, "HTTP: 503 waited out, content-length, chunked, keep-alive and reconnect after close");
 	CHECK(strcmp(fs_policy_name(pol), "v43") == 0, "the served model version names the policy (%s)",
 	    fs_policy_name(pol));
 	pthread_join(th, NULL);
 	CHECK(sv.served == 4, "four requests served");
-	/* The server is gone: a clear failure, not a hang. */
+	/* The server is gone: a clear failure after the wait, not a hang. */
 	close(sv.lfd);
+	pol->wait_ms = 300;
 	CHECK(fs_policy_rank(pol, w, &p, s, "r10", ctx, FS_NCTX, cand, n, 5, 1, out, prop) < 0,
 	    "a vanished server is an error");
 	fs_policy_free(pol);
-	CHECK(fs_policy_url("ftp://x/") == NULL, "only http URLs");
+	CHECK(fs_policy_url("ftp://x/", 0) == NULL, "only http URLs");
 	fs_session_free(s);
 	fs_world_free(w);
 }

@@ -245,8 +245,12 @@ struct fs_policy;
 struct fs_policy *fs_policy_builtin(enum fs_policy_kind kind, enum fs_explore ex, double exparam);
 /* A coprocess "sh -c cmd" speaking score requests/responses, one line each. NULL after a diagnostic. */
 struct fs_policy *fs_policy_cmd(const char *cmd);
-/* An HTTP endpoint http://HOST:PORT/PATH taking a score request as a POST. NULL after a diagnostic. */
-struct fs_policy *fs_policy_url(const char *url);
+/*
+ * An HTTP endpoint http://HOST:PORT/PATH taking a score request as a POST; a
+ * server that does not listen yet or answers 503 is waited for up to wait
+ * seconds at each request. NULL after a diagnostic.
+ */
+struct fs_policy *fs_policy_url(const char *url, double wait);
 /* The name logged in impressions ("popular", "v13" for a served model version). */
 const char *fs_policy_name(const struct fs_policy *pol);
 /* The last model version an external policy reported, or -1. */

@@ -21,7 +21,7 @@ enum { TAG_ARRIVAL = 21, TAG_USER, TAG_GAP, TAG_CLICKT, TAG_PAYT };
 
 enum {
 	OPT_ITEMS = 0x140, OPT_EVAL_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
-	OPT_USER_SET, OPT_NO_EVENTS, OPT_CURVE, OPT_CANDIDATES, OPT_LIST_PARAMS
+	OPT_USER_SET, OPT_NO_EVENTS, OPT_CURVE, OPT_CANDIDATES, OPT_LIST_PARAMS, OPT_POLICY_WAIT
 };
 
 static const struct option longopts[] = {
@@ -52,6 +52,7 @@ static const struct option longopts[] = {
 	{ "curve",       required_argument, NULL, OPT_CURVE },
 	{ "candidates",  required_argument, NULL, OPT_CANDIDATES },
 	{ "list-params", no_argument,       NULL, OPT_LIST_PARAMS },
+	{ "policy-wait", required_argument, NULL, OPT_POLICY_WAIT },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -64,7 +65,7 @@ usage(void)
 	    "                [-u users] [-X key=value] [--items n] [--eval-seed n]\n"
 	    "                [--ratings file --movies file] [--rate events/s] [--start time]\n"
 	    "                [--user-set all|train|heldout] [--no-events] [--curve n]\n"
-	    "                [--candidates n] [--list-params]\n");
+	    "                [--candidates n] [--list-params] [--policy-wait seconds]\n");
 	exit(2);
 }
 
@@ -475,7 +476,7 @@ main(int argc, char *argv[])
 	long nusers = 1000, nitems = -1, k = 10, curve = 1000, lv;
 	int have_eseed = 0, no_events = 0, ch, status = 0, *uset = NULL, nset = 0, i, r;
 	int *cand = NULL, *shown = NULL;
-	double *prop = NULL, rate = 0, exparam = 0, t_arr;
+	double *prop = NULL, rate = 0, exparam = 0, t_arr, pwait = 10;
 	enum fs_policy_kind kind = FS_POPULAR;
 	enum fs_explore ex = FS_EXPLORE_NONE;
 	int64_t start = 1732320000000LL;	/* 2024-11-23T00:00:00Z */
@@ -581,6 +582,11 @@ main(int argc, char *argv[])
 				diag_fatal(2, "--candidates %s: want a positive count", optarg);
 			par.candidates = (double)lv;
 			break;
+		case OPT_POLICY_WAIT:
+			pwait = strtod(optarg, &end);
+			if (*end != '\0' || end == optarg || !(pwait >= 0 && pwait <= 86400))
+				diag_fatal(2, "--policy-wait %s: want seconds", optarg);
+			break;
 		case OPT_LIST_PARAMS:
 			list_params();
 			return fclose(stdout) == 0 ? 0 : 1;
@@ -644,7 +650,7 @@ main(int argc, char *argv[])
 	if (cmd != NULL)
 		pol = fs_policy_cmd(cmd);
 	else if (url != NULL)
-		pol = fs_policy_url(url);
+		pol = fs_policy_url(url, pwait);
 	else
 		pol = fs_policy_builtin(kind, ex, exparam);
 	if (pol == NULL)

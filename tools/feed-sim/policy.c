@@ -13,11 +13,14 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
 
 #include "diag.h"
+#include "jsonx.h"
+#include "sig.h"
 #include "xalloc.h"
 #include "feedsim.h"
 
@@ -37,6 +40,7 @@ struct fs_policy {
 	/* HTTP */
 	char *host, *port, *path;
 	int fd;
+	int64_t wait_ms;	/* how long a server that is not ready is waited for */
 	char *resp;
 	size_t resplen, respcap;
 	struct fs_buf req;
@@ -185,7 +189,7 @@ fs_policy_cmd(const char *cmd)
 }
 
 struct fs_policy *
-fs_policy_url(const char *url)
+fs_policy_url(const char *url, double wait)
 {
 	const char *h, *colon, *slash;
 	struct fs_policy *pol;
@@ -207,6 +211,7 @@ fs_policy_url(const char *url)
 	pol->host = xstrndup(h, (size_t)((colon ? colon : slash) - h));
 	pol->port = colon ? xstrndup(colon + 1, (size_t)(slash - colon - 1)) : xstrdup("80");
 	pol->path = xstrdup(*slash ? slash : "/");
+	pol->wait_ms = (int64_t)(wait * 1000);
 	snprintf(pol->name, sizeof pol->name, "external");
 	return pol;
 }
@@ -436,6 +441,7 @@ cmd_exchange(struct fs_policy *pol, const char *request_id, const char **resp, s
 	return 0;
 }
 
+/* Connects to the server: 0, -1 after a diagnostic, -2 when nobody listens (errno set). */
 static int
 http_connect(struct fs_policy *pol)
 {
@@ -464,10 +470,8 @@ http_connect(struct fs_policy *pol)
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	if (fd < 0) {
-		diag_warn("policy: connecting to %s:%s:", pol->host, pol->port);
-		return -1;
-	}
+	if (fd < 0)
+		return -2;	/* not listening (yet) */
 	pol->fd = fd;
 	return 0;
 }
@@ -555,6 +559,8 @@ header_value(const char *hdr, size_t hlen, const char *name)
 /*
  * One POST over the kept-alive connection; the body (decoded) is returned in
  * *resp. On a connection the server closed before answering, one retry.
+ * Returns 0, -1 after a diagnostic, or -2 without one when the server is not
+ * ready: nobody listens, or it answered 503.
  */
 static int
 http_exchange(struct fs_policy *pol, const char *request_id, const char **resp, size_t *resplen)
@@ -562,12 +568,12 @@ http_exchange(struct fs_policy *pol, const char *request_id, const char **resp, 
 	char head[512];
 	const char *hend, *v;
 	size_t hlen, body, need;
-	int attempt, status, hn, closing;
+	int attempt, status, hn, closing, rc;
 	ssize_t n;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (pol->fd < 0 && http_connect(pol) < 0)
-			return -1;
+		if (pol->fd < 0 && (rc = http_connect(pol)) < 0)
+			return rc;
 		hn = snprintf(head, sizeof head,
 		    "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
 		    "Content-Length: %zu\r\n\r\n", pol->path, pol->host, pol->port, pol->req.len);
@@ -637,6 +643,8 @@ http_exchange(struct fs_policy *pol, const char *request_id, const char **resp, 
 		close(pol->fd);
 		pol->fd = -1;
 	}
+	if (status == 503)
+		return -2;
 	if (status != 200) {
 		diag_warn("policy: %s:%s: status %d for %s: %.*s", pol->host, pol->port, status, request_id,
 		    (int)(*resplen > 200 ? 200 : *resplen), *resp);
@@ -671,9 +679,26 @@ fs_policy_rank(struct fs_policy *pol, const struct fs_world *w, const struct fs_
 		pol->nmark = w->nitem;
 	}
 	build_request(pol, w, s, request_id, ctx, nctx, cand, ncand, k);
-	if ((pol->to ? cmd_exchange(pol, request_id, &resp, &resplen) :
-	    http_exchange(pol, request_id, &resp, &resplen)) < 0)
-		return -1;
+	if (pol->to != NULL) {
+		if (cmd_exchange(pol, request_id, &resp, &resplen) < 0)
+			return -1;
+	} else {
+		int64_t deadline = now_ms() + pol->wait_ms;
+		int rc;
+
+		/* A server that is starting (not listening, or 503 before its first model) is waited for. */
+		while ((rc = http_exchange(pol, request_id, &resp, &resplen)) == -2 && now_ms() < deadline &&
+		    !sig_stop) {
+			struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+		if (rc == -2)
+			diag_warn("policy: %s:%s: not ready for %s (nobody listens, or 503) after %.1f s",
+			    pol->host, pol->port, request_id, pol->wait_ms / 1000.0);
+		if (rc < 0)
+			return -1;
+	}
 	return parse_response(pol, w, request_id, resp, resplen, cand, ncand, k, out, prop);
 }
 
