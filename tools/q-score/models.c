@@ -267,11 +267,17 @@ refuse(struct qs_models *ms, uint32_t v, const char *reason)
 	atomic_fetch_add(&ms->refusals, 1);
 }
 
-/* Touches every page of the mapped embeddings so that no request pays for the first fault. */
+/*
+ * Touches every page of the mapped embeddings (rows, ids and the id
+ * index, by looking every id up) so that no request pays for the first
+ * fault on a new mapping (also of a hard-linked, unchanged file).
+ */
 static float
 prefault(const struct emb *e)
 {
 	uint32_t r, rows = emb_rows(e), d = emb_dim(e), step;
+	const char *id;
+	size_t len;
 	float acc = 0;
 
 	step = d ? (uint32_t)(4096 / (d * sizeof(float))) : 1;
@@ -279,6 +285,10 @@ prefault(const struct emb *e)
 		step = 1;
 	for (r = 0; r < rows; r += step)
 		acc += emb_row(e, r)[0];
+	for (r = 1; r < rows; r++) {
+		id = emb_id(e, r, &len);
+		acc += (float)emb_find(e, id, len);
+	}
 	return acc;
 }
 
