@@ -40,13 +40,19 @@ eq "--list-params: one line each" "$(wc -l <params | tr -d ' ')" "$(grep -c '	P(
 feed-sim -q -n 200 -s 3 >a.ndjson
 feed-sim -q -n 200 -s 3 >b.ndjson
 feed-sim -q -n 200 -s 4 >c.ndjson
-feed-sim -q -n 200 -s 3 --eval-seed 9 >d.ndjson
+feed-sim -q -n 200 -s 9 >d.ndjson
+feed-sim -q -n 200 -s 3 --eval-seed 9 >d2.ndjson
+feed-sim -q -n 200 -s 3 --world-seed 2 >e.ndjson
 same_file "same seed, same bytes" b.ndjson a.ndjson
 notok "another seed, other bytes" cmp -s a.ndjson c.ndjson
-notok "another eval seed, other sessions" cmp -s a.ndjson d.ndjson
+notok "another seed, other sessions" cmp -s a.ndjson d.ndjson
+same_file "--eval-seed is -s" d2.ndjson d.ndjson
 jq -c 'select(.type == "impression") | .items[] | [.item_id, .features]' a.ndjson | sort -u >fa
 jq -c 'select(.type == "impression") | .items[] | [.item_id, .features]' d.ndjson | sort -u >fd
-eq "another eval seed, the same world" "$(sort fa fd | uniq | cut -d, -f1 | uniq -d | wc -l | tr -d ' ')" 0
+eq "another seed, the same world" "$(sort fa fd | uniq | cut -d, -f1 | uniq -d | wc -l | tr -d ' ')" 0
+jq -c 'select(.type == "impression") | .items[] | [.item_id, .features]' e.ndjson | sort -u >fe
+eq "another world seed, another world: no item keeps its features" \
+	"$(comm -12 fa fe | wc -l | tr -d ' ') $(cut -d, -f1 fa | sort -u >ia; cut -d, -f1 fe | sort -u >ie; comm -12 ia ie | wc -l | awk '{ print ($1 > 10) }')" "0 1"
 # common random numbers: another policy meets the same sessions (users, start times) and the same coins
 feed-sim -q -n 200 -s 3 -p random >r.ndjson
 for f in a r; do jq -r 'select(.type == "impression" and .page == 0) | "\(.session_id) \(.user_id) \(.ts)"' $f.ndjson | sort >$f.starts; done
@@ -71,7 +77,7 @@ eq "report: events" "$(lines ev.ndjson)" "$(field rep.json events)"
 eq "report: the CI holds the mean" "$(jq '.return_ci95[0] < .return_mean and .return_mean < .return_ci95[1]' rep.json)" true
 eq "report: return = clicks + pays" "$(jq '(.return_mean * .sessions - .clicks - .pays) | fabs < 0.01' rep.json)" true
 eq "report: fields" "$(jq -r 'keys_unsorted | join(" ")' rep.json)" \
-	"policy world items users user_set seed eval_seed k sessions pages pages_per_session impressions clicks pays ctr pay_rate amount sweet_click_share w_click w_pay return_mean return_sd return_ci95 events start_ms end_ms curve_block curve params"
+	"policy world items users user_set world_seed seed k sessions pages pages_per_session impressions clicks pays ctr pay_rate amount sweet_click_share w_click w_pay return_mean return_sd return_ci95 events start_ms end_ms curve_block curve params"
 eq "events in time order" "$(jq -s '[.[].ts] | . == sort' ev.ndjson)" true
 eq "impressions: fields, 10 items, positions, features of 14, context of 5" \
 	"$(jq -c 'select(.type == "impression") | [(keys_unsorted | join(",")), (.items | length), ([.items[].pos] == [range(10)]), ([.items[].features | length] | unique), (.context | length), (.request_id | test("^r5-[0-9]+-[0-9]+$")), (.session_id | test("^s5-[0-9]+$"))]' ev.ndjson | sort -u)" \

@@ -20,7 +20,7 @@
 enum { TAG_ARRIVAL = 21, TAG_USER, TAG_GAP, TAG_CLICKT, TAG_PAYT };
 
 enum {
-	OPT_ITEMS = 0x140, OPT_EVAL_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
+	OPT_ITEMS = 0x140, OPT_WORLD_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
 	OPT_USER_SET, OPT_NO_EVENTS, OPT_CURVE, OPT_CANDIDATES, OPT_LIST_PARAMS, OPT_POLICY_WAIT
 };
 
@@ -42,7 +42,8 @@ static const struct option longopts[] = {
 	{ "verbose",     no_argument,       NULL, 'v' },
 	{ "kafka-conf",  required_argument, NULL, 'X' },
 	{ "items",       required_argument, NULL, OPT_ITEMS },
-	{ "eval-seed",   required_argument, NULL, OPT_EVAL_SEED },
+	{ "eval-seed",   required_argument, NULL, 's' },
+	{ "world-seed",  required_argument, NULL, OPT_WORLD_SEED },
 	{ "ratings",     required_argument, NULL, OPT_RATINGS },
 	{ "movies",      required_argument, NULL, OPT_MOVIES },
 	{ "rate",        required_argument, NULL, OPT_RATE },
@@ -62,7 +63,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: feed-sim [-hqv] [-b brokers] [-c cmd | -U url | -p policy] [-e explore] [-k k]\n"
 	    "                [-n sessions] [-o output] [-P name=value] [-r report] [-s seed]\n"
-	    "                [-u users] [-X key=value] [--items n] [--eval-seed n]\n"
+	    "                [-u users] [-X key=value] [--items n] [--world-seed n]\n"
 	    "                [--ratings file --movies file] [--rate events/s] [--start time]\n"
 	    "                [--user-set all|train|heldout] [--no-events] [--curve n]\n"
 	    "                [--candidates n] [--list-params] [--policy-wait seconds]\n");
@@ -83,7 +84,7 @@ struct sim {
 	const struct fs_params *p;
 	struct fs_policy *pol;
 	struct line_writer *out;
-	uint64_t eseed;
+	uint64_t seed;		/* the sessions' seed */
 	int k, ncand;
 	double rate;
 	struct timespec t0;
@@ -270,16 +271,16 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 	const char *uid = w->users[s->user].id;
 
 	nctx = fs_context(w, s, ctx);
-	ncand = fs_recall(w, p, s, sm->eseed, sm->ncand, cand);
+	ncand = fs_recall(w, p, s, sm->seed, sm->ncand, cand);
 	k = sm->k < ncand ? sm->k : ncand;
 	if (k == 0)
 		return 0;
-	snprintf(rid, sizeof rid, "r%llu-%llu-%d", (unsigned long long)sm->eseed, (unsigned long long)s->n,
+	snprintf(rid, sizeof rid, "r%llu-%llu-%d", (unsigned long long)sm->seed, (unsigned long long)s->n,
 	    s->page);
-	if (fs_policy_rank(sm->pol, w, p, s, rid, ctx, nctx, cand, ncand, k, sm->eseed, shown, prop) < 0)
+	if (fs_policy_rank(sm->pol, w, p, s, rid, ctx, nctx, cand, ncand, k, sm->seed, shown, prop) < 0)
 		return -1;
-	fs_page_play(w, p, s, shown, k, sm->eseed, &pg);
-	gap = 3000 + (int64_t)expo(fs_key_u01(sm->eseed, s->n, (uint64_t)s->page, 0, TAG_GAP), p->page_gap * 1000);
+	fs_page_play(w, p, s, shown, k, sm->seed, &pg);
+	gap = 3000 + (int64_t)expo(fs_key_u01(sm->seed, s->n, (uint64_t)s->page, 0, TAG_GAP), p->page_gap * 1000);
 	if (gap > 90000)
 		gap = 90000;
 
@@ -287,7 +288,7 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 	if (sm->out != NULL) {
 		fs_buf_printf(&b, "{\"type\":\"impression\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
 		    "\"session_id\":\"s%llu-%llu\",\"page\":%d,\"context\":", (long long)t, rid, uid,
-		    (unsigned long long)sm->eseed, (unsigned long long)s->n, s->page - 1);
+		    (unsigned long long)sm->seed, (unsigned long long)s->n, s->page - 1);
 		fs_buf_floats(&b, ctx, nctx);
 		fs_buf_printf(&b, ",\"policy\":\"%s\",\"items\":[", fs_policy_name(sm->pol));
 		for (i = 0; i < k; i++) {
@@ -301,7 +302,7 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 		for (i = 0; i < k; i++) {
 			if (!pg.click[i])
 				continue;
-			ct = t + 1000 + (int64_t)(fs_key_u01(sm->eseed, s->n, (uint64_t)s->page, (uint64_t)shown[i],
+			ct = t + 1000 + (int64_t)(fs_key_u01(sm->seed, s->n, (uint64_t)s->page, (uint64_t)shown[i],
 			    TAG_CLICKT) * (double)(gap - 2000));
 			b.len = 0;
 			fs_buf_printf(&b, "{\"type\":\"click\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
@@ -309,7 +310,7 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 			pend_push(sm, ct, s->user, &b);
 			if (!pg.pay[i])
 				continue;
-			ct += 20000 + (int64_t)expo(fs_key_u01(sm->eseed, s->n, (uint64_t)s->page,
+			ct += 20000 + (int64_t)expo(fs_key_u01(sm->seed, s->n, (uint64_t)s->page,
 			    (uint64_t)shown[i], TAG_PAYT), p->pay_delay * 1000);
 			b.len = 0;
 			fs_buf_printf(&b, "{\"type\":\"pay\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
@@ -378,7 +379,7 @@ list_params(void)
 
 /* Writes the JSON report and the summary line; returns 0 or -1. */
 static int
-report(struct sim *sm, const char *path, const char *world, const char *userset, unsigned long long seed,
+report(struct sim *sm, const char *path, const char *world, const char *userset, unsigned long long wseed,
     unsigned long long nsess, long curve, int64_t start)
 {
 	double mean = 0, var = 0, half, ppp, ctr, payr;
@@ -413,8 +414,8 @@ report(struct sim *sm, const char *path, const char *world, const char *userset,
 	json_object_set_new(o, "items", json_integer(sm->w->nitem));
 	json_object_set_new(o, "users", json_integer(sm->w->nuser));
 	json_object_set_new(o, "user_set", json_string(userset));
-	json_object_set_new(o, "seed", json_integer((json_int_t)seed));
-	json_object_set_new(o, "eval_seed", json_integer((json_int_t)sm->eseed));
+	json_object_set_new(o, "world_seed", json_integer((json_int_t)wseed));
+	json_object_set_new(o, "seed", json_integer((json_int_t)sm->seed));
 	json_object_set_new(o, "k", json_integer(sm->k));
 	json_object_set_new(o, "sessions", json_integer((json_int_t)n));
 	json_object_set_new(o, "pages", json_integer((json_int_t)sm->pages));
@@ -472,9 +473,9 @@ main(int argc, char *argv[])
 	struct fs_policy *pol = NULL;
 	const char *output = "-", *reportpath = NULL, *cmd = NULL, *url = NULL, *ratings = NULL, *movies = NULL;
 	const char *pname = "popular", *exspec = NULL, *userset = "all";
-	unsigned long long seed = 1, eseed = 0, nsess = 1000, n;
+	unsigned long long wseed = 1, seed = 1, nsess = 1000, n;
 	long nusers = 1000, nitems = -1, k = 10, curve = 1000, lv;
-	int have_eseed = 0, no_events = 0, ch, status = 0, *uset = NULL, nset = 0, i, r;
+	int no_events = 0, ch, status = 0, *uset = NULL, nset = 0, i, r;
 	int *cand = NULL, *shown = NULL;
 	double *prop = NULL, rate = 0, exparam = 0, t_arr, pwait = 10;
 	enum fs_policy_kind kind = FS_POPULAR;
@@ -524,6 +525,10 @@ main(int argc, char *argv[])
 			if (parse_u64(optarg, &seed) < 0)
 				diag_fatal(2, "-s %s: want a non-negative integer", optarg);
 			break;
+		case OPT_WORLD_SEED:
+			if (parse_u64(optarg, &wseed) < 0)
+				diag_fatal(2, "--world-seed %s: want a non-negative integer", optarg);
+			break;
 		case 'U':
 			url = optarg;
 			break;
@@ -540,11 +545,6 @@ main(int argc, char *argv[])
 		case OPT_ITEMS:
 			if (parse_int(optarg, 1, 10000000, &nitems) < 0)
 				diag_fatal(2, "--items %s: want 1..10000000", optarg);
-			break;
-		case OPT_EVAL_SEED:
-			if (parse_u64(optarg, &eseed) < 0)
-				diag_fatal(2, "--eval-seed %s: want a non-negative integer", optarg);
-			have_eseed = 1;
 			break;
 		case OPT_RATINGS:
 			ratings = optarg;
@@ -630,13 +630,11 @@ main(int argc, char *argv[])
 	}
 	if (par.candidates < 1 || par.candidates > 1000000)
 		diag_fatal(2, "--param candidates: want 1..1000000");
-	if (!have_eseed)
-		eseed = seed;
 
 	if (ratings != NULL)
-		w = fs_world_movielens(&par, ratings, movies, nitems > 0 ? (int)nitems : 0, seed);
+		w = fs_world_movielens(&par, ratings, movies, nitems > 0 ? (int)nitems : 0, wseed);
 	else
-		w = fs_world_synth(&par, nitems > 0 ? (int)nitems : 2000, (int)nusers, seed);
+		w = fs_world_synth(&par, nitems > 0 ? (int)nitems : 2000, (int)nusers, wseed);
 	if (w == NULL)
 		exit(ratings != NULL ? 1 : 2);
 	uset = xmalloc((size_t)w->nuser * sizeof *uset);
@@ -660,7 +658,7 @@ main(int argc, char *argv[])
 	sm.w = w;
 	sm.p = &par;
 	sm.pol = pol;
-	sm.eseed = eseed;
+	sm.seed = seed;
 	sm.k = (int)k;
 	sm.ncand = (int)par.candidates;
 	sm.rate = rate;
@@ -682,11 +680,11 @@ main(int argc, char *argv[])
 		struct fs_session *s;
 
 		if (n < nsess && (sm.nact == 0 || (int64_t)t_arr <= sm.act[0]->t)) {
-			int user = uset[(int)(fs_key_u01(eseed, n, 0, 0, TAG_USER) * nset) % nset];
+			int user = uset[(int)(fs_key_u01(seed, n, 0, 0, TAG_USER) * nset) % nset];
 
-			act_push(&sm, fs_session_new(w, &par, n, user, (int64_t)t_arr, eseed));
+			act_push(&sm, fs_session_new(w, &par, n, user, (int64_t)t_arr, seed));
 			n++;
-			t_arr += expo(fs_key_u01(eseed, n, 0, 0, TAG_ARRIVAL), par.arrival_gap * 1000);
+			t_arr += expo(fs_key_u01(seed, n, 0, 0, TAG_ARRIVAL), par.arrival_gap * 1000);
 			continue;
 		}
 		s = act_pop(&sm);
@@ -710,7 +708,7 @@ main(int argc, char *argv[])
 		status = 1;
 	if (sm.failed)
 		status = 1;
-	if (report(&sm, reportpath, ratings ? "movielens" : "synthetic", userset, seed, nsess, curve, start) < 0)
+	if (report(&sm, reportpath, ratings ? "movielens" : "synthetic", userset, wseed, nsess, curve, start) < 0)
 		status = 1;
 	if (fs_policy_free(pol) < 0)
 		status = 1;
