@@ -136,6 +136,38 @@ main(void)
 	CHECK(qs_parse_array("[1,]", 4, 4, starts, ends, &n, err, sizeof err) == -1, "a bad array refused");
 	CHECK(qs_parse_array("[] x", 4, 4, starts, ends, &n, err, sizeof err) == -1, "trailing characters refused");
 
+	/* mutated requests: every one parsed or refused, never read past its end (ASan builds check) */
+	{
+		const char *base = "{\"request_id\":\"r\\u00e9\",\"user_id\":7,\"hist\":[\"i1\",2],\"context\":[0.5,-1e3],"
+		    "\"candidates\":[{\"item_id\":\"i42\",\"features\":[4.5,0.3]},{\"item_id\":3,\"x\":{\"y\":[true,null]}}],\"k\":2}";
+		static const char alphabet[] = "{}[]\",:\\u0123456789.eE+-tfnrl \x01\x80\xc3\xff";
+		size_t blen = strlen(base), len, i, ok = 0;
+		uint64_t x = 12345;
+		int t, fine = 1;
+		for (t = 0; t < 20000; t++) {
+			char *buf;
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			len = (size_t)(x >> 33) % (blen + 1);
+			buf = malloc(len ? len : 1);	/* exactly len bytes: a read past the end is caught */
+			memcpy(buf, base, len);
+			for (i = 0; i < 3 && len > 0; i++) {
+				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+				buf[(x >> 20) % len] = alphabet[(x >> 40) % (sizeof alphabet - 1)];
+			}
+			rq.request_id[0] = 'Z';
+			err[0] = '\0';
+			if (qs_parse(&w, buf, len, 100, &rq, err, sizeof err) == 0) {
+				ok++;
+				if (rq.request_id[0] == '\0' || !rq.has_cands)
+					fine = 0;
+			} else if (err[0] == '\0')
+				fine = 0;
+			free(buf);
+		}
+		CHECK(fine, "every mutated request parsed whole or refused with a reason");
+		CHECK(ok > 0 && ok < 20000, "some mutations still parse (%zu)", ok);
+	}
+
 	free(w.sbuf);
 	free(w.fbuf);
 	free(w.coff);
