@@ -1,0 +1,65 @@
+# ops-lib.sh: shell functions of the Kafka deployment tests — a fixed stream, a keyed producer, the reference, the comparison.
+# Sourced after tests/lib.sh; uses $TOP, $T_TMP and the tools on PATH.
+
+PIPES="$TOP/pipelines"
+# Small windows, so that a 100-minute stream of event time closes many of them.
+ONLINE_JOIN_OPTS="-w 1m --pay-window 3m -d 10s --idle-timeout 2s --commit-interval 0.3"
+EXPERIENCE_COLLECT_OPTS="--session-gap 2m --max-delay 10s --idle-timeout 2s --commit-interval 0.3"
+LOG_COLLECT_OPTS="--commit-interval 0.3 --ingest-ts 1732320000000"
+Q_TRAIN_OPTS="--publish-interval 2"
+export ONLINE_JOIN_OPTS EXPERIENCE_COLLECT_OPTS LOG_COLLECT_OPTS Q_TRAIN_OPTS
+
+# ops_stream DIR SESSIONS: writes DIR/main.ndjson (seeded sessions from 2024-11-23T00:00Z, ids r7-*/s7-*)
+# and DIR/tail.ndjson (later sessions, ids r8-*/s8-*, whose event time closes every window of main).
+ops_stream() {
+	feed-sim -q -n "$2" -s 7 -o "$1/main.ndjson" &&
+	feed-sim -q -n 300 -s 7 --eval-seed 8 --start 1732360000000 -o "$1/tail.ndjson"
+}
+
+# ops_reference DIR: what the pipeline yields as pipes over main+tail, restricted to main:
+# DIR/ref-samples and DIR/ref-transitions, sorted.
+ops_reference() {
+	cat "$1/main.ndjson" "$1/tail.ndjson" | log-collect $LOG_COLLECT_OPTS 2>/dev/null |
+		online-join $ONLINE_JOIN_OPTS 2>/dev/null >"$1/ref-all-samples" &&
+	experience-collect $EXPERIENCE_COLLECT_OPTS <"$1/ref-all-samples" 2>/dev/null >"$1/ref-all-transitions" &&
+	grep '"request_id":"r7-' "$1/ref-all-samples" | LC_ALL=C sort >"$1/ref-samples" &&
+	grep '"session_id":"s7-' "$1/ref-all-transitions" | LC_ALL=C sort >"$1/ref-transitions"
+}
+
+# ops_produce BROKERS TOPIC [FILE]: produces lines keyed by their user_id (unkeyed when they have none).
+ops_produce() {
+	sed -E 's/^(.*"user_id":"([^"]*)".*)$/\2\t\1/' ${3:+"$3"} | kcat -b "$1" -P -t "$2" -K '	'
+}
+
+# ops_consume BROKERS TOPIC OUT: the whole topic as it is now.
+ops_consume() {
+	kcat -b "$1" -C -t "$2" -e -q -o beginning >"$3"
+}
+
+# ops_wait_count BROKERS TOPIC PATTERN N SECONDS: waits until TOPIC holds N lines matching PATTERN.
+ops_wait_count() {
+	_i=0
+	while [ "$_i" -lt "$(($5 * 2))" ]; do
+		_n=$(kcat -b "$1" -C -t "$2" -e -q -o beginning 2>/dev/null | grep -c -- "$3")
+		[ "$_n" -ge "$4" ] && return 0
+		sleep 0.5
+		_i=$((_i + 1))
+	done
+	echo "ops_wait_count: $2 has $_n lines matching $3, want $4" >&2
+	return 1
+}
+
+# ops_compare NAME GOT REF IDFIELD...: GOT (lines as consumed) against REF (sorted, distinct):
+# the distinct lines of GOT equal REF (nothing missing, nothing foreign, no two versions of one id).
+# Sets OPS_DUPS to the number of surplus copies in GOT. Prints a diagnosis on failure.
+ops_compare() {
+	_name=$1 _got=$2 _ref=$3
+	LC_ALL=C sort -u "$_got" >"$_got.u"
+	OPS_DUPS=$(( $(lines "$_got") - $(lines "$_got.u") ))
+	if cmp -s "$_got.u" "$_ref"; then
+		return 0
+	fi
+	echo "$_name: $(comm -23 "$_ref" "$_got.u" | wc -l) missing, $(comm -13 "$_ref" "$_got.u" | wc -l) unexpected" >&2
+	comm -3 "$_ref" "$_got.u" | cut -c1-200 | head -6 >&2
+	return 1
+}
