@@ -58,6 +58,8 @@ n=$(awk -v r="$RATE" -v s="$ROUND" 'BEGIN { print int(r * s) }')
 : >swap.lat
 : >steady.svc
 : >swap.svc
+: >near.lat
+: >far.lat
 fails=0
 r=0
 while [ $r -lt "$ROUNDS" ]; do
@@ -72,6 +74,13 @@ while [ $r -lt "$ROUNDS" ]; do
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >>swap.svc
 	wait $MKPID
 	awk '{ print $4 }' swap.log >>swap.lat
+	# within the run: requests sent from 100 ms before to 200 ms after a swap was first seen, and the others
+	awk '{ t[NR] = $1 - $4 / 1000; v[NR] = $2; l[NR] = $4; if ($2 > max) { if (max > 0) sw[++ns] = $1; max = $2 } }
+	    END { for (i = 1; i <= NR; i++) { near = 0; for (j = 1; j <= ns; j++) if (t[i] >= sw[j] - 100 && t[i] <= sw[j] + 200) near = 1;
+	      print l[i] > (near ? "near.part" : "far.part") } }' swap.log
+	cat near.part >>near.lat 2>/dev/null
+	cat far.part >>far.lat 2>/dev/null
+	rm -f near.part far.part
 	r=$((r + 1))
 done
 echo "steady at $RATE/s:           $(pcts <steady.lat)"
@@ -79,6 +88,8 @@ echo "swapping every 1 s at $RATE/s: $(pcts <swap.lat)"
 p99s=$(sort -n steady.lat | awk '{ v[NR] = $1 } END { print v[int(0.99 * (NR - 1)) + 1] }')
 p99w=$(sort -n swap.lat | awk '{ v[NR] = $1 } END { print v[int(0.99 * (NR - 1)) + 1] }')
 echo "p99 during swaps / steady p99 = $(awk -v a="$p99w" -v b="$p99s" 'BEGIN { printf "%.2f", a / b }') (goal <= 1.1); runs with a failed or backward answer: $fails"
+echo "within the swapping runs: near a swap (-100..+200 ms) $(pcts <near.lat)"
+echo "                          the rest                   $(pcts <far.lat)"
 # The server's own service time (complete body to answer queued): wall and thread CPU, median over rounds.
 svc() { jq -r "$2" "$1" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo "service time, steady:   wall p50 $(svc steady.svc .wall_us.p50) us p99 $(svc steady.svc .wall_us.p99) us; CPU p50 $(svc steady.svc .cpu_us.p50) us p99 $(svc steady.svc .cpu_us.p99) us (median of rounds)"
