@@ -116,4 +116,104 @@ types=$(jq -c '[(.mdp_id|type), (.seq|type), (.user_id|type), (.ts|type), (.stat
 eq "Transition field types" "$types" '["string","number","string","number","array","array","array","number","null","array","boolean"]
 ["string","number","string","number","array","array","array","number","object","array","boolean"]'
 
+# Man page examples.
+mkdir -p "$T_TMP/ex/samples/dt=2024-11-23"
+gzip -c "$D/three-pages.ndjson" >"$T_TMP/ex/samples/dt=2024-11-23/part-0.ndjson.gz"
+cp "$D/bad.ndjson" "$T_TMP/ex/samples.ndjson"
+(cd "$T_TMP/ex" && experience-collect --w-pay 5 -i 'samples/dt=2024-11-23' >transitions.ndjson)
+eq "example: a day of archived samples" "$(grep -o '"reward":[^,]*' "$T_TMP/ex/transitions.ndjson" | tr '\n' ' ')" \
+    '"reward":1.0 "reward":0.0 "reward":7.0 '
+(cd "$T_TMP/ex" && experience-collect --hist-len 10 --dead-letter rejected.ndjson \
+    <samples.ndjson >transitions.ndjson)
+eq "example: rejected samples put aside" "$(lines "$T_TMP/ex/rejected.ndjson") $(lines "$T_TMP/ex/transitions.ndjson")" "12 5"
+
+# Kafka: a consumer-group worker keyed by user_id, on the mock broker.
+# wait_for FILE JQ: waits (at most 20 s) until the last stats line of FILE makes JQ true.
+wait_for() {
+	i=0
+	while [ $i -lt 200 ]; do
+		[ -s "$1" ] && tail -1 "$1" | jq -e "$2" >/dev/null 2>&1 && return 0
+		sleep 0.1; i=$((i + 1))
+	done
+	echo "timed out waiting for $2 in $1" >&2
+	return 1
+}
+# stop PID: SIGTERM, then waits for its exit status.
+stop() { kill -TERM "$1"; wait "$1"; }
+if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
+	bg kafka-mock -q -f "$T_TMP/brokers" -p 2 -t samples -t samples2 -t samples3 -t transitions -t tr-crash -t tr-group -t dl
+	i=0; while [ ! -s "$T_TMP/brokers" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	BRK=$(cat "$T_TMP/brokers")
+	TAB=$(printf '\t')
+	jq -r '.user_id + "\t" + tojson' "$T_TMP/sim.ndjson" | kcat -P -b "$BRK" -t samples -K "$TAB"
+	nsamples=$(lines "$T_TMP/sim.ndjson")
+		# A member killed without leaving the group holds its partitions for the session timeout.
+	KOPTS="-b $BRK --w-click 0.5 --w-pay 4 --stats-interval 100ms --commit-interval 100ms -X session.timeout.ms=2000 -X heartbeat.interval.ms=300"
+
+	# One worker reads everything, stops on SIGTERM, writes what it holds.
+	experience-collect $KOPTS -G g1 -i kafka:samples -o kafka:transitions --dead-letter kafka:dl \
+	    --stats "$T_TMP/k1.stats" 2>"$T_TMP/k1.err" &
+	p=$!
+	wait_for "$T_TMP/k1.stats" ".in == $nsamples"
+	stop $p
+	eq "kafka: worker exits 0 on SIGTERM" "$?" 0
+	kcat -C -b "$BRK" -t transitions -e -q -o beginning -f '%k\t%s\n' >"$T_TMP/k1.out"
+	eq "kafka: transitions keyed by user_id" "$(awk -F'\t' '{ print $1 }' "$T_TMP/k1.out" | sort -u | wc -l | tr -d ' ')" \
+	    "$(jq -r .user_id "$T_TMP/sim.out" | sort -u | wc -l | tr -d ' ')"
+	ok "kafka: keys are the records' users" sh -c "awk -F'\t' '{ print \$1 }' '$T_TMP/k1.out' | cmp -s - \
+	    '$(cut -f2- "$T_TMP/k1.out" | jq -r .user_id >"$T_TMP/k1.users"; echo "$T_TMP/k1.users")'"
+	cut -f2- "$T_TMP/k1.out" | sort >"$T_TMP/k1.sorted"
+	same_file "kafka: the transitions of the file run" "$T_TMP/k1.sorted" "$T_TMP/sim.sorted"
+
+		# kill -9 midway, then a restart: every page comes out (at least once), and the restart
+	# resumes at the oldest offset still held, not at the beginning.
+	half=$((nsamples / 8 * 4))
+	head -n $half "$T_TMP/sim.ndjson" >"$T_TMP/half1"
+	tail -n +$((half + 1)) "$T_TMP/sim.ndjson" >"$T_TMP/half2"
+	jq -r '.user_id + "\t" + tojson' "$T_TMP/half1" | kcat -P -b "$BRK" -t samples2 -K "$TAB"
+	experience-collect $KOPTS -G g3 -i kafka:samples2 -o kafka:tr-crash --stats "$T_TMP/k3.stats" 2>"$T_TMP/k3.err" &
+	p=$!
+	wait_for "$T_TMP/k3.stats" ".in == $half and .out > 0"
+	sleep 0.3
+	kill -KILL $p; wait $p 2>/dev/null
+	jq -r '.user_id + "\t" + tojson' "$T_TMP/half2" | kcat -P -b "$BRK" -t samples2 -K "$TAB"
+	experience-collect $KOPTS -G g3 -i kafka:samples2 -o kafka:tr-crash --stats "$T_TMP/k4.stats" 2>"$T_TMP/k4.err" &
+	p=$!
+	wait_for "$T_TMP/k4.stats" ".in >= $((nsamples - half)) and .lag == 0"
+	stop $p
+	kcat -C -b "$BRK" -t tr-crash -e -q -o beginning | jq -r .request_id | sort -u >"$T_TMP/k3.rids"
+	jq -r .request_id "$T_TMP/sim.out" | sort >"$T_TMP/sim.rids"
+	eq "kafka: after kill -9 no page is lost" "$(comm -23 "$T_TMP/sim.rids" "$T_TMP/k3.rids" | wc -l | tr -d ' ')" 0
+	ok "kafka: the restart resumed past the committed samples" test "$(tail -1 "$T_TMP/k4.stats" | jq .in)" -lt "$nsamples"
+
+	# Two members of one group: the second joins midway. The first writes the sessions of its
+	# revoked partitions (end "revoked") and commits before the hand-over; when the broker refuses
+	# that commit (a rebalance in progress), the new owner reads again from the last commit:
+	# pages may come twice (the same request_id, the same content), none is lost.
+	jq -r '.user_id + "\t" + tojson' "$T_TMP/half1" | kcat -P -b "$BRK" -t samples3 -K "$TAB"
+	experience-collect $KOPTS -G g5 -i kafka:samples3 -o kafka:tr-group --stats "$T_TMP/k5.stats" 2>"$T_TMP/k5.err" &
+	p5=$!
+	wait_for "$T_TMP/k5.stats" ".in == $half"
+	experience-collect $KOPTS -v -v -G g5 -i kafka:samples3 -o kafka:tr-group --stats "$T_TMP/k6.stats" 2>"$T_TMP/k6.err" &
+	p6=$!
+	wait_for "$T_TMP/k5.stats" '.revoked_sessions > 0'
+	i=0; while ! grep -q "assigned" "$T_TMP/k6.err" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	jq -r '.user_id + "\t" + tojson' "$T_TMP/half2" | kcat -P -b "$BRK" -t samples3 -K "$TAB"
+	sleep 1
+	wait_for "$T_TMP/k5.stats" '.lag == 0'
+	wait_for "$T_TMP/k6.stats" '.lag == 0 and .in > 0'
+	stop $p5; stop $p6
+	kcat -C -b "$BRK" -t tr-group -e -q -o beginning >"$T_TMP/k5.out"
+	eq "kafka group: both members read" "$(tail -1 "$T_TMP/k6.stats" | jq '.in > 0')" true
+	eq "kafka group: the first member handed its sessions over" "$(tail -1 "$T_TMP/k5.stats" | jq '.revoked_sessions > 0')" true
+	eq "kafka group: no page lost" "$(jq -r .request_id "$T_TMP/k5.out" | sort -u | comm -23 "$T_TMP/sim.rids" - | wc -l | tr -d ' ')" 0
+	eq "kafka group: rewards of the distinct pages sum to the return" \
+	    "$(jq -s 'unique_by(.request_id) | map(.reward) | add' "$T_TMP/k5.out")" "$(jq -n "$(cat "$T_TMP/sim.return")")"
+	eq "kafka group: a page written twice is the same page" \
+	    "$(jq -c '[.request_id, .reward, (.action | map(.item_id))]' "$T_TMP/k5.out" | sort -u | wc -l | tr -d ' ')" \
+	    "$(lines "$T_TMP/sim.rids")"
+else
+	t_fail "kafka tests need kcat and kafka-mock"
+fi
+
 t_done

@@ -608,25 +608,42 @@ session_free(struct session *s)
 
 /* --- transitions --- */
 
+/* Whether item i of p enters the history: clicked or paid, and not already by a copy of it shown earlier on p. */
+static int
+hist_worthy(const struct page *p, uint32_t i)
+{
+	uint32_t j;
+
+	if (!(p->items[i].click || p->items[i].pay))
+		return 0;
+	for (j = 0; j < i; j++)
+		if ((p->items[j].click || p->items[j].pay) &&
+		    strcmp(p->str + p->items[j].id_off, p->str + p->items[i].id_off) == 0)
+			return 0;
+	return 1;
+}
+
 /* Appends the hist of s followed by the clicked or paid items of p (NULL: none), the last --hist-len. */
 static void
 put_hist(struct buf *b, const struct session *s, const struct page *p)
 {
-	size_t nclick = 0, skip, i, k = 0;
+	size_t nclick = 0, skip, k = 0;
+	uint32_t i;
 
 	if (p)
 		for (i = 0; i < p->nitems; i++)
-			nclick += p->items[i].click || p->items[i].pay;
+			nclick += hist_worthy(p, i);
 	skip = s->hist_n + nclick > C.hist_len ? s->hist_n + nclick - C.hist_len : 0;
 	buf_lit(b, "[");
-	for (i = skip; i < s->hist_n; i++) {
-		if (k++)
+	for (k = skip; k < s->hist_n; k++) {
+		if (k > skip)
 			buf_lit(b, ",");
-		buf_str(b, s->hist[(s->hist_head + i) % C.hist_len]);
+		buf_str(b, s->hist[(s->hist_head + k) % C.hist_len]);
 	}
+	k = skip < s->hist_n ? s->hist_n - skip : 0;
 	skip = skip > s->hist_n ? skip - s->hist_n : 0;
 	for (i = 0; p && i < p->nitems; i++) {
-		if (!(p->items[i].click || p->items[i].pay))
+		if (!hist_worthy(p, i))
 			continue;
 		if (skip) {
 			skip--;
@@ -750,7 +767,7 @@ emit_first(struct session *s, enum chain_end when_last)
 	tool_io_emit_raw(C.io, session_user(s), b->p, b->n);
 
 	for (i = 0; i < p0->nitems; i++)
-		if (p0->items[i].click || p0->items[i].pay)
+		if (hist_worthy(p0, i))
 			hist_push(s, p0->str + p0->items[i].id_off);
 	s->seq++;
 	s->emitted = 1;
@@ -920,11 +937,6 @@ take_sample(const struct line *ln)
 			if (it->pos == pos) {
 				tool_io_reject(C.io, ln, "position %" PRId64 " of request %s already holds item %s",
 				    pos, rid, p->str + it->id_off);
-				goto out;
-			}
-			if (strcmp(p->str + it->id_off, iid) == 0) {
-				tool_io_reject(C.io, ln, "item %s already shown at position %u of request %s",
-				    iid, it->pos, rid);
 				goto out;
 			}
 		}
