@@ -148,7 +148,7 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	jq -r '.user_id + "\t" + tojson' "$T_TMP/sim.ndjson" | kcat -P -b "$BRK" -t samples -K "$TAB"
 	nsamples=$(lines "$T_TMP/sim.ndjson")
 		# A member killed without leaving the group holds its partitions for the session timeout.
-	KOPTS="-b $BRK --w-click 0.5 --w-pay 4 --stats-interval 100ms --commit-interval 100ms -X session.timeout.ms=2000 -X heartbeat.interval.ms=300"
+	KOPTS="-b $BRK --w-click 0.5 --w-pay 4 --stats-interval 100ms --commit-interval 100ms -X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
 
 	# One worker reads everything, stops on SIGTERM, writes what it holds.
 	experience-collect $KOPTS -G g1 -i kafka:samples -o kafka:transitions --dead-letter kafka:dl \
