@@ -106,7 +106,7 @@ start_server() {
 	rm -f port
 	bg q-score -m "$M" --listen 127.0.0.1:0 --port-file port --threads 2 --max-body 64k --poll-interval 200ms "$@" 2>>server.err
 	SPID=$!
-	i=0; while [ ! -s port ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	i=0; while [ ! -s port ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 	P=$(cat port)
 	URL=http://127.0.0.1:$P
 }
@@ -145,7 +145,7 @@ eq "/v1/latency after a reset" "$(code "$URL/v1/latency")$(jq .requests body.out
 cp -r "$M/0000000001" "$M/.tmp-corrupt"
 printf 'XX' | dd of="$M/.tmp-corrupt/qnet.bin" bs=1 seek=300 conv=notrunc 2>/dev/null
 mv "$M/.tmp-corrupt" "$M/0000000002"
-i=0; while [ $i -lt 60 ]; do code "$URL/v1/models" >/dev/null; [ "$(jq .refusals_total body.out)" = 1 ] && break; sleep 0.05; i=$((i + 1)); done
+i=0; while [ $i -lt 200 ]; do code "$URL/v1/models" >/dev/null; [ "$(jq .refusals_total body.out)" = 1 ] && break; sleep 0.05; i=$((i + 1)); done
 eq "a corrupt version is refused, the old one kept" "$(jq -c '[.serving.version, .refusals[0].version]' body.out)" "[1,2]"
 ok "the refusal says why" sh -c "jq -r '.refusals[0].reason' body.out | grep -q 'checksum mismatch'"
 ok "the refusal is logged" grep -q 'version 2 refused, still serving version 1' server.err
@@ -174,7 +174,7 @@ eq "SIGHUP: still serving" "$(code "$URL/healthz")" "200"
 stop_server
 
 bg q-score -m "$M" --listen 0 --port-file port0 -q
-i=0; while [ ! -s port0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+i=0; while [ ! -s port0 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 eq "--listen PORT binds the loopback" "$(code "http://127.0.0.1:$(cat port0)/healthz")$(cat body.out)" "200ok"
 kill $! 2>/dev/null
 q-score -m "$M" --listen nowhere -q </dev/null 2>/dev/null
@@ -207,7 +207,7 @@ garbage
 {"type":"click","ts":12,"request_id":"p5","user_id":"u3","item_id":"i4"}
 EOF
 start_server --events events.ndjson
-i=0; while [ $i -lt 60 ]; do code "$URL/metrics" >/dev/null; grep -qx 'qscore_events_total 13' body.out && break; sleep 0.05; i=$((i + 1)); done
+i=0; while [ $i -lt 200 ]; do code "$URL/metrics" >/dev/null; grep -qx 'qscore_events_total 13' body.out && break; sleep 0.05; i=$((i + 1)); done
 ok "events read" grep -qx 'qscore_events_total 13' body.out
 ok "clicks recorded once per item and page" grep -qx 'qscore_event_clicks_total 7' body.out
 ok "bad event lines counted" grep -qx 'qscore_events_bad_total 1' body.out
