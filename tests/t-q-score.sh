@@ -166,7 +166,7 @@ eq "every answer names a version that was live" "$late" "0"
 seen=$(awk '{ print $2 }' load.log | sort -un | wc -l | tr -d ' ')
 ok "many versions served during the run ($seen)" test "$seen" -ge 5
 newest=$(tail -1 pub.log | cut -d' ' -f1)
-i=0; while [ $i -lt 60 ]; do code "$URL/v1/models" >/dev/null; [ "$(jq .serving.version body.out)" = "$newest" ] && break; sleep 0.05; i=$((i + 1)); done
+i=0; while [ $i -lt 200 ]; do code "$URL/v1/models" >/dev/null; [ "$(jq .serving.version body.out)" = "$newest" ] && break; sleep 0.05; i=$((i + 1)); done
 eq "the newest version is served at the end" "$(jq .serving.version body.out)" "$newest"
 kill -HUP "$SPID"
 sleep 0.2
@@ -233,7 +233,7 @@ if [ -x "$TBIN/kafka-mock" ] && command -v kcat >/dev/null; then
 	for i in $(seq 50); do [ -s kports ] && break; sleep 0.1; done
 	grep '"user_id"' events.ndjson | kcat -q -P -b "$(cat kports)" -t events -k u 2>/dev/null
 	start_server -b "$(cat kports)" -G q-score-test --events kafka:events
-	i=0; while [ $i -lt 100 ]; do code "$URL/metrics" >/dev/null; grep -qx 'qscore_event_clicks_total 7' body.out && break; sleep 0.1; i=$((i + 1)); done
+	i=0; while [ $i -lt 200 ]; do code "$URL/metrics" >/dev/null; grep -qx 'qscore_event_clicks_total 7' body.out && break; sleep 0.1; i=$((i + 1)); done
 	ok "kafka: clicks recorded from the topic" grep -qx 'qscore_event_clicks_total 7' body.out
 	code -d "{\"request_id\":\"h1\",\"user_id\":\"u1\",$base}" "$URL/v1/score" >/dev/null
 	jq -c '.items' body.out >from_kafka.out
