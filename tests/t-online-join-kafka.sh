@@ -24,11 +24,12 @@ done
 cat ev.ndjson marker0.ndjson marker1.ndjson marker2.ndjson marker3.ndjson | online-join $G -l want.late >want.out 2>/dev/null
 want=$(lines want.out)
 
-bg kafka-mock -q -f ports -p 4 -t events -t samples -t late >/dev/null 2>&1
+bg kafka-mock -q -f ports -p 4 -t events -t samples -t late -t corrections -t samples2 >/dev/null 2>&1
 for i in $(seq 50); do [ -s ports ] && break; sleep 0.1; done
 br=$(cat ports)
 produce() { jq -r '"\(.user_id)\t\(tojson)"' "$1" | kcat -q -P -b "$br" -t events -K "$(printf '\t')" 2>/dev/null; }
 samples() { kcat -q -C -b "$br" -t samples -e -o beginning 2>/dev/null; }
+samples2() { kcat -q -C -b "$br" -t samples2 -e -o beginning 2>/dev/null; }
 worker() {	# worker NAME: a member of the group, its stderr in NAME.err
 	# shellcheck disable=SC2086
 	online-join $G -b "$br" -G join -i kafka:events -o kafka:samples -l kafka:late \
@@ -36,9 +37,9 @@ worker() {	# worker NAME: a member of the group, its stderr in NAME.err
 	    -X session.timeout.ms=3000 -X heartbeat.interval.ms=200 2>"$1.err" &
 	T_PIDS="$T_PIDS $!"
 }
-# wait_for N: until at least N distinct samples are out (30 s at most).
+# wait_for N: until at least N distinct samples are out (about a minute at most).
 wait_for() {
-	for i in $(seq 150); do
+	for i in $(seq 300); do
 		[ "$(samples | jq -r .sample_id | sort -u | wc -l)" -ge "$1" ] && return 0
 		sleep 0.2
 	done
@@ -64,7 +65,7 @@ eq "no sample lost" "$(jq -r .sample_id got.out | sort -u | cksum)" "$(jq -r .sa
 eq "duplicates only as exact copies (same sample_id, same labels)" "$(sort -u got.out | cksum)" "$(sort -u want.out | cksum)"
 echo "kafka: $(lines got.out) samples written for $want distinct" >&2
 ok "the restarted member took partitions over" grep -q "partition(s) assigned" a2.err
-ok "open windows were handed over in a rebalance" grep -q "handed over" b.err a2.err
+ok "open windows were handed over in a rebalance" grep -q "handed over" a.err b.err a2.err
 kill -TERM $a2 $b
 wait $a2
 eq "restarted member exits 0 on SIGTERM" "$?" 0
@@ -79,5 +80,29 @@ LATEKEY='[.type, .request_id, .item_id, .ts]'
 eq "late records: the same events" \
     "$(kcat -q -C -b "$br" -t late -e -o beginning 2>/dev/null | jq -c "$LATEKEY" | sort -u | cksum)" \
     "$(grep -v marker want.late | jq -c "$LATEKEY" | sort -u | cksum)"
+
+# The Kafka example of online-join(1), against the mock cluster, as a fresh group that reads every
+# event again; markers a day later close its (default, longer) windows.
+for p in 0 1 2 3; do
+	jq -c '.ts += 86400000 | .request_id += "-day"' marker$p.ndjson >day$p.ndjson
+	kcat -q -P -b "$br" -t events -p $p day$p.ndjson 2>/dev/null
+done
+cat ev.ndjson marker?.ndjson day?.ndjson | online-join 2>/dev/null >want-default.out
+kcmd=$(grep -F -- "-i kafka:events" "$TOP/man/online-join.1" | sed 's/^\$ //')
+# (its samples to a topic of their own, to tell them from the first run's)
+kcmd=$(echo "$kcmd" | sed "s|localhost:9092|$br|; s|/var/pageturn/archive|$T_TMP/archive|; s|kafka:samples|kafka:samples2|")
+sh -c "exec $kcmd 2>example.err" &
+ex=$!
+T_PIDS="$T_PIDS $ex"
+for i in $(seq 300); do
+	[ "$(samples2 | jq -r .sample_id | sort -u | wc -l)" -ge "$(lines want-default.out)" ] && break
+	sleep 0.2
+done
+kill -TERM $ex
+wait $ex
+eq "man example: the Kafka worker exits 0 on SIGTERM" "$?" 0
+eq "man example: every sample again" "$(samples2 | sort -u | cksum)" "$(sort -u want-default.out | cksum)"
+eq "man example: the archive holds them" "$(find "$T_TMP/archive" -name 'part-*.ndjson.gz' -exec gzip -dc {} + | sort -u | cksum)" \
+    "$(sort -u want-default.out | cksum)"
 
 t_done

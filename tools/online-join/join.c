@@ -1065,6 +1065,9 @@ join_free(struct join *j)
 {
 	if (j == NULL)
 		return;
+	/* The stats may be gone already. */
+	j->g_open = (int64_t *)&j->dummy[14];
+	j->g_waiting = (int64_t *)&j->dummy[15];
 	while (j->nparts > 0)
 		part_free(j, j->parts[--j->nparts]);
 	free(j->parts);

@@ -72,7 +72,7 @@ size_t join_waiting(const struct join *j);
 /* Late feedback events so far (sent to out->late or only counted). */
 uint64_t join_late(const struct join *j);
 
-/* NULL is a no-op. Open state is dropped without output. */
+/* NULL is a no-op. Open state is dropped without output; the stats given to join_new() are not touched. */
 void join_free(struct join *j);
 
 #endif
