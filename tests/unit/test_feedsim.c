@@ -225,7 +225,7 @@ test_recall_and_oracles(void)
 	struct fs_world *w;
 	struct fs_session *s;
 	struct fs_policy *pol;
-	int cand[200], out[10], out2[10], n, i, dup = 0, okshown = 1, pagecat[FS_CMAX] = { 0 };
+	int cand[200], out[10], out2[10], n, i, dup = 0, okshown = 1;
 	double prop[10], er0, best = 0, eg = 0, el = 0;
 
 	fs_params_default(&p);
@@ -255,7 +255,6 @@ test_recall_and_oracles(void)
 		el += w->items[out2[i]].effect;
 	}
 	CHECK(el > eg, "lt-oracle shows healthier items than greedy (%g > %g)", el / 10, eg / 10);
-	(void)pagecat;
 
 	pol = fs_policy_builtin(FS_RANDOM, FS_EXPLORE_NONE, 0);
 	fs_policy_rank(pol, w, &p, s, "r", NULL, 0, cand, n, 10, 1, out, prop);
