@@ -27,13 +27,14 @@
 #define MAX_HIST	10000	/* ids in a transition's hist */
 #define MAX_ITEMS	10000	/* items in action or next_action */
 #define NO_NEXT		UINT32_MAX
+#define MAX_POS		64	/* positions with their own bias while pretraining */
 
 enum {
 	OPT_OFFLINE = TOOL_OPT_FIRST, OPT_ONLINE, OPT_EVALUATE, OPT_EPOCHS, OPT_HEAD_EPOCHS, OPT_BATCH,
 	OPT_LR, OPT_HEAD_LR, OPT_GAMMA, OPT_TARGET, OPT_TARGET_SYNC, OPT_W_CLICK, OPT_W_PAY,
 	OPT_DIM, OPT_HIST_LEN, OPT_KERNELS, OPT_FILTERS, OPT_STATE_DIM, OPT_INIT_EMB, OPT_FREEZE_EMB,
 	OPT_MIN_COUNT, OPT_HOLDOUT, OPT_SEED, OPT_KEEP, OPT_PUBLISH_EVERY, OPT_PUBLISH_INTERVAL,
-	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT
+	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS
 };
 
 /* ---- Options ---- */
@@ -56,6 +57,7 @@ static struct {
 	long keep, publish_every, warmup;
 	double publish_interval;
 	int reset_heads;
+	int pos_bias;
 } O;
 
 static struct tool_io *io;
@@ -70,6 +72,7 @@ struct item {
 	uint32_t feat;		/* offset into the float pool, X floats; NO_NEXT: none */
 	float r;		/* w_click·click + w_pay·pay */
 	uint8_t click;
+	uint8_t pos;		/* position on the page, at most MAX_POS - 1 */
 };
 
 /* One transition (a page). Offsets are into the pools of its dataset. */
@@ -209,6 +212,11 @@ static int parse_items(struct parse_ctx *pc, json_t *arr, const char *where, int
 				return perr(pc, "%s: %s", w, e);
 		}
 		it->click = (uint8_t)(click || pay);
+		int64_t pos = (int64_t)i;
+		if (labels && json_object_get(a, "pos") &&
+		    jsonx_get_int(a, "pos", 0, 1000000, &pos, e, sizeof e) < 0)
+			return perr(pc, "%s: %s", w, e);
+		it->pos = (uint8_t)(pos < MAX_POS ? pos : MAX_POS - 1);
 		it->r = (float)(O.w_click * click + O.w_pay * pay);
 		it->id = pc->map(pc->arg, id, strlen(id));
 		ds->nit++;
@@ -409,6 +417,9 @@ struct learner {
 	size_t maxitems;
 	uint64_t steps;
 	float *zero_x;
+	/* position biases of Q̄ and of the click logit, learned while pretraining only (scoring assumes position 0) */
+	float pq[MAX_POS], pc[MAX_POS], gpq[MAX_POS], gpc[MAX_POS];
+	float mpq[MAX_POS], vpq[MAX_POS], mpc[MAX_POS], vpc[MAX_POS];
 };
 
 static const float *row_of(struct learner *lr, uint32_t id)
@@ -515,18 +526,27 @@ static double pretrain_page(struct learner *lr, const struct dataset *ds, const 
 	forward_state(lr, ds, t, 0);
 	for (uint32_t i = 0; i < t->nact; i++) {
 		const struct item *it = &ds->it[t->act + i];
-		const float *e = row_of(lr, it->id), *x = feat_of(ds, it);
+		uint32_t row = row_id(lr, it->id);
+		const float *e = emb_row(lr->emb, row), *x = feat_of(ds, it);
 		float q = qnet_qbar(net, lr->ws, e, x), c = qnet_click_logit(net, lr->ws, e, x);
+		if (O.pos_bias) {
+			q += lr->pq[it->pos];
+			c += lr->pc[it->pos];
+		}
 		float p = qnet_sigmoid(c);
 		loss += 0.5 * (q - it->r) * (q - it->r);
 		loss += O.click_weight * (log1p(exp(-fabs(c))) + (c > 0 ? c : 0) - it->click * c);
 		if (!learn)
 			continue;
 		memset(lr->de, 0, d * sizeof(float));
+		if (O.pos_bias && it->pos > 0) {
+			lr->gpq[it->pos] += scale * (q - it->r);
+			lr->gpc[it->pos] += scale * (float)O.click_weight * (p - it->click);
+		}
 		qnet_item_backward(net, lr->ws, e, x, scale * (q - it->r), scale * (float)O.click_weight * (p - it->click),
 		    QNET_RANGE_HEADS | QNET_RANGE_CLICK, lr->g, O.freeze_emb ? NULL : lr->de);
 		if (!O.freeze_emb)
-			emb_grad(lr, row_id(lr, it->id), lr->de, 1);
+			emb_grad(lr, row, lr->de, 1);
 	}
 	if (!learn)
 		return loss;
@@ -960,6 +980,12 @@ static int run_offline(void)
 			for (size_t k = b; k < e; k++)
 				tl += pretrain_page(&lr, &ds, &ds.t[order[k]], scale, 1);
 			param_step(&lr, QNET_RANGE_STATE | QNET_RANGE_CLICK | QNET_RANGE_HEADS);
+			if (O.pos_bias) {
+				qnet_adam_update(&lr.adam, lr.pq, lr.mpq, lr.vpq, lr.gpq, MAX_POS);
+				qnet_adam_update(&lr.adam, lr.pc, lr.mpc, lr.vpc, lr.gpc, MAX_POS);
+				memset(lr.gpq, 0, sizeof lr.gpq);
+				memset(lr.gpc, 0, sizeof lr.gpc);
+			}
 			lr.eadam.t = lr.adam.t;
 			lr.eadam.c1 = lr.adam.c1;
 			lr.eadam.c2 = lr.adam.c2;
@@ -1450,9 +1476,11 @@ static void usage(int st)
 	fprintf(st ? stderr : stdout,
 	    "usage: q-train --offline -m modeldir [-i transitions]... [--epochs n] [--head-epochs n]\n"
 	    "               [--batch n] [--lr rate] [--gamma g] [--target slateq|item] [--target-sync n]\n"
-	    "               [--w-click w] [--w-pay w] [--dim d] [--hist-len L] [--kernels w,w]\n"
-	    "               [--filters F] [--state-dim H] [--init-embeddings file] [--freeze-embeddings]\n"
-	    "               [--min-count n] [--holdout frac] [--seed n] [--keep n] [--warmup n]\n"
+	    "               [--w-click w] [--w-pay w] [--click-weight w] [--dim d] [--hist-len L]\n"
+	    "               [--kernels w,w] [--filters F] [--state-dim H] [--init-embeddings file]\n"
+	    "               [--freeze-embeddings]"
+	    " [--min-count n] [--holdout frac] [--position-bias] [--seed n]\n"
+	    "               [--keep n] [--warmup n]\n"
 	    "       q-train --online -m modeldir [-i kafka:topic|-] [--head-lr rate] [--gamma g]\n"
 	    "               [--target-sync n] [--publish-every n] [--publish-interval s] [--reset-heads]\n"
 	    "               [--keep n]\n"
@@ -1512,6 +1540,7 @@ int main(int argc, char *argv[])
 		{ "publish-interval", required_argument, NULL, OPT_PUBLISH_INTERVAL },
 		{ "reset-heads", no_argument, NULL, OPT_RESET_HEADS },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "position-bias", no_argument, NULL, OPT_POS_BIAS },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1603,6 +1632,7 @@ int main(int argc, char *argv[])
 		}
 		case OPT_RESET_HEADS: O.reset_heads = 1; break;
 		case OPT_WARMUP: O.warmup = num_opt("warmup", optarg, 0, 100000); break;
+		case OPT_POS_BIAS: O.pos_bias = 1; break;
 		case 'h': usage(0); break;
 		default: usage(2);
 		}
