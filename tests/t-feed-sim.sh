@@ -30,6 +30,7 @@ done <<EOF
 --start yesterday
 -c true -U http://127.0.0.1:1/
 -U http://127.0.0.1:1/ --policy-wait x
+--w-pay x
 extra-argument
 EOF
 feed-sim --list-params >params
@@ -76,6 +77,8 @@ eq "report: pays" "$(grep -c '"type":"pay"' ev.ndjson)" "$(field rep.json pays)"
 eq "report: events" "$(lines ev.ndjson)" "$(field rep.json events)"
 eq "report: the CI holds the mean" "$(jq '.return_ci95[0] < .return_mean and .return_mean < .return_ci95[1]' rep.json)" true
 eq "report: return = clicks + pays" "$(jq '(.return_mean * .sessions - .clicks - .pays) | fabs < 0.01' rep.json)" true
+feed-sim -q -n 500 -s 5 -p popular -e epsilon:0.3 --no-events --w-click 0.5 --w-pay 3 -r w.json
+eq "--w-click, --w-pay weigh the return" "$(jq '(.return_mean * .sessions - 0.5 * .clicks - 3 * .pays) | fabs < 0.01' w.json) $(jq -c '[.w_click, .w_pay]' w.json)" "true [0.5,3]"
 eq "report: fields" "$(jq -r 'keys_unsorted | join(" ")' rep.json)" \
 	"policy world items users user_set world_seed seed k sessions pages pages_per_session impressions clicks pays ctr pay_rate amount sweet_click_share w_click w_pay return_mean return_sd return_ci95 events start_ms end_ms curve_block curve params"
 eq "events in time order" "$(jq -s '[.[].ts] | . == sort' ev.ndjson)" true

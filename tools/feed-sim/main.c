@@ -21,7 +21,8 @@ enum { TAG_ARRIVAL = 21, TAG_USER, TAG_GAP, TAG_CLICKT, TAG_PAYT };
 
 enum {
 	OPT_ITEMS = 0x140, OPT_WORLD_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
-	OPT_USER_SET, OPT_NO_EVENTS, OPT_CURVE, OPT_CANDIDATES, OPT_LIST_PARAMS, OPT_POLICY_WAIT
+	OPT_USER_SET, OPT_NO_EVENTS, OPT_CURVE, OPT_CANDIDATES, OPT_LIST_PARAMS, OPT_POLICY_WAIT,
+	OPT_W_CLICK, OPT_W_PAY
 };
 
 static const struct option longopts[] = {
@@ -54,6 +55,8 @@ static const struct option longopts[] = {
 	{ "candidates",  required_argument, NULL, OPT_CANDIDATES },
 	{ "list-params", no_argument,       NULL, OPT_LIST_PARAMS },
 	{ "policy-wait", required_argument, NULL, OPT_POLICY_WAIT },
+	{ "w-click",     required_argument, NULL, OPT_W_CLICK },
+	{ "w-pay",       required_argument, NULL, OPT_W_PAY },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -66,7 +69,8 @@ usage(void)
 	    "                [-u users] [-X key=value] [--items n] [--world-seed n]\n"
 	    "                [--ratings file --movies file] [--rate events/s] [--start time]\n"
 	    "                [--user-set all|train|heldout] [--no-events] [--curve n]\n"
-	    "                [--candidates n] [--list-params] [--policy-wait seconds]\n");
+	    "                [--candidates n] [--list-params] [--policy-wait seconds]\n"
+	    "                [--w-click w] [--w-pay w]\n");
 	exit(2);
 }
 
@@ -477,7 +481,7 @@ main(int argc, char *argv[])
 	long nusers = 1000, nitems = -1, k = 10, curve = 1000, lv;
 	int no_events = 0, ch, status = 0, *uset = NULL, nset = 0, i, r;
 	int *cand = NULL, *shown = NULL;
-	double *prop = NULL, rate = 0, exparam = 0, t_arr, pwait = 10;
+	double *prop = NULL, rate = 0, exparam = 0, t_arr, pwait = 10, pv;
 	enum fs_policy_kind kind = FS_POPULAR;
 	enum fs_explore ex = FS_EXPLORE_NONE;
 	int64_t start = 1732320000000LL;	/* 2024-11-23T00:00:00Z */
@@ -586,6 +590,13 @@ main(int argc, char *argv[])
 			pwait = strtod(optarg, &end);
 			if (*end != '\0' || end == optarg || !(pwait >= 0 && pwait <= 86400))
 				diag_fatal(2, "--policy-wait %s: want seconds", optarg);
+			break;
+		case OPT_W_CLICK:
+		case OPT_W_PAY:
+			pv = strtod(optarg, &end);
+			if (*end != '\0' || end == optarg || !isfinite(pv))
+				diag_fatal(2, "--%s %s: want a number", ch == OPT_W_CLICK ? "w-click" : "w-pay", optarg);
+			*(ch == OPT_W_CLICK ? &par.w_click : &par.w_pay) = pv;
 			break;
 		case OPT_LIST_PARAMS:
 			list_params();
