@@ -128,7 +128,7 @@ struct collector {
 	/* counters */
 	uint64_t *n_pages, *n_late, *n_evicted, *n_revoked;
 	uint64_t *n_end[END_REVOKED + 1];
-	int64_t *g_open, *g_open_peak, *g_pages_open;
+	int64_t *g_open, *g_open_peak, *g_pages_open, *g_pages_peak;
 };
 
 static struct collector C;
@@ -979,7 +979,8 @@ take_sample(const struct line *ln)
 		p->next = *pp;
 		*pp = p;
 		table_add(&C.requests, p, p->hash, page_next, page_hash);
-		(*C.g_pages_open)++;
+		if (++*C.g_pages_open > *C.g_pages_peak)
+			*C.g_pages_peak = *C.g_pages_open;
 		(*C.n_pages)++;
 	}
 
@@ -1184,6 +1185,7 @@ main(int argc, char *argv[])
 	C.g_open = stats_gauge(C.io->st, "open_sessions");
 	C.g_open_peak = stats_gauge(C.io->st, "open_sessions_peak");
 	C.g_pages_open = stats_gauge(C.io->st, "open_pages");
+	C.g_pages_peak = stats_gauge(C.io->st, "open_pages_peak");
 	tool_io_on_checkpoint(C.io, store_positions, NULL);
 
 	while ((rv = tool_io_next(C.io, &ln)) != 0) {
