@@ -149,8 +149,17 @@ fs_recall(const struct fs_world *w, const struct fs_params *p, const struct fs_s
 		 * Gumbel top-n: a + noise x -log(-log u) ranks as exp(a / noise) / -log u,
 		 * with exp(a / noise) computed once per session (in the log domain for tiny noise).
 		 */
-		if (p->recall_noise >= 0.05)
-			e.score = s->recall_w[j] / -log(fs_key_u01_at(key, (uint64_t)j));
+		if (p->recall_noise >= 0.05) {
+			double u = fs_key_u01_at(key, (uint64_t)j);
+
+			/*
+			 * Once the heap is full, u < 1 - w/min implies a score below its
+			 * minimum (exp(-x) >= 1 - x): skipped without the logarithm.
+			 */
+			if (n == ncand && u < 1 - s->recall_w[j] / h[0].score)
+				continue;
+			e.score = s->recall_w[j] / -log(u);
+		}
 		else if (p->recall_noise > 0)
 			e.score = s->recall_w[j] - p->recall_noise * log(-log(fs_key_u01_at(key, (uint64_t)j)));
 		else
