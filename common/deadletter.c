@@ -161,7 +161,10 @@ vput(struct deadletter *d, const char *source, const char *raw, size_t rawlen, s
 		return 0;
 	}
 	o = json_object();
-	json_object_set_new(o, "reason", json_string(reason));
+	/* A reason may quote the bad bytes (or vsnprintf may cut a character): keep it UTF-8. */
+	clean = utf8_clean(reason, strlen(reason), &cleanlen, &valid);
+	json_object_set_new(o, "reason", json_stringn(clean, cleanlen));
+	free(clean);
 	json_object_set_new(o, "source", json_string(source));
 	json_object_set_new(o, "tool", json_string(diag_progname()));
 	json_object_set_new(o, "ts", json_integer(now_ms()));
