@@ -11,11 +11,11 @@
  *   conv k (width w_k, F filters, valid positions only) -> max over time
  *     (masked: positions past the history do not exist; no position -> 0) -> ReLU
  *   z = [pool_0 … pool_{K-1}, context (C), mean of the n history rows (d)]   (Z = K·F + C + d)
- *   s = ReLU(fc.w · z + fc.b)                                               (H)
+ *   s = ReLU(fc.wᵀ z + fc.b)                                                (H)
  *   V(s)      = v.wᵀ s + v.b
  *   A(s,a)    = sᵀ a.W e_a + a.uᵀ x_a + a.b        (e_a: the item's row of E, x_a: its features, X)
  *   Q(s,a)    = V(s) + A(s,a)
- *   click(s,a)= σ(sᵀ c.W e_a + c.uᵀ x_a + c.b)    (the pretrained click model, for SlateQ)
+ *   click(s,a)= σ(sᵀ c.W e_a + c.uᵀ x_a + c.b)    (the pretrained click model, for the slate target)
  *
  * Every parameter lives in one contiguous float array p, tensor after
  * tensor in the order of enum qnet_tensor. The order groups the parameters
