@@ -88,6 +88,24 @@ ok "generated: windows closed before the end" test "$(jq .open_impressions "$T_T
 online-join $G -i "$T_TMP/ev.ndjson" -l "$T_TMP/g2.late" >"$T_TMP/g2.out"
 ok "deterministic output" cmp -s "$T_TMP/g.out" "$T_TMP/g2.out"
 
+# The fast event reader and the full (jansson) one agree: a nested object sends every line to the latter.
+jq -c '. + {x: {nested: [1, {}]}}' "$T_TMP/ev.ndjson" >"$T_TMP/ev-full.ndjson"
+# shellcheck disable=SC2086
+online-join $G -i "$T_TMP/ev-full.ndjson" -l "$T_TMP/full.late" >"$T_TMP/full.out" 2>/dev/null
+ok "full reader: same samples as the fast one" cmp -s "$T_TMP/full.out" "$T_TMP/g.out"
+ok "full reader: same late records" cmp -s "$T_TMP/full.late" "$T_TMP/g.late"
+# Each construct the fast reader leaves to jansson, on the basic case: escapes, non-ASCII, integer ids, RFC 3339
+# times, blanks, exponents, keys in another order.
+sed -e 's/"r1"/"\\u0072\\u0031"/; s/"u1"/"u\\u0031"/' "$D/basic.in" >"$T_TMP/variant1.in"
+jq -c '(.user_id |= "u1") | (.ts |= (. / 1000 | todate | sub("Z$"; ".000Z") | if . == "" then . else . end))' "$D/basic.in" |
+    sed 's/\("ts":"[^"]*\)\.000Z"/\1Z"/' >"$T_TMP/variant2.in"
+jq '.' "$D/basic.in" | jq -c --indent 0 'to_entries | reverse | from_entries' | sed 's/,/ , /g; s/0.25/2.5e-1/g' >"$T_TMP/variant3.in"
+for v in 1 2 3; do
+	# shellcheck disable=SC2086
+	online-join $A -i "$T_TMP/variant$v.in" -l "$T_TMP/variant$v.late" >"$T_TMP/variant$v.out" 2>/dev/null
+	same_file "full reader: variant $v" "$T_TMP/variant$v.out" "$D/basic.out"
+done
+
 # Property: shuffling events within --max-delay yields the same multiset of samples, and the same
 # events late (their reason may differ: a pay outside its window finds its impression open or closed).
 LATEKEY='[.type, .request_id, .item_id, .ts, .event_id]'

@@ -6,15 +6,13 @@
 #include <time.h>
 
 #include "buf.h"
+#include "event.h"
 #include "hash.h"
 #include "join.h"
 #include "jsonx.h"
 #include "watermark.h"
 #include "xalloc.h"
 
-#define MAX_ITEMS	1000	/* items of one impression */
-#define MAX_FEATURES	1024	/* numbers in an item's features */
-#define MAX_CONTEXT	1024	/* numbers in an impression's context */
 #define ABSENT		0xffff	/* length of an optional string that is absent */
 
 enum { FB_CLICK = 1, FB_PAY = 2 };
@@ -97,10 +95,6 @@ struct join {
 	size_t nopen, nwaiting;
 	uint64_t seq;
 	struct buf rec;		/* the record being built */
-	struct jitem *s_items;	/* scratch while reading an impression */
-	float *s_floats;
-	struct buf s_str;
-	size_t cap_items, cap_floats;
 	uint64_t n_late_total;
 	uint64_t dummy[17];
 	uint64_t *n_imp, *n_click, *n_pay, *n_samples, *n_late, *n_evicted, *n_evicted_fb,
@@ -115,13 +109,6 @@ mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int
-fail(char *err, size_t errlen, const char *fmt, const char *a)
-{
-	snprintf(err, errlen, fmt, a);
-	return -1;
 }
 
 /* ---- heaps: the key of an element is (deadline or ts, seq) ---- */
@@ -640,103 +627,71 @@ oldest_fbs(struct join *j)
 	return best;
 }
 
-/* Reads one impression into the scratch buffers and allocates its block. NULL with a reason in err. */
+/* The block of impression ev: its header filled but for the join state. */
 static struct imp *
-imp_read(struct join *j, const json_t *ev, const char *rid, const char *uid, char *err, size_t errlen)
+imp_read(const struct jev *ev)
 {
-	const json_t *items = json_object_get(ev, "items"), *x;
-	struct buf *s = &j->s_str;
-	char id[257], e[256];
-	size_t nitems, nctx = 0, nfl, n, i, rid_len, uid_len, sid_len = ABSENT, pol_len = ABSENT;
-	int64_t page, pos;
-	double prop;
+	size_t nfl = ev->nctx, nstr, i;
+	struct jitem *it;
 	struct imp *m;
+	char *str;
+	float *fl;
 
-	if (jsonx_get_int(ev, "page", 0, INT32_MAX, &page, e, sizeof e) == -1)
-		return fail(err, errlen, "%s", e), NULL;
-	if (json_object_get(ev, "context") != NULL &&
-	    jsonx_get_floats(ev, "context", MAX_CONTEXT, j->s_floats, &nctx, e, sizeof e) == -1)
-		return fail(err, errlen, "%s", e), NULL;
-	if (!json_is_array(items) || (nitems = json_array_size(items)) == 0)
-		return fail(err, errlen, "field 'items': %s",
-		    items == NULL ? "missing" : "expected a non-empty array of objects"), NULL;
-	if (nitems > MAX_ITEMS)
-		return fail(err, errlen, "field 'items': %s", "more than 1000 items"), NULL;
-	if (nitems > j->cap_items) {
-		j->cap_items = nitems;
-		j->s_items = xreallocarray(j->s_items, nitems, sizeof *j->s_items);
+	nstr = ev->rid.n + ev->uid.n + ev->sid.n + ev->pol.n;
+	for (i = 0; i < ev->nitems; i++) {
+		nfl += ev->items[i].nfeat;
+		nstr += ev->items[i].id.n;
 	}
-	s->len = 0;
-	rid_len = strlen(rid);
-	uid_len = strlen(uid);
-	buf_put(s, rid, rid_len);
-	buf_put(s, uid, uid_len);
-	if (json_object_get(ev, "session_id") != NULL) {
-		if (jsonx_get_id(ev, "session_id", id, e, sizeof e) == -1)
-			return fail(err, errlen, "%s", e), NULL;
-		sid_len = strlen(id);
-		buf_put(s, id, sid_len);
-	}
-	if (json_object_get(ev, "policy") != NULL) {
-		if (jsonx_get_id(ev, "policy", id, e, sizeof e) == -1)
-			return fail(err, errlen, "%s", e), NULL;
-		pol_len = strlen(id);
-		buf_put(s, id, pol_len);
-	}
-	nfl = nctx;
-	for (i = 0; i < nitems; i++) {
-		struct jitem *it = &j->s_items[i];
-
-		x = json_array_get(items, i);
-		if (!json_is_object(x))
-			return fail(err, errlen, "field 'items': %s", "expected an array of objects"), NULL;
-		if (jsonx_get_id(x, "item_id", id, e, sizeof e) == -1 ||
-		    jsonx_get_int(x, "pos", 0, INT32_MAX, &pos, e, sizeof e) == -1)
-			return fail(err, errlen, "items: %s", e), NULL;
-		it->prop = NAN;
-		if (json_object_get(x, "propensity") != NULL) {
-			if (jsonx_get_num(x, "propensity", 0, 1, &prop, e, sizeof e) == -1)
-				return fail(err, errlen, "items: %s", e), NULL;
-			it->prop = (float)prop;
-		}
-		if (nfl + MAX_FEATURES > j->cap_floats) {
-			j->cap_floats = (nfl + MAX_FEATURES) * 2;
-			j->s_floats = xreallocarray(j->s_floats, j->cap_floats, sizeof *j->s_floats);
-		}
-		n = 0;
-		if (json_object_get(x, "features") != NULL &&
-		    jsonx_get_floats(x, "features", MAX_FEATURES, j->s_floats + nfl, &n, e, sizeof e) == -1)
-			return fail(err, errlen, "items: %s", e), NULL;
-		it->id_off = (uint32_t)s->len;
-		it->id_len = (uint16_t)strlen(id);
-		buf_put(s, id, it->id_len);
-		it->feat_off = (uint32_t)nfl;
-		it->nfeat = (uint16_t)n;
-		it->pos = (int32_t)pos;
-		it->click = it->pay = it->emitted = 0;
-		nfl += n;
-	}
-	m = xmalloc(sizeof *m + nitems * sizeof(struct jitem) + nfl * sizeof(float) + s->len);
+	m = xmalloc(sizeof *m + ev->nitems * sizeof(struct jitem) + nfl * sizeof(float) + nstr);
 	memset(m, 0, sizeof *m);
-	m->nitems = (uint16_t)nitems;
-	m->nctx = (uint16_t)nctx;
-	m->page = (int32_t)page;
-	m->rid_len = (uint16_t)rid_len;
-	m->uid_len = (uint16_t)uid_len;
-	m->sid_len = (uint16_t)sid_len;
-	m->pol_len = (uint16_t)pol_len;
-	memcpy(imp_items(m), j->s_items, nitems * sizeof(struct jitem));
-	memcpy(imp_floats(m), j->s_floats, nfl * sizeof(float));
-	memcpy(imp_strs(m, nfl), s->p, s->len);
+	m->nitems = (uint16_t)ev->nitems;
+	m->nctx = (uint16_t)ev->nctx;
+	m->page = ev->page;
+	m->rid_len = (uint16_t)ev->rid.n;
+	m->uid_len = (uint16_t)ev->uid.n;
+	m->sid_len = ev->sid.p != NULL ? (uint16_t)ev->sid.n : ABSENT;
+	m->pol_len = ev->pol.p != NULL ? (uint16_t)ev->pol.n : ABSENT;
+	it = imp_items(m);
+	fl = imp_floats(m);
+	memcpy(fl, ev->floats + ev->ctx_off, ev->nctx * sizeof(float));
+	str = imp_strs(m, nfl);
+	memcpy(str, ev->rid.p, ev->rid.n);
+	memcpy(str + ev->rid.n, ev->uid.p, ev->uid.n);
+	nstr = ev->rid.n + ev->uid.n;
+	if (ev->sid.p != NULL) {
+		memcpy(str + nstr, ev->sid.p, ev->sid.n);
+		nstr += ev->sid.n;
+	}
+	if (ev->pol.p != NULL) {
+		memcpy(str + nstr, ev->pol.p, ev->pol.n);
+		nstr += ev->pol.n;
+	}
+	nfl = ev->nctx;
+	for (i = 0; i < ev->nitems; i++) {
+		const struct jev_item *e = &ev->items[i];
+
+		it[i].id_off = (uint32_t)nstr;
+		it[i].id_len = (uint16_t)e->id.n;
+		memcpy(str + nstr, e->id.p, e->id.n);
+		nstr += e->id.n;
+		it[i].feat_off = (uint32_t)nfl;
+		it[i].nfeat = e->nfeat;
+		memcpy(fl + nfl, ev->floats + e->feat_off, e->nfeat * sizeof(float));
+		nfl += e->nfeat;
+		it[i].pos = e->pos;
+		it[i].prop = e->prop;
+		it[i].click = it[i].pay = it[i].emitted = 0;
+	}
 	return m;
 }
 
-static int
-on_impression(struct join *j, struct jpart *p, const json_t *ev, int64_t ts, const char *rid,
-    const char *uid, int64_t offset, char *err, size_t errlen)
+static void
+on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t offset)
 {
-	size_t rid_len = strlen(rid);
+	const char *rid = ev->rid.p;
+	size_t rid_len = ev->rid.n;
 	uint64_t h = hash64(rid, rid_len, 0);
+	int64_t ts = ev->ts;
 	struct fb *f, *next;
 	struct fbev e;
 	struct imp *m;
@@ -744,10 +699,9 @@ on_impression(struct join *j, struct jpart *p, const json_t *ev, int64_t ts, con
 
 	if (imp_find(j, rid, rid_len, h) != NULL) {
 		(*j->n_dup_imp)++;
-		return 0;
+		return;
 	}
-	if ((m = imp_read(j, ev, rid, uid, err, errlen)) == NULL)
-		return -1;
+	m = imp_read(ev);
 	(*j->n_imp)++;
 	if (p->cur != WATERMARK_NONE && ts + j->close_after <= p->cur)
 		(*j->n_late_imp)++;
@@ -799,46 +753,41 @@ on_impression(struct join *j, struct jpart *p, const json_t *ev, int64_t ts, con
 		(*j->n_evicted)++;
 		imp_close(j, fp, fp->imps.v[0]);
 	}
-	return 0;
 }
 
-static int
-on_feedback(struct join *j, struct jpart *p, const json_t *ev, int type, int64_t ts, const char *rid,
-    const char *uid, int64_t offset, char *err, size_t errlen)
+static void
+on_feedback(struct join *j, struct jpart *p, const struct jev *ev, int64_t offset)
 {
-	char item[257], eid[257], e[256];
+	const char *rid = ev->rid.p, *uid = ev->uid.p, *item = ev->item.p, *eid = ev->eid.p;
+	int type = ev->type == JEV_CLICK ? FB_CLICK : FB_PAY;
+	int64_t ts = ev->ts;
 	struct fbev fe;
 	struct imp *m;
 	struct fb *f;
 	struct jpart *fp;
 	uint64_t h;
 
-	if (jsonx_get_id(ev, "item_id", item, e, sizeof e) == -1)
-		return fail(err, errlen, "%s", e);
-	eid[0] = '\0';
-	if (json_object_get(ev, "event_id") != NULL && jsonx_get_id(ev, "event_id", eid, e, sizeof e) == -1)
-		return fail(err, errlen, "%s", e);
 	(*(type == FB_CLICK ? j->n_click : j->n_pay))++;
 	fe.type = type;
 	fe.ts = ts;
 	fe.rid = rid;
-	fe.rid_len = strlen(rid);
+	fe.rid_len = ev->rid.n;
 	fe.uid = uid;
-	fe.uid_len = strlen(uid);
+	fe.uid_len = ev->uid.n;
 	fe.item = item;
-	fe.item_len = strlen(item);
-	fe.eid = eid;
-	fe.eid_len = strlen(eid);
+	fe.item_len = ev->item.n;
+	fe.eid = eid != NULL ? eid : "";
+	fe.eid_len = ev->eid.n;
 	h = hash64(rid, fe.rid_len, 0);
 	if ((m = imp_find(j, rid, fe.rid_len, h)) != NULL) {
 		if (imp_join(j, m, &fe, part_get(j, m->partition)->cur) && m->partition == p->id &&
 		    offset >= 0 && (m->min_offset < 0 || offset < m->min_offset))
 			m->min_offset = offset;
-		return 0;
+		return;
 	}
 	if (p->cur != WATERMARK_NONE && ts < p->cur) {
 		emit_late(j, &fe, "late", NULL);
-		return 0;
+		return;
 	}
 	/* Its impression may still come: wait until the watermark passes ts. */
 	f = xmalloc(sizeof *f + fe.rid_len + fe.uid_len + fe.item_len + fe.eid_len);
@@ -855,7 +804,7 @@ on_feedback(struct join *j, struct jpart *p, const json_t *ev, int type, int64_t
 	memcpy(f->data, rid, fe.rid_len);
 	memcpy(f->data + fe.rid_len, uid, fe.uid_len);
 	memcpy(f->data + fe.rid_len + fe.uid_len, item, fe.item_len);
-	memcpy(f->data + fe.rid_len + fe.uid_len + fe.item_len, eid, fe.eid_len);
+	memcpy(f->data + fe.rid_len + fe.uid_len + fe.item_len, fe.eid, fe.eid_len);
 	table_add(&j->fbs, f, h, 0);
 	heap_push(&p->fbs, f, 0);
 	j->nwaiting++;
@@ -867,7 +816,6 @@ on_feedback(struct join *j, struct jpart *p, const json_t *ev, int type, int64_t
 		emit_late(j, &fe, "unknown_impression", NULL);
 		fb_remove(j, fp, f);
 	}
-	return 0;
 }
 
 /* ---- the interface ---- */
@@ -897,41 +845,20 @@ join_new(const struct join_opts *o, const struct join_out *out, struct stats *st
 	j->g_open = st != NULL ? stats_gauge(st, "open_impressions") : (int64_t *)&j->dummy[14];
 	j->g_waiting = st != NULL ? stats_gauge(st, "waiting_feedback") : (int64_t *)&j->dummy[15];
 	j->g_peak = st != NULL ? stats_gauge(st, "open_impressions_peak") : (int64_t *)&j->dummy[16];
-	j->cap_floats = MAX_CONTEXT + MAX_FEATURES;
-	j->s_floats = xreallocarray(NULL, j->cap_floats, sizeof *j->s_floats);
 	return j;
 }
 
-int
-join_event(struct join *j, const json_t *ev, int32_t partition, int64_t offset, char *err, size_t errlen)
+void
+join_event(struct join *j, const struct jev *ev, int32_t partition, int64_t offset)
 {
-	char rid[257], uid[257], e[256];
-	const char *type;
 	struct jpart *p;
-	int64_t ts, wm;
-	int t, rv;
+	int64_t wm, ts = ev->ts;
 
-	if ((type = json_string_value(json_object_get(ev, "type"))) == NULL)
-		return fail(err, errlen, "%s", "field 'type': expected impression, click or pay");
-	if (strcmp(type, "impression") == 0)
-		t = 0;
-	else if (strcmp(type, "click") == 0)
-		t = FB_CLICK;
-	else if (strcmp(type, "pay") == 0)
-		t = FB_PAY;
-	else
-		return fail(err, errlen, "%s", "field 'type': expected impression, click or pay");
-	if (jsonx_get_ts(ev, "ts", &ts, e, sizeof e) == -1 ||
-	    jsonx_get_id(ev, "request_id", rid, e, sizeof e) == -1 ||
-	    jsonx_get_id(ev, "user_id", uid, e, sizeof e) == -1)
-		return fail(err, errlen, "%s", e);
 	p = part_get(j, partition);
-	if (t == 0)
-		rv = on_impression(j, p, ev, ts, rid, uid, offset, err, errlen);
+	if (ev->type == JEV_IMPRESSION)
+		on_impression(j, p, ev, offset);
 	else
-		rv = on_feedback(j, p, ev, t, ts, rid, uid, offset, err, errlen);
-	if (rv == -1)
-		return -1;
+		on_feedback(j, p, ev, offset);
 	if (j->o.idle_timeout > 0)
 		p->last_wall = mono_ms();
 	watermark_observe(p->wm, -1, ts);
@@ -939,7 +866,6 @@ join_event(struct join *j, const json_t *ev, int32_t partition, int64_t offset, 
 	wm = watermark_get(p->wm);
 	if (wm > p->cur || (p->imps.n > 0 && ((struct imp *)p->imps.v[0])->deadline <= p->cur))
 		part_advance(j, p, wm);
-	return 0;
 }
 
 void
@@ -1075,8 +1001,5 @@ join_free(struct join *j)
 	free(j->fbs.b);
 	watermark_free(j->gwm);
 	free(j->rec.p);
-	free(j->s_items);
-	free(j->s_floats);
-	free(j->s_str.p);
 	free(j);
 }

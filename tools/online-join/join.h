@@ -3,8 +3,8 @@
 #define JOIN_H
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
 
+#include "event.h"
 #include "stats.h"
 
 struct join_opts {
@@ -36,13 +36,11 @@ struct join;
 struct join *join_new(const struct join_opts *o, const struct join_out *out, struct stats *st);
 
 /*
- * Takes one canonical event (borrowed) of partition (-1 for files and pipes)
- * at offset (-1 when not Kafka): joins it, moves that partition's watermark,
- * and closes the windows it passes. Returns 0, or -1 with a reason in err
- * when the event does not fit (the caller rejects the line).
+ * Takes one event (read by jev_parse() or jev_from_json(); borrowed) of
+ * partition (-1 for files and pipes) at offset (-1 when not Kafka): joins
+ * it, moves that partition's watermark, and closes the windows it passes.
  */
-int join_event(struct join *j, const json_t *ev, int32_t partition, int64_t offset,
-    char *err, size_t errlen);
+void join_event(struct join *j, const struct jev *ev, int32_t partition, int64_t offset);
 
 /*
  * Runs the timers without an event: partitions idle for --idle-timeout close
