@@ -263,10 +263,9 @@ jsonx_get_ts(const json_t *obj, const char *key, int64_t *ms, char *err, size_t 
 			return fail(err, errlen, "field '%s': not an RFC 3339 time", key);
 		return 0;
 	}
-	if (json_is_integer(v)) {
-		*ms = json_integer_value(v);
-		return 0;
-	}
+	if (json_is_number(v))
+		return jsonx_get_int(obj, key, INT64_MIN, INT64_MAX, ms, err, errlen) == 0 ? 0 :
+		    fail(err, errlen, "field '%s': expected integer ms or RFC 3339 string", key);
 	return fail(err, errlen, "field '%s': expected integer ms or RFC 3339 string", key);
 }
 

@@ -21,7 +21,7 @@ json_t *jsonx_parse(const char *buf, size_t len, char *err, size_t errlen);
 int jsonx_get_id(const json_t *obj, const char *key, char out[257], char *err, size_t errlen);
 /* A string of at most maxlen bytes (borrowed pointer). */
 int jsonx_get_str(const json_t *obj, const char *key, size_t maxlen, const char **out, char *err, size_t errlen);
-/* An integer in [lo, hi]. */
+/* An integer in [lo, hi] (a real with an integral value, such as 3.0, counts as one). */
 int jsonx_get_int(const json_t *obj, const char *key, int64_t lo, int64_t hi, int64_t *out, char *err, size_t errlen);
 /* A finite number (integer or real) in [lo, hi]. */
 int jsonx_get_num(const json_t *obj, const char *key, double lo, double hi, double *out, char *err, size_t errlen);
@@ -30,7 +30,7 @@ int jsonx_get_floats(const json_t *obj, const char *key, size_t maxn, float *out
 /* A 0/1 flag (also accepts true/false). */
 int jsonx_get_flag(const json_t *obj, const char *key, int *out, char *err, size_t errlen);
 
-/* Event time: integer ms since the epoch, or an RFC 3339 string ("2024-11-23T06:01:18.123Z", offsets allowed). -1 with a reason when invalid. */
+/* Event time: integer ms since the epoch (integral reals too, as jsonx_get_int), or an RFC 3339 string ("2024-11-23T06:01:18.123Z", offsets allowed). -1 with a reason when invalid. */
 int jsonx_get_ts(const json_t *obj, const char *key, int64_t *ms, char *err, size_t errlen);
 /* Parses RFC 3339 into ms since the epoch; 0 on success, -1 when invalid. */
 int parse_rfc3339_ms(const char *s, int64_t *ms);

@@ -53,6 +53,9 @@ struct line_reader {
 	char source[600];
 };
 
+/* Writers on stdout (the output and, say, the dead letters with "-"): the last to close closes it. */
+static int stdout_writers;
+
 struct line_writer {
 	char *spec;
 	FILE *fp;
@@ -517,7 +520,8 @@ line_writer_open(const char *spec, const struct kafka_opts *kopts)
 			goto err;
 	} else if (strcmp(spec, "-") == 0) {
 		w->fp = stdout;
-		setvbuf(stdout, NULL, _IOFBF, CHUNK);
+		if (stdout_writers++ == 0)
+			setvbuf(stdout, NULL, _IOFBF, CHUNK);
 	} else if (writer_open_file(w, 0) != 0)
 		goto err;
 	return w;
@@ -617,7 +621,7 @@ line_writer_close(struct line_writer *w)
 	} else if (w->fp != NULL) {
 		if (fflush(w->fp) != 0 || ferror(w->fp))
 			write_failed(w);
-		if (fclose(w->fp) != 0)
+		if ((w->fp != stdout || --stdout_writers == 0) && fclose(w->fp) != 0)
 			write_failed(w);
 	}
 	rv = w->error ? -1 : 0;

@@ -2,7 +2,6 @@
 # deps.sh: checks for (and with "install", installs) the Debian packages pageturn builds and tests with.
 # Usage: deps.sh check|install
 set -u
-PKGS="build-essential pkg-config librdkafka-dev libjansson-dev zlib1g-dev libmicrohttpd-dev kcat jq"
 
 missing=""
 have_pc() { pkg-config --exists "$1" 2>/dev/null; }
@@ -14,6 +13,9 @@ have_pc libmicrohttpd  || missing="$missing libmicrohttpd-dev"
 command -v kcat >/dev/null 2>&1 || missing="$missing kcat"
 command -v jq   >/dev/null 2>&1 || missing="$missing jq"
 command -v cc   >/dev/null 2>&1 || missing="$missing build-essential"
+[ -x /usr/bin/time ]             || missing="$missing time"
+command -v groff >/dev/null 2>&1 || missing="$missing groff"
+command -v zcat  >/dev/null 2>&1 || missing="$missing gzip"
 
 [ -z "$missing" ] && exit 0
 
