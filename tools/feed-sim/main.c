@@ -100,7 +100,11 @@ struct sim {
 	struct fs_session **act;
 	size_t nact, capact;
 	/* results */
-	double *ret;		/* per session number; NAN while running */
+	uint64_t nret;		/* sessions ended */
+	double ret_mean, ret_m2;	/* running mean and sum of squared deviations of their returns */
+	long curve;		/* sessions per block of the learning curve, 0 for none */
+	double *blk_sum;	/* per block of session numbers: sum of returns */
+	uint64_t *blk_n;	/* ... and sessions ended */
 	uint64_t sessions, pages, impressions, clicks, pays, sweet, events;
 	double amount;
 	int failed;
@@ -342,7 +346,15 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 static void
 session_end(struct sim *sm, struct fs_session *s)
 {
-	sm->ret[s->n] = s->ret;
+	double d = s->ret - sm->ret_mean;
+
+	sm->nret++;
+	sm->ret_mean += d / (double)sm->nret;
+	sm->ret_m2 += d * (s->ret - sm->ret_mean);
+	if (sm->curve > 0) {
+		sm->blk_sum[s->n / (uint64_t)sm->curve] += s->ret;
+		sm->blk_n[s->n / (uint64_t)sm->curve]++;
+	}
 	sm->sessions++;
 	sm->clicks += (uint64_t)s->clicks;
 	sm->pays += (uint64_t)s->pays;
@@ -386,22 +398,13 @@ static int
 report(struct sim *sm, const char *path, const char *world, const char *userset, unsigned long long wseed,
     unsigned long long nsess, long curve, int64_t start)
 {
-	double mean = 0, var = 0, half, ppp, ctr, payr;
+	double mean = sm->ret_mean, var, half, ppp, ctr, payr;
 	json_t *o, *c, *pa;
-	uint64_t n = 0, i;
+	uint64_t n = sm->nret, i;
 	size_t q;
 	int rc = 0;
 
-	for (i = 0; i < nsess; i++)
-		if (!isnan(sm->ret[i])) {
-			n++;
-			mean += sm->ret[i];
-		}
-	mean = n ? mean / (double)n : 0;
-	for (i = 0; i < nsess; i++)
-		if (!isnan(sm->ret[i]))
-			var += (sm->ret[i] - mean) * (sm->ret[i] - mean);
-	var = n > 1 ? var / (double)(n - 1) : 0;
+	var = n > 1 ? sm->ret_m2 / (double)(n - 1) : 0;
 	half = n ? 1.96 * sqrt(var / (double)n) : 0;
 	ppp = n ? (double)sm->pages / (double)n : 0;
 	ctr = sm->impressions ? (double)sm->clicks / (double)sm->impressions : 0;
@@ -440,18 +443,9 @@ report(struct sim *sm, const char *path, const char *world, const char *userset,
 	json_object_set_new(o, "start_ms", json_integer(start));
 	json_object_set_new(o, "end_ms", json_integer(sm->tmax));
 	c = json_array();
-	for (i = 0; curve > 0 && i < nsess; i += (uint64_t)curve) {
-		double s = 0;
-		uint64_t j, m = 0;
-
-		for (j = i; j < i + (uint64_t)curve && j < nsess; j++)
-			if (!isnan(sm->ret[j])) {
-				s += sm->ret[j];
-				m++;
-			}
-		if (m > 0)
-			json_array_append_new(c, json_real(s / (double)m));
-	}
+	for (i = 0; curve > 0 && i < (nsess + (uint64_t)curve - 1) / (uint64_t)curve; i++)
+		if (sm->blk_n[i] > 0)
+			json_array_append_new(c, json_real(sm->blk_sum[i] / (double)sm->blk_n[i]));
 	json_object_set_new(o, "curve_block", json_integer(curve));
 	json_object_set_new(o, "curve", c);
 	pa = json_object();
@@ -506,7 +500,7 @@ main(int argc, char *argv[])
 				diag_fatal(2, "-k %s: want 1..%d", optarg, FS_KMAX);
 			break;
 		case 'n':
-			if (parse_u64(optarg, &nsess) < 0 || nsess > 100000000ULL)
+			if (parse_u64(optarg, &nsess) < 0 || nsess > 1000000000000ULL)
 				diag_fatal(2, "-n %s: want a count of sessions", optarg);
 			break;
 		case 'o':
@@ -639,6 +633,8 @@ main(int argc, char *argv[])
 			diag_fatal(2, "--explore %s: want epsilon:E or softmax:T", exspec);
 		}
 	}
+	if (curve > 0 && nsess / (unsigned long long)curve > 10000000ULL)
+		diag_fatal(2, "--curve %ld: more than 10000000 blocks of sessions", curve);
 	if (par.candidates < 1 || par.candidates > 1000000)
 		diag_fatal(2, "--param candidates: want 1..1000000");
 
@@ -677,9 +673,13 @@ main(int argc, char *argv[])
 	clock_gettime(CLOCK_MONOTONIC, &sm.t0);
 	if (!no_events && (sm.out = line_writer_open(output, &kopts)) == NULL)
 		exit(1);
-	sm.ret = xmalloc((size_t)(nsess ? nsess : 1) * sizeof *sm.ret);
-	for (n = 0; n < nsess; n++)
-		sm.ret[n] = NAN;
+	sm.curve = curve;
+	if (curve > 0) {
+		size_t nblk = (size_t)((nsess + (unsigned long long)curve - 1) / (unsigned long long)curve) + 1;
+
+		sm.blk_sum = xcalloc(nblk, sizeof *sm.blk_sum);
+		sm.blk_n = xcalloc(nblk, sizeof *sm.blk_n);
+	}
 	cand = xmalloc((size_t)sm.ncand * sizeof *cand);
 	shown = xmalloc((size_t)FS_KMAX * sizeof *shown);
 	prop = xmalloc((size_t)FS_KMAX * sizeof *prop);
@@ -725,7 +725,8 @@ main(int argc, char *argv[])
 		status = 1;
 	free(sm.pend);
 	free(sm.act);
-	free(sm.ret);
+	free(sm.blk_sum);
+	free(sm.blk_n);
 	free(cand);
 	free(shown);
 	free(prop);
