@@ -141,7 +141,7 @@ eq "sample round trip" "$(sort "$T_TMP/rt.out" | cksum)" "$(sort "$T_TMP/g.out" 
 # ---- the archive ----
 AR="$T_TMP/archive"
 # shellcheck disable=SC2086
-online-join $G -a "$AR" -i "$T_TMP/ev.ndjson" >"$T_TMP/a.out"
+online-join $G -a "$AR" -i "$T_TMP/ev.ndjson" >"$T_TMP/a.out" 2>/dev/null
 ok "archive: stdout unchanged" cmp -s "$T_TMP/a.out" "$T_TMP/g.out"
 ok "archive: hive layout" test -n "$(find "$AR" -path '*/dt=2024-11-23/hour=07/part-*.ndjson.gz')"
 eq "archive: no temporary files left" "$(find "$AR" -name '.*' | wc -l | tr -d ' ')" 0

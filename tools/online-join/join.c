@@ -9,7 +9,6 @@
 #include "event.h"
 #include "hash.h"
 #include "join.h"
-#include "jsonx.h"
 #include "watermark.h"
 #include "xalloc.h"
 
@@ -259,7 +258,7 @@ imp_floats(const struct imp *m)
 	return (float *)(imp_items(m) + m->nitems);
 }
 
-/* The strings start after the floats; their count is kept in the last item or is the context's. */
+/* The strings start after the floats, of which there are imp_nfloats(). */
 static char *
 imp_strs(const struct imp *m, size_t nfloats)
 {

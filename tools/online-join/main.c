@@ -6,11 +6,10 @@
 #include <string.h>
 
 #include "archive.h"
-#include "event.h"
 #include "diag.h"
+#include "event.h"
 #include "join.h"
 #include "jsonx.h"
-#include "sig.h"
 #include "toolio.h"
 #include "xalloc.h"
 
