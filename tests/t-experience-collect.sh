@@ -125,7 +125,7 @@ eq "example: a day of archived samples" "$(grep -o '"reward":[^,]*' "$T_TMP/ex/t
     '"reward":1.0 "reward":0.0 "reward":7.0 '
 (cd "$T_TMP/ex" && experience-collect --hist-len 10 --dead-letter rejected.ndjson \
     <samples.ndjson >transitions.ndjson)
-eq "example: rejected samples put aside" "$(lines "$T_TMP/ex/rejected.ndjson") $(lines "$T_TMP/ex/transitions.ndjson")" "12 5"
+eq "example: rejected samples put aside" "$(lines "$T_TMP/ex/rejected.ndjson") $(lines "$T_TMP/ex/transitions.ndjson")" "13 5"
 
 # Kafka: a consumer-group worker keyed by user_id, on the mock broker.
 # wait_for FILE JQ: waits (at most 20 s) until the last stats line of FILE makes JQ true.

@@ -23,6 +23,7 @@
 #define MAX_POS		65535	/* largest position on a page */
 #define MAX_PAGE	1000000000	/* largest page number */
 #define MAX_HIST	10000	/* largest --hist-len */
+#define MAX_TS		253402300799999LL	/* 9999-12-31T23:59:59.999Z */
 
 /* Why a chain of pages ended (the "end" field of a done transition). */
 enum chain_end {
@@ -913,6 +914,10 @@ take_sample(const struct line *ln)
 		goto out;
 	}
 
+	if (ts < 0 || ts > MAX_TS) {
+		tool_io_reject(C.io, ln, "field 'ts': %" PRId64 " out of range", ts);
+		goto out;
+	}
 	h = key_hash(rid, strlen(rid));
 	if ((p = table_find_page(&C.requests, rid, h)) != NULL) {
 		s = p->s;
