@@ -31,7 +31,7 @@ double qs_rng_uniform(struct qs_rng *r);
 /* Scratch arrays of qs_rank() for n candidates. */
 struct qs_rank_ws {
 	size_t cap;
-	uint32_t *greedy;	/* indices by decreasing q, ties by increasing index */
+	uint32_t *greedy;	/* indices by decreasing q, ties by increasing index (the first k valid) */
 	uint32_t *rem;		/* the candidates not yet chosen */
 	uint32_t *pos;		/* position of each candidate in rem */
 	unsigned char *taken;
