@@ -185,9 +185,13 @@ q-score -m "$M" --pin 3 -i one.json >pin.out 2>/dev/null
 eq "--pin serves that version" "$(jq .model_version pin.out)" "3"
 q-score -m "$M" --pin 999 -i one.json >/dev/null 2>&1
 eq "--pin of a missing version: exit 1" "$?" "1"
-start_server --warmup req.ndjson
+start_server --warmup req.ndjson --explore softmax:0.05
 code "$URL/v1/models" >/dev/null
 eq "warm-up from the recorded requests" "$(jq -c '[.serving.warmup_requests, .serving.warmup_source]' body.out)" '[64,"file"]'
+echo "$one" >one-x.json
+code -D one-x.json "$URL/v1/score" >/dev/null
+eq "server: softmax exploration returns distinct items with propensities in (0, 1)" \
+    "$(jq -c '[(.items | length), ([.items[].item_id] | unique | length), ([.items[].propensity | select(. > 0 and . < 1)] | length)]' body.out)" "[2,2,2]"
 stop_server
 
 # ---- histories from the event stream ----
