@@ -141,7 +141,7 @@ wait_for() {
 # stop PID: SIGTERM, then waits for its exit status.
 stop() { kill -TERM "$1"; wait "$1"; }
 if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
-	bg kafka-mock -q -f "$T_TMP/brokers" -p 2 -t samples -t samples2 -t samples3 -t transitions -t tr-crash -t tr-group -t dl
+	bg kafka-mock -q -f "$T_TMP/brokers" -p 2 -t samples -t samples2 -t samples3 -t transitions -t tr-crash -t tr-group -t dead-letters
 	i=0; while [ ! -s "$T_TMP/brokers" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 	BRK=$(cat "$T_TMP/brokers")
 	TAB=$(printf '\t')
@@ -151,7 +151,7 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	KOPTS="-b $BRK --w-click 0.5 --w-pay 4 --stats-interval 100ms --commit-interval 100ms -X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
 
 	# One worker reads everything, stops on SIGTERM, writes what it holds.
-	experience-collect $KOPTS -G g1 -i kafka:samples -o kafka:transitions --dead-letter kafka:dl \
+	experience-collect $KOPTS -G g1 -i kafka:samples -o kafka:transitions --dead-letter kafka:dead-letters \
 	    --stats "$T_TMP/k1.stats" 2>"$T_TMP/k1.err" &
 	p=$!
 	wait_for "$T_TMP/k1.stats" ".in == $nsamples"
