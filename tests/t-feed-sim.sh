@@ -94,6 +94,10 @@ jq -r 'select(.type == "pay") | "\(.request_id) \(.item_id) \(.ts)"' ev.ndjson |
 for f in shown clicked paid; do awk '{ print $1 "/" $2, $3 }' $f | sort >$f.k; done
 eq "clicks join their impressions, later" "$(join shown.k clicked.k | awk '$3 > $2' | wc -l | tr -d ' ')" "$(lines clicked)"
 eq "pays follow their clicks" "$(join clicked.k paid.k | awk '$3 > $2' | wc -l | tr -d ' ')" "$(lines paid)"
+eq "clicks of a page come in page order" \
+	"$(jq -r 'select(.type == "impression") | .request_id as $r | .items[] | "\($r)/\(.item_id) \(.pos)"' ev.ndjson | sort >pos.k
+	jq -r 'select(.type == "click") | "\(.request_id)/\(.item_id) \(.ts)"' ev.ndjson | sort | join pos.k - |
+	awk '{ split($1, a, "/"); print a[1], $3, $2 }' | sort -k1,1 -k2,2n | awk '$1 == r && $3 < p { bad++ } { r = $1; p = $3 } END { print bad + 0 }')" 0
 eq "at most one click per shown item" "$(cut -d' ' -f1,2 clicked | uniq -d | wc -l | tr -d ' ')" 0
 eq "pages of a session are 0, 1, 2, ... in time" \
 	"$(jq -r 'select(.type == "impression") | "\(.session_id) \(.page)"' ev.ndjson | awk '{ if ($2 != n[$1] + 0) bad++; n[$1]++ } END { print bad + 0 }')" 0

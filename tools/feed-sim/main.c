@@ -310,8 +310,9 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 		for (i = 0; i < k; i++) {
 			if (!pg.click[i])
 				continue;
-			ct = t + 1000 + (int64_t)(fs_key_u01(sm->seed, s->n, (uint64_t)s->page, (uint64_t)shown[i],
-			    TAG_CLICKT) * (double)(gap - 2000));
+			/* The user reads top-down: clicks come in page order, so hist is in click order. */
+			ct = t + 1000 + (int64_t)((i + fs_key_u01(sm->seed, s->n, (uint64_t)s->page, (uint64_t)shown[i],
+			    TAG_CLICKT)) / k * (double)(gap - 2000));
 			b.len = 0;
 			fs_buf_printf(&b, "{\"type\":\"click\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
 			    "\"item_id\":\"%s\"}", (long long)ct, rid, uid, w->items[shown[i]].id);
