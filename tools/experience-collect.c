@@ -157,6 +157,7 @@ sat_add(int64_t a, int64_t b)
 
 /* --- output buffer --- */
 
+/* Makes room for n more bytes (cannot fail: out of memory exits). */
 static void
 buf_need(struct buf *b, size_t n)
 {
@@ -296,7 +297,8 @@ key_hash(const char *k, size_t len)
 	return hash64(k, len, 0x9e3779b97f4a7c15ULL);
 }
 
-static void *
+/* The session whose key (keylen bytes, hash h) is given, or NULL. */
+static struct session *
 table_find_session(struct table *t, const char *key, size_t keylen, uint64_t h)
 {
 	struct session *s;
@@ -309,6 +311,7 @@ table_find_session(struct table *t, const char *key, size_t keylen, uint64_t h)
 	return NULL;
 }
 
+/* The open page of request rid (hash h), or NULL. */
 static struct page *
 table_find_page(struct table *t, const char *rid, uint64_t h)
 {
@@ -347,6 +350,7 @@ static uint64_t session_hash(void *e) { return ((struct session *)e)->hash; }
 static void **page_next(void *e) { return (void **)&((struct page *)e)->hnext; }
 static uint64_t page_hash(void *e) { return ((struct page *)e)->hash; }
 
+/* Adds entry e with hash h; the table does not own it. */
 static void
 table_add(struct table *t, void *e, uint64_t h, void **(*next_of)(void *), uint64_t (*hash_of)(void *))
 {
@@ -357,6 +361,7 @@ table_add(struct table *t, void *e, uint64_t h, void **(*next_of)(void *), uint6
 	t->n++;
 }
 
+/* Unlinks entry e, which must be in the table. */
 static void
 table_del(struct table *t, void *e, uint64_t h, void **(*next_of)(void *))
 {
@@ -381,6 +386,7 @@ heap_swap(size_t i, size_t j)
 	C.heap[j]->heap_idx = j;
 }
 
+/* Restores the heap order around index i after its wake time changed. */
 static void
 heap_fix(size_t i)
 {
@@ -454,6 +460,7 @@ session_rewake(struct session *s)
 
 /* --- pages --- */
 
+/* Copies s into the strings of p; returns its offset. */
 static uint32_t
 page_add_str(struct page *p, const char *s)
 {
@@ -470,6 +477,7 @@ page_add_str(struct page *p, const char *s)
 	return off;
 }
 
+/* Copies n floats into the numbers of p; returns the offset of the first. */
 static uint32_t
 page_add_floats(struct page *p, const float *v, size_t n)
 {
@@ -552,6 +560,7 @@ hist_clear(struct session *s)
 	s->hist_n = s->hist_head = 0;
 }
 
+/* Appends a copy of id to the history of s, dropping the oldest past --hist-len. */
 static void
 hist_push(struct session *s, const char *id)
 {
@@ -565,6 +574,7 @@ hist_push(struct session *s, const char *id)
 		s->hist[(s->hist_head + s->hist_n++) % C.hist_len] = xstrdup(id);
 }
 
+/* A new, empty session, in every index; key is copied. */
 static struct session *
 session_new(const char *key, size_t keylen, size_t userlen, uint64_t h)
 {
@@ -585,6 +595,7 @@ session_new(const char *key, size_t keylen, size_t userlen, uint64_t h)
 	return s;
 }
 
+/* Removes s from every index and frees it with its pages, written or not. */
 static void
 session_free(struct session *s)
 {
