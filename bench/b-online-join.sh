@@ -9,9 +9,10 @@ BIN="$B/bin"
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/b-online-join.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-# secs_rss CMD...: runs CMD, prints "seconds maxrss_kb".
+# secs_rss CMD...: runs CMD, prints "wall_seconds maxrss_kb cpu_seconds".
 secs_rss() {
-	/usr/bin/time -f "%e %M" -o "$TMP/time" "$@" || { echo "b-online-join: failed: $*" >&2; exit 1; }
+	/usr/bin/time -f "%e %M %U %S" -o "$TMP/time" "$@" || { echo "b-online-join: failed: $*" >&2; exit 1; }
+	awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }' "$TMP/time" >"$TMP/time2" && mv "$TMP/time2" "$TMP/time"
 	cat "$TMP/time"
 }
 
@@ -23,15 +24,17 @@ imp_bytes=$(grep '"type":"impression"' "$TMP/events.ndjson" | awk '{ s += length
 
 # Throughput: the same file, output discarded, default windows.
 set -- $(secs_rss sh -c "jq -c . '$TMP/events.ndjson' >/dev/null")
-jq_s=$1
+jq_s=$1 jq_cpu=$3
 set -- $(secs_rss sh -c "'$BIN/online-join' -i '$TMP/events.ndjson' >/dev/null")
-oj_s=$1
+oj_s=$1 oj_cpu=$3
 set -- $(secs_rss sh -c "'$BIN/online-join' -i '$TMP/events.ndjson' -a '$TMP/archive' >/dev/null")
 oja_s=$1
 ratio=$(echo "$jq_s $oj_s" | awk '{ printf "%.2f", $1 / $2 }')
 ratio_a=$(echo "$jq_s $oja_s" | awk '{ printf "%.2f", $1 / $2 }')
 goal=$(echo "$ratio" | awk '{ print ($1 >= 1.0) ? "met" : "missed" }')
+cpu_ratio=$(echo "$jq_cpu $oj_cpu" | awk '{ printf "%.2f", $1 / $2 }')
 echo "online-join throughput: $ratio x jq -c . (online-join ${oj_s}s, jq ${jq_s}s; $events events, ${mb} MB); goal >= 1.0 $goal"
+echo "online-join CPU time: $cpu_ratio x less than jq (online-join ${oj_cpu}s, jq ${jq_cpu}s; the fairer figure on a busy machine)"
 echo "online-join throughput with --archive: $ratio_a x jq (${oja_s}s)"
 
 # Memory: windows long enough that every impression stays open until the end of input.
