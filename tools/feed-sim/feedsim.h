@@ -251,6 +251,8 @@ struct fs_policy *fs_policy_cmd(const char *cmd);
  * seconds at each request. NULL after a diagnostic.
  */
 struct fs_policy *fs_policy_url(const char *url, double wait);
+/* The last n clicked items are sent as hist in requests (default 20, as experience-collect keeps). */
+void fs_policy_set_hist_len(struct fs_policy *pol, int n);
 /* The name logged in impressions ("popular", "v13" for a served model version). */
 const char *fs_policy_name(const struct fs_policy *pol);
 /* The last model version an external policy reported, or -1. */

@@ -22,7 +22,7 @@ enum { TAG_ARRIVAL = 21, TAG_USER, TAG_GAP, TAG_CLICKT, TAG_PAYT };
 enum {
 	OPT_ITEMS = 0x140, OPT_WORLD_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
 	OPT_USER_SET, OPT_NO_EVENTS, OPT_CURVE, OPT_CANDIDATES, OPT_LIST_PARAMS, OPT_POLICY_WAIT,
-	OPT_W_CLICK, OPT_W_PAY
+	OPT_W_CLICK, OPT_W_PAY, OPT_HIST_LEN
 };
 
 static const struct option longopts[] = {
@@ -57,6 +57,7 @@ static const struct option longopts[] = {
 	{ "policy-wait", required_argument, NULL, OPT_POLICY_WAIT },
 	{ "w-click",     required_argument, NULL, OPT_W_CLICK },
 	{ "w-pay",       required_argument, NULL, OPT_W_PAY },
+	{ "hist-len",    required_argument, NULL, OPT_HIST_LEN },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -70,7 +71,7 @@ usage(void)
 	    "                [--ratings file --movies file] [--rate events/s] [--start time]\n"
 	    "                [--user-set all|train|heldout] [--no-events] [--curve n]\n"
 	    "                [--candidates n] [--list-params] [--policy-wait seconds]\n"
-	    "                [--w-click w] [--w-pay w]\n");
+	    "                [--w-click w] [--w-pay w] [--hist-len n]\n");
 	exit(2);
 }
 
@@ -473,7 +474,7 @@ main(int argc, char *argv[])
 	const char *output = "-", *reportpath = NULL, *cmd = NULL, *url = NULL, *ratings = NULL, *movies = NULL;
 	const char *pname = "popular", *exspec = NULL, *userset = "all";
 	unsigned long long wseed = 1, seed = 1, nsess = 1000, n;
-	long nusers = 1000, nitems = -1, k = 10, curve = 1000, lv;
+	long nusers = 1000, nitems = -1, k = 10, curve = 1000, lv, histlen = 20;
 	int no_events = 0, ch, status = 0, *uset = NULL, nset = 0, i, r;
 	int *cand = NULL, *shown = NULL;
 	double *prop = NULL, rate = 0, exparam = 0, t_arr, pwait = 10, pv;
@@ -593,6 +594,10 @@ main(int argc, char *argv[])
 				diag_fatal(2, "--%s %s: want a number", ch == OPT_W_CLICK ? "w-click" : "w-pay", optarg);
 			*(ch == OPT_W_CLICK ? &par.w_click : &par.w_pay) = pv;
 			break;
+		case OPT_HIST_LEN:
+			if (parse_int(optarg, 0, 10000, &histlen) < 0)
+				diag_fatal(2, "--hist-len %s: want 0..10000", optarg);
+			break;
 		case OPT_LIST_PARAMS:
 			list_params();
 			return fclose(stdout) == 0 ? 0 : 1;
@@ -661,6 +666,7 @@ main(int argc, char *argv[])
 		pol = fs_policy_builtin(kind, ex, exparam);
 	if (pol == NULL)
 		exit(url != NULL ? 2 : 1);
+	fs_policy_set_hist_len(pol, (int)histlen);
 
 	memset(&sm, 0, sizeof sm);
 	sm.w = w;

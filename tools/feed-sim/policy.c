@@ -32,6 +32,7 @@ struct fs_policy {
 	double exparam;
 	char name[64];
 	long version;
+	int hist_len;		/* the last items of hist sent in a request */
 	/* coprocess */
 	pid_t pid;
 	FILE *to, *from;
@@ -129,6 +130,7 @@ policy_new(enum fs_policy_kind kind)
 	pol->version = -1;
 	pol->fd = -1;
 	pol->pid = -1;
+	pol->hist_len = 20;
 	return pol;
 }
 
@@ -214,6 +216,12 @@ fs_policy_url(const char *url, double wait)
 	pol->wait_ms = (int64_t)(wait * 1000);
 	snprintf(pol->name, sizeof pol->name, "external");
 	return pol;
+}
+
+void
+fs_policy_set_hist_len(struct fs_policy *pol, int n)
+{
+	pol->hist_len = n;
 }
 
 const char *
@@ -320,7 +328,7 @@ build_request(struct fs_policy *pol, const struct fs_world *w, const struct fs_s
 	b->len = 0;
 	fs_buf_printf(b, "{\"request_id\":\"%s\",\"user_id\":\"%s\",\"hist\":[", request_id,
 	    w->users[s->user].id);
-	first = s->nhist > 50 ? s->nhist - 50 : 0;
+	first = s->nhist > pol->hist_len ? s->nhist - pol->hist_len : 0;
 	for (i = first; i < s->nhist; i++)
 		fs_buf_printf(b, i > first ? ",\"%s\"" : "\"%s\"", w->items[s->hist[i]].id);
 	fs_buf_puts(b, "],\"context\":");
