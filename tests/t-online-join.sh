@@ -25,6 +25,7 @@ golden eof			# end of input closes every window; waiting feedback becomes late
 golden max-open -n 2		# the oldest window closes early past --max-open
 golden early --emit early	# a paid item is final at once: emitted before the others
 golden reject --dead-letter "$T_TMP/dl.ndjson"	# bad lines are dead-lettered, the run goes on
+golden numbers			# numbers as floats print with 7 significant digits (as %.7g of a float)
 
 # The rules, spelled out (the golden files could be regenerated wrong).
 lab() { jq -r --arg r "$2" --arg i "$3" 'select(.request_id == $r and .item_id == $i) | "\(.click)\(.pay)"' "$1"; }
