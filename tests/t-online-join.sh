@@ -25,6 +25,7 @@ golden eof			# end of input closes every window; waiting feedback becomes late
 golden max-open -n 2		# the oldest window closes early past --max-open
 golden early --emit early	# a paid item is final at once: emitted before the others
 golden reject --dead-letter "$T_TMP/dl.ndjson"	# bad lines are dead-lettered, the run goes on
+golden early-short-pay --pay-window 5s --emit early	# pay window shorter: clicked items final when it closes
 golden numbers			# numbers as floats print with 7 significant digits (as %.7g of a float)
 
 # The rules, spelled out (the golden files could be regenerated wrong).
@@ -51,6 +52,11 @@ eq "unknown impression" "$(jq -r .reason "$D/eof.late")" unknown_impression
 eq "max-open: evicted first, unlabelled" "$(head -1 "$D/max-open.out" | jq -r '"\(.request_id) \(.click)"')" "r8 0"
 eq "max-open: its click is late" "$(jq -r .request_id "$D/max-open.late")" r8
 eq "early: paid item first" "$(head -1 "$D/early.out" | jq -r .item_id)" b
+eq "early, short pay window: a pay after the sample went out is a correction with its sample_id" \
+    "$(jq -r '"\(.reason) \(.type) \(.sample_id)"' "$D/early-short-pay.late")" \
+    "late pay $(jq -r 'select(.item_id == "a") | .sample_id' "$D/early-short-pay.out")"
+online-join $A --pay-window 5s --emit early -i "$D/early-short-pay.in" --stats "$T_TMP/st3.json" >/dev/null 2>&1
+eq "early, short pay window: clicked items out when the pay window closed" "$(jq .early_samples "$T_TMP/st3.json")" 2
 eq "early and on-close: the same samples" "$(sort "$D/early.out")" "$(sort "$D/basic.out")"
 eq "dead letters" "$(lines "$T_TMP/dl.ndjson")" 4
 
