@@ -111,6 +111,18 @@ kafka_conf_apply(rd_kafka_conf_t *conf, const struct kafka_opts *opts)
 	return 0;
 }
 
+/* Refuses a configuration without brokers, which could only time out. 0, or -1 after a diagnostic. */
+static int
+kafka_conf_check(rd_kafka_conf_t *conf)
+{
+	size_t n = 0;
+
+	if (rd_kafka_conf_get(conf, "bootstrap.servers", NULL, &n) == RD_KAFKA_CONF_OK && n > 1)
+		return 0;
+	diag_warn("kafka: no brokers: use -b BROKERS (or -X bootstrap.servers=...)");
+	return -1;
+}
+
 /* A configuration with pageturn's common settings. */
 static rd_kafka_conf_t *
 kafka_conf_new(void)
@@ -226,7 +238,7 @@ kafka_source_open(const struct kafka_opts *opts, char *const *topics, size_t nto
 	    kafka_conf_set(conf, "enable.auto.commit", "false") != 0 ||
 	    kafka_conf_set(conf, "enable.auto.offset.store", "false") != 0 ||
 	    kafka_conf_set(conf, "auto.offset.reset", "earliest") != 0 ||
-	    kafka_conf_apply(conf, opts) != 0)
+	    kafka_conf_apply(conf, opts) != 0 || kafka_conf_check(conf) != 0)
 		goto err;
 	rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, src);
@@ -511,7 +523,7 @@ kafka_sink_open(const struct kafka_opts *opts, const char *topic)
 	snk->topic = xstrdup(topic);
 	conf = kafka_conf_new();
 	if (kafka_conf_set(conf, "enable.idempotence", "true") != 0 ||
-	    kafka_conf_apply(conf, opts) != 0)
+	    kafka_conf_apply(conf, opts) != 0 || kafka_conf_check(conf) != 0)
 		goto err;
 	rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
 	rd_kafka_conf_set_opaque(conf, snk);

@@ -8,7 +8,7 @@ struct line;
 
 /* The kcat conventions: -b brokers, -G group, -X key=value passed to librdkafka. */
 struct kafka_opts {
-	const char *brokers;	/* -b; NULL: librdkafka's default or -X bootstrap.servers */
+	const char *brokers;	/* -b; NULL: -X bootstrap.servers must name them (else open fails) */
 	const char *group;	/* -G; NULL: "pageturn-<program name>" */
 	char **conf;		/* -X key=value strings, applied in order (not owned) */
 	size_t nconf;

@@ -12,6 +12,7 @@
 #include "diag.h"
 #include "kafka.h"
 #include "lineio.h"
+#include "xalloc.h"
 
 #define NREC 200
 
@@ -294,6 +295,22 @@ test_bad_conf(const char *brokers)
 	kafka_opts_add(&o, "linger.ms=1");
 	CHECK(o.nconf == 2 && strcmp(o.conf[1], "linger.ms=1") == 0, "kafka_opts_add appends");
 	free(o.conf);
+	o.brokers = NULL;
+	o.conf = NULL;
+	o.nconf = 0;
+	CHECK(kafka_sink_open(&o, "t1") == NULL, "no brokers refused (sink)");
+	CHECK(kafka_source_open(&o, topics, 1, 0) == NULL, "no brokers refused (source)");
+	{
+		char *bs = xasprintf("bootstrap.servers=%s", brokers);
+		struct kafka_sink *snk;
+
+		o.conf = &bs;
+		o.nconf = 1;
+		snk = kafka_sink_open(&o, "t1");
+		CHECK(snk != NULL, "brokers from -X bootstrap.servers");
+		CHECK(kafka_sink_close(snk) == 0, "closes");
+		free(bs);
+	}
 	CHECK(kafka_sink_close(NULL) == 0, "closing NULL");
 	kafka_source_close(NULL);
 }
