@@ -577,7 +577,8 @@ part_advance(struct join *j, struct jpart *p, int64_t wm)
 	if (wm > p->cur)
 		p->cur = wm;
 	while (p->imps.n > 0 && (m = p->imps.v[0])->deadline <= p->cur) {
-		if (m->stage == 0) {
+		/* The early stage, unless the watermark passed the close already. */
+		if (m->stage == 0 && m->ts + j->close_after > p->cur) {
 			struct jitem *it = imp_items(m);
 
 			for (i = 0; i < m->nitems; i++)
