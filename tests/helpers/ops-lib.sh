@@ -3,8 +3,8 @@
 
 PIPES="$TOP/pipelines"
 # Small windows, so that a 100-minute stream of event time closes many of them.
-ONLINE_JOIN_OPTS="-w 1m --pay-window 3m -d 10s --idle-timeout 2s --commit-interval 0.3"
-EXPERIENCE_COLLECT_OPTS="--session-gap 2m --max-delay 10s --idle-timeout 2s --commit-interval 0.3"
+ONLINE_JOIN_OPTS="-w 1m --pay-window 3m -d 10s --idle-timeout 60s --commit-interval 0.3"
+EXPERIENCE_COLLECT_OPTS="--session-gap 2m --max-delay 10s --idle-timeout 60s --commit-interval 0.3"
 LOG_COLLECT_OPTS="--commit-interval 0.3 --ingest-ts 1732320000000"
 Q_TRAIN_OPTS="--publish-interval 2"
 export ONLINE_JOIN_OPTS EXPERIENCE_COLLECT_OPTS LOG_COLLECT_OPTS Q_TRAIN_OPTS
@@ -28,7 +28,8 @@ ops_reference() {
 
 # ops_produce BROKERS TOPIC [FILE]: produces lines keyed by their user_id (unkeyed when they have none).
 ops_produce() {
-	sed -E 's/^(.*"user_id":"([^"]*)".*)$/\2\t\1/' ${3:+"$3"} | kcat -b "$1" -P -t "$2" -K '	'
+	sed -E 's/^(.*"user_id":"([^"]*)".*)$/\2\t\1/' ${3:+"$3"} |
+		kcat -b "$1" -P -t "$2" -K '	' -X enable.idempotence=true
 }
 
 # ops_consume BROKERS TOPIC OUT: the whole topic as it is now.
@@ -49,17 +50,40 @@ ops_wait_count() {
 	return 1
 }
 
-# ops_compare NAME GOT REF IDFIELD...: GOT (lines as consumed) against REF (sorted, distinct):
-# the distinct lines of GOT equal REF (nothing missing, nothing foreign, no two versions of one id).
-# Sets OPS_DUPS to the number of surplus copies in GOT. Prints a diagnosis on failure.
+# ops_compare NAME GOT REF KIND: GOT (records as consumed) against REF (sorted, distinct), by
+# record id — sample_id for KIND samples, mdp_id and seq for KIND transitions. Sets OPS_MISSING
+# (ids of REF absent from GOT), OPS_FOREIGN (ids of GOT absent from REF), OPS_CONFLICT (records
+# of GOT with the id of a REF record but other content) and OPS_DUPS (surplus copies in GOT).
+# Returns 0 when GOT holds exactly the records of REF, duplicates aside; else prints a diagnosis.
 ops_compare() {
 	_name=$1 _got=$2 _ref=$3
+	case $4 in
+	samples) _key='s/^\{"sample_id":"([^"]*)".*/\1/' ;;
+	*) _key='s/^\{"mdp_id":"([^"]*)","seq":([0-9]*).*/\1#\2/' ;;
+	esac
 	LC_ALL=C sort -u "$_got" >"$_got.u"
 	OPS_DUPS=$(( $(lines "$_got") - $(lines "$_got.u") ))
+	sed -E "$_key" "$_ref" | LC_ALL=C sort -u >"$_got.rid"
+	sed -E "$_key" "$_got.u" | LC_ALL=C sort -u >"$_got.gid"
+	OPS_MISSING=$(LC_ALL=C comm -23 "$_got.rid" "$_got.gid" | wc -l)
+	OPS_FOREIGN=$(LC_ALL=C comm -13 "$_got.rid" "$_got.gid" | wc -l)
+	OPS_CONFLICT=$(( $(LC_ALL=C comm -13 "$_ref" "$_got.u" | wc -l) - OPS_FOREIGN ))
 	if cmp -s "$_got.u" "$_ref"; then
 		return 0
 	fi
-	echo "$_name: $(comm -23 "$_ref" "$_got.u" | wc -l) missing, $(comm -13 "$_ref" "$_got.u" | wc -l) unexpected" >&2
-	comm -3 "$_ref" "$_got.u" | cut -c1-200 | head -6 >&2
+	echo "$_name: $OPS_MISSING missing, $OPS_FOREIGN foreign, $OPS_CONFLICT in conflict with the reference" >&2
+	LC_ALL=C comm -3 "$_ref" "$_got.u" | cut -c1-160 | head -4 >&2
 	return 1
+}
+
+# known DESC COUNT: a property that does not hold yet (see pageturn(7), BUGS): passes when COUNT
+# is 0; otherwise reported on stderr, and a failure under CHAOS_STRICT=1 (tests/soak sets it).
+known() {
+	if [ "$2" -eq 0 ]; then
+		t_pass "$1"
+	elif [ -n "${CHAOS_STRICT:-}" ]; then
+		t_fail "$1" "$2 record(s)"
+	else
+		echo "KNOWN: $1: $2 record(s)" >&2
+	fi
 }
