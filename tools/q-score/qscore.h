@@ -163,6 +163,7 @@ struct qs_worker {
 	float *q;
 	uint32_t *order;
 	double *prop;
+	const float **erow;		/* candidate embedding rows */
 	size_t hrcap;
 	const float **hrow;		/* history rows */
 	const char **hid;		/* history ids */

@@ -194,6 +194,7 @@ qs_worker_free(struct qs_worker *w)
 	free(w->q);
 	free(w->order);
 	free(w->prop);
+	free(w->erow);
 	free(w->hrow);
 	free(w->hid);
 	free(w->hidlen);
@@ -211,6 +212,7 @@ worker_reserve(struct qs_worker *w, size_t ncand, size_t L)
 		w->q = xreallocarray(w->q, ncand, sizeof *w->q);
 		w->order = xreallocarray(w->order, ncand, sizeof *w->order);
 		w->prop = xreallocarray(w->prop, ncand, sizeof *w->prop);
+		w->erow = xreallocarray(w->erow, ncand, sizeof *w->erow);
 		w->cap = ncand;
 	}
 	if (L > w->hrcap) {
@@ -296,11 +298,21 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 		if (!known)
 			atomic_fetch_add(&cf->counters->unknown_hist, 1);
 	}
-	qnet_state(net, w->ws, w->hrow, nh, ctx);
+	/*
+	 * The candidates' rows are looked up (and their cache lines requested)
+	 * before the state is computed, so that the memory fetches of a large
+	 * table overlap that work instead of stalling each candidate in turn.
+	 */
 	for (i = 0; i < ncand; i++) {
 		const float *e = emb_lookup(m->emb, w->sbuf + w->coff[i], w->clen[i], &known);
 		unknown += !known;
-		w->q[i] = qnet_q(net, w->ws, e, w->cfoff[i] == SIZE_MAX ? NULL : w->fbuf + w->cfoff[i]);
+		w->erow[i] = e;
+		for (size_t b = 0; b < dm->d * sizeof(float); b += 64)
+			__builtin_prefetch((const char *)e + b);
+	}
+	qnet_state(net, w->ws, w->hrow, nh, ctx);
+	for (i = 0; i < ncand; i++) {
+		w->q[i] = qnet_q(net, w->ws, w->erow[i], w->cfoff[i] == SIZE_MAX ? NULL : w->fbuf + w->cfoff[i]);
 		if (!isfinite(w->q[i]))
 			return fail(err, errlen, "candidates[%zu]: the model gave a non-finite score", i);
 	}
