@@ -437,10 +437,16 @@ kafka_source_lag(struct kafka_source *src)
 		return 0;
 	}
 	if (src->committed == NULL) {
-		/* Once per assignment: one round trip to the group coordinator. */
+		/*
+		 * Once per assignment: one round trip to the group coordinator. When
+		 * it fails (a coordinator away), an empty list: no retry before the
+		 * next assignment, so the main loop is not held up again and again.
+		 */
 		src->committed = rd_kafka_topic_partition_list_copy(parts);
-		if (rd_kafka_committed(src->rk, src->committed, 2000) != 0)
-			kafka_source_forget_committed(src);
+		if (rd_kafka_committed(src->rk, src->committed, 500) != 0) {
+			rd_kafka_topic_partition_list_destroy(src->committed);
+			src->committed = rd_kafka_topic_partition_list_new(0);
+		}
 	}
 	rd_kafka_position(src->rk, parts);
 	for (i = 0; i < parts->cnt; i++) {
