@@ -47,6 +47,8 @@ struct line_reader {
 
 	void (*on_wait)(void *);
 	void *on_wait_arg;
+	kafka_rebalance_fn *on_rebalance;
+	void *on_rebalance_arg;
 
 	char *lbuf;		/* the current line */
 	size_t lcap;
@@ -398,6 +400,8 @@ line_reader_next(struct line_reader *r, struct line *ln)
 					r->failed = 1;
 					return -1;
 				}
+				if (r->on_rebalance != NULL)
+					kafka_source_on_rebalance(r->ks, r->on_rebalance, r->on_rebalance_arg);
 				continue;
 			}
 		}
@@ -423,6 +427,15 @@ line_reader_on_wait(struct line_reader *r, void (*fn)(void *), void *arg)
 {
 	r->on_wait = fn;
 	r->on_wait_arg = arg;
+}
+
+void
+line_reader_on_rebalance(struct line_reader *r, kafka_rebalance_fn *fn, void *arg)
+{
+	r->on_rebalance = fn;
+	r->on_rebalance_arg = arg;
+	if (r->ks != NULL)
+		kafka_source_on_rebalance(r->ks, fn, arg);
 }
 
 void

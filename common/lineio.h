@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct kafka_opts;
+#include "kafka.h"
 
 /*
  * An endpoint spec is "-" (stdin/stdout), "kafka:TOPIC", or a path. An input
@@ -60,7 +60,13 @@ void line_reader_store(struct line_reader *r, const char *topic, int32_t partiti
 int line_reader_commit(struct line_reader *r);
 /* Consumer lag summed over partitions, -1 when not Kafka or unknown. */
 int64_t line_reader_lag(struct line_reader *r);
-/* The Kafka source, or NULL when no input is Kafka (for rebalance callbacks). */
+/*
+ * Registers fn for the Kafka source's rebalances (see kafka.h). The source
+ * opens only when the reader reaches it; fn is attached at that moment,
+ * before the group is first polled, so no assignment is missed.
+ */
+void line_reader_on_rebalance(struct line_reader *r, kafka_rebalance_fn *fn, void *arg);
+/* The Kafka source, or NULL when no input is Kafka or it is not open yet. */
 struct kafka_source *line_reader_kafka(struct line_reader *r);
 /* Nonzero when an input could not be opened or read. */
 int line_reader_failed(const struct line_reader *r);

@@ -1118,9 +1118,8 @@ main(int argc, char *argv[])
 	struct tool_opts opts = { 0 };
 	int64_t max_delay = 60 * 1000, idle_timeout = 60 * 1000, d;
 	struct line ln;
-	struct kafka_source *ks;
 	long n;
-	int ch, rv, r, hooked = 0;
+	int ch, rv, r;
 	enum chain_end e;
 
 	diag_init(argv[0]);
@@ -1204,12 +1203,8 @@ main(int argc, char *argv[])
 	C.g_pages_peak = stats_gauge(C.io->st, "open_pages_peak");
 	tool_io_on_checkpoint(C.io, store_positions, NULL);
 
+	line_reader_on_rebalance(C.io->in, on_rebalance, NULL);
 	while ((rv = tool_io_next(C.io, &ln)) != 0) {
-		/* The Kafka source opens when the reader reaches it, before the group is joined. */
-		if (!hooked && (ks = line_reader_kafka(C.io->in)) != NULL) {
-			kafka_source_on_rebalance(ks, on_rebalance, NULL);
-			hooked = 1;
-		}
 		if (rv == 1)
 			take_sample(&ln);
 		advance();

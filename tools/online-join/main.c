@@ -37,7 +37,6 @@ struct joiner {
 	char *topic;		/* the Kafka input topic (one) */
 	struct kpart *kp;
 	size_t nkp;
-	int rebalance_hooked;
 };
 
 static void
@@ -285,12 +284,8 @@ main(int argc, char *argv[])
 	jr.rd = jev_reader_new();
 	tool_io_on_checkpoint(jr.io, store_positions, &jr);
 
+	line_reader_on_rebalance(jr.io->in, on_rebalance, &jr);
 	while ((r = tool_io_next(jr.io, &ln)) > 0) {
-		/* The Kafka source opens when the reader reaches it. */
-		if (!jr.rebalance_hooked && line_reader_kafka(jr.io->in) != NULL) {
-			kafka_source_on_rebalance(line_reader_kafka(jr.io->in), on_rebalance, &jr);
-			jr.rebalance_hooked = 1;
-		}
 		if (r == LINE_IDLE || (++lines & 1023) == 0)
 			join_tick(jr.j);
 		if (r == LINE_IDLE) {
