@@ -43,7 +43,7 @@ kafka_opts_add(struct kafka_opts *opts, char *keyval)
 	opts->conf[opts->nconf++] = keyval;
 }
 
-/* librdkafka's own log lines, shown from -vv on. */
+/* librdkafka's own log lines, shown with -v; called from librdkafka's threads (one fprintf each). */
 static void
 kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -53,7 +53,8 @@ kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 
 /*
  * Client-level errors (brokers down, authentication, fatal idempotence errors).
- * Transient ones are retried by librdkafka and shown from -vv on; fatal ones always.
+ * Transient ones are retried by librdkafka and shown with -v; all brokers down
+ * by default; fatal ones always.
  */
 static void
 kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
