@@ -32,7 +32,7 @@ samples() { kcat -q -C -b "$br" -t samples -e -o beginning 2>/dev/null; }
 samples2() { kcat -q -C -b "$br" -t samples2 -e -o beginning 2>/dev/null; }
 worker() {	# worker NAME: a member of the group, its stderr in NAME.err
 	# shellcheck disable=SC2086
-	online-join $G -b "$br" -G join -i kafka:events -o kafka:samples -l kafka:late \
+	online-join $G -b "$br" -G join -i kafka:events -o kafka:samples -l kafka:late -a arch \
 	    --idle-timeout 1s --commit-interval 200ms -v -v \
 	    -X session.timeout.ms=3000 -X heartbeat.interval.ms=200 2>"$1.err" &
 	T_PIDS="$T_PIDS $!"
@@ -75,6 +75,12 @@ st=$?
 [ $st = 1 ] && grep -q "commit: Broker: Group rebalance in progress" b.err && st=0
 eq "surviving member exits on SIGTERM, every delivery done" "$st" 0
 ok "no failed delivery" test -z "$(grep -h 'delivered' a2.err b.err | grep -v ' 0 failed')"
+# The archive shared by the workers: the killed one left hidden temporary parts only; the completed
+# parts are valid and hold every sample (positions are committed only past completed parts).
+ok "archive: completed parts are valid gzip" gzip -t $(find arch -name 'part-*.ndjson.gz')
+eq "archive: every sample, duplicates only as exact copies" \
+    "$(find arch -name 'part-*.ndjson.gz' -exec gzip -dc {} + | sort -u | cksum)" "$(sort -u want.out | cksum)"
+
 # Late records: the same events as a file run (a restart may repeat some; the markers still wait).
 LATEKEY='[.type, .request_id, .item_id, .ts]'
 eq "late records: the same events" \

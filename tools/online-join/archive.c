@@ -28,6 +28,7 @@ struct part {
 	char *dir, *tmp, *final;
 	uint64_t bytes;
 	int64_t opened;		/* monotonic ms */
+	int late;		/* opened after the watermark had completed its hour */
 	struct part_off *offs;
 	size_t noffs;
 };
@@ -39,6 +40,7 @@ struct archive {
 	int level;
 	char stem[160];		/* "<host>-<pid>-<start ms>" */
 	uint64_t seq, completed;
+	int64_t wm;		/* the last watermark seen */
 	struct part **parts;
 	size_t nparts, cap;
 	int failed;
@@ -96,6 +98,7 @@ archive_open(const char *dir, int64_t hold_ms, uint64_t max_bytes, int64_t roll_
 	a->roll = roll_ms;
 	a->max_bytes = max_bytes;
 	a->level = level;
+	a->wm = INT64_MIN;
 	if (gethostname(host, sizeof host) == -1)
 		strcpy(host, "host");
 	host[sizeof host - 1] = '\0';
@@ -136,6 +139,7 @@ part_open(struct archive *a, int64_t hour)
 	}
 	gzbuffer(p->gz, 128 * 1024);
 	p->opened = mono_ms();
+	p->late = a->wm != INT64_MIN && a->wm >= (hour + 1) * HOUR_MS + a->hold;
 	return p;
 }
 
@@ -245,9 +249,12 @@ archive_advance(struct archive *a, int64_t wm)
 	size_t i = 0;
 	int rv = 0;
 
+	if (wm > a->wm)
+		a->wm = wm;
 	while (i < a->nparts) {
 		p = a->parts[i];
-		if ((wm != INT64_MIN && wm >= (p->hour + 1) * HOUR_MS + a->hold) ||
+		/* A late part (replayed or late samples) waits for the roll, not to be one file per sample. */
+		if ((!p->late && a->wm != INT64_MIN && a->wm >= (p->hour + 1) * HOUR_MS + a->hold) ||
 		    (a->roll > 0 && now - p->opened >= a->roll)) {
 			part_remove(a, i);
 			if (part_complete(a, p) == -1)

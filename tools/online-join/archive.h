@@ -11,9 +11,9 @@ struct archive;
  * by the UTC hour of each record's event time. A part is written as
  * ".part-….ndjson.gz.tmp" in the same directory (readers skip names starting
  * with '.') and renamed when complete: when the watermark passes its hour's
- * end plus hold_ms, when it holds max_bytes of uncompressed data, when it is
- * roll_ms old (wall clock; 0 never), or at archive_close(). level is the gzip
- * level. Returns NULL after a diagnostic when dir cannot be created.
+ * end plus hold_ms (unless the part was opened after that: late samples),
+ * when it holds max_bytes of uncompressed data, when it is roll_ms old (wall
+ * clock; 0 never), or at archive_close(). level is the gzip level. Returns NULL after a diagnostic when dir cannot be created.
  */
 struct archive *archive_open(const char *dir, int64_t hold_ms, uint64_t max_bytes, int64_t roll_ms,
     int level);
