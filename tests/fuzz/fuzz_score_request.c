@@ -1,0 +1,99 @@
+/* fuzz_score_request.c: libFuzzer target — a POST /v1/score body (one request or a batch) through q-score's parser and scorer. */
+/* fuzz-sources: tools/q-score/parse.c tools/q-score/score.c tools/q-score/explore.c tools/q-score/history.c */
+/* fuzz-cflags: -Itools/q-score */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diag.h"
+#include "fuzz.h"
+#include "model.h"
+#include "qnet.h"
+#include "qscore.h"
+
+#define MAX_BATCH 16
+
+static struct qs_worker *w;
+static struct model m;
+static struct qs_counters counters;
+static struct qs_config cf;
+static size_t starts[MAX_BATCH], ends[MAX_BATCH];
+
+/* A small network and a few known items: enough for every path of the scorer. */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	struct qnet_dims dm = { .d = 4, .L = 3, .nkern = 2, .kw = { 1, 2 }, .F = 2, .C = 2, .X = 2, .H = 4 };
+	static const char *const ids[] = { "i1", "i2", "i3", "i10", "item-\xc3\xa9" };
+	size_t i;
+	uint32_t k;
+
+	(void)argc;
+	(void)argv;
+	diag_verbosity = 0;
+	m.version = 7;
+	m.net = qnet_new(&dm);
+	qnet_init(m.net, 1);
+	m.emb = emb_new(dm.d);
+	for (i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+		float *row = emb_row_mut(m.emb, emb_add(m.emb, ids[i], strlen(ids[i])));
+		for (k = 0; k < dm.d; k++)
+			row[k] = (float)(i + 1) / (float)(k + 2);
+	}
+	w = qs_worker_new(1, 0);
+	cf.seed = 1;
+	cf.max_candidates = 64;
+	cf.counters = &counters;
+	cf.history = qs_history_new(8, 3);
+	qs_history_click(cf.history, "u1", "r0", "i1");
+	qs_history_click(cf.history, "u1", "r0", "i2");
+	return 0;
+}
+
+/* Scores one request into out (an error object when it fails), as the server does. */
+static void
+one(const char *buf, size_t len, struct qs_buf *out)
+{
+	char id[257], err[320];
+
+	if (qs_score_text(w, &cf, &m, buf, len, out, id, err, sizeof err) != 0) {
+		if (err[0] == '\0')
+			abort();	/* every refusal says why */
+		qs_error_response(out, id, err);
+	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *buf = (const char *)data;
+	struct qs_buf out = { 0 };
+	char err[320];
+	size_t i, n, skip = 0;
+
+	/* The exploration policy and k's default follow the size, so that every one is reached. */
+	cf.explore.policy = (enum qs_policy)(size % 3);
+	cf.explore.param = cf.explore.policy == QS_EPSILON ? 0.3 : 0.5;
+	cf.default_k = size % 5;
+	while (skip < size && (buf[skip] == ' ' || buf[skip] == '\t' || buf[skip] == '\n' || buf[skip] == '\r'))
+		skip++;
+	if (skip < size && buf[skip] == '[') {
+		if (qs_parse_array(buf, size, MAX_BATCH, starts, ends, &n, err, sizeof err) != 0)
+			goto done;
+		qs_buf_str(&out, "[");
+		for (i = 0; i < n && i < MAX_BATCH; i++) {
+			if (starts[i] > ends[i] || ends[i] > size)
+				abort();	/* an element lies within the body */
+			if (i)
+				qs_buf_str(&out, ",");
+			one(buf + starts[i], ends[i] - starts[i], &out);
+		}
+		qs_buf_str(&out, "]");
+	} else
+		one(buf, size, &out);
+	/* Whatever the request, the answer is JSON. */
+	fuzz_want_json(out.p, out.len, "the answer");
+done:
+	qs_buf_free(&out);
+	return 0;
+}
