@@ -17,23 +17,25 @@ mock=""
 trap '[ -n "$mock" ] && kill $mock 2>/dev/null; rm -rf "$tmp"' EXIT
 
 now() { date +%s.%N; }
+hz=$(getconf CLK_TCK)
 
 # run_worker NAME PROG ARGS...: runs PROG with ARGS until it has written N records, then
 # stops it with SIGTERM (it flushes and commits). Prints "total_s steady_s cpu_s": the whole
 # run, the time from its first line in to its last line out (without the group join), and
-# its CPU time when the last line was out (0 when it had ended already).
+# its CPU time when the last line was out (as last seen, at most 50 ms before).
 run_worker() {
 	name=$1 prog=$2; shift 2
 	s=$(now)
 	"$prog" -q "$@" $KX --stats "$tmp/$name.stats" --stats-interval 0.05 &
 	pid=$!
 	i=0
+	cpu=0
 	while [ $i -lt 1200 ] && kill -0 $pid 2>/dev/null; do
+		# CPU seconds (user + system) so far: a figure a busy machine disturbs less than elapsed time.
+		c=$(awk -v hz="$hz" '{ print ($14 + $15) / hz }' /proc/$pid/stat 2>/dev/null) && [ -n "$c" ] && cpu=$c
 		[ "$(tail -1 "$tmp/$name.stats" 2>/dev/null | jq -r .out)" = "$N" ] && break
 		sleep 0.05; i=$((i + 1))
 	done
-	# CPU seconds (user + system) so far; figures that a busy machine disturbs less than the elapsed time.
-	cpu=$(awk -v hz="$(getconf CLK_TCK)" '{ print ($14 + $15) / hz }' /proc/$pid/stat 2>/dev/null)
 	kill -TERM $pid 2>/dev/null
 	wait $pid
 	st=$?
