@@ -10,6 +10,7 @@
 
 #include "diag.h"
 #include "hash.h"
+#include "jbuf.h"
 #include "jsonx.h"
 #include "kafka.h"
 #include "lineio.h"
@@ -102,12 +103,6 @@ struct part {
 	int active;		/* assigned: its position is stored at checkpoints */
 };
 
-/* An output buffer. */
-struct buf {
-	char *p;
-	size_t n, cap;
-};
-
 struct collector {
 	struct tool_io *io;
 	struct watermark *wm;
@@ -124,7 +119,7 @@ struct collector {
 	size_t nheap, capheap;
 	struct part *parts;
 	size_t nparts;
-	struct buf out;
+	struct jbuf out;
 	float ctx[MAX_CONTEXT], feat[MAX_FEATURES];
 	/* counters */
 	uint64_t *n_pages, *n_late, *n_evicted, *n_revoked;
@@ -155,138 +150,19 @@ sat_add(int64_t a, int64_t b)
 	return a > INT64_MAX - b ? INT64_MAX : a + b;
 }
 
-/* --- output buffer --- */
-
-/* Makes room for n more bytes (cannot fail: out of memory exits). */
-static void
-buf_need(struct buf *b, size_t n)
-{
-	if (b->n + n <= b->cap)
-		return;
-	while (b->n + n > b->cap)
-		b->cap = b->cap ? b->cap * 2 : 4096;
-	b->p = xrealloc(b->p, b->cap);
-}
-
-static void
-buf_put(struct buf *b, const char *s, size_t n)
-{
-	buf_need(b, n);
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-}
-
-#define buf_lit(b, s) buf_put((b), (s), sizeof(s) - 1)
-
-static void
-buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	buf_need(b, 64);
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= b->cap - b->n) {
-		buf_need(b, (size_t)n + 1);
-		va_start(ap, fmt);
-		vsnprintf(b->p + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-	}
-	b->n += (size_t)n;
-}
-
-/* Appends s as a JSON string. */
-static void
-buf_str(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
-
-	buf_lit(b, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		buf_put(b, run, (size_t)(s - run));
-		run = s + 1;
-		switch (c) {
-		case '"': buf_lit(b, "\\\""); break;
-		case '\\': buf_lit(b, "\\\\"); break;
-		case '\n': buf_lit(b, "\\n"); break;
-		case '\t': buf_lit(b, "\\t"); break;
-		default: {
-			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-			buf_put(b, u, 6);
-		}
-		}
-	}
-	buf_put(b, run, (size_t)(s - run));
-	buf_lit(b, "\"");
-}
-
-static void
-buf_int(struct buf *b, int64_t v)
-{
-	char tmp[24], *e = tmp + sizeof tmp, *p = e;
-	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-
-	do {
-		*--p = (char)('0' + u % 10);
-		u /= 10;
-	} while (u);
-	if (v < 0)
-		*--p = '-';
-	buf_put(b, p, (size_t)(e - p));
-}
-
-/* Appends a float with up to 7 significant digits, as jsonx_floats() prints it. */
-static void
-buf_float(struct buf *b, float f)
-{
-	int n;
-
-	if (f == (float)(int32_t)f && f > -1e7f && f < 1e7f) {
-		buf_int(b, (int32_t)f);
-		return;
-	}
-	buf_need(b, 32);
-	n = snprintf(b->p + b->n, 32, "%.7g", (double)f);
-	b->n += (size_t)n;
-}
-
-static void
-buf_floats(struct buf *b, const float *v, size_t n)
-{
-	size_t i;
-
-	buf_lit(b, "[");
-	for (i = 0; i < n; i++) {
-		if (i)
-			buf_lit(b, ",");
-		buf_float(b, v[i]);
-	}
-	buf_lit(b, "]");
-}
+/* --- output --- */
 
 /* Appends a double as a JSON real (always with a '.' or an exponent). */
 static void
-buf_real(struct buf *b, double d)
+put_real(struct jbuf *b, double d)
 {
-	size_t start = b->n, i;
+	size_t start = b->len, i;
 
-	buf_printf(b, "%.10g", d);
-	for (i = start; i < b->n; i++)
+	jbuf_printf(b, "%.10g", d);
+	for (i = start; i < b->len; i++)
 		if (b->p[i] == '.' || b->p[i] == 'e')
 			return;
-	buf_lit(b, ".0");
+	jbuf_lit(b, ".0");
 }
 
 /* --- tables --- */
@@ -637,7 +513,7 @@ hist_worthy(const struct page *p, uint32_t i)
 
 /* Appends the hist of s followed by the clicked or paid items of p (NULL: none), the last --hist-len. */
 static void
-put_hist(struct buf *b, const struct session *s, const struct page *p)
+put_hist(struct jbuf *b, const struct session *s, const struct page *p)
 {
 	size_t nclick = 0, skip, k = 0;
 	uint32_t i;
@@ -646,11 +522,11 @@ put_hist(struct buf *b, const struct session *s, const struct page *p)
 		for (i = 0; i < p->nitems; i++)
 			nclick += hist_worthy(p, i);
 	skip = s->hist_n + nclick > C.hist_len ? s->hist_n + nclick - C.hist_len : 0;
-	buf_lit(b, "[");
+	jbuf_lit(b, "[");
 	for (k = skip; k < s->hist_n; k++) {
 		if (k > skip)
-			buf_lit(b, ",");
-		buf_str(b, s->hist[(s->hist_head + k) % C.hist_len]);
+			jbuf_lit(b, ",");
+		jbuf_strz(b, s->hist[(s->hist_head + k) % C.hist_len]);
 	}
 	k = skip < s->hist_n ? s->hist_n - skip : 0;
 	skip = skip > s->hist_n ? skip - s->hist_n : 0;
@@ -662,42 +538,42 @@ put_hist(struct buf *b, const struct session *s, const struct page *p)
 			continue;
 		}
 		if (k++)
-			buf_lit(b, ",");
-		buf_str(b, p->str + p->items[i].id_off);
+			jbuf_lit(b, ",");
+		jbuf_strz(b, p->str + p->items[i].id_off);
 	}
-	buf_lit(b, "]");
+	jbuf_lit(b, "]");
 }
 
 static void
-put_items(struct buf *b, const struct page *p, int full)
+put_items(struct jbuf *b, const struct page *p, int full)
 {
 	const struct item *it;
 	uint32_t i;
 
-	buf_lit(b, "[");
+	jbuf_lit(b, "[");
 	for (i = 0; i < p->nitems; i++) {
 		it = &p->items[i];
 		if (i)
-			buf_lit(b, ",");
-		buf_lit(b, "{\"item_id\":");
-		buf_str(b, p->str + it->id_off);
+			jbuf_lit(b, ",");
+		jbuf_lit(b, "{\"item_id\":");
+		jbuf_strz(b, p->str + it->id_off);
 		if (full) {
-			buf_lit(b, ",\"pos\":");
-			buf_int(b, it->pos);
+			jbuf_lit(b, ",\"pos\":");
+			jbuf_i64(b, it->pos);
 		}
-		buf_lit(b, ",\"features\":");
-		buf_floats(b, p->fl + it->feat_off, it->nfeat);
+		jbuf_lit(b, ",\"features\":");
+		jbuf_floats(b, p->fl + it->feat_off, it->nfeat);
 		if (full) {
-			buf_lit(b, ",\"propensity\":");
-			buf_float(b, it->propensity);
-			buf_lit(b, ",\"click\":");
-			buf_int(b, it->click);
-			buf_lit(b, ",\"pay\":");
-			buf_int(b, it->pay);
+			jbuf_lit(b, ",\"propensity\":");
+			jbuf_num7(b, it->propensity);
+			jbuf_lit(b, ",\"click\":");
+			jbuf_i64(b, it->click);
+			jbuf_lit(b, ",\"pay\":");
+			jbuf_i64(b, it->pay);
 		}
-		buf_lit(b, "}");
+		jbuf_lit(b, "}");
 	}
-	buf_lit(b, "]");
+	jbuf_lit(b, "]");
 }
 
 /*
@@ -710,7 +586,7 @@ emit_first(struct session *s, enum chain_end when_last)
 {
 	struct page *p0 = s->pages, *p1 = p0->next;
 	enum chain_end end = END_NONE;
-	struct buf *b = &C.out;
+	struct jbuf *b = &C.out;
 	double clicks = 0, pays = 0;
 	uint32_t i;
 
@@ -735,48 +611,48 @@ emit_first(struct session *s, enum chain_end when_last)
 		pays += p0->items[i].pay;
 	}
 
-	b->n = 0;
-	buf_lit(b, "{\"mdp_id\":");
-	buf_str(b, s->mdp_id);
-	buf_lit(b, ",\"seq\":");
-	buf_int(b, (int64_t)s->seq);
-	buf_lit(b, ",\"user_id\":");
-	buf_str(b, session_user(s));
-	buf_lit(b, ",\"session_id\":");
-	buf_str(b, session_id(s));
-	buf_lit(b, ",\"request_id\":");
-	buf_str(b, p0->str);
-	buf_lit(b, ",\"page\":");
-	buf_int(b, p0->page);
-	buf_lit(b, ",\"ts\":");
-	buf_int(b, p0->ts);
+	b->len = 0;
+	jbuf_lit(b, "{\"mdp_id\":");
+	jbuf_strz(b, s->mdp_id);
+	jbuf_lit(b, ",\"seq\":");
+	jbuf_i64(b, (int64_t)s->seq);
+	jbuf_lit(b, ",\"user_id\":");
+	jbuf_strz(b, session_user(s));
+	jbuf_lit(b, ",\"session_id\":");
+	jbuf_strz(b, session_id(s));
+	jbuf_lit(b, ",\"request_id\":");
+	jbuf_strz(b, p0->str);
+	jbuf_lit(b, ",\"page\":");
+	jbuf_i64(b, p0->page);
+	jbuf_lit(b, ",\"ts\":");
+	jbuf_i64(b, p0->ts);
 	if (p0->policy_off != UINT32_MAX) {
-		buf_lit(b, ",\"policy\":");
-		buf_str(b, p0->str + p0->policy_off);
+		jbuf_lit(b, ",\"policy\":");
+		jbuf_strz(b, p0->str + p0->policy_off);
 	}
-	buf_lit(b, ",\"state\":{\"hist\":");
+	jbuf_lit(b, ",\"state\":{\"hist\":");
 	put_hist(b, s, NULL);
-	buf_lit(b, ",\"context\":");
-	buf_floats(b, p0->fl, p0->nctx);
-	buf_lit(b, "},\"action\":");
+	jbuf_lit(b, ",\"context\":");
+	jbuf_floats(b, p0->fl, p0->nctx);
+	jbuf_lit(b, "},\"action\":");
 	put_items(b, p0, 1);
-	buf_lit(b, ",\"reward\":");
-	buf_real(b, C.w_click * clicks + C.w_pay * pays);
+	jbuf_lit(b, ",\"reward\":");
+	put_real(b, C.w_click * clicks + C.w_pay * pays);
 	if (end == END_NONE) {
-		buf_lit(b, ",\"next_state\":{\"hist\":");
+		jbuf_lit(b, ",\"next_state\":{\"hist\":");
 		put_hist(b, s, p0);
-		buf_lit(b, ",\"context\":");
-		buf_floats(b, p1->fl, p1->nctx);
-		buf_lit(b, "},\"next_action\":");
+		jbuf_lit(b, ",\"context\":");
+		jbuf_floats(b, p1->fl, p1->nctx);
+		jbuf_lit(b, "},\"next_action\":");
 		put_items(b, p1, 0);
-		buf_lit(b, ",\"done\":false}");
+		jbuf_lit(b, ",\"done\":false}");
 	} else {
-		buf_lit(b, ",\"next_state\":null,\"next_action\":[],\"done\":true,\"end\":");
-		buf_str(b, end_names[end]);
-		buf_lit(b, "}");
+		jbuf_lit(b, ",\"next_state\":null,\"next_action\":[],\"done\":true,\"end\":");
+		jbuf_strz(b, end_names[end]);
+		jbuf_lit(b, "}");
 		(*C.n_end[end])++;
 	}
-	tool_io_emit_raw(C.io, session_user(s), b->p, b->n);
+	tool_io_emit_raw(C.io, session_user(s), b->p, b->len);
 
 	for (i = 0; i < p0->nitems; i++)
 		if (hist_worthy(p0, i))

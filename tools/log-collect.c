@@ -12,6 +12,7 @@
 
 #include "diag.h"
 #include "hash.h"
+#include "jbuf.h"
 #include "jsonx.h"
 #include "toolio.h"
 #include "xalloc.h"
@@ -25,12 +26,6 @@
 #define MAX_AMOUNT	1e12
 #define DEDUP_DEFAULT	262144
 #define MAX_FUTURE_MS	(100LL * 366 * 86400000)	/* --max-future beyond a century means a century */
-
-/* A growable byte buffer for building one output record. */
-struct buf {
-	char *p;
-	size_t len, cap;
-};
 
 /*
  * The set of the last n event ids seen: a ring of 16-byte id hashes in
@@ -49,7 +44,7 @@ struct collector {
 	int64_t ingest_ts;	/* fixed ingest time, or -1 for the wall clock */
 	int64_t max_future_ms;	/* how far past the wall clock an event time may lie */
 	uint64_t *n_dup, *n_blank, *n_type[3];
-	struct buf body, line;
+	struct jbuf body, line;
 	int type;		/* of the last canonical event: an index of type_names */
 	char event_id[257];	/* of the last canonical event */
 	char err[512];
@@ -157,277 +152,6 @@ usage(void)
 	exit(2);
 }
 
-/* Makes room for n more bytes. */
-static void
-buf_need(struct buf *b, size_t n)
-{
-	if (b->cap - b->len >= n)
-		return;
-	while (b->cap - b->len < n)
-		b->cap = b->cap ? b->cap * 2 : 4096;
-	b->p = xrealloc(b->p, b->cap);
-}
-
-static void
-buf_put(struct buf *b, const char *s, size_t n)
-{
-	buf_need(b, n);
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-#define buf_lit(b, s) buf_put((b), (s), sizeof(s) - 1)
-
-/* Writes the decimal digits of v (no NUL) into d[20]; returns their count. */
-static int
-u64_dec(uint64_t v, char d[20])
-{
-	char t[20];
-	int n = 0;
-
-	do
-		t[n++] = (char)('0' + v % 10);
-	while ((v /= 10) != 0);
-	for (int i = 0; i < n; i++)
-		d[i] = t[n - 1 - i];
-	return n;
-}
-
-static void
-buf_i64(struct buf *b, int64_t v)
-{
-	char t[21];
-	int n = 0;
-
-	if (v < 0)
-		t[n++] = '-';
-	n += u64_dec(v < 0 ? -(uint64_t)v : (uint64_t)v, t + n);
-	buf_put(b, t, (size_t)n);
-}
-
-/* Appends s as a JSON string: quotes, and escapes for '"', '\\' and control characters. */
-static void
-buf_str(struct buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	char *o;
-
-	buf_need(b, n * 6 + 2);
-	o = b->p + b->len;
-	*o++ = '"';
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			*o++ = (char)c;
-			continue;
-		}
-		*o++ = '\\';
-		switch (c) {
-		case '"': *o++ = '"'; break;
-		case '\\': *o++ = '\\'; break;
-		case '\b': *o++ = 'b'; break;
-		case '\f': *o++ = 'f'; break;
-		case '\n': *o++ = 'n'; break;
-		case '\r': *o++ = 'r'; break;
-		case '\t': *o++ = 't'; break;
-		default:
-			*o++ = 'u'; *o++ = '0'; *o++ = '0';
-			*o++ = hex[c >> 4]; *o++ = hex[c & 15];
-		}
-	}
-	*o++ = '"';
-	b->len = (size_t)(o - b->p);
-}
-
-static void
-buf_key(struct buf *b, const char *key)
-{
-	buf_str(b, key, strlen(key));
-	buf_put(b, ":", 1);
-}
-
-/*
- * Appends a finite number rounded to 7 significant digits (the precision of
- * the single-precision floats the learner uses), as printf's "%.7g" would
- * write it; -0 is written as 0. Numbers from 1e-4 to 1e7 take a fast path
- * that rounds the scaled value once; reading the text back and writing it
- * again yields the same text.
- */
-static void
-buf_num7(struct buf *b, double v)
-{
-	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10 };
-	double a = fabs(v), m;
-	char t[32], *o = t;
-	int e, nd, n;
-
-	if (v == 0) {
-		buf_put(b, "0", 1);
-		return;
-	}
-	if (!(a >= 1e-4 && a < 1e7)) {
-		n = snprintf(t, sizeof t, "%.7g", v);
-		buf_put(b, t, (size_t)n);
-		return;
-	}
-	for (e = 6; e > -4 && a < p10[e + 4] * 1e-4; e--)
-		;
-	m = nearbyint(a * p10[6 - e]);
-	if (m >= 1e7) {
-		if (e == 6) {
-			n = snprintf(t, sizeof t, "%.7g", v);
-			buf_put(b, t, (size_t)n);
-			return;
-		}
-		e++;
-		m = nearbyint(a * p10[6 - e]);
-	} else if (m < 1e6 && e > -4) {
-		e--;
-		m = nearbyint(a * p10[6 - e]);
-	}
-	{
-		long digits = (long)m;
-		char d[7];
-
-		for (int i = 6; i >= 0; i--, digits /= 10)
-			d[i] = (char)('0' + digits % 10);
-		for (nd = 7; nd > 1 && d[nd - 1] == '0'; nd--)
-			;
-		if (v < 0)
-			*o++ = '-';
-		if (e >= 0) {
-			for (int i = 0; i <= e; i++)
-				*o++ = d[i];
-			if (nd > e + 1) {
-				*o++ = '.';
-				for (int i = e + 1; i < nd; i++)
-					*o++ = d[i];
-			}
-		} else {
-			*o++ = '0';
-			*o++ = '.';
-			for (int i = -1; i > e; i--)
-				*o++ = '0';
-			for (int i = 0; i < nd; i++)
-				*o++ = d[i];
-		}
-	}
-	buf_put(b, t, (size_t)(o - t));
-}
-
-/* Appends a finite number in the shortest form that reads back as the same double. */
-static void
-buf_num(struct buf *b, double v)
-{
-	char t[32];
-	int n = 0;
-
-	if (v == 0) {
-		buf_put(b, "0", 1);
-		return;
-	}
-	if (v == nearbyint(v) && fabs(v) < 9007199254740992.0) {
-		buf_i64(b, (int64_t)v);
-		return;
-	}
-	if (fabs(v) >= 1e-5 && fabs(v) < 1e15) {
-		/*
-		 * The fewest decimals k for which m = v·10^k is a whole number below
-		 * 2^53 and m / 10^k gives v back: both operands exact, so reading
-		 * the decimal text back rounds to the same double (Clinger's fast path).
-		 */
-		static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
-		    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
-		double a = fabs(v), m;
-
-		for (int k = 1; k <= 22; k++) {
-			m = nearbyint(a * p10[k]);
-			if (m >= 9007199254740992.0)
-				break;
-			if (m / p10[k] == a) {
-				char d[24], *o = t;
-				int nd = u64_dec((uint64_t)m, d);
-
-				if (v < 0)
-					*o++ = '-';
-				if (nd > k) {
-					memcpy(o, d, (size_t)(nd - k));
-					o += nd - k;
-					*o++ = '.';
-					memcpy(o, d + nd - k, (size_t)k);
-				} else {
-					*o++ = '0';
-					*o++ = '.';
-					memset(o, '0', (size_t)(k - nd));
-					o += k - nd;
-					memcpy(o, d, (size_t)nd);
-				}
-				o += nd > k ? k : nd;
-				buf_put(b, t, (size_t)(o - t));
-				return;
-			}
-		}
-	}
-	for (int prec = 15; prec <= 17; prec++) {
-		n = snprintf(t, sizeof t, "%.*g", prec, v);
-		if (strtod(t, NULL) == v)
-			break;
-	}
-	buf_put(b, t, (size_t)n);
-}
-
-/* Appends any JSON value compactly, keys in their order; numbers as buf_num(). */
-static void
-buf_json(struct buf *b, const json_t *v)
-{
-	const char *key;
-	json_t *x;
-	size_t i;
-	int first = 1;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		buf_put(b, "{", 1);
-		json_object_foreach((json_t *)v, key, x) {
-			if (!first)
-				buf_put(b, ",", 1);
-			first = 0;
-			buf_key(b, key);
-			buf_json(b, x);
-		}
-		buf_put(b, "}", 1);
-		break;
-	case JSON_ARRAY:
-		buf_put(b, "[", 1);
-		json_array_foreach(v, i, x) {
-			if (i > 0)
-				buf_put(b, ",", 1);
-			buf_json(b, x);
-		}
-		buf_put(b, "]", 1);
-		break;
-	case JSON_STRING:
-		buf_str(b, json_string_value(v), json_string_length(v));
-		break;
-	case JSON_INTEGER:
-		buf_i64(b, json_integer_value(v));
-		break;
-	case JSON_REAL:
-		buf_num(b, json_real_value(v));
-		break;
-	case JSON_TRUE:
-		buf_lit(b, "true");
-		break;
-	case JSON_FALSE:
-		buf_lit(b, "false");
-		break;
-	case JSON_NULL:
-		buf_lit(b, "null");
-		break;
-	}
-}
-
 /* A dedup window of n ids (n > 0). */
 static struct dedup *
 dedup_new(size_t n)
@@ -528,17 +252,17 @@ absent(const json_t *obj, const char *key)
  * single-precision float. -1 with a reason in c->err.
  */
 static int
-put_numbers(struct collector *c, struct buf *b, const json_t *obj, const char *key, size_t maxn,
+put_numbers(struct collector *c, struct jbuf *b, const json_t *obj, const char *key, size_t maxn,
     const char *where)
 {
 	const json_t *a = json_object_get(obj, key);
 	const json_t *x;
 	size_t i;
 
-	buf_put(b, ",", 1);
-	buf_key(b, key);
+	jbuf_put(b, ",", 1);
+	jbuf_key(b, key);
 	if (a == NULL) {
-		buf_lit(b, "[]");
+		jbuf_lit(b, "[]");
 		return 0;
 	}
 	if (!json_is_array(a)) {
@@ -549,7 +273,7 @@ put_numbers(struct collector *c, struct buf *b, const json_t *obj, const char *k
 		snprintf(c->err, sizeof c->err, "%sfield '%s': more than %zu numbers", where, key, maxn);
 		return -1;
 	}
-	buf_put(b, "[", 1);
+	jbuf_put(b, "[", 1);
 	json_array_foreach(a, i, x) {
 		double v;
 
@@ -564,10 +288,10 @@ put_numbers(struct collector *c, struct buf *b, const json_t *obj, const char *k
 			return -1;
 		}
 		if (i > 0)
-			buf_put(b, ",", 1);
-		buf_num7(b, v);
+			jbuf_put(b, ",", 1);
+		jbuf_num7(b, v);
 	}
-	buf_put(b, "]", 1);
+	jbuf_put(b, "]", 1);
 	return 0;
 }
 
@@ -586,19 +310,19 @@ get_id(struct collector *c, const json_t *obj, const char *key, const char *wher
 
 /* Appends ,"key":"id" for a required id. -1 with a reason in c->err. */
 static int
-put_id(struct collector *c, struct buf *b, const json_t *obj, const char *key, char id[257])
+put_id(struct collector *c, struct jbuf *b, const json_t *obj, const char *key, char id[257])
 {
 	if (get_id(c, obj, key, "", id) == -1)
 		return -1;
-	buf_put(b, ",", 1);
-	buf_key(b, key);
-	buf_str(b, id, strlen(id));
+	jbuf_put(b, ",", 1);
+	jbuf_key(b, key);
+	jbuf_str(b, id, strlen(id));
 	return 0;
 }
 
 /* Appends ,"key":value for every field of obj not named in known (a NULL-terminated list). */
 static void
-put_extras(struct buf *b, const json_t *obj, const char *const *known)
+put_extras(struct jbuf *b, const json_t *obj, const char *const *known)
 {
 	const char *key;
 	json_t *v;
@@ -610,9 +334,9 @@ put_extras(struct buf *b, const json_t *obj, const char *const *known)
 			;
 		if (*k != NULL)
 			continue;
-		buf_put(b, ",", 1);
-		buf_key(b, key);
-		buf_json(b, v);
+		jbuf_put(b, ",", 1);
+		jbuf_key(b, key);
+		jbuf_json(b, v);
 	}
 }
 
@@ -626,7 +350,7 @@ cmp_i64(const void *a, const void *b)
 
 /* Appends ,"items":[…] of an impression. -1 with a reason in c->err. */
 static int
-put_items(struct collector *c, struct buf *b, const json_t *ev)
+put_items(struct collector *c, struct jbuf *b, const json_t *ev)
 {
 	static const char *const known[] = { "item_id", "pos", "propensity", "features", NULL };
 	const json_t *items = json_object_get(ev, "items"), *it;
@@ -643,7 +367,7 @@ put_items(struct collector *c, struct buf *b, const json_t *ev)
 		snprintf(c->err, sizeof c->err, "field 'items': more than %d items", MAX_ITEMS);
 		return -1;
 	}
-	buf_lit(b, ",\"items\":[");
+	jbuf_lit(b, ",\"items\":[");
 	json_array_foreach(items, i, it) {
 		snprintf(where, sizeof where, "items[%zu]: ", i);
 		if (!json_is_object(it)) {
@@ -653,15 +377,15 @@ put_items(struct collector *c, struct buf *b, const json_t *ev)
 		if (get_id(c, it, "item_id", where, id) == -1)
 			return -1;
 		if (i > 0)
-			buf_put(b, ",", 1);
-		buf_lit(b, "{\"item_id\":");
-		buf_str(b, id, strlen(id));
+			jbuf_put(b, ",", 1);
+		jbuf_lit(b, "{\"item_id\":");
+		jbuf_str(b, id, strlen(id));
 		if (jsonx_get_int(it, "pos", 0, MAX_POS, &pos[i], e, sizeof e) == -1) {
 			snprintf(c->err, sizeof c->err, "%s%s", where, e);
 			return -1;
 		}
-		buf_lit(b, ",\"pos\":");
-		buf_i64(b, pos[i]);
+		jbuf_lit(b, ",\"pos\":");
+		jbuf_i64(b, pos[i]);
 		if (!absent(it, "propensity")) {
 			double p = 0;
 
@@ -670,15 +394,15 @@ put_items(struct collector *c, struct buf *b, const json_t *ev)
 				    where);
 				return -1;
 			}
-			buf_lit(b, ",\"propensity\":");
-			buf_num(b, p);
+			jbuf_lit(b, ",\"propensity\":");
+			jbuf_num(b, p);
 		}
 		if (put_numbers(c, b, it, "features", MAX_FEATURES, where) == -1)
 			return -1;
 		put_extras(b, it, known);
-		buf_put(b, "}", 1);
+		jbuf_put(b, "}", 1);
 	}
-	buf_put(b, "]", 1);
+	jbuf_put(b, "]", 1);
 	qsort(pos, n, sizeof pos[0], cmp_i64);
 	for (i = 1; i < n; i++)
 		if (pos[i] == pos[i - 1]) {
@@ -703,7 +427,7 @@ canon_event(struct collector *c, const json_t *ev, int64_t now, char user[257])
 		{ "event_id", "ingest_ts", "type", "ts", "request_id", "user_id", "session_id",
 		  "item_id", "amount", NULL },
 	};
-	struct buf *b = &c->body, *l = &c->line;
+	struct jbuf *b = &c->body, *l = &c->line;
 	const char *type;
 	char id[257], *event_id = c->event_id, e[256];
 	int64_t ts, ingest, ts_max = now + c->max_future_ms;
@@ -734,10 +458,10 @@ canon_event(struct collector *c, const json_t *ev, int64_t now, char user[257])
 		    ts < TS_MIN ? "before the year 2000" : "too far in the future (see --max-future)");
 		return -1;
 	}
-	buf_lit(b, "\"type\":");
-	buf_str(b, type_names[t], strlen(type_names[t]));
-	buf_lit(b, ",\"ts\":");
-	buf_i64(b, ts);
+	jbuf_lit(b, "\"type\":");
+	jbuf_str(b, type_names[t], strlen(type_names[t]));
+	jbuf_lit(b, ",\"ts\":");
+	jbuf_i64(b, ts);
 	if (put_id(c, b, ev, "request_id", id) == -1 || put_id(c, b, ev, "user_id", user) == -1)
 		return -1;
 	if (!absent(ev, "session_id") && put_id(c, b, ev, "session_id", id) == -1)
@@ -749,8 +473,8 @@ canon_event(struct collector *c, const json_t *ev, int64_t now, char user[257])
 			snprintf(c->err, sizeof c->err, "%s", e);
 			return -1;
 		}
-		buf_lit(b, ",\"page\":");
-		buf_i64(b, page);
+		jbuf_lit(b, ",\"page\":");
+		jbuf_i64(b, page);
 		if (!absent(ev, "policy") && put_id(c, b, ev, "policy", id) == -1)
 			return -1;
 		if (put_numbers(c, b, ev, "context", MAX_CONTEXT, "") == -1 || put_items(c, b, ev) == -1)
@@ -765,8 +489,8 @@ canon_event(struct collector *c, const json_t *ev, int64_t now, char user[257])
 				snprintf(c->err, sizeof c->err, "%s", e);
 				return -1;
 			}
-			buf_lit(b, ",\"amount\":");
-			buf_num(b, amount);
+			jbuf_lit(b, ",\"amount\":");
+			jbuf_num(b, amount);
 		}
 	}
 	put_extras(b, ev, known[t]);
@@ -782,13 +506,13 @@ canon_event(struct collector *c, const json_t *ev, int64_t now, char user[257])
 		return -1;
 	}
 	l->len = 0;
-	buf_lit(l, "{\"event_id\":");
-	buf_str(l, event_id, strlen(event_id));
-	buf_put(l, ",", 1);
-	buf_put(l, b->p, b->len);
-	buf_lit(l, ",\"ingest_ts\":");
-	buf_i64(l, ingest);
-	buf_put(l, "}", 1);
+	jbuf_lit(l, "{\"event_id\":");
+	jbuf_str(l, event_id, strlen(event_id));
+	jbuf_put(l, ",", 1);
+	jbuf_put(l, b->p, b->len);
+	jbuf_lit(l, ",\"ingest_ts\":");
+	jbuf_i64(l, ingest);
+	jbuf_put(l, "}", 1);
 	return 0;
 }
 

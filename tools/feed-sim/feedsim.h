@@ -4,6 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jbuf.h"
+
 #define FS_DMAX 32		/* largest latent dimension */
 #define FS_CMAX 64		/* most categories */
 #define FS_KMAX 100		/* largest page */
@@ -271,15 +273,5 @@ int fs_policy_rank(struct fs_policy *pol, const struct fs_world *w, const struct
 /* Ends the policy (waits for a coprocess). Returns 0, or -1 when it failed. NULL is a no-op. */
 int fs_policy_free(struct fs_policy *pol);
 
-/* A growing byte buffer for building JSON lines (out of memory exits). */
-struct fs_buf {
-	char *s;
-	size_t len, cap;
-};
-void fs_buf_add(struct fs_buf *b, const char *s, size_t n);
-void fs_buf_puts(struct fs_buf *b, const char *s);
-void fs_buf_printf(struct fs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void fs_buf_floats(struct fs_buf *b, const float *v, int n);
-void fs_buf_free(struct fs_buf *b);
 
 #endif

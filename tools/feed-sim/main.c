@@ -119,7 +119,7 @@ pend_less(const struct pending *a, const struct pending *b)
 }
 
 static void
-pend_push(struct sim *sm, int64_t ts, int user, struct fs_buf *b)
+pend_push(struct sim *sm, int64_t ts, int user, struct jbuf *b)
 {
 	size_t i;
 
@@ -132,7 +132,7 @@ pend_push(struct sim *sm, int64_t ts, int user, struct fs_buf *b)
 	i = sm->npend++;
 	sm->pend[i].ts = ts;
 	sm->pend[i].seq = sm->seq++;
-	sm->pend[i].line = xstrndup(b->s, b->len);
+	sm->pend[i].line = xstrndup(b->p, b->len);
 	sm->pend[i].len = b->len;
 	sm->pend[i].user = user;
 	while (i > 0 && pend_less(&sm->pend[i], &sm->pend[(i - 1) / 2])) {
@@ -272,7 +272,7 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 	const struct fs_world *w = sm->w;
 	const struct fs_params *p = sm->p;
 	struct fs_page pg;
-	struct fs_buf b = { 0 };
+	struct jbuf b = { 0 };
 	float ctx[FS_NCTX];
 	char rid[64];
 	int64_t t = s->t, gap, ct;
@@ -295,19 +295,19 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 
 	pend_flush(sm, t);
 	if (sm->out != NULL) {
-		fs_buf_printf(&b, "{\"type\":\"impression\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
+		jbuf_printf(&b, "{\"type\":\"impression\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
 		    "\"session_id\":\"s%llu-%llu\",\"page\":%d,\"context\":", (long long)t, rid, uid,
 		    (unsigned long long)sm->seed, (unsigned long long)s->n, s->page - 1);
-		fs_buf_floats(&b, ctx, nctx);
-		fs_buf_printf(&b, ",\"policy\":\"%s\",\"items\":[", fs_policy_name(sm->pol));
+		jbuf_floats(&b, ctx, (size_t)nctx);
+		jbuf_printf(&b, ",\"policy\":\"%s\",\"items\":[", fs_policy_name(sm->pol));
 		for (i = 0; i < k; i++) {
-			fs_buf_printf(&b, "%s{\"item_id\":\"%s\",\"pos\":%d,\"propensity\":%.6g,\"features\":",
+			jbuf_printf(&b, "%s{\"item_id\":\"%s\",\"pos\":%d,\"propensity\":%.6g,\"features\":",
 			    i ? "," : "", w->items[shown[i]].id, i, prop[i]);
-			fs_buf_floats(&b, w->feat + (size_t)shown[i] * (size_t)w->nfeat, w->nfeat);
-			fs_buf_add(&b, "}", 1);
+			jbuf_floats(&b, w->feat + (size_t)shown[i] * (size_t)w->nfeat, (size_t)w->nfeat);
+			jbuf_put(&b, "}", 1);
 		}
-		fs_buf_add(&b, "]}", 2);
-		emit(sm, s->user, b.s, b.len);
+		jbuf_put(&b, "]}", 2);
+		emit(sm, s->user, b.p, b.len);
 		for (i = 0; i < k; i++) {
 			if (!pg.click[i])
 				continue;
@@ -315,7 +315,7 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 			ct = t + 1000 + (int64_t)((i + fs_key_u01(sm->seed, s->n, (uint64_t)s->page, (uint64_t)shown[i],
 			    TAG_CLICKT)) / k * (double)(gap - 2000));
 			b.len = 0;
-			fs_buf_printf(&b, "{\"type\":\"click\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
+			jbuf_printf(&b, "{\"type\":\"click\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
 			    "\"item_id\":\"%s\"}", (long long)ct, rid, uid, w->items[shown[i]].id);
 			pend_push(sm, ct, s->user, &b);
 			if (!pg.pay[i])
@@ -323,7 +323,7 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 			ct += 20000 + (int64_t)expo(fs_key_u01(sm->seed, s->n, (uint64_t)s->page,
 			    (uint64_t)shown[i], TAG_PAYT), p->pay_delay * 1000);
 			b.len = 0;
-			fs_buf_printf(&b, "{\"type\":\"pay\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
+			jbuf_printf(&b, "{\"type\":\"pay\",\"ts\":%lld,\"request_id\":\"%s\",\"user_id\":\"%s\","
 			    "\"item_id\":\"%s\",\"amount\":%.2f}", (long long)ct, rid, uid, w->items[shown[i]].id,
 			    (double)w->items[shown[i]].price);
 			pend_push(sm, ct, s->user, &b);
@@ -334,7 +334,7 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 	for (i = 0; i < k; i++)
 		if (pg.pay[i])
 			sm->amount += w->items[shown[i]].price;
-	fs_buf_free(&b);
+	jbuf_free(&b);
 	sm->pages++;
 	sm->impressions += (uint64_t)k;
 	if (t + gap > sm->tmax)

@@ -44,82 +44,10 @@ struct fs_policy {
 	int64_t wait_ms;	/* how long a server that is not ready is waited for */
 	char *resp;
 	size_t resplen, respcap;
-	struct fs_buf req;
+	struct jbuf req;
 	char *mark;		/* per item: 1 + position among the candidates, 0 when not one */
 	int nmark;
 };
-
-/* Makes room for n more bytes and a NUL. */
-static void
-buf_reserve(struct fs_buf *b, size_t n)
-{
-	if (b->len + n + 1 <= b->cap)
-		return;
-	b->cap = b->cap ? b->cap : 256;
-	while (b->len + n + 1 > b->cap)
-		b->cap *= 2;
-	b->s = xrealloc(b->s, b->cap);
-}
-
-void
-fs_buf_add(struct fs_buf *b, const char *s, size_t n)
-{
-	buf_reserve(b, n);
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-void
-fs_buf_puts(struct fs_buf *b, const char *s)
-{
-	fs_buf_add(b, s, strlen(s));
-}
-
-void
-fs_buf_printf(struct fs_buf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof tmp) {
-		fs_buf_add(b, tmp, (size_t)n);
-		return;
-	}
-	buf_reserve(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
-void
-fs_buf_floats(struct fs_buf *b, const float *v, int n)
-{
-	int i;
-
-	fs_buf_add(b, "[", 1);
-	for (i = 0; i < n; i++) {
-		float x = v[i] == 0 ? 0.0f : v[i];	/* no "-0" */
-
-		fs_buf_printf(b, i ? ",%.6g" : "%.6g", (double)x);
-	}
-	fs_buf_add(b, "]", 1);
-}
-
-void
-fs_buf_free(struct fs_buf *b)
-{
-	free(b->s);
-	b->s = NULL;
-	b->len = b->cap = 0;
-}
 
 static struct fs_policy *
 policy_new(enum fs_policy_kind kind)
@@ -322,25 +250,25 @@ static void
 build_request(struct fs_policy *pol, const struct fs_world *w, const struct fs_session *s,
     const char *request_id, const float *ctx, int nctx, const int *cand, int ncand, int k)
 {
-	struct fs_buf *b = &pol->req;
+	struct jbuf *b = &pol->req;
 	int i, first;
 
 	b->len = 0;
-	fs_buf_printf(b, "{\"request_id\":\"%s\",\"user_id\":\"%s\",\"hist\":[", request_id,
+	jbuf_printf(b, "{\"request_id\":\"%s\",\"user_id\":\"%s\",\"hist\":[", request_id,
 	    w->users[s->user].id);
 	first = s->nhist > pol->hist_len ? s->nhist - pol->hist_len : 0;
 	for (i = first; i < s->nhist; i++)
-		fs_buf_printf(b, i > first ? ",\"%s\"" : "\"%s\"", w->items[s->hist[i]].id);
-	fs_buf_puts(b, "],\"context\":");
-	fs_buf_floats(b, ctx, nctx);
-	fs_buf_puts(b, ",\"candidates\":[");
+		jbuf_printf(b, i > first ? ",\"%s\"" : "\"%s\"", w->items[s->hist[i]].id);
+	jbuf_puts(b, "],\"context\":");
+	jbuf_floats(b, ctx, (size_t)nctx);
+	jbuf_puts(b, ",\"candidates\":[");
 	for (i = 0; i < ncand; i++) {
-		fs_buf_printf(b, i ? ",{\"item_id\":\"%s\",\"features\":" : "{\"item_id\":\"%s\",\"features\":",
+		jbuf_printf(b, i ? ",{\"item_id\":\"%s\",\"features\":" : "{\"item_id\":\"%s\",\"features\":",
 		    w->items[cand[i]].id);
-		fs_buf_floats(b, w->feat + (size_t)cand[i] * (size_t)w->nfeat, w->nfeat);
-		fs_buf_add(b, "}", 1);
+		jbuf_floats(b, w->feat + (size_t)cand[i] * (size_t)w->nfeat, (size_t)w->nfeat);
+		jbuf_put(b, "}", 1);
 	}
-	fs_buf_printf(b, "],\"k\":%d}", k);
+	jbuf_printf(b, "],\"k\":%d}", k);
 }
 
 /* Reads and checks a response; fills out/prop with k candidates. */
@@ -428,7 +356,7 @@ cmd_exchange(struct fs_policy *pol, const char *request_id, const char **resp, s
 {
 	ssize_t n;
 
-	if (fwrite(pol->req.s, 1, pol->req.len, pol->to) != pol->req.len || putc('\n', pol->to) == EOF ||
+	if (fwrite(pol->req.p, 1, pol->req.len, pol->to) != pol->req.len || putc('\n', pol->to) == EOF ||
 	    fflush(pol->to) == EOF) {
 		diag_warn("policy: writing request %s:", request_id);
 		return -1;
@@ -586,7 +514,7 @@ http_exchange(struct fs_policy *pol, const char *request_id, const char **resp, 
 		    "POST %s HTTP/1.1\r\nHost: %s:%s\r\nContent-Type: application/json\r\n"
 		    "Content-Length: %zu\r\n\r\n", pol->path, pol->host, pol->port, pol->req.len);
 		pol->resplen = 0;
-		if (send_request(pol->fd, head, (size_t)hn, pol->req.s, pol->req.len) < 0)
+		if (send_request(pol->fd, head, (size_t)hn, pol->req.p, pol->req.len) < 0)
 			n = -1;
 		else
 			while ((n = read_more(pol)) > 0 && strstr(pol->resp, "\r\n\r\n") == NULL)
@@ -741,7 +669,7 @@ fs_policy_free(struct fs_policy *pol)
 	free(pol->path);
 	free(pol->resp);
 	free(pol->mark);
-	fs_buf_free(&pol->req);
+	jbuf_free(&pol->req);
 	free(pol);
 	return rc;
 }

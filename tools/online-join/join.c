@@ -5,7 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
+#include "jbuf.h"
 #include "event.h"
 #include "hash.h"
 #include "join.h"
@@ -93,7 +93,7 @@ struct join {
 	struct table imps, fbs;	/* on request_id */
 	size_t nopen, nwaiting;
 	uint64_t seq;
-	struct buf rec;		/* the record being built */
+	struct jbuf rec;		/* the record being built */
 	uint64_t n_late_total;
 	uint64_t dummy[17];
 	uint64_t *n_imp, *n_click, *n_pay, *n_samples, *n_late, *n_evicted, *n_evicted_fb,
@@ -347,7 +347,7 @@ emit_sample(struct join *j, struct imp *m, struct jitem *it)
 	const char *s = imp_strs(m, imp_nfloats(m)), *uid = s + m->rid_len;
 	const char *sid = uid + m->uid_len;
 	const char *pol = sid + (m->sid_len == ABSENT ? 0 : m->sid_len);
-	struct buf *b = &j->rec;
+	struct jbuf *b = &j->rec;
 	char id[33];
 
 	it->emitted = 1;
@@ -356,41 +356,41 @@ emit_sample(struct join *j, struct imp *m, struct jitem *it)
 		return;
 	sample_id(m, it, id);
 	b->len = 0;
-	buf_lit(b, "{\"sample_id\":\"");
-	buf_put(b, id, 32);
-	buf_lit(b, "\",\"request_id\":");
-	buf_str(b, s, m->rid_len);
-	buf_lit(b, ",\"user_id\":");
-	buf_str(b, uid, m->uid_len);
+	jbuf_lit(b, "{\"sample_id\":\"");
+	jbuf_put(b, id, 32);
+	jbuf_lit(b, "\",\"request_id\":");
+	jbuf_str(b, s, m->rid_len);
+	jbuf_lit(b, ",\"user_id\":");
+	jbuf_str(b, uid, m->uid_len);
 	if (m->sid_len != ABSENT) {
-		buf_lit(b, ",\"session_id\":");
-		buf_str(b, sid, m->sid_len);
+		jbuf_lit(b, ",\"session_id\":");
+		jbuf_str(b, sid, m->sid_len);
 	}
-	buf_lit(b, ",\"page\":");
-	buf_i64(b, m->page);
-	buf_lit(b, ",\"pos\":");
-	buf_i64(b, it->pos);
-	buf_lit(b, ",\"item_id\":");
-	buf_str(b, s + it->id_off, it->id_len);
-	buf_lit(b, ",\"ts\":");
-	buf_i64(b, m->ts);
-	buf_lit(b, ",\"context\":");
-	buf_floats(b, fl, m->nctx);
-	buf_lit(b, ",\"features\":");
-	buf_floats(b, fl + it->feat_off, it->nfeat);
+	jbuf_lit(b, ",\"page\":");
+	jbuf_i64(b, m->page);
+	jbuf_lit(b, ",\"pos\":");
+	jbuf_i64(b, it->pos);
+	jbuf_lit(b, ",\"item_id\":");
+	jbuf_str(b, s + it->id_off, it->id_len);
+	jbuf_lit(b, ",\"ts\":");
+	jbuf_i64(b, m->ts);
+	jbuf_lit(b, ",\"context\":");
+	jbuf_floats(b, fl, m->nctx);
+	jbuf_lit(b, ",\"features\":");
+	jbuf_floats(b, fl + it->feat_off, it->nfeat);
 	if (!isnan(it->prop)) {
-		buf_lit(b, ",\"propensity\":");
-		buf_num7(b, it->prop);
+		jbuf_lit(b, ",\"propensity\":");
+		jbuf_num7(b, it->prop);
 	}
 	if (m->pol_len != ABSENT) {
-		buf_lit(b, ",\"policy\":");
-		buf_str(b, pol, m->pol_len);
+		jbuf_lit(b, ",\"policy\":");
+		jbuf_str(b, pol, m->pol_len);
 	}
-	buf_lit(b, ",\"click\":");
-	buf_put(b, it->click ? "1" : "0", 1);
-	buf_lit(b, ",\"pay\":");
-	buf_put(b, it->pay ? "1" : "0", 1);
-	buf_put(b, "}", 1);
+	jbuf_lit(b, ",\"click\":");
+	jbuf_put(b, it->click ? "1" : "0", 1);
+	jbuf_lit(b, ",\"pay\":");
+	jbuf_put(b, it->pay ? "1" : "0", 1);
+	jbuf_put(b, "}", 1);
 	j->out.sample(j->out.arg, uid, m->uid_len, b->p, b->len, m->ts, m->partition, m->min_offset);
 }
 
@@ -409,37 +409,37 @@ struct fbev {
 static void
 emit_late(struct join *j, const struct fbev *e, const char *reason, const char *sid)
 {
-	struct buf *b = &j->rec;
+	struct jbuf *b = &j->rec;
 
 	(*j->n_late)++;
 	j->n_late_total++;
 	if (j->out.late == NULL)
 		return;
 	b->len = 0;
-	buf_lit(b, "{\"reason\":");
-	buf_str(b, reason, strlen(reason));
+	jbuf_lit(b, "{\"reason\":");
+	jbuf_str(b, reason, strlen(reason));
 	if (sid != NULL) {
-		buf_lit(b, ",\"sample_id\":\"");
-		buf_put(b, sid, 32);
-		buf_put(b, "\"", 1);
+		jbuf_lit(b, ",\"sample_id\":\"");
+		jbuf_put(b, sid, 32);
+		jbuf_put(b, "\"", 1);
 	}
-	buf_lit(b, ",\"type\":");
-	buf_str(b, e->type == FB_CLICK ? "click" : "pay", e->type == FB_CLICK ? 5 : 3);
-	buf_lit(b, ",\"request_id\":");
-	buf_str(b, e->rid, e->rid_len);
-	buf_lit(b, ",\"user_id\":");
-	buf_str(b, e->uid, e->uid_len);
-	buf_lit(b, ",\"item_id\":");
-	buf_str(b, e->item, e->item_len);
-	buf_lit(b, ",\"ts\":");
-	buf_i64(b, e->ts);
+	jbuf_lit(b, ",\"type\":");
+	jbuf_str(b, e->type == FB_CLICK ? "click" : "pay", e->type == FB_CLICK ? 5 : 3);
+	jbuf_lit(b, ",\"request_id\":");
+	jbuf_str(b, e->rid, e->rid_len);
+	jbuf_lit(b, ",\"user_id\":");
+	jbuf_str(b, e->uid, e->uid_len);
+	jbuf_lit(b, ",\"item_id\":");
+	jbuf_str(b, e->item, e->item_len);
+	jbuf_lit(b, ",\"ts\":");
+	jbuf_i64(b, e->ts);
 	if (e->eid_len > 0) {
-		buf_lit(b, ",\"event_id\":");
-		buf_str(b, e->eid, e->eid_len);
+		jbuf_lit(b, ",\"event_id\":");
+		jbuf_str(b, e->eid, e->eid_len);
 	}
-	buf_lit(b, ",\"click\":1,\"pay\":");
-	buf_put(b, e->type == FB_PAY ? "1" : "0", 1);
-	buf_put(b, "}", 1);
+	jbuf_lit(b, ",\"click\":1,\"pay\":");
+	jbuf_put(b, e->type == FB_PAY ? "1" : "0", 1);
+	jbuf_put(b, "}", 1);
 	j->out.late(j->out.arg, e->uid, e->uid_len, b->p, b->len);
 }
 

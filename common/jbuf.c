@@ -1,0 +1,339 @@
+/* jbuf.c: a growable byte buffer for writing JSON records fast, by hand, without building jansson trees. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jbuf.h"
+#include "xalloc.h"
+
+/* Makes room for n more bytes. */
+void
+jbuf_need(struct jbuf *b, size_t n)
+{
+	if (b->cap - b->len >= n)
+		return;
+	while (b->cap - b->len < n)
+		b->cap = b->cap ? b->cap * 2 : 4096;
+	b->p = xrealloc(b->p, b->cap);
+}
+
+void
+jbuf_put(struct jbuf *b, const char *s, size_t n)
+{
+	jbuf_need(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+}
+
+/* Writes the decimal digits of v (no NUL) into d[20]; returns their count. */
+static int
+u64_dec(uint64_t v, char d[20])
+{
+	char t[20];
+	int n = 0;
+
+	do
+		t[n++] = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	for (int i = 0; i < n; i++)
+		d[i] = t[n - 1 - i];
+	return n;
+}
+
+void
+jbuf_i64(struct jbuf *b, int64_t v)
+{
+	char t[21];
+	int n = 0;
+
+	if (v < 0)
+		t[n++] = '-';
+	n += u64_dec(v < 0 ? -(uint64_t)v : (uint64_t)v, t + n);
+	jbuf_put(b, t, (size_t)n);
+}
+
+/* Appends s as a JSON string: quotes, and escapes for '"', '\\' and control characters. */
+void
+jbuf_str(struct jbuf *b, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *o;
+
+	jbuf_need(b, n * 6 + 2);
+	o = b->p + b->len;
+	*o++ = '"';
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			*o++ = (char)c;
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
+		default:
+			*o++ = 'u'; *o++ = '0'; *o++ = '0';
+			*o++ = hex[c >> 4]; *o++ = hex[c & 15];
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->p);
+}
+
+void
+jbuf_strz(struct jbuf *b, const char *s)
+{
+	jbuf_str(b, s, strlen(s));
+}
+
+void
+jbuf_key(struct jbuf *b, const char *key)
+{
+	jbuf_strz(b, key);
+	jbuf_put(b, ":", 1);
+}
+
+/*
+ * Appends a finite number rounded to 7 significant digits (the precision of
+ * the single-precision floats the learner uses), as printf's "%.7g" would
+ * write it; -0 is written as 0. Numbers from 1e-4 to 1e7 take a fast path
+ * that rounds the scaled value once; reading the text back and writing it
+ * again yields the same text.
+ */
+void
+jbuf_num7(struct jbuf *b, double v)
+{
+	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10 };
+	double a = fabs(v), m;
+	char t[32], *o = t;
+	int e, nd, n;
+
+	if (v == 0) {
+		jbuf_put(b, "0", 1);
+		return;
+	}
+	if (!(a >= 1e-4 && a < 1e7)) {
+		n = snprintf(t, sizeof t, "%.7g", v);
+		jbuf_put(b, t, (size_t)n);
+		return;
+	}
+	for (e = 6; e > -4 && a < p10[e + 4] * 1e-4; e--)
+		;
+	m = nearbyint(a * p10[6 - e]);
+	if (m >= 1e7) {
+		if (e == 6) {
+			n = snprintf(t, sizeof t, "%.7g", v);
+			jbuf_put(b, t, (size_t)n);
+			return;
+		}
+		e++;
+		m = nearbyint(a * p10[6 - e]);
+	} else if (m < 1e6 && e > -4) {
+		e--;
+		m = nearbyint(a * p10[6 - e]);
+	}
+	{
+		long digits = (long)m;
+		char d[7];
+
+		for (int i = 6; i >= 0; i--, digits /= 10)
+			d[i] = (char)('0' + digits % 10);
+		for (nd = 7; nd > 1 && d[nd - 1] == '0'; nd--)
+			;
+		if (v < 0)
+			*o++ = '-';
+		if (e >= 0) {
+			for (int i = 0; i <= e; i++)
+				*o++ = d[i];
+			if (nd > e + 1) {
+				*o++ = '.';
+				for (int i = e + 1; i < nd; i++)
+					*o++ = d[i];
+			}
+		} else {
+			*o++ = '0';
+			*o++ = '.';
+			for (int i = -1; i > e; i--)
+				*o++ = '0';
+			for (int i = 0; i < nd; i++)
+				*o++ = d[i];
+		}
+	}
+	jbuf_put(b, t, (size_t)(o - t));
+}
+
+/* Appends a finite number in the shortest form that reads back as the same double. */
+void
+jbuf_num(struct jbuf *b, double v)
+{
+	char t[32];
+	int n = 0;
+
+	if (v == 0) {
+		jbuf_put(b, "0", 1);
+		return;
+	}
+	if (v == nearbyint(v) && fabs(v) < 9007199254740992.0) {
+		jbuf_i64(b, (int64_t)v);
+		return;
+	}
+	if (fabs(v) >= 1e-5 && fabs(v) < 1e15) {
+		/*
+		 * The fewest decimals k for which m = v·10^k is a whole number below
+		 * 2^53 and m / 10^k gives v back: both operands exact, so reading
+		 * the decimal text back rounds to the same double (Clinger's fast path).
+		 */
+		static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9,
+		    1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22 };
+		double a = fabs(v), m;
+
+		for (int k = 1; k <= 22; k++) {
+			m = nearbyint(a * p10[k]);
+			if (m >= 9007199254740992.0)
+				break;
+			if (m / p10[k] == a) {
+				char d[24], *o = t;
+				int nd = u64_dec((uint64_t)m, d);
+
+				if (v < 0)
+					*o++ = '-';
+				if (nd > k) {
+					memcpy(o, d, (size_t)(nd - k));
+					o += nd - k;
+					*o++ = '.';
+					memcpy(o, d + nd - k, (size_t)k);
+				} else {
+					*o++ = '0';
+					*o++ = '.';
+					memset(o, '0', (size_t)(k - nd));
+					o += k - nd;
+					memcpy(o, d, (size_t)nd);
+				}
+				o += nd > k ? k : nd;
+				jbuf_put(b, t, (size_t)(o - t));
+				return;
+			}
+		}
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		n = snprintf(t, sizeof t, "%.*g", prec, v);
+		if (strtod(t, NULL) == v)
+			break;
+	}
+	jbuf_put(b, t, (size_t)n);
+}
+
+/* Appends any JSON value compactly, keys in their order; numbers as jbuf_num(). */
+void
+jbuf_json(struct jbuf *b, const json_t *v)
+{
+	const char *key;
+	json_t *x;
+	size_t i;
+	int first = 1;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		jbuf_put(b, "{", 1);
+		json_object_foreach((json_t *)v, key, x) {
+			if (!first)
+				jbuf_put(b, ",", 1);
+			first = 0;
+			jbuf_key(b, key);
+			jbuf_json(b, x);
+		}
+		jbuf_put(b, "}", 1);
+		break;
+	case JSON_ARRAY:
+		jbuf_put(b, "[", 1);
+		json_array_foreach(v, i, x) {
+			if (i > 0)
+				jbuf_put(b, ",", 1);
+			jbuf_json(b, x);
+		}
+		jbuf_put(b, "]", 1);
+		break;
+	case JSON_STRING:
+		jbuf_str(b, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		jbuf_i64(b, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		jbuf_num(b, json_real_value(v));
+		break;
+	case JSON_TRUE:
+		jbuf_lit(b, "true");
+		break;
+	case JSON_FALSE:
+		jbuf_lit(b, "false");
+		break;
+	case JSON_NULL:
+		jbuf_lit(b, "null");
+		break;
+	}
+}
+
+void
+jbuf_puts(struct jbuf *b, const char *s)
+{
+	jbuf_put(b, s, strlen(s));
+}
+
+void
+jbuf_printf(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	jbuf_need(b, 64);
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->cap - b->len) {
+		jbuf_need(b, (size_t)n + 1);
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
+	b->len += (size_t)n;
+}
+
+void
+jbuf_floats(struct jbuf *b, const float *v, size_t n)
+{
+	size_t i;
+
+	jbuf_put(b, "[", 1);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			jbuf_put(b, ",", 1);
+		jbuf_num7(b, v[i]);
+	}
+	jbuf_put(b, "]", 1);
+}
+
+void
+jbuf_reset(struct jbuf *b)
+{
+	b->len = 0;
+}
+
+void
+jbuf_free(struct jbuf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
