@@ -357,15 +357,24 @@ struct rating {
 	float r;
 };
 
-/* Reads "movieId,title,genres" lines; title may be quoted and hold commas. */
+/*
+ * Ids of movies and users are indices of arrays sized by the largest one: ids
+ * beyond this bound (MovieLens's are below a million) leave their lines out.
+ */
+#define ML_MAX_ID 9999999
+
+/*
+ * Reads "movieId,title,genres" lines; title may be quoted and hold commas.
+ * Lines without an id in 0..ML_MAX_ID are left out.
+ */
 static int
 read_movies(const char *path, int **ids, char ***genres, int *n)
 {
 	FILE *f = fopen(path, "r");
-	char *line = NULL, *c1, *c2;
+	char *line = NULL, *c1, *c2, *end;
 	size_t cap = 0, na = 0;
 	ssize_t len;
-	long lineno = 0;
+	long lineno = 0, id;
 
 	if (f == NULL) {
 		diag_warn("%s:", path);
@@ -384,12 +393,16 @@ read_movies(const char *path, int **ids, char ***genres, int *n)
 		c2 = strrchr(line, ',');
 		if (c1 == NULL || c2 == c1)
 			continue;
+		errno = 0;
+		id = strtol(line, &end, 10);
+		if (end == line || end != c1 || errno != 0 || id < 0 || id > ML_MAX_ID)
+			continue;
 		if ((size_t)*n == na) {
 			na = na ? 2 * na : 1024;
 			*ids = xreallocarray(*ids, na, sizeof **ids);
 			*genres = xreallocarray(*genres, na, sizeof **genres);
 		}
-		(*ids)[*n] = atoi(line);
+		(*ids)[*n] = (int)id;
 		(*genres)[*n] = xasprintf("%s\x1f%.*s", c2 + 1, (int)(c2 - c1 - 1), c1 + 1);
 		(*n)++;
 	}
@@ -515,7 +528,7 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 	size_t cap = 0, nr = 0, na = 0, i;
 	ssize_t len;
 	int *mids = NULL, nmovies = 0, maxmid = 0, *midx = NULL, *cnt = NULL, *order = NULL, *keep = NULL;
-	int *uidmap = NULL, maxuid = 0, nuser = 0, *uids = NULL, nkeep, ngen = 0, dim, j, d, g, it;
+	int *uidmap = NULL, maxuid = 0, nuser = 0, *uids = NULL, nkeep, ngen = 0, dim, j, k, d, g, it;
 	int *ust = NULL, *ucol = NULL, *mst = NULL, *mcol = NULL, *num = NULL, gcount[FS_CMAX];
 	float *uval = NULL, *mval = NULL, *U = NULL, *V = NULL, *catfeat = NULL;
 	double *rsum = NULL, *usum = NULL, mu = 0;
@@ -532,9 +545,21 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 	midx = xmalloc(((size_t)maxmid + 1) * sizeof *midx);
 	for (j = 0; j <= maxmid; j++)
 		midx[j] = -1;
+	/* A movieId listed twice: its first line counts. */
 	for (j = 0; j < nmovies; j++)
-		if (mids[j] >= 0)
+		if (midx[mids[j]] < 0)
 			midx[mids[j]] = j;
+	for (j = k = 0; j < nmovies; j++) {
+		if (midx[mids[j]] != j) {
+			free(mgen[j]);
+			continue;
+		}
+		mids[k] = mids[j];
+		mgen[k] = mgen[j];
+		midx[mids[k]] = k;
+		k++;
+	}
+	nmovies = k;
 
 	if ((f = fopen(ratings_path, "r")) == NULL) {
 		diag_warn("%s:", ratings_path);
@@ -552,7 +577,7 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 		if (e2 == e1 + 1 || *e2 != ',')
 			continue;
 		r = strtod(e2 + 1, NULL);
-		if (uid < 0 || mid < 0 || mid > maxmid || midx[mid] < 0 || !(r > 0 && r <= 10))
+		if (uid < 0 || uid > ML_MAX_ID || mid < 0 || mid > maxmid || midx[mid] < 0 || !(r > 0 && r <= 10))
 			continue;
 		if (nr == na) {
 			na = na ? 2 * na : 65536;
