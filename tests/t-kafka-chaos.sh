@@ -85,7 +85,7 @@ finish() {
 		eq "$1: workers stop cleanly with SIGTERM" "$bad" 0
 	fi
 	"$PIPES/kafka-down" -d "$SC/k"
-	[ -z "${CHAOS_KEEP:-}" ] || { mkdir -p "$CHAOS_KEEP"; cp -R "$SC" "$CHAOS_KEEP/"; }
+	[ -z "${CHAOS_KEEP:-}" ] || { mkdir -p "$CHAOS_KEEP"; cp -R "$SC" "$D"/ref-* "$CHAOS_KEEP/"; }
 	echo "$1: $(($(date +%s) - T0)) s" >&2
 	SC=""
 }
