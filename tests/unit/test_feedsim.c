@@ -333,7 +333,7 @@ serve(void *arg)
 {
 	struct server *sv = arg;
 	static char buf[1 << 20];
-	struct fs_buf body = { 0 }, resp = { 0 };
+	struct jbuf body = { 0 }, resp = { 0 };
 	size_t at, blen, i;
 	json_t *req, *cands;
 	int fd = -1, k, round;
@@ -355,28 +355,28 @@ serve(void *arg)
 		cands = json_object_get(req, "candidates");
 		k = (int)json_integer_value(json_object_get(req, "k"));
 		body.len = 0;
-		fs_buf_printf(&body, "{\"request_id\":\"%s\",\"model_version\":%d,\"items\":[",
+		jbuf_printf(&body, "{\"request_id\":\"%s\",\"model_version\":%d,\"items\":[",
 		    json_string_value(json_object_get(req, "request_id")), 40 + round);
 		for (i = 0; i < (size_t)k; i++)
-			fs_buf_printf(&body, "%s{\"item_id\":\"%s\",\"q\":%zu,\"propensity\":0.5}", i ? "," : "",
+			jbuf_printf(&body, "%s{\"item_id\":\"%s\",\"q\":%zu,\"propensity\":0.5}", i ? "," : "",
 			    json_string_value(json_object_get(json_array_get(cands, json_array_size(cands) - 1 - i),
 			    "item_id")), i);
-		fs_buf_puts(&body, "]}");
+		jbuf_puts(&body, "]}");
 		resp.len = 0;
 		if (round == 1) {	/* chunked, in two chunks */
 			size_t half = body.len / 2;
 
-			fs_buf_printf(&resp, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%zx\r\n", half);
-			fs_buf_add(&resp, body.s, half);
-			fs_buf_printf(&resp, "\r\n%zx\r\n", body.len - half);
-			fs_buf_add(&resp, body.s + half, body.len - half);
-			fs_buf_puts(&resp, "\r\n0\r\n\r\n");
+			jbuf_printf(&resp, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%zx\r\n", half);
+			jbuf_put(&resp, body.p, half);
+			jbuf_printf(&resp, "\r\n%zx\r\n", body.len - half);
+			jbuf_put(&resp, body.p + half, body.len - half);
+			jbuf_puts(&resp, "\r\n0\r\n\r\n");
 		} else {
-			fs_buf_printf(&resp, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n%s\r\n", body.len,
+			jbuf_printf(&resp, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n%s\r\n", body.len,
 			    round == 2 ? "Connection: close\r\n" : "");
-			fs_buf_add(&resp, body.s, body.len);
+			jbuf_put(&resp, body.p, body.len);
 		}
-		send_request(fd, resp.s, resp.len, "", 0);
+		send_request(fd, resp.p, resp.len, "", 0);
 		sv->served++;
 		json_decref(req);
 		if (round == 2) {
@@ -386,8 +386,8 @@ serve(void *arg)
 	}
 	if (fd >= 0)
 		close(fd);
-	fs_buf_free(&body);
-	fs_buf_free(&resp);
+	jbuf_free(&body);
+	jbuf_free(&resp);
 	return NULL;
 }
 
