@@ -138,6 +138,7 @@ test_reader(void)
 		fclose(fp);
 		put_file("trunc.gz", buf, n - 6);
 		free(p);
+		free(specs[0]);
 		specs[0] = path("trunc.gz");
 		got = read_all(specs, 1, 0, &tl, src, &failed);
 		CHECK(failed, "truncated gzip reported");
