@@ -1,6 +1,6 @@
 /* fuzz_canon_event.c: libFuzzer target — canonical event lines through online-join's two readers and its join, as the tool drives them. */
-/* fuzz-sources: tools/online-join/event.c tools/online-join/join.c */
-/* fuzz-cflags: -Itools/online-join */
+/* fuzz-sources: tools/online-join/*.c */
+/* fuzz-cflags: -Itools/online-join -Dmain=online_join_main */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

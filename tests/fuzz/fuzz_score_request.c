@@ -1,6 +1,6 @@
 /* fuzz_score_request.c: libFuzzer target — a POST /v1/score body (one request or a batch) through q-score's parser and scorer. */
-/* fuzz-sources: tools/q-score/parse.c tools/q-score/score.c tools/q-score/explore.c tools/q-score/history.c */
-/* fuzz-cflags: -Itools/q-score */
+/* fuzz-sources: tools/q-score/*.c */
+/* fuzz-cflags: -Itools/q-score -Dmain=q_score_main */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
