@@ -34,7 +34,7 @@ enum {
 	OPT_LR, OPT_HEAD_LR, OPT_GAMMA, OPT_TARGET, OPT_TARGET_SYNC, OPT_W_CLICK, OPT_W_PAY,
 	OPT_DIM, OPT_HIST_LEN, OPT_KERNELS, OPT_FILTERS, OPT_STATE_DIM, OPT_INIT_EMB, OPT_FREEZE_EMB,
 	OPT_MIN_COUNT, OPT_HOLDOUT, OPT_SEED, OPT_KEEP, OPT_PUBLISH_EVERY, OPT_PUBLISH_INTERVAL,
-	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS
+	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS, OPT_NO_POS_BIAS, OPT_L2, OPT_EMB_LR, OPT_FEATURE_INIT
 };
 
 /* ---- Options ---- */
@@ -58,6 +58,9 @@ static struct {
 	double publish_interval;
 	int reset_heads;
 	int pos_bias;
+	double emb_lr;		/* Adam step of the embeddings while pretraining (< 0: --lr) */
+	int feature_init;	/* new rows start from a random projection of the item's features */
+	double l2;		/* L2 penalty on the embeddings and the interaction matrices while pretraining */
 } O;
 
 static struct tool_io *io;
@@ -645,7 +648,11 @@ static void emb_step(struct learner *lr)
 	for (size_t k = 0; k < lr->ntouched; k++) {
 		uint32_t r = lr->touched[k];
 		size_t o = (size_t)r * d;
-		qnet_adam_update(&lr->eadam, emb_row_mut(lr->emb, r), lr->em + o, lr->ev + o, lr->eg + o, d);
+		float *e = emb_row_mut(lr->emb, r);
+		if (O.l2 > 0)
+			for (size_t c = 0; c < d; c++)
+				lr->eg[o + c] += (float)O.l2 * e[c];
+		qnet_adam_update(&lr->eadam, e, lr->em + o, lr->ev + o, lr->eg + o, d);
 		memset(lr->eg + o, 0, d * sizeof(float));
 		lr->etouched[r] = 0;
 	}
@@ -655,6 +662,16 @@ static void emb_step(struct learner *lr)
 static void param_step(struct learner *lr, int ranges)
 {
 	qnet_adam_begin(&lr->adam);
+	if (O.l2 > 0 && (ranges & QNET_RANGE_STATE)) {
+		/* pretraining: the interactions are penalised like the embeddings they multiply */
+		static const enum qnet_tensor pen[] = { QNET_C_W, QNET_A_W };
+		for (size_t j = 0; j < sizeof pen / sizeof *pen; j++) {
+			const float *w = qnet_at(lr->net, lr->net->p, pen[j]);
+			float *g = qnet_at(lr->net, lr->g, pen[j]);
+			for (size_t i = 0; i < qnet_tensor_size(&lr->net->dm, pen[j]); i++)
+				g[i] += (float)O.l2 * w[i];
+		}
+	}
 	for (int r = QNET_RANGE_STATE; r <= QNET_RANGE_HEADS; r <<= 1) {
 		size_t lo, hi;
 		qnet_range(lr->net, r, &lo, &hi);
@@ -887,6 +904,19 @@ static int run_offline(void)
 	uint32_t nvoc = emb_rows(voc.dict);
 	uint32_t *rowmap = xcalloc(nvoc, sizeof *rowmap);
 	uint64_t rare = 0;
+	/* each item's features as first seen, and a fixed random projection of them into the rows */
+	uint32_t *vfeat = xcalloc(nvoc, sizeof *vfeat);
+	float *proj = NULL;
+	if (O.feature_init && ds.X > 0) {
+		for (uint32_t v = 0; v < nvoc; v++)
+			vfeat[v] = NO_NEXT;
+		for (size_t k = 0; k < ds.nit; k++)
+			if (vfeat[ds.it[k].id] == NO_NEXT)
+				vfeat[ds.it[k].id] = ds.it[k].feat;
+		proj = xcalloc((size_t)dm.d * ds.X, sizeof *proj);
+		for (size_t i = 0; i < (size_t)dm.d * ds.X; i++)
+			proj[i] = 0.25f * rng_gauss();
+	}
 	for (uint32_t v = 1; v < nvoc; v++) {
 		size_t l;
 		const char *id = emb_id(voc.dict, v, &l);
@@ -895,12 +925,20 @@ static int run_offline(void)
 			r = emb_add(emb, id, l);
 			float *row = emb_row_mut(emb, (uint32_t)r);
 			for (uint32_t c = 0; c < dm.d; c++)
-				row[c] = 0.1f * rng_gauss();
+				row[c] = (proj ? 0.05f : 0.1f) * rng_gauss();
+			if (proj && vfeat[v] != NO_NEXT) {
+				const float *x = ds.fl + vfeat[v];
+				for (uint32_t c = 0; c < dm.d; c++)
+					for (uint32_t j = 0; j < ds.X; j++)
+						row[c] += proj[(size_t)c * ds.X + j] * x[j];
+			}
 		}
 		if (r < 0)
 			rare++;
 		rowmap[v] = r < 0 ? 0 : (uint32_t)r;
 	}
+	free(vfeat);
+	free(proj);
 	*n_unknown = rare;
 	diag_info(1, "%zu transitions (%zu training, %zu held out), %u items (%" PRIu64 " rarer than --min-count share the unknown row), C %u, X %u",
 	    ds.n, ntr, nho, nvoc - 1, rare, dm.C, dm.X);
@@ -920,7 +958,7 @@ static int run_offline(void)
 	lr.etouched = xcalloc(nrows, 1);
 	lr.touched = xcalloc(nrows, sizeof *lr.touched);
 	qnet_adam_init(&lr.adam, (float)O.lr);
-	qnet_adam_init(&lr.eadam, (float)O.lr);
+	qnet_adam_init(&lr.eadam, (float)(O.emb_lr > 0 ? O.emb_lr : O.lr));
 	float *sc = xcalloc(maxn + 1, sizeof *sc);
 	uint8_t *yl = xcalloc(maxn + 1, 1);
 
@@ -1541,6 +1579,10 @@ int main(int argc, char *argv[])
 		{ "reset-heads", no_argument, NULL, OPT_RESET_HEADS },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "position-bias", no_argument, NULL, OPT_POS_BIAS },
+		{ "no-position-bias", no_argument, NULL, OPT_NO_POS_BIAS },
+		{ "l2", required_argument, NULL, OPT_L2 },
+		{ "emb-lr", required_argument, NULL, OPT_EMB_LR },
+		{ "feature-init", required_argument, NULL, OPT_FEATURE_INIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -1552,7 +1594,7 @@ int main(int argc, char *argv[])
 	qnet_dims_default(&O.dm, 0, 0);
 	O.epochs = 8;
 	O.head_epochs = -1;
-	O.batch = 256;
+	O.batch = 32;
 	O.lr = 0.005;
 	O.head_lr = 0.02;
 	O.gamma = 0.9;
@@ -1567,6 +1609,10 @@ int main(int argc, char *argv[])
 	O.warmup = 16;
 	O.publish_every = 10000;
 	O.publish_interval = 60;
+	O.pos_bias = 1;
+	O.l2 = 0;
+	O.emb_lr = -1;
+	O.feature_init = 0;
 	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "hm:", longopts, NULL)) != -1) {
 		if ((r = tool_opts_handle(&opts, ch, optarg)) == 1)
 			continue;
@@ -1633,6 +1679,10 @@ int main(int argc, char *argv[])
 		case OPT_RESET_HEADS: O.reset_heads = 1; break;
 		case OPT_WARMUP: O.warmup = num_opt("warmup", optarg, 0, 100000); break;
 		case OPT_POS_BIAS: O.pos_bias = 1; break;
+		case OPT_NO_POS_BIAS: O.pos_bias = 0; break;
+		case OPT_L2: O.l2 = real_opt("l2", optarg, 0, 1e6); break;
+		case OPT_EMB_LR: O.emb_lr = real_opt("emb-lr", optarg, 1e-9, 10); break;
+		case OPT_FEATURE_INIT: O.feature_init = (int)num_opt("feature-init", optarg, 0, 1); break;
 		case 'h': usage(0); break;
 		default: usage(2);
 		}

@@ -33,7 +33,8 @@ enum {
 	OPT_HIST_LEN,
 	OPT_POLL,
 	OPT_PORT_FILE,
-	OPT_TIMEOUT
+	OPT_TIMEOUT,
+	OPT_DIVERSITY
 };
 
 static const struct option longopts[] = {
@@ -59,6 +60,7 @@ static const struct option longopts[] = {
 	{ "poll-interval",   required_argument, NULL, OPT_POLL },
 	{ "port-file",       required_argument, NULL, OPT_PORT_FILE },
 	{ "timeout",         required_argument, NULL, OPT_TIMEOUT },
+	{ "diversity",       required_argument, NULL, OPT_DIVERSITY },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -68,8 +70,8 @@ static _Noreturn void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: q-score -m modeldir [-qv] [-i input] [-o output] [-k n] [--explore policy] [--seed n]\n"
-	    "               [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
+	    "usage: q-score -m modeldir [-qv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
+	    "               [--seed n] [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
 	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [options]\n");
 	exit(2);
 }
@@ -218,6 +220,11 @@ main(int argc, char *argv[])
 		case OPT_EXPLORE:
 			if (qs_explore_parse(optarg, &cf.explore) != 0)
 				diag_fatal(2, "--explore %s: expected greedy, epsilon:E (0..1) or softmax:T (T > 0)", optarg);
+			break;
+		case OPT_DIVERSITY:
+			if (parse_double(optarg, 0, 1e6, &d) != 0)
+				diag_fatal(2, "--diversity %s: expected a weight >= 0", optarg);
+			cf.diversity = d;
 			break;
 		case OPT_SEED:
 			if (parse_double(optarg, 0, 1.8e19, &d) != 0)

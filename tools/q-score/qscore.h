@@ -49,6 +49,29 @@ void qs_rank_ws_free(struct qs_rank_ws *ws);
 void qs_rank(const struct qs_explore *ex, const float *q, size_t n, size_t k, struct qs_rng *rng,
     struct qs_rank_ws *ws, uint32_t *order, double *prop);
 
+/* ---- diverse.c: page-level ranking with a similarity penalty ---- */
+
+/* Scratch of qs_rank_diverse(). */
+struct qs_diverse_ws {
+	size_t cap, dim;
+	float *unit;		/* cap × dim: the candidates' unit vectors */
+	double *pen;		/* Σ over the items placed so far of max(0, cosine) */
+	double *adj;		/* the scores of the position being filled */
+};
+void qs_diverse_ws_free(struct qs_diverse_ws *dw);
+
+/*
+ * As qs_rank(), but position by position over the scores q[i] − lambda ·
+ * Σ_placed max(0, cos(vec[i], vec[placed])) (maximal marginal relevance):
+ * a candidate like the items already placed above loses, as a page of
+ * near-duplicates loses the user. vec[i] holds dim floats (NULL: similar
+ * to nothing). The exploration acts on those scores, and prop[j] is the
+ * probability of order[j] at position j given the items above it.
+ */
+void qs_rank_diverse(const struct qs_explore *ex, double lambda, const float *q, const float *const *vec, size_t dim,
+    size_t n, size_t k, struct qs_rng *rng, struct qs_diverse_ws *dw, struct qs_rank_ws *ws, uint32_t *order,
+    double *prop);
+
 /* ---- history.c: each user's recent clicks, fed by the event stream ---- */
 
 struct qs_history;
@@ -115,6 +138,7 @@ struct qs_counters {
 /* What every scoring call shares (read-only after start, but for the counters). */
 struct qs_config {
 	struct qs_explore explore;
+	double diversity;		/* weight of the similarity penalty (0: rank by q alone) */
 	uint64_t seed;
 	size_t default_k;		/* 0: every candidate */
 	size_t max_candidates;
@@ -148,6 +172,8 @@ struct qs_worker {
 	struct qnet_ws *ws;
 	struct qnet_dims ws_dims;
 	struct qs_rank_ws rank;
+	struct qs_diverse_ws div;
+	const float **fvec;		/* candidates' feature vectors, for the diversity penalty */
 	struct qs_rng rng;
 	/* parser output */
 	char *sbuf;			/* ids, NUL-terminated */

@@ -183,6 +183,8 @@ qs_worker_free(struct qs_worker *w)
 		return;
 	qnet_ws_free(w->ws);
 	qs_rank_ws_free(&w->rank);
+	qs_diverse_ws_free(&w->div);
+	free(w->fvec);
 	free(w->sbuf);
 	free(w->fbuf);
 	free(w->coff);
@@ -213,6 +215,7 @@ worker_reserve(struct qs_worker *w, size_t ncand, size_t L)
 		w->order = xreallocarray(w->order, ncand, sizeof *w->order);
 		w->prop = xreallocarray(w->prop, ncand, sizeof *w->prop);
 		w->erow = xreallocarray(w->erow, ncand, sizeof *w->erow);
+		w->fvec = xreallocarray(w->fvec, ncand, sizeof *w->fvec);
 		w->cap = ncand;
 	}
 	if (L > w->hrcap) {
@@ -318,7 +321,13 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	}
 	if (unknown)
 		atomic_fetch_add(&cf->counters->unknown_items, unknown);
-	qs_rank(&cf->explore, w->q, ncand, k, &w->rng, &w->rank, w->order, w->prop);
+	if (cf->diversity > 0 && dm->X > 0) {
+		for (i = 0; i < ncand; i++)
+			w->fvec[i] = w->cfoff[i] == SIZE_MAX ? NULL : w->fbuf + w->cfoff[i];
+		qs_rank_diverse(&cf->explore, cf->diversity, w->q, w->fvec, dm->X, ncand, k, &w->rng, &w->div,
+		    &w->rank, w->order, w->prop);
+	} else
+		qs_rank(&cf->explore, w->q, ncand, k, &w->rng, &w->rank, w->order, w->prop);
 
 	/* the answer */
 	qs_buf_reserve(out, 64 + k * 96);
