@@ -1,4 +1,5 @@
 /* fuzz_canon_event.c: libFuzzer target — canonical event lines through online-join's two readers and its join, as the tool drives them. */
+/* fuzz-dict: records.dict */
 /* fuzz-sources: tools/online-join/*.c */
 /* fuzz-cflags: -Itools/online-join -Dmain=online_join_main */
 #include <math.h>

@@ -1,4 +1,5 @@
 /* fuzz_json.c: libFuzzer target — a record line through jsonx's parser and every typed getter. */
+/* fuzz-dict: records.dict */
 #include <stdint.h>
 #include <stdlib.h>
 

@@ -1,4 +1,5 @@
 /* fuzz_raw_event.c: libFuzzer target — raw event lines through log-collect's validation, normalisation and dedup window. */
+/* fuzz-dict: records.dict */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

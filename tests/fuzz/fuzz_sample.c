@@ -1,4 +1,5 @@
 /* fuzz_sample.c: libFuzzer target — sample lines through experience-collect's parsing and sessions; every transition it writes must be one q-train reads. */
+/* fuzz-dict: records.dict */
 /* fuzz-sources: tests/fuzz/aux_qtrain.c */
 #include <stdint.h>
 #include <stdlib.h>

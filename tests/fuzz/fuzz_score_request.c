@@ -1,4 +1,5 @@
 /* fuzz_score_request.c: libFuzzer target — a POST /v1/score body (one request or a batch) through q-score's parser and scorer. */
+/* fuzz-dict: records.dict */
 /* fuzz-sources: tools/q-score/*.c */
 /* fuzz-cflags: -Itools/q-score -Dmain=q_score_main */
 #include <stdint.h>

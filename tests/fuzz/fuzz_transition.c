@@ -1,4 +1,5 @@
 /* fuzz_transition.c: libFuzzer target — transition lines through q-train's parser into a dataset, then the warm-up requests built from it. */
+/* fuzz-dict: records.dict */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
