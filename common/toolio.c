@@ -210,6 +210,18 @@ flush_on_wait(void *arg)
 		p->io.status = 1;
 }
 
+/*
+ * The default rebalance hook: before partitions are taken away, deliver
+ * every output and commit, so that the next owner starts where this one
+ * stopped. A stateful tool registers its own hook instead.
+ */
+static void
+checkpoint_on_revoke(void *arg, int assigned, const char *topic, const int32_t *partitions, size_t n)
+{
+	if (!assigned)
+		tool_io_checkpoint(arg);
+}
+
 struct tool_io *
 tool_io_open(struct tool_opts *o, const char *tool)
 {
@@ -230,6 +242,7 @@ tool_io_open(struct tool_opts *o, const char *tool)
 		goto err;
 	io->in = line_reader_open(o->inputs, o->ninputs, &o->kafka, o->max_line);
 	line_reader_on_wait(io->in, flush_on_wait, p);
+	line_reader_on_rebalance(io->in, checkpoint_on_revoke, io);
 	p->last_commit = mono();
 	return io;
 err:

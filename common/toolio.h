@@ -95,6 +95,8 @@ struct tool_io {
 
 /*
  * Installs signal handlers, opens inputs, output, dead letters and stats.
+ * A Kafka input revoked in a rebalance is checkpointed first (outputs
+ * delivered, positions committed); line_reader_on_rebalance() replaces that.
  * Returns NULL after a diagnostic when an output cannot be opened (exit 1).
  */
 struct tool_io *tool_io_open(struct tool_opts *o, const char *tool);
