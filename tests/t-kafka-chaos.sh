@@ -6,13 +6,13 @@
 # raw while the trouble happens, then a later tail that closes every window, and compares the
 # samples and transitions of the main stream with those of the same stream through pipes:
 # nothing missing, nothing foreign, duplicates only as copies of an expected record.
-# CHAOS_KILLS (default 10) and CHAOS_SESSIONS (default 400) make it longer (tests/soak does).
+# CHAOS_KILLS (default 10) and CHAOS_SESSIONS (default 300) make it longer (tests/soak does).
 # Properties that do not hold yet are reported as KNOWN (failures under CHAOS_STRICT=1).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/helpers/ops-lib.sh"
 
 KILLS=${CHAOS_KILLS:-10}
-SESSIONS=${CHAOS_SESSIONS:-400}
+SESSIONS=${CHAOS_SESSIONS:-300}
 # A crashed member is noticed after the session timeout; keep it short for the test.
 KAFKA_OPTS="-X session.timeout.ms=6000 -X heartbeat.interval.ms=500 -X max.poll.interval.ms=10000"
 export KAFKA_OPTS
@@ -61,7 +61,7 @@ produce_main() {
 finish() {
 	ops_produce "$BR" raw "$D/tail.ndjson"
 	ops_wait_count "$BR" samples '"request_id":"r7-' "$NS" 60
-	ops_wait_count "$BR" transitions '"session_id":"s7-' "$NT" 60
+	ops_wait_count "$BR" transitions '"session_id":"s7-' "$NT" 30
 	sleep 1
 	ops_consume "$BR" samples "$SC/all-samples"
 	ops_consume "$BR" transitions "$SC/all-transitions"
