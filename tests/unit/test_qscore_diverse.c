@@ -1,0 +1,77 @@
+/* test_qscore_diverse.c: q-score's page-level ranking — the similarity penalty, exploration on the penalised scores, propensities. */
+#include <math.h>
+#include <string.h>
+
+#include "check.h"
+#include "../../tools/q-score/explore.c"
+#include "../../tools/q-score/diverse.c"
+
+int
+main(void)
+{
+	/* two kinds: a (1,0) and b (0,1); the a's score higher */
+	static const float va[2] = { 1, 0 }, vb[2] = { 0, 1 };
+	float q[6] = { 1.0f, 0.95f, 0.9f, 0.5f, 0.45f, 0.4f };
+	const float *vec[6] = { va, va, va, vb, vb, vb };
+	struct qs_explore greedy = { QS_GREEDY, 0 }, soft = { QS_SOFTMAX, 0.5 }, eps = { QS_EPSILON, 0.3 };
+	struct qs_rank_ws ws;
+	struct qs_diverse_ws dw;
+	struct qs_rng rng;
+	uint32_t order[6], plain[6];
+	double prop[6], pplain[6];
+
+	memset(&ws, 0, sizeof ws);
+	memset(&dw, 0, sizeof dw);
+	qs_rng_seed(&rng, 1);
+
+	/* weight 0 is the plain greedy order */
+	qs_rank_diverse(&greedy, 0, q, vec, 2, 6, 6, &rng, &dw, &ws, order, prop);
+	qs_rank(&greedy, q, 6, 6, &rng, &ws, plain, pplain);
+	CHECK(memcmp(order, plain, sizeof order) == 0, "weight 0 ranks as qs_rank");
+	CHECK(prop[0] == 1 && prop[5] == 1, "greedy propensities are 1");
+
+	/* weight 1: after an a, every other a loses 1 and the best b comes second */
+	qs_rank_diverse(&greedy, 1, q, vec, 2, 6, 4, &rng, &dw, &ws, order, prop);
+	CHECK(order[0] == 0 && order[1] == 3, "the best b follows the best a: %u %u", order[0], order[1]);
+	CHECK(order[2] == 1 && order[3] == 4, "then they alternate: %u %u", order[2], order[3]);
+
+	/* a missing vector is similar to nothing */
+	vec[1] = NULL;
+	qs_rank_diverse(&greedy, 1, q, vec, 2, 6, 2, &rng, &dw, &ws, order, prop);
+	CHECK(order[0] == 0 && order[1] == 1, "no vector, no penalty: %u %u", order[0], order[1]);
+	vec[1] = va;
+
+	/* softmax: the propensity of the first item is its softmax share of the scores */
+	{
+		double tot = 0;
+		for (int i = 0; i < 6; i++)
+			tot += exp((q[i] - q[0]) / 0.5);
+		int ok = 1;
+		for (int r = 0; r < 50; r++) {
+			qs_rank_diverse(&soft, 1, q, vec, 2, 6, 3, &rng, &dw, &ws, order, prop);
+			double want = exp((q[order[0]] - q[0]) / 0.5) / tot;
+			if (fabs(prop[0] - want) > 1e-6)
+				ok = 0;
+			for (int j = 0; j < 3; j++)
+				if (!(prop[j] > 0 && prop[j] <= 1))
+					ok = 0;
+			if (order[0] == order[1] || order[1] == order[2] || order[0] == order[2])
+				ok = 0;
+		}
+		CHECK(ok, "softmax: first propensities are the softmax shares, lists have no repeats");
+	}
+	/* epsilon: the greedy (penalised) choice carries 1 - E + E/n */
+	{
+		int ok = 1;
+		for (int r = 0; r < 50; r++) {
+			qs_rank_diverse(&eps, 1, q, vec, 2, 6, 2, &rng, &dw, &ws, order, prop);
+			double want0 = order[0] == 0 ? 0.7 + 0.3 / 6 : 0.3 / 6;
+			if (fabs(prop[0] - want0) > 1e-9)
+				ok = 0;
+		}
+		CHECK(ok, "epsilon: propensities of the first position");
+	}
+	qs_diverse_ws_free(&dw);
+	qs_rank_ws_free(&ws);
+	return check_done();
+}
