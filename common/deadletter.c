@@ -165,7 +165,9 @@ vput(struct deadletter *d, const char *source, const char *raw, size_t rawlen, s
 	clean = utf8_clean(reason, strlen(reason), &cleanlen, &valid);
 	json_object_set_new(o, "reason", json_stringn(clean, cleanlen));
 	free(clean);
-	json_object_set_new(o, "source", json_string(source));
+	clean = utf8_clean(source, strlen(source), &cleanlen, &valid);	/* a file name may be any bytes */
+	json_object_set_new(o, "source", json_stringn(clean, cleanlen));
+	free(clean);
 	json_object_set_new(o, "tool", json_string(diag_progname()));
 	json_object_set_new(o, "ts", json_integer(now_ms()));
 	if (raw != NULL) {
