@@ -3,12 +3,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "diag.h"
 #include "kafka.h"
 #include "lineio.h"
+#include "sig.h"
 #include "xalloc.h"
 
 struct kafka_source {
@@ -382,25 +384,71 @@ kafka_source_store(struct kafka_source *src, const char *topic, int32_t partitio
 	rd_kafka_topic_partition_list_destroy(parts);
 }
 
+/* 1 when a commit refused with err may succeed if tried again (nothing is lost meanwhile). */
+static int
+kafka_commit_retriable(rd_kafka_resp_err_t err)
+{
+	switch (err) {
+	case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+	case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+	case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+	case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+	case RD_KAFKA_RESP_ERR_NETWORK_EXCEPTION:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS:
+	case RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+	case RD_KAFKA_RESP_ERR__TRANSPORT:
+	case RD_KAFKA_RESP_ERR__TIMED_OUT:
+	case RD_KAFKA_RESP_ERR__WAIT_COORD:
+	case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+	case RD_KAFKA_RESP_ERR__IN_PROGRESS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Retries of a final commit refused with a retriable error, and the pause between them. */
+#define FINAL_TRIES	10
+#define FINAL_PAUSE_MS	300
+
 int
 kafka_source_commit(struct kafka_source *src)
 {
 	rd_kafka_resp_err_t err;
+	int tries = 0;
 
-	err = rd_kafka_commit(src->rk, NULL, 0);
-	switch (err) {
-	case RD_KAFKA_RESP_ERR_NO_ERROR:
-	case RD_KAFKA_RESP_ERR__NO_OFFSET:
-		return 0;
-	case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
-	case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
-	case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
-		/* The group is moving: the positions stay stored for the next commit, or go to the next owner. */
-		diag_info(1, "kafka: commit deferred: %s", rd_kafka_err2str(err));
-		return 0;
-	default:
-		diag_warn("kafka: commit: %s", rd_kafka_err2str(err));
-		return -1;
+	for (;;) {
+		err = rd_kafka_commit(src->rk, NULL, 0);
+		switch (err) {
+		case RD_KAFKA_RESP_ERR_NO_ERROR:
+		case RD_KAFKA_RESP_ERR__NO_OFFSET:
+			return 0;
+		case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
+		case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
+		case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+			/* The group is moving: the positions stay stored for the next commit, or go to the next owner. */
+			diag_info(1, "kafka: commit deferred: %s", rd_kafka_err2str(err));
+			return 0;
+		default:
+			break;
+		}
+		if (!kafka_commit_retriable(err)) {
+			diag_warn("kafka: commit: %s", rd_kafka_err2str(err));
+			return -1;
+		}
+		/* While running, the next commit carries the positions: nothing is lost. */
+		if (!sig_stop) {
+			diag_info(1, "kafka: commit deferred: %s", rd_kafka_err2str(err));
+			return 0;
+		}
+		/* The last commit before leaving: try a while, then say it failed. */
+		if (++tries == FINAL_TRIES) {
+			diag_warn("kafka: final commit: %s after %d tries; the next owner reads again "
+			    "from the last commit", rd_kafka_err2str(err), tries);
+			return -1;
+		}
+		diag_info(1, "kafka: final commit: %s, trying again", rd_kafka_err2str(err));
+		nanosleep(&(struct timespec){ 0, FINAL_PAUSE_MS * 1000000L }, NULL);
 	}
 }
 

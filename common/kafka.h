@@ -41,11 +41,14 @@ void kafka_source_store(struct kafka_source *src, const char *topic,
 
 /*
  * Commits the stored positions synchronously. 0 on success (or nothing to
- * commit), -1 on failure. A commit refused because the group is rebalancing
- * is not a failure: the positions stay stored and go out with the next
- * commit while the partitions are still ours; otherwise their next owner
- * reads on from the last commit, so those records are delivered again
- * (at-least-once).
+ * commit), -1 on failure. A commit refused because the group is rebalancing,
+ * or by a retriable error (request timed out, coordinator unavailable, moved
+ * or loading, transport errors), is not a failure: the positions stay stored
+ * and go out with the next commit while the partitions are still ours;
+ * otherwise their next owner reads on from the last commit, so those records
+ * are delivered again (at-least-once). Once sig_stop is set (the last commit
+ * before leaving) a retriable refusal is tried again for about 3 s, then
+ * reported with -1.
  */
 int kafka_source_commit(struct kafka_source *src);
 

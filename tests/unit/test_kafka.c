@@ -12,6 +12,7 @@
 #include "diag.h"
 #include "kafka.h"
 #include "lineio.h"
+#include "sig.h"
 #include "xalloc.h"
 
 #define NREC 200
@@ -327,6 +328,59 @@ test_bad_conf(const char *brokers)
 	kafka_source_close(NULL);
 }
 
+/* The Kafka protocol's ApiKey of OffsetCommit (the mock's API takes it as an int). */
+#define API_OFFSET_COMMIT 8
+
+/*
+ * Commits refused by retriable errors: deferred while running (the positions
+ * stay stored and go out with the next commit), reported by the last commit
+ * before leaving (sig_stop set) only when the refusals outlast its retries.
+ */
+static void
+test_commit_errors(rd_kafka_mock_cluster_t *mc, const char *brokers)
+{
+	char *conf[] = { "session.timeout.ms=3000", "heartbeat.interval.ms=500" };
+	struct kafka_opts o = { .brokers = brokers, .group = "g6", .conf = conf, .nconf = 2 };
+	char *topics[] = { "t6" };
+	struct kafka_source *src;
+	int counts[NREC] = { 0 };
+
+	put_records(&o, "t6", 0, 4);
+	src = kafka_source_open(&o, topics, 1, 1024);
+	CHECK(drain(src, counts, 4, 20, 1) == 4, "4 records read");
+	rd_kafka_mock_push_request_errors(mc, API_OFFSET_COMMIT, 2,
+	    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+	CHECK(kafka_source_commit(src) == 0, "a timed-out commit is deferred, not a failure");
+	CHECK(kafka_source_commit(src) == 0, "the next commit goes out");
+	rd_kafka_mock_push_request_errors(mc, API_OFFSET_COMMIT, 1, RD_KAFKA_RESP_ERR_NOT_COORDINATOR);
+	CHECK(kafka_source_commit(src) == 0, "NOT_COORDINATOR deferred");
+	kafka_source_close(src);
+	/* Nothing read again: the deferred positions were committed. */
+	put_records(&o, "t6", 4, 5);
+	memset(counts, 0, sizeof counts);
+	src = kafka_source_open(&o, topics, 1, 1024);
+	CHECK(drain(src, counts, 1, 20, 1) == 1 && counts[4] == 1, "after the deferred commit only the new record");
+	CHECK(quiet(src, 0.5) == 0, "and nothing else");
+	sig_stop = 1;
+	rd_kafka_mock_push_request_errors(mc, API_OFFSET_COMMIT, 2,
+	    RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+	CHECK(kafka_source_commit(src) == 0, "the last commit rides out two refusals");
+	put_records(&o, "t6", 5, 6);
+	CHECK(drain(src, counts, 1, 20, 1) == 1, "one more record");
+	{
+		rd_kafka_resp_err_t e[40];
+		size_t i;
+
+		for (i = 0; i < 40; i++)
+			e[i] = RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT;
+		rd_kafka_mock_push_request_errors_array(mc, API_OFFSET_COMMIT, 40, e);
+	}
+	CHECK(kafka_source_commit(src) == -1, "a last commit refused throughout is reported");
+	rd_kafka_mock_clear_request_errors(mc, API_OFFSET_COMMIT);
+	sig_stop = 0;
+	kafka_source_close(src);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -352,6 +406,7 @@ main(int argc, char *argv[])
 	rd_kafka_mock_topic_create(mc, "t2", 1, 1);
 	rd_kafka_mock_topic_create(mc, "t4", 1, 1);
 	rd_kafka_mock_topic_create(mc, "t5", 4, 1);
+	rd_kafka_mock_topic_create(mc, "t6", 1, 1);
 
 	t0 = now();
 	test_bad_conf(brokers);
@@ -362,6 +417,8 @@ main(int argc, char *argv[])
 	diag_info(2, "hand-over: %.1fs", now() - t0);
 	test_failed_delivery(mc, brokers);
 	diag_info(2, "failed delivery: %.1fs", now() - t0);
+	test_commit_errors(mc, brokers);
+	diag_info(2, "commit errors: %.1fs", now() - t0);
 
 	rd_kafka_mock_cluster_destroy(mc);
 	rd_kafka_destroy(rk);
