@@ -15,6 +15,7 @@
 
 static struct jev_reader *fast, *full;
 static size_t max_open;
+static unsigned long long n_events, n_samples, n_late;
 
 static int
 same_str(struct jstr a, struct jstr b)
@@ -79,6 +80,7 @@ on_sample(void *arg, const char *key, size_t keylen, const char *buf, size_t len
 	(void)ts;
 	(void)partition;
 	(void)offset;
+	n_samples++;
 	if (key == NULL || keylen == 0)
 		abort();	/* a sample is keyed by its user */
 	fuzz_want_json(buf, len, "a sample");
@@ -90,6 +92,7 @@ on_late(void *arg, const char *key, size_t keylen, const char *buf, size_t len)
 	(void)arg;
 	(void)key;
 	(void)keylen;
+	n_late++;
 	fuzz_want_json(buf, len, "a late record");
 }
 
@@ -132,10 +135,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			same_event(&ev, &ev2, ln.buf);
 			join_event(j, &ev, part, off);
+			n_events++;
 		} else if ((obj = (json_decref(obj), jsonx_parse(ln.buf, ln.len, err, sizeof err))) != NULL) {
-			if (jev_from_json(full, obj, &ev, err, sizeof err) == 0)
+			if (jev_from_json(full, obj, &ev, err, sizeof err) == 0) {
 				join_event(j, &ev, part, off);
-			else if (err[0] == '\0')
+				n_events++;
+			} else if (err[0] == '\0')
 				abort();	/* a refusal says why */
 		}
 		json_decref(obj);
@@ -155,5 +160,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (join_open(j) != 0 || join_waiting(j) != 0)
 		abort();	/* the end of input closes every window */
 	join_free(j);
+	if (getenv("FUZZ_VERBOSE") != NULL)
+		fprintf(stderr, "%llu events, %llu samples, %llu late so far\n", n_events, n_samples, n_late);
 	return 0;
 }

@@ -19,6 +19,7 @@ static struct model m;
 static struct qs_counters counters;
 static struct qs_config cf;
 static size_t starts[MAX_BATCH], ends[MAX_BATCH];
+static unsigned long long n_scored, n_refused;
 
 /* A small network and a few known items: enough for every path of the scorer. */
 int
@@ -57,7 +58,10 @@ one(const char *buf, size_t len, struct qs_buf *out)
 {
 	char id[257], err[320];
 
-	if (qs_score_text(w, &cf, &m, buf, len, out, id, err, sizeof err) != 0) {
+	if (qs_score_text(w, &cf, &m, buf, len, out, id, err, sizeof err) == 0)
+		n_scored++;
+	else {
+		n_refused++;
 		if (err[0] == '\0')
 			abort();	/* every refusal says why */
 		qs_error_response(out, id, err);
@@ -96,5 +100,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_want_json(out.p, out.len, "the answer");
 done:
 	qs_buf_free(&out);
+	if (getenv("FUZZ_VERBOSE") != NULL)
+		fprintf(stderr, "%llu requests scored, %llu refused so far\n", n_scored, n_refused);
 	return 0;
 }

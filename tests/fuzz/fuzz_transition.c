@@ -13,6 +13,7 @@
 
 static struct emb *known;	/* the embeddings of online mode */
 static uint64_t unknown;
+static unsigned long long n_read, n_refused;
 
 /* Every offset of t lies within ds's pools. */
 static void
@@ -75,8 +76,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (parse_transition(&pc, ln.buf, ln.len) == 0) {
 			if (ds.n != n + 1)
 				abort();
+			n_read++;
 			check_trans(&ds, &ds.t[n], emb_rows(online ? known : v.dict));
-		} else if (err[0] == '\0' || ds.n != n || ds.nids != nids || ds.nfl != nfl || ds.nit != nit)
+		} else if (n_refused++, err[0] == '\0' || ds.n != n || ds.nids != nids || ds.nfl != nfl || ds.nit != nit)
 			abort();	/* a refusal says why and leaves the dataset as it was */
 		free(ln.buf);
 	}
@@ -95,5 +97,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	dataset_free(&ds);
 	emb_free(v.dict);
 	free(v.count);
+	if (getenv("FUZZ_VERBOSE") != NULL)
+		fprintf(stderr, "%llu transitions read, %llu refused so far\n", n_read, n_refused);
 	return 0;
 }
