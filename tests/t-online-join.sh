@@ -21,6 +21,7 @@ golden basic			# duplicate clicks count once, pay implies click, item not shown,
 golden click-first		# clicks and pays before their impression wait for it
 golden boundary			# windows to the millisecond; closing when the watermark reaches ts + window
 golden late-pay			# a pay after its window closed is a correction record, the sample keeps pay 0
+golden late-impression		# an impression replayed after its windows closed is a correction record, not a second sample
 golden eof			# end of input closes every window; waiting feedback becomes late
 golden max-open -n 2		# the oldest window closes early past --max-open
 golden early --emit early	# a paid item is final at once: emitted before the others
@@ -48,6 +49,9 @@ eq "window closes when the watermark reaches its end" \
 eq "late pay: record" "$(jq -r '"\(.reason) \(.type) \(.click)\(.pay)"' "$D/late-pay.late")" "late pay 11"
 eq "late pay: sample unchanged" "$(lab "$D/late-pay.out" r5 m)" 10
 eq "EOF flush" "$(lab "$D/eof.out" r7 k)" 10
+eq "late impression: one sample, labelled" "$(lab "$D/late-impression.out" r5 m)" 10
+eq "late impression: records" "$(jq -r '"\(.reason) \(.type)"' "$D/late-impression.late" | tr '\n' ,)" \
+    "late_impression impression,late click,"
 eq "unknown impression" "$(jq -r .reason "$D/eof.late")" unknown_impression
 eq "max-open: evicted first, unlabelled" "$(head -1 "$D/max-open.out" | jq -r '"\(.request_id) \(.click)"')" "r8 0"
 eq "max-open: its click is late" "$(jq -r .request_id "$D/max-open.late")" r8
@@ -69,7 +73,7 @@ eq "eviction counted" "$(jq -c '[.evicted, .late]' "$T_TMP/st2.json")" "[1,1]"
 # Without --late, late events are counted and reported; the exit status stays 0.
 online-join $A -i "$D/eof.in" >/dev/null 2>"$T_TMP/err"
 eq "late without --late: exit 0" "$?" 0
-ok "late without --late: reported" grep -q "1 click or pay event(s) joined no sample" "$T_TMP/err"
+ok "late without --late: reported" grep -q "1 event(s) joined no sample" "$T_TMP/err"
 
 # Usage errors.
 for bad in "--emit soon" "-w 0" "--pay-window x" "-n 0" "extra-arg"; do

@@ -443,6 +443,32 @@ emit_late(struct join *j, const struct fbev *e, const char *reason, const char *
 	j->out.late(j->out.arg, e->uid, e->uid_len, b->p, b->len);
 }
 
+/* An impression that came after its windows closed: a correction record to out->late, counted. */
+static void
+emit_late_imp(struct join *j, const struct jev *ev)
+{
+	struct jbuf *b = &j->rec;
+
+	j->n_late_total++;
+	if (j->out.late == NULL)
+		return;
+	b->len = 0;
+	jbuf_lit(b, "{\"reason\":\"late_impression\",\"type\":\"impression\",\"request_id\":");
+	jbuf_str(b, ev->rid.p, ev->rid.n);
+	jbuf_lit(b, ",\"user_id\":");
+	jbuf_str(b, ev->uid.p, ev->uid.n);
+	if (ev->sid.p != NULL) {
+		jbuf_lit(b, ",\"session_id\":");
+		jbuf_str(b, ev->sid.p, ev->sid.n);
+	}
+	jbuf_lit(b, ",\"page\":");
+	jbuf_i64(b, ev->page);
+	jbuf_lit(b, ",\"ts\":");
+	jbuf_i64(b, ev->ts);
+	jbuf_put(b, "}", 1);
+	j->out.late(j->out.arg, ev->uid.p, ev->uid.n, b->p, b->len);
+}
+
 static void
 fb_event(const struct fb *f, struct fbev *e)
 {
@@ -701,10 +727,19 @@ on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t off
 		(*j->n_dup_imp)++;
 		return;
 	}
-	m = imp_read(ev);
 	(*j->n_imp)++;
-	if (p->cur != WATERMARK_NONE && ts + j->close_after <= p->cur)
+	/*
+	 * Its windows closed before it came: a copy of an impression already
+	 * written (a replay upstream), or one too late to be labelled. Either
+	 * way a sample of it could contradict the one written, so it is a
+	 * correction record, not a sample.
+	 */
+	if (p->cur != WATERMARK_NONE && ts + j->close_after <= p->cur) {
 		(*j->n_late_imp)++;
+		emit_late_imp(j, ev);
+		return;
+	}
+	m = imp_read(ev);
 	m->rhash = h;
 	m->ts = ts;
 	m->seq = j->seq++;

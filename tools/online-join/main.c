@@ -331,7 +331,7 @@ main(int argc, char *argv[])
 		jr.io->status = 1;
 	jr.ar = NULL;
 	if ((n = (int64_t)join_late(jr.j)) > 0 && late_spec == NULL)
-		diag_info(1, "%" PRId64 " click or pay event(s) joined no sample (see --late)", n);
+		diag_info(1, "%" PRId64 " event(s) joined no sample (see --late)", n);
 	status = 0;
 err:
 	if (status != 0)
