@@ -471,6 +471,9 @@ jev_from_json(struct jev_reader *r, const json_t *obj, struct jev *ev, char *err
 		return fail(err, errlen, "", "field 'type': expected impression, click or pay");
 	if (jsonx_get_ts(obj, "ts", &ev->ts, e, sizeof e) == -1)
 		return fail(err, errlen, "", e);
+	/* The fast path's range: beyond it, ts plus a window would overflow. */
+	if (ev->ts < INT64_MIN / 2 || ev->ts > INT64_MAX / 2)
+		return fail(err, errlen, "", "field 'ts': out of range");
 	if (json_id(obj, "request_id", 1, r->ids[0], &ev->rid, "", err, errlen) == -1 ||
 	    json_id(obj, "user_id", 1, r->ids[1], &ev->uid, "", err, errlen) == -1)
 		return -1;
