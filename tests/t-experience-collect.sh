@@ -145,28 +145,16 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	i=0; while [ ! -s "$T_TMP/brokers" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 	BRK=$(cat "$T_TMP/brokers")
 	TAB=$(printf '\t')
-	cat "$T_TMP/sim.ndjson" "$T_TMP/tail" | jq -r '.user_id + "\t" + tojson' | kcat -P -b "$BRK" -t samples -K "$TAB"
+	jq -r '.user_id + "\t" + tojson' "$T_TMP/sim.ndjson" | kcat -P -b "$BRK" -t samples -K "$TAB"
 	nsamples=$(lines "$T_TMP/sim.ndjson")
-	# A stopped worker leaves its open sessions to the next reader: a later tail (one page of 40
-	# users, a day on, on both partitions) closes every window of the stream. Expected: the file
-	# run of stream and tail, without the tail's users.
-	jq -c -s 'max_by(.ts) as $m | range(40) as $i | $m + {sample_id: "zz\($i)", request_id: "zz\($i)",
-	    user_id: "zz\($i)", session_id: "zz", page: 0, ts: ($m.ts + 86400000)}' "$T_TMP/sim.ndjson" >"$T_TMP/tail"
-	cat "$T_TMP/sim.ndjson" "$T_TMP/tail" | $EC --w-click 0.5 --w-pay 4 |
-	    grep -v '"user_id":"zz' | sort >"$T_TMP/simt.sorted"
-	# same_set NAME GOT: the distinct transitions of GOT (without the tail) are those expected.
-	same_set() {
-		grep -v '"user_id":"zz' "$2" | sort -u >"$2.set"
-		same_file "$1" "$2.set" "$T_TMP/simt.sorted"
-	}
 		# A member killed without leaving the group holds its partitions for the session timeout.
 	KOPTS="-b $BRK --w-click 0.5 --w-pay 4 --stats-interval 100ms --commit-interval 100ms -X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
 
-	# One worker reads everything, stops on SIGTERM, commits at its open sessions (the tail's).
+	# One worker reads everything, stops on SIGTERM, writes what it holds.
 	experience-collect $KOPTS -G g1 -i kafka:samples -o kafka:transitions --dead-letter kafka:dead-letters \
 	    --stats "$T_TMP/k1.stats" 2>"$T_TMP/k1.err" &
 	p=$!
-	wait_for "$T_TMP/k1.stats" ".in == $((nsamples + 40)) and .lag == 0"
+	wait_for "$T_TMP/k1.stats" ".in == $nsamples"
 	stop $p
 	eq "kafka: worker exits 0 on SIGTERM" "$?" 0
 	kcat -C -b "$BRK" -t transitions -e -q -o beginning -f '%k\t%s\n' >"$T_TMP/k1.out"
@@ -175,8 +163,7 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	ok "kafka: keys are the records' users" sh -c "awk -F'\t' '{ print \$1 }' '$T_TMP/k1.out' | cmp -s - \
 	    '$(cut -f2- "$T_TMP/k1.out" | jq -r .user_id >"$T_TMP/k1.users"; echo "$T_TMP/k1.users")'"
 	cut -f2- "$T_TMP/k1.out" | sort >"$T_TMP/k1.sorted"
-	grep -v '"user_id":"zz' "$T_TMP/k1.sorted" >"$T_TMP/k1.main"
-	same_file "kafka: the transitions of the file run" "$T_TMP/k1.main" "$T_TMP/simt.sorted"
+	same_file "kafka: the transitions of the file run" "$T_TMP/k1.sorted" "$T_TMP/sim.sorted"
 
 		# kill -9 midway, then a restart: every page comes out (at least once), and the restart
 	# resumes at the oldest offset still held, not at the beginning.
@@ -189,7 +176,7 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	wait_for "$T_TMP/k3.stats" ".in == $half and .out > 0"
 	sleep 0.3
 	kill -KILL $p; wait $p 2>/dev/null
-	cat "$T_TMP/half2" "$T_TMP/tail" | jq -r '.user_id + "\t" + tojson' | kcat -P -b "$BRK" -t samples2 -K "$TAB"
+	jq -r '.user_id + "\t" + tojson' "$T_TMP/half2" | kcat -P -b "$BRK" -t samples2 -K "$TAB"
 	experience-collect $KOPTS -G g3 -i kafka:samples2 -o kafka:tr-crash --stats "$T_TMP/k4.stats" 2>"$T_TMP/k4.err" &
 	p=$!
 	wait_for "$T_TMP/k4.stats" ".in >= $((nsamples - half)) and .lag == 0"
@@ -197,15 +184,12 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	kcat -C -b "$BRK" -t tr-crash -e -q -o beginning | jq -r .request_id | sort -u >"$T_TMP/k3.rids"
 	jq -r .request_id "$T_TMP/sim.out" | sort >"$T_TMP/sim.rids"
 	eq "kafka: after kill -9 no page is lost" "$(comm -23 "$T_TMP/sim.rids" "$T_TMP/k3.rids" | wc -l | tr -d ' ')" 0
-	# (The restart may read the partition from its start: while sessions overlap without a pause,
-	# the committed position stays at the first of them; see experience-collect(1).)
-	kcat -C -b "$BRK" -t tr-crash -e -q -o beginning >"$T_TMP/k3.out"
-	same_set "kafka: after kill -9, the transitions of an undisturbed run (duplicates identical)" "$T_TMP/k3.out"
+	ok "kafka: the restart resumed past the committed samples" test "$(tail -1 "$T_TMP/k4.stats" | jq .in)" -lt "$nsamples"
 
-	# Two members of one group: the second joins midway. The first commits its revoked partitions
-	# at their oldest open sessions and drops them; the new owner replays those sessions from their
-	# start (from the last commit when the broker refused that one during the rebalance): pages
-	# may come twice, identical, none is lost, and no transition differs from an undisturbed run.
+	# Two members of one group: the second joins midway. The first writes the sessions of its
+	# revoked partitions (end "revoked") and commits before the hand-over; when the broker refuses
+	# that commit (a rebalance in progress), the new owner reads again from the last commit:
+	# pages may come twice (the same request_id, the same content), none is lost.
 	jq -r '.user_id + "\t" + tojson' "$T_TMP/half1" | kcat -P -b "$BRK" -t samples3 -K "$TAB"
 	experience-collect $KOPTS -G g5 -i kafka:samples3 -o kafka:tr-group --stats "$T_TMP/k5.stats" 2>"$T_TMP/k5.err" &
 	p5=$!
@@ -214,7 +198,7 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	p6=$!
 	wait_for "$T_TMP/k5.stats" '.revoked_sessions > 0'
 	i=0; while ! grep -q "assigned" "$T_TMP/k6.err" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	cat "$T_TMP/half2" "$T_TMP/tail" | jq -r '.user_id + "\t" + tojson' | kcat -P -b "$BRK" -t samples3 -K "$TAB"
+	jq -r '.user_id + "\t" + tojson' "$T_TMP/half2" | kcat -P -b "$BRK" -t samples3 -K "$TAB"
 	sleep 1
 	wait_for "$T_TMP/k5.stats" '.lag == 0'
 	wait_for "$T_TMP/k6.stats" '.lag == 0 and .in > 0'
@@ -228,7 +212,6 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	eq "kafka group: a page written twice is the same page" \
 	    "$(jq -c '[.request_id, .reward, (.action | map(.item_id))]' "$T_TMP/k5.out" | sort -u | wc -l | tr -d ' ')" \
 	    "$(lines "$T_TMP/sim.rids")"
-	same_set "kafka group: the transitions of an undisturbed run (duplicates identical)" "$T_TMP/k5.out"
 else
 	t_fail "kafka tests need kcat and kafka-mock"
 fi

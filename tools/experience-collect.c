@@ -86,9 +86,6 @@ struct session {
 	uint64_t seq;		/* of the next transition in the episode */
 	int emitted;		/* some page was emitted */
 	int64_t front_page, front_ts;	/* a new page must come after this one: the last emitted, or the next page it chained to */
-	int32_t part;		/* partition-table index of its samples, -1 for files */
-	int64_t start_offset;	/* Kafka offset of its first sample since the last session gap */
-	int64_t last_offset;	/* Kafka offset of its last sample */
 };
 
 /* A string-keyed chained hash table of sessions or pages. */
@@ -104,13 +101,6 @@ struct part {
 	int64_t next_read;	/* offset after the last record read */
 	int64_t held;		/* scratch: oldest offset still held */
 	int active;		/* assigned: its position is stored at checkpoints */
-	struct span *closed;	/* offsets of sessions closed at or past the committed position */
-	size_t nclosed, capclosed;
-};
-
-/* The offsets of a closed session's samples, first and last. */
-struct span {
-	int64_t first, last;
 };
 
 struct collector {
@@ -122,7 +112,6 @@ struct collector {
 	size_t hist_len;
 	int64_t gap, grace;
 	size_t max_open;
-	int64_t max_delay, idle_timeout;	/* of the watermark */
 	/* state */
 	struct table sessions, requests;
 	struct session *lru_head, *lru_tail;
@@ -482,33 +471,6 @@ session_new(const char *key, size_t keylen, size_t userlen, uint64_t h)
 	return s;
 }
 
-/*
- * Remembers the offsets of the samples of s as closed (its transitions are
- * written), so that the committed position does not fall between them: a
- * new owner replaying from there would see only its last pages. At most
- * --max-open spans per partition are kept (the oldest go first).
- */
-static void
-span_close(const struct session *s, int64_t first)
-{
-	struct part *pt;
-
-	if (s->part < 0 || first < 0)
-		return;
-	pt = &C.parts[s->part];
-	if (pt->nclosed == pt->capclosed) {
-		if (C.max_open > 0 && pt->nclosed >= C.max_open) {
-			memmove(pt->closed, pt->closed + 1, (pt->nclosed - 1) * sizeof *pt->closed);
-			pt->nclosed--;
-		} else {
-			pt->capclosed = pt->capclosed ? pt->capclosed * 2 : 16;
-			pt->closed = xreallocarray(pt->closed, pt->capclosed, sizeof *pt->closed);
-		}
-	}
-	pt->closed[pt->nclosed].first = first;
-	pt->closed[pt->nclosed++].last = s->last_offset;
-}
-
 /* Removes s from every index and frees it with its pages, written or not. */
 static void
 session_free(struct session *s)
@@ -702,17 +664,8 @@ emit_first(struct session *s, enum chain_end when_last)
 	if (end != END_NONE) {
 		free(s->mdp_id);
 		s->mdp_id = NULL;
-		if (end == END_SESSION_GAP) {
-			struct page *p;
-
+		if (end == END_SESSION_GAP)
 			hist_clear(s);
-			/* A new start: a replay from its next page rebuilds the same state. */
-			span_close(s, s->start_offset);
-			s->start_offset = -1;
-			for (p = p1; p; p = p->next)
-				if (p->first_offset >= 0 && (s->start_offset < 0 || p->first_offset < s->start_offset))
-					s->start_offset = p->first_offset;
-		}
 	}
 	s->pages = p1;
 	table_del(&C.requests, p0, p0->hash, page_next);
@@ -741,10 +694,9 @@ session_progress(struct session *s, enum chain_end force)
 		}
 		emit_first(s, force == END_NONE ? END_SESSION_GAP : force);
 	}
-	if (s->pages == NULL) {
-		span_close(s, s->start_offset);
+	if (s->pages == NULL)
 		session_free(s);
-	} else
+	else
 		session_rewake(s);
 }
 
@@ -902,8 +854,6 @@ take_sample(const struct line *ln)
 			if (C.max_open > 0 && (size_t)*C.g_open >= C.max_open)
 				evict_one();
 			s = session_new(key, ulen + slen + 2, ulen, h);
-			s->part = part;
-			s->start_offset = ln->offset;
 		}
 		p = xcalloc(1, sizeof *p);
 		p->s = s;
@@ -939,10 +889,6 @@ take_sample(const struct line *ln)
 	it->pay = (uint8_t)pay;
 	it->propensity = (float)prop;
 	s = p->s;
-	if (ln->offset > s->last_offset)
-		s->last_offset = ln->offset;
-	if (s->start_offset < 0)
-		s->start_offset = ln->offset;
 	lru_unlink(s);
 	lru_append(s);
 	session_rewake(s);
@@ -953,79 +899,42 @@ out:
 
 /* --- Kafka positions --- */
 
-/*
- * Stores, per partition, the oldest offset from which a replay rebuilds the
- * same transitions: the first sample of every open session (since its last
- * session gap), and never a position between the first and last samples of
- * a session closed meanwhile; the next offset when nothing is held.
- */
+/* Stores, per partition, the oldest offset still held in open pages (or all read). */
 static void
 store_positions(void *arg)
 {
 	struct session *s;
-	struct part *pt;
-	size_t i, k;
-	int moved;
+	struct page *p;
+	size_t i;
 
-	(void)arg;
 	if (C.nparts == 0)
 		return;
 	for (i = 0; i < C.nparts; i++)
 		C.parts[i].held = C.parts[i].next_read;
 	for (s = C.lru_head; s; s = s->lru_next)
-		if (s->part >= 0 && s->start_offset >= 0 && s->start_offset < C.parts[s->part].held)
-			C.parts[s->part].held = s->start_offset;
-	for (i = 0; i < C.nparts; i++) {
-		pt = &C.parts[i];
-		do {
-			moved = 0;
-			for (k = 0; k < pt->nclosed; k++)
-				if (pt->closed[k].first < pt->held && pt->closed[k].last >= pt->held) {
-					pt->held = pt->closed[k].first;
-					moved = 1;
-				}
-		} while (moved);
-		/* The position only moves on: spans wholly before it are done with. */
-		for (k = 0; k < pt->nclosed;)
-			if (pt->closed[k].last < pt->held)
-				pt->closed[k] = pt->closed[--pt->nclosed];
-			else
-				k++;
-		if (pt->active)
-			line_reader_store(C.io->in, pt->topic, pt->partition, pt->held);
-	}
-}
-
-/* Drops the sessions of partition-table index i (or all with -1) without writing them. */
-static void
-drop_sessions(int32_t i)
-{
-	struct session *s, *nx;
-
-	for (s = C.lru_head; s; s = nx) {
-		nx = s->lru_next;
-		if (i < 0 || s->part == i) {
-			(*C.n_revoked)++;
-			session_free(s);
-		}
-	}
+		for (p = s->pages; p; p = p->next)
+			if (p->part >= 0 && p->first_offset < C.parts[p->part].held)
+				C.parts[p->part].held = p->first_offset;
+	for (i = 0; i < C.nparts; i++)
+		if (C.parts[i].active)
+			line_reader_store(C.io->in, C.parts[i].topic, C.parts[i].partition, C.parts[i].held);
 }
 
 /*
- * A partition is handed over by replay: before it is revoked, the outputs
- * are delivered and its position committed at the first sample of its
- * oldest open session; its sessions are then dropped unwritten, and the
- * member that gains it reads them again from their start, rebuilding the
- * same history, episodes and transitions (those already written come again,
- * identical). An assigned partition joins the watermark at once, so that
- * the samples of a partition that delivers later are not taken for late ones.
+ * Before a partition is revoked, its sessions are closed and emitted (end
+ * "revoked"), so that the member that gains it starts clean from the
+ * committed position without duplicates. An assigned partition joins the
+ * watermark at once, so that the samples of a partition that delivers later
+ * are not taken for late ones.
  */
 static void
 on_rebalance(void *arg, int assigned, const char *topic, const int32_t *partitions, size_t n)
 {
+	struct session *s, *nx;
+	struct page *p;
 	size_t i, j;
+	int hit;
 
-	(void)arg;
 	diag_info(2, "%s %zu partition(s) of %s", assigned ? "assigned" : "revoking", n, topic);
 	if (assigned) {
 		/* An assigned partition holds the watermark back until it delivers or goes idle. */
@@ -1033,28 +942,25 @@ on_rebalance(void *arg, int assigned, const char *topic, const int32_t *partitio
 			watermark_observe(C.wm, partitions[j], INT64_MIN);
 		return;
 	}
+	for (s = C.lru_head; s; s = nx) {
+		nx = s->lru_next;
+		hit = 0;
+		for (p = s->pages; p && !hit; p = p->next)
+			for (j = 0; j < n && !hit; j++)
+				hit = p->part >= 0 && C.parts[p->part].partition == partitions[j] &&
+				    strcmp(C.parts[p->part].topic, topic) == 0;
+		if (hit) {
+			(*C.n_revoked)++;
+			session_progress(s, END_REVOKED);
+		}
+	}
+	for (j = 0; j < n; j++)
+		watermark_forget(C.wm, partitions[j]);
 	tool_io_checkpoint(C.io);
 	for (i = 0; i < C.nparts; i++)
 		for (j = 0; j < n; j++)
-			if (C.parts[i].partition == partitions[j] && strcmp(C.parts[i].topic, topic) == 0) {
-				drop_sessions((int32_t)i);
+			if (C.parts[i].partition == partitions[j] && strcmp(C.parts[i].topic, topic) == 0)
 				C.parts[i].active = 0;
-				C.parts[i].nclosed = 0;
-			}
-	for (j = 0; j < n; j++)
-		watermark_forget(C.wm, partitions[j]);
-	/*
-	 * Every partition gone (the eager protocol revokes them all): start
-	 * the watermark afresh, so that a partition assigned again and read
-	 * from its committed position is not taken for late.
-	 */
-	for (i = 0; i < C.nparts && !C.parts[i].active; i++)
-		;
-	if (i == C.nparts && C.lru_head == NULL) {
-		watermark_free(C.wm);
-		C.wm = watermark_new(C.max_delay, C.idle_timeout);
-		C.wm_now = WATERMARK_NONE;
-	}
 }
 
 /* Closes every open session at the end of input. */
@@ -1086,8 +992,6 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct tool_opts opts = { 0 };
-	int kafka;
-	size_t i;
 	int64_t max_delay = 60 * 1000, idle_timeout = 60 * 1000, d;
 	struct line ln;
 	long n;
@@ -1157,8 +1061,6 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	C.io->manual_commit = 1;
-	C.max_delay = max_delay;
-	C.idle_timeout = idle_timeout;
 	C.wm = watermark_new(max_delay, idle_timeout);
 	C.wm_now = WATERMARK_NONE;
 	C.n_pages = stats_counter(C.io->st, "pages");
@@ -1183,21 +1085,8 @@ main(int argc, char *argv[])
 			take_sample(&ln);
 		advance();
 	}
-	/*
-	 * Files and pipes end: every session closes. A Kafka worker that stops
-	 * commits at its open sessions and leaves them to the next reader.
-	 */
-	kafka = line_reader_kafka(C.io->in) != NULL;
-	if (!kafka)
-		flush_all();
+	flush_all();
 	rv = tool_io_close(C.io);
-	if (kafka)
-		drop_sessions(-1);
-	for (i = 0; i < C.nparts; i++) {
-		free(C.parts[i].closed);
-		free(C.parts[i].topic);
-	}
-	free(C.parts);
 	watermark_free(C.wm);
 	tool_opts_free(&opts);
 	return rv;
