@@ -8,13 +8,13 @@
 #include "jbuf.h"
 #include "xalloc.h"
 
-/* Makes room for n more bytes. */
+/* Makes room for n more bytes and the terminating NUL. */
 void
 jbuf_need(struct jbuf *b, size_t n)
 {
-	if (b->cap - b->len >= n)
+	if (b->cap - b->len > n)
 		return;
-	while (b->cap - b->len < n)
+	while (b->cap - b->len <= n)
 		b->cap = b->cap ? b->cap * 2 : 4096;
 	b->p = xrealloc(b->p, b->cap);
 }
@@ -25,6 +25,7 @@ jbuf_put(struct jbuf *b, const char *s, size_t n)
 	jbuf_need(b, n);
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
+	b->p[b->len] = '\0';
 }
 
 /* Writes the decimal digits of v (no NUL) into d[20]; returns their count. */
@@ -86,6 +87,7 @@ jbuf_str(struct jbuf *b, const char *s, size_t n)
 		}
 	}
 	*o++ = '"';
+	*o = '\0';
 	b->len = (size_t)(o - b->p);
 }
 
@@ -328,6 +330,8 @@ void
 jbuf_reset(struct jbuf *b)
 {
 	b->len = 0;
+	if (b->p != NULL)
+		b->p[0] = '\0';
 }
 
 void

@@ -5,13 +5,17 @@
 #include <stdint.h>
 #include <jansson.h>
 
-/* Zero-initialise; the buffer owns p. Nothing here fails: out of memory ends the program. */
+/*
+ * Zero-initialise; the buffer owns p, which is NUL-terminated once anything
+ * was written (len excludes the NUL). Nothing here fails: out of memory ends
+ * the program.
+ */
 struct jbuf {
 	char *p;
 	size_t len, cap;
 };
 
-/* Makes room for n more bytes. */
+/* Makes room for n more bytes (and the NUL). */
 void jbuf_need(struct jbuf *b, size_t n);
 void jbuf_put(struct jbuf *b, const char *s, size_t n);
 #define jbuf_lit(b, s) jbuf_put((b), (s), sizeof(s) - 1)

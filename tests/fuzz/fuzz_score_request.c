@@ -54,7 +54,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 /* Scores one request into out (an error object when it fails), as the server does. */
 static void
-one(const char *buf, size_t len, struct qs_buf *out)
+one(const char *buf, size_t len, struct jbuf *out)
 {
 	char id[257], err[320];
 
@@ -72,7 +72,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
-	struct qs_buf out = { 0 };
+	struct jbuf out = { 0 };
 	char err[320];
 	size_t i, n, skip = 0;
 
@@ -85,21 +85,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (skip < size && buf[skip] == '[') {
 		if (qs_parse_array(buf, size, MAX_BATCH, starts, ends, &n, err, sizeof err) != 0)
 			goto done;
-		qs_buf_str(&out, "[");
+		jbuf_puts(&out, "[");
 		for (i = 0; i < n && i < MAX_BATCH; i++) {
 			if (starts[i] > ends[i] || ends[i] > size)
 				abort();	/* an element lies within the body */
 			if (i)
-				qs_buf_str(&out, ",");
+				jbuf_puts(&out, ",");
 			one(buf + starts[i], ends[i] - starts[i], &out);
 		}
-		qs_buf_str(&out, "]");
+		jbuf_puts(&out, "]");
 	} else
 		one(buf, size, &out);
 	/* Whatever the request, the answer is JSON. */
 	fuzz_want_json(out.p, out.len, "the answer");
 done:
-	qs_buf_free(&out);
+	jbuf_free(&out);
 	if (getenv("FUZZ_VERBOSE") != NULL)
 		fprintf(stderr, "%llu requests scored, %llu refused so far\n", n_scored, n_refused);
 	return 0;

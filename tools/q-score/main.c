@@ -115,7 +115,7 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 {
 	struct tool_io *io;
 	struct qs_worker *w;
-	struct qs_buf out = { 0 };
+	struct jbuf out = { 0 };
 	struct line ln;
 	char err[320], id[257];
 	uint64_t *n_err;
@@ -158,7 +158,7 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 			break;
 		tool_io_done(io, &ln);
 	}
-	qs_buf_free(&out);
+	jbuf_free(&out);
 	qs_worker_free(w);
 	return tool_io_close(io);
 }

@@ -302,7 +302,7 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
     size_t *scored, char *err, size_t errlen)
 {
 	struct qs_worker *w = ms->warm;
-	struct qs_buf out = { 0 };
+	struct jbuf out = { 0 };
 	char rerr[256], id[257], first_err[256] = "";
 	const char *p = buf, *end = buf + len, *nl;
 	size_t tried = 0, ok = 0;
@@ -341,7 +341,7 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
 		if (rc != 0)
 			break;
 	}
-	qs_buf_free(&out);
+	jbuf_free(&out);
 	*scored = ok;
 	if (rc == 0 && tried > 0 && ok == 0) {
 		snprintf(err, errlen, "warm-up: none of %zu recorded requests fits the model: %s", tried, first_err);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <jansson.h>
 
+#include "jbuf.h"
 #include "model.h"
 #include "qnet.h"
 
@@ -146,16 +147,6 @@ struct qs_config {
 	struct qs_counters *counters;
 };
 
-/* A growable output buffer. */
-struct qs_buf { char *p; size_t len, cap; };
-void qs_buf_reserve(struct qs_buf *b, size_t more);
-void qs_buf_add(struct qs_buf *b, const char *s, size_t n);
-void qs_buf_str(struct qs_buf *b, const char *s);
-/* Appends s (n bytes) as a JSON string, quotes included. */
-void qs_buf_json_str(struct qs_buf *b, const char *s, size_t n);
-void qs_buf_printf(struct qs_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void qs_buf_free(struct qs_buf *b);
-
 /* A parsed score request; ids and numbers live in the worker's buffers until the next parse. */
 struct qs_req {
 	char request_id[257];
@@ -196,7 +187,7 @@ struct qs_worker {
 	size_t *hidlen;
 	char *histbuf;			/* ids copied from the history store */
 	size_t histcap;
-	struct qs_buf out;		/* the answer being written */
+	struct jbuf out;		/* the answer being written */
 	size_t *starts, *ends;		/* a batch's elements */
 	size_t batchcap;
 	struct qs_worker *next;		/* in the list of all workers */
@@ -228,16 +219,16 @@ int qs_parse_array(const char *buf, size_t len, size_t max, size_t *starts, size
  * request does not fit the model. m may be NULL: an error ("no model loaded").
  */
 int qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const struct qs_req *rq,
-    struct qs_buf *out, char *err, size_t errlen);
+    struct jbuf *out, char *err, size_t errlen);
 /*
  * Parses and scores one request given as text; on failure appends nothing
  * and returns -1 with the reason. id (257 bytes) receives the request id
  * when one was read, else "".
  */
 int qs_score_text(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const char *buf,
-    size_t len, struct qs_buf *out, char id[257], char *err, size_t errlen);
+    size_t len, struct jbuf *out, char id[257], char *err, size_t errlen);
 /* Appends {"request_id":…,"error":…} (request_id null when id is ""). */
-void qs_error_response(struct qs_buf *out, const char *id, const char *reason);
+void qs_error_response(struct jbuf *out, const char *id, const char *reason);
 
 /* ---- models.c: the serving model, its loader thread and the hot swap ---- */
 

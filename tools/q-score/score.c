@@ -9,97 +9,9 @@
 #include "xalloc.h"
 
 
-/* ---- output buffer ---- */
-
-void
-qs_buf_reserve(struct qs_buf *b, size_t more)
-{
-	size_t cap;
-
-	if (b->len + more + 1 <= b->cap)
-		return;
-	for (cap = b->cap ? b->cap : 256; cap < b->len + more + 1; cap *= 2)
-		;
-	b->p = xrealloc(b->p, cap);
-	b->cap = cap;
-}
-
-void
-qs_buf_add(struct qs_buf *b, const char *s, size_t n)
-{
-	qs_buf_reserve(b, n);
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-void
-qs_buf_str(struct qs_buf *b, const char *s)
-{
-	qs_buf_add(b, s, strlen(s));
-}
-
-void
-qs_buf_json_str(struct qs_buf *b, const char *s, size_t n)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-	char *o;
-
-	qs_buf_reserve(b, 6 * n + 2);
-	o = b->p + b->len;
-	*o++ = '"';
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			*o++ = '\\';
-			*o++ = (char)c;
-		} else if (c < 0x20 || c == 0x7f) {
-			*o++ = '\\';
-			*o++ = 'u';
-			*o++ = '0';
-			*o++ = '0';
-			*o++ = hex[c >> 4];
-			*o++ = hex[c & 15];
-		} else
-			*o++ = (char)c;
-	}
-	*o++ = '"';
-	*o = '\0';
-	b->len = (size_t)(o - b->p);
-}
-
-void
-qs_buf_printf(struct qs_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	qs_buf_reserve(b, 64);
-	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= b->cap - b->len) {
-		qs_buf_reserve(b, (size_t)n);
-		va_start(ap, fmt);
-		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-	}
-	b->len += (size_t)n;
-}
-
-void
-qs_buf_free(struct qs_buf *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof *b);
-}
-
 /* Appends v with 7 significant digits, trailing zeros dropped (as printf's %.7g, faster in [1e-3, 1e7)). */
 static void
-buf_float(struct qs_buf *b, double v)
+buf_float(struct jbuf *b, double v)
 {
 	char tmp[32], *o;
 	uint64_t ip, fp;
@@ -109,10 +21,10 @@ buf_float(struct qs_buf *b, double v)
 	a = fabs(v);
 	if (!(a >= 1e-3 && a < 1e7)) {
 		if (a == 0) {
-			qs_buf_add(b, "0", 1);
+			jbuf_put(b, "0", 1);
 			return;
 		}
-		qs_buf_printf(b, "%.7g", v);
+		jbuf_printf(b, "%.7g", v);
 		return;
 	}
 	/* fd fractional digits so that the total is 7 significant digits */
@@ -149,20 +61,20 @@ buf_float(struct qs_buf *b, double v)
 	if (neg)
 		*--o = '-';
 	n = (int)(tmp + sizeof tmp - o);
-	qs_buf_add(b, o, (size_t)n);
+	jbuf_put(b, o, (size_t)n);
 }
 
 void
-qs_error_response(struct qs_buf *out, const char *id, const char *reason)
+qs_error_response(struct jbuf *out, const char *id, const char *reason)
 {
-	qs_buf_str(out, "{\"request_id\":");
+	jbuf_puts(out, "{\"request_id\":");
 	if (id && *id)
-		qs_buf_json_str(out, id, strlen(id));
+		jbuf_str(out, id, strlen(id));
 	else
-		qs_buf_str(out, "null");
-	qs_buf_str(out, ",\"error\":");
-	qs_buf_json_str(out, reason, strlen(reason));
-	qs_buf_str(out, "}");
+		jbuf_puts(out, "null");
+	jbuf_puts(out, ",\"error\":");
+	jbuf_str(out, reason, strlen(reason));
+	jbuf_puts(out, "}");
 }
 
 /* ---- worker ---- */
@@ -201,7 +113,7 @@ qs_worker_free(struct qs_worker *w)
 	free(w->hid);
 	free(w->hidlen);
 	free(w->histbuf);
-	qs_buf_free(&w->out);
+	jbuf_free(&w->out);
 	free(w->starts);
 	free(w->ends);
 	free(w);
@@ -241,7 +153,7 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 
 int
 qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const struct qs_req *rq,
-    struct qs_buf *out, char *err, size_t errlen)
+    struct jbuf *out, char *err, size_t errlen)
 {
 	const struct qnet *net;
 	const struct qnet_dims *dm;
@@ -330,27 +242,27 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 		qs_rank(&cf->explore, w->q, ncand, k, &w->rng, &w->rank, w->order, w->prop);
 
 	/* the answer */
-	qs_buf_reserve(out, 64 + k * 96);
-	qs_buf_str(out, "{\"request_id\":");
-	qs_buf_json_str(out, rq->request_id, strlen(rq->request_id));
-	qs_buf_printf(out, ",\"model_version\":%u,\"items\":[", m->version);
+	jbuf_need(out, 64 + k * 96);
+	jbuf_puts(out, "{\"request_id\":");
+	jbuf_str(out, rq->request_id, strlen(rq->request_id));
+	jbuf_printf(out, ",\"model_version\":%u,\"items\":[", m->version);
 	for (i = 0; i < k; i++) {
 		uint32_t j = w->order[i];
-		qs_buf_str(out, i ? ",{\"item_id\":" : "{\"item_id\":");
-		qs_buf_json_str(out, w->sbuf + w->coff[j], w->clen[j]);
-		qs_buf_str(out, ",\"q\":");
+		jbuf_puts(out, i ? ",{\"item_id\":" : "{\"item_id\":");
+		jbuf_str(out, w->sbuf + w->coff[j], w->clen[j]);
+		jbuf_puts(out, ",\"q\":");
 		buf_float(out, w->q[j]);
-		qs_buf_str(out, ",\"propensity\":");
+		jbuf_puts(out, ",\"propensity\":");
 		buf_float(out, w->prop[i]);
-		qs_buf_str(out, "}");
+		jbuf_puts(out, "}");
 	}
-	qs_buf_str(out, "]}");
+	jbuf_puts(out, "]}");
 	return 0;
 }
 
 int
 qs_score_text(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const char *buf,
-    size_t len, struct qs_buf *out, char id[257], char *err, size_t errlen)
+    size_t len, struct jbuf *out, char id[257], char *err, size_t errlen)
 {
 	struct qs_req rq;
 	int rc;

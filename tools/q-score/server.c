@@ -43,7 +43,7 @@ struct qs_server {
 
 /* The state of one HTTP request while its body arrives. */
 struct conn {
-	struct qs_buf body;
+	struct jbuf body;
 	int too_big;
 	int score;
 	struct timespec t0;
@@ -96,14 +96,14 @@ reply(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *
 static enum MHD_Result
 reply_error(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *reason)
 {
-	struct qs_buf b = { 0 };
+	struct jbuf b = { 0 };
 	enum MHD_Result ret;
 
-	qs_buf_str(&b, "{\"error\":");
-	qs_buf_json_str(&b, reason, strlen(reason));
-	qs_buf_str(&b, "}\n");
+	jbuf_puts(&b, "{\"error\":");
+	jbuf_str(&b, reason, strlen(reason));
+	jbuf_puts(&b, "}\n");
 	ret = reply(s, c, code, "application/json", b.p, b.len);
-	qs_buf_free(&b);
+	jbuf_free(&b);
 	return ret;
 }
 
@@ -128,7 +128,7 @@ observe(struct qs_server *s, const struct timespec *t0)
 /* Scores one request (text) into out; errors become error objects. Returns the HTTP status for a lone request. */
 static unsigned
 score_one(struct qs_server *s, struct qs_worker *w, const struct model *m, const char *buf, size_t len,
-    struct qs_buf *out)
+    struct jbuf *out)
 {
 	struct qs_counters *ct = s->o.cf->counters;
 	char id[257], err[320];
@@ -147,7 +147,7 @@ answer_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 {
 	struct qs_counters *ct = s->o.cf->counters;
 	struct qs_worker *w = worker(s);
-	struct qs_buf *out = &w->out;
+	struct jbuf *out = &w->out;
 	const char *body = cc->body.p ? cc->body.p : "";
 	size_t len = cc->body.len, i, n, skip = 0;
 	struct qs_model *qm;
@@ -181,18 +181,18 @@ answer_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 			return reply_error(s, c, 413, why);
 		}
 		qm = qs_model_acquire(s->o.models);
-		qs_buf_str(out, "[");
+		jbuf_puts(out, "[");
 		for (i = 0; i < n; i++) {
 			if (i)
-				qs_buf_str(out, ",");
+				jbuf_puts(out, ",");
 			score_one(s, w, qm ? qm->m : NULL, body + w->starts[i], w->ends[i] - w->starts[i], out);
 		}
-		qs_buf_str(out, "]\n");
+		jbuf_puts(out, "]\n");
 		code = 200;
 	} else {
 		qm = qs_model_acquire(s->o.models);
 		code = score_one(s, w, qm ? qm->m : NULL, body, len, out);
-		qs_buf_str(out, "\n");
+		jbuf_puts(out, "\n");
 	}
 	/* one version answers the whole body: the reference is held until here */
 	qs_model_release(s->o.models, qm);
@@ -247,14 +247,14 @@ static enum MHD_Result
 handle_latency(struct qs_server *s, struct MHD_Connection *c)
 {
 	const char *reset = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "reset");
-	struct qs_buf b = { 0 };
+	struct jbuf b = { 0 };
 	uint64_t n = 0;
 	enum MHD_Result ret;
 	size_t i;
 
 	for (i = 0; i < NSERVICE; i++)
 		n += atomic_load(&s->svc_wall[i]);
-	qs_buf_printf(&b, "{\"requests\":%ju,\"wall_us\":{\"p50\":%ju,\"p99\":%ju,\"p999\":%ju},"
+	jbuf_printf(&b, "{\"requests\":%ju,\"wall_us\":{\"p50\":%ju,\"p99\":%ju,\"p999\":%ju},"
 	    "\"cpu_us\":{\"p50\":%ju,\"p99\":%ju,\"p999\":%ju}}\n", (uintmax_t)n,
 	    (uintmax_t)quantile(s->svc_wall, n, 0.5), (uintmax_t)quantile(s->svc_wall, n, 0.99),
 	    (uintmax_t)quantile(s->svc_wall, n, 0.999), (uintmax_t)quantile(s->svc_cpu, n, 0.5),
@@ -265,7 +265,7 @@ handle_latency(struct qs_server *s, struct MHD_Connection *c)
 			atomic_store(&s->svc_cpu[i], 0);
 		}
 	ret = reply(s, c, 200, "application/json", b.p, b.len);
-	qs_buf_free(&b);
+	jbuf_free(&b);
 	return ret;
 }
 
@@ -274,29 +274,29 @@ handle_models(struct qs_server *s, struct MHD_Connection *c)
 {
 	json_t *st = qs_models_status(s->o.models);
 	char *txt = json_dumps(st, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-	struct qs_buf b = { 0 };
+	struct jbuf b = { 0 };
 	enum MHD_Result ret;
 
 	json_decref(st);
-	qs_buf_str(&b, txt);
-	qs_buf_str(&b, "\n");
+	jbuf_puts(&b, txt);
+	jbuf_puts(&b, "\n");
 	free(txt);
 	ret = reply(s, c, 200, "application/json", b.p, b.len);
-	qs_buf_free(&b);
+	jbuf_free(&b);
 	return ret;
 }
 
 static void
-metric(struct qs_buf *b, const char *name, const char *type, const char *help, double v)
+metric(struct jbuf *b, const char *name, const char *type, const char *help, double v)
 {
-	qs_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
+	jbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
 
 static enum MHD_Result
 handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 {
 	const struct qs_counters *ct = s->o.cf->counters;
-	struct qs_buf b = { 0 };
+	struct jbuf b = { 0 };
 	uint64_t cum = 0, lines, clicks, bad;
 	enum MHD_Result ret;
 	size_t i;
@@ -305,22 +305,22 @@ handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 	    (double)atomic_load(&ct->requests));
 	metric(&b, "qscore_request_errors_total", "counter", "Score requests answered with an error (bad JSON, bad fields, no model).",
 	    (double)atomic_load(&ct->errors));
-	qs_buf_str(&b, "# HELP qscore_http_responses_total HTTP responses by status code.\n"
+	jbuf_puts(&b, "# HELP qscore_http_responses_total HTTP responses by status code.\n"
 	    "# TYPE qscore_http_responses_total counter\n");
 	for (i = 0; i < NCODES; i++)
-		qs_buf_printf(&b, "qscore_http_responses_total{code=\"%u\"} %ju\n", codes[i],
+		jbuf_printf(&b, "qscore_http_responses_total{code=\"%u\"} %ju\n", codes[i],
 		    (uintmax_t)atomic_load(&s->by_code[i]));
-	qs_buf_printf(&b, "qscore_http_responses_total{code=\"other\"} %ju\n", (uintmax_t)atomic_load(&s->by_code[NCODES]));
-	qs_buf_str(&b, "# HELP qscore_request_duration_seconds Time from the first byte of a POST /v1/score to its response being queued.\n"
+	jbuf_printf(&b, "qscore_http_responses_total{code=\"other\"} %ju\n", (uintmax_t)atomic_load(&s->by_code[NCODES]));
+	jbuf_puts(&b, "# HELP qscore_request_duration_seconds Time from the first byte of a POST /v1/score to its response being queued.\n"
 	    "# TYPE qscore_request_duration_seconds histogram\n");
 	for (i = 0; i <= NBUCKETS; i++) {
 		cum += atomic_load(&s->hist[i]);
 		if (i < NBUCKETS)
-			qs_buf_printf(&b, "qscore_request_duration_seconds_bucket{le=\"%g\"} %ju\n", bucket_le[i], (uintmax_t)cum);
+			jbuf_printf(&b, "qscore_request_duration_seconds_bucket{le=\"%g\"} %ju\n", bucket_le[i], (uintmax_t)cum);
 		else
-			qs_buf_printf(&b, "qscore_request_duration_seconds_bucket{le=\"+Inf\"} %ju\n", (uintmax_t)cum);
+			jbuf_printf(&b, "qscore_request_duration_seconds_bucket{le=\"+Inf\"} %ju\n", (uintmax_t)cum);
 	}
-	qs_buf_printf(&b, "qscore_request_duration_seconds_sum %.9f\nqscore_request_duration_seconds_count %ju\n",
+	jbuf_printf(&b, "qscore_request_duration_seconds_sum %.9f\nqscore_request_duration_seconds_count %ju\n",
 	    (double)atomic_load(&s->lat_sum_ns) / 1e9, (uintmax_t)atomic_load(&s->lat_count));
 	metric(&b, "qscore_model_version", "gauge", "The model version served (0: none).",
 	    (double)qs_models_version(s->o.models));
@@ -344,7 +344,7 @@ handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 		metric(&b, "qscore_events_bad_total", "counter", "Event lines that could not be used.", (double)bad);
 	}
 	ret = reply(s, c, 200, "text/plain; version=0.0.4", b.p, b.len);
-	qs_buf_free(&b);
+	jbuf_free(&b);
 	return ret;
 }
 
@@ -395,10 +395,10 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	if (*upload_data_size != 0) {
 		if (!cc->too_big && cc->body.len + *upload_data_size > s->o.max_body) {
 			cc->too_big = 1;
-			qs_buf_free(&cc->body);
+			jbuf_free(&cc->body);
 		}
 		if (!cc->too_big)
-			qs_buf_add(&cc->body, upload_data, *upload_data_size);
+			jbuf_put(&cc->body, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
@@ -411,7 +411,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_Reque
 	struct conn *cc = *con_cls;
 
 	if (cc != NULL) {
-		qs_buf_free(&cc->body);
+		jbuf_free(&cc->body);
 		free(cc);
 		*con_cls = NULL;
 	}
