@@ -190,7 +190,9 @@ kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct kafka_source *src = opaque;
-	int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	/* NULL when the member is no longer in a group (e.g. while it closes). */
+	const char *protocol = rd_kafka_rebalance_protocol(rk);
+	int cooperative = protocol != NULL && strcmp(protocol, "COOPERATIVE") == 0;
 
 	kafka_source_forget_committed(src);
 	switch (err) {
