@@ -1,9 +1,6 @@
 #!/bin/sh
 # b-q-score.sh: q-score's benchmark — latency at a fixed rate, the same while versions are swapped in every second, throughput per core, and CPU per request against the bare forward pass.
-set -u
-TOP=$(cd "$(dirname "$0")/.." && pwd)
-B=${B:-build}
-BIN=$TOP/$B/bin
+. "$(dirname "$0")/lib.sh"
 LOADGEN=$TOP/$B/bench/loadgen
 MK=$TOP/$B/tests/qscore-mkmodel
 # get URL: the body of a GET on stdout
@@ -12,9 +9,9 @@ RATE=${QS_BENCH_RATE:-2000}		# requests/s of the latency runs
 ROUND=${QS_BENCH_ROUND:-3}		# seconds of each latency round
 ROUNDS=${QS_BENCH_ROUNDS:-4}		# rounds of (steady, swapping)
 THREADS=${QS_BENCH_THREADS:-2}
-T=$(mktemp -d "${TMPDIR:-/tmp}/b-q-score.XXXXXX")
+T=$TMP
 SPID=""
-trap 'kill $SPID 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $SPID 2>/dev/null; bench_cleanup' EXIT
 cd "$T" || exit 1
 
 # The design's network: d 32, L 20, widths 2,3, F 32, H 64; 4 context numbers, 2 features, 10000 items.

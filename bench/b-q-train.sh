@@ -1,13 +1,10 @@
 #!/bin/sh
 # b-q-train.sh: q-train's learning speed — offline training against the same network in PyTorch (CPU, one thread), online head updates.
 # Goals: offline ratio C/PyTorch >= 2.0 (10 items a page, L 20, d 32, F 32, H 64, batch 256, one thread); online >= 50,000 items/s.
-set -u
-cd "$(dirname "$0")/.."
-B=${B:-build}
+. "$(dirname "$0")/lib.sh"
 N=${QTRAIN_BENCH_N:-8192}
 PY=/usr/bin/python3
-T=$(mktemp -d "${TMPDIR:-/tmp}/b-q-train.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+T=$TMP
 
 if ! $PY -c 'import torch' 2>/dev/null; then
 	echo "b-q-train: installing python3-torch" >&2
@@ -30,12 +27,15 @@ echo "offline, C:       $c_off transitions/s (runs: $(tr '\n' ' ' <"$T/c"))"
 if [ $have_torch = 1 ]; then
 	t_off=$(sort -n "$T/t" | tail -1)
 	echo "offline, PyTorch: $t_off transitions/s (runs: $(tr '\n' ' ' <"$T/t"); torch $($PY -c 'import torch; print(torch.__version__)'), one thread)"
-	echo "offline ratio C/PyTorch: $(awk "BEGIN { printf \"%.2f\", $c_off / $t_off }") (goal >= 2.0)"
+	echo "offline ratio C/PyTorch: $(calc "$c_off / $t_off") (goal >= 2.0)"
+	figure "q-train offline (qnet-bench)" "$c_off" transitions/s "$(calc "$c_off / $t_off")" "PyTorch, one thread" ">= 2.0"
 else
 	echo "offline, PyTorch: unavailable (python3-torch could not be installed)"
+	figure "q-train offline (qnet-bench)" "$c_off" transitions/s - "PyTorch unavailable"
 fi
 on=$(for i in 1 2 3; do "$B/bench/qnet-bench" -o -n "$N" -e 3 | jq .items_per_s; done | sort -n | tail -1)
 echo "online head updates, in memory: $on items/s (goal >= 50000)"
+figure "q-train online head updates" "$on" items/s - - ">= 50000"
 
 # The whole tool, JSON parsing included: q-train --online over generated transitions.
 "$B/tests/gen-transitions" -n 2000 -I 100 -s 5 >"$T/train.ndjson"
@@ -45,4 +45,5 @@ items=$(jq '.action | length' "$T/stream.ndjson" | awk '{ s += $1 } END { print 
 start=$(date +%s.%N)
 "$B/bin/q-train" -q --online -i "$T/stream.ndjson" -m "$T/m" --publish-every 0 >/dev/null
 end=$(date +%s.%N)
-echo "q-train --online end to end: $(awk "BEGIN { printf \"%.0f\", $items / ($end - $start) }") items/s ($items items, JSON included)"
+echo "q-train --online end to end: $(calc "$items / ($end - $start)" %.0f) items/s ($items items, JSON included)"
+figure "q-train --online end to end" "$(calc "$items / ($end - $start)" %.0f)" items/s
