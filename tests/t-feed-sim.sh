@@ -258,6 +258,16 @@ if [ -r "$ML/ratings.csv" ]; then
 	feed-sim -q -n 1 --ratings /nonexistent --movies "$ML/movies.csv" 2>/dev/null
 	eq "movielens: an unreadable file: exit 1" "$?" 1
 fi
+# Ids above 9,999,999 leave their lines out (feed-sim(1)): movie 10000000 and rater 10000000 are not in the world.
+{ echo "movieId,title,genres"; echo "1,A (1990),Drama"; echo "2,B (1995),Comedy"; echo "9999999,C (2000),Drama|Comedy"
+  echo "10000000,D (2001),Comedy"; } >big-movies.csv
+{ echo "userId,movieId,rating,timestamp"
+  for u in $(seq 25); do for m in 1 2 9999999 10000000; do echo "$u,$m,$(( (u + m) % 5 + 1 )).0,1"; done; done
+  echo "10000000,1,4.0,1"; echo "10000000,2,4.0,1"; } >big-ratings.csv
+feed-sim -q -n 300 -p popular --ratings big-ratings.csv --movies big-movies.csv -r big.json >big.ndjson
+eq "movielens: ids above 9999999 left out" "$? $(jq -c '[.items, .users]' big.json)" "0 [3,25]"
+eq "movielens: the items are the movies with ids in range" \
+    "$(jq -r 'select(.type == "impression") | .items[].item_id' big.ndjson | sort -u | tr '\n' ' ')" "i1 i2 i9999999 "
 
 # --- Kafka output, keyed by user (when a test broker can be started).
 if [ -x "$TBIN/kafka-mock" ] && command -v kcat >/dev/null; then
