@@ -15,6 +15,7 @@ command -v jq   >/dev/null 2>&1 || missing="$missing jq"
 command -v cc   >/dev/null 2>&1 || missing="$missing build-essential"
 [ -x /usr/bin/time ]             || missing="$missing time"
 command -v groff >/dev/null 2>&1 || missing="$missing groff"
+command -v mandoc >/dev/null 2>&1 || missing="$missing mandoc"
 command -v zcat  >/dev/null 2>&1 || missing="$missing gzip"
 
 [ -z "$missing" ] && exit 0
