@@ -824,8 +824,9 @@ int model_info_read(const char *path, struct model_info *info, char *err, size_t
 	return 0;
 }
 
-/* Writes the manifest of info (and the dims of net) to path, fsynced. */
-static int info_write(const char *path, const struct model_info *info, const struct qnet *net, char *err, size_t errlen)
+/* Writes the manifest of info (and the dims of net, the input positions of pub) to path, fsynced. */
+static int info_write(const char *path, const struct model_info *info, const struct qnet *net,
+    const struct model_publication *pub, char *err, size_t errlen)
 {
 	json_t *o = json_object(), *dims = json_object(), *kw = json_array(), *files = json_object();
 	for (uint32_t k = 0; k < net->dm.nkern; k++)
@@ -855,6 +856,13 @@ static int info_write(const char *path, const struct model_info *info, const str
 	json_object_set_new(o, "updates", json_integer((json_int_t)info->updates));
 	json_object_set_new(o, "dims", dims);
 	json_object_set_new(o, "files", files);
+	if (pub->ninput > 0) {
+		json_t *in = json_array();
+		for (size_t i = 0; i < pub->ninput; i++)
+			json_array_append_new(in, json_pack("{s:s,s:i,s:I}", "topic", pub->input[i].topic,
+			    "partition", (int)pub->input[i].partition, "offset", (json_int_t)pub->input[i].offset));
+		json_object_set_new(o, "input", in);
+	}
 	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
 	json_decref(o);
 	int r = -1, fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1030,7 +1038,7 @@ int model_publish(const char *modeldir, const struct model_publication *pub, uin
 	for (int attempt = 0; attempt < 100; attempt++) {
 		info.version = latest + 1;
 		p = xasprintf("%s/%s", tmp, MODEL_MANIFEST_FILE);
-		if (info_write(p, &info, pub->net, err, errlen) < 0)
+		if (info_write(p, &info, pub->net, pub, err, errlen) < 0)
 			goto err;
 		free(p);
 		p = NULL;

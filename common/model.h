@@ -140,6 +140,13 @@ struct model *model_load_dir(const char *dir, char *err, size_t errlen);
 /* NULL is a no-op. */
 void model_free(struct model *m);
 
+/* A Kafka input position a version covers: it learned every record of topic/partition before offset. */
+struct model_input_pos {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;			/* the next offset to read */
+};
+
 /* What model_publish() writes. */
 struct model_publication {
 	const struct qnet *net;
@@ -149,6 +156,8 @@ struct model_publication {
 	const char *warmup;		/* newline-delimited score requests, or NULL */
 	size_t warmup_len;
 	unsigned keep;			/* then keep only the newest keep versions; 0 keeps all */
+	const struct model_input_pos *input;	/* written as the manifest's "input"; NULL for none */
+	size_t ninput;
 };
 
 /*

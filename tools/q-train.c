@@ -1215,12 +1215,63 @@ static uint32_t model_map(void *arg, const char *id, size_t len)
 	return (uint32_t)r;
 }
 
-/* The publisher thread: writes the newest snapshot handed to it; the learner never waits for it. */
+/*
+ * The Kafka input positions the learner has got through: the next offset of
+ * each topic and partition read (topic names owned).
+ */
+struct positions {
+	struct model_input_pos *p;
+	size_t n;
+};
+
+/* Notes that every record of topic/partition before next was learned (or rejected). */
+static void positions_note(struct positions *ps, const char *topic, int32_t partition, int64_t next)
+{
+	size_t i;
+	for (i = 0; i < ps->n; i++)
+		if (ps->p[i].partition == partition && strcmp(ps->p[i].topic, topic) == 0)
+			break;
+	if (i == ps->n) {
+		ps->p = xreallocarray(ps->p, ps->n + 1, sizeof *ps->p);
+		ps->p[ps->n++] = (struct model_input_pos){ .topic = xstrdup(topic), .partition = partition };
+	}
+	ps->p[i].offset = next;
+}
+
+static void positions_free(struct positions *ps)
+{
+	for (size_t i = 0; i < ps->n; i++)
+		free((char *)ps->p[i].topic);
+	free(ps->p);
+	ps->p = NULL;
+	ps->n = 0;
+}
+
+/* A deep copy of src into dst (which holds none). */
+static void positions_copy(struct positions *dst, const struct positions *src)
+{
+	dst->n = 0;
+	dst->p = src->n ? xreallocarray(NULL, src->n, sizeof *dst->p) : NULL;
+	for (size_t i = 0; i < src->n; i++) {
+		dst->p[i] = src->p[i];
+		dst->p[i].topic = xstrdup(src->p[i].topic);
+		dst->n++;
+	}
+}
+
+/*
+ * The publisher thread: writes the newest snapshot handed to it; the learner
+ * never waits for it. A snapshot carries the input positions it covers; once
+ * its version is durably in the store they become the positions to commit.
+ */
 struct publisher {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct qnet *pending;	/* owned */
+	struct positions pending_pos;	/* the input pending covers */
+	struct positions published_pos;	/* the input the newest published version covers, */
+	int published_new;		/* ... not yet handed to the learner for commit */
 	struct model_info info;
 	int stop, failed;
 	char *emb_link;		/* the newest published embedding file */
@@ -1241,12 +1292,14 @@ static void *publisher_main(void *arg)
 			break;
 		struct qnet *net = pb->pending;
 		struct model_info info = pb->info;
+		struct positions pos = pb->pending_pos;
 		pb->pending = NULL;
+		pb->pending_pos = (struct positions){ 0 };
 		char *link = xstrdup(pb->emb_link);
 		pthread_mutex_unlock(&pb->mu);
 
 		struct model_publication pub = { .net = net, .emb_link = link, .info = info, .warmup = pb->warmup,
-			.warmup_len = pb->warmup_len, .keep = (unsigned)O.keep };
+			.warmup_len = pb->warmup_len, .keep = (unsigned)O.keep, .input = pos.p, .ninput = pos.n };
 		uint32_t v = 0;
 		int r = model_publish(O.modeldir, &pub, &v, err, sizeof err);
 		if (r < 0)
@@ -1259,7 +1312,11 @@ static void *publisher_main(void *arg)
 		pthread_mutex_lock(&pb->mu);
 		if (r < 0) {
 			pb->failed = 1;
+			positions_free(&pos);
 		} else {
+			positions_free(&pb->published_pos);
+			pb->published_pos = pos;
+			__atomic_store_n(&pb->published_new, 1, __ATOMIC_RELEASE);
 			char *dir = model_version_dir(O.modeldir, v);
 			free(pb->emb_link);
 			pb->emb_link = xasprintf("%s/%s", dir, MODEL_EMB_FILE);
@@ -1274,18 +1331,44 @@ static void *publisher_main(void *arg)
 	return NULL;
 }
 
-/* Hands a snapshot of net to the publisher, replacing one it has not started on. */
-static void publish_snapshot(struct publisher *pb, const struct qnet *net, const struct model_info *info)
+/* Hands a snapshot of net, covering the input up to pos, to the publisher, replacing one it has not started on. */
+static void publish_snapshot(struct publisher *pb, const struct qnet *net, const struct model_info *info,
+    const struct positions *pos)
 {
 	struct qnet *snap = qnet_clone(net);
+	struct positions snappos;
+	positions_copy(&snappos, pos);
 	pthread_mutex_lock(&pb->mu);
 	qnet_free(pb->pending);
+	positions_free(&pb->pending_pos);
 	pb->pending = snap;
+	pb->pending_pos = snappos;
 	uint32_t parent = pb->info.parent;
 	pb->info = *info;
 	pb->info.parent = parent;
 	pthread_cond_signal(&pb->cv);
 	pthread_mutex_unlock(&pb->mu);
+}
+
+/*
+ * Commits the input positions of the newest version published since the last
+ * call: the heads learned from the input before them are in the store, so a
+ * restart loads that version and reads on from there.
+ */
+static void commit_published(struct publisher *pb)
+{
+	struct positions pos;
+	if (!__atomic_load_n(&pb->published_new, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&pb->mu);
+	pos = pb->published_pos;
+	pb->published_pos = (struct positions){ 0 };
+	__atomic_store_n(&pb->published_new, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&pb->mu);
+	for (size_t i = 0; i < pos.n; i++)
+		line_reader_store(io->in, pos.p[i].topic, pos.p[i].partition, pos.p[i].offset);
+	tool_io_checkpoint(io);
+	positions_free(&pos);
 }
 
 static char *read_small_file(const char *path, size_t *len)
@@ -1363,14 +1446,25 @@ static int run_online(void)
 	info.w_pay = O.w_pay;
 	info.unknown = 0;
 
+	/*
+	 * Kafka input positions are committed only once a version covering
+	 * them is in the store (commit_published), not as records are read:
+	 * what the heads learned since the last version lives in memory only.
+	 */
+	struct positions pos = { 0 };
+	io->manual_commit = 1;
+
 	struct line ln;
 	int rv;
 	uint64_t since = 0, n = 0;
 	double t0 = now_s(), last_pub = t0, loss_avg = 0;
 	while ((rv = tool_io_next(io, &ln)) != 0) {
 		double t = now_s();
+		commit_published(&pb);
 		if (rv == 1) {
 			ds.n = ds.nids = ds.nfl = ds.nit = 0;
+			if (ln.topic)
+				positions_note(&pos, ln.topic, ln.partition, ln.offset + 1);
 			if (ln.too_long) {
 				tool_io_reject(io, &ln, "line longer than %zu bytes", ln.len);
 				continue;
@@ -1403,13 +1497,12 @@ static int run_online(void)
 			info.transitions++;
 			info.items += tr->nact;
 			info.updates++;
-			tool_io_done(io, &ln);
 			progress("online", n, 0, (double)n / (t - t0 + 1e-9), loss_avg);
 		}
 		if ((O.publish_every && since >= (uint64_t)O.publish_every) ||
 		    (O.publish_interval > 0 && since > 0 && t - last_pub >= O.publish_interval)) {
 			info.unknown = *n_unknown;
-			publish_snapshot(&pb, net, &info);
+			publish_snapshot(&pb, net, &info, &pos);
 			since = 0;
 			last_pub = t;
 		}
@@ -1417,14 +1510,27 @@ static int run_online(void)
 	progress_end();
 	/* the last version, on EOF or SIGTERM */
 	info.unknown = *n_unknown;
-	if (since > 0 || *n_published == 0)
-		publish_snapshot(&pb, net, &info);
+	int last = since > 0 || *n_published == 0;
+	if (last)
+		publish_snapshot(&pb, net, &info, &pos);
 	pthread_mutex_lock(&pb.mu);
 	pb.stop = 1;
 	pthread_cond_signal(&pb.cv);
 	pthread_mutex_unlock(&pb.mu);
 	pthread_join(pb.th, NULL);
 	int st = pb.failed ? 1 : 0;
+	/*
+	 * The input is committed up to the last version written. When nothing
+	 * was learned since the last snapshot, the records read after it were
+	 * all rejected: that version covers them too.
+	 */
+	if (!last && !pb.failed)
+		for (size_t i = 0; i < pos.n; i++)
+			line_reader_store(io->in, pos.p[i].topic, pos.p[i].partition, pos.p[i].offset);
+	commit_published(&pb);
+	positions_free(&pos);
+	positions_free(&pb.pending_pos);
+	positions_free(&pb.published_pos);
 	if (pb.last) {
 		json_t *o = json_object();
 		json_object_set_new(o, "published", json_integer(pb.last));

@@ -1,0 +1,108 @@
+#!/bin/sh
+# t-kafka-qtrain.sh: q-train --online on the test broker commits its input only with a published version — killed with SIGKILL between publications it re-learns from the last version's positions, nothing skipped and nothing learned twice; SIGTERM publishes and commits together.
+. "$(dirname "$0")/lib.sh"
+cd "$T_TMP" || exit 1
+if ! [ -x "$TBIN/kafka-mock" ] || ! [ -x "$BIN/q-train" ] || ! [ -x "$TBIN/gen-transitions" ] ||
+    ! command -v kcat >/dev/null 2>&1 || ! command -v jq >/dev/null 2>&1; then
+	echo "skipped: needs kafka-mock, q-train, gen-transitions, kcat and jq"
+	t_done
+	exit $?
+fi
+
+wait_for() {
+	n=$(($1 * 10)); shift
+	while [ $n -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1; n=$((n - 1))
+	done
+	return 1
+}
+wait_exit() {
+	n=$(($2 * 10))
+	while [ $n -gt 0 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; n=$((n - 1)); done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -KILL "$1"; wait "$1"; WSTATUS=124
+	else
+		wait "$1"; WSTATUS=$?
+	fi
+}
+exits() {
+	wait_exit "$2" 15
+	eq "$1" "$WSTATUS" "$3"
+	[ "$WSTATUS" = "$3" ] || tail -5 "$4" | sed 's/^/    | /' >&2
+}
+# newest: the manifest of the newest version.
+newest() { cat "models/$(ls models | grep -E '^[0-9]{10}$' | tail -1)/manifest.json"; }
+# covered: the input the newest version covers (the sum of its next offsets).
+covered() { newest | jq '[.input[]?.offset] | add // 0'; }
+# learned: the transitions the newest version learned since the offline one.
+learned() { echo $(( $(newest | jq .transitions) - base )); }
+# read_in STATS: the records read so far, by the last report of a stats file.
+read_in() { n=$(tail -1 "$1" 2>/dev/null | jq -r '.in' 2>/dev/null); echo "${n:-0}"; }
+atleast() { [ "$(read_in "$1")" -ge "$2" ]; }
+covers() { [ "$(covered)" -eq "$1" ]; }
+
+gen-transitions -n 700 -I 100 -s 11 | head -3100 >all.ndjson
+gen-transitions -n 200 -I 100 -s 12 >base.ndjson
+q-train -q --offline -i base.ndjson -m models --epochs 1 --head-epochs 1 -o /dev/null
+eq "the offline version" "$?" 0
+base=$(newest | jq .transitions)
+head -1000 all.ndjson >part1.ndjson
+sed -n 1001,3000p all.ndjson >part2.ndjson
+sed -n 3001,3100p all.ndjson >part3.ndjson
+eq "3100 transitions to learn" "$(lines all.ndjson)" 3100
+
+bg kafka-mock -n 1 -p 2 -t transitions -f ports -c ctl >/dev/null 2>mock.err
+mock=$!
+ok "kafka-mock: the port file appears" wait_for 10 test -s ports
+brokers=$(cat ports)
+QT="-b $brokers -G qt -i kafka:transitions -m models --publish-every 400 --publish-interval 1h
+    --commit-interval 250ms --stats-interval 100ms -X session.timeout.ms=3000 -X heartbeat.interval.ms=300"
+
+# --- 1000 transitions: versions at 400 and 800; the last 200 learned but not published, then SIGKILL ---
+kcat -q -P -b "$brokers" -t transitions -l part1.ndjson 2>/dev/null
+bg q-train -q --online $QT --stats run1.stats -o run1.out 2>run1.err
+run1=$!
+ok "run 1: a version covers the first 800" wait_for 30 covers 800
+ok "run 1: reads all 1000" wait_for 30 atleast run1.stats 1000
+# Several commit intervals pass: a position committed per record would be at 1000 by now.
+sleep 1
+eq "run 1: no version covers more than 800" "$(covered)" 800
+v1=$(newest | jq .version)
+eq "the version records its positions per partition" "$(newest | jq '.input | length')" 2
+eq "and the transitions it learned" "$(learned)" 800
+kill -KILL $run1
+wait $run1 2>/dev/null
+
+# --- The restart loads that version and reads on from its positions: the 200 again, then the rest ---
+kcat -q -P -b "$brokers" -t transitions -l part2.ndjson 2>/dev/null
+bg q-train -q --online $QT --stats run2.stats -o run2.out 2>run2.err
+run2=$!
+ok "run 2: reads the 200 again and the 2000 new" wait_for 60 atleast run2.stats 2200
+sleep 0.5
+kill -TERM $run2
+exits "run 2: exits 0 on SIGTERM" $run2 0 run2.err
+eq "run 2: read from the last version's positions on (3000 - 800)" "$(read_in run2.stats)" 2200
+eq "run 2: its first version descends from the one before the kill" \
+    "$(cat "models/$(printf '%010d' $((v1 + 1)))/manifest.json" | jq .parent)" "$v1"
+eq "run 2: the last version covers all 3000" "$(covered)" 3000
+eq "every transition learned once: nothing skipped, nothing twice" "$(learned)" 3000
+kcat -q -C -b "$brokers" -t transitions -o beginning -e -f '%p\n' 2>/dev/null | sort | uniq -c |
+    awk '{ print $2, $1 }' >hw.want
+newest | jq -r '.input[] | "\(.partition) \(.offset)"' | sort >hw.got
+same_file "its positions are each partition's end" hw.got hw.want
+
+# --- SIGTERM published and committed together: a third run reads only the 100 new ---
+kcat -q -P -b "$brokers" -t transitions -l part3.ndjson 2>/dev/null
+bg q-train -q --online $QT --stats run3.stats -o run3.out 2>run3.err
+run3=$!
+ok "run 3: reads the new ones" wait_for 60 atleast run3.stats 100
+sleep 0.5
+kill -TERM $run3
+exits "run 3: exits 0 on SIGTERM" $run3 0 run3.err
+eq "run 3: only the 100 new" "$(read_in run3.stats)" 100
+eq "run 3: 3100 learned once each" "$(learned)" 3100
+
+kill -TERM $mock
+exits "kafka-mock: exits 0" $mock 0 mock.err
+t_done
