@@ -474,6 +474,54 @@ int64_t emb_find(const struct emb *e, const char *id, size_t len)
 	return -1;
 }
 
+/*
+ * Each stage touches what the one before requested; a chunk this long keeps
+ * enough misses in flight without scratch memory beyond the stack.
+ */
+#define EMB_BATCH 32
+
+void emb_find_many(const struct emb *e, size_t n, const char *const *ids, const size_t *lens, int64_t *rows)
+{
+	uint32_t mask = e->nslots - 1, slot[EMB_BATCH];
+
+	for (size_t b = 0; b < n; b += EMB_BATCH) {
+		size_t m = n - b < EMB_BATCH ? n - b : EMB_BATCH, i;
+		for (i = 0; i < m; i++) {
+			slot[i] = (uint32_t)id_hash(ids[b + i], lens[b + i]) & mask;
+			__builtin_prefetch(&e->index[slot[i]]);
+		}
+		for (i = 0; i < m; i++) {
+			uint32_t r = e->index[slot[i]];
+			if (r != 0)
+				__builtin_prefetch(&e->id_off[r - 1]);
+		}
+		for (i = 0; i < m; i++) {
+			uint32_t r = e->index[slot[i]];
+			if (r != 0)
+				__builtin_prefetch(e->ids + e->id_off[r - 1]);
+		}
+		/* the probes themselves, as emb_find's, now mostly on lines already fetched */
+		for (i = 0; i < m; i++) {
+			const char *id = ids[b + i];
+			size_t len = lens[b + i];
+			int64_t found = -1;
+			if (len > 0)
+				for (uint32_t s = slot[i], probes = 0; probes < e->nslots; s = (s + 1) & mask, probes++) {
+					uint32_t r = e->index[s];
+					if (r == 0)
+						break;
+					r--;
+					uint64_t a = e->id_off[r];
+					if (e->id_off[r + 1] - a == len && memcmp(e->ids + a, id, len) == 0) {
+						found = r;
+						break;
+					}
+				}
+			rows[b + i] = found;
+		}
+	}
+}
+
 static void index_put(uint32_t *index, uint32_t nslots, const char *id, size_t len, uint32_t row)
 {
 	uint32_t mask = nslots - 1, s = (uint32_t)id_hash(id, len) & mask;

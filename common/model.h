@@ -64,6 +64,12 @@ uint32_t emb_dim(const struct emb *e);
 uint32_t emb_rows(const struct emb *e);
 /* The row index of id, or -1 when absent. O(1): a hash index, in the file when mapped. */
 int64_t emb_find(const struct emb *e, const char *id, size_t len);
+/*
+ * rows[i] = emb_find(e, ids[i], lens[i]) for i < n, the probes interleaved
+ * so that the cache misses of a table larger than the cache overlap (q-score
+ * looks up a request's candidates at once).
+ */
+void emb_find_many(const struct emb *e, size_t n, const char *const *ids, const size_t *lens, int64_t *rows);
 /* Row r (r < emb_rows), d floats; valid while e lives. */
 const float *emb_row(const struct emb *e, uint32_t r);
 /* The row of id, or the unknown row (row 0) when absent; *known (may be NULL) says which. */

@@ -66,6 +66,43 @@ static struct emb *small_emb(uint32_t d, int n)
 	return e;
 }
 
+/*
+ * emb_find_many() against emb_find() one by one: known ids, absent ones,
+ * the empty id and repeats, over more than one chunk of probes and in a
+ * table small enough that probes run into neighbouring slots.
+ */
+static int many_matches(const struct emb *e, int nitems)
+{
+	enum { N = 101 };
+	char buf[N][24];
+	const char *ids[N];
+	size_t lens[N];
+	int64_t rows[N];
+	int ok = 1;
+
+	for (int i = 0; i < N; i++) {
+		if (i % 7 == 3)
+			snprintf(buf[i], sizeof buf[i], "absent%d", i);
+		else if (i == 50)
+			buf[i][0] = '\0';
+		else
+			snprintf(buf[i], sizeof buf[i], "item%d", (i * 37) % (nitems + 5));
+		ids[i] = buf[i];
+		lens[i] = strlen(buf[i]);
+	}
+	for (size_t n = 0; n <= N; n += n < 40 ? 1 : 61 - 20 * (n > 40)) {
+		for (size_t i = 0; i < n; i++)
+			rows[i] = -2;
+		emb_find_many(e, n, ids, lens, rows);
+		for (size_t i = 0; i < n; i++)
+			if (rows[i] != emb_find(e, ids[i], lens[i]))
+				ok = 0;
+		if (n < N && n > 0 && rows[n - 1] == -2)
+			ok = 0;
+	}
+	return ok;
+}
+
 static void emb_tests(void)
 {
 	struct emb *e = small_emb(8, 1000);
@@ -73,6 +110,12 @@ static void emb_tests(void)
 	CHECK(emb_add(e, "item5", 5) == emb_find(e, "item5", 5), "add of a known id returns its row");
 	CHECK(emb_find(e, "nope", 4) == -1, "absent id");
 	CHECK(emb_find(e, "", 0) == -1, "the empty id is the unknown row, not indexed");
+	CHECK(many_matches(e, 1000), "emb_find_many finds what emb_find finds (growable table)");
+	{
+		struct emb *tiny = small_emb(2, 40);	/* 41 rows in 128 slots: runs of probes */
+		CHECK(many_matches(tiny, 40), "emb_find_many on a small, crowded index");
+		emb_free(tiny);
+	}
 	char path[300];
 	snprintf(path, sizeof path, "%s/e.bin", root);
 	CHECK(emb_write(e, path, err, sizeof err) == 0, "write: %s", err);
@@ -88,6 +131,7 @@ static void emb_tests(void)
 			ok = known && row[0] == (float)i && row[7] == (float)i + 0.07f;
 		}
 		CHECK(ok, "every id maps to its row after the round trip");
+		CHECK(many_matches(m, 1000), "emb_find_many finds what emb_find finds (mapped table)");
 		int known = 1;
 		const float *u = emb_lookup(m, "item1000", 8, &known);
 		CHECK(!known && u == emb_row(m, 0), "an unknown id gets row 0");

@@ -181,10 +181,13 @@ struct qs_worker {
 	uint32_t *order;
 	double *prop;
 	const float **erow;		/* candidate embedding rows */
+	const char **cid;		/* candidate ids, for the batched lookup */
+	int64_t *cfound;		/* and the rows it found (-1: unknown) */
 	size_t hrcap;
 	const float **hrow;		/* history rows */
 	const char **hid;		/* history ids */
 	size_t *hidlen;
+	int64_t *hfound;
 	char *histbuf;			/* ids copied from the history store */
 	size_t histcap;
 	struct jbuf out;		/* the answer being written */

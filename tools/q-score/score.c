@@ -109,9 +109,12 @@ qs_worker_free(struct qs_worker *w)
 	free(w->order);
 	free(w->prop);
 	free(w->erow);
+	free(w->cid);
+	free(w->cfound);
 	free(w->hrow);
 	free(w->hid);
 	free(w->hidlen);
+	free(w->hfound);
 	free(w->histbuf);
 	jbuf_free(&w->out);
 	free(w->starts);
@@ -127,6 +130,8 @@ worker_reserve(struct qs_worker *w, size_t ncand, size_t L)
 		w->order = xreallocarray(w->order, ncand, sizeof *w->order);
 		w->prop = xreallocarray(w->prop, ncand, sizeof *w->prop);
 		w->erow = xreallocarray(w->erow, ncand, sizeof *w->erow);
+		w->cid = xreallocarray(w->cid, ncand, sizeof *w->cid);
+		w->cfound = xreallocarray(w->cfound, ncand, sizeof *w->cfound);
 		w->fvec = xreallocarray(w->fvec, ncand, sizeof *w->fvec);
 		w->cap = ncand;
 	}
@@ -134,6 +139,7 @@ worker_reserve(struct qs_worker *w, size_t ncand, size_t L)
 		w->hrow = xreallocarray(w->hrow, L, sizeof *w->hrow);
 		w->hid = xreallocarray(w->hid, L, sizeof *w->hid);
 		w->hidlen = xreallocarray(w->hidlen, L, sizeof *w->hidlen);
+		w->hfound = xreallocarray(w->hfound, L, sizeof *w->hfound);
 		w->histcap = L * (MODEL_ID_MAX + 1);
 		w->histbuf = xrealloc(w->histbuf, w->histcap);
 		w->hrcap = L;
@@ -159,8 +165,7 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	const struct qnet_dims *dm;
 	const float *ctx = NULL;
 	size_t i, nh = 0, ncand = rq->ncand, k, first;
-	int known;
-	uint64_t unknown = 0;
+	uint64_t unknown = 0, unknown_hist = 0;
 
 	if (m == NULL) {
 		atomic_fetch_add(&cf->counters->no_model, 1);
@@ -208,19 +213,25 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 		w->ws_dims = *dm;
 		w->ws = qnet_ws_new(&w->ws_dims);
 	}
+	emb_find_many(m->emb, nh, w->hid, w->hidlen, w->hfound);
 	for (i = 0; i < nh; i++) {
-		w->hrow[i] = emb_lookup(m->emb, w->hid[i], w->hidlen[i], &known);
-		if (!known)
-			atomic_fetch_add(&cf->counters->unknown_hist, 1);
+		w->hrow[i] = emb_row(m->emb, w->hfound[i] >= 0 ? (uint32_t)w->hfound[i] : 0);
+		unknown_hist += w->hfound[i] < 0;
 	}
+	if (unknown_hist)
+		atomic_fetch_add(&cf->counters->unknown_hist, unknown_hist);
 	/*
-	 * The candidates' rows are looked up (and their cache lines requested)
-	 * before the state is computed, so that the memory fetches of a large
-	 * table overlap that work instead of stalling each candidate in turn.
+	 * The candidates' rows are looked up at once (their probes interleaved)
+	 * and their cache lines requested before the state is computed, so that
+	 * the memory fetches of a large table overlap each other and that work
+	 * instead of stalling each candidate in turn.
 	 */
+	for (i = 0; i < ncand; i++)
+		w->cid[i] = w->sbuf + w->coff[i];
+	emb_find_many(m->emb, ncand, w->cid, w->clen, w->cfound);
 	for (i = 0; i < ncand; i++) {
-		const float *e = emb_lookup(m->emb, w->sbuf + w->coff[i], w->clen[i], &known);
-		unknown += !known;
+		const float *e = emb_row(m->emb, w->cfound[i] >= 0 ? (uint32_t)w->cfound[i] : 0);
+		unknown += w->cfound[i] < 0;
 		w->erow[i] = e;
 		for (size_t b = 0; b < dm->d * sizeof(float); b += 64)
 			__builtin_prefetch((const char *)e + b);
