@@ -109,6 +109,23 @@ main(void)
 	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":0}", "field 'k': expected an integer");
 	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":2.5}", "field 'k': expected an integer");
 	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":\"3\"}", "field 'k': expected an integer");
+	/* a candidate's keys and ids written plainly are read by a shortcut; anything else as before */
+	CHECK(parse("{\"request_id\":\"a\",\"candidates\":[{ \"item_id\" :\t\"x\" , \"features\" : [1] },"
+	    "{\"item_idx\":1,\"featuresx\":2,\"item_id\":\"i\\u0041\\\"\",\"features\":[]},{\"item_id\":\"\xc3\xa9\"}]}") == 0 &&
+	    rq.ncand == 3 && strcmp(cid(0), "x") == 0 && w.cfn[0] == 1 && w.fbuf[w.cfoff[0]] == 1.0f &&
+	    strcmp(cid(1), "iA\"") == 0 && w.cfn[1] == 0 && strcmp(cid(2), "\xc3\xa9") == 0 && w.cfoff[2] == SIZE_MAX,
+	    "plain keys with white space, near-miss keys skipped, escaped and UTF-8 ids: %s", err);
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\" \"x\"}]}", "bad JSON at column 44: ':' expected");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item\\u005fid\":\"x\"}]}", "candidates[0]: missing field 'item_id'");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"\"}]}", "candidates[0]: field 'item_id': empty id");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"a\x7f\"}]}",
+	    "candidates[0]: field 'item_id': control character in id");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"item_id\":\"y\"}]}",
+	    "candidates[0]: field 'item_id': given twice");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[1],\"features\":[2]}]}",
+	    "candidates[0]: field 'features': given twice");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x", "bad JSON");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\"", "bad JSON");
 	{
 		char big[4096];
 		size_t i, len = 0;

@@ -485,9 +485,20 @@ id(struct parser *ps, size_t *off, size_t *len, struct where wh)
 	if (ps->p >= ps->end)
 		return bad(ps, "value expected");
 	if (*ps->p == '"') {
-		o = sreserve(w, (size_t)(ps->end - ps->p));
-		if (string(ps, w->sbuf + o, &n) != 0)
-			return -1;
+		const char *q = ps->p + 1;
+		while (q < ps->end && plain[(unsigned char)*q])
+			q++;
+		if (q < ps->end && *q == '"') {
+			/* the common case: no escapes, no UTF-8 to check, the bytes as they are */
+			n = (size_t)(q - ps->p - 1);
+			o = sreserve(w, n);
+			memcpy(w->sbuf + o, ps->p + 1, n);
+			ps->p = q + 1;
+		} else {
+			o = sreserve(w, (size_t)(ps->end - ps->p));
+			if (string(ps, w->sbuf + o, &n) != 0)
+				return -1;
+		}
 		if (n == 0)
 			return wrong(ps, "%s: empty id", where_str(&wh, what, sizeof what));
 		if (n > MODEL_ID_MAX)
@@ -580,6 +591,27 @@ key(struct parser *ps, char *buf, size_t bufsize)
 	return 0;
 }
 
+/*
+ * Whether the next key is the one written qword (with its quotes, n bytes,
+ * no escapes): then it and its ':' are read. Else nothing is, and key()
+ * reads the key (and reports what is wrong with it) as for any other.
+ */
+static inline int
+key_is(struct parser *ps, const char *qword, size_t n)
+{
+	const char *save;
+
+	ws(ps);
+	if ((size_t)(ps->end - ps->p) <= n || memcmp(ps->p, qword, n) != 0)
+		return 0;
+	save = ps->p;
+	ps->p += n;
+	if (eat(ps, ':'))
+		return 1;
+	ps->p = save;
+	return 0;
+}
+
 static void
 cand_reserve(struct qs_worker *w, size_t n)
 {
@@ -626,14 +658,21 @@ candidate(struct parser *ps, size_t i, size_t max_cands)
 	w->cfoff[i] = SIZE_MAX;
 	if (!eat(ps, '}')) {
 		do {
-			if (key(ps, k, sizeof k) != 0)
+			int f = 0;
+			if (key_is(ps, "\"item_id\"", 9))
+				f = 1;
+			else if (key_is(ps, "\"features\"", 10))
+				f = 2;
+			else if (key(ps, k, sizeof k) != 0)
 				return -1;
-			if (strcmp(k, "item_id") == 0) {
+			else
+				f = strcmp(k, "item_id") == 0 ? 1 : strcmp(k, "features") == 0 ? 2 : 0;
+			if (f == 1) {
 				if (have_id++)
 					return wrong(ps, "candidates[%zu]: field 'item_id': given twice", i);
 				if (id(ps, &w->coff[i], &w->clen[i], (struct where){ "candidates[%zu]: field 'item_id'", i }) != 0)
 					return -1;
-			} else if (strcmp(k, "features") == 0) {
+			} else if (f == 2) {
 				if (have_f++)
 					return wrong(ps, "candidates[%zu]: field 'features': given twice", i);
 				if (floats(ps, &w->cfoff[i], &w->cfn[i], (struct where){ "candidates[%zu]: field 'features'", i }) != 0)
