@@ -7,7 +7,8 @@ MK=$TOP/$B/tests/qscore-mkmodel
 get() { "$TOP/$B/tests/qscore-http" -o "$T/get.out" "$1" >/dev/null && cat "$T/get.out"; }
 RATE=${QS_BENCH_RATE:-2000}		# requests/s of the latency runs
 ROUND=${QS_BENCH_ROUND:-3}		# seconds of each latency round
-ROUNDS=${QS_BENCH_ROUNDS:-4}		# rounds of (steady, swapping)
+ROUNDS=${QS_BENCH_ROUNDS:-5}		# rounds of (steady, swapping)
+CPUR=${QS_BENCH_CPU_ROUNDS:-5}		# rounds of (bare, server CPU)
 THREADS=${QS_BENCH_THREADS:-2}
 T=$TMP
 SPID=""
@@ -24,29 +25,56 @@ LG="-m 100 -I 10000 -X 2 -C 4 -L 20 -q"
 SPID=$!
 i=0; while [ ! -s port ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 P=$(cat port)
-cpu() { awk '{ print $14 + $15 }' "/proc/$SPID/stat"; }	# user+system clock ticks
-HZ=$(getconf CLK_TCK)
+fails=0
+# The server's CPU time in ns: the run times of all its threads (exact, where /proc/PID/stat counts clock ticks).
+cpu_ns() { cat /proc/"$SPID"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2"; }
+med() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+list() { tr '\n' ' ' | sed 's/ $//'; }
 
 # warm the server itself
 "$LOADGEN" -p "$P" -r 0 -c 4 -n 2000 -T 10 $LG >/dev/null
 
-# 1. Throughput: closed loop, 4 connections; the server's CPU time per request.
-c0=$(cpu)
-"$LOADGEN" -p "$P" -r 0 -c 4 -n 20000 -T 30 $LG >max.out
-c1=$(cpu)
-n=$(field done max.out)
-cpu_us=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$n" 'BEGIN { printf "%.1f", t / hz / n * 1e6 }')
-echo "throughput (closed loop, 4 connections, $THREADS threads): $(field rps max.out) requests/s; server CPU ${cpu_us} us/request = $(awk -v c="$cpu_us" 'BEGIN { printf "%.0f", 1e6 / c }') requests/s per core"
+# 1 and 2. CPU per request against the bare scoring of the same requests, in alternating rounds
+# (the machine may be shared: its other load slows both alike within a round, and the median of
+# the rounds' ratios is reported). Each round times:
+#  - bare scoring (embedding lookups and the network; no parsing, no HTTP), one thread, CPU time;
+#  - the server's CPU per request in a closed loop of 4 connections, with a client that sleeps
+#    between answers (the server's send also pays for waking it), and with one that polls (-S)
+#    as a client on another host would cost the server nothing for its wake-up.
+CPUN=${QS_BENCH_CPU_REQUESTS:-10000}
+: >bare.r; : >sleep.r; : >spin.r; : >rps.r
+r=0
+while [ $r -lt "$CPUR" ]; do
+	"$MK" -r -m models -b 50 <warm.ndjson 2>bare.txt >/dev/null
+	sed -n 's/bare scoring: \([0-9]*\) ns.*/\1/p' bare.txt >>bare.r
+	for mode in sleep spin; do
+		flag=""; [ $mode = spin ] && flag=-S
+		c0=$(cpu_ns)
+		"$LOADGEN" -p "$P" -r 0 -c 4 -n "$CPUN" -T 60 $flag $LG >max.out || fails=$((fails + 1))
+		c1=$(cpu_ns)
+		awk -v a="$c0" -v b="$c1" -v n="$(field done max.out)" 'BEGIN { printf "%.2f\n", (b - a) / n / 1000 }' >>$mode.r
+		[ $mode = sleep ] && field rps max.out >>rps.r
+	done
+	r=$((r + 1))
+done
+bare_us=$(awk '{ printf "%.2f\n", $1 / 1000 }' bare.r | med)
+sleep_us=$(med <sleep.r)
+spin_us=$(med <spin.r)
+echo "throughput (closed loop, 4 connections, $THREADS threads): $(med <rps.r) requests/s (median of $CPUR rounds); server CPU ${sleep_us} us/request = $(awk -v c="$sleep_us" 'BEGIN { printf "%.0f", 1e6 / c }') requests/s per core"
+echo "bare scoring (state + 100 candidates, lookups included): ${bare_us} us/request (rounds: $(awk '{ printf "%.1f\n", $1 / 1000 }' bare.r | list))"
+echo "server CPU, sleeping client: ${sleep_us} us/request (rounds: $(list <sleep.r))"
+echo "server CPU, polling client:  ${spin_us} us/request (rounds: $(list <spin.r))"
+paste bare.r sleep.r | awk '{ printf "%.2f\n", $2 * 1000 / $1 }' >ratio_sleep.r
+paste bare.r spin.r | awk '{ printf "%.2f\n", $2 * 1000 / $1 }' >ratio_spin.r
+echo "server CPU / bare = $(med <ratio_sleep.r) with a sleeping client, $(med <ratio_spin.r) with a polling one (median of rounds: $(list <ratio_sleep.r) / $(list <ratio_spin.r); goal <= 2)"
 
-# 2. Bare scoring of the same requests (embedding lookups and the network; no parsing, no HTTP), one thread.
-"$MK" -r -m models -b 50 <warm.ndjson 2>bare.txt >/dev/null
-bare_ns=$(sed -n 's/bare scoring: \([0-9]*\) ns.*/\1/p' bare.txt)
-echo "bare scoring (state + 100 candidates): $(awk -v b="$bare_ns" 'BEGIN { printf "%.1f", b / 1000 }') us/request; server CPU / bare = $(awk -v c="$cpu_us" -v b="$bare_ns" 'BEGIN { printf "%.2f", c * 1000 / b }') (goal <= 2)"
-
-# 3 and 4. Fixed rate, in alternating rounds (so that a drift of the machine's other load hits both
-# alike): steady, then while a new version (new network, hard-linked embeddings, warm-up requests)
-# is published every second.
+# 3 and 4. Fixed rate, in rounds of a pair (so that a drift of the machine's other load hits both
+# alike; each round the pair in the other order): steady, and while a new version (new network,
+# hard-linked embeddings, warm-up requests) is published every second. Besides the pooled
+# percentiles, the ratio of each round's pair and their median, which the machine's other load
+# distorts less; and the same for the server's own service time, wall and CPU (a spike of the
+# swap itself, such as page faults on the new embeddings, would show in the CPU time).
 pcts() { sort -n | awk '{ v[NR] = $1 } END { n = NR; if (n == 0) { print "no data"; exit }
 	printf "p50 %d us  p99 %d us  p99.9 %d us  max %d us  (%d requests)", v[int(0.5 * (n - 1)) + 1],
 	    v[int(0.99 * (n - 1)) + 1], v[int(0.999 * (n - 1)) + 1], v[n], n }'; }
@@ -57,13 +85,17 @@ n=$(awk -v r="$RATE" -v s="$ROUND" 'BEGIN { print int(r * s) }')
 : >swap.svc
 : >near.lat
 : >far.lat
-fails=0
 r=0
-while [ $r -lt "$ROUNDS" ]; do
+: >ratio_p99.r; : >ratio_cpu99.r; : >ratio_wall99.r
+p99() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int(0.99 * (NR - 1)) + 1] : 0 }'; }
+steady() {
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
 	"$LOADGEN" -p "$P" -r "$RATE" -c 16 -n "$n" -T $((ROUND + 5)) -l steady.log $LG >steady.out || fails=$((fails + 1))
 	awk '{ print $4 }' steady.log >>steady.lat
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >>steady.svc
+}
+swapping() {
+	get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
 	# the publisher stands in for q-train, which runs elsewhere or in the background: niced
 	nice -n 10 "$MK" -m models $DIMS -s $((100 + r * 10)) -c "$ROUND" -t 1000 -w warm.ndjson -k 3 &
 	MKPID=$!
@@ -71,10 +103,17 @@ while [ $r -lt "$ROUNDS" ]; do
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >>swap.svc
 	wait $MKPID
 	awk '{ print $4 }' swap.log >>swap.lat
+}
+while [ $r -lt "$ROUNDS" ]; do
+	# which comes first alternates, so that neither always follows the other
+	if [ $((r % 2)) = 0 ]; then steady; swapping; else swapping; steady; fi
 	# within the run: requests sent from 100 ms before to 200 ms after a swap was first seen, and the others
 	awk '{ t[NR] = $1 - $4 / 1000; v[NR] = $2; l[NR] = $4; if ($2 > max) { if (max > 0) sw[++ns] = $1; max = $2 } }
 	    END { for (i = 1; i <= NR; i++) { near = 0; for (j = 1; j <= ns; j++) if (t[i] >= sw[j] - 100 && t[i] <= sw[j] + 200) near = 1;
 	      print l[i] > (near ? "near.part" : "far.part") } }' swap.log
+	awk -v a="$(awk '{ print $4 }' swap.log | p99)" -v b="$(awk '{ print $4 }' steady.log | p99)" 'BEGIN { printf "%.2f\n", a / b }' >>ratio_p99.r
+	awk -v a="$(tail -1 swap.svc | jq .cpu_us.p99)" -v b="$(tail -1 steady.svc | jq .cpu_us.p99)" 'BEGIN { printf "%.2f\n", a / b }' >>ratio_cpu99.r
+	awk -v a="$(tail -1 swap.svc | jq .wall_us.p99)" -v b="$(tail -1 steady.svc | jq .wall_us.p99)" 'BEGIN { printf "%.2f\n", a / b }' >>ratio_wall99.r
 	cat near.part >>near.lat 2>/dev/null
 	cat far.part >>far.lat 2>/dev/null
 	rm -f near.part far.part
@@ -84,7 +123,9 @@ echo "steady at $RATE/s:           $(pcts <steady.lat)"
 echo "swapping every 1 s at $RATE/s: $(pcts <swap.lat)"
 p99s=$(sort -n steady.lat | awk '{ v[NR] = $1 } END { print v[int(0.99 * (NR - 1)) + 1] }')
 p99w=$(sort -n swap.lat | awk '{ v[NR] = $1 } END { print v[int(0.99 * (NR - 1)) + 1] }')
-echo "p99 during swaps / steady p99 = $(awk -v a="$p99w" -v b="$p99s" 'BEGIN { printf "%.2f", a / b }') (goal <= 1.1); runs with a failed or backward answer: $fails"
+echo "p99 during swaps / steady p99 = $(awk -v a="$p99w" -v b="$p99s" 'BEGIN { printf "%.2f", a / b }') pooled, $(med <ratio_p99.r) median of rounds ($(list <ratio_p99.r)) (goal <= 1.1)"
+echo "the server's service time p99, swapping / steady: CPU $(med <ratio_cpu99.r) ($(list <ratio_cpu99.r)), wall $(med <ratio_wall99.r) ($(list <ratio_wall99.r)) (median of rounds)"
+echo "runs with a failed or backward answer: $fails"
 echo "within the swapping runs: near a swap (-100..+200 ms) $(pcts <near.lat)"
 echo "                          the rest                   $(pcts <far.lat)"
 # The server's own service time (complete body to answer queued): wall and thread CPU, median over rounds.
