@@ -264,8 +264,11 @@ fi
 { echo "userId,movieId,rating,timestamp"
   for u in $(seq 25); do for m in 1 2 9999999 10000000; do echo "$u,$m,$(( (u + m) % 5 + 1 )).0,1"; done; done
   echo "10000000,1,4.0,1"; echo "10000000,2,4.0,1"; } >big-ratings.csv
-feed-sim -q -n 300 -p popular --ratings big-ratings.csv --movies big-movies.csv -r big.json >big.ndjson
+feed-sim -q -n 300 -p popular --ratings big-ratings.csv --movies big-movies.csv -r big.json >big.ndjson 2>big.err
 eq "movielens: ids above 9999999 left out" "$? $(jq -c '[.items, .users]' big.json)" "0 [3,25]"
+eq "movielens: lines left out are counted and reported, with the first one's reason" "$(cat big.err)" \
+"feed-sim: big-movies.csv: 1 line(s) left out; the first, line 5: movieId outside 0..9999999
+feed-sim: big-ratings.csv: 27 line(s) left out; the first, line 5: movieId not in the movies file"
 eq "movielens: the items are the movies with ids in range" \
     "$(jq -r 'select(.type == "impression") | .items[].item_id' big.ndjson | sort -u | tr '\n' ' ')" "i1 i2 i9999999 "
 

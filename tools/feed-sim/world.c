@@ -363,9 +363,33 @@ struct rating {
  */
 #define ML_MAX_ID 9999999
 
+/* Lines of a MovieLens file left out: how many, and the first with its reason. */
+struct ml_skips {
+	long n, first;
+	const char *why;
+};
+
+static void
+ml_skip(struct ml_skips *sk, long lineno, const char *why)
+{
+	if (sk->n++ == 0) {
+		sk->first = lineno;
+		sk->why = why;
+	}
+}
+
+/* Reports the left-out lines of PATH once, on stderr: never silently. */
+static void
+ml_skips_report(const struct ml_skips *sk, const char *path)
+{
+	if (sk->n > 0)
+		diag_warn("%s: %ld line(s) left out; the first, line %ld: %s", path, sk->n,
+		    sk->first, sk->why);
+}
+
 /*
  * Reads "movieId,title,genres" lines; title may be quoted and hold commas.
- * Lines without an id in 0..ML_MAX_ID are left out.
+ * Lines without an id in 0..ML_MAX_ID are left out, counted and reported.
  */
 static int
 read_movies(const char *path, int **ids, char ***genres, int *n)
@@ -375,6 +399,7 @@ read_movies(const char *path, int **ids, char ***genres, int *n)
 	size_t cap = 0, na = 0;
 	ssize_t len;
 	long lineno = 0, id;
+	struct ml_skips sk = { 0, 0, NULL };
 
 	if (f == NULL) {
 		diag_warn("%s:", path);
@@ -391,12 +416,20 @@ read_movies(const char *path, int **ids, char ***genres, int *n)
 			continue;
 		c1 = strchr(line, ',');
 		c2 = strrchr(line, ',');
-		if (c1 == NULL || c2 == c1)
+		if (c1 == NULL || c2 == c1) {
+			ml_skip(&sk, lineno, "not movieId,title,genres");
 			continue;
+		}
 		errno = 0;
 		id = strtol(line, &end, 10);
-		if (end == line || end != c1 || errno != 0 || id < 0 || id > ML_MAX_ID)
+		if (end == line || end != c1 || errno != 0) {
+			ml_skip(&sk, lineno, "movieId is not a number");
 			continue;
+		}
+		if (id < 0 || id > ML_MAX_ID) {
+			ml_skip(&sk, lineno, "movieId outside 0..9999999");
+			continue;
+		}
 		if ((size_t)*n == na) {
 			na = na ? 2 * na : 1024;
 			*ids = xreallocarray(*ids, na, sizeof **ids);
@@ -407,6 +440,7 @@ read_movies(const char *path, int **ids, char ***genres, int *n)
 		(*n)++;
 	}
 	free(line);
+	ml_skips_report(&sk, path);
 	if (ferror(f)) {
 		diag_warn("%s:", path);
 		fclose(f);
@@ -533,6 +567,8 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 	float *uval = NULL, *mval = NULL, *U = NULL, *V = NULL, *catfeat = NULL;
 	double *rsum = NULL, *usum = NULL, mu = 0;
 	int *ucnt = NULL;
+	long lineno = 0;
+	struct ml_skips sk = { 0, 0, NULL };
 
 	if (check_dims(p) < 0)
 		return NULL;
@@ -570,15 +606,36 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 		char *e1, *e2;
 		double r;
 
-		uid = (int)strtol(line, &e1, 10);
-		if (e1 == line || *e1 != ',')
-			continue;	/* the header, or a malformed line */
-		mid = (int)strtol(e1 + 1, &e2, 10);
-		if (e2 == e1 + 1 || *e2 != ',')
+		long luid, lmid;
+
+		lineno++;
+		errno = 0;
+		luid = strtol(line, &e1, 10);
+		if (e1 == line || *e1 != ',') {
+			if (lineno > 1 || strncmp(line, "userId", 6) != 0)
+				ml_skip(&sk, lineno, "not userId,movieId,rating,...");
 			continue;
+		}
+		lmid = strtol(e1 + 1, &e2, 10);
+		if (e2 == e1 + 1 || *e2 != ',' || errno != 0) {
+			ml_skip(&sk, lineno, "not userId,movieId,rating,...");
+			continue;
+		}
 		r = strtod(e2 + 1, NULL);
-		if (uid < 0 || uid > ML_MAX_ID || mid < 0 || mid > maxmid || midx[mid] < 0 || !(r > 0 && r <= 10))
+		if (luid < 0 || luid > ML_MAX_ID) {
+			ml_skip(&sk, lineno, "userId outside 0..9999999");
 			continue;
+		}
+		if (lmid < 0 || lmid > maxmid || midx[lmid] < 0) {
+			ml_skip(&sk, lineno, "movieId not in the movies file");
+			continue;
+		}
+		if (!(r > 0 && r <= 10)) {
+			ml_skip(&sk, lineno, "rating not in (0, 10]");
+			continue;
+		}
+		uid = (int)luid;
+		mid = (int)lmid;
 		if (nr == na) {
 			na = na ? 2 * na : 65536;
 			rt = xreallocarray(rt, na, sizeof *rt);
@@ -590,6 +647,7 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 			maxuid = uid;
 		nr++;
 	}
+	ml_skips_report(&sk, ratings_path);
 	if (ferror(f)) {
 		diag_warn("%s:", ratings_path);
 		goto err;
