@@ -1,5 +1,5 @@
 #!/bin/sh
-# b-kafka.sh: Kafka endpoint throughput on the test broker — log-collect kafka:raw -> kafka:events against kcat -P of the same file, each endpoint alone, and a plain copy.
+# b-kafka.sh: Kafka endpoint throughput on the test broker — log-collect kafka:raw -> kafka:events against kcat -P of the same file, each endpoint alone, a plain copy, and the transactional (exactly-once) mode.
 # Usage: bench/b-kafka.sh   (N=events, default 40000; P=partitions, default 16; B=build directory)
 . "$(dirname "$0")/lib.sh"
 N=${N:-40000}
@@ -54,7 +54,7 @@ KX="-X fetch.wait.max.ms=10"
 gen-events -n "$N" -s 1 | head -n "$N" >"$TMP/raw.ndjson"
 awk '{ print NR "\t" $0 }' "$TMP/raw.ndjson" >"$TMP/raw.keyed"	# keys spread the lines evenly
 mb=$(du -m "$TMP/raw.ndjson" | cut -f1)
-kafka-mock -q -f "$TMP/ports" -p "$P" -t raw -t events -t events2 -t copy >/dev/null &
+kafka-mock -q -f "$TMP/ports" -p "$P" -t raw -t events -t events2 -t events3 -t copy >/dev/null &
 mock=$!
 i=0
 while [ $i -lt 100 ] && ! [ -s "$TMP/ports" ]; do sleep 0.1; i=$((i + 1)); done
@@ -71,6 +71,8 @@ both=$(run_worker both log-collect -b "$brokers" -G bench-both -i kafka:raw -o k
 cons=$(run_worker cons log-collect -b "$brokers" -G bench-cons -i kafka:raw -o "$TMP/events.ndjson") || exit 1
 prod=$(run_worker prod log-collect -b "$brokers" -i "$TMP/raw.ndjson" -o kafka:events2) || exit 1
 copy=$(run_worker copy kafka-cat -b "$brokers" -G bench-copy -i kafka:raw -o kafka:copy) || exit 1
+txn=$(run_worker txn log-collect -b "$brokers" -G bench-txn -i kafka:raw -o kafka:events3 \
+    --transactional-id bench-txn.1) || exit 1
 
 echo "$both $cons $prod $copy" | awk -v n="$N" -v p="$P" -v mb="$mb" -v kp="$kp" -v t1="$t1" -v t2="$t2" -v kcpu="$kcpu" '{
 	kc = t2 - t1
@@ -85,6 +87,14 @@ echo "$both $cons $prod $copy" | awk -v n="$N" -v p="$P" -v mb="$mb" -v kp="$kp"
 	printf "ratio log-collect kafka->kafka / kcat -P: %.2f by elapsed time (steady), %.2f with the group join, %.2f by cpu time\n",
 	    kp / $2, kp / $1, ($3 > 0 ? kcpu / $3 : 0)
 }'
+set -- $both $txn
+echo "$both $txn" | awk -v n="$N" '{
+	printf "  log-collect --transactional-id        %6.2f s  %7.0f/s  cpu %.2f s  (%.2f s with the group join; a transaction a second)\n", $5, n / $5, $6, $4
+	printf "ratio transactional / at-least-once log-collect kafka->kafka: %.2f by elapsed time (steady), %.2f by cpu time\n",
+	    $2 / $5, ($6 > 0 ? $3 / $6 : 0)
+}'
+figure "log-collect --transactional-id kafka->kafka" "$(calc "$N / $5" %.0f)" events/s "$(calc "$2 / $5")" "at-least-once (steady)"
+
 set -- $both $cons $prod $copy
 figure "kcat -P file->kafka" "$(calc "$N / $kp" %.0f)" events/s
 figure "log-collect kafka->kafka" "$(calc "$N / $2" %.0f)" events/s "$(calc "$kp / $2")" "kcat -P (steady)"

@@ -30,11 +30,21 @@ struct kafka_source {
 };
 
 struct kafka_sink {
-	rd_kafka_t *rk;
+	rd_kafka_t *rk;			/* its own, or the transactional producer's */
 	rd_kafka_topic_t *rkt;
+	struct kafka_txn *txn;		/* NULL: not transactional */
 	char *topic;
 	uint64_t delivered;
 	uint64_t failures;
+	int fatal;
+};
+
+struct kafka_txn {
+	rd_kafka_t *rk;
+	char *id;
+	uint64_t produced;		/* records put in the open transaction */
+	rd_kafka_topic_partition_list_t *sent;	/* the positions last committed, or NULL */
+	uint64_t commits, aborts;
 	int fatal;
 };
 
@@ -556,17 +566,25 @@ kafka_sink_failed(struct kafka_sink *snk, const char *what, rd_kafka_resp_err_t 
 	snk->failures++;
 }
 
-/* Counts each delivery report. */
+/*
+ * Counts each delivery report (of the sink given as the record's opaque). In
+ * a transaction a failure is not counted: it makes the commit abort, and the
+ * records are produced again; records purged by an abort are not told.
+ */
 static void
 kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
-	struct kafka_sink *snk = opaque;
+	struct kafka_sink *snk = m->_private;
 
 	(void)rk;
+	(void)opaque;
 	if (m->err == 0)
 		snk->delivered++;
-	else
+	else if (snk->txn == NULL)
 		kafka_sink_failed(snk, "delivery to", m->err);
+	else if (m->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && m->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+		diag_info(2, "kafka: delivery to %s failed, the transaction will abort: %s", snk->topic,
+		    rd_kafka_err2str(m->err));
 }
 
 struct kafka_sink *
@@ -578,6 +596,17 @@ kafka_sink_open(const struct kafka_opts *opts, const char *topic)
 
 	snk = xcalloc(1, sizeof *snk);
 	snk->topic = xstrdup(topic);
+	if (opts && opts->txn) {
+		snk->txn = opts->txn;
+		snk->rk = snk->txn->rk;
+		if ((snk->rkt = rd_kafka_topic_new(snk->rk, topic, NULL)) == NULL) {
+			diag_warn("kafka: %s: %s", topic, rd_kafka_err2str(rd_kafka_last_error()));
+			free(snk->topic);
+			free(snk);
+			return NULL;
+		}
+		return snk;
+	}
 	conf = kafka_conf_new();
 	if (kafka_conf_set(conf, "enable.idempotence", "true") != 0 ||
 	    kafka_conf_apply(conf, opts) != 0 || kafka_conf_check(conf) != 0)
@@ -627,7 +656,7 @@ kafka_sink_put(struct kafka_sink *snk, const char *key, size_t keylen, const cha
 		return -1;
 	for (;;) {
 		if (rd_kafka_produce(snk->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-		    (void *)buf, len, key, key ? keylen : 0, NULL) == 0)
+		    (void *)buf, len, key, key ? keylen : 0, snk) == 0)
 			break;
 		err = rd_kafka_last_error();
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -636,9 +665,16 @@ kafka_sink_put(struct kafka_sink *snk, const char *key, size_t keylen, const cha
 		}
 		if (err == RD_KAFKA_RESP_ERR__FATAL)
 			return kafka_sink_fatal(snk);
+		if (snk->txn && err == RD_KAFKA_RESP_ERR__STATE) {
+			/* The transaction failed and must abort: the record is produced again after it. */
+			snk->txn->produced++;
+			return 0;
+		}
 		kafka_sink_failed(snk, "producing to", err);
 		return -1;
 	}
+	if (snk->txn)
+		snk->txn->produced++;
 	rd_kafka_poll(snk->rk, 0);
 	return 0;
 }
@@ -688,8 +724,254 @@ kafka_sink_close(struct kafka_sink *snk)
 	diag_info(2, "kafka: %" PRIu64 " record(s) delivered to %s, %" PRIu64 " failed",
 	    snk->delivered, snk->topic, snk->failures);
 	rd_kafka_topic_destroy(snk->rkt);
-	rd_kafka_destroy(snk->rk);
+	if (snk->txn == NULL)
+		rd_kafka_destroy(snk->rk);
 	free(snk->topic);
 	free(snk);
 	return rc;
+}
+
+/* ---- transactions ---- */
+
+/* Tries of a retriable transactional call, the time each may take, and the pause between them. */
+#define TXN_TRIES	10
+#define TXN_TIMEOUT_MS	10000
+#define TXN_PAUSE_MS	300
+
+/*
+ * Reports a failed transactional call and says what follows: 1 when it may
+ * be tried again (and tries are left), 0 when the transaction must be
+ * aborted, -1 when fatal (noted in txn). Destroys error.
+ */
+static int
+kafka_txn_failed(struct kafka_txn *txn, const char *what, rd_kafka_error_t *error, int try)
+{
+	int rv;
+
+	if (rd_kafka_error_is_fatal(error)) {
+		diag_warn("kafka: transaction %s: %s: fatal: %s", txn->id, what, rd_kafka_error_string(error));
+		txn->fatal = 1;
+		rv = -1;
+	} else if (rd_kafka_error_txn_requires_abort(error)) {
+		diag_info(1, "kafka: transaction %s: %s: %s; aborting", txn->id, what,
+		    rd_kafka_error_string(error));
+		rv = 0;
+	} else if (rd_kafka_error_is_retriable(error) && try < TXN_TRIES) {
+		diag_info(1, "kafka: transaction %s: %s: %s; trying again", txn->id, what,
+		    rd_kafka_error_string(error));
+		nanosleep(&(struct timespec){ 0, TXN_PAUSE_MS * 1000000L }, NULL);
+		rv = 1;
+	} else {
+		diag_warn("kafka: transaction %s: %s: %s", txn->id, what, rd_kafka_error_string(error));
+		txn->fatal = 1;
+		rv = -1;
+	}
+	rd_kafka_error_destroy(error);
+	return rv;
+}
+
+/* Begins a transaction. 0, or -1 (fatal). */
+static int
+kafka_txn_begin(struct kafka_txn *txn)
+{
+	rd_kafka_error_t *error;
+
+	if ((error = rd_kafka_begin_transaction(txn->rk)) == NULL)
+		return 0;
+	diag_warn("kafka: transaction %s: begin: %s", txn->id, rd_kafka_error_string(error));
+	rd_kafka_error_destroy(error);
+	txn->fatal = 1;
+	return -1;
+}
+
+struct kafka_txn *
+kafka_txn_open(const struct kafka_opts *opts, const char *transactional_id)
+{
+	struct kafka_txn *txn = xcalloc(1, sizeof *txn);
+	rd_kafka_conf_t *conf = kafka_conf_new();
+	rd_kafka_error_t *error;
+	char errstr[512];
+	int try = 0, r;
+
+	txn->id = xstrdup(transactional_id);
+	if (kafka_conf_set(conf, "transactional.id", transactional_id) != 0 ||
+	    kafka_conf_apply(conf, opts) != 0 || kafka_conf_check(conf) != 0)
+		goto err;
+	rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
+	if ((txn->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr)) == NULL) {
+		diag_warn("kafka: %s", errstr);
+		goto err;
+	}
+	conf = NULL;
+	/* Fences an older producer with this id and aborts what it left open. */
+	while ((error = rd_kafka_init_transactions(txn->rk, TXN_TIMEOUT_MS)) != NULL)
+		if ((r = kafka_txn_failed(txn, "init", error, ++try)) != 1)
+			goto err;
+	if (kafka_txn_begin(txn) != 0)
+		goto err;
+	diag_info(2, "kafka: transactional producer %s", txn->id);
+	return txn;
+err:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	if (txn->rk)
+		rd_kafka_destroy(txn->rk);
+	free(txn->id);
+	free(txn);
+	return NULL;
+}
+
+/* The positions of src's assignment (the next offset to read of each partition read from), or NULL for none. */
+static rd_kafka_topic_partition_list_t *
+kafka_txn_positions(struct kafka_source *src)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL, *pos;
+	int i;
+
+	if (src == NULL || rd_kafka_assignment(src->rk, &parts) != 0)
+		return NULL;
+	rd_kafka_position(src->rk, parts);
+	pos = rd_kafka_topic_partition_list_new(parts->cnt);
+	for (i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].offset >= 0)
+			rd_kafka_topic_partition_list_add(pos, parts->elems[i].topic,
+			    parts->elems[i].partition)->offset = parts->elems[i].offset;
+	rd_kafka_topic_partition_list_destroy(parts);
+	if (pos->cnt == 0) {
+		rd_kafka_topic_partition_list_destroy(pos);
+		return NULL;
+	}
+	return pos;
+}
+
+/* Sets src's positions back to its committed offsets (the start, for a partition without one). */
+static void
+kafka_txn_rewind(struct kafka_source *src)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_error_t *error;
+	rd_kafka_resp_err_t err;
+	int i;
+
+	if (src == NULL || rd_kafka_assignment(src->rk, &parts) != 0)
+		return;
+	if (parts->cnt > 0 && (err = rd_kafka_committed(src->rk, parts, TXN_TIMEOUT_MS)) != 0) {
+		/* Then the positions are unknown: leaving the group hands them to a member that can read them. */
+		diag_warn("kafka: rewinding after an abort: committed offsets: %s; leaving",
+		    rd_kafka_err2str(err));
+		sig_stop = 1;
+	} else if (parts->cnt > 0) {
+		for (i = 0; i < parts->cnt; i++)
+			if (parts->elems[i].offset < 0)
+				parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+		if ((error = rd_kafka_seek_partitions(src->rk, parts, TXN_TIMEOUT_MS)) != NULL) {
+			diag_warn("kafka: rewinding after an abort: %s; leaving", rd_kafka_error_string(error));
+			rd_kafka_error_destroy(error);
+			sig_stop = 1;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* 1 when positions a and b (either may be NULL) are the same. */
+static int
+kafka_txn_same(const rd_kafka_topic_partition_list_t *a, const rd_kafka_topic_partition_list_t *b)
+{
+	int i;
+
+	if (a == NULL || b == NULL || a->cnt != b->cnt)
+		return a == b;
+	for (i = 0; i < a->cnt; i++)
+		if (a->elems[i].partition != b->elems[i].partition || a->elems[i].offset != b->elems[i].offset ||
+		    strcmp(a->elems[i].topic, b->elems[i].topic) != 0)
+			return 0;
+	return 1;
+}
+
+int
+kafka_txn_commit(struct kafka_txn *txn, struct kafka_source *src)
+{
+	rd_kafka_topic_partition_list_t *pos;
+	rd_kafka_consumer_group_metadata_t *cgmd;
+	rd_kafka_error_t *error;
+	int try = 0, r = 0;
+
+	if (txn->fatal)
+		return -1;
+	pos = kafka_txn_positions(src);
+	if (pos != NULL)
+		rd_kafka_topic_partition_list_sort(pos, NULL, NULL);
+	if (txn->produced == 0 && kafka_txn_same(pos, txn->sent)) {
+		/* Nothing read or produced since the last commit. */
+		if (pos != NULL)
+			rd_kafka_topic_partition_list_destroy(pos);
+		return 0;
+	}
+	if (pos != NULL) {
+		cgmd = rd_kafka_consumer_group_metadata(src->rk);
+		while ((error = rd_kafka_send_offsets_to_transaction(txn->rk, pos, cgmd, TXN_TIMEOUT_MS)) != NULL)
+			if ((r = kafka_txn_failed(txn, "sending offsets", error, ++try)) != 1)
+				break;
+		rd_kafka_consumer_group_metadata_destroy(cgmd);
+		if (error != NULL)
+			goto failed;
+	}
+	try = 0;
+	while ((error = rd_kafka_commit_transaction(txn->rk, TXN_TIMEOUT_MS)) != NULL)
+		if ((r = kafka_txn_failed(txn, "commit", error, ++try)) != 1)
+			goto failed;
+	txn->commits++;
+	txn->produced = 0;
+	if (txn->sent != NULL)
+		rd_kafka_topic_partition_list_destroy(txn->sent);
+	txn->sent = pos;
+	return kafka_txn_begin(txn);
+failed:
+	if (pos != NULL)
+		rd_kafka_topic_partition_list_destroy(pos);
+	if (r < 0)
+		return -1;
+	try = 0;
+	while ((error = rd_kafka_abort_transaction(txn->rk, TXN_TIMEOUT_MS)) != NULL)
+		if (kafka_txn_failed(txn, "abort", error, ++try) != 1)
+			return -1;
+	txn->aborts++;
+	txn->produced = 0;
+	if (txn->sent != NULL)
+		rd_kafka_topic_partition_list_destroy(txn->sent);
+	txn->sent = NULL;
+	kafka_txn_rewind(src);
+	return kafka_txn_begin(txn) == 0 ? 1 : -1;
+}
+
+uint64_t
+kafka_txn_commits(const struct kafka_txn *txn)
+{
+	return txn->commits;
+}
+
+uint64_t
+kafka_txn_aborts(const struct kafka_txn *txn)
+{
+	return txn->aborts;
+}
+
+void
+kafka_txn_close(struct kafka_txn *txn)
+{
+	rd_kafka_error_t *error;
+
+	if (txn == NULL)
+		return;
+	if (!txn->fatal && (error = rd_kafka_abort_transaction(txn->rk, TXN_TIMEOUT_MS)) != NULL) {
+		diag_info(1, "kafka: transaction %s: abort at close: %s", txn->id, rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	}
+	diag_info(2, "kafka: transaction %s: %" PRIu64 " committed, %" PRIu64 " aborted", txn->id,
+	    txn->commits, txn->aborts);
+	if (txn->sent != NULL)
+		rd_kafka_topic_partition_list_destroy(txn->sent);
+	rd_kafka_destroy(txn->rk);
+	free(txn->id);
+	free(txn);
 }

@@ -12,6 +12,7 @@ struct kafka_opts {
 	const char *group;	/* -G; NULL: "pageturn-<program name>" */
 	char **conf;		/* -X key=value strings, applied in order (not owned) */
 	size_t nconf;
+	struct kafka_txn *txn;	/* when set, sinks produce inside its transactions (not owned) */
 };
 
 /* Appends one -X key=value (the string is not copied; it must outlive opts). */
@@ -67,7 +68,37 @@ void kafka_source_on_rebalance(struct kafka_source *src, kafka_rebalance_fn *fn,
 void kafka_source_close(struct kafka_source *src);
 
 /*
- * An idempotent producer to one topic. Records are keyed by the caller
+ * A transactional producer for consume-transform-produce (exactly-once):
+ * every sink opened with opts->txn set produces through it, and
+ * kafka_txn_commit() commits what they produced together with the
+ * consumer's positions. A transaction is always open between calls.
+ * transactional_id must be unique to the member (a second producer with
+ * the same id fences the first). NULL after a diagnostic when the
+ * configuration is refused or the transactions cannot be initialised.
+ */
+struct kafka_txn *kafka_txn_open(const struct kafka_opts *opts, const char *transactional_id);
+
+/*
+ * Commits the open transaction: the records produced since the last commit
+ * and src's positions (every record consumed so far counts as processed;
+ * src may be NULL), then begins the next. Returns 0 when committed (or when
+ * there was nothing to commit); 1 when an abortable error made it abort the
+ * transaction instead, after rewinding src to its committed positions, so
+ * that the records since are read and produced again; -1 on a fatal error
+ * (after a diagnostic; e.g. fenced by a newer producer with the same id):
+ * nothing more can be produced and the caller should exit 1.
+ */
+int kafka_txn_commit(struct kafka_txn *txn, struct kafka_source *src);
+
+/* Transactions committed and aborted since open. */
+uint64_t kafka_txn_commits(const struct kafka_txn *txn);
+uint64_t kafka_txn_aborts(const struct kafka_txn *txn);
+
+/* Aborts an open transaction (what was not committed is dropped) and destroys. Close its sinks first. NULL is a no-op. */
+void kafka_txn_close(struct kafka_txn *txn);
+
+/*
+ * An idempotent producer to one topic (or, with opts->txn, the transactional one). Records are keyed by the caller
  * (pageturn keys by user_id); buf is copied. A full queue is handled by
  * polling and retrying. Returns NULL after a diagnostic on a refused config.
  */
@@ -82,7 +113,9 @@ void kafka_sink_poll(struct kafka_sink *snk);
 
 /*
  * Waits until every queued record is delivered or failed. Returns 0 when
- * every delivery since the sink was opened succeeded, -1 otherwise.
+ * every delivery since the sink was opened succeeded, -1 otherwise. In a
+ * transaction a failed delivery aborts the transaction instead (see
+ * kafka_txn_commit); only a fatal producer error returns -1.
  */
 int kafka_sink_flush(struct kafka_sink *snk);
 

@@ -25,8 +25,14 @@ struct tool_io_priv {
 	void (*hook[MAX_HOOKS])(void *);
 	void *hook_arg[MAX_HOOKS];
 	int nhooks;
+	void (*abort_hook[MAX_HOOKS])(void *);
+	void *abort_arg[MAX_HOOKS];
+	int naborthooks;
 	double last_commit;
+	long since_commit;		/* input records since the last checkpoint */
 	int64_t *lag;
+	struct kafka_txn *txn;		/* --transactional-id */
+	uint64_t *n_txn_commits, *n_txn_aborts;
 };
 
 int64_t
@@ -160,6 +166,20 @@ tool_opts_handle(struct tool_opts *o, int ch, const char *arg)
 		}
 		o->commit_interval = n / 1000.0;
 		return 1;
+	case OPT_COMMIT_RECORDS:
+		if ((n = parse_size(arg)) <= 0 || n > 1000000000) {
+			diag_warn("--commit-records %s: expected a count from 1 to 1G", arg);
+			return -1;
+		}
+		o->commit_records = (long)n;
+		return 1;
+	case OPT_TRANSACTIONAL_ID:
+		if (*arg == '\0') {
+			diag_warn("--transactional-id: expected a non-empty id");
+			return -1;
+		}
+		o->transactional_id = arg;
+		return 1;
 	case OPT_METRICS:
 		o->metrics = arg;
 		return 1;
@@ -236,6 +256,19 @@ tool_io_open(struct tool_opts *o, const char *tool)
 	io->n_rejected = stats_counter(io->st, "rejected");
 	p->lag = stats_gauge(io->st, "lag");
 	*p->lag = -1;
+	if (o->transactional_id != NULL) {
+		/* Only Kafka outputs can be in a transaction; a file would get the aborted records too. */
+		if (o->output == NULL || strncmp(o->output, "kafka:", 6) != 0 ||
+		    (o->dead_letter != NULL && strncmp(o->dead_letter, "kafka:", 6) != 0)) {
+			diag_warn("--transactional-id: the output and the dead letters must be kafka:TOPIC");
+			goto err;
+		}
+		if ((p->txn = kafka_txn_open(&o->kafka, o->transactional_id)) == NULL)
+			goto err;
+		o->kafka.txn = p->txn;
+		p->n_txn_commits = stats_counter(io->st, "txn_commits");
+		p->n_txn_aborts = stats_counter(io->st, "txn_aborts");
+	}
 	if ((io->out = line_writer_open(o->output ? o->output : "-", &o->kafka)) == NULL)
 		goto err;
 	if ((io->dl = deadletter_open(o->dead_letter, &o->kafka, io->st)) == NULL)
@@ -247,6 +280,8 @@ tool_io_open(struct tool_opts *o, const char *tool)
 	return io;
 err:
 	line_writer_close(io->out);
+	kafka_txn_close(p->txn);
+	o->kafka.txn = NULL;
 	stats_free(io->st);
 	free(p);
 	return NULL;
@@ -267,12 +302,28 @@ tool_io_checkpoint(struct tool_io *io)
 			rv = -1;
 	if (deadletter_flush(io->dl) != 0)
 		rv = -1;
-	/* Positions are committed only when everything derived from them is out. */
-	if (rv == 0 && line_reader_commit(io->in) != 0)
+	if (p->txn != NULL) {
+		/* The outputs and the positions of every record read, together. */
+		switch (kafka_txn_commit(p->txn, line_reader_kafka(io->in))) {
+		case 0:
+			break;
+		case 1:
+			for (i = 0; i < p->naborthooks; i++)
+				p->abort_hook[i](p->abort_arg[i]);
+			break;
+		default:
+			sig_stop = 1;
+			rv = -1;
+			break;
+		}
+		*p->n_txn_commits = kafka_txn_commits(p->txn);
+		*p->n_txn_aborts = kafka_txn_aborts(p->txn);
+	} else if (rv == 0 && line_reader_commit(io->in) != 0)	/* only when everything derived is out */
 		rv = -1;
 	if (rv != 0)
 		io->status = 1;
 	p->last_commit = mono();
+	p->since_commit = 0;
 	return rv;
 }
 
@@ -294,7 +345,8 @@ chores(struct tool_io_priv *p)
 		if (deadletter_reopen(io->dl) != 0)
 			io->status = 1;
 	}
-	if (line_reader_kafka(io->in) != NULL && mono() - p->last_commit >= interval) {
+	if (line_reader_kafka(io->in) != NULL && (mono() - p->last_commit >= interval ||
+	    (io->opts->commit_records > 0 && p->since_commit >= io->opts->commit_records))) {
 		tool_io_checkpoint(io);
 		*p->lag = line_reader_lag(io->in);
 	}
@@ -317,6 +369,7 @@ tool_io_next(struct tool_io *io, struct line *ln)
 		if (rv <= 0)
 			return 0;
 		(*io->n_in)++;
+		p->since_commit++;
 		if (ln->too_long) {
 			tool_io_reject(io, ln, "line of %zu bytes is longer than --max-line (%zu)",
 			    ln->full_len, io->opts->max_line ? io->opts->max_line : (size_t)LINE_MAX_DEFAULT);
@@ -403,6 +456,17 @@ tool_io_on_checkpoint(struct tool_io *io, void (*fn)(void *), void *arg)
 	p->hook_arg[p->nhooks++] = arg;
 }
 
+void
+tool_io_on_abort(struct tool_io *io, void (*fn)(void *), void *arg)
+{
+	struct tool_io_priv *p = (struct tool_io_priv *)io;
+
+	if (p->naborthooks == MAX_HOOKS)
+		diag_fatal(1, "too many abort hooks");
+	p->abort_hook[p->naborthooks] = fn;
+	p->abort_arg[p->naborthooks++] = arg;
+}
+
 int
 tool_io_close(struct tool_io *io)
 {
@@ -420,6 +484,8 @@ tool_io_close(struct tool_io *io)
 			io->status = 1;
 	if (deadletter_close(io->dl) != 0)
 		io->status = 1;
+	kafka_txn_close(p->txn);
+	io->opts->kafka.txn = NULL;
 	if (io->opts->stats != NULL || io->opts->metrics != NULL)
 		stats_report(io->st);
 	stats_free(io->st);

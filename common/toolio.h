@@ -20,6 +20,8 @@ enum {
 	OPT_MAX_LINE,
 	OPT_STRICT,
 	OPT_COMMIT_INTERVAL,
+	OPT_TRANSACTIONAL_ID,
+	OPT_COMMIT_RECORDS,
 	TOOL_OPT_FIRST = 0x140
 };
 
@@ -43,6 +45,18 @@ enum {
 	{ "strict",          no_argument,       NULL, OPT_STRICT }, \
 	{ "commit-interval", required_argument, NULL, OPT_COMMIT_INTERVAL }
 
+/*
+ * The options of a stateless tool that can run exactly-once: its struct
+ * option entries go after TOOL_LONGOPTS. --transactional-id ID makes every
+ * Kafka output of the tool (output, dead letters) one transaction per
+ * checkpoint with the input positions (consume-transform-produce);
+ * --commit-records N checkpoints after N input records as well as every
+ * --commit-interval.
+ */
+#define TOOL_TXN_LONGOPTS \
+	{ "transactional-id", required_argument, NULL, OPT_TRANSACTIONAL_ID }, \
+	{ "commit-records",   required_argument, NULL, OPT_COMMIT_RECORDS }
+
 /* The common options as parsed. Zero-initialise, then feed every getopt result to tool_opts_handle(). */
 struct tool_opts {
 	char **inputs;		/* -i, in order; none means "-" */
@@ -55,6 +69,8 @@ struct tool_opts {
 	size_t max_line;	/* 0 means LINE_MAX_DEFAULT */
 	int strict;
 	double commit_interval;	/* seconds between Kafka commits; 0 means the default (1) */
+	long commit_records;	/* input records between Kafka commits; 0: by time only */
+	const char *transactional_id;	/* NULL: at-least-once; else exactly-once with Kafka transactions */
 	struct kafka_opts kafka;
 };
 
@@ -134,7 +150,19 @@ struct line_writer *tool_io_add_writer(struct tool_io *io, const char *spec);
 /* A hook run at each checkpoint before outputs are flushed (e.g. to emit or snapshot state). */
 void tool_io_on_checkpoint(struct tool_io *io, void (*fn)(void *), void *arg);
 
-/* Flushes every output and commits the stored Kafka positions now. 0 or -1. */
+/*
+ * A hook run when a transaction was aborted and the input rewound to the
+ * last commit (--transactional-id): the records since are read again, so
+ * state derived from them must be forgotten.
+ */
+void tool_io_on_abort(struct tool_io *io, void (*fn)(void *), void *arg);
+
+/*
+ * Flushes every output and commits the stored Kafka positions now (with
+ * --transactional-id: commits the transaction of the outputs and the
+ * positions of every record read). 0 or -1 (status 1; a fatal transaction
+ * error also stops the tool, as SIGTERM does).
+ */
 int tool_io_checkpoint(struct tool_io *io);
 
 /*

@@ -148,7 +148,8 @@ usage(void)
 	    "                   [-X key=value]... [--dead-letter endpoint] [--dedup-window events]\n"
 	    "                   [--ingest-ts now|ms] [--max-future duration] [--max-line bytes]\n"
 	    "                   [--stats file] [--stats-interval seconds] [--metrics file]\n"
-	    "                   [--commit-interval seconds] [--strict]\n");
+	    "                   [--commit-interval seconds] [--commit-records n]\n"
+	    "                   [--transactional-id id] [--strict]\n");
 	exit(2);
 }
 
@@ -166,6 +167,16 @@ dedup_new(size_t n)
 	d->ring = xcalloc(n, sizeof *d->ring);
 	d->slot = xcalloc(cap, sizeof *d->slot);
 	return d;
+}
+
+/* Forgets every id (the records since the last commit are read again after an aborted transaction). */
+static void
+dedup_forget(void *arg)
+{
+	struct dedup *d = arg;
+
+	memset(d->slot, 0, (d->mask + 1) * sizeof *d->slot);
+	d->head = d->count = 0;
 }
 
 static void
@@ -560,6 +571,7 @@ main(int argc, char *argv[])
 	enum { OPT_DEDUP_WINDOW = TOOL_OPT_FIRST, OPT_INGEST_TS, OPT_MAX_FUTURE };
 	static const struct option longopts[] = {
 		TOOL_LONGOPTS,
+		TOOL_TXN_LONGOPTS,
 		{ "dedup-window", required_argument, NULL, OPT_DEDUP_WINDOW },
 		{ "ingest-ts",    required_argument, NULL, OPT_INGEST_TS },
 		{ "max-future",   required_argument, NULL, OPT_MAX_FUTURE },
@@ -620,8 +632,10 @@ main(int argc, char *argv[])
 	}
 	c.n_dup = stats_counter(c.io->st, "duplicates");
 	c.n_blank = stats_counter(c.io->st, "blank");
-	if (window > 0)
+	if (window > 0) {
 		c.dd = dedup_new((size_t)window);
+		tool_io_on_abort(c.io, dedup_forget, c.dd);
+	}
 	if (ARENA_USED)
 		json_set_alloc_funcs(arena_malloc, arena_free);
 	c.n_type[0] = stats_counter(c.io->st, "impressions");
