@@ -115,6 +115,18 @@ main(void)
 	    rq.ncand == 3 && strcmp(cid(0), "x") == 0 && w.cfn[0] == 1 && w.fbuf[w.cfoff[0]] == 1.0f &&
 	    strcmp(cid(1), "iA\"") == 0 && w.cfn[1] == 0 && strcmp(cid(2), "\xc3\xa9") == 0 && w.cfoff[2] == SIZE_MAX,
 	    "plain keys with white space, near-miss keys skipped, escaped and UTF-8 ids: %s", err);
+	/* numbers in arrays: the one-pass reader and number() read the same values and refuse the same faults */
+	CHECK(parse("{\"request_id\":\"a\",\"context\":[-0,0,2.500,-17.25,123456789012345678,1234567890123456789,"
+	    " 3 ,4e0,0.1,-0.000001],\"candidates\":[]}") == 0 && rq.nctx == 10 &&
+	    w.fbuf[0] == 0 && signbit(w.fbuf[0]) && !signbit(w.fbuf[1]) && w.fbuf[2] == 2.5f && w.fbuf[3] == -17.25f &&
+	    w.fbuf[4] == (float)123456789012345678.0 && w.fbuf[5] == (float)1234567890123456789.0 &&
+	    w.fbuf[6] == 3.0f && w.fbuf[7] == 4.0f && w.fbuf[8] == (float)0.1 && w.fbuf[9] == (float)-0.000001,
+	    "numbers with and without the shortcut: %s", err);
+	refused("{\"request_id\":\"a\",\"context\":[01],\"candidates\":[]}", "bad JSON at column 30: leading zero in number");
+	refused("{\"request_id\":\"a\",\"context\":[1.],\"candidates\":[]}", "bad JSON at column 30: digit expected after '.'");
+	refused("{\"request_id\":\"a\",\"context\":[-],\"candidates\":[]}", "bad JSON at column 30: invalid value");
+	refused("{\"request_id\":\"a\",\"context\":[1,],\"candidates\":[]}", "bad JSON at column 32: invalid value");
+	refused("{\"request_id\":\"a\",\"context\":[1x],\"candidates\":[]}", "bad JSON at column 31: ',' or ']' expected");
 	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\" \"x\"}]}", "bad JSON at column 44: ':' expected");
 	refused("{\"request_id\":\"a\",\"candidates\":[{\"item\\u005fid\":\"x\"}]}", "candidates[0]: missing field 'item_id'");
 	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"\"}]}", "candidates[0]: field 'item_id': empty id");

@@ -525,6 +525,48 @@ id(struct parser *ps, size_t *off, size_t *len, struct where wh)
 	return 0;
 }
 
+/*
+ * The numbers of a request's arrays are nearly all "-?D+(.D+)?" of at most
+ * 18 digits with ',' or ']' right after: such a number is read here in one
+ * pass, to the same value as number() reads it, and *next set after it.
+ * Returns 0, reading nothing, for anything else (number() then reads it or
+ * says what is wrong).
+ */
+static inline int
+plain_number(const char *p, const char *end, double *out, const char **next)
+{
+	const char *s, *f;
+	uint64_t m = 0;
+	int neg = 0;
+	long nd, frac = 0;
+
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	s = p;
+	while (p < end && (unsigned)(*p - '0') < 10)
+		m = m * 10 + (uint64_t)(*p++ - '0');
+	nd = p - s;
+	if (nd == 0 || (nd > 1 && *s == '0'))
+		return 0;
+	if (p < end && *p == '.') {
+		f = ++p;
+		while (p < end && (unsigned)(*p - '0') < 10)
+			m = m * 10 + (uint64_t)(*p++ - '0');
+		frac = p - f;
+		if (frac == 0)
+			return 0;
+	}
+	if (nd + frac > 18 || p >= end || (*p != ',' && *p != ']'))
+		return 0;
+	*out = frac ? (double)m / pow10_tab[frac] : (double)m;
+	if (neg)
+		*out = -*out;
+	*next = p;
+	return 1;
+}
+
 /* Reads an array of finite numbers into w->fbuf; *off and *n locate them. */
 static int
 floats(struct parser *ps, size_t *off, size_t *n, struct where wh)
@@ -547,8 +589,11 @@ floats(struct parser *ps, size_t *off, size_t *n, struct where wh)
 	if (eat(ps, ']'))
 		return 0;
 	do {
+		const char *next;
 		ws(ps);
-		if (ps->p < ps->end && (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))) {
+		if (plain_number(ps->p, ps->end, &d, &next))
+			ps->p = next;
+		else if (ps->p < ps->end && (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))) {
 			if (number(ps, &d, &isint, &iv) != 0)
 				return -1;
 		} else {
