@@ -139,7 +139,9 @@ ok "/metrics: model version" grep -qx 'qscore_model_version 1' body.out
 ok "/metrics: latency histogram" grep -q '^qscore_request_duration_seconds_bucket{le="+Inf"} [1-9]' body.out
 ok "/metrics: error count" grep -qx 'qscore_request_errors_total 4' body.out
 eq "/v1/latency counts the score requests" "$(code "$URL/v1/latency?reset=1")$(jq -c '[.requests, (.cpu_us.p50 <= .cpu_us.p99)]' body.out)" "200[5,true]"
-eq "/v1/latency after a reset" "$(code "$URL/v1/latency")$(jq .requests body.out)" "2000"
+eq "/v1/latency: the forward passes, a part of the service time" \
+    "$(jq -c '[.forward_us.mean > 0, .forward_us.mean <= .wall_us.mean, .forward_us.p50 <= .wall_us.p50, .cpu_us.mean > 0]' body.out)" "[true,true,true,true]"
+eq "/v1/latency after a reset" "$(code "$URL/v1/latency")$(jq -c '[.requests, .wall_us.mean, .forward_us.mean]' body.out)" "200[0,0,0]"
 
 # ---- refusal of a corrupt version ----
 cp -r "$M/0000000001" "$M/.tmp-corrupt"

@@ -190,6 +190,7 @@ struct qs_worker {
 	int64_t *hfound;
 	char *histbuf;			/* ids copied from the history store */
 	size_t histcap;
+	uint64_t fwd_ns;		/* wall ns of qs_score()'s lookups and forward passes, summed until the caller resets it */
 	struct jbuf out;		/* the answer being written */
 	size_t *starts, *ends;		/* a batch's elements */
 	size_t batchcap;

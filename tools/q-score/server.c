@@ -39,6 +39,8 @@ struct qs_server {
 	atomic_uint_fast64_t http_requests;
 	atomic_uint_fast64_t svc_wall[NSERVICE];	/* complete body to answer queued, wall clock */
 	atomic_uint_fast64_t svc_cpu[NSERVICE];	/* the same span, the thread's CPU time */
+	atomic_uint_fast64_t svc_fwd[NSERVICE];	/* of which the lookups and forward passes, wall clock */
+	atomic_uint_fast64_t svc_sum_ns[3];	/* the sums of the three (wall, CPU, forward), in ns */
 };
 
 /* The state of one HTTP request while its body arrives. */
@@ -208,19 +210,27 @@ ts_ns(const struct timespec *t)
 static enum MHD_Result
 handle_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 {
+	struct qs_worker *w = worker(s);
 	struct timespec w0, w1, c0, c1;
 	enum MHD_Result ret;
-	uint64_t us;
+	uint64_t us, ns[3];
+	size_t i;
 
+	w->fwd_ns = 0;
 	clock_gettime(CLOCK_MONOTONIC, &w0);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 	ret = answer_score(s, c, cc);
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
 	clock_gettime(CLOCK_MONOTONIC, &w1);
-	us = (ts_ns(&w1) - ts_ns(&w0)) / 1000;
-	atomic_fetch_add(&s->svc_wall[us < NSERVICE - 1 ? us : NSERVICE - 1], 1);
-	us = (ts_ns(&c1) - ts_ns(&c0)) / 1000;
-	atomic_fetch_add(&s->svc_cpu[us < NSERVICE - 1 ? us : NSERVICE - 1], 1);
+	ns[0] = ts_ns(&w1) - ts_ns(&w0);
+	ns[1] = ts_ns(&c1) - ts_ns(&c0);
+	ns[2] = w->fwd_ns;
+	for (i = 0; i < 3; i++) {
+		atomic_uint_fast64_t *t = i == 0 ? s->svc_wall : i == 1 ? s->svc_cpu : s->svc_fwd;
+		us = ns[i] / 1000;
+		atomic_fetch_add(&t[us < NSERVICE - 1 ? us : NSERVICE - 1], 1);
+		atomic_fetch_add(&s->svc_sum_ns[i], ns[i]);
+	}
 	observe(s, &cc->t0);
 	return ret;
 }
@@ -250,20 +260,28 @@ handle_latency(struct qs_server *s, struct MHD_Connection *c)
 	struct jbuf b = { 0 };
 	uint64_t n = 0;
 	enum MHD_Result ret;
-	size_t i;
+	size_t i, k;
 
 	for (i = 0; i < NSERVICE; i++)
 		n += atomic_load(&s->svc_wall[i]);
-	jbuf_printf(&b, "{\"requests\":%ju,\"wall_us\":{\"p50\":%ju,\"p99\":%ju,\"p999\":%ju},"
-	    "\"cpu_us\":{\"p50\":%ju,\"p99\":%ju,\"p999\":%ju}}\n", (uintmax_t)n,
-	    (uintmax_t)quantile(s->svc_wall, n, 0.5), (uintmax_t)quantile(s->svc_wall, n, 0.99),
-	    (uintmax_t)quantile(s->svc_wall, n, 0.999), (uintmax_t)quantile(s->svc_cpu, n, 0.5),
-	    (uintmax_t)quantile(s->svc_cpu, n, 0.99), (uintmax_t)quantile(s->svc_cpu, n, 0.999));
-	if (reset != NULL && strcmp(reset, "1") == 0)
+	jbuf_printf(&b, "{\"requests\":%ju", (uintmax_t)n);
+	for (k = 0; k < 3; k++) {
+		atomic_uint_fast64_t *t = k == 0 ? s->svc_wall : k == 1 ? s->svc_cpu : s->svc_fwd;
+		jbuf_printf(&b, ",\"%s\":{\"p50\":%ju,\"p99\":%ju,\"p999\":%ju,\"mean\":%.2f}",
+		    k == 0 ? "wall_us" : k == 1 ? "cpu_us" : "forward_us", (uintmax_t)quantile(t, n, 0.5),
+		    (uintmax_t)quantile(t, n, 0.99), (uintmax_t)quantile(t, n, 0.999),
+		    n ? (double)atomic_load(&s->svc_sum_ns[k]) / 1000.0 / (double)n : 0.0);
+	}
+	jbuf_puts(&b, "}\n");
+	if (reset != NULL && strcmp(reset, "1") == 0) {
 		for (i = 0; i < NSERVICE; i++) {
 			atomic_store(&s->svc_wall[i], 0);
 			atomic_store(&s->svc_cpu[i], 0);
+			atomic_store(&s->svc_fwd[i], 0);
 		}
+		for (k = 0; k < 3; k++)
+			atomic_store(&s->svc_sum_ns[k], 0);
+	}
 	ret = reply(s, c, 200, "application/json", b.p, b.len);
 	jbuf_free(&b);
 	return ret;
