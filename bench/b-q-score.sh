@@ -41,18 +41,22 @@ list() { tr '\n' ' ' | sed 's/ $//'; }
 #  - bare scoring (embedding lookups and the network; no parsing, no HTTP), one thread, CPU time;
 #  - the server's CPU per request in a closed loop of 4 connections, with a client that sleeps
 #    between answers (the server's send also pays for waking it), and with one that polls (-S)
-#    as a client on another host would cost the server nothing for its wake-up.
+#    as a client on another host would cost the server nothing for its wake-up;
+#  - with the sleeping client, the server's own measure of the same scoring, inside it and so
+#    under the same load (/v1/latency forward_us: lookups and forward passes, wall clock, mean).
 CPUN=${QS_BENCH_CPU_REQUESTS:-10000}
-: >bare.r; : >sleep.r; : >spin.r; : >rps.r
+: >bare.r; : >sleep.r; : >spin.r; : >rps.r; : >fwd.r
 r=0
 while [ $r -lt "$CPUR" ]; do
 	"$MK" -r -m models -b 50 <warm.ndjson 2>bare.txt >/dev/null
 	sed -n 's/bare scoring: \([0-9]*\) ns.*/\1/p' bare.txt >>bare.r
 	for mode in sleep spin; do
 		flag=""; [ $mode = spin ] && flag=-S
+		get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
 		c0=$(cpu_ns)
 		"$LOADGEN" -p "$P" -r 0 -c 4 -n "$CPUN" -T 60 $flag $LG >max.out || fails=$((fails + 1))
 		c1=$(cpu_ns)
+		[ $mode = sleep ] && get "http://127.0.0.1:$P/v1/latency" | jq .forward_us.mean >>fwd.r
 		awk -v a="$c0" -v b="$c1" -v n="$(field done max.out)" 'BEGIN { printf "%.2f\n", (b - a) / n / 1000 }' >>$mode.r
 		[ $mode = sleep ] && field rps max.out >>rps.r
 	done
@@ -68,6 +72,12 @@ echo "server CPU, polling client:  ${spin_us} us/request (rounds: $(list <spin.r
 paste bare.r sleep.r | awk '{ printf "%.2f\n", $2 * 1000 / $1 }' >ratio_sleep.r
 paste bare.r spin.r | awk '{ printf "%.2f\n", $2 * 1000 / $1 }' >ratio_spin.r
 echo "server CPU / bare = $(med <ratio_sleep.r) with a sleeping client, $(med <ratio_spin.r) with a polling one (median of rounds: $(list <ratio_sleep.r) / $(list <ratio_spin.r); goal <= 2)"
+paste fwd.r sleep.r | awk '{ printf "%.2f\n", $2 / $1 }' >ratio_fwd.r
+echo "the same scoring inside the server (forward_us mean): $(med <fwd.r) us/request (rounds: $(list <fwd.r)); server CPU / that = $(med <ratio_fwd.r) (rounds: $(list <ratio_fwd.r))"
+figure "q-score throughput, 4 connections" "$(med <rps.r)" requests/s
+figure "q-score server CPU per request" "$sleep_us" us
+figure "q-score server CPU / bare scoring" "$(med <ratio_sleep.r)" x - "reference, same requests" "<= 2"
+figure "q-score server CPU / its own scoring" "$(med <ratio_fwd.r)" x - "forward_us, same load" "<= 2"
 
 # 3 and 4. Fixed rate, in rounds of a pair (so that a drift of the machine's other load hits both
 # alike; each round the pair in the other order): steady, and while a new version (new network,
@@ -124,6 +134,9 @@ echo "swapping every 1 s at $RATE/s: $(pcts <swap.lat)"
 p99s=$(sort -n steady.lat | awk '{ v[NR] = $1 } END { print v[int(0.99 * (NR - 1)) + 1] }')
 p99w=$(sort -n swap.lat | awk '{ v[NR] = $1 } END { print v[int(0.99 * (NR - 1)) + 1] }')
 echo "p99 during swaps / steady p99 = $(awk -v a="$p99w" -v b="$p99s" 'BEGIN { printf "%.2f", a / b }') pooled, $(med <ratio_p99.r) median of rounds ($(list <ratio_p99.r)) (goal <= 1.1)"
+figure "q-score p99 latency, steady, $RATE/s" "$p99s" us
+figure "q-score p99 swapping / steady (client)" "$(med <ratio_p99.r)" x - "median of $ROUNDS rounds" "<= 1.1"
+figure "q-score p99 swapping / steady (service CPU)" "$(med <ratio_cpu99.r)" x - "median of $ROUNDS rounds" "<= 1.1"
 echo "the server's service time p99, swapping / steady: CPU $(med <ratio_cpu99.r) ($(list <ratio_cpu99.r)), wall $(med <ratio_wall99.r) ($(list <ratio_wall99.r)) (median of rounds)"
 echo "runs with a failed or backward answer: $fails"
 echo "within the swapping runs: near a swap (-100..+200 ms) $(pcts <near.lat)"
