@@ -1,0 +1,46 @@
+#!/bin/sh
+# t-run.sh: the test runner itself — a failed case, a crash without a count line, and a sanitizer
+# report from a process whose exit status the test never sees are each counted as failures.
+. "$(dirname "$0")/lib.sh"
+
+R="$T_TMP/tree"
+mkdir -p "$R/tests" "$R/$B/tests"
+cp "$TOP/tests/run" "$TOP/tests/lib.sh" "$R/tests/"
+# probe NAME BODY: a shell test in the scratch tree.
+probe() {
+	printf '#!/bin/sh\n. "$(dirname "$0")/lib.sh"\n%s\nt_done\n' "$2" >"$R/tests/$1"
+	chmod +x "$R/tests/$1"
+}
+probe t-good.sh 'ok "true" true'
+probe t-bad.sh 'ok "false" false'
+probe t-crash.sh 'kill -SEGV $$'
+# A heap overflow in a sanitized program whose exit status is lost in a pipeline: the test's own
+# count says 1 passed, 0 failed.
+cat >"$T_TMP/overflow.c" <<'C'
+#include <stdlib.h>
+int main(int argc, char **argv) { int *p = malloc(4 * sizeof *p), v; p[argc + 3] = 1; v = p[0]; free(p); return v; }
+C
+if cc -fsanitize=address,undefined -o "$T_TMP/overflow" "$T_TMP/overflow.c" 2>/dev/null; then
+	probe t-asan.sh "'$T_TMP/overflow' | cat; ok \"the pipeline ended well\" true"
+	have_asan=1
+else
+	echo "skipped: the sanitizer case (cc cannot build with -fsanitize=address)"
+	have_asan=0
+fi
+
+B=$B "$R/tests/run" >"$T_TMP/all.out" 2>&1
+eq "a failure anywhere: the runner exits non-zero" "$?" 1
+eq "a passing test counts as passed" "$(grep '^t-good.sh' "$T_TMP/all.out" | awk '{ print $2, $3 }')" "1 passed"
+ok "a failed case is a failure" grep -q '^t-bad.sh .* 1 failed' "$T_TMP/all.out"
+ok "a crash without a count line is a failure" grep -q '^t-crash.sh .* 1 failed' "$T_TMP/all.out"
+if [ $have_asan = 1 ]; then
+	ok "a sanitizer report is a failure" grep -q '^t-asan.sh .* 1 passed .* 1 failed' "$T_TMP/all.out"
+	ok "... and the report is shown" grep -q 'AddressSanitizer: heap-buffer-overflow' "$T_TMP/all.out"
+	eq "the totals" "$(tail -1 "$T_TMP/all.out")" "2 passed, 3 failed"
+else
+	eq "the totals" "$(tail -1 "$T_TMP/all.out")" "1 passed, 2 failed"
+fi
+B=$B "$R/tests/run" good >"$T_TMP/good.out" 2>&1
+eq "all passing: the runner exits 0" "$?" 0
+eq "a name selects its tests" "$(tail -1 "$T_TMP/good.out")" "1 passed, 0 failed"
+t_done
