@@ -84,7 +84,9 @@ figure "q-score server CPU / its own scoring" "$(med <ratio_fwd.r)" x - "forward
 # hard-linked embeddings, warm-up requests) is published every second. Besides the pooled
 # percentiles, the ratio of each round's pair and their median, which the machine's other load
 # distorts less; and the same for the server's own service time, wall and CPU (a spike of the
-# swap itself, such as page faults on the new embeddings, would show in the CPU time).
+# swap itself, such as page faults on the new embeddings, would show in the CPU time). Within
+# each swapping run, the requests sent near a swap against the others: the comparison that
+# another tenant's load, which comes and goes over seconds, disturbs least.
 pcts() { sort -n | awk '{ v[NR] = $1 } END { n = NR; if (n == 0) { print "no data"; exit }
 	printf "p50 %d us  p99 %d us  p99.9 %d us  max %d us  (%d requests)", v[int(0.5 * (n - 1)) + 1],
 	    v[int(0.99 * (n - 1)) + 1], v[int(0.999 * (n - 1)) + 1], v[n], n }'; }
@@ -96,7 +98,7 @@ n=$(awk -v r="$RATE" -v s="$ROUND" 'BEGIN { print int(r * s) }')
 : >near.lat
 : >far.lat
 r=0
-: >ratio_p99.r; : >ratio_cpu99.r; : >ratio_wall99.r
+: >ratio_p99.r; : >ratio_cpu99.r; : >ratio_wall99.r; : >ratio_near.r
 p99() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int(0.99 * (NR - 1)) + 1] : 0 }'; }
 steady() {
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
@@ -124,6 +126,8 @@ while [ $r -lt "$ROUNDS" ]; do
 	awk -v a="$(awk '{ print $4 }' swap.log | p99)" -v b="$(awk '{ print $4 }' steady.log | p99)" 'BEGIN { printf "%.2f\n", a / b }' >>ratio_p99.r
 	awk -v a="$(tail -1 swap.svc | jq .cpu_us.p99)" -v b="$(tail -1 steady.svc | jq .cpu_us.p99)" 'BEGIN { printf "%.2f\n", a / b }' >>ratio_cpu99.r
 	awk -v a="$(tail -1 swap.svc | jq .wall_us.p99)" -v b="$(tail -1 steady.svc | jq .wall_us.p99)" 'BEGIN { printf "%.2f\n", a / b }' >>ratio_wall99.r
+	[ -s near.part ] && [ -s far.part ] &&
+	    awk -v a="$(p99 <near.part)" -v b="$(p99 <far.part)" 'BEGIN { printf "%.2f\n", a / b }' >>ratio_near.r
 	cat near.part >>near.lat 2>/dev/null
 	cat far.part >>far.lat 2>/dev/null
 	rm -f near.part far.part
@@ -141,6 +145,8 @@ echo "the server's service time p99, swapping / steady: CPU $(med <ratio_cpu99.r
 echo "runs with a failed or backward answer: $fails"
 echo "within the swapping runs: near a swap (-100..+200 ms) $(pcts <near.lat)"
 echo "                          the rest                   $(pcts <far.lat)"
+echo "p99 near a swap / the rest of the same run: $(med <ratio_near.r) median of rounds ($(list <ratio_near.r))"
+figure "q-score p99 near a swap / the rest (client)" "$(med <ratio_near.r)" x - "median of $ROUNDS rounds" "<= 1.1"
 # The server's own service time (complete body to answer queued): wall and thread CPU, median over rounds.
 svc() { jq -r "$2" "$1" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 echo "service time, steady:   wall p50 $(svc steady.svc .wall_us.p50) us p99 $(svc steady.svc .wall_us.p99) us; CPU p50 $(svc steady.svc .cpu_us.p50) us p99 $(svc steady.svc .cpu_us.p99) us (median of rounds)"
