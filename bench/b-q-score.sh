@@ -43,7 +43,8 @@ list() { tr '\n' ' ' | sed 's/ $//'; }
 #    between answers (the server's send also pays for waking it), and with one that polls (-S)
 #    as a client on another host would cost the server nothing for its wake-up;
 #  - with the sleeping client, the server's own measure of the same scoring, inside it and so
-#    under the same load (/v1/latency forward_us: lookups and forward passes, wall clock, mean).
+#    under the same load (/v1/latency forward_us: the mean CPU time of the lookups and forward
+#    passes, taken on one request in 8).
 CPUN=${QS_BENCH_CPU_REQUESTS:-10000}
 : >bare.r; : >sleep.r; : >spin.r; : >rps.r; : >fwd.r
 r=0

@@ -190,7 +190,9 @@ struct qs_worker {
 	int64_t *hfound;
 	char *histbuf;			/* ids copied from the history store */
 	size_t histcap;
-	uint64_t fwd_ns;		/* wall ns of qs_score()'s lookups and forward passes, summed until the caller resets it */
+	int fwd_clock;			/* set: qs_score() adds the thread CPU ns of its lookups and forward passes to fwd_ns */
+	uint64_t fwd_ns;
+	uint64_t nserved;		/* requests this worker served (the server samples fwd_ns on some) */
 	struct jbuf out;		/* the answer being written */
 	size_t *starts, *ends;		/* a batch's elements */
 	size_t batchcap;

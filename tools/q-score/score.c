@@ -229,7 +229,8 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	 * instead of stalling each candidate in turn. fwd_ns times from here to
 	 * the last Q: what the bare-scoring reference of the benchmark times.
 	 */
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (w->fwd_clock)
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 	for (i = 0; i < ncand; i++)
 		w->cid[i] = w->sbuf + w->coff[i];
 	emb_find_many(m->emb, ncand, w->cid, w->clen, w->cfound);
@@ -246,8 +247,10 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 		if (!isfinite(w->q[i]))
 			return fail(err, errlen, "candidates[%zu]: the model gave a non-finite score", i);
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	w->fwd_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+	if (w->fwd_clock) {
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+		w->fwd_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
+	}
 	if (unknown)
 		atomic_fetch_add(&cf->counters->unknown_items, unknown);
 	if (cf->diversity > 0 && dm->X > 0) {
