@@ -265,7 +265,9 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	jbuf_need(out, 64 + k * 96);
 	jbuf_puts(out, "{\"request_id\":");
 	jbuf_str(out, rq->request_id, strlen(rq->request_id));
-	jbuf_printf(out, ",\"model_version\":%u,\"items\":[", m->version);
+	jbuf_puts(out, ",\"model_version\":");
+	jbuf_i64(out, (int64_t)m->version);
+	jbuf_puts(out, ",\"items\":[");
 	for (i = 0; i < k; i++) {
 		uint32_t j = w->order[i];
 		jbuf_puts(out, i ? ",{\"item_id\":" : "{\"item_id\":");
