@@ -117,6 +117,21 @@ main(void)
 		qs_rank(&ex, big, 300, 300, &rng, &ws, big_order, big_prop);
 		qs_rank(&ex, big, 300, 50, &rng, &ws, top, tprop);
 		CHECK(memcmp(top, big_order, 50 * sizeof *top) == 0, "the top 50 of 300 with many ties");
+		/* random scores, few distinct values (ties) or many, k from 1 to a quarter of n */
+		uint64_t x = 7;
+		int same = 1;
+		for (int t = 0; t < 500; t++) {
+			size_t n = 4 + (size_t)t % 297, k = 1 + (size_t)t % (n / 4), levels = t % 2 ? 3 : 1000;
+			for (i = 0; i < (int)n; i++) {
+				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+				big[i] = (float)((x >> 33) % levels) - 1.5f;
+			}
+			qs_rank(&ex, big, n, n, &rng, &ws, big_order, big_prop);
+			qs_rank(&ex, big, n, k, &rng, &ws, top, tprop);
+			if (memcmp(top, big_order, k * sizeof *top) != 0)
+				same = 0;
+		}
+		CHECK(same, "the top k of random lists, with and without ties, = the full sort's first k");
 	}
 
 	/* epsilon: exact position-0 propensities */

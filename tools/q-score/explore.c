@@ -145,30 +145,31 @@ sort_greedy(const float *q, uint32_t *idx, uint32_t *tmp, size_t n)
 	}
 }
 
-/* The first k of the greedy order into idx[0..k): an insertion into a sorted prefix, O(n + k·log k·moves). */
+/*
+ * The first k of the greedy order into idx[0..k): an insertion into a sorted
+ * prefix, O(n + k·insertions). Candidate i comes after every one already
+ * held (a higher index), so it goes before exactly those of a lower q: a
+ * compare of scores alone, and most candidates are turned away by the first.
+ */
 static void
 top_greedy(const float *q, uint32_t *idx, size_t n, size_t k)
 {
-	size_t i, m = 0, lo, hi, mid;
-	uint32_t x;
+	size_t i, j, m = 0;
+	float v;
 
 	for (i = 0; i < n; i++) {
-		x = (uint32_t)i;
-		if (m == k && !before(q, x, idx[k - 1]))
-			continue;
-		lo = 0;
-		hi = m;
-		while (lo < hi) {
-			mid = (lo + hi) / 2;
-			if (before(q, idx[mid], x))
-				lo = mid + 1;
-			else
-				hi = mid;
+		v = q[i];
+		if (m == k) {
+			if (!(v > q[idx[k - 1]]))
+				continue;
+			j = k - 1;	/* the last one held drops out */
+		} else
+			j = m++;
+		while (j > 0 && v > q[idx[j - 1]]) {
+			idx[j] = idx[j - 1];
+			j--;
 		}
-		if (m < k)
-			m++;
-		memmove(idx + lo + 1, idx + lo, (m - 1 - lo) * sizeof *idx);
-		idx[lo] = x;
+		idx[j] = (uint32_t)i;
 	}
 }
 
