@@ -28,6 +28,15 @@ else
 	have_asan=0
 fi
 
+# make SANITIZE=1 test runs the tests on build-san: the tools they find are the sanitizer build's.
+case $B in
+*-san)
+	ok "the tools on PATH are those of $B" sh -c "command -v log-collect | grep -q '/$B/bin/log-collect\$'"
+	ok "$B's tools are built with ASan" grep -q __asan_init "$(command -v log-collect)"
+	ok "$B's unit tests are built with ASan" grep -q __asan_init "$TOP/$B/tests/test_common"
+	;;
+esac
+
 B=$B "$R/tests/run" >"$T_TMP/all.out" 2>&1
 eq "a failure anywhere: the runner exits non-zero" "$?" 1
 eq "a passing test counts as passed" "$(grep '^t-good.sh' "$T_TMP/all.out" | awk '{ print $2, $3 }')" "1 passed"
