@@ -111,20 +111,51 @@ echo "i1:1 2" >"$T/bad.emb"
 q-train -q --offline -i "$T/small.ndjson" -m "$T/mb" --init-embeddings "$T/bad.emb" --dim 4 >/dev/null 2>&1
 eq "embeddings of the wrong dimension: exit 1" "$?" 1
 
+# --feature-embeddings: every shown item's row is its features (d = X), frozen.
+q-train -q --offline -i "$T/small.ndjson" -m "$T/mf" --feature-embeddings --epochs 1 --head-epochs 1 >/dev/null
+eq "--feature-embeddings: d is the width of the features" "$(jq .dims.d "$T/mf/0000000001/manifest.json")" 2
+# the first page has no history, so its first item is row 1 (rows at 640, 2 floats each)
+eq "--feature-embeddings: an item's row is its features" "$(od -An -f -j 648 -N 8 "$T/mf/0000000001/emb.bin" | xargs)" \
+    "$(head -1 "$T/small.ndjson" | jq -r '.action[0].features | map(tostring) | join(" ")')"
+
+# --lambda online: a session's pages are learned when it ends; the open ones at the end of the input.
+# (The stats are written when the next line is awaited: the bad line gets them written after the open page.)
+mkfifo "$T/lfifo"
+q-train -q --online -m "$T/m" -i - --lambda 1 --publish-every 0 --stats "$T/lam.stats" --stats-interval 100ms \
+    --dead-letter "$T/lam.dl" <"$T/lfifo" >/dev/null &
+pid=$!
+exec 4>"$T/lfifo"
+first=$(jq -r .mdp_id "$T/stream.ndjson" | uniq -c | awk '$1 >= 3 { print $2; exit }')
+s1=$(jq -c --arg m "$first" 'select(.mdp_id == $m)' "$T/stream.ndjson" | tee "$T/s1.ndjson" | wc -l)
+cat "$T/s1.ndjson" >&4
+jq -c --arg m "$first" 'select(.mdp_id != $m and .done == false)' "$T/stream.ndjson" | head -1 >&4
+sleep 0.5
+echo 'not json' >&4
+i=0
+while [ $i -lt 100 ] && [ "$(tail -1 "$T/lam.stats" 2>/dev/null | jq .rejected)" != 1 ]; do sleep 0.1; i=$((i + 1)); done
+eq "--lambda: the ended session learned ($s1 pages), the open one kept" \
+    "$(tail -1 "$T/lam.stats" | jq -c '[.in, .updates, .rejected]')" "[$((s1 + 2)),$s1,1]"
+exec 4>&-
+wait $pid
+eq "--lambda: the open session learned at the end of the input" \
+    "$(tail -1 "$T/lam.stats" | jq -c '[.in, .updates, .rejected]')" "[$((s1 + 2)),$((s1 + 1)),1]"
+
 # Long-term effects: some items raise later engagement, others (more clickable) lower it.
 # γ = 0.9 must beat its own γ = 0 variant when the learned model is the policy.
 $G -l -n 4000 -I 100 -s 3 >"$T/long.ndjson"
-for cfg in "slateq 0" "slateq 0.9" "item 0.9"; do
+for cfg in "slateq 0" "slateq 0.9" "item 0.9" "slateq 0.9 1"; do
 	set -- $cfg
-	q-train -q --offline -i "$T/long.ndjson" -m "$T/l-$1-$2" --target "$1" --gamma "$2" --epochs 6 >/dev/null
-	$G -l -I 100 -n 2000 -s 99 -m "$T/l-$1-$2" | jq .avg_return >"$T/ret-$1-$2"
+	q-train -q --offline -i "$T/long.ndjson" -m "$T/l-$1-$2-${3:-0}" --target "$1" --gamma "$2" --lambda "${3:-0}" \
+	    --epochs 6 >/dev/null
+	$G -l -I 100 -n 2000 -s 99 -m "$T/l-$1-$2-${3:-0}" | jq .avg_return >"$T/ret-$1-$2-${3:-0}"
 done
 myopic=$($G -l -I 100 -n 2000 -s 99 -P m | jq .avg_return)
 farsighted=$($G -l -I 100 -n 2000 -s 99 -P l | jq .avg_return)
-r0=$(cat "$T/ret-slateq-0") r9=$(cat "$T/ret-slateq-0.9") i9=$(cat "$T/ret-item-0.9")
-echo "session return: slateq gamma 0.9 $r9, gamma 0 $r0; item target gamma 0.9 $i9; reference policies: myopic $myopic, far-sighted $farsighted"
+r0=$(cat "$T/ret-slateq-0-0") r9=$(cat "$T/ret-slateq-0.9-0") i9=$(cat "$T/ret-item-0.9-0") l9=$(cat "$T/ret-slateq-0.9-1")
+echo "session return: slateq gamma 0.9 $r9, gamma 0 $r0, gamma 0.9 lambda 1 $l9; item target gamma 0.9 $i9; reference policies: myopic $myopic, far-sighted $farsighted"
 ok "gamma 0.9 beats gamma 0 (slate decomposition)" awk "BEGIN { exit !($r9 >= 1.5 * $r0) }"
 ok "the slate decomposition beats the per-item target" awk "BEGIN { exit !($r9 >= 1.5 * $i9) }"
+ok "with lambda-returns too, gamma 0.9 beats gamma 0" awk "BEGIN { exit !($l9 >= 1.5 * $r0) }"
 
 # The man page's examples.
 q-train -q --offline -i "$T/small.ndjson" -m "$T/ex" --epochs 2 --head-epochs 2 >/dev/null &&

@@ -34,7 +34,8 @@ enum {
 	OPT_LR, OPT_HEAD_LR, OPT_GAMMA, OPT_TARGET, OPT_TARGET_SYNC, OPT_W_CLICK, OPT_W_PAY,
 	OPT_DIM, OPT_HIST_LEN, OPT_KERNELS, OPT_FILTERS, OPT_STATE_DIM, OPT_INIT_EMB, OPT_FREEZE_EMB,
 	OPT_MIN_COUNT, OPT_HOLDOUT, OPT_SEED, OPT_KEEP, OPT_PUBLISH_EVERY, OPT_PUBLISH_INTERVAL,
-	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS, OPT_NO_POS_BIAS, OPT_L2, OPT_EMB_LR, OPT_FEATURE_INIT
+	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS, OPT_NO_POS_BIAS, OPT_L2, OPT_EMB_LR, OPT_FEATURE_INIT,
+	OPT_HEAD_ANNEAL, OPT_NO_HEAD_ANNEAL, OPT_LAMBDA, OPT_FEATURE_EMB
 };
 
 /* ---- Options ---- */
@@ -43,7 +44,7 @@ static struct {
 	int mode;		/* 'f' offline, 'n' online, 'e' evaluate */
 	const char *modeldir;
 	long epochs, head_epochs, batch;
-	double lr, head_lr, gamma;
+	double lr, head_lr, gamma, lambda;
 	uint32_t target;
 	long target_sync;	/* 0: the mode's default */
 	double w_click, w_pay, click_weight;
@@ -57,9 +58,11 @@ static struct {
 	long keep, publish_every, warmup;
 	double publish_interval;
 	int reset_heads;
+	int head_anneal;
 	int pos_bias;
 	double emb_lr;		/* Adam step of the embeddings while pretraining (< 0: --lr) */
 	int feature_init;	/* new rows start from a random projection of the item's features */
+	int feature_emb;	/* every item's row is its features, frozen */
 	double l2;		/* L2 penalty on the embeddings and the interaction matrices while pretraining */
 } O;
 
@@ -87,6 +90,7 @@ struct trans {
 	uint32_t act2, nact2;
 	uint8_t done, terminal;	/* done; done by the user leaving (no bootstrap either way) */
 	uint8_t truncated;	/* done for another reason: no next state to bootstrap from, skipped by the heads */
+	uint32_t seq;		/* the page's place in its episode */
 };
 
 struct dataset {
@@ -253,6 +257,11 @@ static int parse_transition(struct parse_ctx *pc, const char *buf, size_t len)
 		goto out;
 	}
 	t.key = hash64(mdp, strlen(mdp), O.seed);
+	{
+		json_t *sq = json_object_get(o, "seq");
+		t.seq = json_is_integer(sq) && json_integer_value(sq) >= 0 && json_integer_value(sq) <= UINT32_MAX ?
+		    (uint32_t)json_integer_value(sq) : 0;
+	}
 	json_t *st = json_object_get(o, "state");
 	if (!json_is_object(st)) {
 		perr(pc, "field 'state': expected an object");
@@ -683,6 +692,18 @@ static void param_step(struct learner *lr, int ranges)
 
 /* ---- Offline ---- */
 
+/* Pages in episode order: by mdp_id's hash, then seq (qsort has no argument: the dataset is here). */
+static const struct dataset *ep_ds;
+static int ep_cmp(const void *a, const void *b)
+{
+	const struct trans *x = &ep_ds->t[*(const size_t *)a], *y = &ep_ds->t[*(const size_t *)b];
+	if (x->key != y->key)
+		return x->key < y->key ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : *(const size_t *)a > *(const size_t *)b;
+}
+
 struct vocab {
 	struct emb *dict;	/* id -> vocabulary id (rows unused) */
 	uint32_t *count;
@@ -890,6 +911,12 @@ static int run_offline(void)
 	struct qnet_dims dm = O.dm;
 	dm.C = ds.C;
 	dm.X = ds.X;
+	if (O.feature_emb) {
+		if (ds.X == 0)
+			diag_fatal(2, "--feature-embeddings: the items have no features");
+		dm.d = ds.X;
+		O.freeze_emb = 1;
+	}
 	if (qnet_dims_check(&dm, err, sizeof err) < 0)
 		diag_fatal(1, "%s", err);
 	struct qnet *net = qnet_new(&dm);
@@ -907,12 +934,14 @@ static int run_offline(void)
 	/* each item's features as first seen, and a fixed random projection of them into the rows */
 	uint32_t *vfeat = xcalloc(nvoc, sizeof *vfeat);
 	float *proj = NULL;
-	if (O.feature_init && ds.X > 0) {
+	if ((O.feature_init || O.feature_emb) && ds.X > 0) {
 		for (uint32_t v = 0; v < nvoc; v++)
 			vfeat[v] = NO_NEXT;
 		for (size_t k = 0; k < ds.nit; k++)
 			if (vfeat[ds.it[k].id] == NO_NEXT)
 				vfeat[ds.it[k].id] = ds.it[k].feat;
+	}
+	if (O.feature_init && !O.feature_emb && ds.X > 0) {
 		proj = xcalloc((size_t)dm.d * ds.X, sizeof *proj);
 		for (size_t i = 0; i < (size_t)dm.d * ds.X; i++)
 			proj[i] = 0.25f * rng_gauss();
@@ -921,7 +950,13 @@ static int run_offline(void)
 		size_t l;
 		const char *id = emb_id(voc.dict, v, &l);
 		int64_t r = emb_find(emb, id, l);
-		if (r < 0 && voc.count[v] >= (uint32_t)O.min_count) {
+		if (O.feature_emb) {
+			/* the row is the item's features, whatever its count; an item never shown has none */
+			if (r < 0 && vfeat[v] != NO_NEXT) {
+				r = emb_add(emb, id, l);
+				memcpy(emb_row_mut(emb, (uint32_t)r), ds.fl + vfeat[v], ds.X * sizeof(float));
+			}
+		} else if (r < 0 && voc.count[v] >= (uint32_t)O.min_count) {
 			r = emb_add(emb, id, l);
 			float *row = emb_row_mut(emb, (uint32_t)r);
 			for (uint32_t c = 0; c < dm.d; c++)
@@ -1090,7 +1125,48 @@ static int run_offline(void)
 		for (size_t k = 0; k < ntr; k++)
 			if (!ds.t[order[k]].truncated)
 				order[nfit++] = order[k];
+		/*
+		 * λ-returns: each page's future mixes the next page's value under the
+		 * target heads with the return actually observed after it, episode by
+		 * episode (pages in seq order): F_t = (1−λ)·value(s_{t+1}) +
+		 * λ·(R_{t+1} + γ·F_{t+1}). The state network sees only part of what
+		 * drives the user (satisfaction is hidden), so a bootstrapped value
+		 * misses the long-term effects that the observed returns carry.
+		 */
+		size_t *eporder = NULL, *nextk = NULL;
+		float *lfut = NULL;
+		if (O.lambda > 0) {
+			eporder = xcalloc(ds.n, sizeof *eporder);
+			nextk = xcalloc(ds.n, sizeof *nextk);
+			lfut = xcalloc(ds.n, sizeof *lfut);
+			for (size_t k = 0; k < ds.n; k++)
+				eporder[k] = k;
+			ep_ds = &ds;
+			qsort(eporder, ds.n, sizeof *eporder, ep_cmp);
+			for (size_t k = 0; k < ds.n; k++) {
+				const struct trans *a = &ds.t[eporder[k]];
+				const struct trans *b = k + 1 < ds.n ? &ds.t[eporder[k + 1]] : NULL;
+				nextk[eporder[k]] = b && b->key == a->key && b->seq == a->seq + 1 ? eporder[k + 1] : SIZE_MAX;
+			}
+		}
 		for (long ep = 1; ep <= O.head_epochs && !sig_stop; ep++) {
+			if (O.lambda > 0) {
+				/* backwards through each episode: G_t = R_t + γ·F_t */
+				float *G = fut;
+				for (size_t j = ds.n; j-- > 0;) {
+					size_t k = eporder[j];
+					const struct trans *t = &ds.t[k];
+					float R = 0, F = 0;
+					for (uint32_t i = 0; i < t->nact; i++)
+						R += ds.it[t->act + i].r;
+					if (!t->done && t->ctx2 != NO_NEXT) {
+						float nv = next_value(&lr, &ds, t, S2 + k * H);
+						F = nextk[k] != SIZE_MAX ? (float)((1 - O.lambda) * nv + O.lambda * G[nextk[k]]) : nv;
+					}
+					lfut[k] = F;
+					G[k] = R + (float)O.gamma * F;
+				}
+			}
 			for (size_t k = nfit; k > 1; k--) {
 				size_t j = rng_next() % k, tmp = order[k - 1];
 				order[k - 1] = order[j];
@@ -1103,7 +1179,7 @@ static int run_offline(void)
 				uint32_t nterms = 0, nitems = 0;
 				/* the futures first (they move the workspace), then the page terms */
 				for (size_t k = b; k < e; k++) {
-					fut[order[k]] = next_value(&lr, &ds, &ds.t[order[k]], S2 + order[k] * H);
+					fut[order[k]] = lfut ? lfut[order[k]] : next_value(&lr, &ds, &ds.t[order[k]], S2 + order[k] * H);
 					nitems += ds.t[order[k]].nact;
 				}
 				for (size_t k = b; k < e; k++) {
@@ -1116,6 +1192,14 @@ static int run_offline(void)
 					tl += td_page(&lr, &ds, &ds.t[order[k]], S + order[k] * H, fut[order[k]], scale, 1, &n);
 				}
 				nt += nterms;
+				/*
+				 * The step falls linearly to zero over the stage: TD targets are
+				 * noisy (a session's future), and at a constant step the heads
+				 * wander around their fit instead of settling on it.
+				 */
+				if (O.head_anneal)
+					lr.adam.lr = (float)(O.lr * (1.0 - ((double)(ep - 1) * (double)nfit + (double)b) /
+					    ((double)O.head_epochs * (double)nfit)));
 				param_step(&lr, QNET_RANGE_HEADS);
 				(*n_updates)++;
 				*n_items += nitems;
@@ -1151,6 +1235,9 @@ static int run_offline(void)
 		free(S);
 		free(S2);
 		free(fut);
+		free(eporder);
+		free(nextk);
+		free(lfut);
 	}
 
 	int st = 0;
@@ -1205,11 +1292,13 @@ static int run_offline(void)
 /* ---- Online ---- */
 
 /* Maps an id to its row of the frozen table, counting the unknown. */
+static int count_unknown = 1;	/* 0 while an episode's buffered pages are read again */
 static uint32_t model_map(void *arg, const char *id, size_t len)
 {
 	int64_t r = emb_find(arg, id, len);
 	if (r < 0) {
-		(*n_unknown)++;
+		if (count_unknown)
+			(*n_unknown)++;
 		return 0;
 	}
 	return (uint32_t)r;
@@ -1257,6 +1346,194 @@ static void positions_copy(struct positions *dst, const struct positions *src)
 		dst->p[i].topic = xstrdup(src->p[i].topic);
 		dst->n++;
 	}
+}
+
+/*
+ * Online λ-returns (--lambda > 0): the pages of an episode are kept (as
+ * their lines) until the episode ends, then learned in seq order with the
+ * futures of the offline heads stage. An open-addressing table by the
+ * mdp_id's hash, linear probing, deleted by backward shift.
+ */
+struct episode {
+	uint64_t key;		/* 0: a free slot */
+	char **lines;
+	size_t *lens;
+	struct model_input_pos *at;	/* each line's Kafka position (topic NULL for files; topic owned by the positions) */
+	uint32_t n, cap;
+};
+
+struct episodes {
+	struct episode *slot;
+	size_t cap, n;		/* cap a power of two */
+	size_t pages;		/* pages held */
+};
+
+#define EP_MAX_PAGES 1000	/* an episode this long is learned so far and started again */
+
+static struct episode *ep_find(struct episodes *es, uint64_t key, int add)
+{
+	if (key == 0)
+		key = 1;
+	if (add && 2 * (es->n + 1) > es->cap) {
+		struct episodes ne = { xcalloc(es->cap ? 2 * es->cap : 64, sizeof *ne.slot), es->cap ? 2 * es->cap : 64, 0, es->pages };
+		for (size_t i = 0; i < es->cap; i++)
+			if (es->slot[i].key) {
+				size_t j = es->slot[i].key & (ne.cap - 1);
+				while (ne.slot[j].key)
+					j = (j + 1) & (ne.cap - 1);
+				ne.slot[j] = es->slot[i];
+				ne.n++;
+			}
+		free(es->slot);
+		*es = ne;
+	}
+	if (es->cap == 0)
+		return NULL;
+	size_t j = key & (es->cap - 1);
+	while (es->slot[j].key && es->slot[j].key != key)
+		j = (j + 1) & (es->cap - 1);
+	if (es->slot[j].key == key)
+		return &es->slot[j];
+	if (!add)
+		return NULL;
+	memset(&es->slot[j], 0, sizeof es->slot[j]);
+	es->slot[j].key = key;
+	es->n++;
+	return &es->slot[j];
+}
+
+static void ep_remove(struct episodes *es, struct episode *e)
+{
+	for (uint32_t i = 0; i < e->n; i++)
+		free(e->lines[i]);
+	es->pages -= e->n;
+	free(e->lines);
+	free(e->lens);
+	free(e->at);
+	size_t i = (size_t)(e - es->slot), j = i;
+	memset(e, 0, sizeof *e);
+	es->n--;
+	for (;;) {
+		j = (j + 1) & (es->cap - 1);
+		if (!es->slot[j].key)
+			return;
+		size_t h = es->slot[j].key & (es->cap - 1);
+		/* the entry at j may move to the hole at i when its home h is not in (i, j] */
+		if ((j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j))) {
+			es->slot[i] = es->slot[j];
+			memset(&es->slot[j], 0, sizeof es->slot[j]);
+			i = j;
+		}
+	}
+}
+
+static void ep_push(struct episodes *es, struct episode *e, const struct line *ln, const struct positions *ps)
+{
+	if (e->n == e->cap) {
+		e->cap = e->cap ? 2 * e->cap : 8;
+		e->lines = xreallocarray(e->lines, e->cap, sizeof *e->lines);
+		e->lens = xreallocarray(e->lens, e->cap, sizeof *e->lens);
+		e->at = xreallocarray(e->at, e->cap, sizeof *e->at);
+	}
+	e->lines[e->n] = xmalloc(ln->len + 1);
+	memcpy(e->lines[e->n], ln->buf, ln->len);
+	e->lines[e->n][ln->len] = 0;
+	e->lens[e->n] = ln->len;
+	e->at[e->n] = (struct model_input_pos){ .topic = NULL, .partition = ln->partition, .offset = ln->offset };
+	for (size_t i = 0; ln->topic && i < ps->n; i++)
+		if (ps->p[i].partition == ln->partition && strcmp(ps->p[i].topic, ln->topic) == 0)
+			e->at[e->n].topic = ps->p[i].topic;
+	e->n++;
+	es->pages++;
+}
+
+/*
+ * The input a version covers while pages are kept: for each partition, the
+ * position read so far, or the first kept page's when one is kept (a restart
+ * reads the kept pages again; the learned ones after them are learned twice,
+ * none is skipped).
+ */
+static void positions_kept(struct positions *dst, const struct positions *read, const struct episodes *es)
+{
+	positions_copy(dst, read);
+	for (size_t k = 0; k < es->cap; k++)
+		for (uint32_t j = 0; j < es->slot[k].n; j++) {
+			const struct model_input_pos *a = &es->slot[k].at[j];
+			for (size_t i = 0; a->topic && i < dst->n; i++)
+				if (dst->p[i].partition == a->partition && strcmp(dst->p[i].topic, a->topic) == 0 &&
+				    a->offset < dst->p[i].offset)
+					dst->p[i].offset = a->offset;
+		}
+}
+
+/*
+ * Learns the buffered pages of e (then dropped from es): reads them again
+ * into ds, orders them by seq, computes each page's future backwards (the
+ * target heads' value of the next page mixed with the return observed after
+ * it; the last page's future is bootstrapped unless it is done) and takes
+ * one AdaGrad step per page, in order. Returns the pages learned; *loss
+ * gets their loss sum.
+ */
+static size_t ep_learn(struct learner *lr, struct parse_ctx *pc, struct episodes *es, struct episode *e,
+    size_t lo, size_t hi, long sync, double *loss)
+{
+	struct dataset *ds = pc->ds;
+	size_t n = 0;
+	ds->n = ds->nids = ds->nfl = ds->nit = 0;
+	count_unknown = 0;
+	for (uint32_t i = 0; i < e->n; i++)
+		(void)parse_transition(pc, e->lines[i], e->lens[i]);
+	count_unknown = 1;
+	ep_remove(es, e);
+	if (ds->n == 0)
+		return 0;
+	size_t *ord = xcalloc(ds->n, sizeof *ord), maxact = 0;
+	float *F = xcalloc(ds->n, sizeof *F);
+	for (size_t k = 0; k < ds->n; k++) {
+		ord[k] = k;
+		if (ds->t[k].nact > maxact)
+			maxact = ds->t[k].nact;
+		if (ds->t[k].nact2 > maxact)
+			maxact = ds->t[k].nact2;
+	}
+	learner_scratch(lr, maxact);
+	ep_ds = ds;
+	qsort(ord, ds->n, sizeof *ord, ep_cmp);
+	float G = 0;
+	for (size_t j = ds->n; j-- > 0;) {
+		const struct trans *t = &ds->t[ord[j]];
+		float f = 0, R = 0;
+		if (!t->done && t->ctx2 != NO_NEXT) {
+			f = next_value(lr, ds, t, NULL);
+			if (j + 1 < ds->n && ds->t[ord[j + 1]].seq == t->seq + 1 && !ds->t[ord[j + 1]].truncated)
+				f = (float)((1 - O.lambda) * f + O.lambda * G);
+		}
+		F[ord[j]] = f;
+		for (uint32_t i = 0; i < t->nact; i++)
+			R += ds->it[t->act + i].r;
+		G = R + (float)O.gamma * f;
+	}
+	*loss = 0;
+	for (size_t j = 0; j < ds->n; j++) {
+		const struct trans *t = &ds->t[ord[j]];
+		if (t->truncated)
+			continue;
+		forward_state(lr, ds, t, 0);
+		uint32_t nt;
+		double l = td_page(lr, ds, t, lr->ws->s, F[ord[j]], 1, 1, &nt);
+		if (nt) {
+			qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)O.head_lr, 1e-8f);
+			memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
+			*loss += l / nt;
+			n++;
+		}
+		(*n_updates)++;
+		if (++lr->steps % (uint64_t)sync == 0)
+			qnet_copy_params(lr->tgt, lr->net, QNET_RANGE_HEADS);
+	}
+	free(ord);
+	free(F);
+	return n;
 }
 
 /*
@@ -1454,6 +1731,8 @@ static int run_online(void)
 	struct positions pos = { 0 };
 	io->manual_commit = 1;
 
+	struct episodes eps;
+	memset(&eps, 0, sizeof eps);
 	struct line ln;
 	int rv;
 	uint64_t since = 0, n = 0;
@@ -1474,8 +1753,22 @@ static int run_online(void)
 				continue;
 			}
 			const struct trans *tr = &ds.t[0];
+			uint32_t nact = tr->nact;	/* tr does not outlive an episode's learning */
 			learner_scratch(&lr, tr->nact > tr->nact2 ? tr->nact : tr->nact2);
-			if (tr->truncated) {
+			if (O.lambda > 0) {
+				/* kept with its episode until the episode ends (a cut-short page ends it too) */
+				struct episode *e = ep_find(&eps, tr->key, 1);
+				int end = tr->done || tr->truncated;
+				if (tr->truncated)
+					(*n_truncated)++;
+				else
+					ep_push(&eps, e, &ln, &pos);
+				if (end || e->n >= EP_MAX_PAGES) {
+					double l;
+					if (ep_learn(&lr, &pc, &eps, e, lo, hi, sync, &l) > 0)
+						loss_avg = 0.99 * loss_avg + 0.01 * l;
+				}
+			} else if (tr->truncated) {
 				(*n_truncated)++;
 			} else {
 				float f = next_value(&lr, &ds, tr, NULL);
@@ -1491,23 +1784,35 @@ static int run_online(void)
 				if (++lr.steps % (uint64_t)sync == 0)
 					qnet_copy_params(lr.tgt, net, QNET_RANGE_HEADS);
 			}
-			*n_items += tr->nact;
+			*n_items += nact;
 			n++;
 			since++;
 			info.transitions++;
-			info.items += tr->nact;
+			info.items += nact;
 			info.updates++;
 			progress("online", n, 0, (double)n / (t - t0 + 1e-9), loss_avg);
 		}
 		if ((O.publish_every && since >= (uint64_t)O.publish_every) ||
 		    (O.publish_interval > 0 && since > 0 && t - last_pub >= O.publish_interval)) {
 			info.unknown = *n_unknown;
-			publish_snapshot(&pb, net, &info, &pos);
+			struct positions cover;
+			positions_kept(&cover, &pos, &eps);
+			publish_snapshot(&pb, net, &info, &cover);
+			positions_free(&cover);
 			since = 0;
 			last_pub = t;
 		}
 	}
 	progress_end();
+	/* episodes still open: learned as far as they go, their last pages bootstrapped (a new version) */
+	if (eps.n > 0)
+		since++;
+	for (size_t i = 0; i < eps.cap; i++)
+		while (eps.slot[i].key) {
+			double l;
+			ep_learn(&lr, &pc, &eps, &eps.slot[i], lo, hi, sync, &l);
+		}
+	free(eps.slot);
 	/* the last version, on EOF or SIGTERM */
 	info.unknown = *n_unknown;
 	int last = since > 0 || *n_published == 0;
@@ -1624,10 +1929,10 @@ static void usage(int st)
 	    "               [--kernels w,w] [--filters F] [--state-dim H] [--init-embeddings file]\n"
 	    "               [--freeze-embeddings]"
 	    " [--min-count n] [--holdout frac] [--position-bias] [--seed n]\n"
-	    "               [--keep n] [--warmup n]\n"
+	    "               [--feature-embeddings] [--lambda l] [--no-head-anneal] [--keep n] [--warmup n]\n"
 	    "       q-train --online -m modeldir [-i kafka:topic|-] [--head-lr rate] [--gamma g]\n"
 	    "               [--target-sync n] [--publish-every n] [--publish-interval s] [--reset-heads]\n"
-	    "               [--keep n]\n"
+	    "               [--lambda l] [--keep n]\n"
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
 	    "       common: [-qv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
 	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n");
@@ -1683,6 +1988,10 @@ int main(int argc, char *argv[])
 		{ "publish-every", required_argument, NULL, OPT_PUBLISH_EVERY },
 		{ "publish-interval", required_argument, NULL, OPT_PUBLISH_INTERVAL },
 		{ "reset-heads", no_argument, NULL, OPT_RESET_HEADS },
+		{ "head-anneal", no_argument, NULL, OPT_HEAD_ANNEAL },
+		{ "lambda", required_argument, NULL, OPT_LAMBDA },
+		{ "feature-embeddings", no_argument, NULL, OPT_FEATURE_EMB },
+		{ "no-head-anneal", no_argument, NULL, OPT_NO_HEAD_ANNEAL },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "position-bias", no_argument, NULL, OPT_POS_BIAS },
 		{ "no-position-bias", no_argument, NULL, OPT_NO_POS_BIAS },
@@ -1703,6 +2012,7 @@ int main(int argc, char *argv[])
 	O.batch = 32;
 	O.lr = 0.005;
 	O.head_lr = 0.02;
+	O.head_anneal = 1;
 	O.gamma = 0.9;
 	O.target = QNET_TARGET_SLATE;
 	O.w_click = 1;
@@ -1733,6 +2043,8 @@ int main(int argc, char *argv[])
 		case OPT_HEAD_EPOCHS: O.head_epochs = num_opt("head-epochs", optarg, 0, 1000000); break;
 		case OPT_BATCH: O.batch = num_opt("batch", optarg, 1, 1 << 20); break;
 		case OPT_LR: O.lr = real_opt("lr", optarg, 1e-9, 10); break;
+		case OPT_FEATURE_EMB: O.feature_emb = 1; break;
+		case OPT_LAMBDA: O.lambda = real_opt("lambda", optarg, 0, 1); break;
 		case OPT_HEAD_LR: O.head_lr = real_opt("head-lr", optarg, 1e-9, 10); break;
 		case OPT_GAMMA: O.gamma = real_opt("gamma", optarg, 0, 1); break;
 		case OPT_TARGET:
@@ -1783,6 +2095,8 @@ int main(int argc, char *argv[])
 			break;
 		}
 		case OPT_RESET_HEADS: O.reset_heads = 1; break;
+		case OPT_HEAD_ANNEAL: O.head_anneal = 1; break;
+		case OPT_NO_HEAD_ANNEAL: O.head_anneal = 0; break;
 		case OPT_WARMUP: O.warmup = num_opt("warmup", optarg, 0, 100000); break;
 		case OPT_POS_BIAS: O.pos_bias = 1; break;
 		case OPT_NO_POS_BIAS: O.pos_bias = 0; break;
