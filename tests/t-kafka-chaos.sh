@@ -78,6 +78,7 @@ finish() {
 	DUP_T=$OPS_DUPS
 	"$PIPES/workers" stop -d "$SC/w" >"$SC/stop.out" 2>&1
 	bad=$(grep -vc 'exit 0)\{0,1\}$' "$SC/stop.out")
+	[ "$bad" = 0 ] || grep -v 'exit 0)\{0,1\}$' "$SC/stop.out" | sed "s/^/$1: workers stop: /" >&2
 	if [ "$1" = broker ]; then
 		# A commit refused by an injected error is remembered in the exit status.
 		known "$1: workers exit 0 on SIGTERM after broker errors" "$bad"
