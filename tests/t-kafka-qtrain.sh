@@ -1,5 +1,5 @@
 #!/bin/sh
-# t-kafka-qtrain.sh: q-train --online on the test broker commits its input only with a published version — killed with SIGKILL between publications it re-learns from the last version's positions, nothing skipped and nothing learned twice; SIGTERM publishes and commits together.
+# t-kafka-qtrain.sh: q-train --online on the test broker commits its input only with a published version — killed with SIGKILL between publications it re-learns from the last version's positions, nothing skipped and nothing learned twice; SIGTERM publishes and commits together; with --lambda a version covers each partition up to the first page kept.
 . "$(dirname "$0")/lib.sh"
 cd "$T_TMP" || exit 1
 if ! [ -x "$TBIN/kafka-mock" ] || ! [ -x "$BIN/q-train" ] || ! [ -x "$TBIN/gen-transitions" ] ||
@@ -105,6 +105,31 @@ kill -TERM $run3
 exits "run 3: exits 0 on SIGTERM" $run3 0 run3.err
 eq "run 3: only the 100 new" "$(read_in run3.stats)" 100
 eq "run 3: 3100 learned once each" "$(learned)" 3100
+
+# --- --lambda keeps a session's pages until it ends: a version covers each partition up to its
+#     first kept page, so a restart after SIGKILL reads the kept pages again ---
+mkdir models-l
+cp -r "models/$(ls models | grep -E '^[0-9]{10}$' | head -1)" models-l/
+QL=$(echo "$QT" | sed 's/-G qt/-G qtl/; s/-m models/-m models-l/')
+bg q-train -q --online $QL --lambda 1 --stats lam1.stats -o lam1.out 2>lam1.err
+lam1=$!
+ok "lambda run 1: reads all 3100" wait_for 60 atleast lam1.stats 3100
+sleep 1
+kill -KILL $lam1
+wait $lam1 2>/dev/null
+lnewest() { cat "models-l/$(ls models-l | grep -E '^[0-9]{10}$' | tail -1)/manifest.json"; }
+lread=$(( $(lnewest | jq .transitions) - base ))
+lcov=$(lnewest | jq '[.input[]?.offset] | add // 0')
+eq "lambda run 1: the newest version was published after 2800 read" "$lread" 2800
+ok "lambda run 1: it stops at the first page kept (covers $lcov of $lread)" [ "$lcov" -lt "$lread" ]
+bg q-train -q --online $QL --lambda 1 --stats lam2.stats -o lam2.out 2>lam2.err
+lam2=$!
+ok "lambda run 2: reads the rest" wait_for 60 atleast lam2.stats $((3100 - lcov))
+sleep 0.5
+kill -TERM $lam2
+exits "lambda run 2: exits 0 on SIGTERM" $lam2 0 lam2.err
+eq "lambda run 2: read from the kept pages on" "$(read_in lam2.stats)" $((3100 - lcov))
+eq "lambda run 2: the last version covers all 3100" "$(lnewest | jq '[.input[]?.offset] | add // 0')" 3100
 
 kill -TERM $mock
 exits "kafka-mock: exits 0" $mock 0 mock.err
