@@ -194,11 +194,12 @@ if [ $KAFKA = 1 ]; then
 				sleep 0.1
 			done
 			ok "pageturn(7): the workers read the stream" test "$(sum online-join out)" -gt 0 ;;
+		pipelines/replay*) before=$(ls tmp/models | wc -l) ;;
 		esac
 		run pageturn.7 $i "$cmd"
 	done <cmds
 	ok "pageturn(7): online-join archived hour 00" test -n "$(find tmp/w/archive -path '*hour=00*' -name 'part-*')"
-	eq "pageturn(7): the first version, one at q-train's stop, the replayed one" "$(ls tmp/models | wc -l | tr -d ' ')" 3
+	eq "pageturn(7): the replay published a version" "$(ls tmp/models | wc -l)" "$((before + 1))"
 	ok "pageturn(7): no broker left behind" test ! -e tmp/kafka/kafka-mock.pid
 else
 	echo "skipped: pageturn(7) examples (no kafka-mock or kcat)"
