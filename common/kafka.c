@@ -16,6 +16,7 @@
 struct kafka_source {
 	rd_kafka_t *rk;
 	size_t max_line;
+	int start_metadata;		/* fetch the committed offsets and metadata of an assignment */
 	kafka_rebalance_fn *on_rebalance;
 	void *rebalance_arg;
 	char *buf;			/* the current line, NUL-terminated */
@@ -27,6 +28,8 @@ struct kafka_source {
 	size_t sourcecap;
 	rd_kafka_resp_err_t last_err;	/* the last consumer error reported, to report each once in a row */
 	rd_kafka_topic_partition_list_t *committed;	/* of the assignment, for the lag; NULL when to fetch */
+	rd_kafka_topic_partition_list_t *pending;	/* positions stored with metadata, not yet committed */
+	rd_kafka_topic_partition_list_t *start;	/* where assigned partitions started, with their metadata */
 };
 
 struct kafka_sink {
@@ -178,6 +181,73 @@ kafka_source_notify(struct kafka_source *src, int assigned, rd_kafka_topic_parti
 	free(pids);
 }
 
+/* Removes the elements of list that are in parts (all of them when parts is NULL). */
+static void
+kafka_list_remove(rd_kafka_topic_partition_list_t *list, const rd_kafka_topic_partition_list_t *parts)
+{
+	int i;
+
+	if (list == NULL)
+		return;
+	if (parts == NULL) {
+		while (list->cnt > 0)
+			rd_kafka_topic_partition_list_del_by_idx(list, list->cnt - 1);
+		return;
+	}
+	for (i = 0; i < parts->cnt; i++)
+		rd_kafka_topic_partition_list_del(list, parts->elems[i].topic, parts->elems[i].partition);
+}
+
+/* Forgets the stored positions and start metadata of partitions taken away (NULL: all). */
+static void
+kafka_source_drop(struct kafka_source *src, const rd_kafka_topic_partition_list_t *parts)
+{
+	kafka_list_remove(src->pending, parts);
+	kafka_list_remove(src->start, parts);
+}
+
+/*
+ * Before parts are assigned: fetches their committed offsets with their
+ * metadata, and starts each partition exactly there, so that the metadata
+ * read describes the position the reading starts from. When the fetch
+ * fails, the partitions start from their committed offsets as librdkafka
+ * finds them, and no metadata is known.
+ */
+static void
+kafka_source_fetch_start(struct kafka_source *src, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
+	rd_kafka_topic_partition_t *tp, *e;
+	rd_kafka_resp_err_t err;
+	int i;
+
+	if (src->start == NULL)
+		src->start = rd_kafka_topic_partition_list_new(parts->cnt);
+	kafka_list_remove(src->start, parts);
+	if ((err = rd_kafka_committed(rk, c, 10000)) != 0) {
+		diag_info(1, "kafka: committed offsets of the assignment: %s", rd_kafka_err2str(err));
+		rd_kafka_topic_partition_list_destroy(c);
+		return;
+	}
+	for (i = 0; i < c->cnt; i++) {
+		tp = &c->elems[i];
+		if (tp->err != 0)
+			diag_info(1, "kafka: committed offset of %s/%" PRId32 ": %s", tp->topic, tp->partition,
+			    rd_kafka_err2str(tp->err));
+		if (tp->err != 0 || tp->offset < 0)
+			continue;
+		parts->elems[i].offset = tp->offset;
+		e = rd_kafka_topic_partition_list_add(src->start, tp->topic, tp->partition);
+		e->offset = tp->offset;
+		if (tp->metadata_size > 0) {
+			e->metadata = xmalloc(tp->metadata_size);
+			memcpy(e->metadata, tp->metadata, tp->metadata_size);
+			e->metadata_size = tp->metadata_size;
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(c);
+}
+
 /* Reports a failed (incremental) assign or unassign. */
 static void
 kafka_assign_error(const char *what, rd_kafka_error_t *error, rd_kafka_resp_err_t err)
@@ -209,6 +279,8 @@ kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
 		diag_info(2, "kafka: %d partition(s) assigned%s", parts->cnt,
 		    cooperative ? " (incremental)" : "");
+		if (src->start_metadata)
+			kafka_source_fetch_start(src, rk, parts);
 		if (cooperative)
 			kafka_assign_error("assign", rd_kafka_incremental_assign(rk, parts), 0);
 		else
@@ -219,6 +291,7 @@ kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		diag_info(2, "kafka: %d partition(s) %s", parts->cnt,
 		    rd_kafka_assignment_lost(rk) ? "lost" : "revoked");
 		kafka_source_notify(src, 0, parts);
+		kafka_source_drop(src, parts);
 		if (cooperative)
 			kafka_assign_error("unassign", rd_kafka_incremental_unassign(rk, parts), 0);
 		else
@@ -226,6 +299,7 @@ kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		break;
 	default:
 		diag_warn("kafka: rebalance: %s", rd_kafka_err2str(err));
+		kafka_source_drop(src, NULL);
 		kafka_assign_error("unassign", NULL, rd_kafka_assign(rk, NULL));
 		break;
 	}
@@ -244,6 +318,7 @@ kafka_source_open(const struct kafka_opts *opts, char *const *topics, size_t nto
 
 	src = xcalloc(1, sizeof *src);
 	src->max_line = max_line ? max_line : LINE_MAX_DEFAULT;
+	src->start_metadata = opts != NULL && opts->start_metadata;
 	conf = kafka_conf_new();
 	if (opts && opts->group)
 		group = xstrdup(opts->group);
@@ -423,14 +498,50 @@ kafka_commit_retriable(rd_kafka_resp_err_t err)
 #define FINAL_TRIES	10
 #define FINAL_PAUSE_MS	300
 
-int
-kafka_source_commit(struct kafka_source *src)
+void
+kafka_source_store_meta(struct kafka_source *src, const char *topic, int32_t partition,
+    int64_t next_offset, const char *meta, size_t metalen)
+{
+	rd_kafka_topic_partition_t *tp;
+
+	if (src->pending == NULL)
+		src->pending = rd_kafka_topic_partition_list_new(4);
+	if ((tp = rd_kafka_topic_partition_list_find(src->pending, topic, partition)) == NULL)
+		tp = rd_kafka_topic_partition_list_add(src->pending, topic, partition);
+	tp->offset = next_offset;
+	free(tp->metadata);
+	tp->metadata = NULL;
+	tp->metadata_size = 0;
+	if (metalen > 0) {
+		tp->metadata = xmalloc(metalen);
+		memcpy(tp->metadata, meta, metalen);
+		tp->metadata_size = metalen;
+	}
+}
+
+const char *
+kafka_source_started(struct kafka_source *src, const char *topic, int32_t partition,
+    int64_t *offset, size_t *metalen)
+{
+	rd_kafka_topic_partition_t *tp;
+
+	if (src->start == NULL ||
+	    (tp = rd_kafka_topic_partition_list_find(src->start, topic, partition)) == NULL)
+		return NULL;
+	*offset = tp->offset;
+	*metalen = tp->metadata_size;
+	return tp->metadata_size > 0 ? tp->metadata : "";
+}
+
+/* Commits list (NULL: the positions stored in librdkafka), as kafka_source_commit() says. */
+static int
+kafka_commit_list(struct kafka_source *src, rd_kafka_topic_partition_list_t *list)
 {
 	rd_kafka_resp_err_t err;
 	int tries = 0;
 
 	for (;;) {
-		err = rd_kafka_commit(src->rk, NULL, 0);
+		err = rd_kafka_commit(src->rk, list, 0);
 		switch (err) {
 		case RD_KAFKA_RESP_ERR_NO_ERROR:
 		case RD_KAFKA_RESP_ERR__NO_OFFSET:
@@ -438,9 +549,10 @@ kafka_source_commit(struct kafka_source *src)
 		case RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS:
 		case RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION:
 		case RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID:
+		case RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST:
 			/* The group is moving: the positions stay stored for the next commit, or go to the next owner. */
 			diag_info(1, "kafka: commit deferred: %s", rd_kafka_err2str(err));
-			return 0;
+			return 1;
 		default:
 			break;
 		}
@@ -451,7 +563,7 @@ kafka_source_commit(struct kafka_source *src)
 		/* While running, the next commit carries the positions: nothing is lost. */
 		if (!sig_stop) {
 			diag_info(1, "kafka: commit deferred: %s", rd_kafka_err2str(err));
-			return 0;
+			return 1;
 		}
 		/* The last commit before leaving: try a while, then say it failed. */
 		if (++tries == FINAL_TRIES) {
@@ -462,6 +574,23 @@ kafka_source_commit(struct kafka_source *src)
 		diag_info(1, "kafka: final commit: %s, trying again", rd_kafka_err2str(err));
 		nanosleep(&(struct timespec){ 0, FINAL_PAUSE_MS * 1000000L }, NULL);
 	}
+}
+
+int
+kafka_source_commit(struct kafka_source *src)
+{
+	int rv = 0, r;
+
+	if (src->pending != NULL && src->pending->cnt > 0) {
+		r = kafka_commit_list(src, src->pending);
+		if (r == 0)
+			kafka_list_remove(src->pending, NULL);
+		if (r < 0)
+			rv = -1;
+	}
+	if (kafka_commit_list(src, NULL) < 0)
+		rv = -1;
+	return rv;
 }
 
 /*
@@ -545,6 +674,10 @@ kafka_source_close(struct kafka_source *src)
 	kafka_source_forget_committed(src);
 	if ((err = rd_kafka_consumer_close(src->rk)) != 0)
 		diag_info(1, "kafka: leaving the group: %s", rd_kafka_err2str(err));
+	if (src->pending)
+		rd_kafka_topic_partition_list_destroy(src->pending);
+	if (src->start)
+		rd_kafka_topic_partition_list_destroy(src->start);
 	rd_kafka_destroy(src->rk);
 	free(src->buf);
 	free(src->key);

@@ -13,6 +13,7 @@ struct kafka_opts {
 	char **conf;		/* -X key=value strings, applied in order (not owned) */
 	size_t nconf;
 	struct kafka_txn *txn;	/* when set, sinks produce inside its transactions (not owned) */
+	int start_metadata;	/* a source starts each assigned partition at its committed offset and keeps its metadata (kafka_source_started) */
 };
 
 /* Appends one -X key=value (the string is not copied; it must outlive opts). */
@@ -40,6 +41,24 @@ int kafka_source_next(struct kafka_source *src, struct line *line, int timeout_m
 void kafka_source_store(struct kafka_source *src, const char *topic,
     int32_t partition, int64_t next_offset);
 
+/*
+ * Makes next_offset the position to commit for partition of topic, with
+ * metalen bytes of meta as the commit's metadata (which a broker refuses
+ * beyond offset.metadata.max.bytes, 4096 by default). Such positions are
+ * committed as one explicit list, and forgotten when the partition is
+ * revoked.
+ */
+void kafka_source_store_meta(struct kafka_source *src, const char *topic,
+    int32_t partition, int64_t next_offset, const char *meta, size_t metalen);
+/*
+ * Where an assigned partition started reading: its committed offset, with
+ * the metadata committed with it (metalen bytes, not NUL-terminated; "" with
+ * 0 when none). NULL when the offset was not known (nothing committed, the
+ * fetch failed, or opts->start_metadata was not set). Valid until the next
+ * rebalance.
+ */
+const char *kafka_source_started(struct kafka_source *src, const char *topic,
+    int32_t partition, int64_t *offset, size_t *metalen);
 /*
  * Commits the stored positions synchronously. 0 on success (or nothing to
  * commit), -1 on failure. A commit refused because the group is rebalancing,

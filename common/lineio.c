@@ -445,6 +445,21 @@ line_reader_store(struct line_reader *r, const char *topic, int32_t partition, i
 		kafka_source_store(r->ks, topic, partition, next_offset);
 }
 
+void
+line_reader_store_meta(struct line_reader *r, const char *topic, int32_t partition, int64_t next_offset,
+    const char *meta, size_t metalen)
+{
+	if (r->ks != NULL && topic != NULL)
+		kafka_source_store_meta(r->ks, topic, partition, next_offset, meta, metalen);
+}
+
+const char *
+line_reader_start(struct line_reader *r, const char *topic, int32_t partition, int64_t *offset,
+    size_t *metalen)
+{
+	return r->ks != NULL ? kafka_source_started(r->ks, topic, partition, offset, metalen) : NULL;
+}
+
 int
 line_reader_commit(struct line_reader *r)
 {

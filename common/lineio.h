@@ -56,6 +56,12 @@ void line_reader_on_wait(struct line_reader *r, void (*fn)(void *), void *arg);
 
 /* Marks a Kafka position committable (no-op for files). */
 void line_reader_store(struct line_reader *r, const char *topic, int32_t partition, int64_t next_offset);
+/* Marks a Kafka position committable with commit metadata (see kafka_source_store_meta). */
+void line_reader_store_meta(struct line_reader *r, const char *topic, int32_t partition, int64_t next_offset,
+    const char *meta, size_t metalen);
+/* Where an assigned Kafka partition started, with its commit metadata (see kafka_source_start); NULL when unknown. */
+const char *line_reader_start(struct line_reader *r, const char *topic, int32_t partition, int64_t *offset,
+    size_t *metalen);
 /* Commits stored Kafka positions; 0 on success or when there is nothing to do. */
 int line_reader_commit(struct line_reader *r);
 /* Consumer lag summed over partitions, -1 when not Kafka or unknown. */
