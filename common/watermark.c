@@ -117,6 +117,18 @@ watermark_get(struct watermark *wm)
 	return wm->cur;
 }
 
+int64_t
+watermark_get_part(struct watermark *wm, int32_t partition)
+{
+	int64_t c = wm_candidate(wm, wm_part(wm, partition)), all;
+	int idle = wm->idle_timeout > 0 &&
+	    wm_clock_ms() - wm_part(wm, partition)->last_wall >= wm->idle_timeout;
+
+	if (idle && (all = watermark_get(wm)) > c)
+		c = all;
+	return c;
+}
+
 void
 watermark_forget(struct watermark *wm, int32_t partition)
 {

@@ -23,6 +23,13 @@ void watermark_observe(struct watermark *wm, int32_t partition, int64_t ts_ms);
  */
 int64_t watermark_get(struct watermark *wm);
 
+/*
+ * The progress of one partition: its largest event time minus the delay
+ * (WATERMARK_NONE before it delivers); once it is idle, at least
+ * watermark_get(). Not monotonic by itself.
+ */
+int64_t watermark_get_part(struct watermark *wm, int32_t partition);
+
 /* Forgets a partition (revoked in a rebalance). */
 void watermark_forget(struct watermark *wm, int32_t partition);
 

@@ -66,6 +66,22 @@ main(void)
 	    (long long)watermark_get(wm));
 	watermark_free(wm);
 
+	/* One partition's own progress: its max - delay while it is active, whatever the others do. */
+	wm = watermark_new(100, 40);
+	watermark_observe(wm, 0, 1000);
+	watermark_observe(wm, 1, 5000);
+	watermark_observe(wm, 2, INT64_MIN);
+	CHECK(watermark_get_part(wm, 1) == 4900, "own progress: %lld", (long long)watermark_get_part(wm, 1));
+	CHECK(watermark_get_part(wm, 0) == 900, "own progress, behind: %lld", (long long)watermark_get_part(wm, 0));
+	CHECK(watermark_get_part(wm, 2) == WATERMARK_NONE, "nothing delivered: %lld",
+	    (long long)watermark_get_part(wm, 2));
+	sleep_ms(60);
+	watermark_observe(wm, 1, 6000);
+	CHECK(watermark_get_part(wm, 0) == 5900, "idle: at least all partitions': %lld",
+	    (long long)watermark_get_part(wm, 0));
+	CHECK(watermark_get_part(wm, 1) == 5900, "active: its own: %lld", (long long)watermark_get_part(wm, 1));
+	watermark_free(wm);
+
 	/* Extreme values do not overflow. */
 	wm = watermark_new(INT64_MAX / 2, 0);
 	watermark_observe(wm, 3, INT64_MIN + 5);
