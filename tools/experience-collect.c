@@ -86,6 +86,15 @@ struct session {
 	uint64_t seq;		/* of the next transition in the episode */
 	int emitted;		/* some page was emitted */
 	int64_t front_page, front_ts;	/* a new page must come after this one: the last emitted, or the next page it chained to */
+	int32_t part;		/* partition-table index of its first sample, -1 for files */
+	int64_t start_offset;	/* Kafka offset of its first sample, -1 for files */
+	int frozen;		/* rebuilt from a replay not yet read to its end: waits */
+};
+
+/* Sessions ordered by the watermark at which they may progress. */
+struct heap {
+	struct session **v;
+	size_t n, cap;
 };
 
 /* A string-keyed chained hash table of sessions or pages. */
@@ -99,8 +108,17 @@ struct part {
 	char *topic;
 	int32_t partition;
 	int64_t next_read;	/* offset after the last record read */
+	int64_t wm_now;		/* its own event-time progress (see advance) */
+	struct heap heap;	/* its sessions */
 	int64_t held;		/* scratch: oldest offset still held */
+	int64_t *starts;	/* scratch: first offsets of its open sessions */
+	size_t nstarts, capstarts;
+	int revoking;		/* scratch: being handed over */
 	int active;		/* assigned: its position is stored at checkpoints */
+	int described;		/* its last stored position carries the open sessions (see store_part) */
+	int64_t replay_end;	/* the previous reader had read up to here; -1 when not replaying */
+	int64_t *pend;		/* first offsets of the sessions it held open, not met yet, ascending */
+	size_t npend, ipend;
 };
 
 struct collector {
@@ -115,14 +133,15 @@ struct collector {
 	/* state */
 	struct table sessions, requests;
 	struct session *lru_head, *lru_tail;
-	struct session **heap;
-	size_t nheap, capheap;
+	struct heap heap;	/* sessions read from files */
 	struct part *parts;
 	size_t nparts;
 	struct jbuf out;
 	float ctx[MAX_CONTEXT], feat[MAX_FEATURES];
 	/* counters */
 	uint64_t *n_pages, *n_late, *n_evicted, *n_revoked;
+	uint64_t *n_replayed, *n_replay_skipped, *n_undescribed;
+	int replaying;		/* the sample being taken lies in a replay */
 	uint64_t *n_end[END_REVOKED + 1];
 	int64_t *g_open, *g_open_peak, *g_pages_open, *g_pages_peak;
 };
@@ -148,6 +167,26 @@ static int64_t
 sat_add(int64_t a, int64_t b)
 {
 	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/*
+ * Rejects the line being taken with a reason; in a replay only counts it,
+ * since the reader before had dead-lettered it already.
+ */
+static void __attribute__((format(printf, 2, 3)))
+reject(const struct line *ln, const char *fmt, ...)
+{
+	char reason[1024];
+	va_list ap;
+
+	if (C.replaying) {
+		(*C.n_replay_skipped)++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	tool_io_reject(C.io, ln, "%s", reason);
 }
 
 /* --- output --- */
@@ -251,36 +290,50 @@ table_del(struct table *t, void *e, uint64_t h, void **(*next_of)(void *))
 
 /* --- the wake-up heap: sessions by the watermark at which they may progress --- */
 
-static void
-heap_swap(size_t i, size_t j)
+/* The heap that holds s: its partition's, or the one of file input. */
+static struct heap *
+heap_of(const struct session *s)
 {
-	struct session *t = C.heap[i];
-
-	C.heap[i] = C.heap[j];
-	C.heap[j] = t;
-	C.heap[i]->heap_idx = i;
-	C.heap[j]->heap_idx = j;
+	return s->part >= 0 ? &C.parts[s->part].heap : &C.heap;
 }
 
-/* Restores the heap order around index i after its wake time changed. */
+/* The watermark that s progresses by: its partition's, or the one of file input. */
+static int64_t
+wm_of(const struct session *s)
+{
+	return s->part >= 0 ? C.parts[s->part].wm_now : C.wm_now;
+}
+
 static void
-heap_fix(size_t i)
+heap_swap(struct heap *h, size_t i, size_t j)
+{
+	struct session *t = h->v[i];
+
+	h->v[i] = h->v[j];
+	h->v[j] = t;
+	h->v[i]->heap_idx = i;
+	h->v[j]->heap_idx = j;
+}
+
+/* Restores the order of h around index i after its wake time changed. */
+static void
+heap_fix(struct heap *h, size_t i)
 {
 	size_t l, r, m;
 
-	while (i > 0 && C.heap[(i - 1) / 2]->wake > C.heap[i]->wake) {
-		heap_swap(i, (i - 1) / 2);
+	while (i > 0 && h->v[(i - 1) / 2]->wake > h->v[i]->wake) {
+		heap_swap(h, i, (i - 1) / 2);
 		i = (i - 1) / 2;
 	}
 	for (;;) {
 		l = 2 * i + 1, r = l + 1, m = i;
-		if (l < C.nheap && C.heap[l]->wake < C.heap[m]->wake)
+		if (l < h->n && h->v[l]->wake < h->v[m]->wake)
 			m = l;
-		if (r < C.nheap && C.heap[r]->wake < C.heap[m]->wake)
+		if (r < h->n && h->v[r]->wake < h->v[m]->wake)
 			m = r;
 		if (m == i)
 			return;
-		heap_swap(i, m);
+		heap_swap(h, i, m);
 		i = m;
 	}
 }
@@ -288,25 +341,28 @@ heap_fix(size_t i)
 static void
 heap_add(struct session *s)
 {
-	if (C.nheap == C.capheap) {
-		C.capheap = C.capheap ? C.capheap * 2 : 1024;
-		C.heap = xreallocarray(C.heap, C.capheap, sizeof *C.heap);
+	struct heap *h = heap_of(s);
+
+	if (h->n == h->cap) {
+		h->cap = h->cap ? h->cap * 2 : 64;
+		h->v = xreallocarray(h->v, h->cap, sizeof *h->v);
 	}
-	s->heap_idx = C.nheap;
-	C.heap[C.nheap++] = s;
-	heap_fix(s->heap_idx);
+	s->heap_idx = h->n;
+	h->v[h->n++] = s;
+	heap_fix(h, s->heap_idx);
 }
 
 static void
 heap_del(struct session *s)
 {
+	struct heap *h = heap_of(s);
 	size_t i = s->heap_idx;
 
-	C.nheap--;
-	if (i != C.nheap) {
-		C.heap[i] = C.heap[C.nheap];
-		C.heap[i]->heap_idx = i;
-		heap_fix(i);
+	h->n--;
+	if (i != h->n) {
+		h->v[i] = h->v[h->n];
+		h->v[i]->heap_idx = i;
+		heap_fix(h, i);
 	}
 }
 
@@ -321,9 +377,9 @@ session_rewake(struct session *s)
 	struct page *p0 = s->pages, *p1;
 	int64_t w;
 
-	if (p0 == NULL)
+	if (p0 == NULL || s->frozen)
 		w = INT64_MAX;
-	else if (C.wm_now < sat_add(p0->ts, C.grace))
+	else if (wm_of(s) < sat_add(p0->ts, C.grace))
 		w = sat_add(p0->ts, C.grace);
 	else {
 		w = sat_add(sat_add(p0->ts, C.gap), C.grace);
@@ -331,7 +387,7 @@ session_rewake(struct session *s)
 			w = sat_add(p1->ts, C.grace);
 	}
 	s->wake = w;
-	heap_fix(s->heap_idx);
+	heap_fix(heap_of(s), s->heap_idx);
 }
 
 /* --- pages --- */
@@ -452,7 +508,7 @@ hist_push(struct session *s, const char *id)
 
 /* A new, empty session, in every index; key is copied. */
 static struct session *
-session_new(const char *key, size_t keylen, size_t userlen, uint64_t h)
+session_new(const char *key, size_t keylen, size_t userlen, uint64_t h, int32_t part)
 {
 	struct session *s = xcalloc(1, sizeof *s);
 
@@ -463,6 +519,8 @@ session_new(const char *key, size_t keylen, size_t userlen, uint64_t h)
 	if (C.hist_len > 0)
 		s->hist = xcalloc(C.hist_len, sizeof *s->hist);
 	s->wake = INT64_MAX;
+	s->part = part;
+	s->start_offset = -1;
 	table_add(&C.sessions, s, h, session_next, session_hash);
 	lru_append(s);
 	heap_add(s);
@@ -681,7 +739,7 @@ static void
 session_progress(struct session *s, enum chain_end force)
 {
 	struct page *p0, *p1;
-	int64_t w = C.wm_now;
+	int64_t w = wm_of(s);
 
 	while ((p0 = s->pages) != NULL) {
 		p1 = p0->next;
@@ -700,17 +758,35 @@ session_progress(struct session *s, enum chain_end force)
 		session_rewake(s);
 }
 
-/* Runs every session whose wake-up time the watermark has reached. */
+/* Runs the sessions of h whose wake-up time its watermark *now, set to w, has reached. */
+static void
+advance_heap(struct heap *h, int64_t *now, int64_t w)
+{
+	if (w < *now)
+		w = *now;
+	if (w == *now && (h->n == 0 || h->v[0]->wake > w))
+		return;
+	*now = w;
+	while (h->n > 0 && h->v[0]->wake <= w)
+		session_progress(h->v[0], END_NONE);
+}
+
+/*
+ * Runs every session whose wake-up time its watermark has reached. The
+ * sessions of a Kafka partition go by the event time of that partition
+ * alone (once it is idle, by that of all), so that what a partition yields
+ * does not depend on which other partitions its reader holds.
+ */
 static void
 advance(void)
 {
-	int64_t w = watermark_get(C.wm);
+	size_t i;
 
-	if (w == C.wm_now && (C.nheap == 0 || C.heap[0]->wake > w))
-		return;
-	C.wm_now = w;
-	while (C.nheap > 0 && C.heap[0]->wake <= w)
-		session_progress(C.heap[0], END_NONE);
+	advance_heap(&C.heap, &C.wm_now, watermark_get(C.wm));
+	for (i = 0; i < C.nparts; i++)
+		if (C.parts[i].active)
+			advance_heap(&C.parts[i].heap, &C.parts[i].wm_now,
+			    watermark_get_part(C.wm, C.parts[i].partition));
 }
 
 /* Closes the least recently fed session early, emitting what it holds. */
@@ -726,30 +802,86 @@ evict_one(void)
 
 /* --- input --- */
 
-/* The partition-table index of a Kafka line, -1 for files. */
+/* The partition-table index of partition of topic, added when new. */
 static int32_t
-part_of(const struct line *ln)
+part_index(const char *topic, int32_t partition)
 {
 	size_t i;
 
+	for (i = 0; i < C.nparts; i++)
+		if (C.parts[i].partition == partition && strcmp(C.parts[i].topic, topic) == 0)
+			return (int32_t)i;
+	C.parts = xreallocarray(C.parts, C.nparts + 1, sizeof *C.parts);
+	memset(&C.parts[i], 0, sizeof C.parts[i]);
+	C.parts[i].topic = xstrdup(topic);
+	C.parts[i].partition = partition;
+	C.parts[i].replay_end = -1;
+	C.parts[i].wm_now = WATERMARK_NONE;
+	C.nparts++;
+	return (int32_t)i;
+}
+
+/* The partition-table index of a Kafka line, -1 for files; notes how far the partition was read. */
+static int32_t
+part_of(const struct line *ln)
+{
+	struct part *pt;
+	int32_t i;
+
 	if (ln->topic == NULL)
 		return -1;
-	for (i = 0; i < C.nparts; i++)
-		if (C.parts[i].partition == ln->partition && strcmp(C.parts[i].topic, ln->topic) == 0)
-			break;
-	if (i == C.nparts) {
-		C.parts = xreallocarray(C.parts, C.nparts + 1, sizeof *C.parts);
-		C.parts[i].topic = xstrdup(ln->topic);
-		C.parts[i].partition = ln->partition;
-		C.nparts++;
+	pt = &C.parts[i = part_index(ln->topic, ln->partition)];
+	if (!pt->active) {
+		pt->active = 1;
+		pt->next_read = ln->offset;
 	}
-	if (!C.parts[i].active) {
-		C.parts[i].active = 1;
-		C.parts[i].next_read = ln->offset;
+	if (ln->offset + 1 > pt->next_read)
+		pt->next_read = ln->offset + 1;
+	return i;
+}
+
+/* Ends the replay of partition pi: its rebuilt sessions go on under the watermark. */
+static void
+replay_end(int32_t pi)
+{
+	struct part *pt = &C.parts[pi];
+	struct session *s;
+
+	pt->replay_end = -1;
+	free(pt->pend);
+	pt->pend = NULL;
+	pt->npend = pt->ipend = 0;
+	for (s = C.lru_head; s; s = s->lru_next)
+		if (s->part == pi && s->frozen) {
+			s->frozen = 0;
+			session_rewake(s);
+		}
+}
+
+/*
+ * Whether a sample at offset of partition pi, of the session key (s: its
+ * open session, or NULL), lies in a replay and belongs to a session that was
+ * closed and written before: such samples are skipped. Sets *start when the
+ * sample begins one of the sessions that were open, to be rebuilt.
+ */
+static int
+replay_skips(int32_t pi, int64_t offset, const struct session *s, int *start)
+{
+	struct part *pt;
+
+	*start = 0;
+	if (pi < 0 || (pt = &C.parts[pi])->replay_end < 0 || offset >= pt->replay_end)
+		return 0;
+	while (pt->ipend < pt->npend && pt->pend[pt->ipend] < offset)
+		pt->ipend++;
+	if (s != NULL && s->part == pi)
+		return 0;
+	if (pt->ipend < pt->npend && pt->pend[pt->ipend] == offset) {
+		pt->ipend++;
+		*start = 1;
+		return 0;
 	}
-	if (ln->offset + 1 > C.parts[i].next_read)
-		C.parts[i].next_read = ln->offset + 1;
-	return (int32_t)i;
+	return 1;
 }
 
 static int
@@ -758,9 +890,9 @@ floats_equal(const float *a, const float *b, size_t n)
 	return memcmp(a, b, n * sizeof *a) == 0;
 }
 
-/* Validates one sample line and files it into its page; rejects it with a reason otherwise. */
+/* Validates one sample line of partition part and files it into its page; rejects it with a reason otherwise. */
 static void
-take_sample(const struct line *ln)
+file_sample(const struct line *ln, int32_t part)
 {
 	char err[256], rid[257], uid[257], sid[257], iid[257], key[514];
 	int64_t page, pos, ts;
@@ -771,16 +903,17 @@ take_sample(const struct line *ln)
 	struct session *s;
 	struct page *p, **pp;
 	struct item *it;
-	uint64_t h;
+	uint64_t h, sh;
+	int64_t w;
 	json_t *o, *v;
-	int32_t part = part_of(ln);
+	int start = 0;
 
 	if ((o = jsonx_parse(ln->buf, ln->len, err, sizeof err)) == NULL) {
-		tool_io_reject(C.io, ln, "%s", err);
+		reject(ln, "%s", err);
 		return;
 	}
 	if (!json_is_object(o)) {
-		tool_io_reject(C.io, ln, "expected a JSON object");
+		reject(ln, "expected a JSON object");
 		goto out;
 	}
 	if (jsonx_get_id(o, "request_id", rid, err, sizeof err) != 0 ||
@@ -797,63 +930,74 @@ take_sample(const struct line *ln)
 	    jsonx_get_flag(o, "pay", &pay, err, sizeof err) != 0 ||
 	    ((v = json_object_get(o, "policy")) != NULL && !json_is_null(v) &&
 	     jsonx_get_str(o, "policy", 256, &policy, err, sizeof err) != 0)) {
-		tool_io_reject(C.io, ln, "%s", err);
+		reject(ln, "%s", err);
 		goto out;
 	}
 
 	if (ts < 0 || ts > MAX_TS) {
-		tool_io_reject(C.io, ln, "field 'ts': %" PRId64 " out of range", ts);
+		reject(ln, "field 'ts': %" PRId64 " out of range", ts);
+		goto out;
+	}
+	ulen = strlen(uid);
+	slen = strlen(sid);
+	memcpy(key, uid, ulen + 1);
+	memcpy(key + ulen + 1, sid, slen + 1);
+	sh = key_hash(key, ulen + slen + 2);
+	s = table_find_session(&C.sessions, key, ulen + slen + 2, sh);
+	if (C.replaying && replay_skips(part, ln->offset, s, &start)) {
+		(*C.n_replay_skipped)++;
 		goto out;
 	}
 	h = key_hash(rid, strlen(rid));
 	if ((p = table_find_page(&C.requests, rid, h)) != NULL) {
 		s = p->s;
 		if (strcmp(session_user(s), uid) != 0 || strcmp(session_id(s), sid) != 0) {
-			tool_io_reject(C.io, ln, "request %s belongs to user %s session %s, not user %s session %s",
+			reject(ln, "request %s belongs to user %s session %s, not user %s session %s",
 			    rid, session_user(s), session_id(s), uid, sid);
 			goto out;
 		}
 		if (p->page != page || p->ts != ts || p->nctx != nctx || !floats_equal(p->fl, C.ctx, nctx) ||
 		    (policy == NULL) != (p->policy_off == UINT32_MAX) ||
 		    (policy && strcmp(policy, p->str + p->policy_off) != 0)) {
-			tool_io_reject(C.io, ln, "request %s: page, ts, context or policy differs from its earlier samples", rid);
+			reject(ln, "request %s: page, ts, context or policy differs from its earlier samples", rid);
 			goto out;
 		}
 		for (i = 0; i < p->nitems; i++) {
 			it = &p->items[i];
 			if (it->pos == pos && strcmp(p->str + it->id_off, iid) == 0) {
-				tool_io_reject(C.io, ln, "duplicate sample of item %s at position %" PRId64 " of request %s",
+				reject(ln, "duplicate sample of item %s at position %" PRId64 " of request %s",
 				    iid, pos, rid);
 				goto out;
 			}
 			if (it->pos == pos) {
-				tool_io_reject(C.io, ln, "position %" PRId64 " of request %s already holds item %s",
+				reject(ln, "position %" PRId64 " of request %s already holds item %s",
 				    pos, rid, p->str + it->id_off);
 				goto out;
 			}
 		}
 	} else {
-		if (C.wm_now != WATERMARK_NONE && C.wm_now >= sat_add(ts, C.grace)) {
+		/* In a replay the reader before decided what was late. */
+		w = part >= 0 ? C.parts[part].wm_now : C.wm_now;
+		if (!C.replaying && w != WATERMARK_NONE && w >= sat_add(ts, C.grace)) {
 			(*C.n_late)++;
-			tool_io_reject(C.io, ln, "late: request %s (ts %" PRId64 ") closed at watermark %" PRId64,
-			    rid, ts, C.wm_now);
+			reject(ln, "late: request %s (ts %" PRId64 ") closed at watermark %" PRId64,
+			    rid, ts, w);
 			goto out;
 		}
-		ulen = strlen(uid);
-		slen = strlen(sid);
-		memcpy(key, uid, ulen + 1);
-		memcpy(key + ulen + 1, sid, slen + 1);
-		h = key_hash(key, ulen + slen + 2);
-		s = table_find_session(&C.sessions, key, ulen + slen + 2, h);
 		if (s && s->emitted && (page < s->front_page || (page == s->front_page && ts <= s->front_ts))) {
-			tool_io_reject(C.io, ln, "request %s: page %" PRId64 " comes before pages already chained in user %s session %s",
+			reject(ln, "request %s: page %" PRId64 " comes before pages already chained in user %s session %s",
 			    rid, page, uid, sid);
 			goto out;
 		}
 		if (s == NULL) {
 			if (C.max_open > 0 && (size_t)*C.g_open >= C.max_open)
 				evict_one();
-			s = session_new(key, ulen + slen + 2, ulen, h);
+			s = session_new(key, ulen + slen + 2, ulen, sh, part);
+			s->start_offset = ln->offset;
+			if (start) {
+				s->frozen = 1;
+				(*C.n_replayed)++;
+			}
 		}
 		p = xcalloc(1, sizeof *p);
 		p->s = s;
@@ -897,70 +1041,271 @@ out:
 	json_decref(o);
 }
 
+/* Takes one sample line: files it, or skips it in a replay when its session was written before. */
+static void
+take_sample(const struct line *ln)
+{
+	int32_t part = part_of(ln);
+
+	C.replaying = part >= 0 && C.parts[part].replay_end > ln->offset;
+	file_sample(ln, part);
+	if (C.replaying && ln->offset + 1 >= C.parts[part].replay_end)
+		replay_end(part);
+	C.replaying = 0;
+}
+
 /* --- Kafka positions --- */
 
-/* Stores, per partition, the oldest offset still held in open pages (or all read). */
+/*
+ * What a partition's committed position says, in its commit metadata, to
+ * the reader that takes the partition over: "ec1 R D1 D2 ...", decimal
+ * numbers. The position is never past the first sample of a session still
+ * open; the reader before had read up to the position plus R; the sessions
+ * open then began at the position plus D1, then D2 after that, and so on.
+ * Every other session met before that end was closed and written: its
+ * samples are skipped. A description longer than META_MAX is not stored.
+ */
+#define META_MAGIC	"ec1"
+#define META_MAX	4000	/* under the brokers' default offset.metadata.max.bytes, 4096 */
+
 static void
-store_positions(void *arg)
+part_add_start(struct part *pt, int64_t offset)
+{
+	if (pt->nstarts == pt->capstarts) {
+		pt->capstarts = pt->capstarts ? pt->capstarts * 2 : 64;
+		pt->starts = xreallocarray(pt->starts, pt->capstarts, sizeof *pt->starts);
+	}
+	pt->starts[pt->nstarts++] = offset;
+}
+
+static int
+offset_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Gathers, per partition, the first offsets of its open sessions (with those of a replay not met yet) and the oldest offset held. */
+static void
+gather_open(void)
 {
 	struct session *s;
 	struct page *p;
+	struct part *pt;
+	size_t i, k;
+
+	for (i = 0; i < C.nparts; i++) {
+		pt = &C.parts[i];
+		pt->nstarts = 0;
+		pt->held = pt->next_read;
+		for (k = pt->ipend; k < pt->npend; k++)
+			part_add_start(pt, pt->pend[k]);
+	}
+	for (s = C.lru_head; s; s = s->lru_next) {
+		if (s->part >= 0)
+			part_add_start(&C.parts[s->part], s->start_offset);
+		for (p = s->pages; p; p = p->next)
+			if (p->part >= 0 && p->first_offset < C.parts[p->part].held)
+				C.parts[p->part].held = p->first_offset;
+	}
+	for (i = 0; i < C.nparts; i++)
+		qsort(C.parts[i].starts, C.parts[i].nstarts, sizeof *C.parts[i].starts, offset_cmp);
+}
+
+/*
+ * The position to commit for partition pi (after gather_open) with its
+ * description in b; returns 1 when described, 0 when the description is too
+ * long, and the position is then that of the oldest open page.
+ */
+static int
+describe_part(size_t pi, struct jbuf *b, int64_t *pos)
+{
+	struct part *pt = &C.parts[pi];
+	int64_t end = pt->next_read, c = pt->held, prev;
+	size_t k;
+
+	b->len = 0;
+	if (pt->replay_end > end)
+		end = pt->replay_end;
+	if (pt->nstarts > 0 && pt->starts[0] < c)
+		c = pt->starts[0];
+	*pos = c;
+	if (c == end && pt->nstarts == 0)
+		return 1;
+	jbuf_lit(b, META_MAGIC " ");
+	jbuf_i64(b, end - c);
+	for (k = 0, prev = c; k < pt->nstarts && b->len <= META_MAX; k++) {
+		jbuf_lit(b, " ");
+		jbuf_i64(b, pt->starts[k] - prev);
+		prev = pt->starts[k];
+	}
+	if (b->len <= META_MAX)
+		return 1;
+	b->len = 0;
+	*pos = pt->held;
+	return 0;
+}
+
+/* Stores, per assigned partition, the position from which a new reader rebuilds what is open, with its description. */
+static void
+store_positions(void *arg)
+{
+	struct jbuf b = { 0 };
+	int64_t pos;
 	size_t i;
 
 	if (C.nparts == 0)
 		return;
-	for (i = 0; i < C.nparts; i++)
-		C.parts[i].held = C.parts[i].next_read;
-	for (s = C.lru_head; s; s = s->lru_next)
-		for (p = s->pages; p; p = p->next)
-			if (p->part >= 0 && p->first_offset < C.parts[p->part].held)
-				C.parts[p->part].held = p->first_offset;
-	for (i = 0; i < C.nparts; i++)
-		if (C.parts[i].active)
-			line_reader_store(C.io->in, C.parts[i].topic, C.parts[i].partition, C.parts[i].held);
+	gather_open();
+	for (i = 0; i < C.nparts; i++) {
+		if (!C.parts[i].active)
+			continue;
+		if (!(C.parts[i].described = describe_part(i, &b, &pos)))
+			(*C.n_undescribed)++;
+		line_reader_store_meta(C.io->in, C.parts[i].topic, C.parts[i].partition, pos, b.p, b.len);
+	}
+	free(b.p);
+}
+
+/* Reads the description committed with partition pi's start position (offset); 0 when valid. */
+static int
+read_description(struct part *pt, const char *meta, size_t len, int64_t offset)
+{
+	char *t = xmalloc(len + 1), *p, *e;
+	long long v;
+	int64_t at = offset;
+	int rv = -1;
+
+	memcpy(t, meta, len);
+	t[len] = '\0';
+	if (strncmp(t, META_MAGIC " ", sizeof META_MAGIC) != 0)
+		goto out;
+	p = t + sizeof META_MAGIC;
+	v = strtoll(p, &e, 10);
+	if (e == p || v < 0)
+		goto out;
+	pt->replay_end = offset + v;
+	for (p = e; *p == ' '; p = e) {
+		v = strtoll(++p, &e, 10);
+		if (e == p || v < 0)
+			goto out;
+		at += v;
+		pt->pend = xreallocarray(pt->pend, pt->npend + 1, sizeof *pt->pend);
+		pt->pend[pt->npend++] = at;
+	}
+	rv = *p == '\0' ? 0 : -1;
+out:
+	free(t);
+	return rv;
+}
+
+/* Takes partition of topic on: notes where it starts and what the reader before left open. */
+static void
+take_over(const char *topic, int32_t partition)
+{
+	int32_t pi = part_index(topic, partition);
+	struct part *pt = &C.parts[pi];
+	const char *meta;
+	int64_t offset;
+	size_t len;
+
+	replay_end(pi);
+	pt->wm_now = WATERMARK_NONE;
+	if ((meta = line_reader_start(C.io->in, topic, partition, &offset, &len)) == NULL) {
+		diag_info(1, "kafka:%s/%" PRId32 ": no committed position known", topic, partition);
+		return;
+	}
+	pt->active = 1;
+	pt->next_read = offset;
+	if (len == 0)
+		return;
+	if (read_description(pt, meta, len, offset) != 0) {
+		diag_warn("kafka:%s/%" PRId32 ": commit metadata not understood; reading on from offset %" PRId64,
+		    topic, partition, offset);
+		replay_end(pi);
+		return;
+	}
+	diag_info(2, "kafka:%s/%" PRId32 ": replaying from %" PRId64 " to %" PRId64 ", %zu open session(s)",
+	    topic, partition, offset, pt->replay_end, pt->npend);
+	if (pt->replay_end <= offset)
+		replay_end(pi);
 }
 
 /*
- * Before a partition is revoked, its sessions are closed and emitted (end
- * "revoked"), so that the member that gains it starts clean from the
- * committed position without duplicates. An assigned partition joins the
- * watermark at once, so that the samples of a partition that delivers later
- * are not taken for late ones.
+ * Hands over the partitions marked revoking: those whose open sessions can
+ * be described are committed at a position from which the next reader
+ * rebuilds them, and dropped unwritten; the others have their sessions
+ * closed and written (end "revoked") first.
  */
 static void
-on_rebalance(void *arg, int assigned, const char *topic, const int32_t *partitions, size_t n)
+hand_over(void)
 {
+	struct jbuf b = { 0 };
 	struct session *s, *nx;
 	struct page *p;
-	size_t i, j;
+	int64_t pos;
+	size_t i;
 	int hit;
 
-	diag_info(2, "%s %zu partition(s) of %s", assigned ? "assigned" : "revoking", n, topic);
-	if (assigned) {
-		/* An assigned partition holds the watermark back until it delivers or goes idle. */
-		for (j = 0; j < n; j++)
-			watermark_observe(C.wm, partitions[j], INT64_MIN);
-		return;
-	}
+	gather_open();
+	for (i = 0; i < C.nparts; i++)
+		if (C.parts[i].revoking)
+			C.parts[i].described = describe_part(i, &b, &pos);
+	free(b.p);
 	for (s = C.lru_head; s; s = nx) {
 		nx = s->lru_next;
 		hit = 0;
 		for (p = s->pages; p && !hit; p = p->next)
-			for (j = 0; j < n && !hit; j++)
-				hit = p->part >= 0 && C.parts[p->part].partition == partitions[j] &&
-				    strcmp(C.parts[p->part].topic, topic) == 0;
+			hit = p->part >= 0 && C.parts[p->part].revoking && !C.parts[p->part].described;
 		if (hit) {
 			(*C.n_revoked)++;
 			session_progress(s, END_REVOKED);
 		}
 	}
-	for (j = 0; j < n; j++)
-		watermark_forget(C.wm, partitions[j]);
+	for (i = 0; i < C.nparts; i++)
+		if (C.parts[i].revoking)
+			watermark_forget(C.wm, C.parts[i].partition);
 	tool_io_checkpoint(C.io);
+	for (s = C.lru_head; s; s = nx) {
+		nx = s->lru_next;
+		if (s->part >= 0 && C.parts[s->part].revoking) {
+			(*C.n_revoked)++;
+			session_free(s);
+		}
+	}
+	for (i = 0; i < C.nparts; i++)
+		if (C.parts[i].revoking) {
+			C.parts[i].revoking = 0;
+			C.parts[i].active = 0;
+			replay_end((int32_t)i);
+		}
+}
+
+/*
+ * A revoked partition is handed over (see hand_over). An assigned partition
+ * is taken over, and joins the watermark at once, so that the samples of a
+ * partition that delivers later are not taken for late ones.
+ */
+static void
+on_rebalance(void *arg, int assigned, const char *topic, const int32_t *partitions, size_t n)
+{
+	size_t i, j;
+
+	diag_info(2, "%s %zu partition(s) of %s", assigned ? "assigned" : "revoking", n, topic);
+	if (assigned) {
+		for (j = 0; j < n; j++) {
+			take_over(topic, partitions[j]);
+			/* An assigned partition holds the watermark back until it delivers or goes idle. */
+			watermark_observe(C.wm, partitions[j], INT64_MIN);
+		}
+		return;
+	}
 	for (i = 0; i < C.nparts; i++)
 		for (j = 0; j < n; j++)
 			if (C.parts[i].partition == partitions[j] && strcmp(C.parts[i].topic, topic) == 0)
-				C.parts[i].active = 0;
+				C.parts[i].revoking = 1;
+	hand_over();
 }
 
 /* Closes every open session at the end of input. */
@@ -994,6 +1339,7 @@ main(int argc, char *argv[])
 	struct tool_opts opts = { 0 };
 	int64_t max_delay = 60 * 1000, idle_timeout = 60 * 1000, d;
 	struct line ln;
+	size_t i;
 	long n;
 	int ch, rv, r;
 	enum chain_end e;
@@ -1056,6 +1402,7 @@ main(int argc, char *argv[])
 	if (argc != 0)
 		usage(2);
 
+	opts.kafka.start_metadata = 1;
 	if ((C.io = tool_io_open(&opts, "experience-collect")) == NULL) {
 		tool_opts_free(&opts);
 		return 1;
@@ -1067,6 +1414,9 @@ main(int argc, char *argv[])
 	C.n_late = stats_counter(C.io->st, "late");
 	C.n_evicted = stats_counter(C.io->st, "evicted_sessions");
 	C.n_revoked = stats_counter(C.io->st, "revoked_sessions");
+	C.n_replayed = stats_counter(C.io->st, "replayed_sessions");
+	C.n_replay_skipped = stats_counter(C.io->st, "replay_skipped");
+	C.n_undescribed = stats_counter(C.io->st, "undescribed_positions");
 	for (e = END_SESSION_GAP; e <= END_REVOKED; e++) {
 		char name[32];
 
@@ -1085,6 +1435,11 @@ main(int argc, char *argv[])
 			take_sample(&ln);
 		advance();
 	}
+	/* A stop hands every partition over, as a revocation does. */
+	for (i = 0; i < C.nparts; i++)
+		C.parts[i].revoking = C.parts[i].active;
+	if (C.nparts > 0)
+		hand_over();
 	flush_all();
 	rv = tool_io_close(C.io);
 	watermark_free(C.wm);

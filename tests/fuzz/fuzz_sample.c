@@ -65,6 +65,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	C.n_late = stats_counter(st, "late");
 	C.n_evicted = stats_counter(st, "evicted_sessions");
 	C.n_revoked = stats_counter(st, "revoked_sessions");
+	C.n_replayed = stats_counter(st, "replayed_sessions");
+	C.n_replay_skipped = stats_counter(st, "replay_skipped");
+	C.n_undescribed = stats_counter(st, "undescribed_positions");
 	for (e = END_SESSION_GAP; e <= END_REVOKED; e++) {
 		char name[32];
 
@@ -103,7 +106,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	flush_all();
 	/* Nothing is left open: every table, heap and gauge is back to empty. */
-	if (*C.g_open != 0 || *C.g_pages_open != 0 || C.nheap != 0 || C.sessions.n != 0 || C.requests.n != 0 ||
+	if (*C.g_open != 0 || *C.g_pages_open != 0 || C.heap.n != 0 || C.sessions.n != 0 || C.requests.n != 0 ||
 	    C.lru_head != NULL)
 		abort();
 	watermark_free(C.wm);
