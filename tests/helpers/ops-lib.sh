@@ -50,6 +50,20 @@ ops_wait_count() {
 	return 1
 }
 
+# ops_wait_distinct BROKERS TOPIC PATTERN N SECONDS: waits until TOPIC holds N distinct lines matching
+# PATTERN (copies of a record count once, so that duplicates do not end the wait early).
+ops_wait_distinct() {
+	_i=0
+	while [ "$_i" -lt "$(($5 * 2))" ]; do
+		_n=$(kcat -b "$1" -C -t "$2" -e -q -o beginning 2>/dev/null | grep -- "$3" | LC_ALL=C sort -u | wc -l)
+		[ "$_n" -ge "$4" ] && return 0
+		sleep 0.5
+		_i=$((_i + 1))
+	done
+	echo "ops_wait_distinct: $2 has $_n distinct lines matching $3, want $4" >&2
+	return 1
+}
+
 # ops_compare NAME GOT REF KIND: GOT (records as consumed) against REF (sorted, distinct), by
 # record id — sample_id for KIND samples, mdp_id and seq for KIND transitions. Sets OPS_MISSING
 # (ids of REF absent from GOT), OPS_FOREIGN (ids of GOT absent from REF), OPS_CONFLICT (records
