@@ -545,6 +545,15 @@ struct emb *emb_new(uint32_t d)
 	return e;
 }
 
+int emb_feature_row(float *row, uint32_t d, const float *x, uint32_t nx)
+{
+	/* the features themselves: the state network and the heads read the item's categories */
+	if (nx != d)
+		return -1;
+	memcpy(row, x, (size_t)d * sizeof *row);
+	return 0;
+}
+
 uint32_t emb_add(struct emb *e, const char *id, size_t len)
 {
 	if (e->file || len == 0 || len > MODEL_ID_MAX)
@@ -854,6 +863,7 @@ int model_info_read(const char *path, struct model_info *info, char *err, size_t
 	    info_get_u64(o, "parent", &parent) < 0 || info_get_u64(o, "created_ms", &created) < 0 ||
 	    info_get_str(o, "mode", info->mode, sizeof info->mode) < 0 ||
 	    info_get_str(o, "target", info->target, sizeof info->target) < 0 ||
+	    info_get_str(o, "rows", info->rows, sizeof info->rows) < 0 ||
 	    info_get_num(o, "gamma", &info->gamma) < 0 || info_get_num(o, "w_click", &info->w_click) < 0 ||
 	    info_get_num(o, "w_pay", &info->w_pay) < 0 ||
 	    info_get_u64(o, "transitions", &info->transitions) < 0 || info_get_u64(o, "items", &info->items) < 0 ||
@@ -864,6 +874,11 @@ int model_info_read(const char *path, struct model_info *info, char *err, size_t
 	if (fmt != MODEL_FORMAT_VERSION)
 		return errf(err, errlen, "%s: format %llu, this build reads %d", path, (unsigned long long)fmt,
 		    MODEL_FORMAT_VERSION), -1;
+	if (info->rows[0] == '\0')
+		strcpy(info->rows, MODEL_ROWS_LEARNED);
+	if (strcmp(info->rows, MODEL_ROWS_LEARNED) != 0 && strcmp(info->rows, MODEL_ROWS_FEATURES) != 0)
+		return errf(err, errlen, "%s: rows \"%s\": want \"%s\" or \"%s\"", path, info->rows,
+		    MODEL_ROWS_LEARNED, MODEL_ROWS_FEATURES), -1;
 	if (version == 0 || version > UINT32_MAX || parent > UINT32_MAX)
 		return errf(err, errlen, "%s: bad version", path), -1;
 	info->version = (uint32_t)version;
@@ -894,6 +909,7 @@ static int info_write(const char *path, const struct model_info *info, const str
 	json_object_set_new(o, "parent", json_integer(info->parent));
 	json_object_set_new(o, "mode", json_string(info->mode));
 	json_object_set_new(o, "target", json_string(info->target));
+	json_object_set_new(o, "rows", json_string(info->rows[0] ? info->rows : MODEL_ROWS_LEARNED));
 	json_object_set_new(o, "created_ms", json_integer(info->created_ms));
 	json_object_set_new(o, "gamma", json_real(info->gamma));
 	json_object_set_new(o, "w_click", json_real(info->w_click));
@@ -1143,6 +1159,12 @@ struct model *model_load_dir(const char *dir, char *err, size_t errlen)
 	free(p);
 	if (!m->emb)
 		goto err;
+	m->feature_rows = strcmp(m->info.rows, MODEL_ROWS_FEATURES) == 0;
+	if (m->feature_rows && m->net->dm.d != m->net->dm.X) {
+		errf(err, errlen, "%s/%s: rows \"%s\" with d %u, the features X %u", dir, MODEL_MANIFEST_FILE,
+		    MODEL_ROWS_FEATURES, m->net->dm.d, m->net->dm.X);
+		goto err;
+	}
 	return m;
 err:
 	model_free(m);

@@ -81,6 +81,14 @@ float *emb_row_mut(struct emb *e, uint32_t r);
 /* The row of id, adding a zeroed one when absent (growable tables only; returns 0 for a mapped table or an id longer than MODEL_ID_MAX). */
 uint32_t emb_add(struct emb *e, const char *id, size_t len);
 /*
+ * The row of an item under feature rows (q-train --feature-embeddings,
+ * manifest "rows":"features"): built from its features x (nx floats) into
+ * row (d floats). The one construction shared by q-train, which fills the
+ * table with it, and q-score, which gives it to a candidate the table does
+ * not hold. 0, or -1 when nx != d (row untouched).
+ */
+int emb_feature_row(float *row, uint32_t d, const float *x, uint32_t nx);
+/*
  * Writes the table to path atomically (temporary name in the same
  * directory, fsync, rename). 0, or -1 with the reason in err.
  */
@@ -99,12 +107,17 @@ struct qnet *model_net_load(const char *path, const struct qnet_dims *want, char
 
 /* ---- Versions ---- */
 
+/* The manifest's "rows": how the embedding rows were made ("" reads as learned). */
+#define MODEL_ROWS_LEARNED "learned"
+#define MODEL_ROWS_FEATURES "features"
+
 /* The manifest. */
 struct model_info {
 	uint32_t version;	/* set by model_publish */
 	uint32_t parent;	/* the version this one was trained from, 0 for none */
 	char mode[16];		/* "offline" or "online" */
 	char target[16];	/* "slateq" or "item" */
+	char rows[16];		/* MODEL_ROWS_LEARNED, or MODEL_ROWS_FEATURES: each row built by emb_feature_row() */
 	int64_t created_ms;	/* set by model_publish */
 	double gamma, w_click, w_pay;
 	uint64_t transitions;	/* transitions learned from (cumulative over parents) */
@@ -120,6 +133,7 @@ struct model {
 	struct qnet *net;
 	struct emb *emb;	/* mapped */
 	struct model_info info;
+	int feature_rows;	/* info.rows is "features": an item the table lacks gets emb_feature_row() of its features */
 };
 
 /* malloc'd "MODELDIR/<10-digit version>". */
@@ -138,7 +152,8 @@ int model_versions(const char *modeldir, uint32_t **out, size_t *n, char *err, s
 /*
  * Loads and validates version (0 means the newest) of modeldir: manifest,
  * network and the mapped embeddings, whose dimension must equal the
- * network's. NULL with the reason in err.
+ * network's (and, with feature rows, its features X). NULL with the reason
+ * in err.
  */
 struct model *model_load(const char *modeldir, uint32_t version, char *err, size_t errlen);
 /* Loads a version directory given by its path. NULL with the reason in err. */

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t-q-score.sh: q-score — scores against the bare forward pass, ranking and k, errors, exploration frequencies, HTTP, hot swap under load, refusal, pinning, event-fed histories.
+# t-q-score.sh: q-score — scores against the bare forward pass, ranking and k, errors, exploration frequencies, HTTP, hot swap under load, refusal, pinning, event-fed histories, feature rows for unseen candidates.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T_TMP" || exit 1
@@ -39,6 +39,41 @@ bad=$(paste tref.tsv tgot.tsv | awk -F'\t' '$1 != $4 || $2 != $5 { n++; next }
 	{ d = $3 - $6; if (d < 0) d = -d; a = $3 < 0 ? -$3 : $3; if (d > 1e-5 * (a > 1 ? a : 1)) n++ } END { print n + 0 }')
 ok "q-train's model: candidates scored ($(lines tgot.tsv))" test "$(lines tgot.tsv)" -gt 100
 eq "q-train's model: q equals the forward pass" "$bad" "0"
+
+# ---- feature rows: an item the table lacks gets the row q-train would have built from its features ----
+# cmpq A B: the lines of two sorted "request item q" files whose ids differ or whose q differ by more than 1e-5 relative
+cmpq() { paste "$1" "$2" | awk -F'\t' '$1 != $4 || $2 != $5 { n++; next }
+	{ d = $3 - $6; if (d < 0) d = -d; a = $3 < 0 ? -$3 : $3; if (d > 1e-5 * (a > 1 ? a : 1)) n++ } END { print n + 0 }'; }
+q-train -q --offline -i tr.ndjson -m ftrained --epochs 1 --head-epochs 1 --feature-embeddings >/dev/null 2>&1
+eq "feature rows: the manifest says so" "$(jq -r .rows ftrained/0000000001/manifest.json) $(jq -r .rows trained/0000000001/manifest.json)" "features learned"
+jq -c 'del(.k)' ftrained/0000000001/warmup.ndjson >fall.ndjson
+# the same requests with every candidate renamed to an id no model has seen, its features kept
+jq -c '.candidates |= map(.item_id = "new-" + .item_id)' fall.ndjson >fnew.ndjson
+nc=$(jq '.candidates | length' fnew.ndjson | awk '{ s += $1 } END { print s }')
+qscore-mkmodel -r -m ftrained <fall.ndjson | sort >fref.tsv
+q-score -m ftrained -i fnew.ndjson --stats fst.json 2>/dev/null |
+    jq -r '.request_id as $r | .items[] | "\($r)\t\(.item_id | ltrimstr("new-"))\t\(.q)"' | sort >fgot.tsv
+ok "feature rows: unseen candidates scored ($(lines fgot.tsv))" test "$(lines fgot.tsv)" -eq "$nc" -a "$nc" -gt 100
+eq "feature rows: an unseen candidate's q equals the forward pass of q-train's model for the seen item with its features" \
+    "$(cmpq fref.tsv fgot.tsv)" "0"
+eq "feature rows: counted as such (--stats), none on the unknown row" \
+    "$(jq -c '[.feature_row_items, .unknown_items]' fst.json | tail -1)" "[$nc,0]"
+# a model with learned rows gives them its unknown row: other scores, counted as unknown
+q-score -m trained -i fnew.ndjson --stats lst.json 2>/dev/null |
+    jq -r '.request_id as $r | .items[] | "\($r)\t\(.item_id | ltrimstr("new-"))\t\(.q)"' | sort >lgot.tsv
+qscore-mkmodel -r -m trained <fall.ndjson | sort >lref.tsv
+ok "learned rows: unseen candidates score otherwise than the seen ones" test "$(cmpq lref.tsv lgot.tsv)" -gt 0
+eq "learned rows: counted on the unknown row" "$(jq -c '[.feature_row_items, .unknown_items]' lst.json | tail -1)" "[0,$nc]"
+# history items carry no features: an unseen one keeps the unknown row, counted
+jq -c '.hist |= map("new-" + .)' fall.ndjson >fhist.ndjson
+nh=$(jq '.hist | length' fhist.ndjson | awk '{ s += $1 } END { print s }')
+qscore-mkmodel -r -m ftrained <fhist.ndjson | sort >fhref.tsv
+q-score -m ftrained -i fhist.ndjson --stats fhst.json 2>/dev/null |
+    jq -r '.request_id as $r | .items[] | "\($r)\t\(.item_id)\t\(.q)"' | sort >fhgot.tsv
+ok "feature rows: requests with history ($nh items)" test "$nh" -gt 0
+eq "feature rows: unseen history items on the unknown row, as the forward pass" "$(cmpq fhref.tsv fhgot.tsv)" "0"
+eq "feature rows: unseen history items counted" \
+    "$(jq -c '[.unknown_history_items, .feature_row_items, .unknown_items]' fhst.json | tail -1)" "[$nh,0,0]"
 
 # ---- k, ties, errors ----
 cat >cases.ndjson <<'EOF'
@@ -176,6 +211,22 @@ eq "the newest version is served at the end" "$(jq .serving.version body.out)" "
 kill -HUP "$SPID"
 sleep 0.2
 eq "SIGHUP: still serving" "$(code "$URL/healthz")" "200"
+stop_server
+
+# ---- feature rows over HTTP: the same scores, the count in /metrics ----
+rm -f port
+bg q-score -m ftrained --listen 127.0.0.1:0 --port-file port --threads 2 2>>server.err
+SPID=$!
+i=0; while [ ! -s port ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+URL=http://127.0.0.1:$(cat port)
+jq -s -c . fnew.ndjson >fnew.json
+eq "feature rows: POST a batch of unseen candidates" "$(code -D fnew.json "$URL/v1/score")" "200"
+jq -r '.[] | .request_id as $r | .items[] | "\($r)\t\(.item_id | ltrimstr("new-"))\t\(.q)"' body.out | sort >fhttp.tsv
+eq "feature rows: the server's q equals the forward pass" "$(lines fhttp.tsv) $(cmpq fref.tsv fhttp.tsv)" "$nc 0"
+code "$URL/metrics" >/dev/null
+# the warm-up requests (the version's own, known items) add nothing to either count
+ok "/metrics: candidates scored with their features' row" grep -qx "qscore_feature_row_items_total $nc" body.out
+ok "/metrics: none on the unknown row" grep -qx "qscore_unknown_items_total 0" body.out
 stop_server
 
 bg q-score -m "$M" --listen 0 --port-file port0 -q

@@ -954,7 +954,7 @@ static int run_offline(void)
 			/* the row is the item's features, whatever its count; an item never shown has none */
 			if (r < 0 && vfeat[v] != NO_NEXT) {
 				r = emb_add(emb, id, l);
-				memcpy(emb_row_mut(emb, (uint32_t)r), ds.fl + vfeat[v], ds.X * sizeof(float));
+				emb_feature_row(emb_row_mut(emb, (uint32_t)r), dm.d, ds.fl + vfeat[v], ds.X);
 			}
 		} else if (r < 0 && voc.count[v] >= (uint32_t)O.min_count) {
 			r = emb_add(emb, id, l);
@@ -1248,6 +1248,7 @@ static int run_offline(void)
 			.keep = (unsigned)O.keep };
 		strcpy(pub.info.mode, "offline");
 		strcpy(pub.info.target, O.target == QNET_TARGET_SLATE ? "slateq" : "item");
+		strcpy(pub.info.rows, O.feature_emb ? MODEL_ROWS_FEATURES : MODEL_ROWS_LEARNED);
 		pub.info.gamma = O.gamma;
 		pub.info.w_click = O.w_click;
 		pub.info.w_pay = O.w_pay;

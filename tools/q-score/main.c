@@ -118,7 +118,7 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 	struct jbuf out = { 0 };
 	struct line ln;
 	char err[320], id[257];
-	uint64_t *n_err;
+	uint64_t *n_err, *n_unknown, *n_feature, *n_unknown_hist;
 	struct qs_model *qm;
 	struct stat sb;
 	int rc, interactive;
@@ -131,6 +131,9 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 	    fstat(0, &sb) == 0 && !S_ISREG(sb.st_mode);
 	install_signals();
 	n_err = stats_counter(io->st, "errors");
+	n_unknown = stats_counter(io->st, "unknown_items");
+	n_feature = stats_counter(io->st, "feature_row_items");
+	n_unknown_hist = stats_counter(io->st, "unknown_history_items");
 	w = qs_worker_new(cf->seed, 0);
 	while ((rc = tool_io_next(io, &ln)) != 0) {
 		if (rc == LINE_IDLE)
@@ -153,6 +156,9 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 			(*n_err)++;
 			tool_io_reject(io, &ln, "%s", err);
 		}
+		*n_unknown = atomic_load(&cf->counters->unknown_items);
+		*n_feature = atomic_load(&cf->counters->feature_rows);
+		*n_unknown_hist = atomic_load(&cf->counters->unknown_hist);
 		tool_io_emit_raw(io, NULL, out.p, out.len);
 		if (interactive && line_writer_flush(io->out) != 0)
 			break;

@@ -131,6 +131,7 @@ struct qs_counters {
 	atomic_uint_fast64_t requests;		/* score requests (a batch counts each element) */
 	atomic_uint_fast64_t errors;		/* of which answered with an error */
 	atomic_uint_fast64_t unknown_items;	/* candidates scored with the unknown row */
+	atomic_uint_fast64_t feature_rows;	/* candidates the table lacks, scored with the row of their features */
 	atomic_uint_fast64_t unknown_hist;	/* history items not in the embeddings */
 	atomic_uint_fast64_t hist_from_store;	/* requests whose history came from the event stream */
 	atomic_uint_fast64_t no_model;		/* requests refused because no model was loaded */
@@ -183,6 +184,8 @@ struct qs_worker {
 	const float **erow;		/* candidate embedding rows */
 	const char **cid;		/* candidate ids, for the batched lookup */
 	int64_t *cfound;		/* and the rows it found (-1: unknown) */
+	float *frow;			/* rows built from candidates' features (a model with feature rows) */
+	size_t frcap;			/* floats frow holds */
 	size_t hrcap;
 	const float **hrow;		/* history rows */
 	const char **hid;		/* history ids */

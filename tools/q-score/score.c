@@ -112,6 +112,7 @@ qs_worker_free(struct qs_worker *w)
 	free(w->erow);
 	free(w->cid);
 	free(w->cfound);
+	free(w->frow);
 	free(w->hrow);
 	free(w->hid);
 	free(w->hidlen);
@@ -166,7 +167,7 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	const struct qnet_dims *dm;
 	const float *ctx = NULL;
 	size_t i, nh = 0, ncand = rq->ncand, k, first;
-	uint64_t unknown = 0, unknown_hist = 0;
+	uint64_t unknown = 0, unknown_hist = 0, nfeat = 0;
 	struct timespec t0, t1;
 
 	if (m == NULL) {
@@ -194,6 +195,10 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	if (k == 0 || k > ncand)
 		k = ncand;
 	worker_reserve(w, ncand ? ncand : 1, dm->L ? dm->L : 1);
+	if (m->feature_rows && ncand * dm->d > w->frcap) {
+		w->frow = xreallocarray(w->frow, ncand, dm->d * sizeof *w->frow);
+		w->frcap = ncand * dm->d;
+	}
 
 	/* history: the request's own wins; else the event stream's */
 	if (rq->has_hist) {
@@ -235,8 +240,17 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 		w->cid[i] = w->sbuf + w->coff[i];
 	emb_find_many(m->emb, ncand, w->cid, w->clen, w->cfound);
 	for (i = 0; i < ncand; i++) {
-		const float *e = emb_row(m->emb, w->cfound[i] >= 0 ? (uint32_t)w->cfound[i] : 0);
-		unknown += w->cfound[i] < 0;
+		const float *e;
+		if (w->cfound[i] >= 0) {
+			e = emb_row(m->emb, (uint32_t)w->cfound[i]);
+		} else if (m->feature_rows && w->cfoff[i] != SIZE_MAX &&
+		    emb_feature_row(w->frow + nfeat * dm->d, dm->d, w->fbuf + w->cfoff[i], (uint32_t)w->cfn[i]) == 0) {
+			/* as q-train built the rows of the items it saw: from the features the request carries */
+			e = w->frow + nfeat++ * dm->d;
+		} else {
+			e = emb_row(m->emb, 0);
+			unknown++;
+		}
 		w->erow[i] = e;
 		for (size_t b = 0; b < dm->d * sizeof(float); b += 64)
 			__builtin_prefetch((const char *)e + b);
@@ -253,6 +267,8 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	}
 	if (unknown)
 		atomic_fetch_add(&cf->counters->unknown_items, unknown);
+	if (nfeat)
+		atomic_fetch_add(&cf->counters->feature_rows, nfeat);
 	if (cf->diversity > 0 && dm->X > 0) {
 		for (i = 0; i < ncand; i++)
 			w->fvec[i] = w->cfoff[i] == SIZE_MAX ? NULL : w->fbuf + w->cfoff[i];

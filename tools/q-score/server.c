@@ -359,6 +359,9 @@ handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 	    (double)qs_models_refusals(s->o.models));
 	metric(&b, "qscore_unknown_items_total", "counter", "Candidates scored with the unknown embedding row.",
 	    (double)atomic_load(&ct->unknown_items));
+	metric(&b, "qscore_feature_row_items_total", "counter",
+	    "Candidates not in the embeddings, scored with the row built from their features.",
+	    (double)atomic_load(&ct->feature_rows));
 	metric(&b, "qscore_unknown_history_items_total", "counter", "History items not in the embeddings.",
 	    (double)atomic_load(&ct->unknown_hist));
 	if (s->o.cf->history != NULL) {
