@@ -12,6 +12,8 @@ LDFLAGS += $(SANFLAGS)
 
 # The build directory differs per flavour so that sanitizer objects never mix with plain ones.
 B ?= build$(if $(filter 1,$(SANITIZE)),-san,)
+# make test, bench and demo build with one job a processor.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 
 COMMON_SRC = $(wildcard common/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o)
@@ -79,22 +81,22 @@ $(B)/bench/%: bench/%.c $(LIB)
 # pkg-config flags are read after the install.
 # Under the sanitizers a test runs 2 to 3 times slower: it gets 900 s before the runner stops it, not 300.
 test: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@B=$(B) $(if $(filter 1,$(SANITIZE)),TEST_TIMEOUT=$${TEST_TIMEOUT:-900}) tests/run $(TESTS)
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@B=$(B) bench/run
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@B=$(B) pipelines/demo
 
 fuzz: deps
 	@tests/fuzz/run
 
 soak: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@B=$(B) tests/soak
 
 install: all
