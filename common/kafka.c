@@ -30,6 +30,7 @@ struct kafka_source {
 	rd_kafka_topic_partition_list_t *committed;	/* of the assignment, for the lag; NULL when to fetch */
 	rd_kafka_topic_partition_list_t *pending;	/* positions stored with metadata, not yet committed */
 	rd_kafka_topic_partition_list_t *start;	/* where assigned partitions started, with their metadata */
+	uint64_t commits_deferred;	/* commits the group refused while it moved, or timed out */
 };
 
 struct kafka_sink {
@@ -552,6 +553,7 @@ kafka_commit_list(struct kafka_source *src, rd_kafka_topic_partition_list_t *lis
 		case RD_KAFKA_RESP_ERR__ASSIGNMENT_LOST:
 			/* The group is moving: the positions stay stored for the next commit, or go to the next owner. */
 			diag_info(1, "kafka: commit deferred: %s", rd_kafka_err2str(err));
+			src->commits_deferred++;
 			return 1;
 		default:
 			break;
@@ -563,6 +565,7 @@ kafka_commit_list(struct kafka_source *src, rd_kafka_topic_partition_list_t *lis
 		/* While running, the next commit carries the positions: nothing is lost. */
 		if (!sig_stop) {
 			diag_info(1, "kafka: commit deferred: %s", rd_kafka_err2str(err));
+			src->commits_deferred++;
 			return 1;
 		}
 		/* The last commit before leaving: try a while, then say it failed. */
@@ -611,6 +614,12 @@ kafka_source_start(struct kafka_source *src, const rd_kafka_topic_partition_t *t
 	if (c->offset >= 0)
 		return c->offset;
 	return lo >= 0 ? lo : -1;
+}
+
+uint64_t
+kafka_source_commits_deferred(const struct kafka_source *src)
+{
+	return src->commits_deferred;
 }
 
 int64_t

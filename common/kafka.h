@@ -72,6 +72,9 @@ const char *kafka_source_started(struct kafka_source *src, const char *topic,
  */
 int kafka_source_commit(struct kafka_source *src);
 
+/* How many commits were deferred (returned 1 inside kafka_source_commit) since the open. */
+uint64_t kafka_source_commits_deferred(const struct kafka_source *src);
+
 /* Sum over assigned partitions of (high watermark - position); -1 when unknown. */
 int64_t kafka_source_lag(struct kafka_source *src);
 
