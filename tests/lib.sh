@@ -46,6 +46,33 @@ lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 # bg CMD...: starts CMD in the background, remembered for cleanup; its pid in $!
 bg() { "$@" & T_PIDS="$T_PIDS $!"; }
 
+# wait_until SECS CMD...: runs CMD every 0.1 s until it succeeds; fails after SECS.
+wait_until() {
+	_w_n=$(($1 * 10)); shift
+	while [ $_w_n -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1; _w_n=$((_w_n - 1))
+	done
+	return 1
+}
+# wait_exit PID SECS: sets WSTATUS to PID's exit status, or to 124 after killing it when it outlives SECS.
+wait_exit() {
+	_w_n=$(($2 * 10))
+	while [ $_w_n -gt 0 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; _w_n=$((_w_n - 1)); done
+	if kill -0 "$1" 2>/dev/null; then
+		kill -KILL "$1"; wait "$1"; WSTATUS=124
+	else
+		wait "$1"; WSTATUS=$?
+	fi
+}
+# exits DESC PID STATUS LOG: PID (a background child) exits with STATUS within EXIT_WAIT seconds
+# (default 15); else the case fails and LOG's last lines are shown.
+exits() {
+	wait_exit "$2" "${EXIT_WAIT:-15}"
+	eq "$1" "$WSTATUS" "$3"
+	[ "$WSTATUS" = "$3" ] || tail -5 "$4" | sed 's/^/    | /' >&2
+}
+
 t_done() {
 	echo "$T_PASSED passed, $T_FAILED failed"
 	[ "$T_FAILED" -eq 0 ]

@@ -9,28 +9,6 @@ if ! [ -x "$TBIN/kafka-mock" ] || ! [ -x "$BIN/q-train" ] || ! [ -x "$TBIN/gen-t
 	exit $?
 fi
 
-wait_for() {
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1; n=$((n - 1))
-	done
-	return 1
-}
-wait_exit() {
-	n=$(($2 * 10))
-	while [ $n -gt 0 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; n=$((n - 1)); done
-	if kill -0 "$1" 2>/dev/null; then
-		kill -KILL "$1"; wait "$1"; WSTATUS=124
-	else
-		wait "$1"; WSTATUS=$?
-	fi
-}
-exits() {
-	wait_exit "$2" 15
-	eq "$1" "$WSTATUS" "$3"
-	[ "$WSTATUS" = "$3" ] || tail -5 "$4" | sed 's/^/    | /' >&2
-}
 # newest: the manifest of the newest version.
 newest() { cat "models/$(ls models | grep -E '^[0-9]{10}$' | tail -1)/manifest.json"; }
 # covered: the input the newest version covers (the sum of its next offsets).
@@ -54,7 +32,7 @@ eq "3100 transitions to learn" "$(lines all.ndjson)" 3100
 
 bg kafka-mock -n 1 -p 2 -t transitions -f ports -c ctl >/dev/null 2>mock.err
 mock=$!
-ok "kafka-mock: the port file appears" wait_for 10 test -s ports
+ok "kafka-mock: the port file appears" wait_until 10 test -s ports
 brokers=$(cat ports)
 QT="-b $brokers -G qt -i kafka:transitions -m models --publish-every 400 --publish-interval 1h
     --commit-interval 250ms --stats-interval 100ms -X session.timeout.ms=3000 -X heartbeat.interval.ms=300"
@@ -63,8 +41,8 @@ QT="-b $brokers -G qt -i kafka:transitions -m models --publish-every 400 --publi
 kcat -q -P -b "$brokers" -t transitions -l part1.ndjson 2>/dev/null
 bg q-train -q --online $QT --stats run1.stats -o run1.out 2>run1.err
 run1=$!
-ok "run 1: a version covers the first 800" wait_for 30 covers 800
-ok "run 1: reads all 1000" wait_for 30 atleast run1.stats 1000
+ok "run 1: a version covers the first 800" wait_until 30 covers 800
+ok "run 1: reads all 1000" wait_until 30 atleast run1.stats 1000
 # Several commit intervals pass: a position committed per record would be at 1000 by now.
 sleep 1
 eq "run 1: no version covers more than 800" "$(covered)" 800
@@ -81,7 +59,7 @@ wait $run1 2>/dev/null
 kcat -q -P -b "$brokers" -t transitions -l part2.ndjson 2>/dev/null
 bg q-train -q --online $QT --stats run2.stats -o run2.out 2>run2.err
 run2=$!
-ok "run 2: reads the 200 again and the 2000 new" wait_for 60 atleast run2.stats 2200
+ok "run 2: reads the 200 again and the 2000 new" wait_until 60 atleast run2.stats 2200
 sleep 0.5
 kill -TERM $run2
 exits "run 2: exits 0 on SIGTERM" $run2 0 run2.err
@@ -99,7 +77,7 @@ same_file "its positions are each partition's end" hw.got hw.want
 kcat -q -P -b "$brokers" -t transitions -l part3.ndjson 2>/dev/null
 bg q-train -q --online $QT --stats run3.stats -o run3.out 2>run3.err
 run3=$!
-ok "run 3: reads the new ones" wait_for 60 atleast run3.stats 100
+ok "run 3: reads the new ones" wait_until 60 atleast run3.stats 100
 sleep 0.5
 kill -TERM $run3
 exits "run 3: exits 0 on SIGTERM" $run3 0 run3.err
@@ -113,7 +91,7 @@ cp -r "models/$(ls models | grep -E '^[0-9]{10}$' | head -1)" models-l/
 QL=$(echo "$QT" | sed 's/-G qt/-G qtl/; s/-m models/-m models-l/')
 bg q-train -q --online $QL --lambda 1 --stats lam1.stats -o lam1.out 2>lam1.err
 lam1=$!
-ok "lambda run 1: reads all 3100" wait_for 60 atleast lam1.stats 3100
+ok "lambda run 1: reads all 3100" wait_until 60 atleast lam1.stats 3100
 sleep 1
 kill -KILL $lam1
 wait $lam1 2>/dev/null
@@ -124,7 +102,7 @@ eq "lambda run 1: the newest version was published after 2800 read" "$lread" 280
 ok "lambda run 1: it stops at the first page kept (covers $lcov of $lread)" [ "$lcov" -lt "$lread" ]
 bg q-train -q --online $QL --lambda 1 --stats lam2.stats -o lam2.out 2>lam2.err
 lam2=$!
-ok "lambda run 2: reads the rest" wait_for 60 atleast lam2.stats $((3100 - lcov))
+ok "lambda run 2: reads the rest" wait_until 60 atleast lam2.stats $((3100 - lcov))
 sleep 0.5
 kill -TERM $lam2
 exits "lambda run 2: exits 0 on SIGTERM" $lam2 0 lam2.err

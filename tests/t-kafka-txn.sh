@@ -10,28 +10,8 @@ if ! [ -x "$TBIN/kafka-mock" ] || ! [ -x "$BIN/log-collect" ] || ! [ -x "$GEN" ]
 	exit $?
 fi
 
-wait_for() {
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1; n=$((n - 1))
-	done
-	return 1
-}
-wait_exit() {
-	n=$(($2 * 10))
-	while [ $n -gt 0 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; n=$((n - 1)); done
-	if kill -0 "$1" 2>/dev/null; then
-		kill -KILL "$1"; wait "$1"; WSTATUS=124
-	else
-		wait "$1"; WSTATUS=$?
-	fi
-}
-exits() {
-	wait_exit "$2" 20
-	eq "$1" "$WSTATUS" "$3"
-	[ "$WSTATUS" = "$3" ] || tail -5 "$4" | sed 's/^/    | /' >&2
-}
+# A member given SIGTERM here has 20 s to exit.
+EXIT_WAIT=20
 # ids TOPIC: the event ids a read_committed consumer sees in TOPIC, one a line.
 ids() {
 	kcat -q -C -b "$brokers" -t "$1" -o beginning -e -X fetch.wait.max.ms=5 \
@@ -41,14 +21,14 @@ ids() {
 distinct() { [ "$(ids "$1" | sort -u | wc -l)" -ge "$2" ]; }
 ctl() {
 	echo "$*" >ctl
-	wait_for 5 grep -qxF "kafka-mock: $*: done" mock.err || t_fail "control: $*" "$(tail -3 mock.err)"
+	wait_until 5 grep -qxF "kafka-mock: $*: done" mock.err || t_fail "control: $*" "$(tail -3 mock.err)"
 }
 KX="-X session.timeout.ms=3000 -X heartbeat.interval.ms=300"
 
 bg kafka-mock -n 1 -p 4 -t raw-alo -t raw-txn -t raw-err -t ev-alo -t ev-txn -t ev-err -t ev-off -t ev-fence -f ports -c ctl \
     >/dev/null 2>mock.err
 mock=$!
-ok "kafka-mock: the port file appears" wait_for 10 test -s ports
+ok "kafka-mock: the port file appears" wait_until 10 test -s ports
 brokers=$(cat ports)
 
 # Usage: transactions need Kafka outputs.
@@ -64,7 +44,7 @@ ctl error Produce INVALID_RECORD 1
 bg log-collect -b "$brokers" -G lc-err -i kafka:raw-err -o kafka:ev-err --transactional-id lc-err.1 \
     --commit-interval 250ms --stats err.stats --stats-interval 100ms $KX 2>err.err
 w=$!
-ok "abort: every event comes out" wait_for 30 distinct ev-err "$(lines err.want)"
+ok "abort: every event comes out" wait_until 30 distinct ev-err "$(lines err.want)"
 sleep 0.5
 kill -TERM $w
 exits "abort: exits 0 on SIGTERM (an aborted transaction is no failure)" $w 0 err.err
@@ -78,7 +58,7 @@ ctl error TxnOffsetCommit UNKNOWN_MEMBER_ID 1
 bg log-collect -b "$brokers" -G lc-off -i kafka:raw-err -o kafka:ev-off --transactional-id lc-off.1 \
     --commit-interval 250ms --stats off.stats --stats-interval 100ms $KX 2>off.err
 w=$!
-ok "offsets: every event comes out" wait_for 30 distinct ev-off "$(lines err.want)"
+ok "offsets: every event comes out" wait_until 30 distinct ev-off "$(lines err.want)"
 sleep 0.5
 kill -TERM $w
 exits "offsets: exits 0 on SIGTERM" $w 0 off.err
@@ -114,7 +94,7 @@ for mode in alo txn; do
 	for c in chunk.*; do
 		kcat -q -P -b "$brokers" -t raw-$mode -l $c 2>/dev/null
 		seen=$((seen + $(log-collect -q <$c | jq -r .event_id | sort -u | wc -l)))
-		wait_for 30 distinct ev-$mode $seen || t_fail "$mode: chunk $c collected"
+		wait_until 30 distinct ev-$mode $seen || t_fail "$mode: chunk $c collected"
 		if [ $c != chunk.ad ]; then
 			kill -KILL $w; wait $w 2>/dev/null
 			k=$((k + 1))

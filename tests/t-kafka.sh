@@ -10,25 +10,6 @@ if ! [ -x "$TBIN/kafka-mock" ] || ! [ -x "$BIN/log-collect" ] || ! [ -x "$GEN" ]
 	exit $?
 fi
 
-# wait_for SECS CMD...: runs CMD every 0.1 s until it succeeds; fails after SECS.
-wait_for() {
-	n=$(($1 * 10)); shift
-	while [ $n -gt 0 ]; do
-		"$@" && return 0
-		sleep 0.1; n=$((n - 1))
-	done
-	return 1
-}
-# wait_exit PID SECS: sets WSTATUS to PID's exit status, or to 124 after killing it when it outlives SECS.
-wait_exit() {
-	n=$(($2 * 10))
-	while [ $n -gt 0 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; n=$((n - 1)); done
-	if kill -0 "$1" 2>/dev/null; then
-		kill -KILL "$1"; wait "$1"; WSTATUS=124
-	else
-		wait "$1"; WSTATUS=$?
-	fi
-}
 # consume TOPIC: every record of TOPIC so far, one a line.
 consume() { kcat -q -C -b "$brokers" -t "$1" -o beginning -e -X fetch.wait.max.ms=5 2>/dev/null; }
 # has TOPIC N: TOPIC holds at least N records.
@@ -36,15 +17,10 @@ has() { [ "$(consume "$1" | wc -l)" -ge "$2" ]; }
 # ctl COMMAND: sends a control command to the broker and waits until it is applied.
 ctl() {
 	echo "$*" >ctl
-	wait_for 5 grep -qxF "kafka-mock: $*: done" mock.err || t_fail "control: $*" "$(tail -3 mock.err)"
+	wait_until 5 grep -qxF "kafka-mock: $*: done" mock.err || t_fail "control: $*" "$(tail -3 mock.err)"
 }
 ids() { jq -r .event_id | sort; }
 # exits DESC PID WANT ERRFILE: PID ends within 15 s with status WANT; else shows the end of its stderr.
-exits() {
-	wait_exit "$2" 15
-	eq "$1" "$WSTATUS" "$3"
-	[ "$WSTATUS" = "$3" ] || tail -5 "$4" | sed 's/^/    | /' >&2
-}
 # Fast group membership for tests: rebalances within seconds, not the default 45 s.
 KX="--commit-interval 250ms -X session.timeout.ms=3000 -X heartbeat.interval.ms=300"
 
@@ -53,7 +29,7 @@ kafka-mock -n 0 2>/dev/null
 eq "kafka-mock: a bad broker count is a usage error" "$?" 2
 bg kafka-mock -n 2 -p 4 -t raw -t events -f ports -c ctl >mock.out 2>mock.err
 mock=$!
-ok "kafka-mock: the port file appears" wait_for 10 test -s ports
+ok "kafka-mock: the port file appears" wait_until 10 test -s ports
 brokers=$(cat ports)
 eq "kafka-mock: the bootstrap list on stdout" "$(cat mock.out)" "$brokers"
 ok "kafka-mock: two brokers on loopback" \
@@ -75,7 +51,7 @@ ctl create made 3
 eq "control: create a topic of 3 partitions" \
     "$(kcat -L -b "$brokers" -t made 2>/dev/null | grep -c 'partition [0-9]')" 3
 echo "frobnicate 1" >ctl
-ok "control: a bad command is reported" wait_for 5 grep -q "bad control command: frobnicate 1" mock.err
+ok "control: a bad command is reported" wait_until 5 grep -q "bad control command: frobnicate 1" mock.err
 ok "control: and the broker keeps running" kill -0 $mock
 
 # --- Two log-collect workers in one group share raw's 4 partitions: each event out exactly once ---
@@ -89,11 +65,11 @@ w1=$!
 bg log-collect -v -b "$brokers" -G lc -i kafka:raw -o kafka:events $KX 2>w2.err
 w2=$!
 ok "group: both workers get partitions" \
-    wait_for 20 sh -c 'grep -q "partition(s) assigned" w1.err && grep -q "partition(s) assigned" w2.err'
+    wait_until 20 sh -c 'grep -q "partition(s) assigned" w1.err && grep -q "partition(s) assigned" w2.err'
 ok "group: 2 partitions each" sh -c 'grep -q "kafka: 2 partition(s) assigned" w1.err &&
     grep -q "kafka: 2 partition(s) assigned" w2.err'
 kcat -q -P -b "$brokers" -t raw -l raw1.ndjson 2>/dev/null
-ok "group: every event comes out" wait_for 30 has events "$n1"
+ok "group: every event comes out" wait_until 30 has events "$n1"
 # A checkpoint passes (the periodic commit), then both stop at once: the
 # commit of the one left behind may be refused by the rebalance the other's
 # leaving starts (the test broker refuses commits while the group is joining),
@@ -112,7 +88,7 @@ ctl error Produce NOT_LEADER_FOR_PARTITION 3
 ctl error Fetch NOT_LEADER_FOR_PARTITION 2
 bg log-collect -b "$brokers" -G lc -i kafka:raw -o kafka:events $KX 2>w3.err
 w3=$!
-ok "restart: the new events come out" wait_for 30 has events "$n12"
+ok "restart: the new events come out" wait_until 30 has events "$n12"
 kill -TERM $w3
 exits "restart: exits 0" $w3 0 w3.err
 consume events | ids >got12.ids
@@ -123,7 +99,7 @@ ctl topic-error nosuch UNKNOWN_TOPIC_OR_PART
 bg log-collect -b "$brokers" -G lc-nosuch -i kafka:raw -o kafka:nosuch $KX \
     -X topic.metadata.propagation.max.ms=1000 -X message.timeout.ms=2000 2>w4.err
 w4=$!
-ok "unknown topic: the records fail" wait_for 30 grep -q "to nosuch failed" w4.err
+ok "unknown topic: the records fail" wait_until 30 grep -q "to nosuch failed" w4.err
 kill -TERM $w4
 exits "unknown topic: exit status 1" $w4 1 w4.err
 ok "unknown topic: failures told at most 5 times" sh -c '[ "$(grep -c "to nosuch failed" w4.err)" -le 5 ]'
@@ -138,13 +114,13 @@ ctl coordinator group lc-down 1
 ctl down 2
 bg log-collect -b "$brokers" -G lc-down -i kafka:raw -o kafka:out $KX -X message.timeout.ms=1500 2>w5.err
 w5=$!
-ok "broker down: deliveries fail" wait_for 30 grep -q "delivery to out failed" w5.err
+ok "broker down: deliveries fail" wait_until 30 grep -q "delivery to out failed" w5.err
 kill -TERM $w5
 exits "broker down: exit status 1" $w5 1 w5.err
 ctl up 2
 bg log-collect -b "$brokers" -G lc-down -i kafka:raw -o kafka:out $KX 2>w6.err
 w6=$!
-ok "broker back: the events come out" wait_for 30 has out "$n12"
+ok "broker back: the events come out" wait_until 30 has out "$n12"
 kill -TERM $w6
 exits "broker back: exit 0" $w6 0 w6.err
 consume out | ids >gotout.ids
