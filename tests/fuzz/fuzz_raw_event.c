@@ -16,7 +16,6 @@
  */
 #define FUZZ_NOW 1900000000000LL	/* 2030: the test data lies before it */
 static int fuzz_emit_raw(struct tool_io *io, const char *key, const char *buf, size_t len);
-static void fuzz_reject(struct tool_io *io, const struct line *ln, const char *fmt, ...);
 static int64_t fuzz_now_ms(void) { return FUZZ_NOW; }
 #define main log_collect_main
 #define tool_io_emit_raw fuzz_emit_raw
@@ -69,15 +68,6 @@ fuzz_emit_raw(struct tool_io *io, const char *key, const char *buf, size_t len)
 	free(c2.body.p);
 	free(c2.line.p);
 	return 0;
-}
-
-static void
-fuzz_reject(struct tool_io *io, const struct line *ln, const char *fmt, ...)
-{
-	(void)io;
-	(void)ln;
-	if (fmt == NULL || fmt[0] == '\0')
-		abort();
 }
 
 /* Whether the naive window holds id; remembers it when not. */

@@ -11,7 +11,6 @@
 
 /* experience-collect's static functions, with its writes caught here. */
 static int fuzz_emit_raw(struct tool_io *io, const char *key, const char *buf, size_t len);
-static void fuzz_reject(struct tool_io *io, const struct line *ln, const char *fmt, ...);
 #define main experience_collect_main
 #define tool_io_emit_raw fuzz_emit_raw
 #define tool_io_reject fuzz_reject
@@ -41,15 +40,6 @@ fuzz_emit_raw(struct tool_io *io, const char *key, const char *buf, size_t len)
 	}
 	emitted++;
 	return 0;
-}
-
-static void
-fuzz_reject(struct tool_io *io, const struct line *ln, const char *fmt, ...)
-{
-	(void)io;
-	(void)ln;
-	if (fmt == NULL || fmt[0] == '\0')
-		abort();
 }
 
 int
