@@ -9,10 +9,10 @@ if ! [ -x "$TBIN/kafka-mock" ] || ! [ -x "$BIN/q-train" ] || ! [ -x "$TBIN/gen-t
 	exit $?
 fi
 
-# newest: the manifest of the newest version.
-newest() { cat "models/$(ls models | grep -E '^[0-9]{10}$' | tail -1)/manifest.json"; }
-# covered: the input the newest version covers (the sum of its next offsets).
-covered() { newest | jq '[.input[]?.offset] | add // 0'; }
+# newest [DIR]: the manifest of the newest version in DIR (default models).
+newest() { cat "${1:-models}/$(ls "${1:-models}" | grep -E '^[0-9]{10}$' | tail -1)/manifest.json"; }
+# covered [DIR]: the input the newest version covers (the sum of its next offsets).
+covered() { newest "$@" | jq '[.input[]?.offset] | add // 0'; }
 # learned: the transitions the newest version learned since the offline one.
 learned() { echo $(( $(newest | jq .transitions) - base )); }
 # read_in STATS: the records read so far, by the last report of a stats file.
@@ -95,9 +95,8 @@ ok "lambda run 1: reads all 3100" wait_until 60 atleast lam1.stats 3100
 sleep 1
 kill -KILL $lam1
 wait $lam1 2>/dev/null
-lnewest() { cat "models-l/$(ls models-l | grep -E '^[0-9]{10}$' | tail -1)/manifest.json"; }
-lread=$(( $(lnewest | jq .transitions) - base ))
-lcov=$(lnewest | jq '[.input[]?.offset] | add // 0')
+lread=$(( $(newest models-l | jq .transitions) - base ))
+lcov=$(covered models-l)
 eq "lambda run 1: the newest version was published after 2800 read" "$lread" 2800
 ok "lambda run 1: it stops at the first page kept (covers $lcov of $lread)" [ "$lcov" -lt "$lread" ]
 bg q-train -q --online $QL --lambda 1 --stats lam2.stats -o lam2.out 2>lam2.err
@@ -107,7 +106,7 @@ sleep 0.5
 kill -TERM $lam2
 exits "lambda run 2: exits 0 on SIGTERM" $lam2 0 lam2.err
 eq "lambda run 2: read from the kept pages on" "$(read_in lam2.stats)" $((3100 - lcov))
-eq "lambda run 2: the last version covers all 3100" "$(lnewest | jq '[.input[]?.offset] | add // 0')" 3100
+eq "lambda run 2: the last version covers all 3100" "$(covered models-l)" 3100
 
 kill -TERM $mock
 exits "kafka-mock: exits 0" $mock 0 mock.err
