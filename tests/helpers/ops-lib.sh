@@ -38,29 +38,25 @@ ops_consume() {
 }
 
 # ops_wait_count BROKERS TOPIC PATTERN N SECONDS: waits until TOPIC holds N lines matching PATTERN.
-ops_wait_count() {
-	_i=0
-	while [ "$_i" -lt "$(($5 * 2))" ]; do
-		_n=$(kcat -b "$1" -C -t "$2" -e -q -o beginning 2>/dev/null | grep -c -- "$3")
-		[ "$_n" -ge "$4" ] && return 0
-		sleep 0.5
-		_i=$((_i + 1))
-	done
-	echo "ops_wait_count: $2 has $_n lines matching $3, want $4" >&2
-	return 1
-}
+ops_wait_count() { _ops_wait count "$@"; }
 
 # ops_wait_distinct BROKERS TOPIC PATTERN N SECONDS: waits until TOPIC holds N distinct lines matching
 # PATTERN (copies of a record count once, so that duplicates do not end the wait early).
-ops_wait_distinct() {
-	_i=0
+ops_wait_distinct() { _ops_wait distinct "$@"; }
+
+# _ops_wait count|distinct BROKERS TOPIC PATTERN N SECONDS: the two waits above.
+_ops_wait() {
+	_how=$1 _i=0
+	shift
 	while [ "$_i" -lt "$(($5 * 2))" ]; do
-		_n=$(kcat -b "$1" -C -t "$2" -e -q -o beginning 2>/dev/null | grep -- "$3" | LC_ALL=C sort -u | wc -l)
+		_n=$(kcat -b "$1" -C -t "$2" -e -q -o beginning 2>/dev/null | grep -- "$3" |
+			if [ "$_how" = distinct ]; then LC_ALL=C sort -u; else cat; fi | wc -l)
 		[ "$_n" -ge "$4" ] && return 0
 		sleep 0.5
 		_i=$((_i + 1))
 	done
-	echo "ops_wait_distinct: $2 has $_n distinct lines matching $3, want $4" >&2
+	[ "$_how" = distinct ] && _how="distinct lines" || _how=lines
+	echo "ops_wait: $2 has $_n $_how matching $3, want $4" >&2
 	return 1
 }
 
