@@ -115,6 +115,50 @@ main(void)
 	    rq.ncand == 3 && strcmp(cid(0), "x") == 0 && w.cfn[0] == 1 && w.fbuf[w.cfoff[0]] == 1.0f &&
 	    strcmp(cid(1), "iA\"") == 0 && w.cfn[1] == 0 && strcmp(cid(2), "\xc3\xa9") == 0 && w.cfoff[2] == SIZE_MAX,
 	    "plain keys with white space, near-miss keys skipped, escaped and UTF-8 ids: %s", err);
+	/*
+	 * a whole candidate written {"item_id":"ID","features":[N,...]} is read in one pass; one that
+	 * departs from that anywhere is read by the general path, to the same fields or the same refusal
+	 */
+	{
+		static const char *const forms[] = {
+			"{\"item_id\":\"i7\",\"features\":[2.948,-0.275,3]}",
+			"{ \"item_id\":\"i7\",\"features\":[2.948,-0.275,3]}",
+			"{\"item_id\":\"i7\",\"features\":[2.948,-0.275,3] }",
+			"{\"item_id\":\"i7\",\"features\":[2.948,-0.275,3e0]}",
+			"{\"features\":[2.948,-0.275,3],\"item_id\":\"i7\"}",
+			"{\"item_id\":\"i\\u0037\",\"features\":[2.948,-0.275,3]}",
+			"{\"item_id\":\"i7\",\"features\":[2.948,-0.275,3],\"x\":1}",
+		};
+		char buf[256];
+		size_t f, ok = 0;
+		for (f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+			snprintf(buf, sizeof buf, "{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"i0\",\"features\":[]},%s,"
+			    "{\"item_id\":\"i8\",\"features\":[1]}]}", forms[f]);
+			ok += parse(buf) == 0 && rq.ncand == 3 && strcmp(cid(0), "i0") == 0 && w.cfn[0] == 0 &&
+			    strcmp(cid(1), "i7") == 0 && w.clen[1] == 2 && w.cfn[1] == 3 && w.fbuf[w.cfoff[1]] == 2.948f &&
+			    w.fbuf[w.cfoff[1] + 1] == -0.275f && w.fbuf[w.cfoff[1] + 2] == 3.0f &&
+			    strcmp(cid(2), "i8") == 0 && w.cfn[2] == 1 && w.fbuf[w.cfoff[2]] == 1.0f &&
+			    w.cfoff[2] == w.cfoff[1] + 3;
+		}
+		CHECK(ok == f, "a candidate in the one-pass form and in %zu others: %zu read alike", f - 1, ok);
+	}
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"a\x7f\",\"features\":[1]}]}",
+	    "candidates[0]: field 'item_id': control character in id");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"\",\"features\":[1]}]}",
+	    "candidates[0]: field 'item_id': empty id");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[1,]}]}",
+	    "bad JSON at column 62: invalid value");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[1]]}",
+	    "bad JSON at column 62: ',' or '}' expected");
+	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[1e39]}]}",
+	    "candidates[0]: field 'features'[0]: not a finite float");
+	{
+		char big[600];
+		int len = snprintf(big, sizeof big, "{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"");
+		memset(big + len, 'x', MODEL_ID_MAX + 1);
+		snprintf(big + len + MODEL_ID_MAX + 1, sizeof big - (size_t)len - MODEL_ID_MAX - 1, "\",\"features\":[1]}]}");
+		refused(big, "candidates[0]: field 'item_id': id longer than");
+	}
 	/* numbers in arrays: the one-pass reader and number() read the same values and refuse the same faults */
 	CHECK(parse("{\"request_id\":\"a\",\"context\":[-0,0,2.500,-17.25,123456789012345678,1234567890123456789,"
 	    " 3 ,4e0,0.1,-0.000001],\"candidates\":[]}") == 0 && rq.nctx == 10 &&

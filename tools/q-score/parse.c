@@ -52,11 +52,15 @@ wrong(struct parser *ps, const char *fmt, ...)
 	return -1;
 }
 
+/* Skips white space; a byte above ' ', the usual next one, ends it at the first test. */
 static inline void
 ws(struct parser *ps)
 {
-	while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
-		ps->p++;
+	const char *p = ps->p, *end = ps->end;
+
+	while (p < end && (unsigned char)*p <= ' ' && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	ps->p = p;
 }
 
 static inline int
@@ -135,6 +139,19 @@ static const unsigned char plain[256] = {
 	R16(1), R16(1),
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,		/* 0x50: '\\' is 0x5c */
 	R16(1), R16(1),
+	R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0)
+#undef R16
+};
+
+/* The bytes of an id taken as they are: those of plain[] but DEL, a control character in an id. */
+static const unsigned char idplain[256] = {
+#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+	R16(0), R16(0),
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	R16(1), R16(1),
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	R16(1),
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,		/* 0x70: DEL is 0x7f */
 	R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0)
 #undef R16
 };
@@ -486,19 +503,23 @@ id(struct parser *ps, size_t *off, size_t *len, struct where wh)
 		return bad(ps, "value expected");
 	if (*ps->p == '"') {
 		const char *q = ps->p + 1;
-		while (q < ps->end && plain[(unsigned char)*q])
+		while (q < ps->end && idplain[(unsigned char)*q])
 			q++;
-		if (q < ps->end && *q == '"') {
-			/* the common case: no escapes, no UTF-8 to check, the bytes as they are */
+		if (q < ps->end && *q == '"' && q - ps->p - 1 <= MODEL_ID_MAX && q > ps->p + 1) {
+			/* the common case: no escapes, no UTF-8 or control character to check, the bytes as they are */
 			n = (size_t)(q - ps->p - 1);
 			o = sreserve(w, n);
 			memcpy(w->sbuf + o, ps->p + 1, n);
 			ps->p = q + 1;
-		} else {
-			o = sreserve(w, (size_t)(ps->end - ps->p));
-			if (string(ps, w->sbuf + o, &n) != 0)
-				return -1;
+			w->sbuf[o + n] = '\0';
+			w->slen = o + n + 1;
+			*off = o;
+			*len = n;
+			return 0;
 		}
+		o = sreserve(w, (size_t)(ps->end - ps->p));
+		if (string(ps, w->sbuf + o, &n) != 0)
+			return -1;
 		if (n == 0)
 			return wrong(ps, "%s: empty id", where_str(&wh, what, sizeof what));
 		if (n > MODEL_ID_MAX)
@@ -588,12 +609,23 @@ floats(struct parser *ps, size_t *off, size_t *n, struct where wh)
 	ps->p++;
 	if (eat(ps, ']'))
 		return 0;
-	do {
+	for (;;) {
 		const char *next;
 		ws(ps);
-		if (plain_number(ps->p, ps->end, &d, &next))
-			ps->p = next;
-		else if (ps->p < ps->end && (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))) {
+		if (w->flen == w->fcap) {
+			w->fcap = w->fcap ? 2 * w->fcap : 1024;
+			w->fbuf = xreallocarray(w->fbuf, w->fcap, sizeof *w->fbuf);
+		}
+		if (plain_number(ps->p, ps->end, &d, &next)) {
+			/* at most 18 digits: finite and within a float's range; next is at the ',' or ']' */
+			w->fbuf[w->flen++] = (float)d;
+			(*n)++;
+			ps->p = next + 1;
+			if (*next == ']')
+				return 0;
+			continue;
+		}
+		if (ps->p < ps->end && (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))) {
 			if (number(ps, &d, &isint, &iv) != 0)
 				return -1;
 		} else {
@@ -603,13 +635,11 @@ floats(struct parser *ps, size_t *off, size_t *n, struct where wh)
 		}
 		if (!isfinite(d) || fabs(d) > FLT_MAX)
 			return wrong(ps, "%s[%zu]: not a finite float", where_str(&wh, what, sizeof what), *n);
-		if (w->flen == w->fcap) {
-			w->fcap = w->fcap ? 2 * w->fcap : 1024;
-			w->fbuf = xreallocarray(w->fbuf, w->fcap, sizeof *w->fbuf);
-		}
 		w->fbuf[w->flen++] = (float)d;
 		(*n)++;
-	} while (eat(ps, ','));
+		if (!eat(ps, ','))
+			break;
+	}
 	return eat(ps, ']') ? 0 : bad(ps, "',' or ']' expected");
 }
 
@@ -679,6 +709,67 @@ hist_reserve(struct qs_worker *w, size_t n)
 	w->hlen2 = xreallocarray(w->hlen2, w->hcap2, sizeof *w->hlen2);
 }
 
+/*
+ * Nearly every candidate is written {"item_id":"ID","features":[N,...]}:
+ * no white space, an id without escapes, numbers plain_number() reads. Such
+ * a candidate i is read here in one pass, to what candidate() reads from it.
+ * Returns 0, having read nothing, for anything else (candidate() then reads
+ * it, or says what is wrong).
+ */
+static int
+candidate_fast(struct parser *ps, size_t i)
+{
+	static const char k1[] = "{\"item_id\":\"", k2[] = ",\"features\":[";
+	struct qs_worker *w = ps->w;
+	const char *p = ps->p, *end = ps->end, *s, *next;
+	size_t n, o, flen = w->flen, nf = 0;
+	double d;
+
+	if ((size_t)(end - p) < sizeof k1 + sizeof k2 || memcmp(p, k1, sizeof k1 - 1) != 0)
+		return 0;
+	s = p += sizeof k1 - 1;
+	while (p < end && idplain[(unsigned char)*p])
+		p++;
+	n = (size_t)(p - s);
+	/* the id's closing quote, then k2 */
+	if (n == 0 || n > MODEL_ID_MAX || (size_t)(end - p) < sizeof k2 + 1 || *p != '"' ||
+	    memcmp(p + 1, k2, sizeof k2 - 1) != 0)
+		return 0;
+	p += sizeof k2;
+	if (*p == ']')
+		p++;
+	else
+		for (;;) {
+			if (w->flen == w->fcap) {
+				w->fcap = w->fcap ? 2 * w->fcap : 1024;
+				w->fbuf = xreallocarray(w->fbuf, w->fcap, sizeof *w->fbuf);
+			}
+			if (!plain_number(p, end, &d, &next)) {
+				w->flen = flen;
+				return 0;
+			}
+			w->fbuf[w->flen++] = (float)d;
+			nf++;
+			p = next + 1;
+			if (*next == ']')
+				break;
+		}
+	if (p >= end || *p != '}') {
+		w->flen = flen;
+		return 0;
+	}
+	o = sreserve(w, n);
+	memcpy(w->sbuf + o, s, n);
+	w->sbuf[o + n] = '\0';
+	w->slen = o + n + 1;
+	w->coff[i] = o;
+	w->clen[i] = n;
+	w->cfoff[i] = flen;
+	w->cfn[i] = nf;
+	ps->p = p + 1;
+	return 1;
+}
+
 static int
 candidate(struct parser *ps, size_t i, size_t max_cands)
 {
@@ -692,13 +783,15 @@ candidate(struct parser *ps, size_t i, size_t max_cands)
 		return wrong(ps, "field 'candidates': more than %zu candidates", max_cands);
 	}
 	ws(ps);
+	cand_reserve(w, i + 1);
+	if (candidate_fast(ps, i))
+		return 0;
 	if (ps->p >= ps->end || *ps->p != '{') {
 		if (skip(ps, 2) != 0)
 			return -1;
 		return wrong(ps, "candidates[%zu]: not an object", i);
 	}
 	ps->p++;
-	cand_reserve(w, i + 1);
 	w->cfn[i] = 0;
 	w->cfoff[i] = SIZE_MAX;
 	if (!eat(ps, '}')) {
