@@ -27,24 +27,6 @@ static const unsigned codes[] = { 200, 400, 404, 405, 413, 500, 503 };
 #define NSERVICE 20001
 #define NCODES (sizeof codes / sizeof codes[0])
 
-struct qs_server {
-	struct qs_server_opts o;
-	struct MHD_Daemon *d;
-	struct sockaddr_storage addr;
-	pthread_mutex_t mu;
-	struct qs_worker *workers;	/* one per request thread, made on first use */
-	uint64_t nworkers;
-	atomic_uint_fast64_t hist[NBUCKETS + 1];
-	atomic_uint_fast64_t lat_sum_ns, lat_count;
-	atomic_uint_fast64_t by_code[NCODES + 1];
-	atomic_uint_fast64_t http_requests;
-	atomic_uint_fast64_t svc_wall[NSERVICE];	/* complete body to answer queued, wall clock */
-	atomic_uint_fast64_t svc_cpu[NSERVICE];	/* the same span, the thread's CPU time */
-	atomic_uint_fast64_t svc_fwd[NSERVICE];	/* of which the lookups and forward passes, CPU time, sampled */
-	atomic_uint_fast64_t svc_sum_ns[3];	/* the sums of the three (wall, CPU, forward), in ns */
-	atomic_uint_fast64_t svc_fwd_n;		/* requests sampled for svc_fwd */
-};
-
 /* The state of one HTTP request while its body arrives. */
 struct conn {
 	struct jbuf body;
@@ -53,7 +35,93 @@ struct conn {
 	struct timespec t0;
 };
 
+/*
+ * What one thread counts. Only that thread writes it, with a plain load and
+ * store (no locked instruction, and no cache line shared with another
+ * thread's counts, which a request would otherwise pull over from the other
+ * processor several times); /metrics and /v1/latency sum over the threads.
+ */
+struct tstats {
+	struct tstats *next;
+	struct conn *spare;		/* a finished request's state, reused with its body buffer */
+	_Atomic uint64_t hist[NBUCKETS + 1];
+	_Atomic uint64_t lat_sum_ns, lat_count;
+	_Atomic uint64_t by_code[NCODES + 1];
+	_Atomic uint64_t requests, errors;	/* score requests, as qs_counters' */
+	/*
+	 * The service times since the reset of generation gen. A reset only
+	 * moves the server's generation on: the thread zeroes its own tables
+	 * when it next serves, and until then the readers leave them out.
+	 */
+	_Atomic uint64_t gen;
+	size_t lo, hi;			/* the slots written since the tables were last zeroed */
+	_Atomic uint64_t svc_sum_ns[3];	/* the sums of the three tables' times (wall, CPU, forward), in ns */
+	_Atomic uint64_t svc_fwd_n;	/* requests sampled for svc_fwd */
+	_Atomic uint64_t svc_wall[NSERVICE];	/* complete body to answer queued, wall clock */
+	_Atomic uint64_t svc_cpu[NSERVICE];	/* the same span, the thread's CPU time */
+	_Atomic uint64_t svc_fwd[NSERVICE];	/* of which the lookups and forward passes, CPU time, sampled */
+};
+
+struct qs_server {
+	struct qs_server_opts o;
+	struct MHD_Daemon *d;
+	struct sockaddr_storage addr;
+	uint64_t serial;		/* which server a thread's cached pointers belong to */
+	pthread_mutex_t mu;
+	struct qs_worker *workers;	/* one per request thread, made on first use */
+	uint64_t nworkers;
+	struct tstats *stats;		/* one per thread, made on first use */
+	/* moved on by each reset of /v1/latency, read by every request: a line of its own */
+	_Alignas(64) _Atomic uint64_t svc_gen;
+	char pad[64 - sizeof(uint64_t)];
+};
+
+static _Atomic uint64_t server_serial;
 static _Thread_local struct qs_worker *tl_worker;
+static _Thread_local struct tstats *tl_stats;
+static _Thread_local uint64_t tl_serial;	/* the server tl_stats belongs to */
+
+/* Adds n to a counter that only the calling thread writes. */
+static inline void
+bump(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
+/* The calling thread's counts. */
+static struct tstats *
+stats(struct qs_server *s)
+{
+	struct tstats *t;
+
+	if (tl_stats != NULL && tl_serial == s->serial)
+		return tl_stats;
+	t = xcalloc(1, sizeof *t);
+	t->lo = NSERVICE;
+	atomic_store(&t->gen, atomic_load(&s->svc_gen));
+	pthread_mutex_lock(&s->mu);
+	t->next = s->stats;
+	s->stats = t;
+	pthread_mutex_unlock(&s->mu);
+	tl_stats = t;
+	tl_serial = s->serial;
+	return t;
+}
+
+/* The sum over the threads of the counter at offset in struct tstats. */
+static uint64_t
+sum_stats(struct qs_server *s, size_t offset)
+{
+	struct tstats *t;
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (t = s->stats; t != NULL; t = t->next)
+		n += atomic_load_explicit((_Atomic uint64_t *)(void *)((char *)t + offset), memory_order_relaxed);
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+#define SUM(s, field) sum_stats((s), offsetof(struct tstats, field))
 
 static struct qs_worker *
 worker(struct qs_server *s)
@@ -75,7 +143,7 @@ count_code(struct qs_server *s, unsigned code)
 
 	for (i = 0; i < NCODES && codes[i] != code; i++)
 		;
-	atomic_fetch_add(&s->by_code[i], 1);
+	bump(&stats(s)->by_code[i], 1);
 }
 
 /* Queues a response with a copy of body (len bytes). */
@@ -111,22 +179,21 @@ reply_error(struct qs_server *s, struct MHD_Connection *c, unsigned code, const 
 	return ret;
 }
 
+/* Counts a score request, from its first byte (t0) to its answer queued (t1), into the /metrics histogram. */
 static void
-observe(struct qs_server *s, const struct timespec *t0)
+observe(struct tstats *t, const struct timespec *t0, const struct timespec *t1)
 {
-	struct timespec t1;
 	uint64_t ns;
 	double sec;
 	size_t i;
 
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ns = (uint64_t)((t1.tv_sec - t0->tv_sec) * 1000000000LL + (t1.tv_nsec - t0->tv_nsec));
+	ns = (uint64_t)((t1->tv_sec - t0->tv_sec) * 1000000000LL + (t1->tv_nsec - t0->tv_nsec));
 	sec = (double)ns / 1e9;
 	for (i = 0; i < NBUCKETS && sec > bucket_le[i]; i++)
 		;
-	atomic_fetch_add(&s->hist[i], 1);
-	atomic_fetch_add(&s->lat_sum_ns, ns);
-	atomic_fetch_add(&s->lat_count, 1);
+	bump(&t->hist[i], 1);
+	bump(&t->lat_sum_ns, ns);
+	bump(&t->lat_count, 1);
 }
 
 /* Scores one request (text) into out; errors become error objects. Returns the HTTP status for a lone request. */
@@ -134,13 +201,13 @@ static unsigned
 score_one(struct qs_server *s, struct qs_worker *w, const struct model *m, const char *buf, size_t len,
     struct jbuf *out)
 {
-	struct qs_counters *ct = s->o.cf->counters;
+	struct tstats *t = stats(s);
 	char id[257], err[320];
 
-	atomic_fetch_add(&ct->requests, 1);
+	bump(&t->requests, 1);
 	if (qs_score_text(w, s->o.cf, m, buf, len, out, id, err, sizeof err) == 0)
 		return 200;
-	atomic_fetch_add(&ct->errors, 1);
+	bump(&t->errors, 1);
 	qs_error_response(out, id, err);
 	return m == NULL ? 503 : 400;
 }
@@ -149,7 +216,7 @@ score_one(struct qs_server *s, struct qs_worker *w, const struct model *m, const
 static enum MHD_Result
 answer_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 {
-	struct qs_counters *ct = s->o.cf->counters;
+	struct tstats *t = stats(s);
 	struct qs_worker *w = worker(s);
 	struct jbuf *out = &w->out;
 	const char *body = cc->body.p ? cc->body.p : "";
@@ -159,8 +226,8 @@ answer_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 	unsigned code;
 
 	if (cc->too_big) {
-		atomic_fetch_add(&ct->requests, 1);
-		atomic_fetch_add(&ct->errors, 1);
+		bump(&t->requests, 1);
+		bump(&t->errors, 1);
 		snprintf(why, sizeof why, "request body larger than %zu bytes", s->o.max_body);
 		return reply_error(s, c, 413, why);
 	}
@@ -174,13 +241,13 @@ answer_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 			w->ends = xreallocarray(w->ends, w->batchcap, sizeof *w->ends);
 		}
 		if (qs_parse_array(body, len, s->o.max_batch, w->starts, w->ends, &n, why, sizeof why) != 0) {
-			atomic_fetch_add(&ct->requests, 1);
-			atomic_fetch_add(&ct->errors, 1);
+			bump(&t->requests, 1);
+			bump(&t->errors, 1);
 			return reply_error(s, c, 400, why);
 		}
 		if (n > s->o.max_batch) {
-			atomic_fetch_add(&ct->requests, 1);
-			atomic_fetch_add(&ct->errors, 1);
+			bump(&t->requests, 1);
+			bump(&t->errors, 1);
 			snprintf(why, sizeof why, "batch of %zu requests, at most %zu", n, s->o.max_batch);
 			return reply_error(s, c, 413, why);
 		}
@@ -213,9 +280,10 @@ static enum MHD_Result
 handle_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 {
 	struct qs_worker *w = worker(s);
+	struct tstats *t = stats(s);
 	struct timespec w0, w1, c0, c1;
 	enum MHD_Result ret;
-	uint64_t us, ns[3];
+	uint64_t us, ns[3], gen;
 	size_t i;
 
 	/* two more clock reads, system calls, would cost every request a little: one in FWD_SAMPLE pays */
@@ -229,23 +297,42 @@ handle_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 	ns[0] = ts_ns(&w1) - ts_ns(&w0);
 	ns[1] = ts_ns(&c1) - ts_ns(&c0);
 	ns[2] = w->fwd_ns;
+	gen = atomic_load_explicit(&s->svc_gen, memory_order_relaxed);
+	if (atomic_load_explicit(&t->gen, memory_order_relaxed) != gen) {
+		/* /v1/latency was reset since this thread last served: its tables start afresh */
+		for (i = t->lo; i <= t->hi && i < NSERVICE; i++) {
+			atomic_store_explicit(&t->svc_wall[i], 0, memory_order_relaxed);
+			atomic_store_explicit(&t->svc_cpu[i], 0, memory_order_relaxed);
+			atomic_store_explicit(&t->svc_fwd[i], 0, memory_order_relaxed);
+		}
+		for (i = 0; i < 3; i++)
+			atomic_store_explicit(&t->svc_sum_ns[i], 0, memory_order_relaxed);
+		atomic_store_explicit(&t->svc_fwd_n, 0, memory_order_relaxed);
+		t->lo = NSERVICE;
+		t->hi = 0;
+		atomic_store_explicit(&t->gen, gen, memory_order_release);
+	}
 	for (i = 0; i < (w->fwd_clock ? 3u : 2u); i++) {
-		atomic_uint_fast64_t *t = i == 0 ? s->svc_wall : i == 1 ? s->svc_cpu : s->svc_fwd;
+		_Atomic uint64_t *tab = i == 0 ? t->svc_wall : i == 1 ? t->svc_cpu : t->svc_fwd;
 		us = ns[i] / 1000;
-		atomic_fetch_add(&t[us < NSERVICE - 1 ? us : NSERVICE - 1], 1);
-		atomic_fetch_add(&s->svc_sum_ns[i], ns[i]);
+		if (us > NSERVICE - 1)
+			us = NSERVICE - 1;
+		bump(&tab[us], 1);
+		bump(&t->svc_sum_ns[i], ns[i]);
+		t->lo = us < t->lo ? us : t->lo;
+		t->hi = us > t->hi ? us : t->hi;
 	}
 	if (w->fwd_clock) {
-		atomic_fetch_add(&s->svc_fwd_n, 1);
+		bump(&t->svc_fwd_n, 1);
 		w->fwd_clock = 0;
 	}
-	observe(s, &cc->t0);
+	observe(t, &cc->t0, &w1);
 	return ret;
 }
 
 /* The p-quantile (microseconds) of a service-time table; n is its total. */
 static uint64_t
-quantile(atomic_uint_fast64_t *t, uint64_t n, double p)
+quantile(const uint64_t *t, uint64_t n, double p)
 {
 	uint64_t want = (uint64_t)(p * (double)(n ? n - 1 : 0)) + 1, cum = 0;
 	size_t i;
@@ -253,7 +340,7 @@ quantile(atomic_uint_fast64_t *t, uint64_t n, double p)
 	if (n == 0)
 		return 0;
 	for (i = 0; i < NSERVICE; i++) {
-		cum += atomic_load(&t[i]);
+		cum += t[i];
 		if (cum >= want)
 			return i;
 	}
@@ -265,35 +352,43 @@ static enum MHD_Result
 handle_latency(struct qs_server *s, struct MHD_Connection *c)
 {
 	const char *reset = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "reset");
+	uint64_t *tab = xcalloc(3 * NSERVICE, sizeof *tab), sum[3] = { 0 }, n = 0, nf = 0, gen;
 	struct jbuf b = { 0 };
-	uint64_t n = 0, nf;
 	enum MHD_Result ret;
+	struct tstats *t;
 	size_t i, k;
 
+	/* the threads' tables of this generation, added up (a thread that has not served since the reset has none) */
+	gen = atomic_load(&s->svc_gen);
+	pthread_mutex_lock(&s->mu);
+	for (t = s->stats; t != NULL; t = t->next) {
+		if (atomic_load_explicit(&t->gen, memory_order_acquire) != gen)
+			continue;
+		for (i = 0; i < NSERVICE; i++) {
+			tab[i] += atomic_load_explicit(&t->svc_wall[i], memory_order_relaxed);
+			tab[NSERVICE + i] += atomic_load_explicit(&t->svc_cpu[i], memory_order_relaxed);
+			tab[2 * NSERVICE + i] += atomic_load_explicit(&t->svc_fwd[i], memory_order_relaxed);
+		}
+		for (k = 0; k < 3; k++)
+			sum[k] += atomic_load_explicit(&t->svc_sum_ns[k], memory_order_relaxed);
+		nf += atomic_load_explicit(&t->svc_fwd_n, memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&s->mu);
 	for (i = 0; i < NSERVICE; i++)
-		n += atomic_load(&s->svc_wall[i]);
-	nf = atomic_load(&s->svc_fwd_n);
+		n += tab[i];
 	jbuf_printf(&b, "{\"requests\":%ju", (uintmax_t)n);
 	for (k = 0; k < 3; k++) {
-		atomic_uint_fast64_t *t = k == 0 ? s->svc_wall : k == 1 ? s->svc_cpu : s->svc_fwd;
 		uint64_t m = k < 2 ? n : nf;
 		jbuf_printf(&b, ",\"%s\":{\"p50\":%ju,\"p99\":%ju,\"p999\":%ju,\"mean\":%.2f}",
-		    k == 0 ? "wall_us" : k == 1 ? "cpu_us" : "forward_us", (uintmax_t)quantile(t, m, 0.5),
-		    (uintmax_t)quantile(t, m, 0.99), (uintmax_t)quantile(t, m, 0.999),
-		    m ? (double)atomic_load(&s->svc_sum_ns[k]) / 1000.0 / (double)m : 0.0);
+		    k == 0 ? "wall_us" : k == 1 ? "cpu_us" : "forward_us", (uintmax_t)quantile(tab + k * NSERVICE, m, 0.5),
+		    (uintmax_t)quantile(tab + k * NSERVICE, m, 0.99), (uintmax_t)quantile(tab + k * NSERVICE, m, 0.999),
+		    m ? (double)sum[k] / 1000.0 / (double)m : 0.0);
 	}
 	jbuf_printf(&b, ",\"forward_sampled\":%ju", (uintmax_t)nf);
 	jbuf_puts(&b, "}\n");
-	if (reset != NULL && strcmp(reset, "1") == 0) {
-		for (i = 0; i < NSERVICE; i++) {
-			atomic_store(&s->svc_wall[i], 0);
-			atomic_store(&s->svc_cpu[i], 0);
-			atomic_store(&s->svc_fwd[i], 0);
-		}
-		for (k = 0; k < 3; k++)
-			atomic_store(&s->svc_sum_ns[k], 0);
-		atomic_store(&s->svc_fwd_n, 0);
-	}
+	free(tab);
+	if (reset != NULL && strcmp(reset, "1") == 0)
+		atomic_fetch_add(&s->svc_gen, 1);
 	ret = reply(s, c, 200, "application/json", b.p, b.len);
 	jbuf_free(&b);
 	return ret;
@@ -332,26 +427,25 @@ handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 	size_t i;
 
 	metric(&b, "qscore_requests_total", "counter", "Score requests answered (each element of a batch counts).",
-	    (double)atomic_load(&ct->requests));
+	    (double)(atomic_load(&ct->requests) + SUM(s, requests)));
 	metric(&b, "qscore_request_errors_total", "counter", "Score requests answered with an error (bad JSON, bad fields, no model).",
-	    (double)atomic_load(&ct->errors));
+	    (double)(atomic_load(&ct->errors) + SUM(s, errors)));
 	jbuf_puts(&b, "# HELP qscore_http_responses_total HTTP responses by status code.\n"
 	    "# TYPE qscore_http_responses_total counter\n");
 	for (i = 0; i < NCODES; i++)
-		jbuf_printf(&b, "qscore_http_responses_total{code=\"%u\"} %ju\n", codes[i],
-		    (uintmax_t)atomic_load(&s->by_code[i]));
-	jbuf_printf(&b, "qscore_http_responses_total{code=\"other\"} %ju\n", (uintmax_t)atomic_load(&s->by_code[NCODES]));
+		jbuf_printf(&b, "qscore_http_responses_total{code=\"%u\"} %ju\n", codes[i], (uintmax_t)SUM(s, by_code[i]));
+	jbuf_printf(&b, "qscore_http_responses_total{code=\"other\"} %ju\n", (uintmax_t)SUM(s, by_code[NCODES]));
 	jbuf_puts(&b, "# HELP qscore_request_duration_seconds Time from the first byte of a POST /v1/score to its response being queued.\n"
 	    "# TYPE qscore_request_duration_seconds histogram\n");
 	for (i = 0; i <= NBUCKETS; i++) {
-		cum += atomic_load(&s->hist[i]);
+		cum += SUM(s, hist[i]);
 		if (i < NBUCKETS)
 			jbuf_printf(&b, "qscore_request_duration_seconds_bucket{le=\"%g\"} %ju\n", bucket_le[i], (uintmax_t)cum);
 		else
 			jbuf_printf(&b, "qscore_request_duration_seconds_bucket{le=\"+Inf\"} %ju\n", (uintmax_t)cum);
 	}
 	jbuf_printf(&b, "qscore_request_duration_seconds_sum %.9f\nqscore_request_duration_seconds_count %ju\n",
-	    (double)atomic_load(&s->lat_sum_ns) / 1e9, (uintmax_t)atomic_load(&s->lat_count));
+	    (double)SUM(s, lat_sum_ns) / 1e9, (uintmax_t)SUM(s, lat_count));
 	metric(&b, "qscore_model_version", "gauge", "The model version served (0: none).",
 	    (double)qs_models_version(s->o.models));
 	metric(&b, "qscore_model_swaps_total", "counter", "Model versions swapped in.", (double)qs_models_swaps(s->o.models));
@@ -390,8 +484,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	const char *cl;
 
 	if (cc == NULL) {
-		atomic_fetch_add(&s->http_requests, 1);
-		cc = xcalloc(1, sizeof *cc);
+		struct tstats *t = stats(s);
+		if (t->spare != NULL) {
+			cc = t->spare;
+			t->spare = NULL;
+		} else
+			cc = xcalloc(1, sizeof *cc);
 		clock_gettime(CLOCK_MONOTONIC, &cc->t0);
 		*con_cls = cc;
 		if (strcmp(url, "/v1/score") == 0) {
@@ -401,8 +499,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 			if (cl != NULL && strtoull(cl, NULL, 10) > s->o.max_body) {
 				char why[128];
-				atomic_fetch_add(&s->o.cf->counters->requests, 1);
-				atomic_fetch_add(&s->o.cf->counters->errors, 1);
+				bump(&stats(s)->requests, 1);
+				bump(&stats(s)->errors, 1);
 				snprintf(why, sizeof why, "request body larger than %zu bytes", s->o.max_body);
 				return reply_error(s, c, 413, why);
 			}
@@ -441,13 +539,24 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 static void
 on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	struct qs_server *s = cls;
 	struct conn *cc = *con_cls;
+	struct tstats *t;
 
-	if (cc != NULL) {
-		jbuf_free(&cc->body);
-		free(cc);
-		*con_cls = NULL;
+	if (cc == NULL)
+		return;
+	*con_cls = NULL;
+	/* the thread's next request takes it over, with a body buffer of a usual size */
+	t = stats(s);
+	if (t->spare == NULL && cc->body.cap <= 64 << 10) {
+		cc->body.len = 0;
+		cc->too_big = 0;
+		cc->score = 0;
+		t->spare = cc;
+		return;
 	}
+	jbuf_free(&cc->body);
+	free(cc);
 }
 
 static void
@@ -516,6 +625,7 @@ qs_server_start(const struct qs_server_opts *o)
 	char host[NI_MAXHOST];
 
 	s->o = *o;
+	s->serial = atomic_fetch_add(&server_serial, 1) + 1;
 	pthread_mutex_init(&s->mu, NULL);
 	if (parse_listen(s, o->listen) != 0)
 		goto err;
@@ -560,6 +670,7 @@ void
 qs_server_stop(struct qs_server *s)
 {
 	struct qs_worker *w, *next;
+	struct tstats *t, *tnext;
 
 	if (s == NULL)
 		return;
@@ -568,6 +679,14 @@ qs_server_stop(struct qs_server *s)
 	for (w = s->workers; w != NULL; w = next) {
 		next = w->next;
 		qs_worker_free(w);
+	}
+	for (t = s->stats; t != NULL; t = tnext) {
+		tnext = t->next;
+		if (t->spare != NULL) {
+			jbuf_free(&t->spare->body);
+			free(t->spare);
+		}
+		free(t);
 	}
 	pthread_mutex_destroy(&s->mu);
 	free(s);
