@@ -38,13 +38,14 @@ list() { tr '\n' ' ' | sed 's/ $//'; }
 # 1 and 2. CPU per request against the bare scoring of the same requests, in alternating rounds
 # (the machine may be shared: its other load slows both alike within a round, and the median of
 # the rounds' ratios is reported). Each round times:
-#  - bare scoring (embedding lookups and the network; no parsing, no HTTP), one thread, CPU time;
+#  - bare scoring (the history's and the candidates' embedding lookups and the network, as the
+#    server does them; no parsing, no HTTP), one thread, CPU time;
 #  - the server's CPU per request in a closed loop of 4 connections, with a client that sleeps
 #    between answers (the server's send also pays for waking it), and with one that polls (-S)
 #    as a client on another host would cost the server nothing for its wake-up;
 #  - with the sleeping client, the server's own measure of the same scoring, inside it and so
-#    under the same load (/v1/latency forward_us: the mean CPU time of the lookups and forward
-#    passes, taken on one request in 8).
+#    under the same load (/v1/latency forward_us: the mean CPU time of the same lookups and
+#    forward passes, taken on one request in 8).
 CPUN=${QS_BENCH_CPU_REQUESTS:-10000}
 : >bare.r; : >sleep.r; : >spin.r; : >rps.r; : >fwd.r
 r=0
@@ -67,7 +68,7 @@ bare_us=$(awk '{ printf "%.2f\n", $1 / 1000 }' bare.r | med)
 sleep_us=$(med <sleep.r)
 spin_us=$(med <spin.r)
 echo "throughput (closed loop, 4 connections, $THREADS threads): $(med <rps.r) requests/s (median of $CPUR rounds); server CPU ${sleep_us} us/request = $(awk -v c="$sleep_us" 'BEGIN { printf "%.0f", 1e6 / c }') requests/s per core"
-echo "bare scoring (state + 100 candidates, lookups included): ${bare_us} us/request (rounds: $(awk '{ printf "%.1f\n", $1 / 1000 }' bare.r | list))"
+echo "bare scoring (state + 100 candidates, history and candidate lookups included): ${bare_us} us/request (rounds: $(awk '{ printf "%.1f\n", $1 / 1000 }' bare.r | list))"
 echo "server CPU, sleeping client: ${sleep_us} us/request (rounds: $(list <sleep.r))"
 echo "server CPU, polling client:  ${spin_us} us/request (rounds: $(list <spin.r))"
 paste bare.r sleep.r | awk '{ printf "%.2f\n", $2 * 1000 / $1 }' >ratio_sleep.r

@@ -112,6 +112,8 @@ id_of(const json_t *v, char buf[32], size_t *len)
 struct pre {
 	char *rid;
 	const float **hrow;
+	char **hid;		/* the history's ids, looked up again in the timed passes */
+	size_t *hlen;
 	size_t nh;
 	float *ctx;
 	const float **crow;
@@ -125,10 +127,10 @@ struct pre {
  * The reference: for each request, "request_id<TAB>item_id<TAB>q" per
  * candidate in input order, straight from qnet_state()/qnet_q(). With
  * repeat > 1, only times the bare scoring instead: the requests are read
- * first, then repeat passes over all of them are timed — the candidates'
- * embedding lookups by id (at once, their rows prefetched, as q-score does),
- * the state from the history rows, and each candidate's Q; CPU ns per
- * request on stderr.
+ * first, then repeat passes over all of them are timed — the history's and
+ * the candidates' embedding lookups by id (at once, the candidates' rows
+ * prefetched, as q-score does), the state from the history rows, and each
+ * candidate's Q; CPU ns per request on stderr.
  */
 static int
 reference(const char *dir, uint32_t version, long repeat)
@@ -159,8 +161,12 @@ reference(const char *dir, uint32_t version, long repeat)
 		n = hist ? json_array_size(hist) : 0;
 		first = n > dm->L ? n - dm->L : 0;
 		p->hrow = xcalloc(dm->L + 1, sizeof *p->hrow);
+		p->hid = xcalloc(dm->L + 1, sizeof *p->hid);
+		p->hlen = xcalloc(dm->L + 1, sizeof *p->hlen);
 		for (p->nh = 0, i = first; i < n; i++) {
 			const char *s = id_of(json_array_get(hist, i), idb, &len);
+			p->hid[p->nh] = xstrndup(s, len);
+			p->hlen[p->nh] = len;
 			p->hrow[p->nh++] = emb_lookup(m->emb, s, len, NULL);
 		}
 		p->ctx = xcalloc(dm->C + 1, sizeof *p->ctx);
@@ -194,7 +200,7 @@ reference(const char *dir, uint32_t version, long repeat)
 				    qnet_q(m->net, ws, pr[k].crow[ci], pr[k].cx + ci * dm->X));
 		}
 	} else if (npr > 0) {
-		size_t maxc = 1;
+		size_t maxc = dm->L + 1;
 		for (k = 0; k < npr; k++)
 			maxc = pr[k].nc > maxc ? pr[k].nc : maxc;
 		int64_t *found = xcalloc(maxc, sizeof *found);
@@ -202,6 +208,9 @@ reference(const char *dir, uint32_t version, long repeat)
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
 		for (r = 0; r < repeat; r++)
 			for (k = 0; k < npr; k++) {
+				emb_find_many(m->emb, pr[k].nh, (const char *const *)pr[k].hid, pr[k].hlen, found);
+				for (ci = 0; ci < pr[k].nh; ci++)
+					pr[k].hrow[ci] = emb_row(m->emb, found[ci] >= 0 ? (uint32_t)found[ci] : 0);
 				emb_find_many(m->emb, pr[k].nc, (const char *const *)pr[k].cid, pr[k].clen, found);
 				for (ci = 0; ci < pr[k].nc; ci++) {
 					rows[ci] = emb_row(m->emb, found[ci] >= 0 ? (uint32_t)found[ci] : 0);
@@ -221,8 +230,12 @@ reference(const char *dir, uint32_t version, long repeat)
 	for (k = 0; k < npr; k++) {
 		for (ci = 0; ci < pr[k].nc; ci++)
 			free(pr[k].cid[ci]);
+		for (ci = 0; ci < pr[k].nh; ci++)
+			free(pr[k].hid[ci]);
 		free(pr[k].rid);
 		free(pr[k].hrow);
+		free(pr[k].hid);
+		free(pr[k].hlen);
 		free(pr[k].ctx);
 		free(pr[k].crow);
 		free(pr[k].cid);
