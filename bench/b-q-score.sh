@@ -42,7 +42,10 @@ list() { tr '\n' ' ' | sed 's/ $//'; }
 #    server does them; no parsing, no HTTP), one thread, CPU time;
 #  - the server's CPU per request in a closed loop of 4 connections, with a client that sleeps
 #    between answers (the server's send also pays for waking it), and with one that polls (-S)
-#    as a client on another host would cost the server nothing for its wake-up;
+#    as a client on another host would cost the server nothing for its wake-up (on 2 processors
+#    the polling client takes one, and the server's two threads then take turns on the other:
+#    about one voluntary context switch a request, where the sleeping client's wake-up preempts
+#    the server about once a request; neither figure is free of such a switch there);
 #  - with the sleeping client, the server's own measure of the same scoring, inside it and so
 #    under the same load (/v1/latency forward_us: the mean CPU time of the same lookups and
 #    forward passes, taken on one request in 8).
