@@ -82,9 +82,15 @@ eq "--w-click, --w-pay weigh the return" "$(jq '(.return_mean * .sessions - 0.5 
 eq "report: fields" "$(jq -r 'keys_unsorted | join(" ")' rep.json)" \
 	"policy world items users user_set world_seed seed k sessions pages pages_per_session impressions clicks pays ctr pay_rate amount sweet_click_share w_click w_pay return_mean return_sd return_ci95 events start_ms end_ms curve_block curve params"
 eq "events in time order" "$(jq -s '[.[].ts] | . == sort' ev.ndjson)" true
-eq "impressions: fields, 10 items, positions, features of 14, context of 5" \
+eq "impressions: fields, 10 items, positions, features of 22, context of 5" \
 	"$(jq -c 'select(.type == "impression") | [(keys_unsorted | join(",")), (.items | length), ([.items[].pos] == [range(10)]), ([.items[].features | length] | unique), (.context | length), (.request_id | test("^r5-[0-9]+-[0-9]+$")), (.session_id | test("^s5-[0-9]+$"))]' ev.ndjson | sort -u)" \
-	'["type,ts,request_id,user_id,session_id,page,context,policy,items",10,true,[14],5,true,true]'
+	'["type,ts,request_id,user_id,session_id,page,context,policy,items",10,true,[22],5,true,true]'
+# the last dim (8) features are the item's unit latent vector; --param content=0 leaves them out
+eq "features end with a unit latent vector" \
+	"$(jq -c 'select(.type == "impression") | .items[].features[14:] | (map(. * .) | add) - 1 | fabs < 1e-4' ev.ndjson | sort -u)" true
+feed-sim -q -n 20 -s 5 -p popular --param content=0 >ev0.ndjson
+eq "--param content=0: features of 14" "$(jq -c 'select(.type == "impression") | [.items[].features | length] | unique' ev0.ndjson | sort -u)" "[14]"
+
 eq "epsilon propensities: greedy picks and explorations" \
 	"$(jq -r 'select(.type == "impression") | .items[] | .propensity | if . > 0.7 then "top" elif . < 0.01 then "explore" else "other" end' ev.ndjson | sort -u | tr '\n' ' ')" "explore top "
 # every click names an item of its impression, after it; every pay follows a click on its item
@@ -186,7 +192,7 @@ eq "coprocess: exit 0" "$?" 0
 eq "coprocess: one request per page" "$(lines req.ndjson)" "$(grep -c '"type":"impression"' ext.ndjson)"
 eq "coprocess: request fields, 200 candidates with features, k" \
 	"$(jq -c '[(keys_unsorted | join(",")), (.candidates | length), (.candidates[0] | keys_unsorted | join(",")), (.candidates[0].features | length), .k, (.context | length)]' req.ndjson | sort -u)" \
-	'["request_id,user_id,hist,context,candidates,k",200,"item_id,features",14,10,5]'
+	'["request_id,user_id,hist,context,candidates,k",200,"item_id,features",22,10,5]'
 eq "coprocess: the shown items are the policy's" \
 	"$(head -1 req.ndjson | jq -c '[.candidates[:10][].item_id]')" \
 	"$(grep -m1 '"type":"impression"' ext.ndjson | jq -c '[.items[].item_id]')"
@@ -224,7 +230,7 @@ ok "coprocess: ... with the reason" grep -q 'ended before answering' gone.err
 
 # --- q-score as the policy, as a coprocess and over HTTP: the same pages.
 if [ -x "$BIN/q-score" ] && [ -x "$TBIN/qscore-mkmodel" ]; then
-	qscore-mkmodel -m models -C 5 -X 14 -n 2000 -c 1 >/dev/null 2>&1
+	qscore-mkmodel -m models -C 5 -X 22 -n 2000 -c 1 >/dev/null 2>&1
 	feed-sim -q -n 60 -c 'q-score -q -m models' -r qc.json >qc.ndjson
 	eq "q-score coprocess: exit 0, the served version names the policy" "$? $(field qc.json policy) $(field qc.json model_version)" "0 v1 1"
 	bg q-score -q -m models --listen 127.0.0.1:0 --port-file port

@@ -29,6 +29,7 @@ struct fs_params {
 	double price_median;
 	double price_sd;	/* log-price spread */
 	double holdout;		/* fraction of users held out for evaluation */
+	double content;		/* 1: features end with the item latent vector */
 	double ml_min_ratings;	/* MovieLens: movies with fewer ratings are left out */
 	double ml_iters;	/* MovieLens: ALS iterations */
 	double ml_lambda;	/* MovieLens: ALS ridge */

@@ -24,6 +24,7 @@ const struct fs_param_doc fs_param_table[] = {
 	P(pop_tempt, 0.5, "log popularity per unit of temptation"),
 	P(price_median, 25, "median price"),
 	P(price_sd, 0.5, "spread of log prices"),
+	P(content, 1, "1: an item's features end with its latent vector (its content); 0: they carry only two noisy projections of it"),
 	P(holdout, 0.2, "fraction of users held out (--user-set heldout)"),
 	P(ml_min_ratings, 20, "MovieLens: least ratings for a movie to be an item"),
 	P(ml_iters, 8, "MovieLens: ALS iterations"),
@@ -262,6 +263,9 @@ world_finish(struct fs_world *w, const struct fs_params *p, const float *catfeat
 			ft[2 + f] = catfeat[(size_t)i * (size_t)ncatfeat + f];
 		ft[2 + ncatfeat] = (float)(dot(it->v, r1, w->dim) + 0.3 * fs_rng_normal(&rng));
 		ft[3 + ncatfeat] = (float)(dot(it->v, r2, w->dim) + 0.3 * fs_rng_normal(&rng));
+		if (w->nfeat > 4 + ncatfeat)
+			for (d = 0; d < w->dim; d++)
+				ft[4 + ncatfeat + d] = it->v[d];
 	}
 }
 
@@ -284,6 +288,10 @@ check_dims(const struct fs_params *p)
 		diag_warn("--param categories: must be within 1..%d", FS_CMAX);
 		return -1;
 	}
+	if (p->content != 0 && p->content != 1) {
+		diag_warn("--param content: must be 0 or 1");
+		return -1;
+	}
 	return 0;
 }
 
@@ -300,7 +308,7 @@ fs_world_synth(const struct fs_params *p, int nitem, int nuser, uint64_t seed)
 		return NULL;
 	dim = (int)p->dim;
 	ncat = (int)p->categories;
-	w = world_alloc(dim, ncat, nitem, nuser, 2 + ncat + 2);
+	w = world_alloc(dim, ncat, nitem, nuser, 2 + ncat + 2 + (p->content ? dim : 0));
 	for (c = 0; c < ncat; c++) {
 		for (d = 0; d < dim; d++)
 			cent[c][d] = (float)fs_rng_normal(&rng);
@@ -728,7 +736,7 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 		free(copy);
 	}
 
-	w = world_alloc(dim, ngen, nkeep, nuser, 2 + ngen + 2);
+	w = world_alloc(dim, ngen, nkeep, nuser, 2 + ngen + 2 + (p->content ? dim : 0));
 	for (g = 0; g < ngen; g++)
 		w->catname[g] = gnames[g];
 	catfeat = xcalloc((size_t)nkeep * (size_t)ngen, sizeof *catfeat);
