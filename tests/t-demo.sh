@@ -20,7 +20,7 @@ ok "q-train --online published versions after the offline one ($nver)" [ "$nver"
 ok "the myopic learner published too" [ "$(ls "$out/models-myopic" | wc -l)" -ge 2 ]
 online=$(ls "$out/models" | tail -1 | sed 's/^0*//')
 eq "the online evaluation was served by the newest version" "$(jq -r .policy "$out/eval-pageturn-online.json")" "v$online"
-for p in random popular greedy-oracle pageturn-offline pageturn-online pageturn-myopic; do
+for p in random popular greedy-oracle greedy-oracle-mood-hidden pageturn-offline pageturn-online pageturn-myopic; do
 	ok "table has $p" grep -q "^$p " "$T_TMP/table"
 done
 ok "the curve is an SVG with a line per learner and per baseline" sh -c "[ \$(grep -c '<polyline' '$out/curve.svg') -eq 5 ]"

@@ -167,6 +167,11 @@ gt "greedy-oracle clicks more per item than lt-oracle (myopic)" "$(field greedy-
 gt "greedy-oracle serves more sweets" "$(field greedy-oracle.json sweet_click_share)" "$(field lt-oracle.json sweet_click_share)" 1.5
 feed-sim -q -n 600 -p greedy-oracle -P oracle_intent=0 --no-events -r blind.json
 gt "the state matters: knowing the intent is worth reward" "$(field greedy-oracle.json return_mean)" "$(field blind.json return_mean)" 1.1
+feed-sim -q -n 600 -p greedy-oracle -P oracle_intent=2 --no-events -r seen.json
+gt "an oracle that knows only what the clicks show of the intent ranks below one that knows the mood" "$(field greedy-oracle.json return_mean)" "$(field seen.json return_mean)" 1.05
+gt "... and above one blind to the intent" "$(field seen.json return_mean)" "$(field blind.json return_mean)" 1.05
+feed-sim -q -n 1 -P oracle_intent=3 --no-events 2>err; st=$?
+eq "oracle_intent 3: refused" "$st $(cat err)" "2 feed-sim: --param oracle_intent: must be 0, 1 or 2"
 feed-sim -q -n 600 -p greedy-oracle -P oracle_taste=0 --no-events -r notaste.json
 feed-sim -q -n 600 -p greedy-oracle -P oracle_taste=0 -P oracle_intent=0 --no-events -r items.json
 gt "without the user's taste, the intent still lifts the oracle above item traits alone" "$(field notaste.json return_mean)" "$(field items.json return_mean)" 1.2

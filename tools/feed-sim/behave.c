@@ -280,8 +280,10 @@ fs_page_play(const struct fs_world *w, const struct fs_params *p, struct fs_sess
 		if (!out->click[i])
 			continue;
 		j = items[i];
-		for (d = 0; d < w->dim; d++)
+		for (d = 0; d < w->dim; d++) {
 			s->z[d] = (float)((1 - p->intent_shift) * s->z[d] + p->intent_shift * w->items[j].v[d]);
+			s->zc[d] = (float)((1 - p->intent_shift) * s->zc[d] + p->intent_shift * w->items[j].v[d]);
+		}
 		s->sat += (float)(p->sat_effect * w->items[j].effect);
 		if (s->sat > p->sat_max)
 			s->sat = (float)p->sat_max;
@@ -319,10 +321,12 @@ fs_oracle_prepare(const struct fs_world *w, const struct fs_params *p, const str
 	struct fs_params q;
 	int i, j;
 
-	if (p->oracle_intent == 0 || p->oracle_taste == 0) {
+	if (p->oracle_intent != 1 || p->oracle_taste == 0) {
 		blind = *s;
 		if (p->oracle_intent == 0)
 			memset(blind.z, 0, sizeof blind.z);
+		else if (p->oracle_intent == 2)
+			memcpy(blind.z, s->zc, sizeof blind.z);
 		s = &blind;
 	}
 	if (p->oracle_taste == 0) {

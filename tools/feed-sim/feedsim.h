@@ -159,6 +159,7 @@ struct fs_session {
 	int hour;
 	int weekend;
 	float z[FS_DMAX];	/* short-term intent */
+	float zc[FS_DMAX];	/* the intent as the session's clicks show it: no mood, the same shifts */
 	float sat;		/* satisfaction */
 	float fat[FS_CMAX];	/* recent exposure per category */
 	uint8_t *shown;		/* one byte per item: already shown in this session */

@@ -59,7 +59,7 @@ const struct fs_param_doc fs_param_table[] = {
 	P(w_click, 1, "reward per click"),
 	P(w_pay, 1, "reward per pay"),
 	P(lt_weight, 4, "lt-oracle: reward value of one unit of satisfaction"),
-	P(oracle_intent, 1, "0: the oracles rank without knowing the short-term intent"),
+	P(oracle_intent, 1, "0: the oracles rank without knowing the short-term intent; 2: knowing only what the session's clicks show of it (not the session's starting mood)"),
 	P(oracle_taste, 1, "0: the oracles rank without knowing the user's long-term taste"),
 };
 #undef P
@@ -286,6 +286,10 @@ check_dims(const struct fs_params *p)
 	}
 	if (p->categories < 1 || p->categories > FS_CMAX) {
 		diag_warn("--param categories: must be within 1..%d", FS_CMAX);
+		return -1;
+	}
+	if (p->oracle_intent != 0 && p->oracle_intent != 1 && p->oracle_intent != 2) {
+		diag_warn("--param oracle_intent: must be 0, 1 or 2");
 		return -1;
 	}
 	if (p->content != 0 && p->content != 1) {
