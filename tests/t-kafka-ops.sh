@@ -47,8 +47,12 @@ ok "kafka-up -b finds the topics of a running cluster" kafka-up -b "$BROKERS" >/
 notok "kafka-up -b reports a missing topic" kafka-up -b "$BROKERS" -t no-such-topic 2>/dev/null
 
 PORT=$((20000 + $$ % 20000))
+# log-collect runs exactly-once here (LOG_COLLECT_TXN): one transactional id per member
 ok "workers start: two members a group, q-train, two q-score servers" \
-    workers start -d w -b "$BROKERS" -n 2 -m models -p "$PORT" >start.out
+    env LOG_COLLECT_TXN=pt-lc workers start -d w -b "$BROKERS" -n 2 -m models -p "$PORT" >start.out
+eq "LOG_COLLECT_TXN: each log-collect member has its own transactional id" \
+    "$(for i in 1 2; do tr '\0' ' ' </proc/"$(cat w/log-collect.$i.pid)"/cmdline | grep -o -- '--transactional-id [^ ]*'; done | tr '\n' ' ')" \
+    "--transactional-id pt-lc.1 --transactional-id pt-lc.2 "
 eq "workers start: every member started" "$(grep -c 'started' start.out)" 9
 ok "workers start again starts nothing twice" workers start -d w -n 2 -m models -p "$PORT" >again.out
 eq "workers start again: all already running" "$(grep -c 'already running' again.out)" 9
