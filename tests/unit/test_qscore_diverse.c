@@ -30,10 +30,41 @@ main(void)
 	CHECK(memcmp(order, plain, sizeof order) == 0, "weight 0 ranks as qs_rank");
 	CHECK(prop[0] == 1 && prop[5] == 1, "greedy propensities are 1");
 
-	/* weight 1: after an a, every other a loses 1 and the best b comes second */
-	qs_rank_diverse(&greedy, 1, q, vec, 2, 6, 4, &rng, &dw, &ws, order, prop);
-	CHECK(order[0] == 0 && order[1] == 3, "the best b follows the best a: %u %u", order[0], order[1]);
+	/*
+	 * The weight is in standard deviations of the scores (here 0.2566):
+	 * at 1 an a placed above costs the others 0.26, and the second a
+	 * (0.95 - 0.26) still beats the best b (0.5); at 2 it costs 0.51 and
+	 * the best b comes second, then they alternate.
+	 */
+	qs_rank_diverse(&greedy, 1, q, vec, 2, 6, 2, &rng, &dw, &ws, order, prop);
+	CHECK(order[0] == 0 && order[1] == 1, "weight 1: the second a follows the first: %u %u", order[0], order[1]);
+	qs_rank_diverse(&greedy, 2, q, vec, 2, 6, 4, &rng, &dw, &ws, order, prop);
+	CHECK(order[0] == 0 && order[1] == 3, "weight 2: the best b follows the best a: %u %u", order[0], order[1]);
 	CHECK(order[2] == 1 && order[3] == 4, "then they alternate: %u %u", order[2], order[3]);
+
+	/* the same page whatever the scale and offset of the scores (a model whose values grew) */
+	{
+		float q2[6];
+		uint32_t order2[6];
+		int same = 1;
+		for (int i = 0; i < 6; i++)
+			q2[i] = 3 + 10 * q[i];
+		for (double w = 0.5; w <= 3; w += 0.25) {
+			qs_rank_diverse(&greedy, w, q, vec, 2, 6, 6, &rng, &dw, &ws, order, prop);
+			qs_rank_diverse(&greedy, w, q2, vec, 2, 6, 6, &rng, &dw, &ws, order2, prop);
+			if (memcmp(order, order2, sizeof order) != 0)
+				same = 0;
+		}
+		CHECK(same, "scores scaled by 10 and shifted by 3 give the same pages");
+	}
+
+	/* equal scores: the penalty alone orders the page (alternating kinds) */
+	{
+		float qe[6] = { 1, 1, 1, 1, 1, 1 };
+		qs_rank_diverse(&greedy, 0.1, qe, vec, 2, 6, 4, &rng, &dw, &ws, order, prop);
+		CHECK(order[0] == 0 && order[1] == 3 && order[2] == 1 && order[3] == 4,
+		    "equal scores alternate the kinds: %u %u %u %u", order[0], order[1], order[2], order[3]);
+	}
 
 	/* a missing vector is similar to nothing */
 	vec[1] = NULL;

@@ -63,9 +63,10 @@ void qs_diverse_ws_free(struct qs_diverse_ws *dw);
 
 /*
  * As qs_rank(), but position by position over the scores q[i] − lambda ·
- * Σ_placed max(0, cos(vec[i], vec[placed])) (maximal marginal relevance):
- * a candidate like the items already placed above loses, as a page of
- * near-duplicates loses the user. vec[i] holds dim floats (NULL: similar
+ * sd(q) · Σ_placed max(0, cos(vec[i], vec[placed])) (maximal marginal
+ * relevance; sd(q) the standard deviation of the n scores, 1 when they are
+ * all equal): a candidate like the items already placed above loses, as a
+ * page of near-duplicates loses the user. vec[i] holds dim floats (NULL: similar
  * to nothing). The exploration acts on those scores, and prop[j] is the
  * probability of order[j] at position j given the items above it.
  */
