@@ -22,7 +22,7 @@ static void
 test_determinism(void)
 {
 	struct fs_params p;
-	struct fs_world *a, *b, *c;
+	struct fs_world *a, *b, *c, *d;
 	int i, same = 1, differ = 0;
 
 	fs_params_default(&p);
@@ -36,7 +36,17 @@ test_determinism(void)
 	same &= memcmp(a->feat, b->feat, (size_t)a->nitem * (size_t)a->nfeat * sizeof *a->feat) == 0;
 	CHECK(same, "same seed, same world");
 	CHECK(differ, "another seed, another world");
-	CHECK(a->nfeat == 2 + 10 + 2, "features: price, popularity, 10 categories, 2 projections (%d)", a->nfeat);
+	CHECK(a->nfeat == 2 + 10 + 2 + 8, "features: price, popularity, 10 categories, 2 projections, the latent vector (%d)",
+	    a->nfeat);
+	for (i = 0, same = 1; i < 300; i++)
+		same &= memcmp(a->feat + (size_t)i * (size_t)a->nfeat + 14, a->items[i].v, 8 * sizeof(float)) == 0;
+	CHECK(same, "the features end with each item's latent vector");
+	p.content = 0;
+	d = fs_world_synth(&p, 300, 50, 42);
+	for (i = 0, same = d->nfeat == 14; same && i < 300; i++)
+		same &= memcmp(d->feat + (size_t)i * 14, a->feat + (size_t)i * (size_t)a->nfeat, 14 * sizeof(float)) == 0;
+	CHECK(same, "content 0: the same first 14 features, no latent vector");
+	fs_world_free(d);
 	CHECK(fs_world_item(a, "i17") == 17 && fs_world_item(a, "i300") == -1 && fs_world_item(a, "x1") == -1,
 	    "item ids");
 	fs_world_free(a);
@@ -459,7 +469,7 @@ test_movielens(void)
 	if (w == NULL)
 		return;
 	CHECK(w->nitem == 4 && w->nuser == 7, "movies with 2+ ratings, every rater (%d items, %d users)", w->nitem, w->nuser);
-	CHECK(w->ncat == 10 && w->nfeat == 14, "10 genres of the kept movies (%d), features %d", w->ncat, w->nfeat);
+	CHECK(w->ncat == 10 && w->nfeat == 2 + 10 + 2 + 8, "10 genres of the kept movies (%d), features %d", w->ncat, w->nfeat);
 	i1 = fs_world_item(w, "i1");
 	i2 = fs_world_item(w, "i2");
 	i10 = fs_world_item(w, "i10");
