@@ -248,12 +248,22 @@ fs_expected_reward(const struct fs_world *w, const struct fs_params *p, const st
 	return fs_click_prob(w, p, s, j, pos, pagecat) * (p->w_click + p->w_pay * fs_pay_prob(w, p, s, j));
 }
 
+/* Moves z the share a of the way toward v (dim floats): a click's effect on the intent. */
+static void
+shift_toward(float *z, const float *v, int dim, double a)
+{
+	int d;
+
+	for (d = 0; d < dim; d++)
+		z[d] = (float)((1 - a) * z[d] + a * v[d]);
+}
+
 void
 fs_page_play(const struct fs_world *w, const struct fs_params *p, struct fs_session *s,
     const int *items, int k, uint64_t seed, struct fs_page *out)
 {
 	const struct fs_user *u = &w->users[s->user];
-	int pagecat[FS_CMAX], i, c, d, j;
+	int pagecat[FS_CMAX], i, c, j;
 	double expo = 0, l;
 
 	memset(pagecat, 0, sizeof pagecat);
@@ -280,10 +290,8 @@ fs_page_play(const struct fs_world *w, const struct fs_params *p, struct fs_sess
 		if (!out->click[i])
 			continue;
 		j = items[i];
-		for (d = 0; d < w->dim; d++) {
-			s->z[d] = (float)((1 - p->intent_shift) * s->z[d] + p->intent_shift * w->items[j].v[d]);
-			s->zc[d] = (float)((1 - p->intent_shift) * s->zc[d] + p->intent_shift * w->items[j].v[d]);
-		}
+		shift_toward(s->z, w->items[j].v, w->dim, p->intent_shift);
+		shift_toward(s->zc, w->items[j].v, w->dim, p->intent_shift);
 		s->sat += (float)(p->sat_effect * w->items[j].effect);
 		if (s->sat > p->sat_max)
 			s->sat = (float)p->sat_max;

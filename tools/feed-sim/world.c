@@ -192,10 +192,12 @@ clampd(double x, double lo, double hi)
 	return x < lo ? lo : x > hi ? hi : x;
 }
 
+/* A world of the given sizes; its items' features are laid out as world_finish() fills them. */
 static struct fs_world *
-world_alloc(int dim, int ncat, int nitem, int nuser, int nfeat)
+world_alloc(const struct fs_params *p, int dim, int ncat, int nitem, int nuser)
 {
 	struct fs_world *w = xcalloc(1, sizeof *w);
+	int nfeat = 2 + ncat + 2 + (p->content ? dim : 0);
 
 	w->dim = dim;
 	w->ncat = ncat;
@@ -263,7 +265,7 @@ world_finish(struct fs_world *w, const struct fs_params *p, const float *catfeat
 			ft[2 + f] = catfeat[(size_t)i * (size_t)ncatfeat + f];
 		ft[2 + ncatfeat] = (float)(dot(it->v, r1, w->dim) + 0.3 * fs_rng_normal(&rng));
 		ft[3 + ncatfeat] = (float)(dot(it->v, r2, w->dim) + 0.3 * fs_rng_normal(&rng));
-		if (w->nfeat > 4 + ncatfeat)
+		if (p->content)
 			for (d = 0; d < w->dim; d++)
 				ft[4 + ncatfeat + d] = it->v[d];
 	}
@@ -312,7 +314,7 @@ fs_world_synth(const struct fs_params *p, int nitem, int nuser, uint64_t seed)
 		return NULL;
 	dim = (int)p->dim;
 	ncat = (int)p->categories;
-	w = world_alloc(dim, ncat, nitem, nuser, 2 + ncat + 2 + (p->content ? dim : 0));
+	w = world_alloc(p, dim, ncat, nitem, nuser);
 	for (c = 0; c < ncat; c++) {
 		for (d = 0; d < dim; d++)
 			cent[c][d] = (float)fs_rng_normal(&rng);
@@ -740,7 +742,7 @@ fs_world_movielens(const struct fs_params *p, const char *ratings_path, const ch
 		free(copy);
 	}
 
-	w = world_alloc(dim, ngen, nkeep, nuser, 2 + ngen + 2 + (p->content ? dim : 0));
+	w = world_alloc(p, dim, ngen, nkeep, nuser);
 	for (g = 0; g < ngen; g++)
 		w->catname[g] = gnames[g];
 	catfeat = xcalloc((size_t)nkeep * (size_t)ngen, sizeof *catfeat);
