@@ -483,6 +483,29 @@ sreserve(struct qs_worker *w, size_t n)
 	return w->slen;
 }
 
+/* Appends the n bytes at src and a NUL to w->sbuf; returns their offset. */
+static size_t
+sput(struct qs_worker *w, const char *src, size_t n)
+{
+	size_t o = sreserve(w, n);
+
+	memcpy(w->sbuf + o, src, n);
+	w->sbuf[o + n] = '\0';
+	w->slen = o + n + 1;
+	return o;
+}
+
+/* Appends v to w->fbuf. */
+static inline void
+fput(struct qs_worker *w, float v)
+{
+	if (w->flen == w->fcap) {
+		w->fcap = w->fcap ? 2 * w->fcap : 1024;
+		w->fbuf = xreallocarray(w->fbuf, w->fcap, sizeof *w->fbuf);
+	}
+	w->fbuf[w->flen++] = v;
+}
+
 /*
  * Reads an id (a string of 1..MODEL_ID_MAX bytes without control
  * characters, or an integer) into w->sbuf; *off and *len locate it. what
@@ -508,13 +531,9 @@ id(struct parser *ps, size_t *off, size_t *len, struct where wh)
 		if (q < ps->end && *q == '"' && q - ps->p - 1 <= MODEL_ID_MAX && q > ps->p + 1) {
 			/* the common case: no escapes, no UTF-8 or control character to check, the bytes as they are */
 			n = (size_t)(q - ps->p - 1);
-			o = sreserve(w, n);
-			memcpy(w->sbuf + o, ps->p + 1, n);
-			ps->p = q + 1;
-			w->sbuf[o + n] = '\0';
-			w->slen = o + n + 1;
-			*off = o;
+			*off = sput(w, ps->p + 1, n);
 			*len = n;
+			ps->p = q + 1;
 			return 0;
 		}
 		o = sreserve(w, (size_t)(ps->end - ps->p));
@@ -612,13 +631,9 @@ floats(struct parser *ps, size_t *off, size_t *n, struct where wh)
 	for (;;) {
 		const char *next;
 		ws(ps);
-		if (w->flen == w->fcap) {
-			w->fcap = w->fcap ? 2 * w->fcap : 1024;
-			w->fbuf = xreallocarray(w->fbuf, w->fcap, sizeof *w->fbuf);
-		}
 		if (plain_number(ps->p, ps->end, &d, &next)) {
 			/* at most 18 digits: finite and within a float's range; next is at the ',' or ']' */
-			w->fbuf[w->flen++] = (float)d;
+			fput(w, (float)d);
 			(*n)++;
 			ps->p = next + 1;
 			if (*next == ']')
@@ -635,7 +650,7 @@ floats(struct parser *ps, size_t *off, size_t *n, struct where wh)
 		}
 		if (!isfinite(d) || fabs(d) > FLT_MAX)
 			return wrong(ps, "%s[%zu]: not a finite float", where_str(&wh, what, sizeof what), *n);
-		w->fbuf[w->flen++] = (float)d;
+		fput(w, (float)d);
 		(*n)++;
 		if (!eat(ps, ','))
 			break;
@@ -722,7 +737,7 @@ candidate_fast(struct parser *ps, size_t i)
 	static const char k1[] = "{\"item_id\":\"", k2[] = ",\"features\":[";
 	struct qs_worker *w = ps->w;
 	const char *p = ps->p, *end = ps->end, *s, *next;
-	size_t n, o, flen = w->flen, nf = 0;
+	size_t n, flen = w->flen, nf = 0;
 	double d;
 
 	if ((size_t)(end - p) < sizeof k1 + sizeof k2 || memcmp(p, k1, sizeof k1 - 1) != 0)
@@ -740,15 +755,11 @@ candidate_fast(struct parser *ps, size_t i)
 		p++;
 	else
 		for (;;) {
-			if (w->flen == w->fcap) {
-				w->fcap = w->fcap ? 2 * w->fcap : 1024;
-				w->fbuf = xreallocarray(w->fbuf, w->fcap, sizeof *w->fbuf);
-			}
 			if (!plain_number(p, end, &d, &next)) {
 				w->flen = flen;
 				return 0;
 			}
-			w->fbuf[w->flen++] = (float)d;
+			fput(w, (float)d);
 			nf++;
 			p = next + 1;
 			if (*next == ']')
@@ -758,11 +769,7 @@ candidate_fast(struct parser *ps, size_t i)
 		w->flen = flen;
 		return 0;
 	}
-	o = sreserve(w, n);
-	memcpy(w->sbuf + o, s, n);
-	w->sbuf[o + n] = '\0';
-	w->slen = o + n + 1;
-	w->coff[i] = o;
+	w->coff[i] = sput(w, s, n);
 	w->clen[i] = n;
 	w->cfoff[i] = flen;
 	w->cfn[i] = nf;
