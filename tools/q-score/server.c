@@ -108,6 +108,14 @@ stats(struct qs_server *s)
 	return t;
 }
 
+/* Counts a score request refused before it was scored (too large, not a batch): a request and an error. */
+static void
+count_refused(struct tstats *t)
+{
+	bump(&t->requests, 1);
+	bump(&t->errors, 1);
+}
+
 /* The sum over the threads of the counter at offset in struct tstats. */
 static uint64_t
 sum_stats(struct qs_server *s, size_t offset)
@@ -226,8 +234,7 @@ answer_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 	unsigned code;
 
 	if (cc->too_big) {
-		bump(&t->requests, 1);
-		bump(&t->errors, 1);
+		count_refused(t);
 		snprintf(why, sizeof why, "request body larger than %zu bytes", s->o.max_body);
 		return reply_error(s, c, 413, why);
 	}
@@ -241,13 +248,11 @@ answer_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 			w->ends = xreallocarray(w->ends, w->batchcap, sizeof *w->ends);
 		}
 		if (qs_parse_array(body, len, s->o.max_batch, w->starts, w->ends, &n, why, sizeof why) != 0) {
-			bump(&t->requests, 1);
-			bump(&t->errors, 1);
+			count_refused(t);
 			return reply_error(s, c, 400, why);
 		}
 		if (n > s->o.max_batch) {
-			bump(&t->requests, 1);
-			bump(&t->errors, 1);
+			count_refused(t);
 			snprintf(why, sizeof why, "batch of %zu requests, at most %zu", n, s->o.max_batch);
 			return reply_error(s, c, 413, why);
 		}
@@ -499,8 +504,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 			if (cl != NULL && strtoull(cl, NULL, 10) > s->o.max_body) {
 				char why[128];
-				bump(&stats(s)->requests, 1);
-				bump(&stats(s)->errors, 1);
+				count_refused(stats(s));
 				snprintf(why, sizeof why, "request body larger than %zu bytes", s->o.max_body);
 				return reply_error(s, c, 413, why);
 			}
