@@ -297,11 +297,18 @@ heap_of(const struct session *s)
 	return s->part >= 0 ? &C.parts[s->part].heap : &C.heap;
 }
 
-/* The watermark that s progresses by: its partition's, or the one of file input. */
+/* The watermark of partition-table index part: that partition's, or the one of file input (-1). */
+static int64_t
+part_wm(int32_t part)
+{
+	return part >= 0 ? C.parts[part].wm_now : C.wm_now;
+}
+
+/* The watermark that s progresses by. */
 static int64_t
 wm_of(const struct session *s)
 {
-	return s->part >= 0 ? C.parts[s->part].wm_now : C.wm_now;
+	return part_wm(s->part);
 }
 
 static void
@@ -977,7 +984,7 @@ file_sample(const struct line *ln, int32_t part)
 		}
 	} else {
 		/* In a replay the reader before decided what was late. */
-		w = part >= 0 ? C.parts[part].wm_now : C.wm_now;
+		w = part_wm(part);
 		if (!C.replaying && w != WATERMARK_NONE && w >= sat_add(ts, C.grace)) {
 			(*C.n_late)++;
 			reject(ln, "late: request %s (ts %" PRId64 ") closed at watermark %" PRId64,
