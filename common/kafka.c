@@ -182,6 +182,20 @@ kafka_source_notify(struct kafka_source *src, int assigned, rd_kafka_topic_parti
 	free(pids);
 }
 
+/* Makes a copy of the len bytes at meta the metadata of tp, in place of any it had. */
+static void
+kafka_set_metadata(rd_kafka_topic_partition_t *tp, const void *meta, size_t len)
+{
+	free(tp->metadata);
+	tp->metadata = NULL;
+	tp->metadata_size = 0;
+	if (len > 0) {
+		tp->metadata = xmalloc(len);
+		memcpy(tp->metadata, meta, len);
+		tp->metadata_size = len;
+	}
+}
+
 /* Removes the elements of list that are in parts (all of them when parts is NULL). */
 static void
 kafka_list_remove(rd_kafka_topic_partition_list_t *list, const rd_kafka_topic_partition_list_t *parts)
@@ -240,11 +254,7 @@ kafka_source_fetch_start(struct kafka_source *src, rd_kafka_t *rk, rd_kafka_topi
 		parts->elems[i].offset = tp->offset;
 		e = rd_kafka_topic_partition_list_add(src->start, tp->topic, tp->partition);
 		e->offset = tp->offset;
-		if (tp->metadata_size > 0) {
-			e->metadata = xmalloc(tp->metadata_size);
-			memcpy(e->metadata, tp->metadata, tp->metadata_size);
-			e->metadata_size = tp->metadata_size;
-		}
+		kafka_set_metadata(e, tp->metadata, tp->metadata_size);
 	}
 	rd_kafka_topic_partition_list_destroy(c);
 }
@@ -510,14 +520,7 @@ kafka_source_store_meta(struct kafka_source *src, const char *topic, int32_t par
 	if ((tp = rd_kafka_topic_partition_list_find(src->pending, topic, partition)) == NULL)
 		tp = rd_kafka_topic_partition_list_add(src->pending, topic, partition);
 	tp->offset = next_offset;
-	free(tp->metadata);
-	tp->metadata = NULL;
-	tp->metadata_size = 0;
-	if (metalen > 0) {
-		tp->metadata = xmalloc(metalen);
-		memcpy(tp->metadata, meta, metalen);
-		tp->metadata_size = metalen;
-	}
+	kafka_set_metadata(tp, meta, metalen);
 }
 
 const char *
