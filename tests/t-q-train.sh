@@ -117,6 +117,23 @@ eq "--feature-embeddings: d is the width of the features" "$(jq .dims.d "$T/mf/0
 # the first page has no history, so its first item is row 1 (rows at 640, 2 floats each)
 eq "--feature-embeddings: an item's row is its features" "$(od -An -f -j 648 -N 8 "$T/mf/0000000001/emb.bin" | xargs)" \
     "$(head -1 "$T/small.ndjson" | jq -r '.action[0].features | map(tostring) | join(" ")')"
+# Online and in evaluation, an item the table lacks gets the row of its features, as q-score gives it:
+# the stream's items renamed to ids never seen (same features) teach the heads exactly what the known ids do.
+head -300 "$T/stream.ndjson" >"$T/known.ndjson"
+jq -c '(.action, .next_action // [])[] |= (.item_id = "new-" + .item_id)' "$T/known.ndjson" >"$T/new.ndjson"
+for v in known new; do
+	cp -r "$T/mf" "$T/mf-$v"
+	q-train -q --online -m "$T/mf-$v" -i - --publish-every 0 --stats "$T/mf-$v.stats" <"$T/$v.ndjson" >/dev/null
+done
+eq "feature rows online: a new item is not on the unknown row" \
+    "$(tail -1 "$T/mf-new.stats" | jq -c '[.unknown_items, .feature_row_items > 0]')" '[0,true]'
+eq "feature rows online: a known item's row is its table row" \
+    "$(tail -1 "$T/mf-known.stats" | jq -c '[.unknown_items, .feature_row_items]')" '[0,0]'
+ok "feature rows online: new items teach the heads what known ones with their features do" \
+    cmp -s "$T/mf-known/0000000002/qnet.bin" "$T/mf-new/0000000002/qnet.bin"
+eq "feature rows in evaluation: new items rank as known ones" \
+    "$(q-train -q --evaluate -m "$T/mf" -i "$T/new.ndjson" | jq -c '[.gauc, .unknown]')" \
+    "$(q-train -q --evaluate -m "$T/mf" -i "$T/known.ndjson" | jq -c '[.gauc, .unknown]')"
 
 # --lambda online: a session's pages are learned when it ends; the open ones at the end of the input.
 # (The stats are written when the next line is awaited: the bad line gets them written after the open page.)

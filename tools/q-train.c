@@ -67,7 +67,7 @@ static struct {
 } O;
 
 static struct tool_io *io;
-static uint64_t *n_updates, *n_items, *n_unknown, *n_published, *n_truncated;
+static uint64_t *n_updates, *n_items, *n_unknown, *n_feature_rows, *n_published, *n_truncated;
 static int64_t *g_version;
 
 /* ---- Transitions in memory ---- */
@@ -76,6 +76,7 @@ static int64_t *g_version;
 struct item {
 	uint32_t id;
 	uint32_t feat;		/* offset into the float pool, X floats; NO_NEXT: none */
+	uint32_t frow;		/* offset into the float pool of its row built from feat (see parse_ctx); NO_NEXT: row id's */
 	float r;		/* w_click·click + w_pay·pay */
 	uint8_t click;
 	uint8_t pos;		/* position on the page, at most MAX_POS - 1 */
@@ -116,10 +117,19 @@ struct dataset {
 /* Maps an item id to the number stored in the dataset (a vocabulary id or an embedding row). */
 typedef uint32_t (*idmap_fn)(void *arg, const char *id, size_t len);
 
+/*
+ * How transitions are read: map gives each id its number. Against a model
+ * with feature rows, frow_d is its d: a shown item the map puts on the
+ * unknown row (0) gets instead emb_feature_row() of its features, as
+ * q-score does for a candidate the table lacks. unknown and feature_rows
+ * (may be NULL) count the ids left on the unknown row and the rows built.
+ */
 struct parse_ctx {
 	struct dataset *ds;
 	idmap_fn map;
 	void *arg;
+	uint32_t frow_d;
+	uint64_t *unknown, *feature_rows;
 	char *err;
 	size_t errlen;
 };
@@ -163,7 +173,9 @@ static int parse_hist(struct parse_ctx *pc, json_t *st, const char *where, uint3
 		}
 		if (len == 0 || len > MODEL_ID_MAX)
 			return perr(pc, "%s.hist[%zu]: empty or too long id", where, i);
-		ds->ids[ds->nids++] = pc->map(pc->arg, s, len);
+		ds->ids[ds->nids] = pc->map(pc->arg, s, len);
+		if (ds->ids[ds->nids++] == 0 && pc->unknown)
+			(*pc->unknown)++;
 	}
 	return 0;
 }
@@ -226,6 +238,18 @@ static int parse_items(struct parse_ctx *pc, json_t *arr, const char *where, int
 		it->pos = (uint8_t)(pos < MAX_POS ? pos : MAX_POS - 1);
 		it->r = (float)(O.w_click * click + O.w_pay * pay);
 		it->id = pc->map(pc->arg, id, strlen(id));
+		it->frow = NO_NEXT;
+		if (it->id == 0 && pc->frow_d > 0) {
+			GROW(ds->fl, ds->nfl, ds->capfl, pc->frow_d);
+			if (emb_feature_row(ds->fl + ds->nfl, pc->frow_d, ds->fl + it->feat, ds->X) == 0) {
+				it->frow = (uint32_t)ds->nfl;
+				ds->nfl += pc->frow_d;
+			}
+		}
+		if (it->frow != NO_NEXT && pc->feature_rows)
+			(*pc->feature_rows)++;
+		else if (it->id == 0 && pc->unknown)
+			(*pc->unknown)++;
 		ds->nit++;
 	}
 	return 0;
@@ -445,6 +469,12 @@ static uint32_t row_id(struct learner *lr, uint32_t id)
 	return lr->rowmap ? lr->rowmap[id] : id;
 }
 
+/* The embedding row of a shown item: the one built from its features (see parse_ctx), else its table row. */
+static const float *item_row(struct learner *lr, const struct dataset *ds, const struct item *it)
+{
+	return it->frow != NO_NEXT ? ds->fl + it->frow : row_of(lr, it->id);
+}
+
 static const float *feat_of(const struct dataset *ds, const struct item *it)
 {
 	return ds->X ? ds->fl + it->feat : NULL;
@@ -478,7 +508,7 @@ static float next_value(struct learner *lr, const struct dataset *ds, const stru
 	}
 	for (uint32_t i = 0; i < t->nact2; i++) {
 		const struct item *it = &ds->it[t->act2 + i];
-		lr->erow[i] = row_of(lr, it->id);
+		lr->erow[i] = item_row(lr, ds, it);
 		lr->xrow[i] = feat_of(ds, it);
 	}
 	return qnet_next_value(lr->net, lr->tgt, lr->ws, lr->erow, lr->xrow, t->nact2);
@@ -603,7 +633,7 @@ static double td_page(struct learner *lr, const struct dataset *ds, const struct
 			const struct item *it = &ds->it[t->act + i];
 			if (!it->click)
 				continue;
-			pred += qnet_a(net, lr->ws, row_of(lr, it->id), feat_of(ds, it));
+			pred += qnet_a(net, lr->ws, item_row(lr, ds, it), feat_of(ds, it));
 			y += it->r;
 			nc++;
 		}
@@ -614,7 +644,7 @@ static double td_page(struct learner *lr, const struct dataset *ds, const struct
 			for (uint32_t i = 0; i < t->nact; i++) {
 				const struct item *it = &ds->it[t->act + i];
 				if (it->click)
-					qnet_item_backward(net, lr->ws, row_of(lr, it->id), feat_of(ds, it), scale * err, 0,
+					qnet_item_backward(net, lr->ws, item_row(lr, ds, it), feat_of(ds, it), scale * err, 0,
 					    QNET_RANGE_HEADS, lr->g, NULL);
 			}
 			qnet_v_backward(lr->ws, scale * err * (1.0f - (float)nc));
@@ -626,7 +656,7 @@ static double td_page(struct learner *lr, const struct dataset *ds, const struct
 		const struct item *it = &ds->it[t->act + i];
 		if (net->target == QNET_TARGET_SLATE && !it->click)
 			continue;
-		const float *e = row_of(lr, it->id), *x = feat_of(ds, it);
+		const float *e = item_row(lr, ds, it), *x = feat_of(ds, it);
 		float y = qnet_td_target(it->r, (float)O.gamma, t->done, fut);
 		float q = qnet_qbar(net, lr->ws, e, x);
 		loss += 0.5 * (q - y) * (q - y);
@@ -644,7 +674,7 @@ static double page_auc(struct learner *lr, const struct dataset *ds, const struc
 {
 	for (uint32_t i = 0; i < t->nact; i++) {
 		const struct item *it = &ds->it[t->act + i];
-		sc[i] = qnet_q(lr->net, lr->ws, row_of(lr, it->id), feat_of(ds, it));
+		sc[i] = qnet_q(lr->net, lr->ws, item_row(lr, ds, it), feat_of(ds, it));
 		y[i] = it->r > 0;
 	}
 	return auc(sc, y, t->nact);
@@ -855,7 +885,7 @@ static int run_offline(void)
 	int rv;
 	memset(&ds, 0, sizeof ds);
 	voc.dict = emb_new(1);
-	struct parse_ctx pc = { &ds, vocab_map, &voc, err, sizeof err };
+	struct parse_ctx pc = { .ds = &ds, .map = vocab_map, .arg = &voc, .err = err, .errlen = sizeof err };
 
 	double t0 = now_s();
 	while ((rv = tool_io_next(io, &ln)) != 0) {
@@ -1292,17 +1322,18 @@ static int run_offline(void)
 
 /* ---- Online ---- */
 
-/* Maps an id to its row of the frozen table, counting the unknown. */
-static int count_unknown = 1;	/* 0 while an episode's buffered pages are read again */
+/* Maps an id to its row of the frozen table, 0 (the unknown row) when absent. */
 static uint32_t model_map(void *arg, const char *id, size_t len)
 {
 	int64_t r = emb_find(arg, id, len);
-	if (r < 0) {
-		if (count_unknown)
-			(*n_unknown)++;
-		return 0;
-	}
-	return (uint32_t)r;
+	return r < 0 ? 0 : (uint32_t)r;
+}
+
+/* How the online learner and the evaluation read transitions against model m, counting in the statistics. */
+static struct parse_ctx model_parse_ctx(struct dataset *ds, const struct model *m, char *err, size_t errlen)
+{
+	return (struct parse_ctx){ .ds = ds, .map = model_map, .arg = m->emb, .frow_d = m->feature_rows ? m->net->dm.d : 0,
+		.unknown = n_unknown, .feature_rows = n_feature_rows, .err = err, .errlen = errlen };
 }
 
 /*
@@ -1481,10 +1512,11 @@ static size_t ep_learn(struct learner *lr, struct parse_ctx *pc, struct episodes
 	struct dataset *ds = pc->ds;
 	size_t n = 0;
 	ds->n = ds->nids = ds->nfl = ds->nit = 0;
-	count_unknown = 0;
+	/* counted when first read */
+	struct parse_ctx again = *pc;
+	again.unknown = again.feature_rows = NULL;
 	for (uint32_t i = 0; i < e->n; i++)
-		(void)parse_transition(pc, e->lines[i], e->lens[i]);
-	count_unknown = 1;
+		(void)parse_transition(&again, e->lines[i], e->lens[i]);
 	ep_remove(es, e);
 	if (ds->n == 0)
 		return 0;
@@ -1716,7 +1748,7 @@ static int run_online(void)
 	ds.C = net->dm.C;
 	ds.X = net->dm.X;
 	ds.C_set = ds.X_set = 1;
-	struct parse_ctx pc = { &ds, model_map, m->emb, err, sizeof err };
+	struct parse_ctx pc = model_parse_ctx(&ds, m, err, sizeof err);
 	struct model_info info = m->info;
 	strcpy(info.mode, "online");
 	info.gamma = O.gamma;
@@ -1876,7 +1908,7 @@ static int run_evaluate(void)
 	ds.C = m->net->dm.C;
 	ds.X = m->net->dm.X;
 	ds.C_set = ds.X_set = 1;
-	struct parse_ctx pc = { &ds, model_map, m->emb, err, sizeof err };
+	struct parse_ctx pc = model_parse_ctx(&ds, m, err, sizeof err);
 	struct line ln;
 	int rv;
 	double gs = 0;
@@ -2148,6 +2180,7 @@ int main(int argc, char *argv[])
 	n_updates = stats_counter(io->st, "updates");
 	n_items = stats_counter(io->st, "items");
 	n_unknown = stats_counter(io->st, "unknown_items");
+	n_feature_rows = stats_counter(io->st, "feature_row_items");
 	n_published = stats_counter(io->st, "published");
 	n_truncated = stats_counter(io->st, "truncated");
 	g_version = stats_gauge(io->st, "model_version");
