@@ -64,9 +64,11 @@ $(B)/bin/%: $$(wildcard tools/%/*.c) $$(wildcard tools/%/*.h) $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itools/$* $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB) $(LDLIBS)
 
+# A unit test may include a tool's own sources: the compiler lists what it read, and make reads the list.
 $(B)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+-include $(wildcard $(B)/tests/*.d)
 
 $(B)/tests/%: tests/helpers/%.c $(LIB)
 	@mkdir -p $(@D)
