@@ -166,11 +166,66 @@ main(void)
 	    w.fbuf[4] == (float)123456789012345678.0 && w.fbuf[5] == (float)1234567890123456789.0 &&
 	    w.fbuf[6] == 3.0f && w.fbuf[7] == 4.0f && w.fbuf[8] == (float)0.1 && w.fbuf[9] == (float)-0.000001,
 	    "numbers with and without the shortcut: %s", err);
+	/*
+	 * The digits are read eight at a time where eight bytes follow: runs of
+	 * every length from 1 to 20 digits, with and without a fraction and a
+	 * sign, at every alignment and next to the end of the text, read to the
+	 * value a digit-by-digit reading gives (up to 18 digits; more go to
+	 * number() and are checked against strtod's value to a float's precision).
+	 */
+	{
+		char req[8192], num[64];
+		float want[64];
+		size_t len, i, ni, nf;
+		uint64_t x = 99, m;
+		int t, good = 1, k, nn;
+		for (t = 0; t < 3000 && good; t++) {
+			len = (size_t)snprintf(req, sizeof req, "{\"request_id\":\"a\",\"candidates\":[],\"context\":[");
+			nn = 1 + t % 40;
+			for (k = 0; k < nn; k++) {
+				size_t o = 0;
+				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+				ni = 1 + (x >> 33) % 20;
+				nf = (x >> 45) % 3 ? (x >> 50) % 12 : 0;
+				if ((x >> 60) & 1)
+					num[o++] = '-';
+				m = 0;
+				for (i = 0; i < ni + nf; i++) {
+					x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+					if (i == ni)
+						num[o++] = '.';
+					num[o] = (char)('0' + (x >> 40) % 10);
+					if (i == 0 && ni > 1 && num[o] == '0')
+						num[o] = '7';
+					m = m * 10 + (uint64_t)(num[o++] - '0');
+				}
+				num[o] = '\0';
+				if (ni + nf <= 18)
+					want[k] = (float)((num[0] == '-' ? -1.0 : 1.0) * ((double)m / pow10_tab[nf]));
+				else
+					want[k] = (float)strtod(num, NULL);
+				len += (size_t)snprintf(req + len, sizeof req - len, "%s%s", k ? "," : "", num);
+			}
+			snprintf(req + len, sizeof req - len, "]}");
+			if (parse(req) != 0 || (int)rq.nctx != nn) {
+				good = 0;
+				break;
+			}
+			for (k = 0; k < nn; k++)
+				if (w.fbuf[rq.ctx_off + (size_t)k] != want[k])
+					good = 0;
+		}
+		CHECK(good, "digit runs read eight at a time: request %d: %s", t, good ? "" : req);
+	}
 	refused("{\"request_id\":\"a\",\"context\":[01],\"candidates\":[]}", "bad JSON at column 30: leading zero in number");
 	refused("{\"request_id\":\"a\",\"context\":[1.],\"candidates\":[]}", "bad JSON at column 30: digit expected after '.'");
 	refused("{\"request_id\":\"a\",\"context\":[-],\"candidates\":[]}", "bad JSON at column 30: invalid value");
 	refused("{\"request_id\":\"a\",\"context\":[1,],\"candidates\":[]}", "bad JSON at column 32: invalid value");
 	refused("{\"request_id\":\"a\",\"context\":[1x],\"candidates\":[]}", "bad JSON at column 31: ',' or ']' expected");
+	/* the bytes next to '0' and '9' end a run of digits, read eight at a time or one by one */
+	refused("{\"request_id\":\"a\",\"context\":[12345:7,1],\"candidates\":[]}", "bad JSON at column 35: ',' or ']' expected");
+	refused("{\"request_id\":\"a\",\"context\":[1.5/7,12],\"candidates\":[]}", "bad JSON at column 33: ',' or ']' expected");
+	refused("{\"request_id\":\"a\",\"context\":[1:]}", "bad JSON at column 31: ',' or ']' expected");
 	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\" \"x\"}]}", "bad JSON at column 44: ':' expected");
 	refused("{\"request_id\":\"a\",\"candidates\":[{\"item\\u005fid\":\"x\"}]}", "candidates[0]: missing field 'item_id'");
 	refused("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"\"}]}", "candidates[0]: field 'item_id': empty id");
