@@ -26,63 +26,107 @@ SPID=$!
 i=0; while [ ! -s port ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 P=$(cat port)
 fails=0
-# The server's CPU time in ns: the run times of all its threads (exact, where /proc/PID/stat counts clock ticks).
-cpu_ns() { cat /proc/"$SPID"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" "$2"; }
 med() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.6g\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 list() { tr '\n' ' ' | sed 's/ $//'; }
 
-# warm the server itself
-"$LOADGEN" -p "$P" -r 0 -c 4 -n 2000 -T 10 $LG >/dev/null
+# A second server with one request thread, and the transport's floor: tcp-floor answers every request
+# with q-score's own recorded answer to it, doing nothing else (one thread, epoll).
+"$BIN/q-score" -m models --listen 127.0.0.1:0 --port-file port1 --threads 1 -q 2>server1.err &
+SPID1=$!
+head -1 warm.ndjson | "$TOP/$B/tests/qscore-http" -o answer.json -D - "http://127.0.0.1:$P/v1/score" >/dev/null ||
+    bench_fail "no answer to record"
+tcp-floor -f fport -b answer.json &
+FPID=$!
+i=0; while { [ ! -s port1 ] || [ ! -s fport ]; } && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+P1=$(cat port1)
+PF=$(cat fport)
+trap 'kill $SPID $SPID1 $FPID 2>/dev/null; bench_cleanup' EXIT
+
+# warm the servers
+for p in "$P" "$P1" "$PF"; do "$LOADGEN" -p "$p" -r 0 -c 4 -n 2000 -T 10 $LG >/dev/null; done
 
 # 1 and 2. CPU per request against the bare scoring of the same requests, in alternating rounds
-# (the machine may be shared: its other load slows both alike within a round, and the median of
+# (the machine may be shared: its other load slows all alike within a round, and the median of
 # the rounds' ratios is reported). Each round times:
 #  - bare scoring (the history's and the candidates' embedding lookups and the network, as the
 #    server does them; no parsing, no HTTP), one thread, CPU time;
-#  - the server's CPU per request in a closed loop of 4 connections, with a client that sleeps
-#    between answers (the server's send also pays for waking it), and with one that polls (-S)
-#    as a client on another host would cost the server nothing for its wake-up (on 2 processors
-#    the polling client takes one, and the server's two threads then take turns on the other:
-#    about one voluntary context switch a request, where the sleeping client's wake-up preempts
-#    the server about once a request; neither figure is free of such a switch there);
+#  - the CPU per request, in a closed loop of 4 connections, of q-score with $THREADS request
+#    threads, of q-score with one (on 2 processors: one for the server, one for the load
+#    generator, as a server on a host of its own would have its cores), and of tcp-floor;
+#  - each with a client that sleeps between answers (on loopback the server's send then pays for
+#    waking it: an inter-processor interrupt, dear in a virtual machine, that a client on another
+#    host would not cost it), and with one that polls (-S; it takes a processor, and q-score's
+#    threads then share the other);
 #  - with the sleeping client, the server's own measure of the same scoring, inside it and so
 #    under the same load (/v1/latency forward_us: the mean CPU time of the same lookups and
 #    forward passes, taken on one request in 8).
+# The server's CPU time in ns: the run times of all its threads (exact, where /proc/PID/stat counts clock ticks).
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'; }
 CPUN=${QS_BENCH_CPU_REQUESTS:-10000}
-: >bare.r; : >sleep.r; : >spin.r; : >rps.r; : >fwd.r
+# cpu_run NAME PID PORT FLAG: one closed-loop run; its CPU per request (us) to NAME.r
+cpu_run() {
+	c0=$(cpu_ns "$2")
+	"$LOADGEN" -p "$3" -r 0 -c 4 -n "$CPUN" -T 60 $4 $LG >max.out || fails=$((fails + 1))
+	c1=$(cpu_ns "$2")
+	awk -v a="$c0" -v b="$c1" -v n="$(field done max.out)" 'BEGIN { printf "%.2f\n", (b - a) / n / 1000 }' >>"$1.r"
+}
+: >bare.r; : >rps.r; : >fwd.r
+for k in sleep spin sleep1 spin1 floor floorspin; do : >$k.r; done
 r=0
 while [ $r -lt "$CPUR" ]; do
 	"$MK" -r -m models -b 50 <warm.ndjson 2>bare.txt >/dev/null
 	sed -n 's/bare scoring: \([0-9]*\) ns.*/\1/p' bare.txt >>bare.r
-	for mode in sleep spin; do
-		flag=""; [ $mode = spin ] && flag=-S
-		get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
-		c0=$(cpu_ns)
-		"$LOADGEN" -p "$P" -r 0 -c 4 -n "$CPUN" -T 60 $flag $LG >max.out || fails=$((fails + 1))
-		c1=$(cpu_ns)
-		[ $mode = sleep ] && get "http://127.0.0.1:$P/v1/latency" | jq .forward_us.mean >>fwd.r
-		awk -v a="$c0" -v b="$c1" -v n="$(field done max.out)" 'BEGIN { printf "%.2f\n", (b - a) / n / 1000 }' >>$mode.r
-		[ $mode = sleep ] && field rps max.out >>rps.r
-	done
+	get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
+	cpu_run sleep "$SPID" "$P" ""
+	field rps max.out >>rps.r
+	get "http://127.0.0.1:$P/v1/latency" | jq .forward_us.mean >>fwd.r
+	cpu_run spin "$SPID" "$P" -S
+	cpu_run sleep1 "$SPID1" "$P1" ""
+	cpu_run spin1 "$SPID1" "$P1" -S
+	cpu_run floor "$FPID" "$PF" ""
+	cpu_run floorspin "$FPID" "$PF" -S
 	r=$((r + 1))
 done
 bare_us=$(awk '{ printf "%.2f\n", $1 / 1000 }' bare.r | med)
-sleep_us=$(med <sleep.r)
-spin_us=$(med <spin.r)
-echo "throughput (closed loop, 4 connections, $THREADS threads): $(med <rps.r) requests/s (median of $CPUR rounds); server CPU ${sleep_us} us/request = $(awk -v c="$sleep_us" 'BEGIN { printf "%.0f", 1e6 / c }') requests/s per core"
-echo "bare scoring (state + 100 candidates, history and candidate lookups included): ${bare_us} us/request (rounds: $(awk '{ printf "%.1f\n", $1 / 1000 }' bare.r | list))"
-echo "server CPU, sleeping client: ${sleep_us} us/request (rounds: $(list <sleep.r))"
-echo "server CPU, polling client:  ${spin_us} us/request (rounds: $(list <spin.r))"
-paste bare.r sleep.r | awk '{ printf "%.2f\n", $2 * 1000 / $1 }' >ratio_sleep.r
-paste bare.r spin.r | awk '{ printf "%.2f\n", $2 * 1000 / $1 }' >ratio_spin.r
-echo "server CPU / bare = $(med <ratio_sleep.r) with a sleeping client, $(med <ratio_spin.r) with a polling one (median of rounds: $(list <ratio_sleep.r) / $(list <ratio_spin.r); goal <= 2)"
+awk '{ printf "%.2f\n", $1 / 1000 }' bare.r >bare_us.r
+echo "throughput (closed loop, 4 connections, $THREADS threads): $(med <rps.r) requests/s (median of $CPUR rounds); server CPU $(med <sleep.r) us/request = $(awk -v c="$(med <sleep.r)" 'BEGIN { printf "%.0f", 1e6 / c }') requests/s per core"
+echo "bare scoring (state + 100 candidates, history and candidate lookups included): ${bare_us} us/request (rounds: $(list <bare_us.r))"
+# ratio A B: the median over the rounds of A's round over B's
+ratio() { paste "$1" "$2" | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r; echo "$(med <ratio.r) (rounds: $(list <ratio.r))"; }
+for k in sleep spin sleep1 spin1; do
+	case $k in
+	sleep) what="$THREADS threads, sleeping client" fl=floor ;;
+	spin) what="$THREADS threads, polling client " fl=floorspin ;;
+	sleep1) what="1 thread,  sleeping client" fl=floor ;;
+	spin1) what="1 thread,  polling client " fl=floorspin ;;
+	esac
+	echo "q-score $what: $(med <$k.r) us/request (rounds: $(list <$k.r)); / bare = $(ratio $k.r bare_us.r)"
+	# what q-score adds beyond the scoring and the floor, per round
+	paste $k.r $fl.r bare_us.r | awk '{ printf "%.2f\n", $1 - $2 - $3 }' >own.r
+	echo "    of which beyond the bare scoring and the transport floor: $(med <own.r) us (rounds: $(list <own.r))"
+done
+echo "transport floor (tcp-floor, 1 thread, the same requests and answer bytes): sleeping client $(med <floor.r) us/request (rounds: $(list <floor.r)), polling $(med <floorspin.r) (rounds: $(list <floorspin.r))"
+echo "the floor / bare: sleeping client $(ratio floor.r bare_us.r), polling $(ratio floorspin.r bare_us.r)"
 paste fwd.r sleep.r | awk '{ printf "%.2f\n", $2 / $1 }' >ratio_fwd.r
-echo "the same scoring inside the server (forward_us mean): $(med <fwd.r) us/request (rounds: $(list <fwd.r)); server CPU / that = $(med <ratio_fwd.r) (rounds: $(list <ratio_fwd.r))"
+echo "the same scoring inside the server (forward_us mean, $THREADS threads, sleeping client): $(med <fwd.r) us/request (rounds: $(list <fwd.r)); server CPU / that = $(med <ratio_fwd.r) (rounds: $(list <ratio_fwd.r))"
+kill "$SPID1" "$FPID" 2>/dev/null
+wait "$SPID1" "$FPID" 2>/dev/null
 figure "q-score throughput, 4 connections" "$(med <rps.r)" requests/s
-figure "q-score server CPU per request" "$sleep_us" us
-figure "q-score server CPU / bare scoring" "$(med <ratio_sleep.r)" x - "reference, same requests" "<= 2"
-figure "q-score server CPU / its own scoring" "$(med <ratio_fwd.r)" x - "forward_us, same load" "<= 2"
+figure "q-score server CPU per request" "$(med <sleep.r)" us
+for k in sleep spin sleep1 spin1; do
+	case $k in
+	sleep) what="$THREADS thr, sleeping client" ;;
+	spin) what="$THREADS thr, polling client" ;;
+	sleep1) what="1 thr, sleeping client" ;;
+	spin1) what="1 thr, polling client" ;;
+	esac
+	paste $k.r bare_us.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
+	figure "q-score CPU / bare, $what" "$(med <ratio.r)" x - "reference, same requests" "<= 2"
+done
+paste floor.r bare_us.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
+figure "tcp-floor CPU / bare, sleeping client" "$(med <ratio.r)" x
+figure "q-score server CPU / its own scoring" "$(med <ratio_fwd.r)" x - "forward_us, same load"
 
 # 3 and 4. Fixed rate, in rounds of a pair (so that a drift of the machine's other load hits both
 # alike; each round the pair in the other order): steady, and while a new version (new network,
