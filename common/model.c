@@ -876,9 +876,10 @@ int model_info_read(const char *path, struct model_info *info, char *err, size_t
 		    MODEL_FORMAT_VERSION), -1;
 	if (info->rows[0] == '\0')
 		strcpy(info->rows, MODEL_ROWS_LEARNED);
-	if (strcmp(info->rows, MODEL_ROWS_LEARNED) != 0 && strcmp(info->rows, MODEL_ROWS_FEATURES) != 0)
-		return errf(err, errlen, "%s: rows \"%s\": want \"%s\" or \"%s\"", path, info->rows,
-		    MODEL_ROWS_LEARNED, MODEL_ROWS_FEATURES), -1;
+	if (strcmp(info->rows, MODEL_ROWS_LEARNED) != 0 && strcmp(info->rows, MODEL_ROWS_FEATURES) != 0 &&
+	    strcmp(info->rows, MODEL_ROWS_INIT_FEATURES) != 0)
+		return errf(err, errlen, "%s: rows \"%s\": want \"%s\", \"%s\" or \"%s\"", path, info->rows,
+		    MODEL_ROWS_LEARNED, MODEL_ROWS_FEATURES, MODEL_ROWS_INIT_FEATURES), -1;
 	if (version == 0 || version > UINT32_MAX || parent > UINT32_MAX)
 		return errf(err, errlen, "%s: bad version", path), -1;
 	info->version = (uint32_t)version;
@@ -1159,10 +1160,11 @@ struct model *model_load_dir(const char *dir, char *err, size_t errlen)
 	free(p);
 	if (!m->emb)
 		goto err;
-	m->feature_rows = strcmp(m->info.rows, MODEL_ROWS_FEATURES) == 0;
+	m->feature_rows = strcmp(m->info.rows, MODEL_ROWS_FEATURES) == 0 ||
+	    strcmp(m->info.rows, MODEL_ROWS_INIT_FEATURES) == 0;
 	if (m->feature_rows && m->net->dm.d != m->net->dm.X) {
 		errf(err, errlen, "%s/%s: rows \"%s\" with d %u, the features X %u", dir, MODEL_MANIFEST_FILE,
-		    MODEL_ROWS_FEATURES, m->net->dm.d, m->net->dm.X);
+		    m->info.rows, m->net->dm.d, m->net->dm.X);
 		goto err;
 	}
 	return m;

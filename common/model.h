@@ -107,9 +107,14 @@ struct qnet *model_net_load(const char *path, const struct qnet_dims *want, char
 
 /* ---- Versions ---- */
 
-/* The manifest's "rows": how the embedding rows were made ("" reads as learned). */
+/*
+ * The manifest's "rows": how the embedding rows were made ("" reads as
+ * learned). Under the two kinds of feature rows, an item the table lacks
+ * gets emb_feature_row() of its features.
+ */
 #define MODEL_ROWS_LEARNED "learned"
-#define MODEL_ROWS_FEATURES "features"
+#define MODEL_ROWS_FEATURES "features"			/* each row built by emb_feature_row() */
+#define MODEL_ROWS_INIT_FEATURES "init+features"	/* the rows of an initial file, the other items' by emb_feature_row() */
 
 /* The manifest. */
 struct model_info {
@@ -117,7 +122,7 @@ struct model_info {
 	uint32_t parent;	/* the version this one was trained from, 0 for none */
 	char mode[16];		/* "offline" or "online" */
 	char target[16];	/* "slateq" or "item" */
-	char rows[16];		/* MODEL_ROWS_LEARNED, or MODEL_ROWS_FEATURES: each row built by emb_feature_row() */
+	char rows[16];		/* MODEL_ROWS_LEARNED, MODEL_ROWS_FEATURES or MODEL_ROWS_INIT_FEATURES */
 	int64_t created_ms;	/* set by model_publish */
 	double gamma, w_click, w_pay;
 	uint64_t transitions;	/* transitions learned from (cumulative over parents) */
@@ -133,7 +138,7 @@ struct model {
 	struct qnet *net;
 	struct emb *emb;	/* mapped */
 	struct model_info info;
-	int feature_rows;	/* info.rows is "features": an item the table lacks gets emb_feature_row() of its features */
+	int feature_rows;	/* info.rows is a kind of feature rows: an item the table lacks gets emb_feature_row() of its features */
 };
 
 /* malloc'd "MODELDIR/<10-digit version>". */

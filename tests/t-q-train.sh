@@ -117,6 +117,23 @@ eq "--feature-embeddings: d is the width of the features" "$(jq .dims.d "$T/mf/0
 # the first page has no history, so its first item is row 1 (rows at 640, 2 floats each)
 eq "--feature-embeddings: an item's row is its features" "$(od -An -f -j 648 -N 8 "$T/mf/0000000001/emb.bin" | xargs)" \
     "$(head -1 "$T/small.ndjson" | jq -r '.action[0].features | map(tostring) | join(" ")')"
+eq "--feature-embeddings: the manifest says the rows are the features" "$(jq -r .rows "$T/mf/0000000001/manifest.json")" features
+# With --init-embeddings too, the file's items keep the file's rows, the others get their features: the
+# manifest says so, and a reader still builds the rows of the items the table lacks from their features.
+awk 'BEGIN { for (i = 0; i < 100; i += 2) printf "i%d:%g -1\n", i, i / 100 }' >"$T/init2.emb"
+q-train -q --offline -i "$T/small.ndjson" -m "$T/mif" --init-embeddings "$T/init2.emb" --feature-embeddings \
+    --epochs 1 --head-epochs 1 >/dev/null
+eq "--init-embeddings --feature-embeddings: the manifest says where the rows came from" \
+    "$(jq -r .rows "$T/mif/0000000001/manifest.json")" init+features
+# rows at 640, 2 floats each: rows 1 and 2 are i0 and i2 of the file
+eq "--init-embeddings --feature-embeddings: the file's rows" "$(od -An -f -j 648 -N 16 "$T/mif/0000000001/emb.bin" | xargs)" \
+    "0 -1 0.02 -1"
+jq -c '(.action, .next_action // [])[] |= (.item_id = "new-" + .item_id)' "$T/small.ndjson" | head -50 |
+    q-train -q --online -m "$T/mif" -i - --stats "$T/mif.stats" >/dev/null
+eq "--init-embeddings --feature-embeddings: online, a new item gets the row of its features" \
+    "$?:$(tail -1 "$T/mif.stats" | jq -c '[.unknown_items, .feature_row_items > 0]')" '0:[0,true]'
+eq "--init-embeddings --feature-embeddings: the online version keeps the label" \
+    "$(jq -r .rows "$T/mif/0000000002/manifest.json")" init+features
 # Online and in evaluation, an item the table lacks gets the row of its features, as q-score gives it:
 # the stream's items renamed to ids never seen (same features) teach the heads exactly what the known ids do.
 head -300 "$T/stream.ndjson" >"$T/known.ndjson"

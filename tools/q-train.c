@@ -958,6 +958,9 @@ static int run_offline(void)
 	struct emb *emb = emb_new(dm.d);
 	if (O.init_emb && load_init_embeddings(emb, O.init_emb) < 0)
 		diag_fatal(1, "%s: unusable embeddings", O.init_emb);
+	/* the manifest says where the rows came from */
+	const char *rows = !O.feature_emb ? MODEL_ROWS_LEARNED :
+	    emb_rows(emb) > 1 ? MODEL_ROWS_INIT_FEATURES : MODEL_ROWS_FEATURES;
 	uint32_t nvoc = emb_rows(voc.dict);
 	uint32_t *rowmap = xcalloc(nvoc, sizeof *rowmap);
 	uint64_t rare = 0;
@@ -1278,7 +1281,7 @@ static int run_offline(void)
 			.keep = (unsigned)O.keep };
 		strcpy(pub.info.mode, "offline");
 		strcpy(pub.info.target, O.target == QNET_TARGET_SLATE ? "slateq" : "item");
-		strcpy(pub.info.rows, O.feature_emb ? MODEL_ROWS_FEATURES : MODEL_ROWS_LEARNED);
+		strcpy(pub.info.rows, rows);
 		pub.info.gamma = O.gamma;
 		pub.info.w_click = O.w_click;
 		pub.info.w_pay = O.w_pay;

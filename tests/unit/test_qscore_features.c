@@ -212,6 +212,20 @@ score_tests(const char *root)
 	    answer_q(&out, "y"), want);
 	CHECK(atomic_load(&ct.unknown_hist) == 1, "the unseen history item counted");
 
+	/* the same table named init+features (rows from an initial file, the others' from features): as features */
+	snprintf(md, sizeof md, "%s/init-features", root);
+	lm = publish(md, net, MODEL_ROWS_INIT_FEATURES);
+	CHECK(lm && lm->feature_rows && strcmp(lm->info.rows, "init+features") == 0, "init+features load as feature rows");
+	if (lm) {
+		memset(&ct, 0, sizeof ct);
+		out.len = 0;
+		CHECK(qs_score_text(w, &cf, lm, req, strlen(req), &out, id, err, sizeof err) == 0, "scored: %s", err);
+		jbuf_put(&out, "", 1);
+		CHECK(answer_q(&out, "z") == qz && answer_q(&out, "y") == qy, "init+features: unseen candidates as under features");
+		CHECK(atomic_load(&ct.feature_rows) == 2 && atomic_load(&ct.unknown_items) == 0, "init+features: counted feature rows");
+		model_free(lm);
+	}
+
 	/* the same table named learned: unseen candidates get the unknown row */
 	snprintf(md, sizeof md, "%s/learned", root);
 	lm = publish(md, net, MODEL_ROWS_LEARNED);
