@@ -167,11 +167,11 @@ main(void)
 	    w.fbuf[6] == 3.0f && w.fbuf[7] == 4.0f && w.fbuf[8] == (float)0.1 && w.fbuf[9] == (float)-0.000001,
 	    "numbers with and without the shortcut: %s", err);
 	/*
-	 * The digits are read eight at a time where eight bytes follow: runs of
-	 * every length from 1 to 20 digits, with and without a fraction and a
-	 * sign, at every alignment and next to the end of the text, read to the
-	 * value a digit-by-digit reading gives (up to 18 digits; more go to
-	 * number() and are checked against strtod's value to a float's precision).
+	 * Runs of every length from 1 to 20 digits, with and without a fraction
+	 * and a sign, anywhere in the text and next to its end, read to the value
+	 * of their digits over a power of ten (up to 18 digits; more go to
+	 * number_slow() and are checked against strtod's value to a float's
+	 * precision).
 	 */
 	{
 		char req[8192], num[64];
@@ -215,14 +215,14 @@ main(void)
 				if (w.fbuf[rq.ctx_off + (size_t)k] != want[k])
 					good = 0;
 		}
-		CHECK(good, "digit runs read eight at a time: request %d: %s", t, good ? "" : req);
+		CHECK(good, "runs of digits of every length: request %d: %s", t, good ? "" : req);
 	}
 	refused("{\"request_id\":\"a\",\"context\":[01],\"candidates\":[]}", "bad JSON at column 30: leading zero in number");
 	refused("{\"request_id\":\"a\",\"context\":[1.],\"candidates\":[]}", "bad JSON at column 30: digit expected after '.'");
 	refused("{\"request_id\":\"a\",\"context\":[-],\"candidates\":[]}", "bad JSON at column 30: invalid value");
 	refused("{\"request_id\":\"a\",\"context\":[1,],\"candidates\":[]}", "bad JSON at column 32: invalid value");
 	refused("{\"request_id\":\"a\",\"context\":[1x],\"candidates\":[]}", "bad JSON at column 31: ',' or ']' expected");
-	/* the bytes next to '0' and '9' end a run of digits, read eight at a time or one by one */
+	/* the bytes next to '0' and '9' end a run of digits */
 	refused("{\"request_id\":\"a\",\"context\":[12345:7,1],\"candidates\":[]}", "bad JSON at column 35: ',' or ']' expected");
 	refused("{\"request_id\":\"a\",\"context\":[1.5/7,12],\"candidates\":[]}", "bad JSON at column 33: ',' or ']' expected");
 	refused("{\"request_id\":\"a\",\"context\":[1:]}", "bad JSON at column 31: ',' or ']' expected");

@@ -572,50 +572,6 @@ id(struct parser *ps, size_t *off, size_t *len, struct where wh)
  * Returns 0, reading nothing, for anything else (number() then reads it or
  * says what is wrong).
  */
-static const uint64_t pow10_u64[] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000 };
-
-/*
- * Reads the run of digits at p into *m (*m times 10 to the run's length,
- * plus its value) and returns where the run ends. Where eight bytes can be
- * read, eight at a time: the bytes less '0' are digits while below 10, and
- * the first that is not ends the run (a borrow or carry from it only
- * reaches the bytes after it); the run, moved to the top of the word, is
- * then added up in three multiplications.
- */
-static inline const char *
-digit_run(const char *p, const char *end, uint64_t *m)
-{
-	uint64_t v, t, stop;
-	unsigned n;
-
-	while (end - p >= 8) {
-		memcpy(&v, p, 8);
-		t = v - 0x3030303030303030ULL;
-		stop = ((t + 0x7676767676767676ULL) | t) & 0x8080808080808080ULL;
-		n = stop ? (unsigned)__builtin_ctzll(stop) / 8 : 8;
-		if (n == 0)
-			return p;
-		t <<= 8 * (8 - n);
-		t = (t * 2561) >> 8 & 0x00FF00FF00FF00FFULL;
-		t = (t * 6553601) >> 16 & 0x0000FFFF0000FFFFULL;
-		t = (t * 42949672960001ULL) >> 32 & 0xFFFFFFFFULL;
-		*m = *m * pow10_u64[n] + t;
-		p += n;
-		if (n < 8)
-			return p;
-	}
-	while (p < end && (unsigned)(*p - '0') < 10)
-		*m = *m * 10 + (uint64_t)(*p++ - '0');
-	return p;
-}
-
-/*
- * The numbers of a request's arrays are nearly all "-?D+(.D+)?" of at most
- * 18 digits with ',' or ']' right after: such a number is read here in one
- * pass, to the same value as number() reads it, and *next set after it.
- * Returns 0, reading nothing, for anything else (number() then reads it or
- * says what is wrong).
- */
 static inline int
 plain_number(const char *p, const char *end, double *out, const char **next)
 {
@@ -629,13 +585,15 @@ plain_number(const char *p, const char *end, double *out, const char **next)
 		p++;
 	}
 	s = p;
-	p = digit_run(p, end, &m);
+	while (p < end && (unsigned)(*p - '0') < 10)
+		m = m * 10 + (uint64_t)(*p++ - '0');
 	nd = p - s;
 	if (nd == 0 || (nd > 1 && *s == '0'))
 		return 0;
 	if (p < end && *p == '.') {
 		f = ++p;
-		p = digit_run(p, end, &m);
+		while (p < end && (unsigned)(*p - '0') < 10)
+			m = m * 10 + (uint64_t)(*p++ - '0');
 		frac = p - f;
 		if (frac == 0)
 			return 0;

@@ -197,6 +197,8 @@ struct qs_worker {
 	int fwd_clock;			/* set: qs_score() adds the thread CPU ns of its lookups and forward passes to fwd_ns */
 	uint64_t fwd_ns;
 	uint64_t nserved;		/* requests this worker served (the server samples fwd_ns on some) */
+	uint64_t sample_rs;		/* the server's draws of which requests it samples */
+	unsigned sample_at, sample_fwd;	/* the sampled place in this block of requests; the block with fwd_ns */
 	struct jbuf out;		/* the answer being written */
 	size_t *starts, *ends;		/* a batch's elements */
 	size_t batchcap;

@@ -24,7 +24,7 @@ static const unsigned codes[] = { 200, 400, 404, 405, 413, 500, 503 };
 
 /* Service times at 1 us resolution up to 20 ms (the last slot holds the rest), for /v1/latency. */
 #define CPU_SAMPLE 4		/* the thread's CPU time is taken on one request in CPU_SAMPLE */
-#define FWD_SAMPLE 8		/* the forward passes' on one in FWD_SAMPLE (a multiple: those requests have both) */
+#define FWD_SAMPLE 8		/* the forward passes' on one in FWD_SAMPLE (a multiple: on one of those) */
 #define NSERVICE 20001
 #define NCODES (sizeof codes / sizeof codes[0])
 
@@ -295,12 +295,23 @@ handle_score(struct qs_server *s, struct MHD_Connection *c, struct conn *cc)
 
 	/*
 	 * The thread's CPU clock is a system call, not a read of the vDSO's:
-	 * the CPU time is taken on one request in CPU_SAMPLE, the forward
-	 * passes' on one in FWD_SAMPLE; the wall clock on every request.
+	 * the CPU time is taken on one request in each block of CPU_SAMPLE,
+	 * the forward passes' on the sampled one of one block in each
+	 * FWD_SAMPLE requests; the wall clock on every request. Which one is
+	 * drawn anew for each block: a fixed place could fall in step with a
+	 * pattern of the load (a client's connections taking turns, the first
+	 * request after a wait) and measure only its kind.
 	 */
-	sample = w->nserved % CPU_SAMPLE == 0;
+	if (w->nserved % CPU_SAMPLE == 0) {
+		w->sample_rs = w->sample_rs * 6364136223846793005ULL + 1442695040888963407ULL;
+		w->sample_at = (unsigned)((w->sample_rs >> 33) % CPU_SAMPLE);
+		if (w->nserved % FWD_SAMPLE == 0)
+			w->sample_fwd = (unsigned)((w->sample_rs >> 50) % (FWD_SAMPLE / CPU_SAMPLE));
+	}
+	sample = w->nserved % CPU_SAMPLE == w->sample_at;
 	w->fwd_ns = 0;
-	w->fwd_clock = w->nserved++ % FWD_SAMPLE == 0;
+	w->fwd_clock = sample && w->nserved % FWD_SAMPLE / CPU_SAMPLE == w->sample_fwd;
+	w->nserved++;
 	clock_gettime(CLOCK_MONOTONIC, &w0);
 	if (sample)
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
