@@ -147,11 +147,15 @@ n=$(awk -v r="$RATE" -v s="$ROUND" 'BEGIN { print int(r * s) }')
 : >near.lat
 : >far.lat
 r=0
+: >rate_cpu.r
 : >ratio_p99.r; : >ratio_cpu99.r; : >ratio_wall99.r; : >ratio_near.r
 p99() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int(0.99 * (NR - 1)) + 1] : 0 }'; }
 steady() {
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
+	c0=$(cpu_ns "$SPID")
 	"$LOADGEN" -p "$P" -r "$RATE" -c 16 -n "$n" -T $((ROUND + 5)) -l steady.log $LG >steady.out || fails=$((fails + 1))
+	c1=$(cpu_ns "$SPID")
+	awk -v a="$c0" -v b="$c1" -v n="$(field done steady.out)" 'BEGIN { printf "%.2f\n", (b - a) / n / 1000 }' >>rate_cpu.r
 	awk '{ print $4 }' steady.log >>steady.lat
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >>steady.svc
 }
@@ -191,6 +195,9 @@ figure "q-score p99 latency, steady, $RATE/s" "$p99s" us
 figure "q-score p99 swapping / steady (client)" "$(med <ratio_p99.r)" x - "median of $ROUNDS rounds" "<= 1.1"
 figure "q-score p99 swapping / steady (service CPU)" "$(med <ratio_cpu99.r)" x - "median of $ROUNDS rounds" "<= 1.1"
 echo "the server's service time p99, swapping / steady: CPU $(med <ratio_cpu99.r) ($(list <ratio_cpu99.r)), wall $(med <ratio_wall99.r) ($(list <ratio_wall99.r)) (median of rounds)"
+# at a fixed rate the server's threads wait between requests: each request also pays for waking one
+echo "server CPU at $RATE/s, steady ($THREADS threads, 16 connections): $(med <rate_cpu.r) us/request (rounds: $(list <rate_cpu.r)); / bare = $(awk -v a="$(med <rate_cpu.r)" -v b="$bare_us" 'BEGIN { printf "%.2f", a / b }')"
+figure "q-score CPU / bare at $RATE/s" "$(awk -v a="$(med <rate_cpu.r)" -v b="$bare_us" 'BEGIN { printf "%.2f", a / b }')" x - "reference, same requests" "<= 2"
 echo "runs with a failed or backward answer: $fails"
 echo "within the swapping runs: near a swap (-100..+200 ms) $(pcts <near.lat)"
 echo "                          the rest                   $(pcts <far.lat)"
