@@ -141,7 +141,8 @@ wait_for() {
 # stop PID: SIGTERM, then waits for its exit status.
 stop() { kill -TERM "$1"; wait "$1"; }
 if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
-	bg kafka-mock -q -f "$T_TMP/brokers" -p 2 -t samples -t samples2 -t samples3 -t transitions -t tr-crash -t tr-group -t dead-letters
+	bg kafka-mock -q -f "$T_TMP/brokers" -p 2 -t samples -t samples2 -t samples3 -t transitions -t tr-crash -t tr-group -t dead-letters \
+	    -t samples4 -t tr-late -t dl-late
 	i=0; while [ ! -s "$T_TMP/brokers" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 	BRK=$(cat "$T_TMP/brokers")
 	TAB=$(printf '\t')
@@ -245,6 +246,42 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	same_file "kafka group: the transitions of the undisturbed run" "$T_TMP/k5.sorted" "$T_TMP/ref.sorted"
 	eq "kafka group: no position stored without its open sessions" \
 	    "$(cat "$T_TMP/k5.stats" "$T_TMP/k6.stats" | jq -s 'map(.undescribed_positions) | max')" 0
+
+	# Lateness does not depend on who reads: the member that takes a partition over rejects what the
+	# member before rejected as late in the sessions it rebuilds, and goes on from that member's
+	# watermark, not from what it sees of the replay. Partition 0, --max-open 2, minutes after t0:
+	# v at 10; a at 9.5; u at 9.25 (closes v early); a's page 1 at 8.75, late (watermark 9).
+	# Stop; then u's page 1 at 8.9, late for a watermark of 9, not for the 8.5 of a's and u's first
+	# pages; and the tail a day later.
+	late_sample() {	# USER PAGE MINUTES
+		head -1 "$T_TMP/sim.ndjson" | jq -c --arg u "$1" --argjson p "$2" --argjson ts "$((1732345678000 + $3))" \
+		    '.user_id = $u | .session_id = "s" | .page = $p | .pos = 0 | .request_id = ($u + ($p | tostring)) |
+		    .sample_id = .request_id | .ts = $ts'
+	}
+	{ late_sample v 0 600000; late_sample a 0 570000; late_sample u 0 555000; late_sample a 1 525000; } >"$T_TMP/late1"
+	{ late_sample u 1 534000; sed -n 1p "$T_TMP/tail.ndjson"; } >"$T_TMP/late2"
+	cat "$T_TMP/late1" "$T_TMP/late2" | $EC --w-click 0.5 --w-pay 4 --max-open 2 --dead-letter "$T_TMP/late-ref.dl" |
+	    grep -v '"user_id":"zz' | sort >"$T_TMP/late-ref.sorted"
+	eq "late: the undisturbed run rejects both late pages" "$(jq -r .reason "$T_TMP/late-ref.dl" | cut -c1-16 | tr '\n' ' ')" \
+	    "late: request a1 late: request u1 "
+	kcat -P -b "$BRK" -t samples4 -p 0 <"$T_TMP/late1"
+	experience-collect $KOPTS --max-open 2 -G g7 -i kafka:samples4 -o kafka:tr-late --dead-letter kafka:dl-late \
+	    --stats "$T_TMP/k7.stats" 2>"$T_TMP/k7.err" &
+	p=$!
+	wait_for "$T_TMP/k7.stats" '.in == 4 and .late == 1'
+	stop $p
+	kcat -P -b "$BRK" -t samples4 -p 0 <"$T_TMP/late2"
+	experience-collect $KOPTS --max-open 2 -G g7 -i kafka:samples4 -o kafka:tr-late --dead-letter kafka:dl-late \
+	    --stats "$T_TMP/k8.stats" 2>"$T_TMP/k8.err" &
+	p=$!
+	wait_for "$T_TMP/k8.stats" '.in == 5 and .lag == 0 and .open_sessions == 1'
+	stop $p
+	distinct tr-late "$T_TMP/late.sorted"
+	same_file "late: after a hand-over, the transitions of the undisturbed run" "$T_TMP/late.sorted" "$T_TMP/late-ref.sorted"
+	eq "late: each late page dead-lettered once, for the same reason" \
+	    "$(kcat -C -b "$BRK" -t dl-late -e -q -o beginning | jq -r .reason | sort)" "$(jq -r .reason "$T_TMP/late-ref.dl" | sort)"
+	eq "late: the member after skips the late page it replays, and rejects the next one" \
+	    "$(tail -1 "$T_TMP/k8.stats" | jq -c '[.replayed_sessions, .replay_skipped, .late]')" "[2,1,1]"
 else
 	t_fail "kafka tests need kcat and kafka-mock"
 fi

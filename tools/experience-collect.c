@@ -89,6 +89,8 @@ struct session {
 	int32_t part;		/* partition-table index of its first sample, -1 for files */
 	int64_t start_offset;	/* Kafka offset of its first sample, -1 for files */
 	int frozen;		/* rebuilt from a replay not yet read to its end: waits */
+	int64_t *late;		/* Kafka offsets of the samples of its partition rejected as late while it was open, ascending */
+	size_t nlate;
 };
 
 /* Sessions ordered by the watermark at which they may progress. */
@@ -119,6 +121,10 @@ struct part {
 	int64_t replay_end;	/* the previous reader had read up to here; -1 when not replaying */
 	int64_t *pend;		/* first offsets of the sessions it held open, not met yet, ascending */
 	size_t npend, ipend;
+	int64_t *plate;		/* offsets of the samples it rejected as late in those sessions, not met yet, ascending */
+	size_t nplate, iplate;
+	int64_t *lates;		/* scratch: offsets of the late samples of its open sessions (with plate's) */
+	size_t nlates, caplates;
 };
 
 struct collector {
@@ -555,6 +561,7 @@ session_free(struct session *s)
 	free(s->hist);
 	free(s->mdp_id);
 	free(s->key);
+	free(s->late);
 	free(s);
 	(*C.g_open)--;
 }
@@ -858,6 +865,9 @@ replay_end(int32_t pi)
 	free(pt->pend);
 	pt->pend = NULL;
 	pt->npend = pt->ipend = 0;
+	free(pt->plate);
+	pt->plate = NULL;
+	pt->nplate = pt->iplate = 0;
 	for (s = C.lru_head; s; s = s->lru_next)
 		if (s->part == pi && s->frozen) {
 			s->frozen = 0;
@@ -891,6 +901,37 @@ replay_skips(int32_t pi, int64_t offset, const struct session *s, int *start)
 	return 1;
 }
 
+/* Notes that a sample of s's partition at offset was rejected as late while s was open. */
+static void
+session_note_late(struct session *s, int64_t offset)
+{
+	if (s->nlate > 0 && s->late[s->nlate - 1] >= offset)
+		return;
+	s->late = xreallocarray(s->late, s->nlate + 1, sizeof *s->late);
+	s->late[s->nlate++] = offset;
+}
+
+/*
+ * Whether the sample at offset of partition pi, in a replay, is one that
+ * the reader before rejected as late in its open session s: it is rejected
+ * again (and noted in s, for the next hand-over), whatever the watermark
+ * here, which has not seen what that reader had seen.
+ */
+static int
+replay_late(int32_t pi, int64_t offset, struct session *s)
+{
+	struct part *pt = &C.parts[pi];
+
+	while (pt->iplate < pt->nplate && pt->plate[pt->iplate] < offset)
+		pt->iplate++;
+	if (pt->iplate == pt->nplate || pt->plate[pt->iplate] != offset)
+		return 0;
+	pt->iplate++;
+	if (s != NULL && s->part == pi)
+		session_note_late(s, offset);
+	return 1;
+}
+
 static int
 floats_equal(const float *a, const float *b, size_t n)
 {
@@ -913,7 +954,7 @@ file_sample(const struct line *ln, int32_t part)
 	uint64_t h, sh;
 	int64_t w;
 	json_t *o, *v;
-	int start = 0;
+	int start = 0, late;
 
 	if ((o = jsonx_parse(ln->buf, ln->len, err, sizeof err)) == NULL) {
 		reject(ln, "%s", err);
@@ -983,10 +1024,16 @@ file_sample(const struct line *ln, int32_t part)
 			}
 		}
 	} else {
-		/* In a replay the reader before decided what was late. */
 		w = part_wm(part);
-		if (!C.replaying && w != WATERMARK_NONE && w >= sat_add(ts, C.grace)) {
+		if (C.replaying) {
+			/* In a replay the reader before decided what was late, and said so in its commit. */
+			late = replay_late(part, ln->offset, s);
+		} else if ((late = w != WATERMARK_NONE && w >= sat_add(ts, C.grace))) {
 			(*C.n_late)++;
+			if (s != NULL && part >= 0 && s->part == part)
+				session_note_late(s, ln->offset);
+		}
+		if (late) {
 			reject(ln, "late: request %s (ts %" PRId64 ") closed at watermark %" PRId64,
 			    rid, ts, w);
 			goto out;
@@ -1065,24 +1112,31 @@ take_sample(const struct line *ln)
 
 /*
  * What a partition's committed position says, in its commit metadata, to
- * the reader that takes the partition over: "ec1 R D1 D2 ...", decimal
- * numbers. The position is never past the first sample of a session still
- * open; the reader before had read up to the position plus R; the sessions
- * open then began at the position plus D1, then D2 after that, and so on.
- * Every other session met before that end was closed and written: its
- * samples are skipped. A description longer than META_MAX is not stored.
+ * the reader that takes the partition over: "ec2 R W D1 D2 ... / L1 L2 ...",
+ * decimal numbers. The position is never past the first sample of a session
+ * still open; the reader before had read up to the position plus R, where
+ * its watermark of the partition was W (WATERMARK_NONE: none yet); the
+ * sessions open then began at the position plus D1, then D2 after that, and
+ * so on; in those sessions it had rejected as late the samples at the
+ * position plus L1, then L2 after that, and so on (the part from "/" is
+ * left out when there are none). Every other session met before that end
+ * was closed and written: its samples are skipped. A description longer
+ * than META_MAX is not stored. "ec1 R D1 D2 ..." (no watermark, no late
+ * samples) is read too.
  */
-#define META_MAGIC	"ec1"
+#define META_MAGIC	"ec2"
+#define META_MAGIC_1	"ec1"
 #define META_MAX	4000	/* under the brokers' default offset.metadata.max.bytes, 4096 */
 
+/* Appends offset to the array *v of *n offsets (room for *cap). */
 static void
-part_add_start(struct part *pt, int64_t offset)
+offsets_add(int64_t **v, size_t *n, size_t *cap, int64_t offset)
 {
-	if (pt->nstarts == pt->capstarts) {
-		pt->capstarts = pt->capstarts ? pt->capstarts * 2 : 64;
-		pt->starts = xreallocarray(pt->starts, pt->capstarts, sizeof *pt->starts);
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 64;
+		*v = xreallocarray(*v, *cap, sizeof **v);
 	}
-	pt->starts[pt->nstarts++] = offset;
+	(*v)[(*n)++] = offset;
 }
 
 static int
@@ -1093,7 +1147,11 @@ offset_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Gathers, per partition, the first offsets of its open sessions (with those of a replay not met yet) and the oldest offset held. */
+/*
+ * Gathers, per partition, the first offsets of its open sessions and the
+ * offsets of their late samples (with those of a replay not met yet), and
+ * the oldest offset held.
+ */
 static void
 gather_open(void)
 {
@@ -1104,20 +1162,43 @@ gather_open(void)
 
 	for (i = 0; i < C.nparts; i++) {
 		pt = &C.parts[i];
-		pt->nstarts = 0;
+		pt->nstarts = pt->nlates = 0;
 		pt->held = pt->next_read;
 		for (k = pt->ipend; k < pt->npend; k++)
-			part_add_start(pt, pt->pend[k]);
+			offsets_add(&pt->starts, &pt->nstarts, &pt->capstarts, pt->pend[k]);
+		for (k = pt->iplate; k < pt->nplate; k++)
+			offsets_add(&pt->lates, &pt->nlates, &pt->caplates, pt->plate[k]);
 	}
 	for (s = C.lru_head; s; s = s->lru_next) {
-		if (s->part >= 0)
-			part_add_start(&C.parts[s->part], s->start_offset);
+		if (s->part >= 0) {
+			pt = &C.parts[s->part];
+			offsets_add(&pt->starts, &pt->nstarts, &pt->capstarts, s->start_offset);
+			for (k = 0; k < s->nlate; k++)
+				offsets_add(&pt->lates, &pt->nlates, &pt->caplates, s->late[k]);
+		}
 		for (p = s->pages; p; p = p->next)
 			if (p->part >= 0 && p->first_offset < C.parts[p->part].held)
 				C.parts[p->part].held = p->first_offset;
 	}
-	for (i = 0; i < C.nparts; i++)
+	for (i = 0; i < C.nparts; i++) {
 		qsort(C.parts[i].starts, C.parts[i].nstarts, sizeof *C.parts[i].starts, offset_cmp);
+		qsort(C.parts[i].lates, C.parts[i].nlates, sizeof *C.parts[i].lates, offset_cmp);
+	}
+}
+
+/* Appends " d1 d2 ...", the ascending offsets of v from prev on, each less the one before (the first less prev), to b while it fits. */
+static void
+describe_offsets(struct jbuf *b, const int64_t *v, size_t n, int64_t prev)
+{
+	size_t k;
+
+	for (k = 0; k < n && b->len <= META_MAX; k++) {
+		if (v[k] < prev)
+			continue;
+		jbuf_lit(b, " ");
+		jbuf_i64(b, v[k] - prev);
+		prev = v[k];
+	}
 }
 
 /*
@@ -1129,8 +1210,7 @@ static int
 describe_part(size_t pi, struct jbuf *b, int64_t *pos)
 {
 	struct part *pt = &C.parts[pi];
-	int64_t end = pt->next_read, c = pt->held, prev;
-	size_t k;
+	int64_t end = pt->next_read, c = pt->held;
 
 	b->len = 0;
 	if (pt->replay_end > end)
@@ -1138,14 +1218,16 @@ describe_part(size_t pi, struct jbuf *b, int64_t *pos)
 	if (pt->nstarts > 0 && pt->starts[0] < c)
 		c = pt->starts[0];
 	*pos = c;
-	if (c == end && pt->nstarts == 0)
+	if (c == end && pt->nstarts == 0 && pt->wm_now == WATERMARK_NONE)
 		return 1;
 	jbuf_lit(b, META_MAGIC " ");
 	jbuf_i64(b, end - c);
-	for (k = 0, prev = c; k < pt->nstarts && b->len <= META_MAX; k++) {
-		jbuf_lit(b, " ");
-		jbuf_i64(b, pt->starts[k] - prev);
-		prev = pt->starts[k];
+	jbuf_lit(b, " ");
+	jbuf_i64(b, pt->wm_now);
+	describe_offsets(b, pt->starts, pt->nstarts, c);
+	if (pt->nlates > 0 && pt->lates[pt->nlates - 1] >= c) {
+		jbuf_lit(b, " /");
+		describe_offsets(b, pt->lates, pt->nlates, c);
 	}
 	if (b->len <= META_MAX)
 		return 1;
@@ -1175,33 +1257,71 @@ store_positions(void *arg)
 	free(b.p);
 }
 
-/* Reads the description committed with partition pi's start position (offset); 0 when valid. */
+/*
+ * Reads " d1 d2 ..." at *p, differences of offsets from offset, into the
+ * array *v of *n; leaves *p after them. 0, or -1 on a negative or missing
+ * number.
+ */
+static int
+read_offsets(char **p, int64_t offset, int64_t **v, size_t *n)
+{
+	char *e;
+	long long d;
+
+	for (; **p == ' ' && (*p)[1] != '/'; *p = e) {
+		d = strtoll(++*p, &e, 10);
+		if (e == *p || d < 0)
+			return -1;
+		offset += d;
+		*v = xreallocarray(*v, *n + 1, sizeof **v);
+		(*v)[(*n)++] = offset;
+	}
+	return 0;
+}
+
+/*
+ * Reads the description committed with partition pi's start position
+ * (offset) into its replay: its end, the sessions to rebuild, the late
+ * samples in them, and the watermark it starts from. 0 when valid.
+ */
 static int
 read_description(struct part *pt, const char *meta, size_t len, int64_t offset)
 {
 	char *t = xmalloc(len + 1), *p, *e;
 	long long v;
-	int64_t at = offset;
-	int rv = -1;
+	int64_t wm = WATERMARK_NONE;
+	int rv = -1, v1;
 
 	memcpy(t, meta, len);
 	t[len] = '\0';
-	if (strncmp(t, META_MAGIC " ", sizeof META_MAGIC) != 0)
+	v1 = strncmp(t, META_MAGIC_1 " ", sizeof META_MAGIC_1) == 0;
+	if (!v1 && strncmp(t, META_MAGIC " ", sizeof META_MAGIC) != 0)
 		goto out;
-	p = t + sizeof META_MAGIC;
+	p = t + (v1 ? sizeof META_MAGIC_1 : sizeof META_MAGIC);
 	v = strtoll(p, &e, 10);
 	if (e == p || v < 0)
 		goto out;
 	pt->replay_end = offset + v;
-	for (p = e; *p == ' '; p = e) {
-		v = strtoll(++p, &e, 10);
-		if (e == p || v < 0)
+	if (!v1) {
+		p = e;
+		v = strtoll(p, &e, 10);
+		if (e == p || *p != ' ')
 			goto out;
-		at += v;
-		pt->pend = xreallocarray(pt->pend, pt->npend + 1, sizeof *pt->pend);
-		pt->pend[pt->npend++] = at;
+		wm = v;
 	}
-	rv = *p == '\0' ? 0 : -1;
+	p = e;
+	if (read_offsets(&p, offset, &pt->pend, &pt->npend) != 0)
+		goto out;
+	if (!v1 && strncmp(p, " /", 2) == 0) {
+		p += 2;
+		if (read_offsets(&p, offset, &pt->plate, &pt->nplate) != 0 || pt->nplate == 0)
+			goto out;
+	}
+	if (*p != '\0')
+		goto out;
+	if (wm > pt->wm_now)
+		pt->wm_now = wm;
+	rv = 0;
 out:
 	free(t);
 	return rv;
@@ -1233,8 +1353,9 @@ take_over(const char *topic, int32_t partition)
 		replay_end(pi);
 		return;
 	}
-	diag_info(2, "kafka:%s/%" PRId32 ": replaying from %" PRId64 " to %" PRId64 ", %zu open session(s)",
-	    topic, partition, offset, pt->replay_end, pt->npend);
+	diag_info(2, "kafka:%s/%" PRId32 ": replaying from %" PRId64 " to %" PRId64 ", %zu open session(s), "
+	    "%zu late sample(s), watermark %" PRId64, topic, partition, offset, pt->replay_end, pt->npend, pt->nplate,
+	    pt->wm_now);
 	if (pt->replay_end <= offset)
 		replay_end(pi);
 }
