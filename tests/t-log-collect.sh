@@ -57,7 +57,7 @@ done <<EOF
 2 valid.ndjson   /dev/null  --max-line -3
 2 valid.ndjson   /dev/null  --no-such-option
 2 valid.ndjson   /dev/null  valid.ndjson
-2 valid.ndjson   /dev/null  -h
+2 valid.ndjson   /dev/null  -Z
 EOF
 
 # --- Dead letters: the reason and source of every bad line, the raw bytes kept.

@@ -157,7 +157,7 @@ static struct collector C;
 static void
 usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status ? stderr : stdout,
 	    "usage: experience-collect [-hqv] [-b brokers] [-G group] [-i input]... [-o output]\n"
 	    "                          [-X key=value]... [--dead-letter endpoint] [--grace duration]\n"
 	    "                          [--hist-len n] [--idle-timeout duration] [--max-delay duration]\n"

@@ -140,17 +140,17 @@ arena_free_all(void)
 	arena.head = NULL;
 }
 
-static void
-usage(void)
+static _Noreturn void
+usage(int status)
 {
-	fprintf(stderr,
-	    "usage: log-collect [-qv] [-b brokers] [-G group] [-i input]... [-o output]\n"
+	fprintf(status ? stderr : stdout,
+	    "usage: log-collect [-hqv] [-b brokers] [-G group] [-i input]... [-o output]\n"
 	    "                   [-X key=value]... [--dead-letter endpoint] [--dedup-window events]\n"
 	    "                   [--ingest-ts now|ms] [--max-future duration] [--max-line bytes]\n"
 	    "                   [--stats file] [--stats-interval seconds] [--metrics file]\n"
 	    "                   [--commit-interval seconds] [--commit-records n]\n"
 	    "                   [--transactional-id id] [--strict]\n");
-	exit(2);
+	exit(status);
 }
 
 /* A dedup window of n ids (n > 0). */
@@ -590,13 +590,13 @@ main(int argc, char *argv[])
 		case 1:
 			continue;
 		case -1:
-			usage();
+			usage(2);
 		}
 		switch (ch) {
 		case OPT_DEDUP_WINDOW:
 			if (parse_long(optarg, 0, 100000000L, &window) == -1) {
 				diag_warn("--dedup-window: not a count from 0 to 100000000: %s", optarg);
-				usage();
+				usage(2);
 			}
 			break;
 		case OPT_INGEST_TS:
@@ -606,25 +606,27 @@ main(int argc, char *argv[])
 				c.ingest_ts = fixed;
 			else {
 				diag_warn("--ingest-ts: expected now or ms since the epoch: %s", optarg);
-				usage();
+				usage(2);
 			}
 			break;
 		case OPT_MAX_FUTURE:
 			if ((c.max_future_ms = parse_duration_ms(optarg)) < 0) {
 				diag_warn("--max-future: not a duration: %s", optarg);
-				usage();
+				usage(2);
 			}
 			if (c.max_future_ms > MAX_FUTURE_MS)
 				c.max_future_ms = MAX_FUTURE_MS;
 			break;
+		case 'h':
+			usage(0);
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 0)
-		usage();
+		usage(2);
 
 	if ((c.io = tool_io_open(&opts, "log-collect")) == NULL) {
 		tool_opts_free(&opts);

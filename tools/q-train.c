@@ -1963,14 +1963,15 @@ static void usage(int st)
 	    "               [--batch n] [--lr rate] [--gamma g] [--target slateq|item] [--target-sync n]\n"
 	    "               [--w-click w] [--w-pay w] [--click-weight w] [--dim d] [--hist-len L]\n"
 	    "               [--kernels w,w] [--filters F] [--state-dim H] [--init-embeddings file]\n"
-	    "               [--freeze-embeddings]"
-	    " [--min-count n] [--holdout frac] [--position-bias] [--seed n]\n"
-	    "               [--feature-embeddings] [--lambda l] [--no-head-anneal] [--keep n] [--warmup n]\n"
+	    "               [--freeze-embeddings] [--min-count n] [--holdout frac]\n"
+	    "               [--position-bias | --no-position-bias] [--l2 lambda] [--emb-lr rate]\n"
+	    "               [--feature-init 0|1] [--feature-embeddings] [--lambda l] [--no-head-anneal]\n"
+	    "               [--seed n] [--keep n] [--warmup n]\n"
 	    "       q-train --online -m modeldir [-i kafka:topic|-] [--head-lr rate] [--gamma g]\n"
 	    "               [--target-sync n] [--publish-every n] [--publish-interval s] [--reset-heads]\n"
 	    "               [--lambda l] [--keep n]\n"
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
-	    "       common: [-qv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
+	    "       common: [-hqv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
 	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n");
 	exit(st);
 }

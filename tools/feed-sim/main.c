@@ -61,10 +61,10 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-static void
-usage(void)
+static _Noreturn void
+usage(int status)
 {
-	fprintf(stderr,
+	fprintf(status ? stderr : stdout,
 	    "usage: feed-sim [-hqv] [-b brokers] [-c cmd | -U url | -p policy] [-e explore] [-k k]\n"
 	    "                [-n sessions] [-o output] [-P name=value] [-r report] [-s seed]\n"
 	    "                [-u users] [-X key=value] [--items n] [--world-seed n]\n"
@@ -72,7 +72,7 @@ usage(void)
 	    "                [--user-set all|train|heldout] [--no-events] [--curve n]\n"
 	    "                [--candidates n] [--list-params] [--policy-wait seconds]\n"
 	    "                [--w-click w] [--w-pay w] [--hist-len n]\n");
-	exit(2);
+	exit(status);
 }
 
 /* A pending output line, written when simulated time reaches ts. */
@@ -602,14 +602,15 @@ main(int argc, char *argv[])
 			list_params();
 			return fclose(stdout) == 0 ? 0 : 1;
 		case 'h':
+			usage(0);
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 0)
-		usage();
+		usage(2);
 	if ((cmd != NULL) + (url != NULL) > 1)
 		diag_fatal(2, "--policy-cmd and --policy-url exclude each other");
 	if ((ratings == NULL) != (movies == NULL))

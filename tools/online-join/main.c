@@ -39,18 +39,18 @@ struct joiner {
 	size_t nkp;
 };
 
-static void
-usage(void)
+static _Noreturn void
+usage(int status)
 {
-	fprintf(stderr,
-	    "usage: online-join [-qv] [-a dir] [-b brokers] [-d max-delay] [-G group] [-i input]...\n"
+	fprintf(status ? stderr : stdout,
+	    "usage: online-join [-hqv] [-a dir] [-b brokers] [-d max-delay] [-G group] [-i input]...\n"
 	    "                   [-l late] [-n max-open] [-o output] [-w window] [-X key=value]...\n"
 	    "                   [--pay-window duration] [--emit early|on-close] [--idle-timeout duration]\n"
 	    "                   [--archive-size bytes] [--archive-roll duration] [--archive-level n]\n"
 	    "                   [--dead-letter endpoint] [--max-line bytes] [--stats file]\n"
 	    "                   [--stats-interval duration] [--metrics file] [--commit-interval duration]\n"
 	    "                   [--strict]\n");
-	exit(2);
+	exit(status);
 }
 
 static void
@@ -190,7 +190,7 @@ main(int argc, char *argv[])
 		case 1:
 			continue;
 		case -1:
-			usage();
+			usage(2);
 		}
 		switch (ch) {
 		case 'a':
@@ -199,7 +199,7 @@ main(int argc, char *argv[])
 		case 'd':
 			if ((jo.max_delay = parse_duration_ms(optarg)) < 0) {
 				diag_warn("--max-delay: not a duration: %s", optarg);
-				usage();
+				usage(2);
 			}
 			break;
 		case 'l':
@@ -208,20 +208,20 @@ main(int argc, char *argv[])
 		case 'n':
 			if (parse_long(optarg, 1, 1000000000L, &lv) == -1) {
 				diag_warn("--max-open: not a count from 1 to 1000000000: %s", optarg);
-				usage();
+				usage(2);
 			}
 			jo.max_open = (size_t)lv;
 			break;
 		case 'w':
 			if ((jo.window = parse_duration_ms(optarg)) <= 0) {
 				diag_warn("--window: not a positive duration: %s", optarg);
-				usage();
+				usage(2);
 			}
 			break;
 		case OPT_PAY_WINDOW:
 			if ((jo.pay_window = parse_duration_ms(optarg)) <= 0) {
 				diag_warn("--pay-window: not a positive duration: %s", optarg);
-				usage();
+				usage(2);
 			}
 			break;
 		case OPT_EMIT:
@@ -231,41 +231,43 @@ main(int argc, char *argv[])
 				jo.early = 0;
 			else {
 				diag_warn("--emit: expected early or on-close: %s", optarg);
-				usage();
+				usage(2);
 			}
 			break;
 		case OPT_IDLE_TIMEOUT:
 			if ((jo.idle_timeout = parse_duration_ms(optarg)) < 0) {
 				diag_warn("--idle-timeout: not a duration: %s", optarg);
-				usage();
+				usage(2);
 			}
 			break;
 		case OPT_ARCHIVE_SIZE:
 			if ((archive_size = parse_size(optarg)) <= 0) {
 				diag_warn("--archive-size: not a size: %s", optarg);
-				usage();
+				usage(2);
 			}
 			break;
 		case OPT_ARCHIVE_ROLL:
 			if ((archive_roll = parse_duration_ms(optarg)) < 0) {
 				diag_warn("--archive-roll: not a duration: %s", optarg);
-				usage();
+				usage(2);
 			}
 			break;
 		case OPT_ARCHIVE_LEVEL:
 			if (parse_long(optarg, 1, 9, &level) == -1) {
 				diag_warn("--archive-level: expected 1 to 9: %s", optarg);
-				usage();
+				usage(2);
 			}
 			break;
+		case 'h':
+			usage(0);
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 0)
-		usage();
+		usage(2);
 
 	if ((jr.io = tool_io_open(&opts, "online-join")) == NULL) {
 		tool_opts_free(&opts);

@@ -67,13 +67,15 @@ static const struct option longopts[] = {
 static struct qs_models *g_models;
 
 static _Noreturn void
-usage(void)
+usage(int status)
 {
-	fprintf(stderr,
-	    "usage: q-score -m modeldir [-qv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
+	fprintf(status ? stderr : stdout,
+	    "usage: q-score -m modeldir [-hqv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
 	    "               [--seed n] [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
-	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [options]\n");
-	exit(2);
+	    "               [--strict]\n"
+	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [--max-header size]\n"
+	    "               [--max-connections n] [--max-batch n] [--port-file file] [options]\n");
+	exit(status);
 }
 
 /* SIGHUP: the tool's outputs reopen (sig_hup) and the loader checks MODELDIR now. */
@@ -207,7 +209,7 @@ main(int argc, char *argv[])
 		if ((r = tool_opts_handle(&topt, ch, optarg)) == 1)
 			continue;
 		if (r < 0)
-			usage();
+			usage(2);
 		switch (ch) {
 		case 'k':
 			if (parse_long(optarg, 0, 1000000000, &l) != 0)
@@ -301,14 +303,16 @@ main(int argc, char *argv[])
 				diag_fatal(2, "--timeout %s: expected seconds", optarg);
 			so.timeout_s = (unsigned)l;
 			break;
+		case 'h':
+			usage(0);
 		default:
-			usage();
+			usage(2);
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc != 0 || mo.dir == NULL)
-		usage();
+		usage(2);
 	if (stat(mo.dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
 		diag_warn("%s: not a directory yet: waiting for a model version", mo.dir);
 

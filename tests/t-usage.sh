@@ -1,0 +1,48 @@
+#!/bin/sh
+# t-usage.sh: what every tool does first for a new user — -h and --help print the synopsis on
+# standard output and exit 0; an unknown option or a bad value is a usage error (exit 2, the
+# reason on standard error, nothing on standard output); every long option of a man page's
+# SYNOPSIS is in the tool's synopsis.
+. "$(dirname "$0")/lib.sh"
+cd "$T_TMP" || exit 1
+
+TOOLS="log-collect online-join experience-collect q-train q-score feed-sim"
+for t in $TOOLS; do
+	for h in -h --help; do
+		$t $h </dev/null >out 2>err
+		eq "$t $h exits 0" "$?" 0
+		ok "$t $h prints the synopsis on standard output" grep -q "^usage: $t" out
+		ok "$t $h says nothing on standard error" test ! -s err
+	done
+	$t --no-such-option </dev/null >out 2>err
+	eq "$t --no-such-option exits 2" "$?" 2
+	ok "$t --no-such-option: nothing on standard output" test ! -s out
+	ok "$t --no-such-option: the synopsis on standard error" grep -q "^usage: $t" err
+
+	# The long options of the page's SYNOPSIS, against those of the tool's own synopsis.
+	sed -n '/^\.Sh SYNOPSIS/,/^\.Sh DESCRIPTION/p' "$TOP/man/$t.1" | grep -o 'Fl -[a-z0-9-]*' |
+	    sed 's/^Fl -/--/' | sort -u >page
+	$t --help | grep -o -- '--[a-z0-9-]*' | sort -u >help
+	eq "$t: the man page's SYNOPSIS and --help name the same long options" \
+	    "$(comm -3 page help | tr -d '\t' | tr '\n' ' ')" ""
+done
+
+# A bad value names the option and is a usage error.
+bad() {
+	_d=$1; shift
+	"$@" </dev/null >out 2>err
+	_st=$?
+	eq "$_d: exit 2" "$_st" 2
+	ok "$_d: nothing on standard output" test ! -s out
+	ok "$_d: the reason on standard error" test -s err
+}
+bad "log-collect --dedup-window -1" log-collect --dedup-window -1
+bad "online-join --window 0" online-join --window 0
+bad "experience-collect --hist-len x" experience-collect --hist-len x
+bad "q-train --offline --epochs x" q-train --offline -m models --epochs x
+bad "q-score -k x" q-score -m models -k x
+bad "feed-sim -n x" feed-sim -n x
+bad "log-collect --stats-interval 0" log-collect --stats-interval 0
+bad "q-score without -m" q-score
+bad "q-train without a mode" q-train -m models
+t_done
