@@ -1051,6 +1051,42 @@ int model_prune(const char *modeldir, unsigned keep, char *err, size_t errlen)
 	return st;
 }
 
+int model_store_check(const char *modeldir, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *parent, *slash;
+	int rv = 0;
+
+	if (stat(modeldir, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode))
+			return errf(err, errlen, "%s: not a directory", modeldir), -1;
+		if (access(modeldir, W_OK | X_OK) < 0)
+			return errf(err, errlen, "%s: %s", modeldir, strerror(errno)), -1;
+		return 0;
+	}
+	if (errno != ENOENT)
+		return errf(err, errlen, "%s: %s", modeldir, strerror(errno)), -1;
+	parent = xstrdup(modeldir);
+	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash != parent)
+		*slash = '\0';	/* trailing slashes */
+	slash = strrchr(parent, '/');
+	if (slash == NULL)
+		strcpy(parent, ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(parent, &sb) < 0 || (S_ISDIR(sb.st_mode) && access(parent, W_OK | X_OK) < 0)) {
+		errf(err, errlen, "%s: cannot be created: %s: %s", modeldir, parent, strerror(errno));
+		rv = -1;
+	} else if (!S_ISDIR(sb.st_mode)) {
+		errf(err, errlen, "%s: cannot be created: %s is not a directory", modeldir, parent);
+		rv = -1;
+	}
+	free(parent);
+	return rv;
+}
+
 int model_publish(const char *modeldir, const struct model_publication *pub, uint32_t *version,
     char *err, size_t errlen)
 {

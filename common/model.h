@@ -193,6 +193,12 @@ struct model_publication {
  */
 int model_publish(const char *modeldir, const struct model_publication *pub, uint32_t *version,
     char *err, size_t errlen);
+/*
+ * Checks, before any work, that a version could be published in modeldir:
+ * an existing directory this process may write, or a missing one whose
+ * parent it may write. 0, or -1 with the reason in err.
+ */
+int model_store_check(const char *modeldir, char *err, size_t errlen);
 /* Removes all but the newest keep versions (and stale .tmp-* directories of dead writers). 0 or -1. */
 int model_prune(const char *modeldir, unsigned keep, char *err, size_t errlen);
 

@@ -883,6 +883,11 @@ static int run_offline(void)
 	struct line ln;
 	char err[512];
 	int rv;
+	/* A store that cannot take the version fails now, not after the training. */
+	if (model_store_check(O.modeldir, err, sizeof err) < 0) {
+		diag_warn("%s", err);
+		return 1;
+	}
 	memset(&ds, 0, sizeof ds);
 	voc.dict = emb_new(1);
 	struct parse_ctx pc = { .ds = &ds, .map = vocab_map, .arg = &voc, .err = err, .errlen = sizeof err };

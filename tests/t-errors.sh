@@ -1,0 +1,67 @@
+#!/bin/sh
+# t-errors.sh: the errors a new user meets first — a model store that is not there or cannot be
+# written, a missing input — each said at once, naming what is wrong, with the documented status.
+. "$(dirname "$0")/lib.sh"
+cd "$T_TMP" || exit 1
+
+# A few transitions to learn from.
+feed-sim -q -n 30 -s 5 -p popular -e softmax:1 | log-collect -q --ingest-ts 1732341700000 |
+    online-join -q | experience-collect -q >trans.ndjson
+ok "transitions to learn from" test -s trans.ndjson
+
+# fails DESC STATUS PATTERN CMD...: CMD exits STATUS, writes nothing on standard output, and says
+# PATTERN on standard error.
+fails() {
+	_d=$1 _want=$2 _pat=$3; shift 3
+	"$@" >out 2>err </dev/null
+	_st=$?
+	eq "$_d: exit $_want" "$_st" "$_want"
+	ok "$_d: nothing on standard output" test ! -s out
+	ok "$_d: says \"$_pat\"" grep -q -- "$_pat" err
+	[ "$_st" = "$_want" ] && grep -q -- "$_pat" err || sed 's/^/    | /' err >&2
+}
+
+# --- q-train --offline checks the store before it reads or trains: no epoch line is written.
+: >afile
+fails "q-train into a file" 1 "afile: not a directory" \
+    q-train --offline -i trans.ndjson -m afile --epochs 1 --head-epochs 1
+fails "q-train into a missing parent" 1 "nodir/models: cannot be created: nodir: No such file" \
+    q-train --offline -i trans.ndjson -m nodir/models --epochs 1 --head-epochs 1
+fails "q-train into a path under a file" 1 "afile/models" \
+    q-train --offline -i trans.ndjson -m afile/models --epochs 1 --head-epochs 1
+ok "no store was made" test ! -e nodir
+if [ "$(id -u)" != 0 ]; then
+	mkdir ro && chmod 555 ro
+	fails "q-train into a read-only directory" 1 "ro: Permission denied" \
+	    q-train --offline -i trans.ndjson -m ro --epochs 1 --head-epochs 1
+else
+	echo "skipped: a read-only store (root writes anywhere)"
+fi
+# The store is made when its parent exists, with or without a trailing slash.
+q-train -q --offline -i trans.ndjson -m models/ --epochs 1 --head-epochs 1 >/dev/null 2>err
+eq "q-train makes a new store" "$?" 0
+ok "version 1 is in it" test -f models/0000000001/manifest.json
+mkdir sub
+q-train -q --offline -i trans.ndjson -m sub/models --epochs 1 --head-epochs 1 >/dev/null 2>err
+eq "q-train makes a new store in a subdirectory" "$?" 0
+fails "q-train with a missing input" 1 "nosuch.ndjson: No such file" \
+    q-train --offline -i nosuch.ndjson -m models --epochs 1 --head-epochs 1
+
+# --- q-train --online and --evaluate need a version to start from.
+fails "q-train --online without a store" 1 "nosuch" q-train --online -i trans.ndjson -m nosuch
+fails "q-train --evaluate without a store" 1 "nosuch" q-train --evaluate -i trans.ndjson -m nosuch
+
+# --- The q-score filter waits for a first version: each request is answered with an error.
+head -1 trans.ndjson | jq -c '{request_id, hist: .state.hist, context: .state.context,
+    candidates: [.action[] | {item_id, features}], k: 3}' >req.ndjson
+q-score -m nosuch <req.ndjson >out 2>err
+eq "q-score without a model: exit 0" "$?" 0
+eq "q-score without a model: the answer says so" "$(jq -r .error out)" "no model loaded"
+ok "q-score without a model: says so on standard error" grep -q "nosuch: no version could be loaded yet" err
+q-score -m nosuch --strict <req.ndjson >out 2>err
+eq "q-score --strict without a model: exit 1" "$?" 1
+q-score -m models <req.ndjson >out 2>err
+eq "q-score with the model: an answer" "$(jq -r '.items | length' out)" 3
+fails "q-score --pin of a version not there" 1 "version 7 cannot be served" q-score -m models --pin 7
+
+t_done
