@@ -51,6 +51,17 @@ fails "q-train with a missing input" 1 "nosuch.ndjson: No such file" \
 fails "q-train --online without a store" 1 "nosuch" q-train --online -i trans.ndjson -m nosuch
 fails "q-train --evaluate without a store" 1 "nosuch" q-train --evaluate -i trans.ndjson -m nosuch
 
+# --- online-join's archive must be a directory: a file in its place is an error at once, not one
+# per sample (it was taken for a directory that existed).
+feed-sim -q -n 20 -s 6 | log-collect -q --ingest-ts 1732341700000 >events.ndjson
+fails "online-join --archive on a file" 1 "afile: Not a directory" online-join -i events.ndjson -a afile
+eq "online-join --archive on a file: one line" "$(wc -l <err | tr -d ' ')" 1
+fails "online-join --archive under a file" 1 "afile/archive: Not a directory" \
+    online-join -i events.ndjson -a afile/archive
+online-join -i events.ndjson -a new/archive >out 2>err
+eq "online-join makes a new archive with its parents" "$?" 0
+ok "the archive holds a part" test -n "$(find new/archive -name 'part-*.ndjson.gz')"
+
 # --- The q-score filter waits for a first version: each request is answered with an error.
 head -1 trans.ndjson | jq -c '{request_id, hist: .state.hist, context: .state.context,
     candidates: [.action[] | {item_id, features}], k: 3}' >req.ndjson

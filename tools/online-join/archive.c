@@ -55,11 +55,12 @@ mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* mkdir -p. 0, or -1 with errno set. */
+/* mkdir -p: 0 when path is a directory after it, or -1 with errno set (ENOTDIR when path is another file). */
 static int
 mkdirs(const char *path)
 {
 	char *p = xstrdup(path), *s;
+	struct stat sb;
 	int rv = 0;
 
 	for (s = p + 1; ; s++) {
@@ -77,6 +78,12 @@ mkdirs(const char *path)
 			break;
 	}
 	free(p);
+	if (rv == 0 && stat(path, &sb) == -1)
+		rv = -1;
+	else if (rv == 0 && !S_ISDIR(sb.st_mode)) {
+		errno = ENOTDIR;
+		rv = -1;
+	}
 	return rv;
 }
 
