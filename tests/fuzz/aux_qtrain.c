@@ -13,7 +13,7 @@ fuzz_qtrain_accepts(const char *buf, size_t len, char *err, size_t errlen)
 {
 	struct dataset ds = { 0 };
 	struct vocab v = { 0 };
-	struct parse_ctx pc = { &ds, vocab_map, &v, err, errlen };
+	struct parse_ctx pc = { .ds = &ds, .map = vocab_map, .arg = &v, .err = err, .errlen = errlen };
 	int rc;
 
 	v.dict = emb_new(1);

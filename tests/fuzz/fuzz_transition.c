@@ -1,4 +1,4 @@
-/* fuzz_transition.c: libFuzzer target — transition lines through q-train's parser into a dataset, then the warm-up requests built from it. */
+/* fuzz_transition.c: libFuzzer target — transition lines through q-train's parser into a dataset (online, with feature rows or not), then the warm-up requests built from it. */
 /* fuzz-dict: records.dict */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,12 +12,12 @@
 #undef main
 
 static struct emb *known;	/* the embeddings of online mode */
-static uint64_t unknown;
+static uint64_t unknown, feature_rows;
 static unsigned long long n_read, n_refused;
 
-/* Every offset of t lies within ds's pools. */
+/* Every offset of t lies within ds's pools (a row built from features, frow_d floats). */
 static void
-check_trans(const struct dataset *ds, const struct trans *t, uint32_t rows)
+check_trans(const struct dataset *ds, const struct trans *t, uint32_t rows, uint32_t frow_d)
 {
 	uint32_t i;
 
@@ -37,6 +37,8 @@ check_trans(const struct dataset *ds, const struct trans *t, uint32_t rows)
 
 		if (it->id >= rows || it->pos >= MAX_POS || (size_t)it->feat + ds->X > ds->nfl)
 			abort();
+		if (it->frow != NO_NEXT && (frow_d == 0 || it->id != 0 || (size_t)it->frow + frow_d > ds->nfl))
+			abort();	/* only an item on the unknown row gets a row of its features */
 	}
 }
 
@@ -45,7 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dataset ds = { 0 };
 	struct vocab v = { 0 };
-	struct parse_ctx pc;
+	struct parse_ctx pc = { 0 };
 	const uint8_t *p = data;
 	size_t left = size, i, len;
 	struct line ln;
@@ -57,7 +59,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	O.w_click = 1;
 	O.w_pay = 2;
 	O.warmup = 4;
-	n_unknown = &unknown;
 	if (known == NULL) {
 		known = emb_new(2);
 		emb_add(known, "i1", 2);
@@ -67,6 +68,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pc.ds = &ds;
 	pc.map = online ? model_map : vocab_map;
 	pc.arg = online ? (void *)known : (void *)&v;
+	/* online against feature rows of width 2: items of two features get rows of them */
+	pc.frow_d = online && (size & 2) ? 2 : 0;
+	pc.unknown = online ? &unknown : NULL;
+	pc.feature_rows = online ? &feature_rows : NULL;
 	pc.err = err;
 	pc.errlen = sizeof err;
 	while (fuzz_next_line(&p, &left, &ln, -1)) {
@@ -77,7 +82,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (ds.n != n + 1)
 				abort();
 			n_read++;
-			check_trans(&ds, &ds.t[n], emb_rows(online ? known : v.dict));
+			check_trans(&ds, &ds.t[n], emb_rows(online ? known : v.dict), pc.frow_d);
 		} else if (n_refused++, err[0] == '\0' || ds.n != n || ds.nids != nids || ds.nfl != nfl || ds.nit != nit)
 			abort();	/* a refusal says why and leaves the dataset as it was */
 		free(ln.buf);
@@ -93,7 +98,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(warm);
 	}
 	for (i = 0; i < ds.n; i++)
-		check_trans(&ds, &ds.t[i], emb_rows(online ? known : v.dict));
+		check_trans(&ds, &ds.t[i], emb_rows(online ? known : v.dict), pc.frow_d);
 	dataset_free(&ds);
 	emb_free(v.dict);
 	free(v.count);
