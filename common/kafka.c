@@ -327,6 +327,11 @@ kafka_source_open(const struct kafka_opts *opts, char *const *topics, size_t nto
 	char errstr[512], *group = NULL;
 	size_t i;
 
+	for (i = 0; i < ntopics; i++)
+		if (topics[i][0] == '\0') {
+			diag_warn("kafka: an input without a topic name (expected kafka:TOPIC)");
+			return NULL;
+		}
 	src = xcalloc(1, sizeof *src);
 	src->max_line = max_line ? max_line : LINE_MAX_DEFAULT;
 	src->start_metadata = opts != NULL && opts->start_metadata;
@@ -739,6 +744,10 @@ kafka_sink_open(const struct kafka_opts *opts, const char *topic)
 	rd_kafka_conf_t *conf;
 	char errstr[512];
 
+	if (topic[0] == '\0') {
+		diag_warn("kafka: an output without a topic name (expected kafka:TOPIC)");
+		return NULL;
+	}
 	snk = xcalloc(1, sizeof *snk);
 	snk->topic = xstrdup(topic);
 	if (opts && opts->txn) {

@@ -62,6 +62,16 @@ online-join -i events.ndjson -a new/archive >out 2>err
 eq "online-join makes a new archive with its parents" "$?" 0
 ok "the archive holds a part" test -n "$(find new/archive -name 'part-*.ndjson.gz')"
 
+# --- kafka: without a topic name is said at once (it was a failed subscription, or a producer
+# that retried a delivery to "" until it timed out). No broker is needed to tell.
+fails "log-collect -i kafka:" 1 "an input without a topic name" log-collect -b 127.0.0.1:1 -i kafka:
+fails "log-collect -o kafka:" 1 "an output without a topic name" \
+    log-collect -b 127.0.0.1:1 -i events.ndjson -o kafka:
+fails "log-collect --dead-letter kafka:" 1 "an output without a topic name" \
+    log-collect -b 127.0.0.1:1 -i events.ndjson --dead-letter kafka:
+fails "online-join -l kafka:" 1 "an output without a topic name" \
+    online-join -b 127.0.0.1:1 -i events.ndjson -l kafka:
+
 # --- The q-score filter waits for a first version: each request is answered with an error.
 head -1 trans.ndjson | jq -c '{request_id, hist: .state.hist, context: .state.context,
     candidates: [.action[] | {item_id, features}], k: 3}' >req.ndjson
