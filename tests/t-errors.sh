@@ -62,6 +62,17 @@ online-join -i events.ndjson -a new/archive >out 2>err
 eq "online-join makes a new archive with its parents" "$?" 0
 ok "the archive holds a part" test -n "$(find new/archive -name 'part-*.ndjson.gz')"
 
+# --- pipelines/replay: a day or an hour the calendar lacks is a usage error, not "no archive parts";
+# a missing archive and a model store that is a file are named.
+R="$TOP/pipelines/replay"
+fails "replay -d 2024-02-30" 2 "2024-02-30: expected a day" "$R" -a new/archive -m m -d 2024-02-30
+fails "replay -H 24" 2 "-H 24: expected an hour" "$R" -a new/archive -m m -d 2024-11-23 -H 24
+fails "replay -a of no directory" 1 "-a nosuch: no such directory" "$R" -a nosuch -m m -d 2024-11-23
+fails "replay -m on a file" 1 "-m afile: not a directory" "$R" -a new/archive -m afile -d 2024-11-23
+fails "replay of a day with no parts" 1 "no archive parts under new/archive/dt=2020-01-01" \
+    "$R" -a new/archive -m m -d 2020-01-01
+ok "replay made no store" test ! -e m
+
 # --- kafka: without a topic name is said at once (it was a failed subscription, or a producer
 # that retried a delivery to "" until it timed out). No broker is needed to tell.
 fails "log-collect -i kafka:" 1 "an input without a topic name" log-collect -b 127.0.0.1:1 -i kafka:
