@@ -1709,14 +1709,27 @@ static char *read_small_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* The newest version in the store, or NULL after a diagnostic that says what to do when there is none. */
+static struct model *load_newest(void)
+{
+	char err[512];
+	uint32_t v;
+	int r = model_latest(O.modeldir, &v, err, sizeof err);
+	struct model *m = r > 0 ? model_load(O.modeldir, v, err, sizeof err) : NULL;
+	if (r == 0)
+		diag_warn("%s: no model version to start from (q-train --offline publishes a first one)",
+		    O.modeldir);
+	else if (!m)
+		diag_warn("%s", err);
+	return m;
+}
+
 static int run_online(void)
 {
 	char err[512];
-	struct model *m = model_load(O.modeldir, 0, err, sizeof err);
-	if (!m) {
-		diag_warn("%s", err);
+	struct model *m = load_newest();
+	if (!m)
 		return 1;
-	}
 	struct qnet *net = qnet_clone(m->net);
 	size_t lo, hi;
 	qnet_range(net, QNET_RANGE_HEADS, &lo, &hi);
@@ -1902,11 +1915,9 @@ static int run_online(void)
 static int run_evaluate(void)
 {
 	char err[512];
-	struct model *m = model_load(O.modeldir, 0, err, sizeof err);
-	if (!m) {
-		diag_warn("%s", err);
+	struct model *m = load_newest();
+	if (!m)
 		return 1;
-	}
 	struct learner lr;
 	memset(&lr, 0, sizeof lr);
 	learner_init(&lr, m->net);
