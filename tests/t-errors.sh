@@ -48,8 +48,27 @@ fails "q-train with a missing input" 1 "nosuch.ndjson: No such file" \
     q-train --offline -i nosuch.ndjson -m models --epochs 1 --head-epochs 1
 
 # --- q-train --online and --evaluate need a version to start from.
-fails "q-train --online without a store" 1 "nosuch" q-train --online -i trans.ndjson -m nosuch
-fails "q-train --evaluate without a store" 1 "nosuch" q-train --evaluate -i trans.ndjson -m nosuch
+fails "q-train --online without a store" 1 "nosuch: no model version to start from (q-train --offline" \
+    q-train --online -i trans.ndjson -m nosuch
+mkdir empty
+fails "q-train --evaluate on an empty store" 1 "empty: no model version to start from" \
+    q-train --evaluate -i trans.ndjson -m empty
+
+# --- pipelines/workers status shows why a member stopped with an error: the last line of its log
+# (here a state directory as a worker that could not start leaves it; no broker is needed).
+mkdir w
+q-train --online -i trans.ndjson -m nosuch 2>w/q-train.1.log
+echo $? >w/q-train.1.exit
+echo 137 >w/log-collect.1.exit
+echo "log-collect: collecting" >w/log-collect.1.log
+"$TOP/pipelines/workers" status -d w >out 2>err
+eq "workers status: exit 1 while a member is stopped" "$?" 1
+eq "workers status: the reason of an error exit" "$(grep '^q-train.1' out)" \
+    "q-train.1: stopped (exit 1): q-train: nosuch: no model version to start from (q-train --offline publishes a first one)"
+eq "workers status: a member killed by a signal is shown without its log" "$(grep '^log-collect.1' out)" \
+    "log-collect.1: stopped (exit 137)"
+"$TOP/pipelines/workers" status -d none >out 2>err
+ok "workers status with no workers says so" grep -q "no workers in" err
 
 # --- online-join's archive must be a directory: a file in its place is an error at once, not one
 # per sample (it was taken for a directory that existed).
