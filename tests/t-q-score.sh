@@ -113,11 +113,13 @@ q-score -m "$M" --dead-letter dl.ndjson -i cases.ndjson >/dev/null 2>&1
 eq "dead letters carry the bad lines" "$(lines dl.ndjson)" "8"
 q-score -m "$M" --explore bogus </dev/null 2>/dev/null
 eq "a bad --explore is a usage error" "$?" "2"
+q-score -m "$M" --explore softmax:0.5sds </dev/null 2>/dev/null
+eq "a temperature in a unit other than sd is a usage error" "$?" "2"
 
 # ---- exploration: sampled frequencies match the reported propensities ----
 one='{"request_id":"x","context":[0.5,0.2,0.1,0.9],"hist":["i1","i2"],"candidates":[{"item_id":"i3","features":[0.1,0.2]},{"item_id":"i4","features":[1,0]},{"item_id":"i5","features":[0,1]},{"item_id":"i6","features":[2,2]}],"k":2}'
 awk -v r="$one" 'BEGIN { for (i = 0; i < 8000; i++) print r }' >same.ndjson
-for pol in softmax:0.05 epsilon:0.3; do
+for pol in softmax:0.05 softmax:0.5sd epsilon:0.3; do
 	q-score -m "$M" --explore $pol --seed 11 -i same.ndjson >expl.out 2>/dev/null
 	# position 0: frequency of each item against its (constant) reported propensity
 	worst=$(jq -r '"\(.items[0].item_id) \(.items[0].propensity)"' expl.out | awk '

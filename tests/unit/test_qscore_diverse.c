@@ -13,7 +13,8 @@ main(void)
 	static const float va[2] = { 1, 0 }, vb[2] = { 0, 1 };
 	float q[6] = { 1.0f, 0.95f, 0.9f, 0.5f, 0.45f, 0.4f };
 	const float *vec[6] = { va, va, va, vb, vb, vb };
-	struct qs_explore greedy = { QS_GREEDY, 0 }, soft = { QS_SOFTMAX, 0.5 }, eps = { QS_EPSILON, 0.3 };
+	struct qs_explore greedy = { QS_GREEDY, 0, 0 }, soft = { QS_SOFTMAX, 0.5, 0 }, eps = { QS_EPSILON, 0.3, 0 };
+	struct qs_explore soft_sd = { QS_SOFTMAX, 0.5, 1 };
 	struct qs_rank_ws ws;
 	struct qs_diverse_ws dw;
 	struct qs_rng rng;
@@ -90,6 +91,38 @@ main(void)
 				ok = 0;
 		}
 		CHECK(ok, "softmax: first propensities are the softmax shares, lists have no repeats");
+	}
+	/*
+	 * softmax:Tsd: the temperature is T standard deviations of the scores,
+	 * so the draws and propensities are the same for scores scaled by 10 and
+	 * shifted by 3, drawn from the same generator state
+	 */
+	{
+		float q2[6];
+		uint32_t order2[6];
+		double prop2[6], sd = qs_score_spread(q, 6);
+		struct qs_rng r1, r2;
+		int same = 1, first = 1;
+		for (int i = 0; i < 6; i++)
+			q2[i] = 3 + 10 * q[i];
+		qs_rng_seed(&r1, 9);
+		qs_rng_seed(&r2, 9);
+		for (int r = 0; r < 200; r++) {
+			qs_rank_diverse(&soft_sd, 1, q, vec, 2, 6, 4, &r1, &dw, &ws, order, prop);
+			qs_rank_diverse(&soft_sd, 1, q2, vec, 2, 6, 4, &r2, &dw, &ws, order2, prop2);
+			if (memcmp(order, order2, 4 * sizeof *order) != 0)
+				same = 0;
+			for (int j = 0; j < 4; j++)
+				if (fabs(prop[j] - prop2[j]) > 1e-6)
+					same = 0;
+			if (fabs(prop[0] - exp((q[order[0]] - q[0]) / (0.5 * sd)) /
+			    (exp(0) + exp((q[1] - q[0]) / (0.5 * sd)) + exp((q[2] - q[0]) / (0.5 * sd)) +
+			    exp((q[3] - q[0]) / (0.5 * sd)) + exp((q[4] - q[0]) / (0.5 * sd)) +
+			    exp((q[5] - q[0]) / (0.5 * sd)))) > 1e-6)
+				first = 0;
+		}
+		CHECK(same, "softmax:0.5sd: the same draws and propensities for scores scaled by 10 and shifted by 3");
+		CHECK(first, "softmax:0.5sd: the first propensity is the softmax share at 0.5 standard deviations");
 	}
 	/* epsilon: the greedy (penalised) choice carries 1 - E + E/n */
 	{

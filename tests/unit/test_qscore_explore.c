@@ -85,6 +85,17 @@ main(void)
 	CHECK(qs_explore_parse("softmax:0", &ex) != 0, "zero temperature");
 	CHECK(qs_explore_parse("softmax:", &ex) != 0, "no temperature");
 	CHECK(qs_explore_parse("random", &ex) != 0, "unknown policy");
+	CHECK(qs_explore_parse("softmax:0.25sd", &ex) == 0 && ex.policy == QS_SOFTMAX && ex.param == 0.25 && ex.in_sd,
+	    "softmax in standard deviations");
+	CHECK(qs_explore_parse("softmax:0.5", &ex) == 0 && !ex.in_sd, "softmax in score units again");
+	CHECK(qs_explore_parse("softmax:sd", &ex) != 0, "sd without a temperature");
+	CHECK(qs_explore_parse("softmax:0.5s", &ex) != 0, "a unit that is not sd");
+	CHECK(qs_explore_parse("softmax:0.5sdx", &ex) != 0, "sd and more");
+	CHECK(qs_explore_parse("softmax:0sd", &ex) != 0, "zero temperature in sd");
+	CHECK(qs_explore_parse("epsilon:0.1sd", &ex) != 0, "epsilon has no unit");
+	CHECK(qs_score_spread((const float[]){ 2, 2, 2 }, 3) == 1, "equal scores: a spread of 1");
+	CHECK(fabs(qs_score_spread((const float[]){ 1, 3 }, 2) - 1) < 1e-12 &&
+	    fabs(qs_score_spread((const float[]){ 0, 0, 0, 4 }, 4) - sqrt(3)) < 1e-9, "spread: population standard deviation");
 
 	/* greedy: by q, ties by input order, k cuts */
 	qs_explore_parse("greedy", &ex);
@@ -156,6 +167,21 @@ main(void)
 	}
 	CHECK(i == 50, "softmax position-0 propensity = exp(q/T)/sum");
 	check_frequencies(&ex, "softmax:0.7");
+
+	/* softmax:Tsd: Plackett–Luce at T times the scores' standard deviation */
+	{
+		double t = 0.4 * qs_score_spread(qv, N);
+		qs_explore_parse("softmax:0.4sd", &ex);
+		for (z = 0, i = 0; i < N; i++)
+			z += exp(qv[i] / t);
+		for (i = 0; i < 50; i++) {
+			qs_rank(&ex, qv, N, 1, &rng, &ws, order, prop);
+			if (fabs(prop[0] - exp(qv[order[0]] / t) / z) > 1e-9)
+				break;
+		}
+		CHECK(i == 50, "softmax:0.4sd position-0 propensity = exp(q/(0.4 sd))/sum");
+		check_frequencies(&ex, "softmax:0.4sd");
+	}
 
 	/* extreme scores: no NaN, no item twice, the huge one first */
 	{

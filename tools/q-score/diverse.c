@@ -15,42 +15,28 @@ qs_diverse_ws_free(struct qs_diverse_ws *dw)
 	memset(dw, 0, sizeof *dw);
 }
 
-/*
- * The standard deviation of the n scores, the unit of the penalty: the
- * trade-off between a candidate's value and its likeness to the items above
- * then stays the same when a model's values grow or shrink as a whole (an
- * online version learning the returns of a better policy than the one its
- * parent learned from). 1 when the scores are all equal: any unit ranks them
- * alike.
- */
-static double
-score_spread(const float *q, size_t n)
-{
-	double mean = 0, ss = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		mean += q[i];
-	mean /= (double)n;
-	for (i = 0; i < n; i++)
-		ss += ((double)q[i] - mean) * ((double)q[i] - mean);
-	return ss > 0 ? sqrt(ss / (double)n) : 1;
-}
-
 void
 qs_rank_diverse(const struct qs_explore *ex, double lambda, const float *q, const float *const *vec, size_t dim,
     size_t n, size_t k, struct qs_rng *rng, struct qs_diverse_ws *dw, struct qs_rank_ws *ws, uint32_t *order,
     double *prop)
 {
 	size_t i, j, c, nrem = n;
-	double total, u, acc, m;
+	double total, u, acc, m, temp;
 
 	if (k > n)
 		k = n;
 	if (n == 0)
 		return;
 	qs_rank_ws_reserve(ws, n);
-	lambda *= score_spread(q, n);
+	/*
+	 * The penalty is in standard deviations of the scores: the trade-off
+	 * between a candidate's value and its likeness to the items above then
+	 * stays the same when a model's values grow or shrink as a whole (an
+	 * online version learning the returns of a better policy than the one
+	 * its parent learned from).
+	 */
+	lambda *= qs_score_spread(q, n);
+	temp = ex->policy == QS_SOFTMAX ? qs_softmax_temp(ex, q, n) : 1;
 	if (n > dw->cap || dim > dw->dim) {
 		dw->cap = n > dw->cap ? n : dw->cap;
 		dw->dim = dim > dw->dim ? dim : dw->dim;
@@ -94,7 +80,7 @@ qs_rank_diverse(const struct qs_explore *ex, double lambda, const float *q, cons
 			m = dw->adj[best];
 			total = 0;
 			for (i = 0; i < nrem; i++)
-				total += ws->w[ws->rem[i]] = exp((dw->adj[ws->rem[i]] - m) / ex->param);
+				total += ws->w[ws->rem[i]] = exp((dw->adj[ws->rem[i]] - m) / temp);
 			u = qs_rng_uniform(rng) * total;
 			acc = 0;
 			c = best;

@@ -12,6 +12,7 @@ qs_explore_parse(const char *s, struct qs_explore *ex)
 	char *end;
 	double v;
 
+	ex->in_sd = 0;
 	if (strcmp(s, "greedy") == 0) {
 		ex->policy = QS_GREEDY;
 		ex->param = 0;
@@ -26,6 +27,10 @@ qs_explore_parse(const char *s, struct qs_explore *ex)
 	} else
 		return -1;
 	v = strtod(s, &end);
+	if (ex->policy == QS_SOFTMAX && end > s && strcmp(end, "sd") == 0) {
+		ex->in_sd = 1;
+		end += 2;
+	}
 	if (end == s || *end != '\0' || !isfinite(v))
 		return -1;
 	if (ex->policy == QS_EPSILON && (v < 0 || v > 1))
@@ -34,6 +39,28 @@ qs_explore_parse(const char *s, struct qs_explore *ex)
 		return -1;
 	ex->param = v;
 	return 0;
+}
+
+double
+qs_score_spread(const float *q, size_t n)
+{
+	double mean = 0, ss = 0;
+	size_t i;
+
+	if (n == 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		mean += q[i];
+	mean /= (double)n;
+	for (i = 0; i < n; i++)
+		ss += ((double)q[i] - mean) * ((double)q[i] - mean);
+	return ss > 0 ? sqrt(ss / (double)n) : 1;
+}
+
+double
+qs_softmax_temp(const struct qs_explore *ex, const float *q, size_t n)
+{
+	return ex->in_sd ? ex->param * qs_score_spread(q, n) : ex->param;
 }
 
 static uint64_t
@@ -290,7 +317,7 @@ qs_rank(const struct qs_explore *ex, const float *q, size_t n, size_t k, struct 
 		rank_epsilon(ex->param, n, k, rng, ws, order, prop);
 		break;
 	case QS_SOFTMAX:
-		rank_softmax(q, ex->param, n, k, rng, ws, order, prop);
+		rank_softmax(q, qs_softmax_temp(ex, q, n), n, k, rng, ws, order, prop);
 		break;
 	default:
 		for (i = 0; i < k; i++) {

@@ -227,7 +227,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_EXPLORE:
 			if (qs_explore_parse(optarg, &cf.explore) != 0)
-				diag_fatal(2, "--explore %s: expected greedy, epsilon:E (0..1) or softmax:T (T > 0)", optarg);
+				diag_fatal(2, "--explore %s: expected greedy, epsilon:E (0..1), softmax:T or softmax:Tsd (T > 0)", optarg);
 			break;
 		case OPT_DIVERSITY:
 			if (parse_double(optarg, 0, 1e6, &d) != 0)

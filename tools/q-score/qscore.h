@@ -17,10 +17,19 @@ enum qs_policy { QS_GREEDY, QS_EPSILON, QS_SOFTMAX };
 struct qs_explore {
 	enum qs_policy policy;
 	double param;		/* epsilon:E -> E in [0,1]; softmax:T -> T > 0 */
+	int in_sd;		/* softmax:Tsd: T in standard deviations of each request's scores */
 };
 
-/* Parses "greedy", "epsilon:E" or "softmax:T". 0, or -1 when invalid. */
+/* Parses "greedy", "epsilon:E", "softmax:T" or "softmax:Tsd". 0, or -1 when invalid. */
 int qs_explore_parse(const char *s, struct qs_explore *ex);
+/*
+ * The standard deviation of the n scores (1 when they are all equal): the
+ * unit of softmax:Tsd and of the diversity penalty, which then act alike
+ * when a model's values grow or shrink as a whole.
+ */
+double qs_score_spread(const float *q, size_t n);
+/* The softmax temperature for these n scores. */
+double qs_softmax_temp(const struct qs_explore *ex, const float *q, size_t n);
 
 /* xoshiro256**: a small, fast generator; one per thread. */
 struct qs_rng { uint64_t s[4]; };
