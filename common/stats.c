@@ -27,7 +27,7 @@ struct stats {
 	double start, last;
 	struct stat_entry e[STATS_MAX];
 	int n;
-	int warned;
+	int warned;		/* 1: the stats file failed, 2: the metrics file; each said once */
 };
 
 static double
@@ -93,8 +93,8 @@ write_json(struct stats *st, double now)
 		return;
 	fp = strcmp(st->path, "-") == 0 ? stderr : fopen(st->path, "a");
 	if (fp == NULL) {
-		if (!st->warned++)
-			diag_warn("%s:", st->path);
+		if (!(st->warned & 1) && (st->warned |= 1))
+			diag_warn("%s: cannot write the stats:", st->path);
 		return;
 	}
 	fprintf(fp, "{\"tool\":\"%s\",\"ts\":%lld,\"uptime_s\":%.3f", st->tool,
@@ -112,7 +112,7 @@ write_json(struct stats *st, double now)
 	fputs("}\n", fp);
 	if (fp == stderr)
 		fflush(fp);
-	else if (fclose(fp) != 0 && !st->warned++)
+	else if (fclose(fp) != 0 && !(st->warned & 1) && (st->warned |= 1))
 		diag_warn("%s:", st->path);
 }
 
@@ -128,8 +128,8 @@ write_metrics(struct stats *st, double now)
 		return;
 	tmp = xasprintf("%s.%ld.tmp", st->metrics, (long)getpid());
 	if ((fp = fopen(tmp, "w")) == NULL) {
-		if (!st->warned++)
-			diag_warn("%s:", tmp);
+		if (!(st->warned & 2) && (st->warned |= 2))
+			diag_warn("%s: cannot write the metrics (%s):", st->metrics, tmp);
 		free(tmp);
 		return;
 	}
@@ -146,7 +146,7 @@ write_metrics(struct stats *st, double now)
 	}
 	bad = ferror(fp);
 	if (fclose(fp) != 0 || bad || rename(tmp, st->metrics) != 0) {
-		if (!st->warned++)
+		if (!(st->warned & 2) && (st->warned |= 2))
 			diag_warn("%s:", st->metrics);
 		unlink(tmp);
 	}

@@ -92,6 +92,15 @@ fails "replay of a day with no parts" 1 "no archive parts under new/archive/dt=2
     "$R" -a new/archive -m m -d 2020-01-01
 ok "replay made no store" test ! -e m
 
+# --- A stats or metrics file that cannot be written is said once each, by the name given; the
+# stream goes on and the exit status stays 0 (log-collect(1)).
+log-collect -i events.ndjson --stats nodir/s.json --metrics nodir/m.prom --stats-interval 0.1 \
+    >out 2>err
+eq "log-collect with unwritable stats: exit 0" "$?" 0
+eq "log-collect with unwritable stats: every event out" "$(wc -l <out | tr -d ' ')" "$(wc -l <events.ndjson | tr -d ' ')"
+eq "the stats file said once" "$(grep -c '^log-collect: nodir/s.json: cannot write the stats: No such file' err)" 1
+eq "the metrics file said once, by its name" "$(grep -c '^log-collect: nodir/m.prom: cannot write the metrics' err)" 1
+
 # --- kafka: without a topic name is said at once (it was a failed subscription, or a producer
 # that retried a delivery to "" until it timed out). No broker is needed to tell.
 fails "log-collect -i kafka:" 1 "an input without a topic name" log-collect -b 127.0.0.1:1 -i kafka:
