@@ -101,6 +101,18 @@ eq "log-collect with unwritable stats: every event out" "$(wc -l <out | tr -d ' 
 eq "the stats file said once" "$(grep -c '^log-collect: nodir/s.json: cannot write the stats: No such file' err)" 1
 eq "the metrics file said once, by its name" "$(grep -c '^log-collect: nodir/m.prom: cannot write the metrics' err)" 1
 
+# --- feed-sim's report is checked before the sessions: nothing is simulated for a report that
+# could not be written at the end.
+fails "feed-sim -r under a missing directory" 1 "nodir/r.json: cannot write the report: nodir: No such file" \
+    feed-sim -n 50 -o sim.ndjson -r nodir/r.json
+ok "feed-sim -r under a missing directory: no session simulated" test ! -e sim.ndjson
+fails "feed-sim -r under a file" 1 "afile/r.json: cannot write the report: afile is not a directory" \
+    feed-sim -n 50 -o sim.ndjson -r afile/r.json
+fails "feed-sim -r on a directory" 1 "new: cannot write the report: a directory" \
+    feed-sim -n 50 -o sim.ndjson -r new
+feed-sim -q -n 5 --no-events -r r.json
+eq "feed-sim -r in the current directory" "$(jq -r .sessions r.json)" 5
+
 # --- kafka: without a topic name is said at once (it was a failed subscription, or a producer
 # that retried a delivery to "" until it timed out). No broker is needed to tell.
 fails "log-collect -i kafka:" 1 "an input without a topic name" log-collect -b 127.0.0.1:1 -i kafka:

@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -395,6 +397,33 @@ list_params(void)
 		printf("%-16s %-8g %s\n", fs_param_table[i].name, fs_param_table[i].def, fs_param_table[i].doc);
 }
 
+/*
+ * Whether the report could be written at the end: path not a directory, and
+ * its directory one this process may write. 0, or -1 after a diagnostic.
+ */
+static int
+report_check(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = slash == NULL ? xstrdup(".") : slash == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(slash - path));
+	struct stat sb;
+	int rc = 0;
+
+	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		diag_warn("%s: cannot write the report: a directory", path);
+		rc = -1;
+	} else if (stat(dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+		diag_warn("%s: cannot write the report: %s is not a directory", path, dir);
+		rc = -1;
+	} else if (stat(dir, &sb) != 0 || access(dir, W_OK | X_OK) != 0) {
+		diag_warn("%s: cannot write the report: %s:", path, dir);
+		rc = -1;
+	}
+	free(dir);
+	return rc;
+}
+
 /* Writes the JSON report and the summary line; returns 0 or -1. */
 static int
 report(struct sim *sm, const char *path, const char *world, const char *userset, unsigned long long wseed,
@@ -645,6 +674,9 @@ main(int argc, char *argv[])
 	if (par.candidates < 1 || par.candidates > 1000000)
 		diag_fatal(2, "--param candidates: want 1..1000000");
 
+	/* A report that could not be written is said now, not after the sessions. */
+	if (reportpath != NULL && report_check(reportpath) != 0)
+		exit(1);
 	if (ratings != NULL)
 		w = fs_world_movielens(&par, ratings, movies, nitems > 0 ? (int)nitems : 0, wseed);
 	else
