@@ -52,11 +52,31 @@ struct kafka_txn {
 	int fatal;
 };
 
-void
+int
 kafka_opts_add(struct kafka_opts *opts, char *keyval)
 {
+	const char *eq = strchr(keyval, '=');
+	rd_kafka_conf_t *conf;
+	char errstr[512], *key;
+	rd_kafka_conf_res_t res;
+
+	if (eq == NULL || eq == keyval) {
+		diag_warn("-X %s: expected key=value", keyval);
+		return -1;
+	}
+	/* Tried on a configuration of its own, so that a misspelt property is a usage error. */
+	conf = rd_kafka_conf_new();
+	key = xstrndup(keyval, (size_t)(eq - keyval));
+	res = rd_kafka_conf_set(conf, key, eq + 1, errstr, sizeof errstr);
+	free(key);
+	rd_kafka_conf_destroy(conf);
+	if (res != RD_KAFKA_CONF_OK) {
+		diag_warn("-X %s: %s", keyval, errstr);
+		return -1;
+	}
 	opts->conf = xreallocarray(opts->conf, opts->nconf + 1, sizeof *opts->conf);
 	opts->conf[opts->nconf++] = keyval;
+	return 0;
 }
 
 /* librdkafka's own log lines, shown with -v; called from librdkafka's threads (one fprintf each). */

@@ -16,8 +16,12 @@ struct kafka_opts {
 	int start_metadata;	/* a source starts each assigned partition at its committed offset and keeps its metadata (kafka_source_started) */
 };
 
-/* Appends one -X key=value (the string is not copied; it must outlive opts). */
-void kafka_opts_add(struct kafka_opts *opts, char *keyval);
+/*
+ * Appends one -X key=value (the string is not copied; it must outlive opts).
+ * Returns 0, or -1 after a diagnostic when it is not key=value or librdkafka
+ * refuses the property or its value (a usage error); opts is then unchanged.
+ */
+int kafka_opts_add(struct kafka_opts *opts, char *keyval);
 
 /*
  * A member of a consumer group reading the given topics. Offsets are never

@@ -140,11 +140,8 @@ tool_opts_handle(struct tool_opts *o, int ch, const char *arg)
 		diag_verbosity++;
 		return 1;
 	case 'X':
-		if (strchr(arg, '=') == NULL) {
-			diag_warn("-X %s: expected key=value", arg);
+		if (kafka_opts_add(&o->kafka, (char *)arg) != 0)
 			return -1;
-		}
-		kafka_opts_add(&o->kafka, (char *)arg);
 		return 1;
 	case OPT_DEAD_LETTER:
 		o->dead_letter = arg;

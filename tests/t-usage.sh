@@ -45,4 +45,13 @@ bad "feed-sim -n x" feed-sim -n x
 bad "log-collect --stats-interval 0" log-collect --stats-interval 0
 bad "q-score without -m" q-score
 bad "q-train without a mode" q-train -m models
+# A librdkafka property is checked when the option is read, not when a broker is first needed.
+bad "log-collect -X of an unknown property" log-collect -X no.such.property=1 -i kafka:raw
+bad "experience-collect -X of a bad value" experience-collect -X session.timeout.ms=soon
+bad "feed-sim -X of an unknown property" feed-sim -n 1 -X no.such.property=1
+bad "q-score -X without =" q-score -m models -X acks
+log-collect -X no.such.property=1 </dev/null >out 2>err
+ok "-X: the reason names the property" grep -q '^log-collect: -X no.such.property=1: No such configuration property' err
+log-collect -X acks=all -X linger.ms=1 -i /dev/null </dev/null >out 2>err
+eq "-X of known properties: exit 0" "$?" 0
 t_done

@@ -569,7 +569,8 @@ main(int argc, char *argv[])
 			diag_verbosity++;
 			break;
 		case 'X':
-			kafka_opts_add(&kopts, optarg);
+			if (kafka_opts_add(&kopts, optarg) != 0)
+				usage(2);
 			break;
 		case OPT_ITEMS:
 			if (parse_int(optarg, 1, 10000000, &nitems) < 0)
