@@ -35,6 +35,8 @@ BENCH_BINS = $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 MAN1 = $(wildcard man/*.1)
 MAN5 = $(wildcard man/*.5)
 MAN7 = $(wildcard man/*.7)
+# The cron replay and the systemd units (pageturn-replay.service runs SHAREDIR/pipelines/replay).
+SYSTEMD_UNITS = $(wildcard pipelines/systemd/*)
 
 .PHONY: all deps test unit bench demo install uninstall clean fuzz soak check-deps
 all: check-deps $(BINS) $(UNIT_BINS) $(HELPER_BINS) $(BENCH_BINS)
@@ -107,9 +109,14 @@ install: all
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANPREFIX)/man1/)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANPREFIX)/man5/)
 	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANPREFIX)/man7/)
+	install -d $(DESTDIR)$(SHAREDIR)/pipelines $(DESTDIR)$(SHAREDIR)/systemd
+	install -m 755 pipelines/replay $(DESTDIR)$(SHAREDIR)/pipelines/
+	install -m 644 $(SYSTEMD_UNITS) $(DESTDIR)$(SHAREDIR)/systemd/
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(PREFIX)/bin/%)
+	rm -f $(DESTDIR)$(SHAREDIR)/pipelines/replay $(SYSTEMD_UNITS:pipelines/systemd/%=$(DESTDIR)$(SHAREDIR)/systemd/%)
+	rmdir $(DESTDIR)$(SHAREDIR)/pipelines $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(SHAREDIR) 2>/dev/null || true
 	rm -f $(MAN1:man/%=$(DESTDIR)$(MANPREFIX)/man1/%) $(MAN5:man/%=$(DESTDIR)$(MANPREFIX)/man5/%) $(MAN7:man/%=$(DESTDIR)$(MANPREFIX)/man7/%)
 
 clean:

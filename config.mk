@@ -1,6 +1,7 @@
 # config.mk: build settings for pageturn; override on the make command line.
 PREFIX    ?= /usr/local
 MANPREFIX ?= $(PREFIX)/share/man
+SHAREDIR  ?= $(PREFIX)/share/pageturn
 DESTDIR   ?=
 
 CC       ?= cc

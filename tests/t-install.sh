@@ -24,5 +24,24 @@ for m in "$TOP"/man/*; do	# every page, whatever its section, must be installed
 		done
 	fi
 done
-ok "make uninstall removes the tools" sh -c "make -C '$TOP' --no-print-directory B=$B uninstall DESTDIR='$dest' PREFIX=/usr >/dev/null 2>&1 && [ -z \"\$(ls '$dest/usr/bin')\" ]"
+# The cron replay and the systemd units: pageturn-replay.service runs PREFIX/share/pageturn/pipelines/replay
+# from that directory, with the installed tools on its PATH.
+share="$dest/usr/share/pageturn"
+ok "installed pipelines/replay" [ -x "$share/pipelines/replay" ]
+for u in "$TOP"/pipelines/systemd/*; do
+	ok "installed systemd/$(basename "$u")" [ -f "$share/systemd/$(basename "$u")" ]
+	ok "pageturn(7) names $(basename "$u") in FILES" \
+	    sh -c "sed -n '/^\.Sh FILES/,/^\.Sh/p' '$TOP/man/pageturn.7' | grep -q '^\.Pa $(basename "$u")'"
+done
+eq "the replay unit runs the installed replay" \
+    "$(sed -n 's|^ExecStart=/usr/local/share/pageturn/\([^ ]*\) .*|\1|p' "$share/systemd/pageturn-replay.service")" \
+    pipelines/replay
+mkdir -p "$T_TMP/r"
+(cd "$T_TMP/r" && feed-sim -q -n 30 -s 4 | log-collect -q --ingest-ts 1732341700000 |
+    online-join -q -a archive >/dev/null)
+(cd "$share" && PATH="$dest/usr/bin:/usr/bin:/bin" pipelines/replay -a "$T_TMP/r/archive" -m "$T_TMP/r/models" \
+    -d 2024-11-23 -H 00 -- --epochs 1 --head-epochs 1 >"$T_TMP/r/out" 2>"$T_TMP/r/err")
+eq "the installed replay, from its directory with the installed tools, publishes a version" \
+    "$(cat "$T_TMP/r/out")" "$T_TMP/r/models/0000000001"
+ok "make uninstall removes the tools" sh -c "make -C '$TOP' --no-print-directory B=$B uninstall DESTDIR='$dest' PREFIX=/usr >/dev/null 2>&1 && [ -z \"\$(ls '$dest/usr/bin')\" ] && [ ! -e '$share' ]"
 t_done
