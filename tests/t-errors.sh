@@ -134,6 +134,18 @@ q-score -m nosuch --strict <req.ndjson >out 2>err
 eq "q-score --strict without a model: exit 1" "$?" 1
 q-score -m models <req.ndjson >out 2>err
 eq "q-score with the model: an answer" "$(jq -r '.items | length' out)" 3
+# An events endpoint that cannot be read is said, and the server goes on without histories.
+q-score -m models --listen 0 --port-file port --events nosuch-events.ndjson 2>qs.err &
+QS=$!
+T_PIDS="$T_PIDS $QS"
+wait_until 20 test -s port
+jq -c 'del(.hist) | .user_id = "u1"' req.ndjson >req-nohist.json
+eq "q-score without its events: a request without hist is answered" \
+    "$(curl -s --data-binary @req-nohist.json "http://127.0.0.1:$(cat port)/v1/score" | jq '.items | length')" 3
+ok "q-score without its events: says so" grep -q "events nosuch-events.ndjson: could not be read" qs.err
+kill -TERM $QS
+wait_exit $QS 20
+eq "q-score without its events: stops cleanly" "$WSTATUS" 0
 fails "q-score --pin of a version not there" 1 "version 7 cannot be served" q-score -m models --pin 7
 
 t_done
