@@ -77,6 +77,15 @@ fails "online-join --archive on a file" 1 "afile: Not a directory" online-join -
 eq "online-join --archive on a file: one line" "$(wc -l <err | tr -d ' ')" 1
 fails "online-join --archive under a file" 1 "afile/archive: Not a directory" \
     online-join -i events.ndjson -a afile/archive
+# A part that cannot be written (its day is a file) is said once, the samples it lost counted at exit.
+mkdir -p day && : >day/dt=2024-11-23
+online-join -i events.ndjson -a day >out 2>err
+eq "online-join with an unwritable day: exit 1" "$?" 1
+eq "online-join with an unwritable day: every sample still out" "$(wc -l <out | tr -d ' ')" \
+    "$(online-join -i events.ndjson | wc -l | tr -d ' ')"
+eq "online-join with an unwritable day: two lines said" "$(wc -l <err | tr -d ' ')" 2
+ok "online-join with an unwritable day: the count of samples lost" \
+    grep -q "^online-join: day: $(wc -l <out | tr -d ' ') record(s) could not be archived" err
 online-join -i events.ndjson -a new/archive >out 2>err
 eq "online-join makes a new archive with its parents" "$?" 0
 ok "the archive holds a part" test -n "$(find new/archive -name 'part-*.ndjson.gz')"

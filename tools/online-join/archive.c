@@ -43,7 +43,8 @@ struct archive {
 	int64_t wm;		/* the last watermark seen */
 	struct part **parts;
 	size_t nparts, cap;
-	int failed;
+	int failed;		/* a write failed: the first failure is said, the others counted */
+	uint64_t lost;		/* records that could not be archived */
 };
 
 static int64_t
@@ -137,7 +138,8 @@ part_open(struct archive *a, int64_t hour)
 	a->seq++;
 	snprintf(mode, sizeof mode, "wb%d", a->level);
 	if (mkdirs(p->dir) == -1 || (p->gz = gzopen(p->tmp, mode)) == NULL) {
-		diag_warn("%s:", p->tmp);
+		if (!a->failed)
+			diag_warn("%s:", p->tmp);
 		free(p->dir);
 		free(p->tmp);
 		free(p->final);
@@ -213,6 +215,7 @@ archive_put(struct archive *a, int64_t ts, const char *buf, size_t len, int32_t 
 	if (p == NULL) {
 		if ((p = part_open(a, hour)) == NULL) {
 			a->failed = 1;
+			a->lost++;
 			return -1;
 		}
 		if (a->nparts == a->cap) {
@@ -234,8 +237,10 @@ archive_put(struct archive *a, int64_t ts, const char *buf, size_t len, int32_t 
 	if ((len > 0 && gzwrite(p->gz, buf, (unsigned)len) == 0) || gzputc(p->gz, '\n') == -1) {
 		int zerr;
 
-		diag_warn("%s: %s", p->tmp, gzerror(p->gz, &zerr));
+		if (!a->failed)
+			diag_warn("%s: %s", p->tmp, gzerror(p->gz, &zerr));
 		a->failed = 1;
+		a->lost++;
 		return -1;
 	}
 	p->bytes += len + 1;
@@ -302,6 +307,8 @@ archive_close(struct archive *a)
 		return 0;
 	while (a->nparts > 0)
 		part_complete(a, a->parts[--a->nparts]);
+	if (a->lost > 0)
+		diag_warn("%s: %" PRIu64 " record(s) could not be archived", a->dir, a->lost);
 	rv = a->failed ? -1 : 0;
 	free(a->parts);
 	free(a->dir);

@@ -20,7 +20,9 @@ struct archive *archive_open(const char *dir, int64_t hold_ms, uint64_t max_byte
 
 /*
  * Appends one record (buf without its newline) of event time ts, derived from
- * input offset of partition (-1: not Kafka). 0, or -1 after a diagnostic.
+ * input offset of partition (-1: not Kafka). 0, or -1 when it could not be
+ * written: the first failure of the archive is said, the later ones counted
+ * and said by archive_close().
  */
 int archive_put(struct archive *a, int64_t ts, const char *buf, size_t len, int32_t partition,
     int64_t offset);
