@@ -153,6 +153,15 @@ code() { qscore-http -o body.out "$@"; }
 
 start_server
 ok "server: port written" test -n "$P"
+# a second server on a port that is taken fails, rather than share the port's traffic
+q-score -m "$M" --listen "127.0.0.1:$P" 2>second.err
+eq "a second server on the same port: exit 1" "$?" "1"
+ok "  saying the address is in use" grep -q "127.0.0.1:$P: cannot start the HTTP server (address in use?)" second.err
+for l in 127.0.0.1:99999 127.0.0.1: 127.0.0.1:80x 70000 bogus; do
+	q-score -m "$M" --listen "$l" 2>listen.err
+	eq "--listen $l: a usage error" "$?" "2"
+	ok "  naming the value" grep -q -- "--listen $l:" listen.err
+done
 eq "healthz" "$(code "$URL/healthz")" "200"
 head -1 req.ndjson >one.json
 eq "POST one request" "$(code -D one.json "$URL/v1/score")" "200"
@@ -238,7 +247,7 @@ i=0; while [ ! -s port0 ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 eq "--listen PORT binds the loopback" "$(code "http://127.0.0.1:$(cat port0)/healthz")$(cat body.out)" "200ok"
 kill $! 2>/dev/null
 q-score -m "$M" --listen nowhere -q </dev/null 2>/dev/null
-eq "a bad --listen: exit 1" "$?" "1"
+eq "a bad --listen: a usage error (exit 2)" "$?" "2"
 
 # ---- pinning, warm-up ----
 q-score -m "$M" --pin 3 -i one.json >pin.out 2>/dev/null

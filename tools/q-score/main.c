@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -219,9 +220,13 @@ main(int argc, char *argv[])
 		case 'm':
 			mo.dir = optarg;
 			break;
-		case OPT_LISTEN:
+		case OPT_LISTEN: {
+			struct sockaddr_storage a;
+			if (qs_parse_listen(optarg, &a) != 0)
+				exit(2);
 			so.listen = optarg;
 			break;
+		}
 		case OPT_EVENTS:
 			events = optarg;
 			break;

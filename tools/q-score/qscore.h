@@ -315,6 +315,9 @@ struct qs_server_opts {
 	struct qs_events *events;
 };
 struct qs_server;
+struct sockaddr_storage;
+/* Parses a --listen value, "HOST:PORT", "[V6]:PORT" or "PORT" (the loopback), into *addr: 0, or -1 after a diagnostic. */
+int qs_parse_listen(const char *spec, struct sockaddr_storage *addr);
 /* Starts serving; NULL after a diagnostic. */
 struct qs_server *qs_server_start(const struct qs_server_opts *o);
 /* Stops and frees. NULL is a no-op. */

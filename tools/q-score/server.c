@@ -600,9 +600,9 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	diag_info(2, "http: %s", buf);
 }
 
-/* Parses "HOST:PORT", "[V6]:PORT" or a bare "PORT" (the loopback) into s->addr. 0, or -1 after a diagnostic. */
-static int
-parse_listen(struct qs_server *s, const char *spec)
+/* Parses "HOST:PORT", "[V6]:PORT" or a bare "PORT" (the loopback) into *addr. 0, or -1 after a diagnostic. */
+int
+qs_parse_listen(const char *spec, struct sockaddr_storage *addr)
 {
 	struct addrinfo hints, *res;
 	char host[256];
@@ -632,6 +632,10 @@ parse_listen(struct qs_server *s, const char *spec)
 		host[hl] = '\0';
 		port = colon + 1;
 	}
+	if (port[0] == '\0' || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 || atol(port) > 65535) {
+		diag_warn("--listen %s: the port must be a number from 0 (any free port) to 65535", spec);
+		return -1;
+	}
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -640,7 +644,7 @@ parse_listen(struct qs_server *s, const char *spec)
 		diag_warn("--listen %s: %s", spec, gai_strerror(e));
 		return -1;
 	}
-	memcpy(&s->addr, res->ai_addr, res->ai_addrlen);
+	memcpy(addr, res->ai_addr, res->ai_addrlen);
 	freeaddrinfo(res);
 	return 0;
 }
@@ -655,7 +659,7 @@ qs_server_start(const struct qs_server_opts *o)
 	s->o = *o;
 	s->serial = atomic_fetch_add(&server_serial, 1) + 1;
 	pthread_mutex_init(&s->mu, NULL);
-	if (parse_listen(s, o->listen) != 0)
+	if (qs_parse_listen(o->listen, &s->addr) != 0)
 		goto err;
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, on_request, s,
@@ -666,7 +670,6 @@ qs_server_start(const struct qs_server_opts *o)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
 		diag_warn("--listen %s: cannot start the HTTP server (address in use?)", o->listen);
