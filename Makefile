@@ -48,7 +48,8 @@ check-deps:
 deps:
 	@tests/deps.sh install
 
-$(B)/common/%.o: common/%.c common/*.h
+# Order-only: a machine without the -dev packages hears which to install, not a missing header.
+$(B)/common/%.o: common/%.c common/*.h | check-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 

@@ -14,7 +14,12 @@ T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pageturn-test.XXXXXX")
 T_PIDS=""
 t_cleanup() {
 	for _t_p in $T_PIDS; do kill "$_t_p" 2>/dev/null; done
-	rm -rf "$T_TMP"
+	# T_KEEP=1: a failed test leaves its files for a look.
+	if [ -n "${T_KEEP:-}" ] && [ "$T_FAILED" -gt 0 ]; then
+		echo "kept: $T_TMP" >&2
+	else
+		rm -rf "$T_TMP"
+	fi
 }
 trap t_cleanup EXIT
 

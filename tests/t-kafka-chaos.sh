@@ -16,7 +16,10 @@ KILLS=${CHAOS_KILLS:-10}
 SESSIONS=${CHAOS_SESSIONS:-300}
 PARTS=${CHAOS_PARTITIONS:-4}
 # A crashed member is noticed after the session timeout; keep it short for the test.
-KAFKA_OPTS="-X session.timeout.ms=6000 -X heartbeat.interval.ms=500 -X max.poll.interval.ms=10000"
+# One Produce request in flight: with the errors the broker scenario injects, the test broker
+# would otherwise lose records that librdkafka reports delivered (see tests/helpers/kafka-mock.c).
+KAFKA_OPTS="-X session.timeout.ms=6000 -X heartbeat.interval.ms=500 -X max.poll.interval.ms=10000
+    -X max.in.flight.requests.per.connection=1"
 export KAFKA_OPTS
 PIPELINE="log-collect online-join experience-collect"
 D=$T_TMP

@@ -103,6 +103,15 @@ parse_error(const char *s, rd_kafka_resp_err_t *err)
  *   leader TOPIC PARTITION BROKER
  *   coordinator group|transaction KEY BROKER
  * Returns 0, or -1 after a diagnostic.
+ *
+ * A limit of the mock cluster: it checks the sequence numbers of a
+ * transactional producer only. When a Produce request of an idempotent
+ * producer fails (an injected error) while a later one for the same
+ * partition is in flight, the mock writes the later one; librdkafka takes
+ * that success as proof that the earlier records were written too (a real
+ * broker would refuse the later request with OUT_OF_ORDER_SEQUENCE_NUMBER)
+ * and reports them delivered, so they are lost. A test that injects Produce
+ * errors runs its producers with max.in.flight.requests.per.connection=1.
  */
 static int
 control(rd_kafka_mock_cluster_t *mc, char *cmdline)
