@@ -147,7 +147,7 @@ n=$(awk -v r="$RATE" -v s="$ROUND" 'BEGIN { print int(r * s) }')
 : >near.lat
 : >far.lat
 r=0
-: >rate_cpu.r
+: >rate_cpu.r; : >bare_rate.r
 : >ratio_p99.r; : >ratio_cpu99.r; : >ratio_wall99.r; : >ratio_near.r
 p99() { sort -n | awk '{ v[NR] = $1 } END { print NR ? v[int(0.99 * (NR - 1)) + 1] : 0 }'; }
 steady() {
@@ -158,6 +158,10 @@ steady() {
 	awk -v a="$c0" -v b="$c1" -v n="$(field done steady.out)" 'BEGIN { printf "%.2f\n", (b - a) / n / 1000 }' >>rate_cpu.r
 	awk '{ print $4 }' steady.log >>steady.lat
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >>steady.svc
+	# the bare scoring of as many requests at the same rate, the thread asleep in between as the
+	# server's are: its caches cool alike between requests
+	"$MK" -r -m models -b "$n" -R "$RATE" <warm.ndjson 2>bare_rate.txt >/dev/null
+	sed -n 's/bare scoring at [^:]*: \([0-9]*\) ns.*/\1/p' bare_rate.txt | awk '{ printf "%.2f\n", $1 / 1000 }' >>bare_rate.r
 }
 swapping() {
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
@@ -198,6 +202,9 @@ echo "the server's service time p99, swapping / steady: CPU $(med <ratio_cpu99.r
 # at a fixed rate the server's threads wait between requests: each request also pays for waking one
 echo "server CPU at $RATE/s, steady ($THREADS threads, 16 connections): $(med <rate_cpu.r) us/request (rounds: $(list <rate_cpu.r)); / bare = $(awk -v a="$(med <rate_cpu.r)" -v b="$bare_us" 'BEGIN { printf "%.2f", a / b }')"
 figure "q-score CPU / bare at $RATE/s" "$(awk -v a="$(med <rate_cpu.r)" -v b="$bare_us" 'BEGIN { printf "%.2f", a / b }')" x - "reference, same requests" "<= 2"
+echo "bare scoring paced at $RATE/s (asleep between requests): $(med <bare_rate.r) us/request (rounds: $(list <bare_rate.r)); server CPU at $RATE/s / that = $(ratio rate_cpu.r bare_rate.r)"
+paste rate_cpu.r bare_rate.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
+figure "q-score CPU / bare, both at $RATE/s" "$(med <ratio.r)" x - "reference paced alike" "<= 2"
 echo "runs with a failed or backward answer: $fails"
 echo "within the swapping runs: near a swap (-100..+200 ms) $(pcts <near.lat)"
 echo "                          the rest                   $(pcts <far.lat)"

@@ -20,7 +20,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: qscore-mkmodel -m modeldir [-C ctx] [-X feat] [-d dim] [-L len] [-F filters] [-H hidden]\n"
 	    "                      [-n items] [-s seed] [-c count] [-t interval_ms] [-k keep] [-l log] [-w warmup]\n"
-	    "       qscore-mkmodel -r -m modeldir [-v version] [-b repeat] < requests\n");
+	    "       qscore-mkmodel -r -m modeldir [-v version] [-b repeat [-R rate]] < requests\n");
 	exit(2);
 }
 
@@ -130,10 +130,40 @@ struct pre {
  * first, then repeat passes over all of them are timed — the history's and
  * the candidates' embedding lookups by id (at once, the candidates' rows
  * prefetched, as q-score does), the state from the history rows, and each
- * candidate's Q; CPU ns per request on stderr.
+ * candidate's Q; CPU ns per request on stderr. With rate > 0, repeat
+ * requests (cycling over those read) are scored at that rate instead.
  */
+/* The bare scoring of one request: its lookups by id, the state, each candidate's Q; their sum. */
+static float
+bare_score(const struct model *m, struct qnet_ws *ws, struct pre *p, int64_t *found, const float **rows)
+{
+	const struct qnet_dims *dm = &m->net->dm;
+	float sum = 0;
+	size_t ci, b;
+
+	emb_find_many(m->emb, p->nh, (const char *const *)p->hid, p->hlen, found);
+	for (ci = 0; ci < p->nh; ci++)
+		p->hrow[ci] = emb_row(m->emb, found[ci] >= 0 ? (uint32_t)found[ci] : 0);
+	emb_find_many(m->emb, p->nc, (const char *const *)p->cid, p->clen, found);
+	for (ci = 0; ci < p->nc; ci++) {
+		rows[ci] = emb_row(m->emb, found[ci] >= 0 ? (uint32_t)found[ci] : 0);
+		for (b = 0; b < dm->d * sizeof(float); b += 64)
+			__builtin_prefetch((const char *)rows[ci] + b);
+	}
+	qnet_state(m->net, ws, p->hrow, p->nh, p->ctx);
+	for (ci = 0; ci < p->nc; ci++)
+		sum += qnet_q(m->net, ws, rows[ci], p->cx + ci * dm->X);
+	return sum;
+}
+
+static double
+ns_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) * 1e9 + (double)(b->tv_nsec - a->tv_nsec);
+}
+
 static int
-reference(const char *dir, uint32_t version, long repeat)
+reference(const char *dir, uint32_t version, long repeat, double rate)
 {
 	char err[512], *line = NULL, idb[32];
 	struct model *m = model_load(dir, version, err, sizeof err);
@@ -205,27 +235,46 @@ reference(const char *dir, uint32_t version, long repeat)
 			maxc = pr[k].nc > maxc ? pr[k].nc : maxc;
 		int64_t *found = xcalloc(maxc, sizeof *found);
 		const float **rows = xcalloc(maxc, sizeof *rows);
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-		for (r = 0; r < repeat; r++)
-			for (k = 0; k < npr; k++) {
-				emb_find_many(m->emb, pr[k].nh, (const char *const *)pr[k].hid, pr[k].hlen, found);
-				for (ci = 0; ci < pr[k].nh; ci++)
-					pr[k].hrow[ci] = emb_row(m->emb, found[ci] >= 0 ? (uint32_t)found[ci] : 0);
-				emb_find_many(m->emb, pr[k].nc, (const char *const *)pr[k].cid, pr[k].clen, found);
-				for (ci = 0; ci < pr[k].nc; ci++) {
-					rows[ci] = emb_row(m->emb, found[ci] >= 0 ? (uint32_t)found[ci] : 0);
-					for (size_t b = 0; b < dm->d * sizeof(float); b += 64)
-						__builtin_prefetch((const char *)rows[ci] + b);
+		if (rate <= 0) {
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+			for (r = 0; r < repeat; r++)
+				for (k = 0; k < npr; k++)
+					sink += bare_score(m, ws, &pr[k], found, rows);
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+			fprintf(stderr, "bare scoring: %.0f ns per request\n", ns_between(&t0, &t1) /
+			    (double)(repeat * (long)npr));
+		} else {
+			/*
+			 * Paced: one request every 1/rate s, the thread asleep in
+			 * between, as a server's is at a fixed request rate (its
+			 * caches cool meanwhile). Only the scoring is timed, less
+			 * the cost of reading the clock.
+			 */
+			struct timespec next, c0, c1;
+			double cpu = 0, clk;
+			long step = (long)(1e9 / rate);
+
+			clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+			for (r = 0; r < 1000; r++)
+				clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+			clk = ns_between(&c0, &c1) / 1000;
+			clock_gettime(CLOCK_MONOTONIC, &next);
+			for (r = 0; r < repeat; r++) {
+				next.tv_nsec += step;
+				while (next.tv_nsec >= 1000000000L) {
+					next.tv_nsec -= 1000000000L;
+					next.tv_sec++;
 				}
-				qnet_state(m->net, ws, pr[k].hrow, pr[k].nh, pr[k].ctx);
-				for (ci = 0; ci < pr[k].nc; ci++)
-					sink += qnet_q(m->net, ws, rows[ci], pr[k].cx + ci * dm->X);
+				clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+				clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+				sink += bare_score(m, ws, &pr[r % (long)npr], found, rows);
+				clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+				cpu += ns_between(&t0, &t1) - clk;
 			}
-		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+			fprintf(stderr, "bare scoring at %g/s: %.0f ns per request\n", rate, cpu / (double)repeat);
+		}
 		free(found);
 		free(rows);
-		fprintf(stderr, "bare scoring: %.0f ns per request\n",
-		    ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)(repeat * (long)npr));
 	}
 	for (k = 0; k < npr; k++) {
 		for (ci = 0; ci < pr[k].nc; ci++)
@@ -255,11 +304,12 @@ main(int argc, char *argv[])
 	const char *dir = NULL, *log = NULL, *warmup = NULL;
 	long C = 4, X = 2, d = 8, L = 5, F = 4, H = 8, n = 50, count = 1, interval = 100, keep = 0, ver = 0, rep = 1;
 	long seed = 1;
+	double rate = 0;
 	int ch, ref = 0;
 	char err[256];
 
 	diag_init(argv[0]);
-	while ((ch = getopt(argc, argv, "b:C:c:d:F:H:k:L:l:m:n:rs:t:v:w:X:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:C:c:d:F:H:k:L:l:m:n:R:rs:t:v:w:X:")) != -1) {
 		switch (ch) {
 		case 'b': rep = atol(optarg); break;
 		case 'C': C = atol(optarg); break;
@@ -272,6 +322,7 @@ main(int argc, char *argv[])
 		case 'l': log = optarg; break;
 		case 'm': dir = optarg; break;
 		case 'n': n = atol(optarg); break;
+		case 'R': rate = atof(optarg); break;
 		case 'r': ref = 1; break;
 		case 's': seed = atol(optarg); break;
 		case 't': interval = atol(optarg); break;
@@ -284,7 +335,7 @@ main(int argc, char *argv[])
 	if (dir == NULL || optind != argc)
 		usage();
 	if (ref)
-		return reference(dir, (uint32_t)ver, rep);
+		return reference(dir, (uint32_t)ver, rep, rate);
 	sig_install();
 	qnet_dims_default(&dm, (uint32_t)C, (uint32_t)X);
 	dm.d = (uint32_t)d;

@@ -313,18 +313,14 @@ number(struct parser *ps, double *out, int *is_int, int64_t *iv)
 	return 0;
 }
 
+/* Checks a number's syntax, with number()'s errors, and steps over it without reading its value. */
 static int
-number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv)
+number_skip(struct parser *ps)
 {
-	const char *p = ps->p, *end = ps->end, *s = p;
-	uint64_t m = 0;
-	int neg = 0, digits = 0, dropped = 0, frac = 0, e = 0, eneg = 0, integral = 1, ovf = 0;
-	double v;
+	const char *p = ps->p, *end = ps->end;
 
-	if (p < end && *p == '-') {
-		neg = 1;
+	if (p < end && *p == '-')
 		p++;
-	}
 	if (p >= end || *p < '0' || *p > '9')
 		return bad(ps, "invalid value");
 	if (*p == '0') {
@@ -332,6 +328,47 @@ number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv)
 		if (p < end && *p >= '0' && *p <= '9')
 			return bad(ps, "leading zero in number");
 	} else
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	if (p < end && *p == '.') {
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return bad(ps, "digit expected after '.'");
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return bad(ps, "digit expected in exponent");
+		while (p < end && *p >= '0' && *p <= '9')
+			p++;
+	}
+	ps->p = p;
+	return 0;
+}
+
+static int
+number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv)
+{
+	const char *p = ps->p, *s = p, *end;
+	uint64_t m = 0;
+	int neg = 0, digits = 0, dropped = 0, frac = 0, e = 0, eneg = 0, integral = 1, ovf = 0;
+	double v;
+
+	/* the syntax first: what follows reads a well-formed number ending at end */
+	if (number_skip(ps) != 0)
+		return -1;
+	end = ps->p;
+	if (*p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (*p == '0')
+		p++;
+	else
 		for (; p < end && *p >= '0' && *p <= '9'; p++) {
 			if (digits < 19) {
 				m = m * 10 + (uint64_t)(*p - '0');
@@ -343,10 +380,7 @@ number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv)
 		}
 	if (p < end && *p == '.') {
 		integral = 0;
-		p++;
-		if (p >= end || *p < '0' || *p > '9')
-			return bad(ps, "digit expected after '.'");
-		for (; p < end && *p >= '0' && *p <= '9'; p++) {
+		for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
 			if (digits < 19) {
 				m = m * 10 + (uint64_t)(*p - '0');
 				digits += m > 0;
@@ -357,10 +391,8 @@ number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv)
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		integral = 0;
 		p++;
-		if (p < end && (*p == '+' || *p == '-'))
+		if (*p == '+' || *p == '-')
 			eneg = *p++ == '-';
-		if (p >= end || *p < '0' || *p > '9')
-			return bad(ps, "digit expected in exponent");
 		for (; p < end && *p >= '0' && *p <= '9'; p++)
 			if (e < 100000)
 				e = e * 10 + (*p - '0');
@@ -388,7 +420,6 @@ number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv)
 	*is_int = integral && !ovf && m <= (uint64_t)INT64_MAX;
 	if (*is_int)
 		*iv = neg ? -(int64_t)m : (int64_t)m;
-	ps->p = p;
 	return 0;
 }
 
@@ -424,10 +455,6 @@ where_str(const struct where *wh, char *buf, size_t n)
 static int
 skip(struct parser *ps, int depth)
 {
-	double d;
-	int64_t i;
-	int isint;
-
 	ws(ps);
 	if (ps->p >= ps->end)
 		return bad(ps, "value expected");
@@ -468,7 +495,7 @@ skip(struct parser *ps, int depth)
 	case 'n':
 		return literal(ps, "null");
 	default:
-		return number(ps, &d, &isint, &i);
+		return number_skip(ps);
 	}
 }
 
