@@ -19,6 +19,10 @@ cd "$T" || exit 1
 DIMS="-C 4 -X 2 -d 32 -L 20 -F 32 -H 64 -n 10000"
 LG="-m 100 -I 10000 -X 2 -C 4 -L 20 -q"
 "$LOADGEN" -n 0 -d warm.ndjson $LG
+# The bodies of the batch rounds, and their requests one a line for the bare scoring of the same.
+BATCH=${QS_BENCH_BATCH:-16}
+"$LOADGEN" -n 0 -d batch.json -B "$BATCH" $LG
+jq -c '.[]' batch.json >batch.ndjson
 "$MK" -m models $DIMS -w warm.ndjson || exit 1
 
 "$BIN/q-score" -m models --listen 127.0.0.1:0 --port-file port --threads "$THREADS" -q 2>server.err &
@@ -60,7 +64,9 @@ for p in "$P" "$P1" "$PF"; do "$LOADGEN" -p "$p" -r 0 -c 4 -n 2000 -T 10 $LG >/d
 #    threads then share the other);
 #  - with the sleeping client, the server's own measure of the same scoring, inside it and so
 #    under the same load (/v1/latency forward_us: the mean CPU time of the same lookups and
-#    forward passes, taken on one request in 8).
+#    forward passes, taken on one request in 8);
+#  - q-score with $THREADS threads answering bodies of $BATCH requests (POST /v1/score with an
+#    array), against the bare scoring of those same requests.
 # The server's CPU time in ns: the run times of all its threads (exact, where /proc/PID/stat counts clock ticks).
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'; }
 CPUN=${QS_BENCH_CPU_REQUESTS:-10000}
@@ -71,8 +77,15 @@ cpu_run() {
 	c1=$(cpu_ns "$2")
 	awk -v a="$c0" -v b="$c1" -v n="$(field done max.out)" 'BEGIN { printf "%.2f\n", (b - a) / n / 1000 }' >>"$1.r"
 }
-: >bare.r; : >rps.r; : >fwd.r
-for k in sleep spin sleep1 spin1 floor floorspin; do : >$k.r; done
+: >bare.r; : >rps.r; : >fwd.r; : >bare_b.r
+for k in sleep spin sleep1 spin1 floor floorspin bsleep bspin; do : >$k.r; done
+# cpu_batch NAME FLAG: the same, with bodies of $BATCH requests; CPU per scored request to NAME.r
+cpu_batch() {
+	c0=$(cpu_ns "$SPID")
+	"$LOADGEN" -p "$P" -r 0 -c 4 -n $((CPUN / BATCH)) -B "$BATCH" -T 60 $2 $LG >max.out || fails=$((fails + 1))
+	c1=$(cpu_ns "$SPID")
+	awk -v a="$c0" -v b="$c1" -v n="$(field done max.out)" -v k="$BATCH" 'BEGIN { printf "%.2f\n", (b - a) / n / k / 1000 }' >>"$1.r"
+}
 r=0
 while [ $r -lt "$CPUR" ]; do
 	"$MK" -r -m models -b 50 <warm.ndjson 2>bare.txt >/dev/null
@@ -86,6 +99,10 @@ while [ $r -lt "$CPUR" ]; do
 	cpu_run spin1 "$SPID1" "$P1" -S
 	cpu_run floor "$FPID" "$PF" ""
 	cpu_run floorspin "$FPID" "$PF" -S
+	"$MK" -r -m models -b 3 <batch.ndjson 2>bare.txt >/dev/null
+	sed -n 's/bare scoring: \([0-9]*\) ns.*/\1/p' bare.txt | awk '{ printf "%.2f\n", $1 / 1000 }' >>bare_b.r
+	cpu_batch bsleep ""
+	cpu_batch bspin -S
 	r=$((r + 1))
 done
 bare_us=$(awk '{ printf "%.2f\n", $1 / 1000 }' bare.r | med)
@@ -106,6 +123,16 @@ for k in sleep spin sleep1 spin1; do
 	paste $k.r $fl.r bare_us.r | awk '{ printf "%.2f\n", $1 - $2 - $3 }' >own.r
 	echo "    of which beyond the bare scoring and the transport floor: $(med <own.r) us (rounds: $(list <own.r))"
 done
+# Batches: the transport's cost is shared by the requests of a body. Their bare reference scores the
+# same requests (more of them than the single rounds', so their embeddings' rows fit the caches less).
+echo "bare scoring of the batches' $(wc -l <batch.ndjson | tr -d " ") requests: $(med <bare_b.r) us/request (rounds: $(list <bare_b.r))"
+for k in bsleep bspin; do
+	case $k in
+	bsleep) what="sleeping client" ;;
+	bspin) what="polling client " ;;
+	esac
+	echo "q-score $THREADS threads, batches of $BATCH, $what: $(med <$k.r) us/request (rounds: $(list <$k.r)); / bare = $(ratio $k.r bare_b.r)"
+done
 echo "transport floor (tcp-floor, 1 thread, the same requests and answer bytes): sleeping client $(med <floor.r) us/request (rounds: $(list <floor.r)), polling $(med <floorspin.r) (rounds: $(list <floorspin.r))"
 echo "the floor / bare: sleeping client $(ratio floor.r bare_us.r), polling $(ratio floorspin.r bare_us.r)"
 paste fwd.r sleep.r | awk '{ printf "%.2f\n", $2 / $1 }' >ratio_fwd.r
@@ -123,6 +150,14 @@ for k in sleep spin sleep1 spin1; do
 	esac
 	paste $k.r bare_us.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
 	figure "q-score CPU / bare, $what" "$(med <ratio.r)" x - "reference, same requests" "<= 2"
+done
+for k in bsleep bspin; do
+	case $k in
+	bsleep) what="sleeping client" ;;
+	bspin) what="polling client" ;;
+	esac
+	paste $k.r bare_b.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
+	figure "q-score CPU / bare, batches of $BATCH, $what" "$(med <ratio.r)" x - "reference, same requests" "<= 2"
 done
 paste floor.r bare_us.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
 figure "tcp-floor CPU / bare, sleeping client" "$(med <ratio.r)" x
