@@ -226,6 +226,8 @@ struct qnet_ws *qnet_ws_new(const struct qnet_dims *dm)
 	ws->sa = xcalloc(dm->d, sizeof(float));
 	ws->sc = xcalloc(dm->d, sizeof(float));
 	ws->x = xcalloc((size_t)dm->L * dm->d, sizeof(float));
+	ws->xt = xcalloc((size_t)dm->d * QNET_XT_STRIDE(dm->L), sizeof(float));
+	ws->acc = xcalloc((size_t)dm->F * QNET_XT_STRIDE(dm->L), sizeof(float));
 	ws->z = xcalloc(Z, sizeof(float));
 	ws->pre = xcalloc(KF, sizeof(float));
 	ws->arg = xcalloc(KF, sizeof(int32_t));
@@ -241,20 +243,73 @@ void qnet_ws_free(struct qnet_ws *ws)
 {
 	if (!ws)
 		return;
-	free(ws->s); free(ws->sa); free(ws->sc); free(ws->x); free(ws->z);
+	free(ws->s); free(ws->sa); free(ws->sc); free(ws->x); free(ws->xt); free(ws->acc); free(ws->z);
 	free(ws->pre); free(ws->arg); free(ws->ea); free(ws->ec);
 	free(ws->ds); free(ws->dz); free(ws->dx);
 	free(ws);
 }
 
 /*
+ * The positions t of one block of CT, for one filter: a[i] = W[f] · window
+ * t0+i, the window of width w read from the transposed rows xt (d rows of
+ * S floats, row c holding column c of every history row). Each weight is
+ * read once and multiplies CT contiguous floats: the compiler keeps a[] in
+ * vector registers and no sum is reduced across lanes.
+ */
+typedef float v8sf __attribute__((vector_size(32)));
+typedef float v8sf_u __attribute__((vector_size(32), aligned(4), may_alias));	/* an unaligned load of floats */
+
+/*
+ * Positions t0..t0+8·NB-1 of filters f..f+FB-1: out[g·S + t0 + i] = W[f+g]
+ * · window t0+i, the window of width w read from the transposed rows xt
+ * (d rows of S floats, row c holding column c of every history row). Each
+ * load of a row's 8·NB floats serves FB filters, and the FB·NB sums are
+ * independent, so the multiply-adds do not wait on each other; no sum is
+ * reduced across lanes.
+ */
+#define CONV_TBLOCK(NB, FB)							\
+static inline __attribute__((always_inline)) void conv_tblock_##NB##_##FB(const float *restrict xt, size_t S, size_t t0, \
+    size_t w, size_t d, const float *restrict wf, size_t wd, float *restrict out)	\
+{										\
+	v8sf a[FB][NB], x[NB];							\
+	for (size_t g = 0; g < FB; g++)						\
+		for (size_t v = 0; v < NB; v++)					\
+			a[g][v] = (v8sf){ 0 };					\
+	for (size_t k = 0; k < w; k++)						\
+		for (size_t c = 0; c < d; c++) {				\
+			const float *xr = xt + c * S + t0 + k;			\
+			for (size_t v = 0; v < NB; v++)				\
+				x[v] = *(const v8sf_u *)(xr + 8 * v);		\
+			for (size_t g = 0; g < FB; g++) {			\
+				const v8sf wv = (v8sf){ 0 } + wf[g * wd + k * d + c];	\
+				for (size_t v = 0; v < NB; v++)			\
+					a[g][v] += wv * x[v];			\
+			}							\
+		}								\
+	for (size_t g = 0; g < FB; g++)						\
+		for (size_t v = 0; v < NB; v++)					\
+			memcpy(out + g * S + t0 + 8 * v, &a[g][v], sizeof a[g][v]);	\
+}
+CONV_TBLOCK(1, 4)
+CONV_TBLOCK(2, 4)
+CONV_TBLOCK(3, 4)
+CONV_TBLOCK(4, 2)
+CONV_TBLOCK(1, 1)
+CONV_TBLOCK(2, 1)
+CONV_TBLOCK(3, 1)
+CONV_TBLOCK(4, 1)
+#undef CONV_TBLOCK
+
+/*
  * One convolution, max-pooled: pre[f] = max over valid t of (b[f] + W[f] ·
- * window_t), arg[f] = that t (-1: none). W is F × (w·d); a window is w·d
- * contiguous floats of x. Four windows share each pass over W[f].
+ * window_t), arg[f] = that t (the first of equals; -1: none). W is F × (w·d);
+ * window t is rows t..t+w-1 of the history, read from their transpose xt
+ * (d × S, zero past row n, S >= n + 7). acc (F × S) holds the sums.
  */
 QNET_HOT
-static void conv_pool(const float *restrict x, size_t n, size_t w, size_t d, size_t F,
-    const float *restrict W, const float *restrict b, float *restrict pre, int32_t *restrict arg)
+static void conv_pool(const float *restrict xt, size_t S, size_t n, size_t w, size_t d, size_t F,
+    const float *restrict W, const float *restrict b, float *restrict acc, float *restrict pre,
+    int32_t *restrict arg)
 {
 	if (n < w) {
 		for (size_t f = 0; f < F; f++) {
@@ -263,30 +318,47 @@ static void conv_pool(const float *restrict x, size_t n, size_t w, size_t d, siz
 		}
 		return;
 	}
-	size_t P = n - w + 1, wd = w * d;
-	for (size_t f = 0; f < F; f++) {
-		const float *wf = W + f * wd;
-		float best = -INFINITY;
+	size_t P = n - w + 1, wd = w * d, f;
+	for (size_t t0 = 0; t0 < P; t0 += 32) {
+		size_t nb = (P - t0 + 7) / 8;
+		if (nb > 4)
+			nb = 4;
+		switch (nb) {
+		case 1:
+			for (f = 0; f + 4 <= F; f += 4)
+				conv_tblock_1_4(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
+			for (; f < F; f++)
+				conv_tblock_1_1(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
+			break;
+		case 2:
+			for (f = 0; f + 4 <= F; f += 4)
+				conv_tblock_2_4(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
+			for (; f < F; f++)
+				conv_tblock_2_1(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
+			break;
+		case 3:
+			for (f = 0; f + 4 <= F; f += 4)
+				conv_tblock_3_4(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
+			for (; f < F; f++)
+				conv_tblock_3_1(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
+			break;
+		default:
+			for (f = 0; f + 2 <= F; f += 2)
+				conv_tblock_4_2(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
+			for (; f < F; f++)
+				conv_tblock_4_1(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
+			break;
+		}
+	}
+	for (f = 0; f < F; f++) {
+		const float *af = acc + f * S;
+		float best = af[0];
 		int32_t at = 0;
-		size_t t = 0;
-		for (; t + 4 <= P; t += 4) {
-			const float *x0 = x + t * d, *x1 = x0 + d, *x2 = x1 + d, *x3 = x2 + d;
-			float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-			for (size_t j = 0; j < wd; j++) {
-				s0 += wf[j] * x0[j];
-				s1 += wf[j] * x1[j];
-				s2 += wf[j] * x2[j];
-				s3 += wf[j] * x3[j];
+		for (size_t t = 1; t < P; t++)
+			if (af[t] > best) {
+				best = af[t];
+				at = (int32_t)t;
 			}
-			if (s0 > best) { best = s0; at = (int32_t)t; }
-			if (s1 > best) { best = s1; at = (int32_t)t + 1; }
-			if (s2 > best) { best = s2; at = (int32_t)t + 2; }
-			if (s3 > best) { best = s3; at = (int32_t)t + 3; }
-		}
-		for (; t < P; t++) {
-			float s0 = dot(wf, x + t * d, wd);
-			if (s0 > best) { best = s0; at = (int32_t)t; }
-		}
 		pre[f] = best + b[f];
 		arg[f] = at;
 	}
@@ -303,16 +375,21 @@ const float *qnet_state(const struct qnet *net, struct qnet_ws *ws,
 	float *z = ws->z, *s = ws->s;
 
 	ws->nhist = (uint32_t)n;
+	size_t S = QNET_XT_STRIDE(dm->L);
 	for (size_t r = 0; r < n; r++) {
 		const float *row = hist[base + r];
 		if (row)
 			memcpy(ws->x + r * d, row, d * sizeof(float));
 		else
 			memset(ws->x + r * d, 0, d * sizeof(float));
+		for (size_t c = 0; c < d; c++)
+			ws->xt[c * S + r] = ws->x[r * d + c];
 	}
+	for (size_t c = 0; c < d; c++)
+		memset(ws->xt + c * S + n, 0, (S - n) * sizeof(float));
 	for (uint32_t k = 0; k < dm->nkern; k++) {
-		conv_pool(ws->x, n, dm->kw[k], d, F, qnet_at(net, net->p, QNET_CONV_W + k),
-		    qnet_at(net, net->p, QNET_CONV_B + k), ws->pre + k * F, ws->arg + k * F);
+		conv_pool(ws->xt, S, n, dm->kw[k], d, F, qnet_at(net, net->p, QNET_CONV_W + k),
+		    qnet_at(net, net->p, QNET_CONV_B + k), ws->acc, ws->pre + k * F, ws->arg + k * F);
 	}
 	for (size_t i = 0; i < KF; i++)
 		z[i] = ws->pre[i] > 0 ? ws->pre[i] : 0;

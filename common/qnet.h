@@ -109,6 +109,9 @@ void qnet_free(struct qnet *net);
  * the state vector, v = V(s), sa = sᵀ a.W and sc = sᵀ c.W (d each) so that
  * an item costs O(d + X). The other members are for the backward pass.
  */
+/* The row length of qnet_ws.xt: L rows, and room for the convolution's last blocks of 8 to run over. */
+#define QNET_XT_STRIDE(L) ((((size_t)(L) + 7) & ~(size_t)7) + 32)
+
 struct qnet_ws {
 	const struct qnet_dims *dm;
 	float *s;		/* H */
@@ -118,6 +121,8 @@ struct qnet_ws {
 	/* forward caches for backward */
 	uint32_t nhist;		/* rows used (<= L) */
 	float *x;		/* L × d: the history rows, gathered */
+	float *xt;		/* d × QNET_XT_STRIDE(L): their transpose, zero past the rows used */
+	float *acc;		/* F × QNET_XT_STRIDE(L): the filters' sums over the positions */
 	float *z;		/* Z: FC input */
 	float *pre;		/* nkern × F: pooled pre-activations */
 	int32_t *arg;		/* nkern × F: argmax position, -1 when masked */

@@ -20,5 +20,4 @@ eq "models: two offline, one from q-train --online at its stop, one replayed" "$
 eq "kcat saw a thousand events from the log-collect workers" "$(tr -d ' ' <out.14)" 1000
 ok "the workers stopped cleanly" sh -c "! grep -v '^0\$' workers/*.exit"
 ok "the scored request ranked 3 items" sh -c "jq -e '.items | length == 3' out.7 >/dev/null"
-[ -n "${T_KEEP:-}" ] && cp -r "$T_TMP" "$T_KEEP"
 t_done

@@ -299,6 +299,79 @@ static void masking(void)
 	qnet_free(net);
 }
 
+/*
+ * The convolutions against their definition, computed here in double: the
+ * pooled maximum over the positions of W[f] · window + b[f], and where it
+ * is, for history lengths up to L (a block of 32 positions and a part one),
+ * filter counts not a multiple of 4, and several widths.
+ */
+static void conv_reference(void)
+{
+	static const struct { uint32_t d, L, F, nkern, kw[3]; } cases[] = {
+		{ 5, 6, 4, 2, { 2, 3 } }, { 8, 40, 6, 3, { 1, 2, 5 } }, { 3, 33, 7, 1, { 2 } },
+		{ 16, 20, 32, 2, { 2, 3 } }, { 4, 9, 1, 1, { 9 } },
+	};
+	int bad = 0, badarg = 0, runs = 0;
+	for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+		struct qnet_dims dm;
+		qnet_dims_default(&dm, 0, 0);
+		dm.d = cases[ci].d; dm.L = cases[ci].L; dm.F = cases[ci].F; dm.H = 4;
+		dm.nkern = cases[ci].nkern;
+		for (uint32_t k = 0; k < QNET_MAX_KERNELS; k++)
+			dm.kw[k] = k < dm.nkern ? cases[ci].kw[k] : 0;
+		struct qnet *net = qnet_new(&dm);
+		qnet_init(net, 7 + ci);
+		for (uint32_t k = 0; k < dm.nkern; k++)
+			for (size_t i = 0; i < dm.F; i++)
+				qnet_at(net, net->p, QNET_CONV_B + k)[i] = frand();
+		struct qnet_ws *ws = qnet_ws_new(&dm);
+		float *rows = calloc((size_t)dm.L * dm.d, sizeof *rows);
+		const float **h = calloc(dm.L, sizeof *h);
+		for (size_t i = 0; i < (size_t)dm.L * dm.d; i++)
+			rows[i] = frand();
+		for (size_t r = 0; r < dm.L; r++)
+			h[r] = rows + r * dm.d;
+		for (size_t n = 0; n <= dm.L; n++) {
+			qnet_state(net, ws, h, n, NULL);
+			runs++;
+			for (uint32_t k = 0; k < dm.nkern; k++) {
+				const float *W = qnet_at(net, net->p, QNET_CONV_W + k), *b = qnet_at(net, net->p, QNET_CONV_B + k);
+				size_t w = dm.kw[k];
+				for (size_t f = 0; f < dm.F; f++) {
+					double best = 0;
+					int at = -1;
+					for (size_t t = 0; t + w <= n; t++) {
+						double sum = b[f];
+						for (size_t j = 0; j < w * dm.d; j++)
+							sum += (double)W[f * w * dm.d + j] * rows[t * dm.d + j];
+						if (at < 0 || sum > best) {
+							best = sum;
+							at = (int)t;
+						}
+					}
+					float got = ws->pre[k * dm.F + f];
+					int gotat = ws->arg[k * dm.F + f];
+					if (at < 0 ? got != 0 || gotat != -1 : fabs(got - best) > 1e-4 * (1 + fabs(best)))
+						bad++;
+					/* a near tie may go either way in float */
+					else if (at >= 0 && gotat != at) {
+						double other = b[f];
+						for (size_t j = 0; gotat >= 0 && j < w * dm.d; j++)
+							other += (double)W[f * w * dm.d + j] * rows[(size_t)gotat * dm.d + j];
+						badarg += gotat < 0 || fabs(other - best) > 1e-4 * (1 + fabs(best));
+					}
+				}
+			}
+		}
+		free(h);
+		free(rows);
+		qnet_ws_free(ws);
+		qnet_free(net);
+	}
+	CHECK(bad == 0, "convolutions: %d pooled values differ from the definition (%d histories)", bad, runs);
+	CHECK(badarg == 0, "convolutions: %d maxima at the wrong position", badarg);
+}
+
 int main(void)
 {
 	struct qnet_dims dm;
@@ -317,5 +390,6 @@ int main(void)
 	CHECK(qnet_dims_check(&bad, err, sizeof err) == -1 && strstr(err, "width"), "bad width refused: %s", err);
 	td_targets();
 	masking();
+	conv_reference();
 	return check_done();
 }
