@@ -148,6 +148,17 @@ eq "feature rows online: a known item's row is its table row" \
     "$(tail -1 "$T/mf-known.stats" | jq -c '[.unknown_items, .feature_row_items]')" '[0,0]'
 ok "feature rows online: new items teach the heads what known ones with their features do" \
     cmp -s "$T/mf-known/0000000002/qnet.bin" "$T/mf-new/0000000002/qnet.bin"
+# The same with --lambda 1, where a session's pages wait, their rows with them, until it ends.
+for v in known new; do
+	cp -r "$T/mf" "$T/mfl-$v"
+	q-train -q --online -m "$T/mfl-$v" -i - --lambda 1 --publish-every 0 --stats "$T/mfl-$v.stats" \
+	    <"$T/$v.ndjson" >/dev/null
+done
+eq "feature rows online, --lambda: every page learned, none on the unknown row" \
+    "$(tail -1 "$T/mfl-new.stats" | jq -c '[.updates, .unknown_items, .feature_row_items > 0]')" \
+    "[$(lines "$T/new.ndjson"),0,true]"
+ok "feature rows online, --lambda: new items teach the heads what known ones do" \
+    cmp -s "$T/mfl-known/0000000002/qnet.bin" "$T/mfl-new/0000000002/qnet.bin"
 eq "feature rows in evaluation: new items rank as known ones" \
     "$(q-train -q --evaluate -m "$T/mf" -i "$T/new.ndjson" | jq -c '[.gauc, .unknown]')" \
     "$(q-train -q --evaluate -m "$T/mf" -i "$T/known.ndjson" | jq -c '[.gauc, .unknown]')"
