@@ -161,6 +161,9 @@ for k in bsleep bspin; do
 done
 paste floor.r bare_us.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
 figure "tcp-floor CPU / bare, sleeping client" "$(med <ratio.r)" x
+# What q-score adds beyond the scoring and the transport, as a share of the scoring (polling client, 1 thread).
+paste spin1.r floorspin.r bare_us.r | awk '{ printf "%.2f\n", ($1 - $2 - $3) / $3 }' >ratio.r
+figure "q-score CPU beyond bare and floor / bare" "$(med <ratio.r)" x - "1 thr, polling client"
 figure "q-score server CPU / its own scoring" "$(med <ratio_fwd.r)" x - "forward_us, same load"
 
 # 3 and 4. Fixed rate, in rounds of a pair (so that a drift of the machine's other load hits both
