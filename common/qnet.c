@@ -249,13 +249,6 @@ void qnet_ws_free(struct qnet_ws *ws)
 	free(ws);
 }
 
-/*
- * The positions t of one block of CT, for one filter: a[i] = W[f] · window
- * t0+i, the window of width w read from the transposed rows xt (d rows of
- * S floats, row c holding column c of every history row). Each weight is
- * read once and multiplies CT contiguous floats: the compiler keeps a[] in
- * vector registers and no sum is reduced across lanes.
- */
 typedef float v8sf __attribute__((vector_size(32)));
 typedef float v8sf_u __attribute__((vector_size(32), aligned(4), may_alias));	/* an unaligned load of floats */
 
@@ -304,7 +297,8 @@ CONV_TBLOCK(4, 1)
  * One convolution, max-pooled: pre[f] = max over valid t of (b[f] + W[f] ·
  * window_t), arg[f] = that t (the first of equals; -1: none). W is F × (w·d);
  * window t is rows t..t+w-1 of the history, read from their transpose xt
- * (d × S, zero past row n, S >= n + 7). acc (F × S) holds the sums.
+ * (d × S, zero past row n; S > n + 6, as the last block of 8 positions
+ * reads up to row n + 6). acc (F × S) holds the sums.
  */
 QNET_HOT
 static void conv_pool(const float *restrict xt, size_t S, size_t n, size_t w, size_t d, size_t F,

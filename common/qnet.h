@@ -109,8 +109,8 @@ void qnet_free(struct qnet *net);
  * the state vector, v = V(s), sa = sᵀ a.W and sc = sᵀ c.W (d each) so that
  * an item costs O(d + X). The other members are for the backward pass.
  */
-/* The row length of qnet_ws.xt: L rows, and room for the convolution's last blocks of 8 to run over. */
-#define QNET_XT_STRIDE(L) ((((size_t)(L) + 7) & ~(size_t)7) + 32)
+/* The row length of qnet_ws.xt: L rows, and room for the convolution's last block of 8 to run over. */
+#define QNET_XT_STRIDE(L) ((((size_t)(L) + 7) & ~(size_t)7) + 8)
 
 struct qnet_ws {
 	const struct qnet_dims *dm;
