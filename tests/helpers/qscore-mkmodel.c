@@ -123,16 +123,6 @@ struct pre {
 	size_t nc;
 };
 
-/*
- * The reference: for each request, "request_id<TAB>item_id<TAB>q" per
- * candidate in input order, straight from qnet_state()/qnet_q(). With
- * repeat > 1, only times the bare scoring instead: the requests are read
- * first, then repeat passes over all of them are timed — the history's and
- * the candidates' embedding lookups by id (at once, the candidates' rows
- * prefetched, as q-score does), the state from the history rows, and each
- * candidate's Q; CPU ns per request on stderr. With rate > 0, repeat
- * requests (cycling over those read) are scored at that rate instead.
- */
 /* The bare scoring of one request: its lookups by id, the state, each candidate's Q; their sum. */
 static float
 bare_score(const struct model *m, struct qnet_ws *ws, struct pre *p, int64_t *found, const float **rows)
@@ -162,6 +152,16 @@ ns_between(const struct timespec *a, const struct timespec *b)
 	return (double)(b->tv_sec - a->tv_sec) * 1e9 + (double)(b->tv_nsec - a->tv_nsec);
 }
 
+/*
+ * The reference: for each request, "request_id<TAB>item_id<TAB>q" per
+ * candidate in input order, straight from qnet_state()/qnet_q(). With
+ * repeat > 1, only times the bare scoring instead: the requests are read
+ * first, then repeat passes over all of them are timed — the history's and
+ * the candidates' embedding lookups by id (at once, the candidates' rows
+ * prefetched, as q-score does), the state from the history rows, and each
+ * candidate's Q; CPU ns per request on stderr. With rate > 0, repeat
+ * requests (cycling over those read) are scored at that rate instead.
+ */
 static int
 reference(const char *dir, uint32_t version, long repeat, double rate)
 {
