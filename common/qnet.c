@@ -283,14 +283,27 @@ static inline __attribute__((always_inline)) void conv_tblock_##NB##_##FB(const 
 		for (size_t v = 0; v < NB; v++)					\
 			memcpy(out + g * S + t0 + 8 * v, &a[g][v], sizeof a[g][v]);	\
 }
-CONV_TBLOCK(1, 4)
-CONV_TBLOCK(2, 4)
-CONV_TBLOCK(3, 4)
-CONV_TBLOCK(4, 2)
-CONV_TBLOCK(1, 1)
-CONV_TBLOCK(2, 1)
-CONV_TBLOCK(3, 1)
-CONV_TBLOCK(4, 1)
+/*
+ * Positions t0..t0+8·NB-1 of all F filters into acc (F × S): FB filters at a
+ * time (as many as the vector registers hold sums for), the rest one by one.
+ */
+#define CONV_FILTERS(NB, FB)							\
+CONV_TBLOCK(NB, FB)								\
+CONV_TBLOCK(NB, 1)								\
+static inline __attribute__((always_inline)) void conv_filters_##NB(const float *restrict xt, size_t S, size_t t0, \
+    size_t w, size_t d, size_t F, const float *restrict W, float *restrict acc)	\
+{										\
+	size_t f, wd = w * d;							\
+	for (f = 0; f + FB <= F; f += FB)					\
+		conv_tblock_##NB##_##FB(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);	\
+	for (; f < F; f++)							\
+		conv_tblock_##NB##_1(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);	\
+}
+CONV_FILTERS(1, 4)
+CONV_FILTERS(2, 4)
+CONV_FILTERS(3, 4)
+CONV_FILTERS(4, 2)
+#undef CONV_FILTERS
 #undef CONV_TBLOCK
 
 /*
@@ -312,39 +325,16 @@ static void conv_pool(const float *restrict xt, size_t S, size_t n, size_t w, si
 		}
 		return;
 	}
-	size_t P = n - w + 1, wd = w * d, f;
+	size_t P = n - w + 1;
 	for (size_t t0 = 0; t0 < P; t0 += 32) {
-		size_t nb = (P - t0 + 7) / 8;
-		if (nb > 4)
-			nb = 4;
-		switch (nb) {
-		case 1:
-			for (f = 0; f + 4 <= F; f += 4)
-				conv_tblock_1_4(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
-			for (; f < F; f++)
-				conv_tblock_1_1(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
-			break;
-		case 2:
-			for (f = 0; f + 4 <= F; f += 4)
-				conv_tblock_2_4(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
-			for (; f < F; f++)
-				conv_tblock_2_1(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
-			break;
-		case 3:
-			for (f = 0; f + 4 <= F; f += 4)
-				conv_tblock_3_4(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
-			for (; f < F; f++)
-				conv_tblock_3_1(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
-			break;
-		default:
-			for (f = 0; f + 2 <= F; f += 2)
-				conv_tblock_4_2(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
-			for (; f < F; f++)
-				conv_tblock_4_1(xt, S, t0, w, d, W + f * wd, wd, acc + f * S);
-			break;
+		switch ((P - t0 + 7) / 8) {	/* vectors of 8 positions this block needs */
+		case 1: conv_filters_1(xt, S, t0, w, d, F, W, acc); break;
+		case 2: conv_filters_2(xt, S, t0, w, d, F, W, acc); break;
+		case 3: conv_filters_3(xt, S, t0, w, d, F, W, acc); break;
+		default: conv_filters_4(xt, S, t0, w, d, F, W, acc); break;
 		}
 	}
-	for (f = 0; f < F; f++) {
+	for (size_t f = 0; f < F; f++) {
 		const float *af = acc + f * S;
 		float best = af[0];
 		int32_t at = 0;
