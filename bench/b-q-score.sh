@@ -70,26 +70,22 @@ for p in "$P" "$P1" "$PF"; do "$LOADGEN" -p "$p" -r 0 -c 4 -n 2000 -T 10 $LG >/d
 # The server's CPU time in ns: the run times of all its threads (exact, where /proc/PID/stat counts clock ticks).
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f", s }'; }
 CPUN=${QS_BENCH_CPU_REQUESTS:-10000}
-# cpu_run NAME PID PORT FLAG: one closed-loop run; its CPU per request (us) to NAME.r
+# cpu_run NAME PID PORT FLAG [BATCH]: one closed-loop run, with bodies of BATCH requests when
+# given; its CPU per scored request (us) to NAME.r
 cpu_run() {
 	c0=$(cpu_ns "$2")
-	"$LOADGEN" -p "$3" -r 0 -c 4 -n "$CPUN" -T 60 $4 $LG >max.out || fails=$((fails + 1))
+	"$LOADGEN" -p "$3" -r 0 -c 4 -n $((CPUN / ${5:-1})) ${5:+-B "$5"} -T 60 $4 $LG >max.out || fails=$((fails + 1))
 	c1=$(cpu_ns "$2")
-	awk -v a="$c0" -v b="$c1" -v n="$(field done max.out)" 'BEGIN { printf "%.2f\n", (b - a) / n / 1000 }' >>"$1.r"
+	awk -v a="$c0" -v b="$c1" -v n="$(field done max.out)" -v k="${5:-1}" 'BEGIN { printf "%.2f\n", (b - a) / n / k / 1000 }' >>"$1.r"
 }
-: >bare.r; : >rps.r; : >fwd.r; : >bare_b.r
+# bare_of FILE: the CPU per request (us) that qscore-mkmodel -r wrote to FILE
+bare_of() { sed -n 's/bare scoring[^:]*: \([0-9]*\) ns.*/\1/p' "$1" | awk '{ printf "%.2f\n", $1 / 1000 }'; }
+: >bare_us.r; : >rps.r; : >fwd.r; : >bare_b.r
 for k in sleep spin sleep1 spin1 floor floorspin bsleep bspin; do : >$k.r; done
-# cpu_batch NAME FLAG: the same, with bodies of $BATCH requests; CPU per scored request to NAME.r
-cpu_batch() {
-	c0=$(cpu_ns "$SPID")
-	"$LOADGEN" -p "$P" -r 0 -c 4 -n $((CPUN / BATCH)) -B "$BATCH" -T 60 $2 $LG >max.out || fails=$((fails + 1))
-	c1=$(cpu_ns "$SPID")
-	awk -v a="$c0" -v b="$c1" -v n="$(field done max.out)" -v k="$BATCH" 'BEGIN { printf "%.2f\n", (b - a) / n / k / 1000 }' >>"$1.r"
-}
 r=0
 while [ $r -lt "$CPUR" ]; do
 	"$MK" -r -m models -b 50 <warm.ndjson 2>bare.txt >/dev/null
-	sed -n 's/bare scoring: \([0-9]*\) ns.*/\1/p' bare.txt >>bare.r
+	bare_of bare.txt >>bare_us.r
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
 	cpu_run sleep "$SPID" "$P" ""
 	field rps max.out >>rps.r
@@ -100,17 +96,18 @@ while [ $r -lt "$CPUR" ]; do
 	cpu_run floor "$FPID" "$PF" ""
 	cpu_run floorspin "$FPID" "$PF" -S
 	"$MK" -r -m models -b 3 <batch.ndjson 2>bare.txt >/dev/null
-	sed -n 's/bare scoring: \([0-9]*\) ns.*/\1/p' bare.txt | awk '{ printf "%.2f\n", $1 / 1000 }' >>bare_b.r
-	cpu_batch bsleep ""
-	cpu_batch bspin -S
+	bare_of bare.txt >>bare_b.r
+	cpu_run bsleep "$SPID" "$P" "" "$BATCH"
+	cpu_run bspin "$SPID" "$P" -S "$BATCH"
 	r=$((r + 1))
 done
-bare_us=$(awk '{ printf "%.2f\n", $1 / 1000 }' bare.r | med)
-awk '{ printf "%.2f\n", $1 / 1000 }' bare.r >bare_us.r
+bare_us=$(med <bare_us.r)
 echo "throughput (closed loop, 4 connections, $THREADS threads): $(med <rps.r) requests/s (median of $CPUR rounds); server CPU $(med <sleep.r) us/request = $(awk -v c="$(med <sleep.r)" 'BEGIN { printf "%.0f", 1e6 / c }') requests/s per core"
 echo "bare scoring (state + 100 candidates, history and candidate lookups included): ${bare_us} us/request (rounds: $(list <bare_us.r))"
-# ratio A B: the median over the rounds of A's round over B's
-ratio() { paste "$1" "$2" | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r; echo "$(med <ratio.r) (rounds: $(list <ratio.r))"; }
+# ratios A B: each round's A over its B, one a line
+ratios() { paste "$1" "$2" | awk '{ printf "%.2f\n", $1 / $2 }'; }
+# ratio A B: the median over the rounds of A's round over B's, and the rounds'
+ratio() { ratios "$1" "$2" >ratio.r; echo "$(med <ratio.r) (rounds: $(list <ratio.r))"; }
 for k in sleep spin sleep1 spin1; do
 	case $k in
 	sleep) what="$THREADS threads, sleeping client" fl=floor ;;
@@ -141,29 +138,22 @@ kill "$SPID1" "$FPID" 2>/dev/null
 wait "$SPID1" "$FPID" 2>/dev/null
 figure "q-score throughput, 4 connections" "$(med <rps.r)" requests/s
 figure "q-score server CPU per request" "$(med <sleep.r)" us
-for k in sleep spin sleep1 spin1; do
+for k in sleep spin sleep1 spin1 bsleep bspin; do
+	ref=bare_us.r
 	case $k in
 	sleep) what="$THREADS thr, sleeping client" ;;
 	spin) what="$THREADS thr, polling client" ;;
 	sleep1) what="1 thr, sleeping client" ;;
 	spin1) what="1 thr, polling client" ;;
+	bsleep) what="batches of $BATCH, sleeping client" ref=bare_b.r ;;
+	bspin) what="batches of $BATCH, polling client" ref=bare_b.r ;;
 	esac
-	paste $k.r bare_us.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
-	figure "q-score CPU / bare, $what" "$(med <ratio.r)" x - "reference, same requests" "<= 2"
+	figure "q-score CPU / bare, $what" "$(ratios $k.r $ref | med)" x - "reference, same requests" "<= 2"
 done
-for k in bsleep bspin; do
-	case $k in
-	bsleep) what="sleeping client" ;;
-	bspin) what="polling client" ;;
-	esac
-	paste $k.r bare_b.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
-	figure "q-score CPU / bare, batches of $BATCH, $what" "$(med <ratio.r)" x - "reference, same requests" "<= 2"
-done
-paste floor.r bare_us.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
-figure "tcp-floor CPU / bare, sleeping client" "$(med <ratio.r)" x
+figure "tcp-floor CPU / bare, sleeping client" "$(ratios floor.r bare_us.r | med)" x
 # What q-score adds beyond the scoring and the transport, as a share of the scoring (polling client, 1 thread).
-paste spin1.r floorspin.r bare_us.r | awk '{ printf "%.2f\n", ($1 - $2 - $3) / $3 }' >ratio.r
-figure "q-score CPU beyond bare and floor / bare" "$(med <ratio.r)" x - "1 thr, polling client"
+figure "q-score CPU beyond bare and floor / bare" \
+    "$(paste spin1.r floorspin.r bare_us.r | awk '{ printf "%.2f\n", ($1 - $2 - $3) / $3 }' | med)" x - "1 thr, polling client"
 figure "q-score server CPU / its own scoring" "$(med <ratio_fwd.r)" x - "forward_us, same load"
 
 # 3 and 4. Fixed rate, in rounds of a pair (so that a drift of the machine's other load hits both
@@ -199,7 +189,7 @@ steady() {
 	# the bare scoring of as many requests at the same rate, the thread asleep in between as the
 	# server's are: its caches cool alike between requests
 	"$MK" -r -m models -b "$n" -R "$RATE" <warm.ndjson 2>bare_rate.txt >/dev/null
-	sed -n 's/bare scoring at [^:]*: \([0-9]*\) ns.*/\1/p' bare_rate.txt | awk '{ printf "%.2f\n", $1 / 1000 }' >>bare_rate.r
+	bare_of bare_rate.txt >>bare_rate.r
 }
 swapping() {
 	get "http://127.0.0.1:$P/v1/latency?reset=1" >/dev/null
@@ -241,8 +231,7 @@ echo "the server's service time p99, swapping / steady: CPU $(med <ratio_cpu99.r
 echo "server CPU at $RATE/s, steady ($THREADS threads, 16 connections): $(med <rate_cpu.r) us/request (rounds: $(list <rate_cpu.r)); / bare = $(awk -v a="$(med <rate_cpu.r)" -v b="$bare_us" 'BEGIN { printf "%.2f", a / b }')"
 figure "q-score CPU / bare at $RATE/s" "$(awk -v a="$(med <rate_cpu.r)" -v b="$bare_us" 'BEGIN { printf "%.2f", a / b }')" x - "reference, same requests" "<= 2"
 echo "bare scoring paced at $RATE/s (asleep between requests): $(med <bare_rate.r) us/request (rounds: $(list <bare_rate.r)); server CPU at $RATE/s / that = $(ratio rate_cpu.r bare_rate.r)"
-paste rate_cpu.r bare_rate.r | awk '{ printf "%.2f\n", $1 / $2 }' >ratio.r
-figure "q-score CPU / bare, both at $RATE/s" "$(med <ratio.r)" x - "reference paced alike" "<= 2"
+figure "q-score CPU / bare, both at $RATE/s" "$(ratios rate_cpu.r bare_rate.r | med)" x - "reference paced alike" "<= 2"
 echo "runs with a failed or backward answer: $fails"
 echo "within the swapping runs: near a swap (-100..+200 ms) $(pcts <near.lat)"
 echo "                          the rest                   $(pcts <far.lat)"
