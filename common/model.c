@@ -888,6 +888,51 @@ int model_info_read(const char *path, struct model_info *info, char *err, size_t
 	return 0;
 }
 
+int model_input_read(const char *path, struct model_input_pos **in, size_t *n, char *err, size_t errlen)
+{
+	json_error_t je;
+	*in = NULL;
+	*n = 0;
+	json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	if (!o)
+		return errf(err, errlen, "%s: %s", path, je.text), -1;
+	json_t *a = json_is_object(o) ? json_object_get(o, "input") : NULL;
+	int r = 0;
+	if (!json_is_object(o) || (a && !json_is_array(a))) {
+		errf(err, errlen, "%s: %s", path, json_is_object(o) ? "\"input\" is not an array" : "not an object");
+		r = -1;
+		goto out;
+	}
+	size_t k;
+	json_t *e;
+	json_array_foreach(a, k, e) {
+		json_t *t = json_object_get(e, "topic"), *p = json_object_get(e, "partition"),
+		    *off = json_object_get(e, "offset");
+		if (!json_is_string(t) || !json_is_integer(p) || !json_is_integer(off) ||
+		    json_integer_value(p) < 0 || json_integer_value(p) > INT32_MAX || json_integer_value(off) < 0) {
+			errf(err, errlen, "%s: input %zu: want a topic, a partition and an offset", path, k);
+			r = -1;
+			model_input_free(*in, *n);
+			*in = NULL;
+			*n = 0;
+			goto out;
+		}
+		*in = xreallocarray(*in, *n + 1, sizeof **in);
+		(*in)[(*n)++] = (struct model_input_pos){ .topic = xstrdup(json_string_value(t)),
+			.partition = (int32_t)json_integer_value(p), .offset = json_integer_value(off) };
+	}
+out:
+	json_decref(o);
+	return r;
+}
+
+void model_input_free(struct model_input_pos *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((char *)in[i].topic);
+	free(in);
+}
+
 /* Writes the manifest of info (and the dims of net, the input positions of pub) to path, fsynced. */
 static int info_write(const char *path, const struct model_info *info, const struct qnet *net,
     const struct model_publication *pub, char *err, size_t errlen)

@@ -204,5 +204,13 @@ int model_prune(const char *modeldir, unsigned keep, char *err, size_t errlen);
 
 /* Reads a manifest file. 0, or -1 with the reason in err. */
 int model_info_read(const char *path, struct model_info *info, char *err, size_t errlen);
+/*
+ * Reads the input positions a manifest file records ("input") into a
+ * malloc'd array of *n entries, each topic malloc'd (NULL and 0 when it
+ * records none). 0, or -1 with the reason in err.
+ */
+int model_input_read(const char *path, struct model_input_pos **in, size_t *n, char *err, size_t errlen);
+/* Frees what model_input_read() returned. */
+void model_input_free(struct model_input_pos *in, size_t n);
 
 #endif

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t-kafka-qtrain.sh: q-train --online on the test broker commits its input only with a published version — killed with SIGKILL between publications it re-learns from the last version's positions, nothing skipped and nothing learned twice; SIGTERM publishes and commits together; with --lambda a version covers each partition up to the first page kept.
+# t-kafka-qtrain.sh: q-train --online on the test broker commits its input only with a published version — killed with SIGKILL between publications it re-learns from the last version's positions, nothing skipped and nothing learned twice; SIGTERM publishes and commits together; with --lambda a version covers each partition up to the first page kept; a partition not read keeps its parent's position.
 . "$(dirname "$0")/lib.sh"
 cd "$T_TMP" || exit 1
 if ! [ -x "$TBIN/kafka-mock" ] || ! [ -x "$BIN/q-train" ] || ! [ -x "$TBIN/gen-transitions" ] ||
@@ -107,6 +107,21 @@ kill -TERM $lam2
 exits "lambda run 2: exits 0 on SIGTERM" $lam2 0 lam2.err
 eq "lambda run 2: read from the kept pages on" "$(read_in lam2.stats)" $((3100 - lcov))
 eq "lambda run 2: the last version covers all 3100" "$(covered models-l)" 3100
+
+# --- A partition with nothing new keeps its parent's position: 50 more, all in partition 0 ---
+gen-transitions -n 20 -I 100 -s 13 | head -50 >part4.ndjson
+p1=$(newest | jq '.input[] | select(.partition == 1) | .offset')
+kcat -q -P -b "$brokers" -t transitions -p 0 -l part4.ndjson 2>/dev/null
+eq "kcat: 50 more into partition 0" "$?" 0
+bg q-train -q --online $QT --stats run4.stats -o run4.out 2>run4.err
+run4=$!
+ok "run 4: reads the 50 new" wait_until 60 atleast run4.stats 50
+sleep 0.5
+kill -TERM $run4
+exits "run 4: exits 0 on SIGTERM" $run4 0 run4.err
+eq "run 4: only the 50 new" "$(read_in run4.stats)" 50
+eq "run 4: partition 1, not read, keeps its position" "$(newest | jq '.input[] | select(.partition == 1) | .offset')" "$p1"
+eq "run 4: the last version covers all 3150" "$(covered)" 3150
 
 kill -TERM $mock
 exits "kafka-mock: exits 0" $mock 0 mock.err

@@ -1588,8 +1588,9 @@ struct publisher {
 	pthread_cond_t cv;
 	struct qnet *pending;	/* owned */
 	struct positions pending_pos;	/* the input pending covers */
-	struct positions published_pos;	/* the input the newest published version covers, */
+	struct positions published_pos;	/* the input read that the newest published version covers, */
 	int published_new;		/* ... not yet handed to the learner for commit */
+	struct positions covers;	/* all the input the newest version covers: its manifest's "input" */
 	struct model_info info;
 	int stop, failed;
 	char *emb_link;		/* the newest published embedding file */
@@ -1616,8 +1617,17 @@ static void *publisher_main(void *arg)
 		char *link = xstrdup(pb->emb_link);
 		pthread_mutex_unlock(&pb->mu);
 
+		/*
+		 * A version learned what its parent did: a partition this process
+		 * has not read (not assigned to it, or nothing new in it) keeps the
+		 * parent's position in the manifest.
+		 */
+		struct positions covers;
+		positions_copy(&covers, &pb->covers);
+		for (size_t i = 0; i < pos.n; i++)
+			positions_note(&covers, pos.p[i].topic, pos.p[i].partition, pos.p[i].offset);
 		struct model_publication pub = { .net = net, .emb_link = link, .info = info, .warmup = pb->warmup,
-			.warmup_len = pb->warmup_len, .keep = (unsigned)O.keep, .input = pos.p, .ninput = pos.n };
+			.warmup_len = pb->warmup_len, .keep = (unsigned)O.keep, .input = covers.p, .ninput = covers.n };
 		uint32_t v = 0;
 		int r = model_publish(O.modeldir, &pub, &v, err, sizeof err);
 		if (r < 0)
@@ -1631,7 +1641,10 @@ static void *publisher_main(void *arg)
 		if (r < 0) {
 			pb->failed = 1;
 			positions_free(&pos);
+			positions_free(&covers);
 		} else {
+			positions_free(&pb->covers);
+			pb->covers = covers;
 			positions_free(&pb->published_pos);
 			pb->published_pos = pos;
 			__atomic_store_n(&pb->published_new, 1, __ATOMIC_RELEASE);
@@ -1730,6 +1743,15 @@ static int run_online(void)
 	struct model *m = load_newest();
 	if (!m)
 		return 1;
+	struct positions covers;	/* the input the version covers */
+	char *mp = xasprintf("%s/%s", m->dir, MODEL_MANIFEST_FILE);
+	int r = model_input_read(mp, &covers.p, &covers.n, err, sizeof err);
+	free(mp);
+	if (r < 0) {
+		diag_warn("%s", err);
+		model_free(m);
+		return 1;
+	}
 	struct qnet *net = qnet_clone(m->net);
 	size_t lo, hi;
 	qnet_range(net, QNET_RANGE_HEADS, &lo, &hi);
@@ -1756,6 +1778,7 @@ static int run_online(void)
 	pb.emb_link = xasprintf("%s/%s", m->dir, MODEL_EMB_FILE);
 	pb.info = m->info;
 	pb.info.parent = m->version;
+	pb.covers = covers;
 	{
 		char *wp = xasprintf("%s/%s", m->dir, MODEL_WARMUP_FILE);
 		pb.warmup = read_small_file(wp, &pb.warmup_len);
@@ -1890,6 +1913,7 @@ static int run_online(void)
 	positions_free(&pos);
 	positions_free(&pb.pending_pos);
 	positions_free(&pb.published_pos);
+	positions_free(&pb.covers);
 	if (pb.last) {
 		json_t *o = json_object();
 		json_object_set_new(o, "published", json_integer(pb.last));

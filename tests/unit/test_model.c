@@ -328,6 +328,54 @@ static void store_tests(void)
 	emb_free(e);
 }
 
+/* The input positions a manifest records read back as published; a malformed "input" is refused. */
+static void input_tests(void)
+{
+	char md[300], path[400];
+	snprintf(md, sizeof md, "%s/models-input", root);
+	struct qnet *net = small_net(8);
+	struct emb *e = small_emb(8, 20);
+	const struct model_input_pos in[] = { { "transitions", 0, 1585 }, { "transitions", 1, 1515 }, { "other", 7, 0 } };
+	struct model_publication pub = { .net = net, .emb = e, .input = in, .ninput = 3 };
+	strcpy(pub.info.mode, "online");
+	strcpy(pub.info.target, "slateq");
+	uint32_t v;
+	CHECK(model_publish(md, &pub, &v, err, sizeof err) == 0, "publish with input: %s", err);
+	struct model_input_pos *got;
+	size_t n;
+	snprintf(path, sizeof path, "%s/%010u/%s", md, v, MODEL_MANIFEST_FILE);
+	CHECK(model_input_read(path, &got, &n, err, sizeof err) == 0 && n == 3, "read input: %s", err);
+	int same = n == 3;
+	for (size_t i = 0; same && i < n; i++)
+		same = !strcmp(got[i].topic, in[i].topic) && got[i].partition == in[i].partition &&
+		    got[i].offset == in[i].offset;
+	CHECK(same, "the positions round-trip in order");
+	model_input_free(got, n);
+
+	pub.ninput = 0;
+	CHECK(model_publish(md, &pub, &v, err, sizeof err) == 0, "publish without input: %s", err);
+	snprintf(path, sizeof path, "%s/%010u/%s", md, v, MODEL_MANIFEST_FILE);
+	CHECK(model_input_read(path, &got, &n, err, sizeof err) == 0 && n == 0 && got == NULL,
+	    "a manifest without input reads as none");
+
+	static const char *bad[] = {
+		"{\"input\": {}}", "{\"input\": [{\"topic\": \"t\", \"partition\": 0}]}",
+		"{\"input\": [{\"topic\": \"t\", \"partition\": -1, \"offset\": 3}]}",
+		"{\"input\": [{\"topic\": \"t\", \"partition\": 0, \"offset\": 3}, {\"topic\": 5, \"partition\": 0, \"offset\": 3}]}",
+		"{\"input\": [{\"topic\": \"t\", \"partition\": 0, \"offset\": -3}]}", "[]", "{",
+	};
+	snprintf(path, sizeof path, "%s/bad-manifest.json", root);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		FILE *f = fopen(path, "w");
+		CHECK(f && fputs(bad[i], f) >= 0 && fclose(f) == 0, "write %s", path);
+		got = (void *)1;
+		CHECK(model_input_read(path, &got, &n, err, sizeof err) == -1 && got == NULL && n == 0 &&
+		    strstr(err, path), "malformed input %zu refused: %s", i, err);
+	}
+	qnet_free(net);
+	emb_free(e);
+}
+
 int main(void)
 {
 	snprintf(root, sizeof root, "%s/test_model.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -338,6 +386,7 @@ int main(void)
 	emb_tests();
 	net_tests();
 	store_tests();
+	input_tests();
 	sh("rm -rf %s%s", root, "");
 	return check_done();
 }
