@@ -64,7 +64,7 @@ for p in "$P" "$P1" "$PF"; do "$LOADGEN" -p "$p" -r 0 -c 4 -n 2000 -T 10 $LG >/d
 #    threads then share the other);
 #  - with the sleeping client, the server's own measure of the same scoring, inside it and so
 #    under the same load (/v1/latency forward_us: the mean CPU time of the same lookups and
-#    forward passes, taken on one request in 8);
+#    forward passes, taken on one request in 32);
 #  - q-score with $THREADS threads answering bodies of $BATCH requests (POST /v1/score with an
 #    array), against the bare scoring of those same requests.
 # The server's CPU time in ns: the run times of all its threads (exact, where /proc/PID/stat counts clock ticks).

@@ -18,7 +18,6 @@ static struct qs_worker *w;
 static struct model m;
 static struct qs_counters counters;
 static struct qs_config cf;
-static size_t starts[MAX_BATCH], ends[MAX_BATCH];
 static unsigned long long n_scored, n_refused;
 
 /* A small network and a few known items: enough for every path of the scorer. */
@@ -74,7 +73,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *buf = (const char *)data;
 	struct jbuf out = { 0 };
 	char err[320];
-	size_t i, n, skip = 0;
+	size_t skip = 0;
 
 	/* The exploration policy and k's default follow the size, so that every one is reached. */
 	cf.explore.policy = (enum qs_policy)(size % 3);
@@ -83,17 +82,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (skip < size && (buf[skip] == ' ' || buf[skip] == '\t' || buf[skip] == '\n' || buf[skip] == '\r'))
 		skip++;
 	if (skip < size && buf[skip] == '[') {
-		if (qs_parse_array(buf, size, MAX_BATCH, starts, ends, &n, err, sizeof err) != 0)
+		size_t n, nerr;
+		int r;
+
+		err[0] = '\0';
+		r = qs_score_batch(w, &cf, &m, buf, size, MAX_BATCH, &out, &n, &nerr, err, sizeof err);
+		if (r < 0) {
+			if (err[0] == '\0' || out.len != 0)
+				abort();	/* a refused batch says why and answers nothing */
 			goto done;
-		jbuf_puts(&out, "[");
-		for (i = 0; i < n && i < MAX_BATCH; i++) {
-			if (starts[i] > ends[i] || ends[i] > size)
-				abort();	/* an element lies within the body */
-			if (i)
-				jbuf_puts(&out, ",");
-			one(buf + starts[i], ends[i] - starts[i], &out);
 		}
-		jbuf_puts(&out, "]");
+		if (nerr > n || n > MAX_BATCH)
+			abort();
+		n_scored += n - nerr;
+		n_refused += nerr;
 	} else
 		one(buf, size, &out);
 	/* Whatever the request, the answer is JSON. */

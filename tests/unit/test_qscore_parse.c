@@ -32,6 +32,39 @@ parse_span(const char *buf, size_t a, size_t b, const char *want)
 	return b - a == strlen(want) && memcmp(buf + a, want, b - a) == 0;
 }
 
+/* What walk() saw of a batch: its elements' extents, which were parsed as read, and their ids. */
+#define WALK_MAX 8
+static struct walked {
+	size_t n, starts[WALK_MAX], ends[WALK_MAX];
+	int parsed[WALK_MAX];
+	char ids[WALK_MAX][257];
+} wk;
+
+/* Walks a batch with qs_batch_next(), parsing its elements as read (with) or only checking them; its result. */
+static int
+walk(const char *buf, size_t len, int with)
+{
+	struct qs_batch b;
+	size_t start, end;
+	int parsed, r;
+
+	memset(&wk, 0, sizeof wk);
+	err[0] = '\0';
+	if (qs_batch_open(&b, buf, len, err, sizeof err) != 0)
+		return -1;
+	while ((r = qs_batch_next(&b, with ? &w : NULL, 100, &rq, &start, &end, &parsed)) == 1) {
+		if (wk.n < WALK_MAX) {
+			wk.starts[wk.n] = start;
+			wk.ends[wk.n] = end;
+			wk.parsed[wk.n] = parsed;
+			if (parsed)
+				memcpy(wk.ids[wk.n], rq.request_id, sizeof rq.request_id);
+		}
+		wk.n++;
+	}
+	return r;
+}
+
 static const char *
 cid(size_t i)
 {
@@ -41,7 +74,6 @@ cid(size_t i)
 int
 main(void)
 {
-	size_t starts[4], ends[4], n;
 	const char *batch;
 
 	CHECK(parse("{\"request_id\":\"r9\",\"user_id\":7,\"hist\":[\"i9\",3],\"context\":[0.5,-1e-3,2E2,0],"
@@ -256,13 +288,78 @@ main(void)
 	}
 
 	batch = " [ {\"request_id\":\"a\",\"candidates\":[]} , {\"bad\":[1,2]}, 3 ] ";
-	CHECK(qs_parse_array(batch, strlen(batch), 4, starts, ends, &n, err, sizeof err) == 0 && n == 3, "a batch: %s", err);
-	CHECK(parse_span(batch, starts[0], ends[0], "{\"request_id\":\"a\",\"candidates\":[]}"), "element 0");
-	CHECK(parse_span(batch, starts[2], ends[2], "3"), "element 2");
-	CHECK(qs_parse_array(batch, strlen(batch), 2, starts, ends, &n, err, sizeof err) == 0 && n == 3,
-	    "more elements than room: counted");
-	CHECK(qs_parse_array("[1,]", 4, 4, starts, ends, &n, err, sizeof err) == -1, "a bad array refused");
-	CHECK(qs_parse_array("[] x", 4, 4, starts, ends, &n, err, sizeof err) == -1, "trailing characters refused");
+	for (int with = 1; with >= 0; with--) {
+		CHECK(walk(batch, strlen(batch), with) == 0 && wk.n == 3, "a batch (%s): %s", with ? "parsed" : "checked", err);
+		CHECK(parse_span(batch, wk.starts[0], wk.ends[0], "{\"request_id\":\"a\",\"candidates\":[]}") &&
+		    wk.parsed[0] == with && (!with || strcmp(wk.ids[0], "a") == 0), "element 0 (%s)", with ? "parsed" : "checked");
+		CHECK(parse_span(batch, wk.starts[1], wk.ends[1], "{\"bad\":[1,2]}") && !wk.parsed[1], "element 1: not a request");
+		CHECK(parse_span(batch, wk.starts[2], wk.ends[2], "3") && !wk.parsed[2], "element 2: not an object");
+	}
+	CHECK(walk("[]", 2, 1) == 0 && wk.n == 0, "an empty batch");
+	CHECK(walk("[1,]", 4, 1) == -1 && strstr(err, "column 4"), "a bad array refused: %s", err);
+	CHECK(walk("[] x", 4, 1) == -1 && strstr(err, "trailing characters after the array"), "trailing characters refused: %s", err);
+	batch = "[{\"request_id\":\"a\",\"candidates\":[]}";
+	CHECK(walk(batch, strlen(batch), 1) == -1 && strstr(err, "',' or ']' expected"),
+	    "an unclosed batch refused: %s", err);
+	/* the nesting limit counts the batch's own level, whether an element is parsed or only checked */
+	{
+		int took = 0, refused_deep = 0;
+		for (int depth = 60; depth <= 66; depth++) {
+			char nest[400];
+			int k = snprintf(nest, sizeof nest, "[{\"request_id\":\"a\",\"candidates\":[],\"x\":");
+			for (int i = 0; i < depth; i++)
+				nest[k++] = '[';
+			for (int i = 0; i < depth; i++)
+				nest[k++] = ']';
+			k += snprintf(nest + k, sizeof nest - (size_t)k, "}]");
+			int a = walk(nest, (size_t)k, 1), b = walk(nest, (size_t)k, 0);
+			CHECK(a == b, "%d nested arrays in an element: %d parsed, %d checked", depth, a, b);
+			took += a == 0;
+			refused_deep += a == -1 && strstr(err, "nested deeper than") != NULL;
+		}
+		CHECK(took > 0 && refused_deep > 0 && took + refused_deep == 7, "the limit lies in 60..66 nested arrays");
+	}
+	/* mutated batches: parsed as read or only checked, the same elements, the same refusals; an
+	   element is parsed as read exactly when qs_parse() of its text alone takes it */
+	{
+		const char *base = "[{\"request_id\":\"a\",\"hist\":[\"i1\"],\"candidates\":[{\"item_id\":\"i2\",\"features\":[1.5]}],"
+		    "\"k\":1}, {\"request_id\":\"b\",\"candidates\":[],\"x\":{\"y\":[true,null,-2e3]}},\n\"s\", [7]]";
+		static const char alphabet[] = "{}[]\",:\\u0123456789.eE+-tfnrl \x01\x80\xc3\xff";
+		size_t blen = strlen(base), len, i, elems = 0, parsed = 0, whole = 0;
+		uint64_t x = 777;
+		int t, same = 1, exact = 1;
+		for (t = 0; t < 20000; t++) {
+			char *buf, e1[256];
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			len = blen - (size_t)(x >> 33) % 8;
+			buf = malloc(len);	/* exactly len bytes: a read past the end is caught */
+			memcpy(buf, base, len);
+			for (i = 0; i < 2; i++) {
+				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+				buf[(x >> 20) % len] = alphabet[(x >> 40) % (sizeof alphabet - 1)];
+			}
+			int a = walk(buf, len, 1);
+			struct walked one = wk;
+			snprintf(e1, sizeof e1, "%s", err);
+			int b = walk(buf, len, 0);
+			if (a != b || one.n != wk.n || (a != 0 && strcmp(e1, err) != 0) ||
+			    memcmp(one.starts, wk.starts, sizeof wk.starts) != 0 || memcmp(one.ends, wk.ends, sizeof wk.ends) != 0)
+				same = 0;
+			whole += a == 0;
+			for (i = 0; i < one.n && i < WALK_MAX; i++) {
+				int alone = qs_parse(&w, buf + one.starts[i], one.ends[i] - one.starts[i], 100, &rq, err, sizeof err) == 0;
+				if (alone != one.parsed[i] || (alone && strcmp(rq.request_id, one.ids[i]) != 0))
+					exact = 0;
+				elems++;
+				parsed += alone;
+			}
+			free(buf);
+		}
+		CHECK(same, "parsed as read or only checked: the same elements and refusals");
+		CHECK(exact, "an element is parsed as read exactly when it parses alone");
+		CHECK(whole > 100 && parsed > 1000 && parsed < elems, "both kinds met (%zu whole batches, %zu of %zu elements parsed)",
+		    whole, parsed, elems);
+	}
 
 	/* mutated requests: every one parsed or refused, never read past its end (ASan builds check) */
 	{

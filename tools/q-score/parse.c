@@ -17,6 +17,7 @@ struct parser {
 	char *err;
 	size_t errlen;
 	int failed;
+	int depth0;		/* the depth of the value read: 1 for an element of a batch */
 };
 
 static int
@@ -458,7 +459,7 @@ skip(struct parser *ps, int depth)
 	ws(ps);
 	if (ps->p >= ps->end)
 		return bad(ps, "value expected");
-	if (depth > MAX_DEPTH)
+	if (depth + ps->depth0 > MAX_DEPTH)
 		return bad(ps, "nested deeper than %d", MAX_DEPTH);
 	switch (*ps->p) {
 	case '"':
@@ -860,113 +861,136 @@ candidate(struct parser *ps, size_t i, size_t max_cands)
 	return 0;
 }
 
-int
-qs_parse(struct qs_worker *w, const char *buf, size_t len, size_t max_cands, struct qs_req *rq,
-    char *err, size_t errlen)
+/*
+ * The fields of a request object, from after its '{' to after its '}', into
+ * rq and the worker's buffers; *seen_id tells whether it had a request_id.
+ */
+static int
+fields(struct parser *ps, size_t max_cands, struct qs_req *rq, int *seen_id)
 {
-	struct parser ps = { buf, buf, buf + len, w, err, errlen, 0 };
+	struct qs_worker *w = ps->w;
 	char k[16];
 	size_t off, n;
 	double d;
 	int64_t iv;
-	int isint, seen_id = 0, seen_user = 0, seen_k = 0;
+	int isint, seen_user = 0, seen_k = 0;
 
+	*seen_id = 0;
+	if (eat(ps, '}'))
+		return 0;
+	do {
+		if (key(ps, k, sizeof k) != 0)
+			return -1;
+		if (strcmp(k, "request_id") == 0) {
+			if ((*seen_id)++)
+				return wrong(ps, "field 'request_id': given twice");
+			if (id(ps, &off, &n, (struct where){ "field 'request_id'", 0 }) != 0)
+				return -1;
+			memcpy(rq->request_id, w->sbuf + off, n + 1);
+		} else if (strcmp(k, "user_id") == 0) {
+			if (seen_user++)
+				return wrong(ps, "field 'user_id': given twice");
+			if (id(ps, &off, &n, (struct where){ "field 'user_id'", 0 }) != 0)
+				return -1;
+			memcpy(rq->user_id, w->sbuf + off, n + 1);
+			rq->has_user = 1;
+		} else if (strcmp(k, "hist") == 0) {
+			if (rq->has_hist++)
+				return wrong(ps, "field 'hist': given twice");
+			ws(ps);
+			if (ps->p >= ps->end || *ps->p != '[') {
+				if (skip(ps, 1) != 0)
+					return -1;
+				return wrong(ps, "field 'hist': expected an array of ids");
+			}
+			ps->p++;
+			if (!eat(ps, ']')) {
+				do {
+					hist_reserve(w, rq->nhist + 1);
+					if (id(ps, &w->hoff[rq->nhist], &w->hlen2[rq->nhist],
+					    (struct where){ "field 'hist'[%zu]", rq->nhist }) != 0)
+						return -1;
+					rq->nhist++;
+				} while (eat(ps, ','));
+				if (!eat(ps, ']'))
+					return bad(ps, "',' or ']' expected");
+			}
+		} else if (strcmp(k, "context") == 0) {
+			if (rq->has_ctx++)
+				return wrong(ps, "field 'context': given twice");
+			if (floats(ps, &rq->ctx_off, &rq->nctx, (struct where){ "field 'context'", 0 }) != 0)
+				return -1;
+		} else if (strcmp(k, "candidates") == 0) {
+			if (rq->has_cands++)
+				return wrong(ps, "field 'candidates': given twice");
+			ws(ps);
+			if (ps->p >= ps->end || *ps->p != '[') {
+				if (skip(ps, 1) != 0)
+					return -1;
+				return wrong(ps, "field 'candidates': expected an array");
+			}
+			ps->p++;
+			if (!eat(ps, ']')) {
+				do {
+					if (candidate(ps, rq->ncand, max_cands) != 0)
+						return -1;
+					rq->ncand++;
+				} while (eat(ps, ','));
+				if (!eat(ps, ']'))
+					return bad(ps, "',' or ']' expected");
+			}
+		} else if (strcmp(k, "k") == 0) {
+			if (seen_k++)
+				return wrong(ps, "field 'k': given twice");
+			ws(ps);
+			if (ps->p < ps->end && (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))) {
+				if (number(ps, &d, &isint, &iv) != 0)
+					return -1;
+				if (!isint && d == floor(d) && fabs(d) < 9e18) {
+					isint = 1;
+					iv = (int64_t)d;
+				}
+			} else {
+				if (skip(ps, 1) != 0)
+					return -1;
+				isint = 0;
+			}
+			if (!isint || iv < 1 || iv > 1000000000)
+				return wrong(ps, "field 'k': expected an integer in [1, 1000000000]");
+			rq->k = (size_t)iv;
+		} else if (skip(ps, 1) != 0)
+			return -1;
+	} while (eat(ps, ','));
+	if (!eat(ps, '}'))
+		return bad(ps, "',' or '}' expected");
+	return 0;
+}
+
+/* Empties rq and the worker's parse buffers for the next request. */
+static void
+parse_reset(struct qs_worker *w, struct qs_req *rq)
+{
 	memset(rq, 0, sizeof *rq);
 	w->slen = 0;
 	w->flen = 0;
+}
+
+int
+qs_parse(struct qs_worker *w, const char *buf, size_t len, size_t max_cands, struct qs_req *rq,
+    char *err, size_t errlen)
+{
+	struct parser ps = { buf, buf, buf + len, w, err, errlen, 0, 0 };
+	int seen_id;
+
+	parse_reset(w, rq);
 	if (!eat(&ps, '{')) {
 		ws(&ps);
 		if (ps.p < ps.end && skip(&ps, 0) == 0 && (ws(&ps), ps.p == ps.end))
 			return wrong(&ps, "not a JSON object");
 		return bad(&ps, "'{' expected");
 	}
-	if (!eat(&ps, '}')) {
-		do {
-			if (key(&ps, k, sizeof k) != 0)
-				return -1;
-			if (strcmp(k, "request_id") == 0) {
-				if (seen_id++)
-					return wrong(&ps, "field 'request_id': given twice");
-				if (id(&ps, &off, &n, (struct where){ "field 'request_id'", 0 }) != 0)
-					return -1;
-				memcpy(rq->request_id, w->sbuf + off, n + 1);
-			} else if (strcmp(k, "user_id") == 0) {
-				if (seen_user++)
-					return wrong(&ps, "field 'user_id': given twice");
-				if (id(&ps, &off, &n, (struct where){ "field 'user_id'", 0 }) != 0)
-					return -1;
-				memcpy(rq->user_id, w->sbuf + off, n + 1);
-				rq->has_user = 1;
-			} else if (strcmp(k, "hist") == 0) {
-				if (rq->has_hist++)
-					return wrong(&ps, "field 'hist': given twice");
-				ws(&ps);
-				if (ps.p >= ps.end || *ps.p != '[') {
-					if (skip(&ps, 1) != 0)
-						return -1;
-					return wrong(&ps, "field 'hist': expected an array of ids");
-				}
-				ps.p++;
-				if (!eat(&ps, ']')) {
-					do {
-						hist_reserve(w, rq->nhist + 1);
-						if (id(&ps, &w->hoff[rq->nhist], &w->hlen2[rq->nhist],
-						    (struct where){ "field 'hist'[%zu]", rq->nhist }) != 0)
-							return -1;
-						rq->nhist++;
-					} while (eat(&ps, ','));
-					if (!eat(&ps, ']'))
-						return bad(&ps, "',' or ']' expected");
-				}
-			} else if (strcmp(k, "context") == 0) {
-				if (rq->has_ctx++)
-					return wrong(&ps, "field 'context': given twice");
-				if (floats(&ps, &rq->ctx_off, &rq->nctx, (struct where){ "field 'context'", 0 }) != 0)
-					return -1;
-			} else if (strcmp(k, "candidates") == 0) {
-				if (rq->has_cands++)
-					return wrong(&ps, "field 'candidates': given twice");
-				ws(&ps);
-				if (ps.p >= ps.end || *ps.p != '[') {
-					if (skip(&ps, 1) != 0)
-						return -1;
-					return wrong(&ps, "field 'candidates': expected an array");
-				}
-				ps.p++;
-				if (!eat(&ps, ']')) {
-					do {
-						if (candidate(&ps, rq->ncand, max_cands) != 0)
-							return -1;
-						rq->ncand++;
-					} while (eat(&ps, ','));
-					if (!eat(&ps, ']'))
-						return bad(&ps, "',' or ']' expected");
-				}
-			} else if (strcmp(k, "k") == 0) {
-				if (seen_k++)
-					return wrong(&ps, "field 'k': given twice");
-				ws(&ps);
-				if (ps.p < ps.end && (*ps.p == '-' || (*ps.p >= '0' && *ps.p <= '9'))) {
-					if (number(&ps, &d, &isint, &iv) != 0)
-						return -1;
-					if (!isint && d == floor(d) && fabs(d) < 9e18) {
-						isint = 1;
-						iv = (int64_t)d;
-					}
-				} else {
-					if (skip(&ps, 1) != 0)
-						return -1;
-					isint = 0;
-				}
-				if (!isint || iv < 1 || iv > 1000000000)
-					return wrong(&ps, "field 'k': expected an integer in [1, 1000000000]");
-				rq->k = (size_t)iv;
-			} else if (skip(&ps, 1) != 0)
-				return -1;
-		} while (eat(&ps, ','));
-		if (!eat(&ps, '}'))
-			return bad(&ps, "',' or '}' expected");
-	}
+	if (fields(&ps, max_cands, rq, &seen_id) != 0)
+		return -1;
 	ws(&ps);
 	if (ps.p != ps.end)
 		return bad(&ps, "trailing characters after the object");
@@ -977,31 +1001,66 @@ qs_parse(struct qs_worker *w, const char *buf, size_t len, size_t max_cands, str
 	return 0;
 }
 
+/*
+ * A batch body, walked once: each element is read as a request as it is
+ * reached (the parser then stops at its '}', and scanning it again to find
+ * its end is not needed). Only an element that is not a well-formed request
+ * is read a second time, by skip(), which checks its syntax and finds its
+ * end; the messages and the nesting limit are those of a lone request.
+ */
 int
-qs_parse_array(const char *buf, size_t len, size_t max, size_t *starts, size_t *ends, size_t *n,
-    char *err, size_t errlen)
+qs_batch_open(struct qs_batch *b, const char *buf, size_t len, char *err, size_t errlen)
 {
-	struct parser ps = { buf, buf, buf + len, NULL, err, errlen, 0 };
+	struct parser ps = { buf, buf, buf + len, NULL, err, errlen, 0, 0 };
 
-	*n = 0;
+	b->buf = buf;
+	b->len = len;
+	b->pos = 0;
+	b->n = 0;
+	b->done = 0;
+	b->err = err;
+	b->errlen = errlen;
 	if (!eat(&ps, '['))
 		return bad(&ps, "'[' expected");
-	if (!eat(&ps, ']')) {
-		do {
-			ws(&ps);
-			if (*n < max)
-				starts[*n] = (size_t)(ps.p - buf);
-			if (skip(&ps, 1) != 0)
-				return -1;
-			if (*n < max)
-				ends[*n] = (size_t)(ps.p - buf);
-			(*n)++;
-		} while (eat(&ps, ','));
-		if (!eat(&ps, ']'))
+	b->pos = (size_t)(ps.p - buf);
+	return 0;
+}
+
+int
+qs_batch_next(struct qs_batch *b, struct qs_worker *w, size_t max_cands, struct qs_req *rq, size_t *start,
+    size_t *end, int *parsed)
+{
+	struct parser ps = { b->buf, b->buf + b->pos, b->buf + b->len, NULL, b->err, b->errlen, 0, 0 };
+	char scratch[8];
+	int seen_id;
+
+	*parsed = 0;
+	if (b->done)
+		return 0;
+	if (b->n == 0 ? eat(&ps, ']') : !eat(&ps, ',')) {
+		if (b->n > 0 && !eat(&ps, ']'))
 			return bad(&ps, "',' or ']' expected");
+		ws(&ps);
+		if (ps.p != ps.end)
+			return bad(&ps, "trailing characters after the array");
+		b->done = 1;
+		return 0;
 	}
 	ws(&ps);
-	if (ps.p != ps.end)
-		return bad(&ps, "trailing characters after the array");
-	return 0;
+	*start = (size_t)(ps.p - b->buf);
+	if (w != NULL) {
+		struct parser el = { b->buf, ps.p, ps.end, w, scratch, sizeof scratch, 0, 1 };
+
+		parse_reset(w, rq);
+		if (eat(&el, '{') && fields(&el, max_cands, rq, &seen_id) == 0 && seen_id && rq->has_cands) {
+			ps.p = el.p;
+			*parsed = 1;
+		}
+	}
+	if (!*parsed && skip(&ps, 1) != 0)
+		return -1;
+	*end = (size_t)(ps.p - b->buf);
+	b->pos = *end;
+	b->n++;
+	return 1;
 }

@@ -147,6 +147,11 @@ struct qs_counters {
 	atomic_uint_fast64_t no_model;		/* requests refused because no model was loaded */
 };
 
+/* The counts the scoring keeps per worker until the request (or the whole batch) is answered. */
+struct qs_tally {
+	uint64_t unknown_items, feature_rows, unknown_hist, hist_from_store, no_model;
+};
+
 /* What every scoring call shares (read-only after start, but for the counters). */
 struct qs_config {
 	struct qs_explore explore;
@@ -203,14 +208,13 @@ struct qs_worker {
 	int64_t *hfound;
 	char *histbuf;			/* ids copied from the history store */
 	size_t histcap;
-	int fwd_clock;			/* set: qs_score() adds the thread CPU ns of its lookups and forward passes to fwd_ns */
+	int fwd_clock;			/* set: the scoring adds the thread CPU ns of its lookups and forward passes to fwd_ns */
 	uint64_t fwd_ns;
 	uint64_t nserved;		/* requests this worker served (the server samples fwd_ns on some) */
 	uint64_t sample_rs;		/* the server's draws of which requests it samples */
 	unsigned sample_at, sample_fwd;	/* the sampled place in this block of requests; the block with fwd_ns */
 	struct jbuf out;		/* the answer being written */
-	size_t *starts, *ends;		/* a batch's elements */
-	size_t batchcap;
+	struct qs_tally tally;		/* counts of the requests scored, not yet added to the shared counters */
 	struct qs_worker *next;		/* in the list of all workers */
 };
 
@@ -227,27 +231,48 @@ void qs_worker_free(struct qs_worker *w);
 int qs_parse(struct qs_worker *w, const char *buf, size_t len, size_t max_cands, struct qs_req *rq,
     char *err, size_t errlen);
 /*
- * Splits a JSON array into its elements: the first max extents into
- * starts[]/ends[], the element count into *n (which may exceed max). 0, or
- * -1 with a reason when buf is not a well-formed array.
+ * A batch body (a JSON array of requests), read once from start to end:
+ * qs_batch_open() checks its '[', then each qs_batch_next() reads the next
+ * element. With a worker, an element that is a well-formed request is parsed
+ * into rq as it is read (*parsed set; rq and w's buffers hold it until the
+ * next call); any other element is only checked for syntax, and qs_parse()
+ * of its text [start, end) says what is wrong with it. w NULL: every element
+ * only checked. qs_batch_next() returns 1 for an element, 0 after the last
+ * (the array closed, nothing but white space after it), -1 with a reason in
+ * the err given to qs_batch_open() when the body is not a well-formed array.
  */
-int qs_parse_array(const char *buf, size_t len, size_t max, size_t *starts, size_t *ends, size_t *n,
-    char *err, size_t errlen);
+struct qs_batch {
+	const char *buf;
+	size_t len, pos;
+	size_t n;			/* elements read */
+	int done;
+	char *err;
+	size_t errlen;
+};
+int qs_batch_open(struct qs_batch *b, const char *buf, size_t len, char *err, size_t errlen);
+int qs_batch_next(struct qs_batch *b, struct qs_worker *w, size_t max_cands, struct qs_req *rq, size_t *start,
+    size_t *end, int *parsed);
 
 /*
- * Scores the parsed request rq with model m and appends the response object
- * to out. Returns 0; or -1 with a reason in err, out untouched, when the
- * request does not fit the model. m may be NULL: an error ("no model loaded").
- */
-int qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const struct qs_req *rq,
-    struct jbuf *out, char *err, size_t errlen);
-/*
- * Parses and scores one request given as text; on failure appends nothing
- * and returns -1 with the reason. id (257 bytes) receives the request id
- * when one was read, else "".
+ * Parses and scores one request given as text, appending the response
+ * object to out; on failure appends nothing and returns -1 with the reason
+ * (m NULL: "no model loaded"). id (257 bytes) receives the request id when
+ * one was read, else "".
  */
 int qs_score_text(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const char *buf,
     size_t len, struct jbuf *out, char id[257], char *err, size_t errlen);
+/*
+ * Answers a batch body (a JSON array of requests) into out: an array of the
+ * elements' response objects, an error object for each element that cannot
+ * be scored (*n elements, *nerr of them errors). Each element is parsed once,
+ * as the body is read. Returns 0; -1 with the reason in err when the body is
+ * not a well-formed array (400), -2 when it holds more than max elements
+ * (413; *n says how many). A refused body leaves out, the worker's random
+ * draws and the counters as they were (the users whose histories its
+ * elements read stay the most recently used).
+ */
+int qs_score_batch(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const char *buf, size_t len,
+    size_t max, struct jbuf *out, size_t *n, size_t *nerr, char *err, size_t errlen);
 /* Appends {"request_id":…,"error":…} (request_id null when id is ""). */
 void qs_error_response(struct jbuf *out, const char *id, const char *reason);
 

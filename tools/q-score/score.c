@@ -119,8 +119,6 @@ qs_worker_free(struct qs_worker *w)
 	free(w->hfound);
 	free(w->histbuf);
 	jbuf_free(&w->out);
-	free(w->starts);
-	free(w->ends);
 	free(w);
 }
 
@@ -159,8 +157,33 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-int
-qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const struct qs_req *rq,
+/* Adds the worker's tally to the shared counters and empties it. */
+static void
+tally_flush(struct qs_worker *w, const struct qs_config *cf)
+{
+	struct qs_tally *t = &w->tally;
+
+	if (t->unknown_items)
+		atomic_fetch_add(&cf->counters->unknown_items, t->unknown_items);
+	if (t->feature_rows)
+		atomic_fetch_add(&cf->counters->feature_rows, t->feature_rows);
+	if (t->unknown_hist)
+		atomic_fetch_add(&cf->counters->unknown_hist, t->unknown_hist);
+	if (t->hist_from_store)
+		atomic_fetch_add(&cf->counters->hist_from_store, t->hist_from_store);
+	if (t->no_model)
+		atomic_fetch_add(&cf->counters->no_model, t->no_model);
+	memset(t, 0, sizeof *t);
+}
+
+/*
+ * Scores the parsed request rq with model m and appends the response object
+ * to out. Returns 0; or -1 with a reason in err, out untouched, when the
+ * request does not fit the model. m may be NULL: an error ("no model
+ * loaded"). What it counts waits in w->tally.
+ */
+static int
+score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const struct qs_req *rq,
     struct jbuf *out, char *err, size_t errlen)
 {
 	const struct qnet *net;
@@ -171,7 +194,7 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 	struct timespec t0, t1;
 
 	if (m == NULL) {
-		atomic_fetch_add(&cf->counters->no_model, 1);
+		w->tally.no_model += 1;
 		return fail(err, errlen, "no model loaded");
 	}
 	net = m->net;
@@ -211,7 +234,7 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 		nh = qs_history_get(cf->history, rq->user_id, w->histbuf, w->histcap, w->hid, dm->L);
 		for (i = 0; i < nh; i++)
 			w->hidlen[i] = strlen(w->hid[i]);
-		atomic_fetch_add(&cf->counters->hist_from_store, 1);
+		w->tally.hist_from_store += 1;
 	}
 
 	/* the forward pass */
@@ -229,7 +252,7 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 		unknown_hist += w->hfound[i] < 0;
 	}
 	if (unknown_hist)
-		atomic_fetch_add(&cf->counters->unknown_hist, unknown_hist);
+		w->tally.unknown_hist += unknown_hist;
 	/*
 	 * The candidates' rows are looked up at once (their probes interleaved)
 	 * and their cache lines requested before the state is computed, so that
@@ -266,9 +289,9 @@ qs_score(struct qs_worker *w, const struct qs_config *cf, const struct model *m,
 		w->fwd_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
 	}
 	if (unknown)
-		atomic_fetch_add(&cf->counters->unknown_items, unknown);
+		w->tally.unknown_items += unknown;
 	if (nfeat)
-		atomic_fetch_add(&cf->counters->feature_rows, nfeat);
+		w->tally.feature_rows += nfeat;
 	if (cf->diversity > 0 && dm->X > 0) {
 		for (i = 0; i < ncand; i++)
 			w->fvec[i] = w->cfoff[i] == SIZE_MAX ? NULL : w->fbuf + w->cfoff[i];
@@ -307,7 +330,53 @@ qs_score_text(struct qs_worker *w, const struct qs_config *cf, const struct mode
 
 	rc = qs_parse(w, buf, len, cf->max_candidates, &rq, err, errlen);
 	memcpy(id, rq.request_id, sizeof rq.request_id);
-	if (rc != 0)
+	if (rc == 0)
+		rc = score(w, cf, m, &rq, out, err, errlen);
+	tally_flush(w, cf);
+	return rc;
+}
+
+int
+qs_score_batch(struct qs_worker *w, const struct qs_config *cf, const struct model *m, const char *buf, size_t len,
+    size_t max, struct jbuf *out, size_t *n, size_t *nerr, char *err, size_t errlen)
+{
+	struct qs_batch b;
+	struct qs_req rq;
+	struct qs_rng rng0 = w->rng;
+	size_t out0 = out->len, start, end;
+	char why[320];
+	int parsed, r, rc;
+
+	*n = *nerr = 0;
+	if (qs_batch_open(&b, buf, len, err, errlen) != 0)
 		return -1;
-	return qs_score(w, cf, m, &rq, out, err, errlen);
+	jbuf_puts(out, "[");
+	/* past max elements, the rest are only checked and counted for the refusal */
+	while ((r = qs_batch_next(&b, *n < max ? w : NULL, cf->max_candidates, &rq, &start, &end, &parsed)) == 1) {
+		if ((*n)++ >= max)
+			continue;
+		if (*n > 1)
+			jbuf_puts(out, ",");
+		/* an element that is not a well-formed request: parsed alone, for the reason */
+		rc = parsed ? 0 : qs_parse(w, buf + start, end - start, cf->max_candidates, &rq, why, sizeof why);
+		if (rc == 0)
+			rc = score(w, cf, m, &rq, out, why, sizeof why);
+		if (rc != 0) {
+			(*nerr)++;
+			qs_error_response(out, rq.request_id, why);
+		}
+	}
+	if (r < 0 || *n > max) {
+		/* refused whole: as if it had not been scored */
+		out->len = out0;
+		w->rng = rng0;
+		memset(&w->tally, 0, sizeof w->tally);
+		if (r < 0)
+			return -1;
+		snprintf(err, errlen, "batch of %zu requests, at most %zu", *n, max);
+		return -2;
+	}
+	jbuf_puts(out, "]");
+	tally_flush(w, cf);
+	return 0;
 }
