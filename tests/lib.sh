@@ -78,7 +78,16 @@ exits() {
 	[ "$WSTATUS" = "$3" ] || tail -5 "$4" | sed 's/^/    | /' >&2
 }
 
+# A sanitizer's report in any file of the test (a process's captured standard error) fails it:
+# with ASan linked in, UBSan writes to standard error whatever its log_path says.
+SAN_REPORT='runtime error: |ERROR: (Address|Leak)Sanitizer'
 t_done() {
+	case "$B" in
+	*-san)
+		_t_r=$(grep -rlIE "$SAN_REPORT" "$T_TMP" 2>/dev/null | head -3 | tr '\n' ' ')
+		[ -z "$_t_r" ] || t_fail "a sanitizer report in $_t_r" "$(grep -hE -A4 "$SAN_REPORT" $_t_r | head -15)"
+		;;
+	esac
 	echo "$T_PASSED passed, $T_FAILED failed"
 	[ "$T_FAILED" -eq 0 ]
 }

@@ -1180,9 +1180,12 @@ gather_open(void)
 			if (p->part >= 0 && p->first_offset < C.parts[p->part].held)
 				C.parts[p->part].held = p->first_offset;
 	}
+	/* (qsort's array may not be NULL, even empty) */
 	for (i = 0; i < C.nparts; i++) {
-		qsort(C.parts[i].starts, C.parts[i].nstarts, sizeof *C.parts[i].starts, offset_cmp);
-		qsort(C.parts[i].lates, C.parts[i].nlates, sizeof *C.parts[i].lates, offset_cmp);
+		if (C.parts[i].nstarts)
+			qsort(C.parts[i].starts, C.parts[i].nstarts, sizeof *C.parts[i].starts, offset_cmp);
+		if (C.parts[i].nlates)
+			qsort(C.parts[i].lates, C.parts[i].nlates, sizeof *C.parts[i].lates, offset_cmp);
 	}
 }
 
