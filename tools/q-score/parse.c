@@ -635,6 +635,26 @@ plain_number(const char *p, const char *end, double *out, const char **next)
 	return 1;
 }
 
+/*
+ * Steps into the array the field wh holds: 0 after its '[', or -1 when the
+ * value is not an array (checked for syntax, then refused: "WH: expected
+ * WANT").
+ */
+static int
+array_open(struct parser *ps, struct where wh, const char *want)
+{
+	char what[96];
+
+	ws(ps);
+	if (ps->p < ps->end && *ps->p == '[') {
+		ps->p++;
+		return 0;
+	}
+	if (skip(ps, 1) != 0)
+		return -1;
+	return wrong(ps, "%s: expected %s", where_str(&wh, what, sizeof what), want);
+}
+
 /* Reads an array of finite numbers into w->fbuf; *off and *n locate them. */
 static int
 floats(struct parser *ps, size_t *off, size_t *n, struct where wh)
@@ -647,13 +667,8 @@ floats(struct parser *ps, size_t *off, size_t *n, struct where wh)
 
 	*off = w->flen;
 	*n = 0;
-	ws(ps);
-	if (ps->p >= ps->end || *ps->p != '[') {
-		if (skip(ps, 1) != 0)
-			return -1;
-		return wrong(ps, "%s: expected an array of numbers", where_str(&wh, what, sizeof what));
-	}
-	ps->p++;
+	if (array_open(ps, wh, "an array of numbers") != 0)
+		return -1;
 	if (eat(ps, ']'))
 		return 0;
 	for (;;) {
@@ -897,13 +912,8 @@ fields(struct parser *ps, size_t max_cands, struct qs_req *rq, int *seen_id)
 		} else if (strcmp(k, "hist") == 0) {
 			if (rq->has_hist++)
 				return wrong(ps, "field 'hist': given twice");
-			ws(ps);
-			if (ps->p >= ps->end || *ps->p != '[') {
-				if (skip(ps, 1) != 0)
-					return -1;
-				return wrong(ps, "field 'hist': expected an array of ids");
-			}
-			ps->p++;
+			if (array_open(ps, (struct where){ "field 'hist'", 0 }, "an array of ids") != 0)
+				return -1;
 			if (!eat(ps, ']')) {
 				do {
 					hist_reserve(w, rq->nhist + 1);
@@ -923,13 +933,8 @@ fields(struct parser *ps, size_t max_cands, struct qs_req *rq, int *seen_id)
 		} else if (strcmp(k, "candidates") == 0) {
 			if (rq->has_cands++)
 				return wrong(ps, "field 'candidates': given twice");
-			ws(ps);
-			if (ps->p >= ps->end || *ps->p != '[') {
-				if (skip(ps, 1) != 0)
-					return -1;
-				return wrong(ps, "field 'candidates': expected an array");
-			}
-			ps->p++;
+			if (array_open(ps, (struct where){ "field 'candidates'", 0 }, "an array") != 0)
+				return -1;
 			if (!eat(ps, ']')) {
 				do {
 					if (candidate(ps, rq->ncand, max_cands) != 0)
@@ -1017,7 +1022,6 @@ qs_batch_open(struct qs_batch *b, const char *buf, size_t len, char *err, size_t
 	b->len = len;
 	b->pos = 0;
 	b->n = 0;
-	b->done = 0;
 	b->err = err;
 	b->errlen = errlen;
 	if (!eat(&ps, '['))
@@ -1035,16 +1039,13 @@ qs_batch_next(struct qs_batch *b, struct qs_worker *w, size_t max_cands, struct 
 	int seen_id;
 
 	*parsed = 0;
-	if (b->done)
-		return 0;
 	if (b->n == 0 ? eat(&ps, ']') : !eat(&ps, ',')) {
 		if (b->n > 0 && !eat(&ps, ']'))
 			return bad(&ps, "',' or ']' expected");
 		ws(&ps);
 		if (ps.p != ps.end)
 			return bad(&ps, "trailing characters after the array");
-		b->done = 1;
-		return 0;
+		return 0;	/* pos stays before the end: called again, it says 0 again */
 	}
 	ws(&ps);
 	*start = (size_t)(ps.p - b->buf);

@@ -245,7 +245,6 @@ struct qs_batch {
 	const char *buf;
 	size_t len, pos;
 	size_t n;			/* elements read */
-	int done;
 	char *err;
 	size_t errlen;
 };
