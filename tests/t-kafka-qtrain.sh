@@ -18,6 +18,18 @@ learned() { echo $(( $(newest | jq .transitions) - base )); }
 # read_in STATS: the records read so far, by the last report of a stats file.
 read_in() { n=$(tail -1 "$1" 2>/dev/null | jq -r '.in' 2>/dev/null); echo "${n:-0}"; }
 atleast() { [ "$(read_in "$1")" -ge "$2" ]; }
+# read_then_stop NAME LABEL N DESC ARGS...: q-train --online ARGS (stats, output and log in NAME.*)
+# until it has read N records, then SIGTERM: it must exit 0.
+read_then_stop() {
+	_rn=$1 _rl=$2 _rw=$3 _rd=$4
+	shift 4
+	bg q-train -q --online "$@" --stats "$_rn.stats" -o "$_rn.out" 2>"$_rn.err"
+	_rp=$!
+	ok "$_rl: $_rd" wait_until 60 atleast "$_rn.stats" "$_rw"
+	sleep 0.5
+	kill -TERM $_rp
+	exits "$_rl: exits 0 on SIGTERM" $_rp 0 "$_rn.err"
+}
 covers() { [ "$(covered)" -eq "$1" ]; }
 
 gen-transitions -n 700 -I 100 -s 11 | head -3100 >all.ndjson
@@ -57,12 +69,7 @@ wait $run1 2>/dev/null
 
 # --- The restart loads that version and reads on from its positions: the 200 again, then the rest ---
 kcat -q -P -b "$brokers" -t transitions -l part2.ndjson 2>/dev/null
-bg q-train -q --online $QT --stats run2.stats -o run2.out 2>run2.err
-run2=$!
-ok "run 2: reads the 200 again and the 2000 new" wait_until 60 atleast run2.stats 2200
-sleep 0.5
-kill -TERM $run2
-exits "run 2: exits 0 on SIGTERM" $run2 0 run2.err
+read_then_stop run2 "run 2" 2200 "reads the 200 again and the 2000 new" $QT
 eq "run 2: read from the last version's positions on (3000 - 800)" "$(read_in run2.stats)" 2200
 eq "run 2: its first version descends from the one before the kill" \
     "$(cat "models/$(printf '%010d' $((v1 + 1)))/manifest.json" | jq .parent)" "$v1"
@@ -75,12 +82,7 @@ same_file "its positions are each partition's end" hw.got hw.want
 
 # --- SIGTERM published and committed together: a third run reads only the 100 new ---
 kcat -q -P -b "$brokers" -t transitions -l part3.ndjson 2>/dev/null
-bg q-train -q --online $QT --stats run3.stats -o run3.out 2>run3.err
-run3=$!
-ok "run 3: reads the new ones" wait_until 60 atleast run3.stats 100
-sleep 0.5
-kill -TERM $run3
-exits "run 3: exits 0 on SIGTERM" $run3 0 run3.err
+read_then_stop run3 "run 3" 100 "reads the new ones" $QT
 eq "run 3: only the 100 new" "$(read_in run3.stats)" 100
 eq "run 3: 3100 learned once each" "$(learned)" 3100
 
@@ -99,12 +101,7 @@ lread=$(( $(newest models-l | jq .transitions) - base ))
 lcov=$(covered models-l)
 eq "lambda run 1: the newest version was published after 2800 read" "$lread" 2800
 ok "lambda run 1: it stops at the first page kept (covers $lcov of $lread)" [ "$lcov" -lt "$lread" ]
-bg q-train -q --online $QL --lambda 1 --stats lam2.stats -o lam2.out 2>lam2.err
-lam2=$!
-ok "lambda run 2: reads the rest" wait_until 60 atleast lam2.stats $((3100 - lcov))
-sleep 0.5
-kill -TERM $lam2
-exits "lambda run 2: exits 0 on SIGTERM" $lam2 0 lam2.err
+read_then_stop lam2 "lambda run 2" $((3100 - lcov)) "reads the rest" $QL --lambda 1
 eq "lambda run 2: read from the kept pages on" "$(read_in lam2.stats)" $((3100 - lcov))
 eq "lambda run 2: the last version covers all 3100" "$(covered models-l)" 3100
 
@@ -113,12 +110,7 @@ gen-transitions -n 20 -I 100 -s 13 | head -50 >part4.ndjson
 p1=$(newest | jq '.input[] | select(.partition == 1) | .offset')
 kcat -q -P -b "$brokers" -t transitions -p 0 -l part4.ndjson 2>/dev/null
 eq "kcat: 50 more into partition 0" "$?" 0
-bg q-train -q --online $QT --stats run4.stats -o run4.out 2>run4.err
-run4=$!
-ok "run 4: reads the 50 new" wait_until 60 atleast run4.stats 50
-sleep 0.5
-kill -TERM $run4
-exits "run 4: exits 0 on SIGTERM" $run4 0 run4.err
+read_then_stop run4 "run 4" 50 "reads the 50 new" $QT
 eq "run 4: only the 50 new" "$(read_in run4.stats)" 50
 eq "run 4: partition 1, not read, keeps its position" "$(newest | jq '.input[] | select(.partition == 1) | .offset')" "$p1"
 eq "run 4: the last version covers all 3150" "$(covered)" 3150
