@@ -92,6 +92,47 @@ test_position_bias(void)
 	fs_world_free(w);
 }
 
+/* drift: each category's click logit swings by drift·sin(2π·days/drift_days + phase); 0 leaves the world still. */
+static void
+test_drift(void)
+{
+	struct fs_params p;
+	struct fs_world *w = tiny_world(&p, 200, 5);
+	int64_t day = 86400000, t0 = 20000 * day;
+	struct fs_session *a, *b, *c, *d;
+	double worst_half = 0, worst_still = 0, worst_formula = 0, spread = 0;
+	int j;
+
+	a = fs_session_new(w, &p, 0, 0, t0, 1);
+	b = fs_session_new(w, &p, 0, 0, t0 + 2 * day, 1);
+	for (j = 0; j < w->nitem; j++)
+		worst_still = fmax(worst_still, fabs(fs_click_base(w, &p, a, j) - fs_click_base(w, &p, b, j)));
+	CHECK(worst_still == 0, "drift 0: the click logits do not move with time (%g)", worst_still);
+	fs_session_free(a);
+	fs_session_free(b);
+
+	p.drift = 1.5;
+	p.drift_days = 4;
+	/* the same session at t0 and half a period later: every category's trend turns its sign */
+	c = fs_session_new(w, &p, 0, 0, t0, 1);
+	d = fs_session_new(w, &p, 0, 0, t0 + 2 * day, 1);
+	for (j = 0; j < w->nitem; j++) {
+		int k = w->items[j].cat;
+		double dz = fs_click_base(w, &p, c, j) - fs_click_base(w, &p, d, j);
+		double want = 2 * 1.5 * sin(2 * M_PI * 20000.0 / 4 + w->drift_phase[k]);
+		worst_half = fmax(worst_half, fabs(dz - 2 * c->trend[k]));
+		worst_formula = fmax(worst_formula, fabs(dz - want));
+	}
+	for (j = 0; j < w->ncat; j++)
+		spread = fmax(spread, fabs(c->trend[j] - c->trend[0]));
+	CHECK(worst_half < 1e-5, "half a period later each category's trend has turned its sign (%g)", worst_half);
+	CHECK(worst_formula < 1e-4, "the trend is drift * sin(2 pi days / drift_days + phase) (%g)", worst_formula);
+	CHECK(spread > 0.5, "the categories swing in phases of their own (spread %g)", spread);
+	fs_session_free(c);
+	fs_session_free(d);
+	fs_world_free(w);
+}
+
 static void
 test_fatigue(void)
 {
@@ -515,6 +556,9 @@ test_params(void)
 	CHECK(fs_params_set(&p, "nosuch=1") < 0, "unknown parameter refused");
 	CHECK(fs_params_set(&p, "fatigue=abc") < 0, "non-number refused");
 	CHECK(fs_params_set(&p, "fatigue") < 0, "missing value refused");
+	fs_params_default(&p);
+	p.drift_days = 0;
+	CHECK(fs_world_synth(&p, 100, 5, 1) == NULL, "drift_days 0 refused");
 	diag_verbosity = 1;
 }
 
@@ -524,6 +568,7 @@ main(void)
 	test_determinism();
 	test_keyed_rng();
 	test_position_bias();
+	test_drift();
 	test_fatigue();
 	test_intent_shift();
 	test_leaving();

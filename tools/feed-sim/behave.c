@@ -44,6 +44,11 @@ fs_session_new(const struct fs_world *w, const struct fs_params *p, uint64_t n, 
 	if (mood >= w->ncat)
 		mood = w->ncat - 1;
 	memcpy(s->z, w->centroid[mood], sizeof s->z);
+	/* The categories' appeal at the session's start: it moves over days, not within a session. */
+	if (p->drift != 0)
+		for (j = 0; j < w->ncat; j++)
+			s->trend[j] = (float)(p->drift * sin(2 * M_PI * ((double)t / 86400000) / p->drift_days +
+			    w->drift_phase[j]));
 	s->shown = xcalloc((size_t)w->nitem, 1);
 	s->taste_dot = xmalloc((size_t)w->nitem * sizeof *s->taste_dot);
 	s->recall_w = xmalloc((size_t)w->nitem * sizeof *s->recall_w);
@@ -194,7 +199,7 @@ fs_click_base(const struct fs_world *w, const struct fs_params *p, const struct 
 	const struct fs_item *it = &w->items[j];
 
 	return p->click_bias + p->w_taste * s->taste_dot[j] +
-	    p->w_intent * vdot(s->z, it->v, w->dim) + it->tempt + it->quality;
+	    p->w_intent * vdot(s->z, it->v, w->dim) + it->tempt + it->quality + s->trend[it->cat];
 }
 
 /* The examination probability (1+pos)^-pos_decay, remembered for the last pos_decay seen. */

@@ -24,6 +24,8 @@ struct fs_params {
 	double tempt;		/* temptation: click logit added per unit of "sweetness" (-effect) */
 	double tempt_noise;
 	double quality_sd;	/* spread of an item's general appeal (click logit) */
+	double drift;		/* amplitude of each category's swing of appeal over time (click logit) */
+	double drift_days;	/* period of that swing, days */
 	double pop_quality;	/* log popularity per unit of appeal */
 	double pop_tempt;	/* log popularity per unit of temptation */
 	double price_median;
@@ -124,6 +126,7 @@ struct fs_world {
 	int dim, ncat, nitem, nuser, nfeat;
 	char **catname;		/* ncat names */
 	float centroid[FS_CMAX][FS_DMAX];
+	float drift_phase[FS_CMAX];	/* where each category's swing of appeal starts, radians */
 	struct fs_item *items;
 	struct fs_user *users;
 	float *feat;		/* nitem x nfeat observable item features */
@@ -162,6 +165,7 @@ struct fs_session {
 	float zc[FS_DMAX];	/* the intent as the session's clicks show it: no mood, the same shifts */
 	float sat;		/* satisfaction */
 	float fat[FS_CMAX];	/* recent exposure per category */
+	float trend[FS_CMAX];	/* each category's appeal at the session's start (click logit; drift) */
 	uint8_t *shown;		/* one byte per item: already shown in this session */
 	float *taste_dot;	/* per item: the user's long-term taste . item */
 	double *recall_w;	/* per item: the recall weight exp(score / noise) */

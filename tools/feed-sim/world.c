@@ -20,6 +20,8 @@ const struct fs_param_doc fs_param_table[] = {
 	P(tempt, 1.0, "click logit gained per unit of sweetness (minus the effect)"),
 	P(tempt_noise, 0.3, "item-specific spread of the temptation"),
 	P(quality_sd, 0.5, "spread of an item's general appeal (click logit)"),
+	P(drift, 0, "amplitude of each category's swing of appeal over time (click logit; 0: a stationary world)"),
+	P(drift_days, 4, "period in days of a category's swing of appeal (each category's in its own phase)"),
 	P(pop_quality, 1.5, "log popularity per unit of general appeal"),
 	P(pop_tempt, 0.5, "log popularity per unit of temptation"),
 	P(price_median, 25, "median price"),
@@ -229,6 +231,8 @@ world_finish(struct fs_world *w, const struct fs_params *p, const float *catfeat
 		for (d = 0; d < w->dim; d++)
 			w->centroid[c][d] = (float)sum[c][d];
 		unit(w->centroid[c], w->dim);
+		/* keyed, not drawn from rng: the features below stay as they were */
+		w->drift_phase[c] = (float)(2 * M_PI * fs_key_u01(seed, (uint64_t)c, 0, 0, 0xd21f7));
 	}
 	w->logpop_min = w->logpop_max = w->items[0].logpop;
 	w->max_num = 0;
@@ -296,6 +300,10 @@ check_dims(const struct fs_params *p)
 	}
 	if (p->content != 0 && p->content != 1) {
 		diag_warn("--param content: must be 0 or 1");
+		return -1;
+	}
+	if (!(p->drift_days > 0)) {
+		diag_warn("--param drift_days: must be above 0");
 		return -1;
 	}
 	return 0;
