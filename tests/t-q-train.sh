@@ -63,6 +63,8 @@ ok "same seed, same embeddings" cmp -s "$T/d1/0000000001/emb.bin" "$T/d2/0000000
 q-train -q --offline -i "$T/small.ndjson" -m "$T/d3" --epochs 2 --head-epochs 2 --seed 10 >/dev/null
 notok "another seed, another network" cmp -s "$T/d1/0000000001/qnet.bin" "$T/d3/0000000001/qnet.bin"
 
+cp -a "$T/m" "$T/m0"	# the offline version, for the online click head below
+
 # Online: from the offline model with its heads zeroed, learning the heads from the stream recovers the ranking.
 q-train -q --online --reset-heads -m "$T/m" -i /dev/null >/dev/null
 zero=$(q-train -q --evaluate -m "$T/m" -i "$T/test.ndjson" | jq .gauc)
@@ -184,6 +186,27 @@ exec 4>&-
 wait $pid
 eq "--lambda: the open session learned at the end of the input" \
     "$(tail -1 "$T/lam.stats" | jq -c '[.in, .updates, .rejected]')" "[$((s1 + 2)),$((s1 + 1)),1]"
+
+# Online, the click head follows a world that changed: the same items' appeal drawn anew (-W 8).
+# The heads alone, the click head kept as the offline version learned it, cannot follow as far.
+$G -n 3000 -I 100 -s 6 -W 8 >"$T/stream8.ndjson"
+$G -n 1500 -I 100 -s 7 -W 8 >"$T/test8.ndjson"
+for c in 0 0.02; do
+	cp -a "$T/m0" "$T/mc-$c"
+	q-train -v --online -m "$T/mc-$c" -i "$T/stream8.ndjson" --gamma 0 --publish-every 0 --click-lr $c \
+	    >/dev/null 2>"$T/mc-$c.err"
+	q-train -q --evaluate -m "$T/mc-$c" -i "$T/test8.ndjson" | jq .gauc >"$T/mc-$c.gauc"
+done
+before=$(q-train -q --evaluate -m "$T/m0" -i "$T/test8.ndjson" | jq .gauc)
+frozen=$(cat "$T/mc-0.gauc") learned=$(cat "$T/mc-0.02.gauc")
+echo "a changed world: GAUC offline $before; online, click head frozen $frozen, learning $learned"
+ok "online, the click head learns the changed world (GAUC +0.005 over it frozen)" \
+    awk "BEGIN { exit !($learned >= $frozen + 0.005) }"
+eq "--click-lr 0: the click head is not said to learn" "$(grep -c 'click' "$T/mc-0.err")" 0
+losses=$(sed -n 's/.*before its step: \([0-9.]*\); version [0-9]*.s: \([0-9.]*\) .*/\1 \2/p' "$T/mc-0.02.err")
+echo "click log-loss on the changed world: learning, the offline version's: $losses"
+ok "with it, the click log-loss before each step is logged, below the offline version's on the same items" \
+    sh -c "[ -n '$losses' ] && echo '$losses' | awk '{ exit !(\$1 < \$2) }'"
 
 # Long-term effects: some items raise later engagement, others (more clickable) lower it.
 # γ = 0.9 must beat its own γ = 0 variant when the learned model is the policy.

@@ -31,7 +31,7 @@
 
 enum {
 	OPT_OFFLINE = TOOL_OPT_FIRST, OPT_ONLINE, OPT_EVALUATE, OPT_EPOCHS, OPT_HEAD_EPOCHS, OPT_BATCH,
-	OPT_LR, OPT_HEAD_LR, OPT_GAMMA, OPT_TARGET, OPT_TARGET_SYNC, OPT_W_CLICK, OPT_W_PAY,
+	OPT_LR, OPT_HEAD_LR, OPT_CLICK_LR, OPT_GAMMA, OPT_TARGET, OPT_TARGET_SYNC, OPT_W_CLICK, OPT_W_PAY,
 	OPT_DIM, OPT_HIST_LEN, OPT_KERNELS, OPT_FILTERS, OPT_STATE_DIM, OPT_INIT_EMB, OPT_FREEZE_EMB,
 	OPT_MIN_COUNT, OPT_HOLDOUT, OPT_SEED, OPT_KEEP, OPT_PUBLISH_EVERY, OPT_PUBLISH_INTERVAL,
 	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS, OPT_NO_POS_BIAS, OPT_L2, OPT_EMB_LR, OPT_FEATURE_INIT,
@@ -44,7 +44,7 @@ static struct {
 	int mode;		/* 'f' offline, 'n' online, 'e' evaluate */
 	const char *modeldir;
 	long epochs, head_epochs, batch;
-	double lr, head_lr, gamma, lambda;
+	double lr, head_lr, click_lr, gamma, lambda;	/* click_lr < 0: head_lr */
 	uint32_t target;
 	long target_sync;	/* 0: the mode's default */
 	double w_click, w_pay, click_weight;
@@ -447,7 +447,13 @@ struct learner {
 	uint32_t *touched;
 	size_t ntouched;
 	struct qnet_adam adam, eadam;
-	float *acc;			/* AdaGrad accumulators (online) */
+	float *acc;			/* AdaGrad accumulators of the heads (online) */
+	float *cacc;			/* and of the click head, when it learns online (else NULL) */
+	float pacc[MAX_POS];		/* and of the click logit's position offsets */
+	double click_loss;		/* online: the click log-loss per item before each step, averaged */
+	const struct qnet *base;	/* online: the version learning started from, its click head compared */
+	struct qnet_ws *bws;		/* base's workspace */
+	double base_click_loss;		/* its click log-loss on the same items, averaged alike */
 	const float **hrow, **erow, **xrow;	/* scratch pointers */
 	float *dhist, *de;
 	size_t maxitems;
@@ -540,7 +546,7 @@ static void learner_free(struct learner *lr)
 	qnet_free(lr->tgt);
 	free(lr->g); free(lr->m); free(lr->v);
 	free(lr->em); free(lr->ev); free(lr->eg); free(lr->etouched); free(lr->touched);
-	free(lr->acc); free(lr->hrow); free(lr->erow); free(lr->xrow); free(lr->dhist); free(lr->de);
+	free(lr->acc); free(lr->cacc); qnet_ws_free(lr->bws); free(lr->hrow); free(lr->erow); free(lr->xrow); free(lr->dhist); free(lr->de);
 }
 
 /* Adds an embedding gradient for row r. */
@@ -554,6 +560,12 @@ static void emb_grad(struct learner *lr, uint32_t r, const float *g, float scale
 	float *eg = lr->eg + (size_t)r * d;
 	for (size_t c = 0; c < d; c++)
 		eg[c] += scale * g[c];
+}
+
+/* The log-loss of a click label y against a logit. */
+static double log_loss(float logit, int y)
+{
+	return log1p(exp(-fabs(logit))) + (logit > 0 ? logit : 0) - y * logit;
 }
 
 /*
@@ -577,7 +589,7 @@ static double pretrain_page(struct learner *lr, const struct dataset *ds, const 
 		}
 		float p = qnet_sigmoid(c);
 		loss += 0.5 * (q - it->r) * (q - it->r);
-		loss += O.click_weight * (log1p(exp(-fabs(c))) + (c > 0 ? c : 0) - it->click * c);
+		loss += O.click_weight * log_loss(c, it->click);
 		if (!learn)
 			continue;
 		memset(lr->de, 0, d * sizeof(float));
@@ -667,6 +679,89 @@ static double td_page(struct learner *lr, const struct dataset *ds, const struct
 	if (learn)
 		qnet_heads_backward(net, lr->ws, QNET_RANGE_HEADS, lr->g);
 	return loss;
+}
+
+/*
+ * Online: the click head's log-loss on every shown item of page t, with ws
+ * on the page's state (as td_page leaves it), and its gradient added to
+ * lr->g. The click logit's position offsets learn alongside (position 0 is
+ * the reference, as in pretraining). Returns the page's loss sum; *base
+ * gets the starting version's on the same items (with the same offsets).
+ */
+static double click_page(struct learner *lr, const struct dataset *ds, const struct trans *t, double *base)
+{
+	struct qnet *net = lr->net;
+	struct qnet_ws *ws = lr->ws;
+	double loss = 0;
+	memcpy(lr->bws->s, ws->s, net->dm.H * sizeof(float));
+	qnet_heads_refresh(lr->base, lr->bws);
+	*base = 0;
+	memset(ws->ec, 0, net->dm.d * sizeof(float));
+	ws->sdc = 0;
+	for (uint32_t i = 0; i < t->nact; i++) {
+		const struct item *it = &ds->it[t->act + i];
+		const float *e = item_row(lr, ds, it), *x = feat_of(ds, it);
+		float c = qnet_click_logit(net, ws, e, x), b = qnet_click_logit(lr->base, lr->bws, e, x);
+		if (O.pos_bias) {
+			c += lr->pc[it->pos];
+			b += lr->pc[it->pos];
+		}
+		float dc = qnet_sigmoid(c) - it->click;
+		loss += log_loss(c, it->click);
+		*base += log_loss(b, it->click);
+		if (O.pos_bias && it->pos > 0)
+			lr->gpc[it->pos] += dc;
+		qnet_item_backward(net, ws, e, x, 0, dc, QNET_RANGE_CLICK, lr->g, NULL);
+	}
+	qnet_heads_backward(net, ws, QNET_RANGE_CLICK, lr->g);
+	return loss;
+}
+
+/*
+ * Online: one AdaGrad step of the heads, and of the click head and its
+ * position offsets when they learn, from lr->g (then cleared).
+ */
+static void online_step(struct learner *lr);
+
+/*
+ * Online: learns page t, ws on its state, fut its future: the heads' TD
+ * step and the click head's. Returns the TD loss per term, or -1 when the
+ * page had no term (no step is taken then).
+ */
+static double online_page(struct learner *lr, const struct dataset *ds, const struct trans *t, float fut)
+{
+	uint32_t nt;
+	double l = td_page(lr, ds, t, lr->ws->s, fut, 1, 1, &nt);
+	if (lr->cacc && t->nact > 0) {
+		double b, c = click_page(lr, ds, t, &b) / t->nact;
+		b /= t->nact;
+		int first = lr->click_loss == 0;
+		lr->click_loss = first ? c : 0.999 * lr->click_loss + 0.001 * c;
+		lr->base_click_loss = first ? b : 0.999 * lr->base_click_loss + 0.001 * b;
+	}
+	if (!nt) {
+		/* a page with no TD term (SlateQ, no click) still teaches the click head */
+		if (lr->cacc)
+			online_step(lr);
+		return -1;
+	}
+	online_step(lr);
+	return l / nt;
+}
+
+static void online_step(struct learner *lr)
+{
+	size_t lo, hi;
+	qnet_range(lr->net, QNET_RANGE_HEADS, &lo, &hi);
+	qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)O.head_lr, 1e-8f);
+	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
+	if (!lr->cacc)
+		return;
+	qnet_range(lr->net, QNET_RANGE_CLICK, &lo, &hi);
+	qnet_adagrad_update(lr->net->p + lo, lr->cacc, lr->g + lo, hi - lo, (float)O.click_lr, 1e-8f);
+	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
+	qnet_adagrad_update(lr->pc + 1, lr->pacc + 1, lr->gpc + 1, MAX_POS - 1, (float)O.click_lr, 1e-8f);
+	memset(lr->gpc, 0, sizeof lr->gpc);
 }
 
 /* Within-request ranking of page t by qnet_q (ws must hold the page's state): its AUC or -1. */
@@ -1515,7 +1610,7 @@ static void positions_kept(struct positions *dst, const struct positions *read, 
  * gets their loss sum.
  */
 static size_t ep_learn(struct learner *lr, struct parse_ctx *pc, struct episodes *es, struct episode *e,
-    size_t lo, size_t hi, long sync, double *loss)
+    long sync, double *loss)
 {
 	struct dataset *ds = pc->ds;
 	size_t n = 0;
@@ -1560,12 +1655,9 @@ static size_t ep_learn(struct learner *lr, struct parse_ctx *pc, struct episodes
 		if (t->truncated)
 			continue;
 		forward_state(lr, ds, t, 0);
-		uint32_t nt;
-		double l = td_page(lr, ds, t, lr->ws->s, F[ord[j]], 1, 1, &nt);
-		if (nt) {
-			qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)O.head_lr, 1e-8f);
-			memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
-			*loss += l / nt;
+		double l = online_page(lr, ds, t, F[ord[j]]);
+		if (l >= 0) {
+			*loss += l;
 			n++;
 		}
 		(*n_updates)++;
@@ -1769,6 +1861,20 @@ static int run_online(void)
 	lr.acc = xcalloc(hi - lo, sizeof(float));
 	for (size_t i = 0; i < hi - lo; i++)
 		lr.acc[i] = 0.1f;
+	if (O.click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
+		size_t clo, chi;
+		qnet_range(net, QNET_RANGE_CLICK, &clo, &chi);
+		lr.cacc = xcalloc(chi - clo, sizeof(float));
+		for (size_t i = 0; i < chi - clo; i++)
+			lr.cacc[i] = 0.1f;
+		for (size_t i = 0; i < MAX_POS; i++)
+			lr.pacc[i] = 0.1f;
+	}
+	if (lr.cacc) {
+		diag_info(1, "and its click head (--click-lr %g)", O.click_lr);
+		lr.base = m->net;
+		lr.bws = qnet_ws_new(&net->dm);
+	}
 	long sync = O.target_sync ? O.target_sync : 1000;
 
 	struct publisher pb;
@@ -1842,7 +1948,7 @@ static int run_online(void)
 					ep_push(&eps, e, &ln, &pos);
 				if (end || e->n >= EP_MAX_PAGES) {
 					double l;
-					if (ep_learn(&lr, &pc, &eps, e, lo, hi, sync, &l) > 0)
+					if (ep_learn(&lr, &pc, &eps, e, sync, &l) > 0)
 						loss_avg = 0.99 * loss_avg + 0.01 * l;
 				}
 			} else if (tr->truncated) {
@@ -1850,13 +1956,9 @@ static int run_online(void)
 			} else {
 				float f = next_value(&lr, &ds, tr, NULL);
 				forward_state(&lr, &ds, tr, 0);
-				uint32_t nt;
-				double l = td_page(&lr, &ds, tr, lr.ws->s, f, 1, 1, &nt);
-				if (nt) {
-					qnet_adagrad_update(net->p + lo, lr.acc, lr.g + lo, hi - lo, (float)O.head_lr, 1e-8f);
-					memset(lr.g + lo, 0, (hi - lo) * sizeof(float));
-					loss_avg = 0.999 * loss_avg + 0.001 * l / nt;
-				}
+				double l = online_page(&lr, &ds, tr, f);
+				if (l >= 0)
+					loss_avg = 0.999 * loss_avg + 0.001 * l;
 				(*n_updates)++;
 				if (++lr.steps % (uint64_t)sync == 0)
 					qnet_copy_params(lr.tgt, net, QNET_RANGE_HEADS);
@@ -1887,7 +1989,7 @@ static int run_online(void)
 	for (size_t i = 0; i < eps.cap; i++)
 		while (eps.slot[i].key) {
 			double l;
-			ep_learn(&lr, &pc, &eps, &eps.slot[i], lo, hi, sync, &l);
+			ep_learn(&lr, &pc, &eps, &eps.slot[i], sync, &l);
 		}
 	free(eps.slot);
 	/* the last version, on EOF or SIGTERM */
@@ -1923,6 +2025,9 @@ static int run_online(void)
 		json_decref(o);
 	}
 	diag_info(1, "%" PRIu64 " transitions, last version %u", n, pb.last);
+	if (lr.cacc)
+		diag_info(1, "click log-loss per shown item before its step: %.4f; version %u's: %.4f (recent averages)",
+		    lr.click_loss, m->version, lr.base_click_loss);
 	free(pb.emb_link);
 	free(pb.warmup);
 	pthread_mutex_destroy(&pb.mu);
@@ -2007,9 +2112,9 @@ static void usage(int st)
 	    "               [--position-bias | --no-position-bias] [--l2 lambda] [--emb-lr rate]\n"
 	    "               [--feature-init 0|1] [--feature-embeddings] [--lambda l] [--no-head-anneal]\n"
 	    "               [--seed n] [--keep n] [--warmup n]\n"
-	    "       q-train --online -m modeldir [-i kafka:topic|-] [--head-lr rate] [--gamma g]\n"
-	    "               [--target-sync n] [--publish-every n] [--publish-interval s] [--reset-heads]\n"
-	    "               [--lambda l] [--keep n]\n"
+	    "       q-train --online -m modeldir [-i kafka:topic|-] [--head-lr rate] [--click-lr rate]\n"
+	    "               [--gamma g] [--target-sync n] [--publish-every n] [--publish-interval s]\n"
+	    "               [--reset-heads] [--lambda l] [--keep n]\n"
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
 	    "       common: [-hqv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
 	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n");
@@ -2045,6 +2150,7 @@ int main(int argc, char *argv[])
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "lr", required_argument, NULL, OPT_LR },
 		{ "head-lr", required_argument, NULL, OPT_HEAD_LR },
+		{ "click-lr", required_argument, NULL, OPT_CLICK_LR },
 		{ "gamma", required_argument, NULL, OPT_GAMMA },
 		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "target-sync", required_argument, NULL, OPT_TARGET_SYNC },
@@ -2089,6 +2195,7 @@ int main(int argc, char *argv[])
 	O.batch = 32;
 	O.lr = 0.005;
 	O.head_lr = 0.02;
+	O.click_lr = -1;
 	O.head_anneal = 1;
 	O.gamma = 0.9;
 	O.target = QNET_TARGET_SLATE;
@@ -2123,6 +2230,7 @@ int main(int argc, char *argv[])
 		case OPT_FEATURE_EMB: O.feature_emb = 1; break;
 		case OPT_LAMBDA: O.lambda = real_opt("lambda", optarg, 0, 1); break;
 		case OPT_HEAD_LR: O.head_lr = real_opt("head-lr", optarg, 1e-9, 10); break;
+		case OPT_CLICK_LR: O.click_lr = real_opt("click-lr", optarg, 0, 10); break;
 		case OPT_GAMMA: O.gamma = real_opt("gamma", optarg, 0, 1); break;
 		case OPT_TARGET:
 			if (!strcmp(optarg, "slateq"))
@@ -2190,6 +2298,8 @@ int main(int argc, char *argv[])
 		usage(2);
 	if (O.head_epochs < 0)
 		O.head_epochs = 30;
+	if (O.click_lr < 0)
+		O.click_lr = O.head_lr;
 	if (O.init_emb && !O.dim_given) {
 		/* the embedding file decides d */
 		FILE *f = fopen(O.init_emb, "r");

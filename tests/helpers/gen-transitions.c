@@ -205,7 +205,8 @@ static void ref_rank(const struct user *u, int *cand, int n)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: gen-transitions [-l] [-n sessions] [-s seed] [-I items] [-m modeldir] [-O oracle.json]\n");
+	fprintf(stderr, "usage: gen-transitions [-l] [-n sessions] [-s seed] [-W world-seed] [-I items] [-m modeldir]\n"
+	    "                       [-O oracle.json]\n");
 	exit(2);
 }
 
@@ -216,7 +217,7 @@ int main(int argc, char *argv[])
 	const char *modeldir = NULL, *oracle = NULL;
 	int ch;
 	diag_init(argv[0]);
-	while ((ch = getopt(argc, argv, "I:ln:m:O:P:s:")) != -1) {
+	while ((ch = getopt(argc, argv, "I:ln:m:O:P:s:W:")) != -1) {
 		switch (ch) {
 		case 'I': n_items = atoi(optarg); break;
 		case 'l': world_long = 1; max_pages = 20; break;
@@ -225,13 +226,14 @@ int main(int argc, char *argv[])
 		case 'O': oracle = optarg; break;
 		case 'P': ref_policy = optarg[0]; break;
 		case 's': seed = strtoull(optarg, NULL, 10); break;
+		case 'W': world_seed = strtoull(optarg, NULL, 10); break;	/* another world: its items' topics and appeal */
 		default: usage();
 		}
 	}
 	if (n_items < 3 * page_size || n_items > MAXI)
 		usage();
 	rs = world_seed;
-	make_items();	/* the same world for every seed */
+	make_items();	/* the same world for every seed (-s) */
 	rs = seed * 0x9e3779b97f4a7c15ULL + 12345;
 
 	struct model *m = NULL;
