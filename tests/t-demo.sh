@@ -27,4 +27,15 @@ ok "the curve is an SVG with a line per learner and per baseline" sh -c "[ \$(gr
 eq "the baselines ran on the loop's sessions, block by block" \
 	"$(jq -s -c 'map([.sessions, (.curve | length)]) | unique' "$out"/loop-random.json "$out"/loop-popular.json "$out"/loop-greedy-oracle.json)" \
 	"$(jq -c '[[.sessions, (.curve | length)]]' "$out"/online-pageturn.json)"
+
+# The drifting world: the same loop with each category's appeal swinging over days; the three
+# periods follow each other in simulated time (each starts where the one before ended).
+dout="$T_TMP/drift"
+ok "pipelines/demo -w drifting -s runs" sh -c "B=$B '$TOP/pipelines/demo' -w drifting -s -o '$dout' >'$T_TMP/dtable' 2>'$T_TMP/derr'"
+[ -f "$T_TMP/derr" ] && tail -5 "$T_TMP/derr" >&2
+ok "drifting: the table has pageturn-online" grep -q "^pageturn-online " "$T_TMP/dtable"
+eq "drifting: the periods start one after the other" \
+    "$(jq -s -c 'map(.start_ms) | [.[1] - .[0], .[2] - .[1]]' "$dout/startup.json" "$dout/online-pageturn.json" "$dout/eval-pageturn-online.json")" \
+    "[3000000,3000000]"
+ok "drifting: the online learner's click head learned" grep -q "and its click head" "$dout/log-pageturn"
 t_done
