@@ -877,9 +877,9 @@ int model_info_read(const char *path, struct model_info *info, char *err, size_t
 	if (info->rows[0] == '\0')
 		strcpy(info->rows, MODEL_ROWS_LEARNED);
 	if (strcmp(info->rows, MODEL_ROWS_LEARNED) != 0 && strcmp(info->rows, MODEL_ROWS_FEATURES) != 0 &&
-	    strcmp(info->rows, MODEL_ROWS_INIT_FEATURES) != 0)
-		return errf(err, errlen, "%s: rows \"%s\": want \"%s\", \"%s\" or \"%s\"", path, info->rows,
-		    MODEL_ROWS_LEARNED, MODEL_ROWS_FEATURES, MODEL_ROWS_INIT_FEATURES), -1;
+	    strcmp(info->rows, MODEL_ROWS_INIT_FEATURES) != 0 && strcmp(info->rows, MODEL_ROWS_INIT) != 0)
+		return errf(err, errlen, "%s: rows \"%s\": want \"%s\", \"%s\", \"%s\" or \"%s\"", path, info->rows,
+		    MODEL_ROWS_LEARNED, MODEL_ROWS_FEATURES, MODEL_ROWS_INIT_FEATURES, MODEL_ROWS_INIT), -1;
 	if (version == 0 || version > UINT32_MAX || parent > UINT32_MAX)
 		return errf(err, errlen, "%s: bad version", path), -1;
 	info->version = (uint32_t)version;

@@ -115,6 +115,7 @@ struct qnet *model_net_load(const char *path, const struct qnet_dims *want, char
 #define MODEL_ROWS_LEARNED "learned"
 #define MODEL_ROWS_FEATURES "features"			/* each row built by emb_feature_row() */
 #define MODEL_ROWS_INIT_FEATURES "init+features"	/* the rows of an initial file, the other items' by emb_feature_row() */
+#define MODEL_ROWS_INIT "init"				/* the rows of an initial file as it gives them, none learned */
 
 /* The manifest. */
 struct model_info {
@@ -122,7 +123,7 @@ struct model_info {
 	uint32_t parent;	/* the version this one was trained from, 0 for none */
 	char mode[16];		/* "offline" or "online" */
 	char target[16];	/* "slateq" or "item" */
-	char rows[16];		/* MODEL_ROWS_LEARNED, MODEL_ROWS_FEATURES or MODEL_ROWS_INIT_FEATURES */
+	char rows[16];		/* MODEL_ROWS_LEARNED, MODEL_ROWS_FEATURES, MODEL_ROWS_INIT_FEATURES or MODEL_ROWS_INIT */
 	int64_t created_ms;	/* set by model_publish */
 	double gamma, w_click, w_pay;
 	uint64_t transitions;	/* transitions learned from (cumulative over parents) */

@@ -106,6 +106,8 @@ awk 'BEGIN { for (i = 0; i < 100; i++) printf "i%d:%g 0.25 -0.5 1\n", i, i / 100
 q-train -q --offline -i "$T/small.ndjson" -m "$T/mi" --init-embeddings "$T/init.emb" --freeze-embeddings \
     --epochs 1 --head-epochs 1 >/dev/null
 eq "--init-embeddings sets d" "$(jq .dims.d "$T/mi/0000000001/manifest.json")" 4
+eq "--init-embeddings --freeze-embeddings: the manifest says the rows are the file's" \
+    "$(jq -r .rows "$T/mi/0000000001/manifest.json")" init
 # emb.bin: 64-byte header, 5 directory entries of 96 bytes, meta at 576, rows at 640; row 1 is i0, row 2 is i1
 eq "frozen embeddings keep their values" "$(od -An -f -j 656 -N 32 "$T/mi/0000000001/emb.bin" | xargs)" \
     "0 0.25 -0.5 1 0.01 0.25 -0.5 1"

@@ -1059,8 +1059,8 @@ static int run_offline(void)
 	if (O.init_emb && load_init_embeddings(emb, O.init_emb) < 0)
 		diag_fatal(1, "%s: unusable embeddings", O.init_emb);
 	/* the manifest says where the rows came from */
-	const char *rows = !O.feature_emb ? MODEL_ROWS_LEARNED :
-	    emb_rows(emb) > 1 ? MODEL_ROWS_INIT_FEATURES : MODEL_ROWS_FEATURES;
+	const char *rows = O.feature_emb ? (emb_rows(emb) > 1 ? MODEL_ROWS_INIT_FEATURES : MODEL_ROWS_FEATURES) :
+	    O.init_emb && O.freeze_emb ? MODEL_ROWS_INIT : MODEL_ROWS_LEARNED;
 	uint32_t nvoc = emb_rows(voc.dict);
 	uint32_t *rowmap = xcalloc(nvoc, sizeof *rowmap);
 	uint64_t rare = 0;

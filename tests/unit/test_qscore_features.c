@@ -226,18 +226,23 @@ score_tests(const char *root)
 		model_free(lm);
 	}
 
-	/* the same table named learned: unseen candidates get the unknown row */
-	snprintf(md, sizeof md, "%s/learned", root);
-	lm = publish(md, net, MODEL_ROWS_LEARNED);
-	if (lm) {
+	/* the same table named learned, or init (an initial file's rows, none learned): unseen candidates get the unknown row */
+	static const char *const tables[] = { MODEL_ROWS_LEARNED, MODEL_ROWS_INIT };
+	for (size_t k = 0; k < sizeof tables / sizeof *tables; k++) {
+		snprintf(md, sizeof md, "%s/%s", root, tables[k]);
+		lm = publish(md, net, tables[k]);
+		CHECK(lm && !lm->feature_rows && strcmp(lm->info.rows, tables[k]) == 0, "%s rows load as table rows", tables[k]);
+		if (!lm)
+			continue;
 		memset(&ct, 0, sizeof ct);
 		out.len = 0;
 		CHECK(qs_score_text(w, &cf, lm, req, strlen(req), &out, id, err, sizeof err) == 0, "scored: %s", err);
 		jbuf_put(&out, "", 1);
 		want = forward(net, hist, 1, ctx, emb_row(lm->emb, 0), fb);
-		CHECK(fabs(answer_q(&out, "y") - want) <= 1e-5 * fmax(1, fabs(want)), "learned rows: the unknown row: %g %g",
-		    answer_q(&out, "y"), want);
-		CHECK(atomic_load(&ct.unknown_items) == 2 && atomic_load(&ct.feature_rows) == 0, "learned rows: counted unknown");
+		CHECK(fabs(answer_q(&out, "y") - want) <= 1e-5 * fmax(1, fabs(want)), "%s rows: the unknown row: %g %g",
+		    tables[k], answer_q(&out, "y"), want);
+		CHECK(atomic_load(&ct.unknown_items) == 2 && atomic_load(&ct.feature_rows) == 0, "%s rows: counted unknown",
+		    tables[k]);
 		model_free(lm);
 	}
 	model_free(m);
