@@ -1,4 +1,5 @@
 /* stats.c: counters of a running tool, written as JSON lines (--stats) and as a Prometheus textfile (--metrics). */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,10 @@
 
 struct stat_entry {
 	char name[48];
-	int gauge;
+	int gauge;		/* 0: counter, 1: integer gauge, 2: real gauge */
 	uint64_t counter;
 	int64_t value;
+	double real;
 	uint64_t last;		/* counter at the previous report, for rates */
 };
 
@@ -67,6 +69,7 @@ entry(struct stats *st, const char *name, int gauge)
 		diag_fatal(1, "stats: more than %d counters (adding %s)", STATS_MAX, name);
 	snprintf(st->e[st->n].name, sizeof st->e[st->n].name, "%s", name);
 	st->e[st->n].gauge = gauge;
+	st->e[st->n].real = NAN;
 	return &st->e[st->n++];
 }
 
@@ -80,6 +83,12 @@ int64_t *
 stats_gauge(struct stats *st, const char *name)
 {
 	return &entry(st, name, 1)->value;
+}
+
+double *
+stats_real(struct stats *st, const char *name)
+{
+	return &entry(st, name, 2)->real;
 }
 
 static void
@@ -100,7 +109,11 @@ write_json(struct stats *st, double now)
 	fprintf(fp, "{\"tool\":\"%s\",\"ts\":%lld,\"uptime_s\":%.3f", st->tool,
 	    (long long)time(NULL) * 1000, now - st->start);
 	for (i = 0; i < st->n; i++) {
-		if (st->e[i].gauge)
+		if (st->e[i].gauge == 2 && isfinite(st->e[i].real))
+			fprintf(fp, ",\"%s\":%.6g", st->e[i].name, st->e[i].real);
+		else if (st->e[i].gauge == 2)
+			fprintf(fp, ",\"%s\":null", st->e[i].name);
+		else if (st->e[i].gauge)
 			fprintf(fp, ",\"%s\":%lld", st->e[i].name, (long long)st->e[i].value);
 		else
 			fprintf(fp, ",\"%s\":%llu", st->e[i].name, (unsigned long long)st->e[i].counter);
@@ -137,7 +150,13 @@ write_metrics(struct stats *st, double now)
 	    "# TYPE pageturn_uptime_seconds gauge\npageturn_uptime_seconds{tool=\"%s\"} %.3f\n",
 	    st->tool, now - st->start);
 	for (i = 0; i < st->n; i++) {
-		if (st->e[i].gauge)
+		if (st->e[i].gauge == 2 && isfinite(st->e[i].real))
+			fprintf(fp, "# TYPE pageturn_%s gauge\npageturn_%s{tool=\"%s\"} %.6g\n",
+			    st->e[i].name, st->e[i].name, st->tool, st->e[i].real);
+		else if (st->e[i].gauge == 2)
+			fprintf(fp, "# TYPE pageturn_%s gauge\npageturn_%s{tool=\"%s\"} NaN\n",
+			    st->e[i].name, st->e[i].name, st->tool);
+		else if (st->e[i].gauge)
 			fprintf(fp, "# TYPE pageturn_%s gauge\npageturn_%s{tool=\"%s\"} %lld\n",
 			    st->e[i].name, st->e[i].name, st->tool, (long long)st->e[i].value);
 		else

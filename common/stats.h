@@ -20,6 +20,8 @@ struct stats *stats_new(const char *tool, const char *path, const char *metrics,
 uint64_t *stats_counter(struct stats *st, const char *name);
 /* A named gauge (a value that goes up and down, e.g. open windows, lag). */
 int64_t *stats_gauge(struct stats *st, const char *name);
+/* A named real-valued gauge (e.g. a loss), NaN until set: written as null in JSON, NaN in Prometheus. */
+double *stats_real(struct stats *st, const char *name);
 
 /* Writes a report when the interval has passed since the last one. Cheap to call often. */
 void stats_tick(struct stats *st);

@@ -196,7 +196,7 @@ $G -n 1500 -I 100 -s 7 -W 8 >"$T/test8.ndjson"
 for c in 0 0.02; do
 	cp -a "$T/m0" "$T/mc-$c"
 	q-train -v --online -m "$T/mc-$c" -i "$T/stream8.ndjson" --gamma 0 --publish-every 0 --click-lr $c \
-	    >/dev/null 2>"$T/mc-$c.err"
+	    --stats "$T/mc-$c.stats" >/dev/null 2>"$T/mc-$c.err"
 	q-train -q --evaluate -m "$T/mc-$c" -i "$T/test8.ndjson" | jq .gauc >"$T/mc-$c.gauc"
 done
 before=$(q-train -q --evaluate -m "$T/m0" -i "$T/test8.ndjson" | jq .gauc)
@@ -209,6 +209,10 @@ losses=$(sed -n 's/.*before its step: \([0-9.]*\); version [0-9]*.s: \([0-9.]*\)
 echo "click log-loss on the changed world: learning, the offline version's: $losses"
 ok "with it, the click log-loss before each step is logged, below the offline version's on the same items" \
     sh -c "[ -n '$losses' ] && echo '$losses' | awk '{ exit !(\$1 < \$2) }'"
+stat=$(tail -1 "$T/mc-0.02.stats" | jq -r '"\(.click_logloss) \(.click_logloss_start)"')
+ok "the stats say the same ($stat)" sh -c "echo '$stat $losses' |
+    awk '{ exit !(\$1 - \$3 < 1e-4 && \$3 - \$1 < 1e-4 && \$2 - \$4 < 1e-4 && \$4 - \$2 < 1e-4) }'"
+eq "--click-lr 0: no click log-loss in the stats" "$(tail -1 "$T/mc-0.stats" | jq -c 'has("click_logloss")')" false
 
 # Long-term effects: some items raise later engagement, others (more clickable) lower it.
 # γ = 0.9 must beat its own γ = 0 variant when the learned model is the policy.

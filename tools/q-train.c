@@ -69,6 +69,7 @@ static struct {
 static struct tool_io *io;
 static uint64_t *n_updates, *n_items, *n_unknown, *n_feature_rows, *n_published, *n_truncated;
 static int64_t *g_version;
+static double *g_click_loss, *g_click_loss_start;	/* online, with the click head learning: the averages below */
 
 /* ---- Transitions in memory ---- */
 
@@ -738,6 +739,8 @@ static double online_page(struct learner *lr, const struct dataset *ds, const st
 		int first = lr->click_loss == 0;
 		lr->click_loss = first ? c : 0.999 * lr->click_loss + 0.001 * c;
 		lr->base_click_loss = first ? b : 0.999 * lr->base_click_loss + 0.001 * b;
+		*g_click_loss = lr->click_loss;
+		*g_click_loss_start = lr->base_click_loss;
 	}
 	if (!nt) {
 		/* a page with no TD term (SlateQ, no click) still teaches the click head */
@@ -1874,6 +1877,8 @@ static int run_online(void)
 		diag_info(1, "and its click head (--click-lr %g)", O.click_lr);
 		lr.base = m->net;
 		lr.bws = qnet_ws_new(&net->dm);
+		g_click_loss = stats_real(io->st, "click_logloss");
+		g_click_loss_start = stats_real(io->st, "click_logloss_start");
 	}
 	long sync = O.target_sync ? O.target_sync : 1000;
 

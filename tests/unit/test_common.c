@@ -1,6 +1,7 @@
 /* test_common.c: unit tests of the shared library — line reader and writer, JSON getters, times, sizes, hashing, dead letters. */
 #include <sys/stat.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,6 +285,38 @@ test_deadletter(void)
 	stats_free(st);
 }
 
+/* The stats sinks: a JSON line per report and a Prometheus textfile, counters, gauges and real gauges. */
+static void
+test_stats(void)
+{
+	char *sp = path("s.json"), *mp = path("m.prom"), src[256], *got;
+	struct stats *st = stats_new("test", sp, mp, 10);
+	int tl, failed;
+
+	*stats_counter(st, "in") = 3;
+	*stats_gauge(st, "open") = -2;
+	double *loss = stats_real(st, "loss");
+	CHECK(isnan(*loss), "a real gauge is NaN until set");
+	stats_real(st, "unset");
+	*loss = 0.34612345;
+	CHECK(stats_real(st, "loss") == loss, "the same name, the same gauge");
+	stats_report(st);
+	got = read_all(&sp, 1, 0, &tl, src, &failed);
+	CHECK(got && strstr(got, "\"in\":3,") && strstr(got, "\"open\":-2,") && strstr(got, "\"loss\":0.346123,") &&
+	    strstr(got, "\"unset\":null") && !strstr(got, "loss_per_s") && strstr(got, "\"in_per_s\":"),
+	    "stats line: %s", got ? got : "(none)");
+	free(got);
+	got = read_all(&mp, 1, 0, &tl, src, &failed);
+	/* (read_all ends each line with |) */
+	CHECK(got && strstr(got, "pageturn_in_total{tool=\"test\"} 3|") && strstr(got, "pageturn_open{tool=\"test\"} -2|") &&
+	    strstr(got, "# TYPE pageturn_loss gauge|pageturn_loss{tool=\"test\"} 0.346123|") &&
+	    strstr(got, "pageturn_unset{tool=\"test\"} NaN|"), "metrics: %s", got ? got : "(none)");
+	free(got);
+	stats_free(st);
+	free(sp);
+	free(mp);
+}
+
 int
 main(void)
 {
@@ -297,6 +330,7 @@ main(void)
 	test_parse();
 	test_hash();
 	test_deadletter();
+	test_stats();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd) != 0)
 		return 1;
