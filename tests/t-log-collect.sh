@@ -239,8 +239,13 @@ same_file "10 MiB line: the next line passes" out-b want-b
 eq "10 MiB line: rejected as too long" "$(jq -r .reason dl-b)" "line of $biglen bytes is longer than --max-line (1048576)"
 eq "10 MiB line: its length kept" "$(jq -r .raw_len dl-b)" "$biglen"
 peak_rss rss0 log-collect -i "$D/valid.ndjson" --dead-letter dl-b0
+# The line read in would take 10240 KB more. Under the sanitizers the reader's freed buffers wait in
+# ASan's quarantine and its shadow memory is mapped too: the margin there is 8 MiB (a full run once
+# went 24 KB over 4 MiB), still short of the line.
+slack=4096
+case $B in *-san) slack=8192 ;; esac
 ok "10 MiB line: not read into memory (peak RSS $(tail -1 rss) KB, $(tail -1 rss0) KB on a small file)" \
-    [ "$(tail -1 rss)" -lt "$(( $(tail -1 rss0) + 4096 ))" ]
+    [ "$(tail -1 rss)" -lt "$(( $(tail -1 rss0) + slack ))" ]
 eq "10 MiB line: accepted under --max-line 11M" \
     "$(log-collect -i big.ndjson --max-line 11M | jq -r '.pad | length')" "$(printf '10485760\n0')"
 
