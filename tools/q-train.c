@@ -547,7 +547,8 @@ static void learner_free(struct learner *lr)
 	qnet_free(lr->tgt);
 	free(lr->g); free(lr->m); free(lr->v);
 	free(lr->em); free(lr->ev); free(lr->eg); free(lr->etouched); free(lr->touched);
-	free(lr->acc); free(lr->cacc); qnet_ws_free(lr->bws); free(lr->hrow); free(lr->erow); free(lr->xrow); free(lr->dhist); free(lr->de);
+	free(lr->acc); free(lr->cacc); qnet_ws_free(lr->bws);
+	free(lr->hrow); free(lr->erow); free(lr->xrow); free(lr->dhist); free(lr->de);
 }
 
 /* Adds an embedding gradient for row r. */
@@ -722,12 +723,26 @@ static double click_page(struct learner *lr, const struct dataset *ds, const str
  * Online: one AdaGrad step of the heads, and of the click head and its
  * position offsets when they learn, from lr->g (then cleared).
  */
-static void online_step(struct learner *lr);
+static void online_step(struct learner *lr)
+{
+	size_t lo, hi;
+	qnet_range(lr->net, QNET_RANGE_HEADS, &lo, &hi);
+	qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)O.head_lr, 1e-8f);
+	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
+	if (!lr->cacc)
+		return;
+	qnet_range(lr->net, QNET_RANGE_CLICK, &lo, &hi);
+	qnet_adagrad_update(lr->net->p + lo, lr->cacc, lr->g + lo, hi - lo, (float)O.click_lr, 1e-8f);
+	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
+	qnet_adagrad_update(lr->pc + 1, lr->pacc + 1, lr->gpc + 1, MAX_POS - 1, (float)O.click_lr, 1e-8f);
+	memset(lr->gpc, 0, sizeof lr->gpc);
+}
 
 /*
  * Online: learns page t, ws on its state, fut its future: the heads' TD
- * step and the click head's. Returns the TD loss per term, or -1 when the
- * page had no term (no step is taken then).
+ * step and the click head's. Returns the TD loss per term (every page has
+ * one: SlateQ's V(s) term, or the item target's per item), -1 if none
+ * (the heads' gradient is then zero and their step changes nothing).
  */
 static double online_page(struct learner *lr, const struct dataset *ds, const struct trans *t, float fut)
 {
@@ -742,29 +757,8 @@ static double online_page(struct learner *lr, const struct dataset *ds, const st
 		*g_click_loss = lr->click_loss;
 		*g_click_loss_start = lr->base_click_loss;
 	}
-	if (!nt) {
-		/* a page with no TD term (SlateQ, no click) still teaches the click head */
-		if (lr->cacc)
-			online_step(lr);
-		return -1;
-	}
 	online_step(lr);
-	return l / nt;
-}
-
-static void online_step(struct learner *lr)
-{
-	size_t lo, hi;
-	qnet_range(lr->net, QNET_RANGE_HEADS, &lo, &hi);
-	qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)O.head_lr, 1e-8f);
-	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
-	if (!lr->cacc)
-		return;
-	qnet_range(lr->net, QNET_RANGE_CLICK, &lo, &hi);
-	qnet_adagrad_update(lr->net->p + lo, lr->cacc, lr->g + lo, hi - lo, (float)O.click_lr, 1e-8f);
-	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
-	qnet_adagrad_update(lr->pc + 1, lr->pacc + 1, lr->gpc + 1, MAX_POS - 1, (float)O.click_lr, 1e-8f);
-	memset(lr->gpc, 0, sizeof lr->gpc);
+	return nt ? l / nt : -1;
 }
 
 /* Within-request ranking of page t by qnet_q (ws must hold the page's state): its AUC or -1. */
@@ -1872,8 +1866,6 @@ static int run_online(void)
 			lr.cacc[i] = 0.1f;
 		for (size_t i = 0; i < MAX_POS; i++)
 			lr.pacc[i] = 0.1f;
-	}
-	if (lr.cacc) {
 		diag_info(1, "and its click head (--click-lr %g)", O.click_lr);
 		lr.base = m->net;
 		lr.bws = qnet_ws_new(&net->dm);
