@@ -91,10 +91,26 @@ stats_real(struct stats *st, const char *name)
 	return &entry(st, name, 2)->real;
 }
 
+/* An entry's value as text in buf (or unset, for a real gauge not yet set): the same in both sinks. */
+static const char *
+value_text(const struct stat_entry *e, char *buf, size_t len, const char *unset)
+{
+	if (e->gauge == 2 && !isfinite(e->real))
+		return unset;
+	if (e->gauge == 2)
+		snprintf(buf, len, "%.6g", e->real);
+	else if (e->gauge)
+		snprintf(buf, len, "%lld", (long long)e->value);
+	else
+		snprintf(buf, len, "%llu", (unsigned long long)e->counter);
+	return buf;
+}
+
 static void
 write_json(struct stats *st, double now)
 {
 	double dt = now - st->last;
+	char buf[32];
 	FILE *fp;
 	int i;
 
@@ -108,16 +124,8 @@ write_json(struct stats *st, double now)
 	}
 	fprintf(fp, "{\"tool\":\"%s\",\"ts\":%lld,\"uptime_s\":%.3f", st->tool,
 	    (long long)time(NULL) * 1000, now - st->start);
-	for (i = 0; i < st->n; i++) {
-		if (st->e[i].gauge == 2 && isfinite(st->e[i].real))
-			fprintf(fp, ",\"%s\":%.6g", st->e[i].name, st->e[i].real);
-		else if (st->e[i].gauge == 2)
-			fprintf(fp, ",\"%s\":null", st->e[i].name);
-		else if (st->e[i].gauge)
-			fprintf(fp, ",\"%s\":%lld", st->e[i].name, (long long)st->e[i].value);
-		else
-			fprintf(fp, ",\"%s\":%llu", st->e[i].name, (unsigned long long)st->e[i].counter);
-	}
+	for (i = 0; i < st->n; i++)
+		fprintf(fp, ",\"%s\":%s", st->e[i].name, value_text(&st->e[i], buf, sizeof buf, "null"));
 	for (i = 0; i < st->n; i++)
 		if (!st->e[i].gauge && dt > 0)
 			fprintf(fp, ",\"%s_per_s\":%.1f", st->e[i].name,
@@ -133,7 +141,7 @@ write_json(struct stats *st, double now)
 static void
 write_metrics(struct stats *st, double now)
 {
-	char *tmp;
+	char *tmp, buf[32];
 	FILE *fp;
 	int i, bad;
 
@@ -150,18 +158,13 @@ write_metrics(struct stats *st, double now)
 	    "# TYPE pageturn_uptime_seconds gauge\npageturn_uptime_seconds{tool=\"%s\"} %.3f\n",
 	    st->tool, now - st->start);
 	for (i = 0; i < st->n; i++) {
-		if (st->e[i].gauge == 2 && isfinite(st->e[i].real))
-			fprintf(fp, "# TYPE pageturn_%s gauge\npageturn_%s{tool=\"%s\"} %.6g\n",
-			    st->e[i].name, st->e[i].name, st->tool, st->e[i].real);
-		else if (st->e[i].gauge == 2)
-			fprintf(fp, "# TYPE pageturn_%s gauge\npageturn_%s{tool=\"%s\"} NaN\n",
-			    st->e[i].name, st->e[i].name, st->tool);
-		else if (st->e[i].gauge)
-			fprintf(fp, "# TYPE pageturn_%s gauge\npageturn_%s{tool=\"%s\"} %lld\n",
-			    st->e[i].name, st->e[i].name, st->tool, (long long)st->e[i].value);
+		const char *v = value_text(&st->e[i], buf, sizeof buf, "NaN");
+		if (st->e[i].gauge)
+			fprintf(fp, "# TYPE pageturn_%s gauge\npageturn_%s{tool=\"%s\"} %s\n",
+			    st->e[i].name, st->e[i].name, st->tool, v);
 		else
-			fprintf(fp, "# TYPE pageturn_%s_total counter\npageturn_%s_total{tool=\"%s\"} %llu\n",
-			    st->e[i].name, st->e[i].name, st->tool, (unsigned long long)st->e[i].counter);
+			fprintf(fp, "# TYPE pageturn_%s_total counter\npageturn_%s_total{tool=\"%s\"} %s\n",
+			    st->e[i].name, st->e[i].name, st->tool, v);
 	}
 	bad = ferror(fp);
 	if (fclose(fp) != 0 || bad || rename(tmp, st->metrics) != 0) {
