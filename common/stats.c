@@ -30,6 +30,7 @@ struct stats {
 	struct stat_entry e[STATS_MAX];
 	int n;
 	int warned;		/* 1: the stats file failed, 2: the metrics file; each said once */
+	int primed;		/* the metrics textfile has been written */
 };
 
 static double
@@ -193,6 +194,13 @@ stats_tick(struct stats *st)
 {
 	if (st->path == NULL && st->metrics == NULL)
 		return;
+	/* The textfile is there from the first tick, so that a scraper sees
+	 * the tool from its start rather than one interval on; the JSON lines
+	 * stay one an interval. */
+	if (!st->primed) {
+		st->primed = 1;
+		write_metrics(st, mono());
+	}
 	if (mono() - st->last >= st->interval)
 		stats_report(st);
 }

@@ -23,7 +23,7 @@ int64_t *stats_gauge(struct stats *st, const char *name);
 /* A named real-valued gauge (e.g. a loss), NaN until set: written as null in JSON, NaN in Prometheus. */
 double *stats_real(struct stats *st, const char *name);
 
-/* Writes a report when the interval has passed since the last one. Cheap to call often. */
+/* Writes a report whenever the interval has passed since the last one, and the metrics textfile at the first call too. Cheap to call often. */
 void stats_tick(struct stats *st);
 /* Writes a report now (used at exit). */
 void stats_report(struct stats *st);

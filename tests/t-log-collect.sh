@@ -211,6 +211,21 @@ jq -r '"\(.source | split(":")[1])\t\(.reason)"' dl-s |
 	suite.names - >y-bad
 eq "JSONTestSuite: valid JSON rejected for the schema" "$(cat y-bad)" ""
 
+# --- A running tool's metrics textfile is there from its start, not one interval (10 s) on; the
+# JSON stats lines keep to the interval and the exit.
+mkfifo live.fifo
+bg log-collect -i live.fifo --stats st-live --metrics live.prom --ingest-ts $TS >out-live 2>err-live
+lpid=$!
+exec 7>live.fifo
+ok "metrics textfile written at the start" wait_until 5 test -s live.prom
+eq "metrics textfile at the start: nothing read yet" "$(awk '/^pageturn_in_total/ { print $2 }' live.prom)" 0
+eq "no stats line before the interval" "$(lines st-live)" 0
+sed -n 2p "$D/valid.ndjson" >&7
+exec 7>&-
+exits "the live run ends with its input" "$lpid" 0 err-live
+eq "metrics textfile at the exit" "$(awk '/^pageturn_in_total/ { print $2 }' live.prom)" 1
+eq "one stats line, at the exit" "$(lines st-live) $(counter out st-live)" "1 1"
+
 # --- Truncated lines: every prefix of a valid event is rejected.
 awk '{ for (i = 1; i < length($0); i += 3) print substr($0, 1, i) }' "$D/valid.ndjson" >trunc.ndjson
 log-collect -i trunc.ndjson --dead-letter dl-t --stats st-t >out-t
