@@ -850,13 +850,20 @@ static int info_get_str(json_t *o, const char *k, char *out, size_t n)
 	return 0;
 }
 
-int model_info_read(const char *path, struct model_info *info, char *err, size_t errlen)
+/* The manifest at path, parsed; NULL with the reason in err. */
+static json_t *manifest_load(const char *path, char *err, size_t errlen)
 {
 	json_error_t je;
-	memset(info, 0, sizeof *info);
 	json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!o)
-		return errf(err, errlen, "%s: %s", path, je.text), -1;
+		errf(err, errlen, "%s: %s", path, je.text);
+	return o;
+}
+
+/* The manifest's fields (o, read from path) into info. 0, or -1 with the reason in err. */
+static int info_parse(json_t *o, const char *path, struct model_info *info, char *err, size_t errlen)
+{
+	memset(info, 0, sizeof *info);
 	uint64_t fmt = 0, version = 0, parent = 0, created = 0;
 	int bad = !json_is_object(o) ||
 	    info_get_u64(o, "format", &fmt) < 0 || info_get_u64(o, "version", &version) < 0 ||
@@ -868,7 +875,6 @@ int model_info_read(const char *path, struct model_info *info, char *err, size_t
 	    info_get_num(o, "w_pay", &info->w_pay) < 0 ||
 	    info_get_u64(o, "transitions", &info->transitions) < 0 || info_get_u64(o, "items", &info->items) < 0 ||
 	    info_get_u64(o, "unknown", &info->unknown) < 0 || info_get_u64(o, "updates", &info->updates) < 0;
-	json_decref(o);
 	if (bad)
 		return errf(err, errlen, "%s: a field has the wrong type", path), -1;
 	if (fmt != MODEL_FORMAT_VERSION)
@@ -888,21 +894,26 @@ int model_info_read(const char *path, struct model_info *info, char *err, size_t
 	return 0;
 }
 
-int model_input_read(const char *path, struct model_input_pos **in, size_t *n, char *err, size_t errlen)
+int model_info_read(const char *path, struct model_info *info, char *err, size_t errlen)
 {
-	json_error_t je;
+	json_t *o = manifest_load(path, err, errlen);
+	if (!o)
+		return memset(info, 0, sizeof *info), -1;
+	int r = info_parse(o, path, info, err, errlen);
+	json_decref(o);
+	return r;
+}
+
+/* The manifest's "input" (o, read from path) into a malloc'd array. 0, or -1 with the reason in err. */
+static int input_parse(json_t *o, const char *path, struct model_input_pos **in, size_t *n,
+    char *err, size_t errlen)
+{
 	*in = NULL;
 	*n = 0;
-	json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
-	if (!o)
-		return errf(err, errlen, "%s: %s", path, je.text), -1;
 	json_t *a = json_is_object(o) ? json_object_get(o, "input") : NULL;
-	int r = 0;
-	if (!json_is_object(o) || (a && !json_is_array(a))) {
-		errf(err, errlen, "%s: %s", path, json_is_object(o) ? "\"input\" is not an array" : "not an object");
-		r = -1;
-		goto out;
-	}
+	if (!json_is_object(o) || (a && !json_is_array(a)))
+		return errf(err, errlen, "%s: %s", path,
+		    json_is_object(o) ? "\"input\" is not an array" : "not an object"), -1;
 	size_t k;
 	json_t *e;
 	json_array_foreach(a, k, e) {
@@ -911,17 +922,24 @@ int model_input_read(const char *path, struct model_input_pos **in, size_t *n, c
 		if (!json_is_string(t) || !json_is_integer(p) || !json_is_integer(off) ||
 		    json_integer_value(p) < 0 || json_integer_value(p) > INT32_MAX || json_integer_value(off) < 0) {
 			errf(err, errlen, "%s: input %zu: want a topic, a partition and an offset", path, k);
-			r = -1;
 			model_input_free(*in, *n);
 			*in = NULL;
 			*n = 0;
-			goto out;
+			return -1;
 		}
 		*in = xreallocarray(*in, *n + 1, sizeof **in);
 		(*in)[(*n)++] = (struct model_input_pos){ .topic = xstrdup(json_string_value(t)),
 			.partition = (int32_t)json_integer_value(p), .offset = json_integer_value(off) };
 	}
-out:
+	return 0;
+}
+
+int model_input_read(const char *path, struct model_input_pos **in, size_t *n, char *err, size_t errlen)
+{
+	json_t *o = manifest_load(path, err, errlen);
+	if (!o)
+		return *in = NULL, *n = 0, -1;
+	int r = input_parse(o, path, in, n, err, errlen);
 	json_decref(o);
 	return r;
 }
@@ -1225,8 +1243,12 @@ struct model *model_load_dir(const char *dir, char *err, size_t errlen)
 {
 	struct model *m = xcalloc(1, sizeof *m);
 	m->dir = xstrdup(dir);
+	/* the manifest, read once: its fields and the input the version covers */
 	char *p = xasprintf("%s/%s", dir, MODEL_MANIFEST_FILE);
-	int r = model_info_read(p, &m->info, err, errlen);
+	json_t *o = manifest_load(p, err, errlen);
+	int r = o && info_parse(o, p, &m->info, err, errlen) == 0 &&
+	    input_parse(o, p, &m->input, &m->ninput, err, errlen) == 0 ? 0 : -1;
+	json_decref(o);
 	free(p);
 	if (r < 0)
 		goto err;
@@ -1280,6 +1302,7 @@ void model_free(struct model *m)
 		return;
 	qnet_free(m->net);
 	emb_free(m->emb);
+	model_input_free(m->input, m->ninput);
 	free(m->dir);
 	free(m);
 }

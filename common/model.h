@@ -133,6 +133,13 @@ struct model_info {
 };
 
 /* A loaded version: everything a scorer needs. Read-only once loaded; shareable between threads. */
+/* A Kafka input position a version covers: it learned every record of topic/partition before offset. */
+struct model_input_pos {
+	const char *topic;
+	int32_t partition;
+	int64_t offset;			/* the next offset to read */
+};
+
 struct model {
 	uint32_t version;
 	char *dir;		/* MODELDIR/<version> */
@@ -140,6 +147,8 @@ struct model {
 	struct emb *emb;	/* mapped */
 	struct model_info info;
 	int feature_rows;	/* info.rows is a kind of feature rows: an item the table lacks gets emb_feature_row() of its features */
+	struct model_input_pos *input;	/* the manifest's "input": what the version covers (NULL, 0 for none) */
+	size_t ninput;
 };
 
 /* malloc'd "MODELDIR/<10-digit version>". */
@@ -156,23 +165,16 @@ int model_latest(const char *modeldir, uint32_t *version, char *err, size_t errl
 int model_versions(const char *modeldir, uint32_t **out, size_t *n, char *err, size_t errlen);
 
 /*
- * Loads and validates version (0 means the newest) of modeldir: manifest,
- * network and the mapped embeddings, whose dimension must equal the
- * network's (and, with feature rows, its features X). NULL with the reason
- * in err.
+ * Loads and validates version (0 means the newest) of modeldir: manifest
+ * (with the input it covers), network and the mapped embeddings, whose
+ * dimension must equal the network's (and, with feature rows, its features
+ * X). NULL with the reason in err.
  */
 struct model *model_load(const char *modeldir, uint32_t version, char *err, size_t errlen);
 /* Loads a version directory given by its path. NULL with the reason in err. */
 struct model *model_load_dir(const char *dir, char *err, size_t errlen);
 /* NULL is a no-op. */
 void model_free(struct model *m);
-
-/* A Kafka input position a version covers: it learned every record of topic/partition before offset. */
-struct model_input_pos {
-	const char *topic;
-	int32_t partition;
-	int64_t offset;			/* the next offset to read */
-};
 
 /* What model_publish() writes. */
 struct model_publication {

@@ -1832,15 +1832,10 @@ static int run_online(void)
 	struct model *m = load_newest();
 	if (!m)
 		return 1;
-	struct positions covers;	/* the input the version covers */
-	char *mp = xasprintf("%s/%s", m->dir, MODEL_MANIFEST_FILE);
-	int r = model_input_read(mp, &covers.p, &covers.n, err, sizeof err);
-	free(mp);
-	if (r < 0) {
-		diag_warn("%s", err);
-		model_free(m);
-		return 1;
-	}
+	/* the input the version covers, taken over from the model */
+	struct positions covers = { m->input, m->ninput };
+	m->input = NULL;
+	m->ninput = 0;
 	struct qnet *net = qnet_clone(m->net);
 	size_t lo, hi;
 	qnet_range(net, QNET_RANGE_HEADS, &lo, &hi);

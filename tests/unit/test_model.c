@@ -1,5 +1,6 @@
 /* test_model.c: the model store — round trips, refusal of corrupt files by name, atomic publish, pruning. */
 #include <fcntl.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,6 +352,14 @@ static void input_tests(void)
 		    got[i].offset == in[i].offset;
 	CHECK(same, "the positions round-trip in order");
 	model_input_free(got, n);
+	uint32_t v_in = v;
+	struct model *m = model_load(md, v_in, err, sizeof err);
+	same = m && m->ninput == 3;
+	for (size_t i = 0; same && i < m->ninput; i++)
+		same = !strcmp(m->input[i].topic, in[i].topic) && m->input[i].partition == in[i].partition &&
+		    m->input[i].offset == in[i].offset;
+	CHECK(same, "model_load gives the positions too: %s", m ? "" : err);
+	model_free(m);
 
 	pub.ninput = 0;
 	CHECK(model_publish(md, &pub, &v, err, sizeof err) == 0, "publish without input: %s", err);
@@ -372,6 +381,15 @@ static void input_tests(void)
 		CHECK(model_input_read(path, &got, &n, err, sizeof err) == -1 && got == NULL && n == 0 &&
 		    strstr(err, path), "malformed input %zu refused: %s", i, err);
 	}
+	/* a version whose manifest has a malformed "input" is refused whole, naming its manifest */
+	snprintf(path, sizeof path, "%s/%010u/%s", md, v_in, MODEL_MANIFEST_FILE);
+	json_t *o = json_load_file(path, 0, NULL);
+	CHECK(o && json_object_set_new(o, "input", json_object()) == 0 && json_dump_file(o, path, 0) == 0,
+	    "rewrite %s", path);
+	json_decref(o);
+	m = model_load(md, v_in, err, sizeof err);
+	CHECK(!m && strstr(err, path) && strstr(err, "input"), "a version with a malformed input refused: %s", err);
+	model_free(m);
 	qnet_free(net);
 	emb_free(e);
 }
