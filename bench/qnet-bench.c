@@ -189,7 +189,7 @@ int main(int argc, char *argv[])
 						    feat + ((size_t)k * P + i) * X, err, 0, QNET_RANGE_HEADS, g, NULL);
 				qnet_v_backward(ws, err * (1.0f - (float)nc));
 				qnet_heads_backward(net, ws, QNET_RANGE_HEADS, g);
-				qnet_adagrad_update(net->p + lo, acc, g + lo, hi - lo, 0.01f, 1e-8f);
+				qnet_adagrad_update(net->p + lo, acc, g + lo, hi - lo, 0.01f, 1, 0, 1e-8f);
 				memset(g + lo, 0, (hi - lo) * sizeof *g);
 				loss += 0.5 * err * err;
 				if (k % 1000 == 999)

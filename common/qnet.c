@@ -590,10 +590,10 @@ void qnet_adam_update(const struct qnet_adam *a, float *restrict p, float *restr
 
 QNET_HOT
 void qnet_adagrad_update(float *restrict p, float *restrict acc, const float *restrict g, size_t n,
-    float lr, float eps)
+    float lr, float keep, float rest, float eps)
 {
 	for (size_t i = 0; i < n; i++) {
-		acc[i] += g[i] * g[i];
+		acc[i] = keep == 1 ? acc[i] + g[i] * g[i] : rest + keep * (acc[i] - rest) + g[i] * g[i];
 		p[i] -= lr * g[i] / sqrtf(acc[i] + eps);
 	}
 }

@@ -226,7 +226,15 @@ void qnet_adam_begin(struct qnet_adam *a);
 /* p -= lr·m̂/(√v̂+eps) over n coordinates, after updating m and v with gradient g. */
 void qnet_adam_update(const struct qnet_adam *a, float *p, float *m, float *v, const float *g, size_t n);
 
-/* AdaGrad per coordinate: acc += g², p -= lr·g/√(acc+eps), over n coordinates. */
-void qnet_adagrad_update(float *p, float *acc, const float *g, size_t n, float lr, float eps);
+/*
+ * AdaGrad per coordinate, over n coordinates: acc = rest + keep·(acc −
+ * rest) + g², p -= lr·g/√(acc+eps). keep 1 is AdaGrad, whose steps shrink
+ * as 1/√t; keep 1 − 1/N forgets the gradients with a horizon of N steps, so
+ * that the steps stop shrinking after about N, and a coordinate whose
+ * gradients stop returns to rest (the accumulators' starting value) rather
+ * than to 0.
+ */
+void qnet_adagrad_update(float *p, float *acc, const float *g, size_t n, float lr, float keep, float rest,
+    float eps);
 
 #endif

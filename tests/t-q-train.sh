@@ -214,6 +214,22 @@ ok "the stats say the same ($stat)" sh -c "echo '$stat $losses' |
     awk '{ exit !(\$1 - \$3 < 1e-4 && \$3 - \$1 < 1e-4 && \$2 - \$4 < 1e-4 && \$4 - \$2 < 1e-4) }'"
 eq "--click-lr 0: no click log-loss in the stats" "$(tail -1 "$T/mc-0.stats" | jq -c 'has("click_logloss")')" false
 
+# A long-running learner: after a long stream of the old world, AdaGrad's steps have shrunk
+# and it follows the changed world more slowly; with --step-horizon they stop shrinking.
+$G -n 8000 -I 100 -s 11 >"$T/same.ndjson"
+for h in 0 2000; do
+	cp -a "$T/m0" "$T/mh-$h"
+	cat "$T/same.ndjson" "$T/stream8.ndjson" |
+	    q-train -q --online -m "$T/mh-$h" --gamma 0 --publish-every 0 --click-lr 0.02 --step-horizon $h >/dev/null
+	q-train -q --evaluate -m "$T/mh-$h" -i "$T/test8.ndjson" | jq .gauc >"$T/mh-$h.gauc"
+done
+adagrad=$(cat "$T/mh-0.gauc") horizon=$(cat "$T/mh-2000.gauc")
+echo "a changed world after a long stream of the old one: GAUC with AdaGrad $adagrad, --step-horizon 2000 $horizon"
+ok "--step-horizon: a long-running learner follows a changed world (GAUC +0.003 over AdaGrad)" \
+    awk "BEGIN { exit !($horizon >= $adagrad + 0.003) }"
+q-train --online -m "$T/m0" --step-horizon -1 </dev/null >/dev/null 2>&1
+eq "--step-horizon -1 is a usage error" "$?" 2
+
 # Long-term effects: some items raise later engagement, others (more clickable) lower it.
 # γ = 0.9 must beat its own γ = 0 variant when the learned model is the policy.
 $G -l -n 4000 -I 100 -s 3 >"$T/long.ndjson"

@@ -28,6 +28,7 @@
 #define MAX_ITEMS	10000	/* items in action or next_action */
 #define NO_NEXT		UINT32_MAX
 #define MAX_POS		64	/* positions with their own bias while pretraining */
+#define ACC0		0.1f	/* online: the AdaGrad accumulators' starting (and, with a horizon, resting) value */
 
 enum {
 	OPT_OFFLINE = TOOL_OPT_FIRST, OPT_ONLINE, OPT_EVALUATE, OPT_EPOCHS, OPT_HEAD_EPOCHS, OPT_BATCH,
@@ -35,7 +36,7 @@ enum {
 	OPT_DIM, OPT_HIST_LEN, OPT_KERNELS, OPT_FILTERS, OPT_STATE_DIM, OPT_INIT_EMB, OPT_FREEZE_EMB,
 	OPT_MIN_COUNT, OPT_HOLDOUT, OPT_SEED, OPT_KEEP, OPT_PUBLISH_EVERY, OPT_PUBLISH_INTERVAL,
 	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS, OPT_NO_POS_BIAS, OPT_L2, OPT_EMB_LR, OPT_FEATURE_INIT,
-	OPT_HEAD_ANNEAL, OPT_NO_HEAD_ANNEAL, OPT_LAMBDA, OPT_FEATURE_EMB
+	OPT_HEAD_ANNEAL, OPT_NO_HEAD_ANNEAL, OPT_LAMBDA, OPT_FEATURE_EMB, OPT_STEP_HORIZON
 };
 
 /* ---- Options ---- */
@@ -56,6 +57,7 @@ static struct {
 	double holdout;
 	uint64_t seed;
 	long keep, publish_every, warmup;
+	long step_horizon;	/* online: the AdaGrad accumulators' horizon in pages (0: all) */
 	double publish_interval;
 	int reset_heads;
 	int head_anneal;
@@ -727,14 +729,16 @@ static void online_step(struct learner *lr)
 {
 	size_t lo, hi;
 	qnet_range(lr->net, QNET_RANGE_HEADS, &lo, &hi);
-	qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)O.head_lr, 1e-8f);
+	/* the accumulators' memory: all of it, or a horizon of --step-horizon pages */
+	float keep = O.step_horizon > 0 ? (float)(1 - 1.0 / O.step_horizon) : 1;
+	qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)O.head_lr, keep, ACC0, 1e-8f);
 	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
 	if (!lr->cacc)
 		return;
 	qnet_range(lr->net, QNET_RANGE_CLICK, &lo, &hi);
-	qnet_adagrad_update(lr->net->p + lo, lr->cacc, lr->g + lo, hi - lo, (float)O.click_lr, 1e-8f);
+	qnet_adagrad_update(lr->net->p + lo, lr->cacc, lr->g + lo, hi - lo, (float)O.click_lr, keep, ACC0, 1e-8f);
 	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
-	qnet_adagrad_update(lr->pc + 1, lr->pacc + 1, lr->gpc + 1, MAX_POS - 1, (float)O.click_lr, 1e-8f);
+	qnet_adagrad_update(lr->pc + 1, lr->pacc + 1, lr->gpc + 1, MAX_POS - 1, (float)O.click_lr, keep, ACC0, 1e-8f);
 	memset(lr->gpc, 0, sizeof lr->gpc);
 }
 
@@ -1852,15 +1856,15 @@ static int run_online(void)
 	lr.tgt = qnet_clone(net);
 	lr.acc = xcalloc(hi - lo, sizeof(float));
 	for (size_t i = 0; i < hi - lo; i++)
-		lr.acc[i] = 0.1f;
+		lr.acc[i] = ACC0;
 	if (O.click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
 		size_t clo, chi;
 		qnet_range(net, QNET_RANGE_CLICK, &clo, &chi);
 		lr.cacc = xcalloc(chi - clo, sizeof(float));
 		for (size_t i = 0; i < chi - clo; i++)
-			lr.cacc[i] = 0.1f;
+			lr.cacc[i] = ACC0;
 		for (size_t i = 0; i < MAX_POS; i++)
-			lr.pacc[i] = 0.1f;
+			lr.pacc[i] = ACC0;
 		diag_info(1, "and its click head (--click-lr %g)", O.click_lr);
 		lr.base = m->net;
 		lr.bws = qnet_ws_new(&net->dm);
@@ -2105,8 +2109,8 @@ static void usage(int st)
 	    "               [--feature-init 0|1] [--feature-embeddings] [--lambda l] [--no-head-anneal]\n"
 	    "               [--seed n] [--keep n] [--warmup n]\n"
 	    "       q-train --online -m modeldir [-i kafka:topic|-] [--head-lr rate] [--click-lr rate]\n"
-	    "               [--gamma g] [--target-sync n] [--publish-every n] [--publish-interval s]\n"
-	    "               [--reset-heads] [--lambda l] [--keep n]\n"
+	    "               [--step-horizon pages] [--gamma g] [--target-sync n] [--publish-every n]\n"
+	    "               [--publish-interval s] [--reset-heads] [--lambda l] [--keep n]\n"
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
 	    "       common: [-hqv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
 	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n");
@@ -2143,6 +2147,7 @@ int main(int argc, char *argv[])
 		{ "lr", required_argument, NULL, OPT_LR },
 		{ "head-lr", required_argument, NULL, OPT_HEAD_LR },
 		{ "click-lr", required_argument, NULL, OPT_CLICK_LR },
+		{ "step-horizon", required_argument, NULL, OPT_STEP_HORIZON },
 		{ "gamma", required_argument, NULL, OPT_GAMMA },
 		{ "target", required_argument, NULL, OPT_TARGET },
 		{ "target-sync", required_argument, NULL, OPT_TARGET_SYNC },
@@ -2223,6 +2228,7 @@ int main(int argc, char *argv[])
 		case OPT_LAMBDA: O.lambda = real_opt("lambda", optarg, 0, 1); break;
 		case OPT_HEAD_LR: O.head_lr = real_opt("head-lr", optarg, 1e-9, 10); break;
 		case OPT_CLICK_LR: O.click_lr = real_opt("click-lr", optarg, 0, 10); break;
+		case OPT_STEP_HORIZON: O.step_horizon = num_opt("step-horizon", optarg, 0, 1000000000); break;
 		case OPT_GAMMA: O.gamma = real_opt("gamma", optarg, 0, 1); break;
 		case OPT_TARGET:
 			if (!strcmp(optarg, "slateq"))
