@@ -372,6 +372,27 @@ static void conv_reference(void)
 	CHECK(badarg == 0, "convolutions: %d maxima at the wrong position", badarg);
 }
 
+/* AdaGrad: keep 1 sums the squared gradients; a horizon forgets them toward the resting value. */
+static void adagrad(void)
+{
+	float p[2] = { 1, 1 }, acc[2] = { 0.1f, 0.1f }, g[2] = { 0.5f, 0 };
+	qnet_adagrad_update(p, acc, g, 2, 0.1f, 1, 0.1f, 0);
+	CHECK(fabsf(acc[0] - 0.35f) < 1e-6f && acc[1] == 0.1f, "keep 1: acc += g² (%g %g)", acc[0], acc[1]);
+	CHECK(fabsf(p[0] - (1 - 0.1f * 0.5f / sqrtf(0.35f))) < 1e-6f && p[1] == 1, "keep 1: the step (%g)", p[0]);
+	/* 0.35 with keep 0.5 and rest 0.1: 0.1 + 0.5·0.25 + 0.25 */
+	qnet_adagrad_update(p, acc, g, 2, 0.1f, 0.5f, 0.1f, 0);
+	CHECK(fabsf(acc[0] - 0.475f) < 1e-6f, "keep 0.5: acc = rest + keep·(acc − rest) + g² (%g)", acc[0]);
+	g[0] = 0;
+	for (int i = 0; i < 60; i++)
+		qnet_adagrad_update(p, acc, g, 2, 0.1f, 0.5f, 0.1f, 0);
+	CHECK(fabsf(acc[0] - 0.1f) < 1e-6f && acc[1] == 0.1f, "with no gradient, acc returns to rest (%g)", acc[0]);
+	/* with a constant gradient, the accumulator settles at rest + g²/(1 − keep): the steps stop shrinking */
+	g[0] = 1;
+	for (int i = 0; i < 2000; i++)
+		qnet_adagrad_update(p, acc, g, 1, 0.1f, 0.99f, 0.1f, 0);
+	CHECK(fabsf(acc[0] - 100.1f) < 0.01f, "a constant gradient: acc settles at rest + g²/(1 − keep) (%g)", acc[0]);
+}
+
 int main(void)
 {
 	struct qnet_dims dm;
@@ -391,5 +412,6 @@ int main(void)
 	td_targets();
 	masking();
 	conv_reference();
+	adagrad();
 	return check_done();
 }
