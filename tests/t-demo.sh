@@ -38,4 +38,5 @@ eq "drifting: the periods start one after the other" \
     "$(jq -s -c 'map(.start_ms) | [.[1] - .[0], .[2] - .[1]]' "$dout/startup.json" "$dout/online-pageturn.json" "$dout/eval-pageturn-online.json")" \
     "[3000000,3000000]"
 ok "drifting: the online learner's click head learned" grep -q "and its click head" "$dout/log-pageturn"
+ok "drifting: the online learner's steps have a horizon" grep -q "with a step horizon of" "$dout/log-pageturn"
 t_done

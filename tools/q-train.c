@@ -1848,6 +1848,8 @@ static int run_online(void)
 	*g_version = m->version;
 	diag_info(1, "learning the heads of version %u (%s target, gamma %g)", m->version,
 	    net->target == QNET_TARGET_SLATE ? "slateq" : "item", O.gamma);
+	if (O.step_horizon > 0)
+		diag_info(1, "with a step horizon of %ld pages", O.step_horizon);
 
 	struct learner lr;
 	memset(&lr, 0, sizeof lr);
