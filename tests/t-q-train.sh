@@ -24,13 +24,14 @@ cat >>"$T/bad.ndjson" <<'EOF'
 not json
 {"mdp_id":"x","state":{"hist":[],"context":[0]},"action":[{"item_id":"i1","features":[0,0],"click":1,"pay":0}],"done":true}
 {"mdp_id":"x","state":{"hist":[],"context":[0,0]},"action":[{"item_id":"i1","features":[0,0],"click":1}],"done":false}
+{"mdp_id":"x","ts":"yesterday","state":{"hist":[],"context":[0,0]},"action":[{"item_id":"i1","features":[0,0],"click":1}],"done":true}
 EOF
 q-train -q --offline -i "$T/bad.ndjson" -m "$T/mbad" --epochs 1 --head-epochs 1 \
     --dead-letter "$T/bad.dl" >"$T/bad.out"
 eq "bad transitions: exit 0" "$?" 0
-eq "bad transitions: four dead letters" "$(lines "$T/bad.dl")" 4
-eq "bad transitions: reasons" "$(jq -r .reason "$T/bad.dl" | sed '2s/.*JSON.*/(bad JSON)/' | tr '\n' '|')" \
-    "field 'action': expected a non-empty array|(bad JSON)|state.context: 1 numbers, want 2|field 'next_state': missing while not done|"
+eq "bad transitions: five dead letters" "$(lines "$T/bad.dl")" 5
+eq "bad transitions: reasons" "$(jq -r .reason "$T/bad.dl" | sed '2s/.*JSON.*/(bad JSON)/; 5s/.*ts.*/(bad ts)/' | tr '\n' '|')" \
+    "field 'action': expected a non-empty array|(bad JSON)|state.context: 1 numbers, want 2|field 'next_state': missing while not done|(bad ts)|"
 q-train -q --strict --offline -i "$T/bad.ndjson" -m "$T/mbad" --epochs 1 --head-epochs 1 --dead-letter "$T/bad.dl" >/dev/null
 eq "--strict: a rejected transition makes exit 1" "$?" 1
 
@@ -227,8 +228,27 @@ adagrad=$(cat "$T/mh-0.gauc") horizon=$(cat "$T/mh-2000.gauc")
 echo "a changed world after a long stream of the old one: GAUC with AdaGrad $adagrad, --step-horizon 2000 $horizon"
 ok "--step-horizon: a long-running learner follows a changed world (GAUC +0.003 over AdaGrad)" \
     awk "BEGIN { exit !($horizon >= $adagrad + 0.003) }"
-q-train --online -m "$T/m0" --step-horizon -1 </dev/null >/dev/null 2>&1
-eq "--step-horizon -1 is a usage error" "$?" 2
+# The same in event time: the changed world's stream follows the old one's (-T), and a horizon of
+# 30 minutes of it is about 2,000 pages (5 s a session, 5.4 pages a session).
+$G -n 3000 -I 100 -s 6 -W 8 -T $((1732492800000 + 8000 * 5000)) >"$T/stream8-later.ndjson"
+cp -a "$T/m0" "$T/mh-30m"
+cat "$T/same.ndjson" "$T/stream8-later.ndjson" |
+    q-train --online -m "$T/mh-30m" --gamma 0 --publish-every 0 --click-lr 0.02 --step-horizon 30m >/dev/null 2>"$T/mh-30m.err"
+timed=$(q-train -q --evaluate -m "$T/mh-30m" -i "$T/test8.ndjson" | jq .gauc)
+echo "the same with a horizon of 30 minutes of event time: GAUC $timed"
+ok "--step-horizon 30m: the same in event time (GAUC +0.003 over AdaGrad)" \
+    awk "BEGIN { exit !($timed >= $adagrad + 0.003) }"
+ok "--step-horizon 30m: said at the start" grep -q 'with a step horizon of 0.5 h of event time' "$T/mh-30m.err"
+# Without event times there is nothing to forget by: AdaGrad, byte for byte.
+cp -a "$T/m0" "$T/mh-nots"
+cat "$T/same.ndjson" "$T/stream8.ndjson" | jq -c 'del(.ts)' |
+    q-train -q --online -m "$T/mh-nots" --gamma 0 --publish-every 0 --click-lr 0.02 --step-horizon 30m >/dev/null
+ok "--step-horizon 30m without event times: AdaGrad's version, byte for byte" \
+    cmp -s "$T/mh-nots/$(ls "$T/mh-nots" | tail -1)/qnet.bin" "$T/mh-0/$(ls "$T/mh-0" | tail -1)/qnet.bin"
+for bad in -1 5x 0s; do
+	q-train --online -m "$T/m0" --step-horizon "$bad" </dev/null >/dev/null 2>&1
+	eq "--step-horizon $bad is a usage error" "$?" 2
+done
 
 # Long-term effects: some items raise later engagement, others (more clickable) lower it.
 # γ = 0.9 must beat its own γ = 0 variant when the learned model is the policy.

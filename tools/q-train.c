@@ -58,6 +58,7 @@ static struct {
 	uint64_t seed;
 	long keep, publish_every, warmup;
 	long step_horizon;	/* online: the AdaGrad accumulators' horizon in pages (0: all) */
+	int64_t step_horizon_ms;	/* or in event time (0: none) */
 	double publish_interval;
 	int reset_heads;
 	int head_anneal;
@@ -95,6 +96,7 @@ struct trans {
 	uint8_t done, terminal;	/* done; done by the user leaving (no bootstrap either way) */
 	uint8_t truncated;	/* done for another reason: no next state to bootstrap from, skipped by the heads */
 	uint32_t seq;		/* the page's place in its episode */
+	int64_t ts;		/* event time (ms), or -1 when the transition gives none */
 };
 
 struct dataset {
@@ -289,6 +291,11 @@ static int parse_transition(struct parse_ctx *pc, const char *buf, size_t len)
 		t.seq = json_is_integer(sq) && json_integer_value(sq) >= 0 && json_integer_value(sq) <= UINT32_MAX ?
 		    (uint32_t)json_integer_value(sq) : 0;
 	}
+	t.ts = -1;
+	if (json_object_get(o, "ts") && jsonx_get_ts(o, "ts", &t.ts, e, sizeof e) < 0) {
+		perr(pc, "%s", e);
+		goto out;
+	}
 	json_t *st = json_object_get(o, "state");
 	if (!json_is_object(st)) {
 		perr(pc, "field 'state': expected an object");
@@ -453,6 +460,7 @@ struct learner {
 	float *acc;			/* AdaGrad accumulators of the heads (online) */
 	float *cacc;			/* and of the click head, when it learns online (else NULL) */
 	float pacc[MAX_POS];		/* and of the click logit's position offsets */
+	int64_t clock;			/* online, with a horizon of event time: the newest time stepped (-1: none yet) */
 	double click_loss;		/* online: the click log-loss per item before each step, averaged */
 	const struct qnet *base;	/* online: the version learning started from, its click head compared */
 	struct qnet_ws *bws;		/* base's workspace */
@@ -722,15 +730,36 @@ static double click_page(struct learner *lr, const struct dataset *ds, const str
 }
 
 /*
- * Online: one AdaGrad step of the heads, and of the click head and its
- * position offsets when they learn, from lr->g (then cleared).
+ * The accumulators' memory for the step of a page of event time ts: all of
+ * it; a horizon of --step-horizon pages; or one of event time, by how far
+ * the newest time seen has moved (pages without a time, or older than one
+ * seen, move it not at all).
  */
-static void online_step(struct learner *lr)
+static float step_keep(struct learner *lr, int64_t ts)
+{
+	if (O.step_horizon > 0)
+		return (float)(1 - 1.0 / O.step_horizon);
+	if (O.step_horizon_ms <= 0 || ts < 0)
+		return 1;
+	if (lr->clock < 0 || ts <= lr->clock) {
+		lr->clock = lr->clock < 0 ? ts : lr->clock;
+		return 1;
+	}
+	double dt = (double)(ts - lr->clock);
+	lr->clock = ts;
+	return (float)exp(-dt / (double)O.step_horizon_ms);
+}
+
+/*
+ * Online: one AdaGrad step of the heads, and of the click head and its
+ * position offsets when they learn, from lr->g (then cleared); ts is the
+ * page's event time.
+ */
+static void online_step(struct learner *lr, int64_t ts)
 {
 	size_t lo, hi;
 	qnet_range(lr->net, QNET_RANGE_HEADS, &lo, &hi);
-	/* the accumulators' memory: all of it, or a horizon of --step-horizon pages */
-	float keep = O.step_horizon > 0 ? (float)(1 - 1.0 / O.step_horizon) : 1;
+	float keep = step_keep(lr, ts);
 	qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)O.head_lr, keep, ACC0, 1e-8f);
 	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
 	if (!lr->cacc)
@@ -761,7 +790,7 @@ static double online_page(struct learner *lr, const struct dataset *ds, const st
 		*g_click_loss = lr->click_loss;
 		*g_click_loss_start = lr->base_click_loss;
 	}
-	online_step(lr);
+	online_step(lr, t->ts);
 	return nt ? l / nt : -1;
 }
 
@@ -1850,6 +1879,8 @@ static int run_online(void)
 	    net->target == QNET_TARGET_SLATE ? "slateq" : "item", O.gamma);
 	if (O.step_horizon > 0)
 		diag_info(1, "with a step horizon of %ld pages", O.step_horizon);
+	else if (O.step_horizon_ms > 0)
+		diag_info(1, "with a step horizon of %g h of event time", (double)O.step_horizon_ms / 3600e3);
 
 	struct learner lr;
 	memset(&lr, 0, sizeof lr);
@@ -1859,6 +1890,7 @@ static int run_online(void)
 	lr.acc = xcalloc(hi - lo, sizeof(float));
 	for (size_t i = 0; i < hi - lo; i++)
 		lr.acc[i] = ACC0;
+	lr.clock = -1;
 	if (O.click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
 		size_t clo, chi;
 		qnet_range(net, QNET_RANGE_CLICK, &clo, &chi);
@@ -2111,8 +2143,9 @@ static void usage(int st)
 	    "               [--feature-init 0|1] [--feature-embeddings] [--lambda l] [--no-head-anneal]\n"
 	    "               [--seed n] [--keep n] [--warmup n]\n"
 	    "       q-train --online -m modeldir [-i kafka:topic|-] [--head-lr rate] [--click-lr rate]\n"
-	    "               [--step-horizon pages] [--gamma g] [--target-sync n] [--publish-every n]\n"
-	    "               [--publish-interval s] [--reset-heads] [--lambda l] [--keep n]\n"
+	    "               [--step-horizon pages|duration] [--gamma g] [--target-sync n]\n"
+	    "               [--publish-every n] [--publish-interval s] [--reset-heads] [--lambda l]\n"
+	    "               [--keep n]\n"
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
 	    "       common: [-hqv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
 	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n");
@@ -2230,7 +2263,16 @@ int main(int argc, char *argv[])
 		case OPT_LAMBDA: O.lambda = real_opt("lambda", optarg, 0, 1); break;
 		case OPT_HEAD_LR: O.head_lr = real_opt("head-lr", optarg, 1e-9, 10); break;
 		case OPT_CLICK_LR: O.click_lr = real_opt("click-lr", optarg, 0, 10); break;
-		case OPT_STEP_HORIZON: O.step_horizon = num_opt("step-horizon", optarg, 0, 1000000000); break;
+		case OPT_STEP_HORIZON:
+			/* a count of pages, or a duration of event time */
+			O.step_horizon = 0;
+			O.step_horizon_ms = 0;
+			if (optarg[strspn(optarg, "0123456789")] == '\0')
+				O.step_horizon = num_opt("step-horizon", optarg, 0, 1000000000);
+			else if ((O.step_horizon_ms = parse_duration_ms(optarg)) <= 0)
+				diag_fatal(2, "--step-horizon %s: expected a count of pages or a duration (such as 6h)",
+				    optarg);
+			break;
 		case OPT_GAMMA: O.gamma = real_opt("gamma", optarg, 0, 1); break;
 		case OPT_TARGET:
 			if (!strcmp(optarg, "slateq"))

@@ -26,7 +26,8 @@
  *           turn the page. Item feature 1 is a noisy "quality" signal of it.
  *
  * Logged data come from a uniformly random policy (propensity 1/N per
- * slot). With -m, the newest model in MODELDIR ranks 3·page-size random
+ * slot); session s starts at -T start + 5 s·s (event time, ms), and its
+ * pages are a second apart. With -m, the newest model in MODELDIR ranks 3·page-size random
  * candidates per page and the average session return is reported.
  */
 
@@ -206,7 +207,7 @@ static void ref_rank(const struct user *u, int *cand, int n)
 static void usage(void)
 {
 	fprintf(stderr, "usage: gen-transitions [-l] [-n sessions] [-s seed] [-W world-seed] [-I items] [-m modeldir]\n"
-	    "                       [-O oracle.json]\n");
+	    "                       [-O oracle.json] [-T start-ms]\n");
 	exit(2);
 }
 
@@ -214,10 +215,11 @@ int main(int argc, char *argv[])
 {
 	long sessions = 1000;
 	uint64_t seed = 1, world_seed = 7;
+	long long start = 1732492800000LL;	/* 2024-11-25T00:00Z */
 	const char *modeldir = NULL, *oracle = NULL;
 	int ch;
 	diag_init(argv[0]);
-	while ((ch = getopt(argc, argv, "I:ln:m:O:P:s:W:")) != -1) {
+	while ((ch = getopt(argc, argv, "I:ln:m:O:P:s:T:W:")) != -1) {
 		switch (ch) {
 		case 'I': n_items = atoi(optarg); break;
 		case 'l': world_long = 1; max_pages = 20; break;
@@ -226,6 +228,7 @@ int main(int argc, char *argv[])
 		case 'O': oracle = optarg; break;
 		case 'P': ref_policy = optarg[0]; break;
 		case 's': seed = strtoull(optarg, NULL, 10); break;
+		case 'T': start = strtoll(optarg, NULL, 10); break;
 		case 'W': world_seed = strtoull(optarg, NULL, 10); break;	/* another world: its items' topics and appeal */
 		default: usage();
 		}
@@ -303,7 +306,8 @@ int main(int argc, char *argv[])
 					ref_rank(&u, next, ncand);
 			}
 			if (!m && !ref_policy) {
-				printf("{\"mdp_id\":\"u%ld/s%ld\",\"seq\":%d,\"user_id\":\"u%ld\",\"state\":", s, s, pg, s);
+				printf("{\"mdp_id\":\"u%ld/s%ld\",\"seq\":%d,\"user_id\":\"u%ld\",\"ts\":%lld,\"state\":", s, s, pg,
+				    s, start + 5000LL * s + 1000LL * pg);
 				print_state(stdout, oldhist, oldn, oldctx);
 				fputs(",\"action\":", stdout);
 				print_items(stdout, items, page_size, click, pay);
