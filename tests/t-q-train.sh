@@ -221,13 +221,20 @@ $G -n 8000 -I 100 -s 11 >"$T/same.ndjson"
 for h in 0 2000; do
 	cp -a "$T/m0" "$T/mh-$h"
 	cat "$T/same.ndjson" "$T/stream8.ndjson" |
-	    q-train -q --online -m "$T/mh-$h" --gamma 0 --publish-every 0 --click-lr 0.02 --step-horizon $h >/dev/null
+	    q-train -q --online -m "$T/mh-$h" --gamma 0 --publish-every 0 --click-lr 0.02 --step-horizon $h \
+	    --stats "$T/mh-$h.stats" >/dev/null
 	q-train -q --evaluate -m "$T/mh-$h" -i "$T/test8.ndjson" | jq .gauc >"$T/mh-$h.gauc"
 done
 adagrad=$(cat "$T/mh-0.gauc") horizon=$(cat "$T/mh-2000.gauc")
 echo "a changed world after a long stream of the old one: GAUC with AdaGrad $adagrad, --step-horizon 2000 $horizon"
 ok "--step-horizon: a long-running learner follows a changed world (GAUC +0.003 over AdaGrad)" \
     awk "BEGIN { exit !($horizon >= $adagrad + 0.003) }"
+# The stats show it: the heads' mean step per unit of gradient (head_step) shrinks under AdaGrad
+# (from --head-lr/sqrt(0.1), 0.063 here), and less with a horizon.
+steps=$(tail -1 "$T/mh-0.stats" | jq .head_step) hsteps=$(tail -1 "$T/mh-2000.stats" | jq .head_step)
+echo "head_step at the end: AdaGrad $steps, --step-horizon 2000 $hsteps"
+ok "head_step: AdaGrad's steps shrink, a horizon's less" \
+    awk "BEGIN { exit !($steps < 0.05 && $hsteps > 1.3 * $steps) }"
 # The same in event time: the changed world's stream follows the old one's (-T), and a horizon of
 # 30 minutes of it is about 2,000 pages (5 s a session, 5.4 pages a session).
 $G -n 3000 -I 100 -s 6 -W 8 -T $((1732492800000 + 8000 * 5000)) >"$T/stream8-later.ndjson"

@@ -73,6 +73,7 @@ static struct tool_io *io;
 static uint64_t *n_updates, *n_items, *n_unknown, *n_feature_rows, *n_published, *n_truncated;
 static int64_t *g_version;
 static double *g_click_loss, *g_click_loss_start;	/* online, with the click head learning: the averages below */
+static double *g_head_step;	/* online: the heads' mean step per unit of gradient, lr/√acc */
 
 /* ---- Transitions in memory ---- */
 
@@ -461,6 +462,7 @@ struct learner {
 	float *cacc;			/* and of the click head, when it learns online (else NULL) */
 	float pacc[MAX_POS];		/* and of the click logit's position offsets */
 	int64_t clock;			/* online, with a horizon of event time: the newest time stepped (-1: none yet) */
+	uint64_t head_steps;		/* online: AdaGrad steps of the heads taken */
 	double click_loss;		/* online: the click log-loss per item before each step, averaged */
 	const struct qnet *base;	/* online: the version learning started from, its click head compared */
 	struct qnet_ws *bws;		/* base's workspace */
@@ -762,6 +764,13 @@ static void online_step(struct learner *lr, int64_t ts)
 	float keep = step_keep(lr, ts);
 	qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)O.head_lr, keep, ACC0, 1e-8f);
 	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
+	if (lr->head_steps++ % 1024 == 0) {
+		/* what the operator watches for a learner whose steps have died out */
+		double sum = 0;
+		for (size_t i = 0; i < hi - lo; i++)
+			sum += 1 / sqrt((double)lr->acc[i] + 1e-8);
+		*g_head_step = O.head_lr * sum / (double)(hi - lo);
+	}
 	if (!lr->cacc)
 		return;
 	qnet_range(lr->net, QNET_RANGE_CLICK, &lo, &hi);
@@ -1891,6 +1900,7 @@ static int run_online(void)
 	for (size_t i = 0; i < hi - lo; i++)
 		lr.acc[i] = ACC0;
 	lr.clock = -1;
+	g_head_step = stats_real(io->st, "head_step");
 	if (O.click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
 		size_t clo, chi;
 		qnet_range(net, QNET_RANGE_CLICK, &clo, &chi);
