@@ -132,7 +132,6 @@ struct model_info {
 	uint64_t updates;	/* optimiser steps (cumulative) */
 };
 
-/* A loaded version: everything a scorer needs. Read-only once loaded; shareable between threads. */
 /* A Kafka input position a version covers: it learned every record of topic/partition before offset. */
 struct model_input_pos {
 	const char *topic;
@@ -140,6 +139,7 @@ struct model_input_pos {
 	int64_t offset;			/* the next offset to read */
 };
 
+/* A loaded version: everything a scorer needs. Read-only once loaded; shareable between threads. */
 struct model {
 	uint32_t version;
 	char *dir;		/* MODELDIR/<version> */
