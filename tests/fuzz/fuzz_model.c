@@ -12,6 +12,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *path = fuzz_file(data, size);
 	struct model_info info;
+	struct model_input_pos *in;
+	size_t nin;
 	struct qnet *net;
 	struct emb *e;
 	char err[256];
@@ -32,5 +34,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		emb_free(e);
 	}
 	model_info_read(path, &info, err, sizeof err);
+	/* every loader reads the manifest's input positions too */
+	if (model_input_read(path, &in, &nin, err, sizeof err) == 0)
+		model_input_free(in, nin);
 	return 0;
 }
