@@ -27,8 +27,9 @@
  *
  * Logged data come from a uniformly random policy (propensity 1/N per
  * slot); session s starts at -T start + 5 s·s (event time, ms), and its
- * pages are a second apart. With -m, the newest model in MODELDIR ranks 3·page-size random
- * candidates per page and the average session return is reported.
+ * pages are a second apart. With -m, the newest model in MODELDIR ranks
+ * 3·page-size random candidates per page and the average session return
+ * is reported.
  */
 
 #define MAXI 100000
