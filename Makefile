@@ -62,15 +62,34 @@ $(B)/bin/%: tools/%.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-.SECONDEXPANSION:
-$(B)/bin/%: $$(wildcard tools/%/*.c) $$(wildcard tools/%/*.h) $(LIB)
+# A tool folder's files compile one by one (the compiler lists the headers each read); all but
+# main.o form the tool's own library, which its unit tests and fuzz targets link too.
+$(B)/tools/%.o: tools/%.c | check-deps
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itools/$* $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) $(LIB) $(LDLIBS)
+	$(CC) $(CPPFLAGS) -I$(<D) $(CFLAGS) -MMD -MP -c -o $@ $<
+-include $(wildcard $(B)/tools/*/*.d)
 
-# A unit test may include a tool's own sources: the compiler lists what it read, and make reads the list.
-$(B)/tests/%: tests/unit/%.c tests/unit/*.h $(LIB)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/unit $(CFLAGS) -MMD -MP -MT $@ -MF $@.d $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+tool_objs = $(patsubst tools/%.c,$(B)/tools/%.o,$(filter-out tools/$(1)/main.c,$(wildcard tools/$(1)/*.c)))
+define TOOL_DIR_RULES
+$(B)/tools/lib$(1).a: $(call tool_objs,$(1))
+	rm -f $$@
+	$$(AR) rcs $$@ $$^
+$(B)/bin/$(1): $(B)/tools/$(1)/main.o $(B)/tools/lib$(1).a $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach t,$(notdir $(TOOL_DIRS)),$(eval $(call TOOL_DIR_RULES,$(t))))
+
+# A unit test of a tool's internals says so in a line of its own, "/* test-links: q-score */":
+# it then links that tool's library (every object but main.o) and includes its headers.
+test_links = $(shell sed -n 's|^/\* *test-links: *\(.*[^ ]\) *\*/$$|\1|p' $(1))
+define UNIT_RULE
+$(B)/tests/$(1): tests/unit/$(1).c $(foreach t,$(2),$(B)/tools/lib$(t).a) $(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) -Itests/unit $(foreach t,$(2),-Itools/$(t)) $$(CFLAGS) -MMD -MP -MT $$@ -MF $$@.d \
+	    $$(LDFLAGS) -o $$@ $$< $(foreach t,$(2),$(B)/tools/lib$(t).a) $$(LIB) $$(LDLIBS)
+endef
+$(foreach u,$(UNIT_SRC:tests/unit/%.c=%),$(eval $(call UNIT_RULE,$(u),$(call test_links,tests/unit/$(u).c))))
 -include $(wildcard $(B)/tests/*.d)
 
 $(B)/tests/%: tests/helpers/%.c $(LIB)

@@ -1,9 +1,10 @@
 /* test_qscore_explore.c: q-score's ranking — greedy order and ties, k, and sampled frequencies against the reported propensities. */
+/* test-links: q-score */
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
-#include "../../tools/q-score/explore.c"
+#include "qscore.h"
 
 #define N 6
 #define DRAWS 200000
