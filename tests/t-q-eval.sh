@@ -1,6 +1,7 @@
 #!/bin/sh
 # t-q-eval.sh: q-eval — usage, bad input to the dead letters, candidates and refusals, the logged
-# policy's self-check, a simulated truth, paired comparisons, Kafka input, and the page's examples.
+# policy's self-check, a simulated truth, paired comparisons, the Open Bandit Dataset against the
+# Open Bandit Pipeline and the figures of q-eval(1), and the page's examples.
 . "$(dirname "$0")/lib.sh"
 cd "$T_TMP" || exit 1
 MAN="$TOP/man/q-eval.1"
@@ -183,6 +184,58 @@ q-eval -p random -r req.ndjson -i tr.ndjson -n 0 --stats st8.json -e IPS >/dev/n
 eq "the stats: what was read" "$(jq -c '[.pages, .sessions, .items, .requests, .refused]' st8.json)" \
     "[$(lines tr.ndjson),4000,$(jq -s '[.[].action | length] | add' tr.ndjson),$(lines req.ndjson),0]"
 
+# ---- the Open Bandit Dataset ----
+OBD="$DATA/obd"
+if [ -f "$OBD/random/men/men.csv" ] && [ -f "$OBD/bts/men/men.csv" ]; then
+	obd-convert -n r "$OBD/random/men/men.csv" >random-men.ndjson
+	obd-convert -t -n r "$OBD/random/men/men.csv" >random-men-t.ndjson
+	obd-convert -p men "$OBD/prior_bts_men.yaml" >prior.ndjson
+	eq "OBD: 10,000 rows, 46 clicks" "$(jq -s '[length, (map(.click) | add)]' -c random-men.ndjson)" "[10000,46]"
+	eq "OBD: the truth, BTS's CTR in its own logs" "$(obd-convert -n b "$OBD/bts/men/men.csv" | jq -s 'map(.click) | add / length')" "0.0069"
+	M="--propensities marginal --logging uniform"
+	# shellcheck disable=SC2086
+	q-eval -p thompson:prior.ndjson $M -i random-men.ndjson -n 1000 -s 1 >obd.out
+	# shellcheck disable=SC2086
+	q-eval -p thompson:prior.ndjson $M -i random-men-t.ndjson -n 1000 -s 1 >obd-t.out
+	same_file "OBD: samples and transitions give the same results" obd-t.out obd.out
+	ips=$(jq 'select(.estimator == "IPS") | .estimate' obd.out)
+	snips=$(jq 'select(.estimator == "SNIPS") | .estimate' obd.out)
+	ok "OBD: IPS $ips is the Open Bandit Pipeline's 0.004540 to 0.5%" awk -v a="$ips" 'BEGIN { exit !((a - 0.004540) ^ 2 < (0.005 * 0.004540) ^ 2) }'
+	ok "OBD: SNIPS $snips is the Open Bandit Pipeline's 0.004610 to 0.5%" awk -v a="$snips" 'BEGIN { exit !((a - 0.004610) ^ 2 < (0.005 * 0.004610) ^ 2) }'
+	ok "OBD: IPS is within 0.5% of the Pipeline's Monte-Carlo table too (0.0045336)" awk -v a="$ips" 'BEGIN { exit !((a - 0.0045336) ^ 2 < (0.005 * 0.0045336) ^ 2) }'
+	eq "OBD: one-item pages: IIPS, RIPS, PI and PDIS are IPS, WPDIS is SNIPS, SDR is DR" \
+	    "$(jq -s -c 'map({(.estimator): .estimate}) | add | [.IIPS == .IPS, .RIPS == .IPS, .PI == .IPS, .PDIS == .IPS, .WPDIS == .SNIPS, .SDR == .DR]' obd.out)" \
+	    "[true,true,true,true,true,true]"
+	# The figures of q-eval(1): estimate, interval and relative error of each item-position estimator.
+	fig() { printf '%.6f\n' "$1"; }
+	for e in DM IPS SNIPS DR SNDR Switch-DR DRos; do
+		got=$(jq -r "select(.estimator == \"$e\") | \"\(.estimate) \(.ci_low) \(.ci_high)\"" obd.out |
+		    awk '{ printf "%.6f [%.6f, %.6f] %.3f", $1, $2, $3, ($1 - 0.0069 < 0 ? 0.0069 - $1 : $1 - 0.0069) / 0.0069 }')
+		want=$(sed -n "/^\.It $e Ta /{s/^\.It $e Ta //;s/ Ta / /g;p;q}" "$MAN")
+		eq "q-eval(1), OBD table: $e" "$got" "$want"
+	done
+	# Tables that follow BTS's logged propensities over time.
+	row() {
+		obd-convert -w "$1" -s "$2" "$OBD/bts/men/men.csv" >win.ndjson
+		# shellcheck disable=SC2086
+		q-eval -p table:win.ndjson $M -i random-men.ndjson -n 0 -e IPS,SNIPS,DR |
+		    jq -r .estimate | awk '{ v[NR] = $1 } END { printf "%.6f %.6f %.6f %.3f", v[1], v[2], v[3], (0.0069 - v[1]) / 0.0069 }'
+	}
+	for w in "1 1" "1 24" "24 24" "168 168"; do
+		set -- $w
+		want=$(sed -n "/^\.It $1 h, $2 h Ta /{s/^\.It $1 h, $2 h Ta //;s/ Ta / /g;p;q}" "$MAN")
+		eq "q-eval(1), OBD windows: step $1 h, span $2 h" "$(row "$1" "$2")" "$want"
+	done
+	obd-convert -w 24 -s 24 "$OBD/bts/men/men.csv" >win24.ndjson
+	# shellcheck disable=SC2086
+	q-eval --compare table:win24.ndjson thompson:prior.ndjson $M -i random-men.ndjson -n 1000 -s 1 -e IPS >cmp.out
+	eq "q-eval(1), OBD: the paired difference of the daily table and the prior's" \
+	    "$(jq -r 'select(.compare) | "\(.difference) \(.ci_low) \(.ci_high)"' cmp.out | awk '{ printf "%.5f [%.5f, %.5f]", $1, $2, $3 }')" \
+	    "$(sed -n 's/.* is \([0-9.]*\) with the interval$/\1/p' "$MAN") $(sed -n 's/^\[\\(mi\([0-9.]*\), \([0-9.]*\)\]\.$/[-\1, \2]/p' "$MAN")"
+else
+	echo "skipped: the Open Bandit Dataset (no $OBD)"
+fi
+
 # ---- Kafka: read until idle ----
 if [ -x "$TBIN/kafka-mock" ] && command -v kcat >/dev/null 2>&1; then
 	bg kafka-mock -q -f ports -p 2 -t logs >/dev/null 2>&1
@@ -208,9 +261,10 @@ sed -n '/^\.Sh EXAMPLES/,/^\.Sh/p' "$MAN" | awk '
 	cont { l = $0; sub(/^[ \t]+/, "", l); cmd = cmd " " l }
 	!cont && /^\$ / { cmd = substr($0, 3) }
 	cont || /^\$ / { if (cmd ~ /[ \t]*\\e$/) { sub(/[ \t]*\\e$/, "", cmd); cont = 1 } else { cont = 0; print cmd } }' >examples
-eq "q-eval(1): two examples" "$(lines examples)" 2
+eq "q-eval(1): three examples" "$(lines examples)" 3
 cp tr.ndjson transitions.ndjson
 cp req.ndjson requests.ndjson
+[ -f random-men.ndjson ] || { echo "skipped: q-eval(1)'s OBD example"; sed -i '/random-men/d' examples; }
 n=0
 while read -r cmd; do
 	n=$((n + 1))
@@ -218,4 +272,8 @@ while read -r cmd; do
 	eq "q-eval(1) example $n exits 0: $cmd" "$?" 0
 	ok "q-eval(1) example $n writes results" test -s ex$n.out
 done <examples
+if [ -f ex3.out ]; then
+	want=$(sed -n '/^\.Sh EXAMPLES/,/^\.Sh/p' "$MAN" | grep '^{"policy"' | sed 's/\.\.\.$//')
+	ok "q-eval(1) example 3: the output shown" sh -c "head -1 ex3.out | grep -qF '$want'"
+fi
 t_done
