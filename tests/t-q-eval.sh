@@ -30,6 +30,11 @@ ok "a bad exploration setting: says which" grep -q "softmax:zero: not an explora
 echo '{}' | q-eval -p table:nosuch.ndjson -n 0 >out 2>err
 eq "an unreadable table: exit 1" "$?" 1
 
+# ---- no page at all: every estimate null, with the reason ----
+q-eval -p random -p logged -n 10 </dev/null >out 2>err
+eq "no input: exit 0" "$?" 0
+eq "no input: every estimate null, with the reason" "$(jq -r '"\(.estimate) \(.reason)"' out | sort -u)" "null no logged page"
+
 # ---- bad input: rejected with its reason and counted, never a crash or a silent drop ----
 A='"click":0,"pay":0'
 cat >bad.ndjson <<EOF2

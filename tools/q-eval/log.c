@@ -383,7 +383,8 @@ group_items(struct qe_log *log)
 {
 	size_t i;
 
-	qsort(log->it, log->nit, sizeof *log->it, cmp_item);
+	if (log->nit > 0)
+		qsort(log->it, log->nit, sizeof *log->it, cmp_item);
 	for (i = 0; i < log->npages; i++)
 		log->pages[i].n = 0;
 	for (i = log->nit; i-- > 0;) {
