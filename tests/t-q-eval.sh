@@ -95,6 +95,9 @@ eq "samples: the reasons" "$(jq -r .reason dl4.ndjson | tr '\n' '|')" \
 eq "samples: the page refused at the end, as grouped, from its first sample's line" "$(tail -1 dl4.ndjson | jq -c '[.source, (.raw | fromjson)]')" \
     '["samples.ndjson:1",{"request_id":"r1","items":[{"item_id":"x","pos":0,"propensity":0.25},{"item_id":"y","pos":1,"propensity":0.25}]}]'
 eq "samples: one page kept, of two items" "$(jq -c '[.pages, .items, .bad_propensity]' st4.json)" "[1,2,1]"
+printf '%s\n' '{"request_id":"r\"q","user_id":"u","page":0,"pos":0,"item_id":"x\\y","propensity":0.3,"click":0}' >quote.ndjson
+q-eval -p logged -n 0 --logging uniform -i quote.ndjson --dead-letter dl6.ndjson >/dev/null 2>&1
+eq "samples: a refused page's ids are escaped in its record" "$(jq -r '.raw | fromjson | "\(.request_id) \(.items[0].item_id)"' dl6.ndjson)" 'r"q x\y'
 
 # ---- candidates: from the requests, never guessed ----
 qeval-logs -n 300 -s 2 -L softmax:1 -R req.ndjson >tr.ndjson

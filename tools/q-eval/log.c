@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jbuf.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -342,8 +343,9 @@ check_sample_page(struct qe_log *log, struct qe_page *p, qe_log_drop_fn *drop, v
 {
 	uint32_t pos[QE_MAX_ITEMS];
 	double prop[QE_MAX_ITEMS];
-	char err[512], *raw;
-	size_t j, k = p->n < QE_MAX_ITEMS ? p->n : QE_MAX_ITEMS, len, cap;
+	struct jbuf raw = { 0 };
+	char err[512];
+	size_t j, k = p->n < QE_MAX_ITEMS ? p->n : QE_MAX_ITEMS;
 	const struct qe_item *it = log->it + p->first;
 
 	for (j = 0; j < k; j++) {
@@ -365,16 +367,19 @@ check_sample_page(struct qe_log *log, struct qe_page *p, qe_log_drop_fn *drop, v
 	p->flags |= QE_PAGE_DROPPED;
 	log->n_dropped++;
 	/* The page as grouped: its request and items. */
-	cap = 64 + (size_t)p->n * 340;
-	raw = xmalloc(cap);
-	len = (size_t)snprintf(raw, cap, "{\"request_id\":\"%s\",\"items\":[",
-	    qe_ids_name(log->pagekeys, it[0].page));
-	for (j = 0; j < p->n; j++)
-		len += (size_t)snprintf(raw + len, cap - len, "%s{\"item_id\":\"%s\",\"pos\":%u,\"propensity\":%.7g}",
-		    j ? "," : "", qe_ids_name(log->items, it[j].item), it[j].pos, it[j].prop);
-	len += (size_t)snprintf(raw + len, cap - len, "]}");
-	drop(arg, p->source, raw, len, err);
-	free(raw);
+	jbuf_lit(&raw, "{\"request_id\":");
+	jbuf_strz(&raw, qe_ids_name(log->pagekeys, it[0].page));
+	jbuf_lit(&raw, ",\"items\":[");
+	for (j = 0; j < p->n; j++) {
+		jbuf_puts(&raw, j ? ",{\"item_id\":" : "{\"item_id\":");
+		jbuf_strz(&raw, qe_ids_name(log->items, it[j].item));
+		jbuf_printf(&raw, ",\"pos\":%u,\"propensity\":", it[j].pos);
+		jbuf_num7(&raw, it[j].prop);
+		jbuf_lit(&raw, "}");
+	}
+	jbuf_lit(&raw, "]}");
+	drop(arg, p->source, raw.p, raw.len, err);
+	jbuf_free(&raw);
 }
 
 /* Sorts the items by page and position and sets each page's first and n. */
