@@ -216,6 +216,7 @@ for m in "$TOP"/man/*; do
 	feed-sim.1)	there=5 by=t-feed-sim.sh ;;
 	online-join.1)	there=2 by="t-online-join.sh t-online-join-kafka.sh" ;;
 	q-score.1)	there=3 by=t-q-score.sh ;;
+	q-eval.1)	there=3 by=t-q-eval.sh ;;
 	*)		there=0 by="" ;;
 	esac
 	for t in $by; do ok "$t reads $page" grep -q "man/$page" "$TOP/tests/$t"; done

@@ -1,0 +1,199 @@
+/* policy.c: the target policies random, popular and logged, and the making of every kind from its spec. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "xalloc.h"
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* ---- random: uniform over the candidates, position by position, without replacement ---- */
+
+static enum qe_verdict
+random_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
+{
+	size_t n = v->ncand, k = v->page->n, i, j;
+	double *row;
+
+	if (v->cand == NULL || n == 0)
+		return QE_REFUSED_NO_CANDIDATES;
+	if (v->depth > n)
+		return QE_REFUSED_POSITION;
+	if ((v->need & QE_NEED_COND) && v->contiguous) {
+		for (j = 0; j < k; j++) {
+			row = d->cond + j * n;
+			for (i = 0; i < n; i++)
+				row[i] = 1.0 / (double)(n - j);
+			for (i = 0; i < j; i++)
+				row[v->lidx[i]] = 0;
+		}
+	} else
+		d->cond = NULL;
+	if (v->need & QE_NEED_MARG)
+		for (i = 0; i < k * n; i++)
+			d->marg[i] = 1.0 / (double)n;
+	else
+		d->marg = NULL;
+	d->qhat = NULL;
+	return QE_JUDGED;
+}
+
+static void
+nothing_free(struct qe_policy *p)
+{
+}
+
+static const struct qe_policy_ops random_ops = { random_judge, nothing_free };
+
+/* ---- popular: the candidates ranked by their popularity in the logs, with q-score's exploration ---- */
+
+struct popular {
+	struct qe_explore ex;
+	const double *pop;		/* per item number (items past npop: the average, 1) */
+	size_t npop;
+	size_t draws;
+	double *q;			/* the candidates' scores */
+	double *m;			/* depth rows of marginals */
+	size_t cap, mcap;
+	const uint32_t *mcand;		/* the candidate set whose marginals m holds (a fixed set is ranked once) */
+	size_t mn, mdepth;
+	struct qe_rank_ws ws;
+};
+
+static enum qe_verdict
+popular_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
+{
+	struct popular *s = p->state;
+	size_t n = v->ncand, k = v->page->n, i, j;
+	uint32_t above[QE_MAX_ITEMS];
+	struct qe_rng rng;
+
+	if (v->cand == NULL || n == 0)
+		return QE_REFUSED_NO_CANDIDATES;
+	if (v->depth > n)
+		return QE_REFUSED_POSITION;
+	if (n > s->cap) {
+		s->cap = n;
+		s->q = xreallocarray(s->q, n, sizeof *s->q);
+	}
+	for (i = 0; i < n; i++)
+		s->q[i] = v->cand[i] < s->npop ? s->pop[v->cand[i]] : 1;
+	if ((v->need & QE_NEED_COND) && v->contiguous) {
+		for (j = 0; j + 1 < k; j++)
+			above[j] = v->lidx[j];
+		qe_rank_cond(&s->ex, s->q, n, above, k, &s->ws, d->cond);
+	} else
+		d->cond = NULL;
+	if (v->need & QE_NEED_MARG) {
+		/* A fixed candidate set is the same list for every page: its marginals are computed once. */
+		if (s->mcand != v->cand || s->mn != n || s->mdepth < v->depth || v->log->aset != v->cand) {
+			if (v->depth * n > s->mcap) {
+				s->mcap = v->depth * n;
+				s->m = xreallocarray(s->m, s->mcap, sizeof *s->m);
+			}
+			qe_rng_seed(&rng, v->seed);
+			/* Computed once, the draws' error would be the same on every page: a hundred times more. */
+			qe_rank_marginals(&s->ex, s->q, n, v->depth, v->log->aset == v->cand ? 100 * s->draws : s->draws,
+			    &rng, &s->ws, s->m);
+			s->mcand = v->cand;
+			s->mn = n;
+			s->mdepth = v->depth;
+		}
+		for (j = 0; j < k; j++)
+			memcpy(d->marg + j * n, s->m + v->items[j].pos * n, n * sizeof *d->marg);
+	} else
+		d->marg = NULL;
+	d->qhat = NULL;
+	return QE_JUDGED;
+}
+
+static void
+popular_free(struct qe_policy *p)
+{
+	struct popular *s = p->state;
+
+	free(s->q);
+	free(s->m);
+	qe_rank_ws_free(&s->ws);
+	free(s);
+}
+
+static const struct qe_policy_ops popular_ops = { popular_judge, popular_free };
+
+/* ---- logged: the logging policy itself ---- */
+
+static enum qe_verdict
+logged_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
+{
+	d->cond = NULL;
+	d->marg = NULL;
+	d->qhat = NULL;
+	d->logged = 1;
+	return QE_JUDGED;
+}
+
+static const struct qe_policy_ops logged_ops = { logged_judge, nothing_free };
+
+/* ---- making ---- */
+
+struct qe_policy *
+qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size_t errlen)
+{
+	struct qe_policy *p = xcalloc(1, sizeof *p);
+	struct popular *s;
+
+	p->name = xstrdup(spec);
+	if (strcmp(spec, "random") == 0)
+		p->ops = &random_ops;
+	else if (strcmp(spec, "logged") == 0)
+		p->ops = &logged_ops;
+	else if (strcmp(spec, "popular") == 0 || strncmp(spec, "popular:", 8) == 0) {
+		s = xcalloc(1, sizeof *s);
+		p->ops = &popular_ops;
+		p->state = s;
+		if (qe_explore_parse(spec[7] == ':' ? spec + 8 : "greedy", &s->ex) != 0) {
+			fail(err, errlen, "%s: not an exploration setting (greedy, epsilon:E, softmax:T or softmax:Tsd)",
+			    spec + 8);
+			goto err;
+		}
+		s->pop = env->popularity;
+		s->npop = env->npopularity;
+		s->draws = env->mc_draws;
+	} else if (strncmp(spec, "table:", 6) == 0) {
+		if (qe_table_load(p, spec + 6, env->log->items, err, errlen) != 0)
+			goto err;
+	} else if (strncmp(spec, "thompson:", 9) == 0) {
+		if (qe_thompson_load(p, spec + 9, (size_t)env->log->max_pos + 1, env->log->items, err, errlen) != 0)
+			goto err;
+	} else {
+		fail(err, errlen, "%s: not a policy (random, popular[:EXPLORE], logged, table:FILE, thompson:FILE)", spec);
+		goto err;
+	}
+	return p;
+err:
+	qe_policy_free(p);
+	return NULL;
+}
+
+void
+qe_policy_free(struct qe_policy *p)
+{
+	if (p == NULL)
+		return;
+	if (p->ops != NULL)
+		p->ops->free(p);
+	free(p->name);
+	free(p);
+}

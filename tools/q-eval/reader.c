@@ -1,0 +1,347 @@
+/* reader.c: q-eval's input records read with jansson — the one file of q-eval that knows a JSON library. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "jsonx.h"
+#include "reader.h"
+#include "xalloc.h"
+
+struct qe_reader {
+	char *sbuf;			/* the strings of the last read, NUL-separated */
+	size_t slen, scap;
+	size_t *soff;			/* where each item's or candidate's id starts in sbuf */
+	size_t socap;
+	struct qe_ritem *items;
+	size_t icap;
+	struct qe_str *cands;
+	size_t ccap;
+	size_t s1off, s2off;
+};
+
+static int
+fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+struct qe_reader *
+qe_reader_new(void)
+{
+	return xcalloc(1, sizeof(struct qe_reader));
+}
+
+void
+qe_reader_free(struct qe_reader *r)
+{
+	if (r == NULL)
+		return;
+	free(r->sbuf);
+	free(r->soff);
+	free(r->items);
+	free(r->cands);
+	free(r);
+}
+
+/* Appends s (n bytes and a NUL) to the string buffer; returns its offset. */
+static size_t
+put_str(struct qe_reader *r, const char *s, size_t n)
+{
+	size_t off = r->slen;
+
+	if (r->slen + n + 1 > r->scap) {
+		r->scap = (r->slen + n + 1) * 2;
+		r->sbuf = xrealloc(r->sbuf, r->scap);
+	}
+	memcpy(r->sbuf + r->slen, s, n);
+	r->sbuf[r->slen + n] = '\0';
+	r->slen += n + 1;
+	return off;
+}
+
+static void
+reserve(struct qe_reader *r, size_t n)
+{
+	if (n > r->socap) {
+		r->socap = n * 2;
+		r->soff = xreallocarray(r->soff, r->socap, sizeof *r->soff);
+	}
+	if (n > r->icap) {
+		r->icap = n * 2;
+		r->items = xreallocarray(r->items, r->icap, sizeof *r->items);
+	}
+}
+
+static struct qe_str
+str_at(const struct qe_reader *r, size_t off)
+{
+	struct qe_str s = { r->sbuf + off, strlen(r->sbuf + off) };
+
+	return s;
+}
+
+/*
+ * The fields of a shown item: item_id, pos, propensity (optional), click,
+ * pay (optional, 0). Its id goes to the string buffer. 0, -1, or
+ * QE_READ_BADPROP.
+ */
+static int
+read_item(struct qe_reader *r, const json_t *o, struct qe_ritem *it, size_t *idoff, char *err, size_t errlen)
+{
+	char id[257];
+	int64_t pos;
+	json_t *p;
+	int pay = 0;
+
+	if (jsonx_get_id(o, "item_id", id, err, errlen) != 0 ||
+	    jsonx_get_int(o, "pos", 0, QE_MAX_POS - 1, &pos, err, errlen) != 0 ||
+	    jsonx_get_flag(o, "click", &it->click, err, errlen) != 0)
+		return -1;
+	if (json_object_get(o, "pay") != NULL && jsonx_get_flag(o, "pay", &pay, err, errlen) != 0)
+		return -1;
+	it->pay = pay;
+	it->pos = (uint32_t)pos;
+	it->prop = NAN;
+	if ((p = json_object_get(o, "propensity")) != NULL && !json_is_null(p)) {
+		if (!json_is_number(p))
+			return fail(err, errlen, "field 'propensity': expected a number");
+		it->prop = json_number_value(p);
+		if (!(it->prop > 0 && it->prop <= 1)) {
+			fail(err, errlen, "propensity %.7g of item %s at pos %u: outside (0, 1]", it->prop, id, it->pos);
+			return QE_READ_BADPROP;
+		}
+	}
+	*idoff = put_str(r, id, strlen(id));
+	return 0;
+}
+
+/* ts when present (ms or RFC 3339), else INT64_MIN. */
+static int
+read_ts(const json_t *obj, int64_t *ts, char *err, size_t errlen)
+{
+	*ts = INT64_MIN;
+	if (json_object_get(obj, "ts") == NULL)
+		return 0;
+	return jsonx_get_ts(obj, "ts", ts, err, errlen);
+}
+
+static int
+read_transition(struct qe_reader *r, const json_t *obj, struct qe_record *rec, char *err, size_t errlen)
+{
+	char id[257], e2[400];
+	const json_t *act;
+	int64_t seq;
+	size_t i, n;
+	int st;
+
+	if (jsonx_get_id(obj, "mdp_id", id, err, errlen) != 0 ||
+	    jsonx_get_int(obj, "seq", 0, INT64_MAX, &seq, err, errlen) != 0 ||
+	    read_ts(obj, &rec->ts, err, errlen) != 0)
+		return -1;
+	r->s1off = put_str(r, id, strlen(id));
+	r->s2off = SIZE_MAX;
+	if (json_object_get(obj, "request_id") != NULL && !json_is_null(json_object_get(obj, "request_id"))) {
+		if (jsonx_get_id(obj, "request_id", id, err, errlen) != 0)
+			return -1;
+		r->s2off = put_str(r, id, strlen(id));
+	}
+	act = json_object_get(obj, "action");
+	if (!json_is_array(act))
+		return fail(err, errlen, "field 'action': expected an array");
+	n = json_array_size(act);
+	if (n == 0 || n > QE_MAX_ITEMS)
+		return fail(err, errlen, "field 'action': %zu items, expected 1 to %d", n, QE_MAX_ITEMS);
+	reserve(r, n);
+	for (i = 0; i < n; i++) {
+		const json_t *o = json_array_get(act, i);
+
+		if (!json_is_object(o))
+			return fail(err, errlen, "action[%zu]: expected an object", i);
+		if ((st = read_item(r, o, &r->items[i], &r->soff[i], e2, sizeof e2)) != 0) {
+			fail(err, errlen, "action[%zu]: %s", i, e2);
+			return st;
+		}
+	}
+	rec->kind = QE_REC_TRANSITION;
+	rec->order = seq;
+	rec->nitems = n;
+	return 0;
+}
+
+static int
+read_sample(struct qe_reader *r, const json_t *obj, struct qe_record *rec, char *err, size_t errlen)
+{
+	char uid[257], sid[257], rid[257], sess[515];
+	int64_t page;
+	int st;
+
+	if (jsonx_get_id(obj, "request_id", rid, err, errlen) != 0 ||
+	    jsonx_get_id(obj, "user_id", uid, err, errlen) != 0 ||
+	    jsonx_get_int(obj, "page", 0, INT64_MAX, &page, err, errlen) != 0 ||
+	    read_ts(obj, &rec->ts, err, errlen) != 0)
+		return -1;
+	sid[0] = '\0';
+	if (json_object_get(obj, "session_id") != NULL && jsonx_get_id(obj, "session_id", sid, err, errlen) != 0)
+		return -1;
+	reserve(r, 1);
+	if ((st = read_item(r, obj, &r->items[0], &r->soff[0], err, errlen)) != 0)
+		return st;
+	r->s2off = put_str(r, rid, strlen(rid));
+	snprintf(sess, sizeof sess, "%s%s%s", uid, sid[0] != '\0' ? "/" : "", sid);
+	r->s1off = put_str(r, sess, strlen(sess));
+	rec->kind = QE_REC_SAMPLE;
+	rec->order = page;
+	rec->nitems = 1;
+	return 0;
+}
+
+int
+qe_read_record(struct qe_reader *r, const char *buf, size_t len, struct qe_record *rec, char *err, size_t errlen)
+{
+	json_t *obj;
+	size_t i;
+	int st;
+
+	r->slen = 0;
+	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	if (json_object_get(obj, "action") != NULL)
+		st = read_transition(r, obj, rec, err, errlen);
+	else if (json_object_get(obj, "item_id") != NULL)
+		st = read_sample(r, obj, rec, err, errlen);
+	else
+		st = fail(err, errlen, "neither a transition (no 'action') nor a sample (no 'item_id')");
+	json_decref(obj);
+	if (st != 0)
+		return st;
+	/* The buffer may have moved while it grew: pointers are set last. */
+	rec->session = str_at(r, r->s1off);
+	if (r->s2off != SIZE_MAX)
+		rec->request = str_at(r, r->s2off);
+	else
+		rec->request = (struct qe_str){ "", 0 };
+	for (i = 0; i < rec->nitems; i++)
+		r->items[i].item = str_at(r, r->soff[i]);
+	rec->items = r->items;
+	return 0;
+}
+
+int
+qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rrequest *rq, char *err,
+    size_t errlen)
+{
+	char id[257], e2[400];
+	const json_t *cands;
+	json_t *obj;
+	size_t i, n, roff;
+
+	r->slen = 0;
+	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	if (jsonx_get_id(obj, "request_id", id, err, errlen) != 0)
+		goto err;
+	roff = put_str(r, id, strlen(id));
+	cands = json_object_get(obj, "candidates");
+	if (!json_is_array(cands)) {
+		fail(err, errlen, "field 'candidates': expected an array");
+		goto err;
+	}
+	n = json_array_size(cands);
+	reserve(r, n);
+	for (i = 0; i < n; i++) {
+		const json_t *o = json_array_get(cands, i);
+
+		if (!json_is_object(o) || jsonx_get_id(o, "item_id", id, e2, sizeof e2) != 0) {
+			fail(err, errlen, "candidates[%zu]: %s", i, json_is_object(o) ? e2 : "expected an object");
+			goto err;
+		}
+		r->soff[i] = put_str(r, id, strlen(id));
+	}
+	json_decref(obj);
+	if (n > r->ccap) {
+		r->ccap = n * 2;
+		r->cands = xreallocarray(r->cands, r->ccap, sizeof *r->cands);
+	}
+	for (i = 0; i < n; i++)
+		r->cands[i] = str_at(r, r->soff[i]);
+	rq->request = str_at(r, roff);
+	rq->cands = r->cands;
+	rq->ncands = n;
+	return 0;
+err:
+	json_decref(obj);
+	return -1;
+}
+
+int
+qe_read_item(struct qe_reader *r, const char *buf, size_t len, struct qe_str *item, char *err, size_t errlen)
+{
+	char id[257];
+	json_t *obj;
+	int st;
+
+	r->slen = 0;
+	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	st = jsonx_get_id(obj, "item_id", id, err, errlen);
+	json_decref(obj);
+	if (st != 0)
+		return -1;
+	*item = str_at(r, put_str(r, id, strlen(id)));
+	return 0;
+}
+
+int
+qe_read_table(struct qe_reader *r, const char *buf, size_t len, struct qe_rtable *row, char *err, size_t errlen)
+{
+	char id[257];
+	int64_t pos;
+	json_t *obj;
+	int st = -1;
+
+	r->slen = 0;
+	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	row->from = INT64_MIN;
+	if (jsonx_get_id(obj, "item_id", id, err, errlen) != 0 ||
+	    jsonx_get_int(obj, "pos", 0, QE_MAX_POS - 1, &pos, err, errlen) != 0 ||
+	    jsonx_get_num(obj, "prob", 0, 1, &row->prob, err, errlen) != 0)
+		goto out;
+	if (json_object_get(obj, "from") != NULL && jsonx_get_ts(obj, "from", &row->from, err, errlen) != 0)
+		goto out;
+	row->pos = (uint32_t)pos;
+	row->item = str_at(r, put_str(r, id, strlen(id)));
+	st = 0;
+out:
+	json_decref(obj);
+	return st;
+}
+
+int
+qe_read_prior(struct qe_reader *r, const char *buf, size_t len, struct qe_rprior *row, char *err, size_t errlen)
+{
+	char id[257];
+	json_t *obj;
+	int st = -1;
+
+	r->slen = 0;
+	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
+		return -1;
+	if (jsonx_get_id(obj, "item_id", id, err, errlen) != 0 ||
+	    jsonx_get_num(obj, "alpha", 1e-6, 1e12, &row->alpha, err, errlen) != 0 ||
+	    jsonx_get_num(obj, "beta", 1e-6, 1e12, &row->beta, err, errlen) != 0)
+		goto out;
+	row->item = str_at(r, put_str(r, id, strlen(id)));
+	st = 0;
+out:
+	json_decref(obj);
+	return st;
+}
