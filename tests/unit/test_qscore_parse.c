@@ -1,9 +1,16 @@
 /* test_qscore_parse.c: q-score's request parser — fields, ids, numbers, escapes, unknown fields, and every kind of bad input. */
+/* test-links: q-score */
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
-#include "../../tools/q-score/parse.c"
+#include "qscore.h"
+
+/* the powers of ten a decimal of at most 18 digits divides by, exact as doubles */
+static const double pow10_tab[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18
+};
 
 static struct qs_worker w;
 static struct qs_req rq;

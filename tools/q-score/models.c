@@ -178,8 +178,8 @@ model_destroy(struct qs_model *qm)
 	free(qm);
 }
 
-static void
-free_retired(struct qs_models *ms)
+void
+qs_models_free_retired(struct qs_models *ms)
 {
 	struct qs_model *qm = atomic_exchange(&ms->retired, NULL), *next;
 
@@ -190,9 +190,8 @@ free_retired(struct qs_models *ms)
 	}
 }
 
-/* Makes qm the serving model; the old one goes when its last request ends. */
-static void
-swap_in(struct qs_models *ms, struct qs_model *qm)
+void
+qs_models_swap_in(struct qs_models *ms, struct qs_model *qm)
 {
 	struct qs_model *old;
 	int i;
@@ -228,6 +227,20 @@ uint64_t
 qs_models_refusals(struct qs_models *ms)
 {
 	return atomic_load(&ms->refusals);
+}
+
+size_t
+qs_models_pending(struct qs_models *ms)
+{
+	struct qs_model *qm;
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < NHAZARD; i++)
+		n += atomic_load(&ms->hazard[i]) != NULL;
+	for (qm = atomic_load(&ms->retired); qm != NULL; qm = qm->next_retired)
+		n++;
+	return n;
 }
 
 /* ---- loading ---- */
@@ -409,7 +422,7 @@ try_load(struct qs_models *ms, uint32_t v)
 	qm->load_ms = (double)(t1 - t0) / 1e6;
 	qm->warm_ms = (double)(t2 - t1) / 1e6;
 	qm->warm_n = scored;
-	swap_in(ms, qm);
+	qs_models_swap_in(ms, qm);
 	diag_info(1, "serving version %u from %s (load %.1f ms, warm-up %.1f ms, %zu requests)",
 	    v, m->dir, qm->load_ms, qm->warm_ms, scored);
 	return 0;
@@ -495,7 +508,7 @@ loader_main(void *arg)
 				;
 			changed = 1;
 		}
-		free_retired(ms);
+		qs_models_free_retired(ms);
 		if (atomic_load(&ms->stop))
 			break;
 		if (atomic_exchange(&ms->recheck, 0)) {
@@ -610,7 +623,7 @@ qs_models_free(struct qs_models *ms)
 				sched_yield();
 		qs_model_release(ms, qm);
 	}
-	free_retired(ms);
+	qs_models_free_retired(ms);
 	qs_worker_free(ms->warm);
 	free(ms->warm_file);
 	free(ms->skip);

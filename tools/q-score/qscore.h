@@ -320,6 +320,16 @@ json_t *qs_models_status(struct qs_models *ms);
 uint32_t qs_models_version(struct qs_models *ms);
 uint64_t qs_models_swaps(struct qs_models *ms);
 uint64_t qs_models_refusals(struct qs_models *ms);
+/*
+ * Makes qm (refs unset, owned by ms from now on) the serving model; the
+ * replaced one goes to the retired list when its last request ends. The
+ * loader's step, exposed for the tests of the swap.
+ */
+void qs_models_swap_in(struct qs_models *ms, struct qs_model *qm);
+/* Frees the retired models (the loader's chore; call it from one thread at a time). */
+void qs_models_free_retired(struct qs_models *ms);
+/* References being taken (hazard slots held) plus retired models not yet freed: 0 when quiet. */
+size_t qs_models_pending(struct qs_models *ms);
 /* Stops the loader, frees every model. NULL is a no-op. */
 void qs_models_free(struct qs_models *ms);
 
