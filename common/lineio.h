@@ -54,6 +54,9 @@ int line_reader_next(struct line_reader *r, struct line *line);
  */
 void line_reader_on_wait(struct line_reader *r, void (*fn)(void *), void *arg);
 
+/* keep 1: a blank line of a file is a record of length 0 (by default it is skipped). */
+void line_reader_keep_blank(struct line_reader *r, int keep);
+
 /* Marks a Kafka position committable (no-op for files). */
 void line_reader_store(struct line_reader *r, const char *topic, int32_t partition, int64_t next_offset);
 /* Marks a Kafka position committable with commit metadata (see kafka_source_store_meta). */

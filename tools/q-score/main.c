@@ -129,6 +129,7 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 	io = tool_io_open(topt, "q-score");
 	if (io == NULL)
 		return 1;
+	io->every_line = 1;	/* one answer a line, bad ones included: a coprocess waits for each */
 	/* As a coprocess (requests on a pipe or terminal) each answer goes out at once. */
 	interactive = (topt->ninputs == 0 || (topt->ninputs == 1 && strcmp(topt->inputs[0], "-") == 0)) &&
 	    fstat(0, &sb) == 0 && !S_ISREG(sb.st_mode);
@@ -145,7 +146,11 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 		atomic_fetch_add(&cf->counters->requests, 1);
 		id[0] = '\0';
 		if (ln.too_long) {
-			snprintf(err, sizeof err, "line longer than %zu bytes", ln.len);
+			snprintf(err, sizeof err, "line of %zu bytes is longer than --max-line (%zu)", ln.full_len,
+			    topt->max_line ? topt->max_line : (size_t)LINE_MAX_DEFAULT);
+			rc = -1;
+		} else if (ln.len == 0) {
+			snprintf(err, sizeof err, "empty line");
 			rc = -1;
 		} else {
 			qm = qs_model_acquire(g_models);

@@ -1,0 +1,48 @@
+#!/bin/sh
+# t-q-score-faults.sh: q-score under faults — one answer a line in order, hostile HTTP clients, SIGTERM with requests in flight, bounded options, a wrong MODELDIR, addresses, methods.
+. "$(dirname "$0")/lib.sh"
+
+cd "$T_TMP" || exit 1
+M=$T_TMP/models
+qscore-mkmodel -m "$M" -C 4 -X 2 -d 8 -L 5 -F 4 -H 8 -n 50 -s 3 >/dev/null 2>&1
+eq "a model version is published" "$(ls "$M")" "0000000001"
+good() { printf '{"request_id":"%s","context":[0,0,0,0],"candidates":[{"item_id":"i1","features":[0,0]}]}\n' "$1"; }
+
+# ---- the filter: every input line gets one answer line, in order ----
+{
+	good a
+	echo
+	printf '{"request_id":"long","context":[%s0]}\n' "$(awk 'BEGIN { for (i = 0; i < 3000; i++) printf "1," }')"
+	good b
+	printf '\r\n'
+	good c
+} >order.ndjson
+q-score -m "$M" --max-line 1000 -i order.ndjson --dead-letter order.dl --stats order.st >order.out 2>order.err
+eq "filter with bad lines: exit 0" "$?" "0"
+eq "one answer per input line" "$(lines order.out)" "$(lines order.ndjson)"
+eq "the answers in order, an error for each bad line" "$(jq -r '.request_id // "-"' order.out | paste -sd, -)" "a,-,-,b,-,c"
+eq "an empty line: its reason" "$(sed -n 2p order.out | jq -r .error)" "empty line"
+eq "a line past --max-line: its reason" "$(sed -n 3p order.out | jq -r .error)" "line of 6035 bytes is longer than --max-line (1000)"
+eq "the bad lines dead-lettered once each" "$(jq -r .source order.dl | paste -sd, -)" "order.ndjson:2,order.ndjson:3,order.ndjson:5"
+eq "counted as errors" "$(jq -r .errors order.st | tail -1)" "3"
+# as a coprocess: each request answered before the next is written (a lost answer hangs the client)
+{ good p1; echo; sed -n 3p order.ndjson; good p2; } >copro.ndjson
+# copro.sh REQ ANS: writes each line of copro.ndjson to REQ and waits for its answer on ANS; counts them in copro.n
+cat >copro.sh <<'EOS'
+exec 3>"$1" 4<"$2"
+n=0
+while IFS= read -r l; do
+	printf '%s\n' "$l" >&3
+	IFS= read -r ans <&4 || break
+	n=$((n + 1))
+	echo $n >copro.n
+done <copro.ndjson
+EOS
+mkfifo req.fifo ans.fifo
+bg sh -c 'exec q-score -m "$1" --max-line 1000 -q <req.fifo >ans.fifo' sh "$M"
+echo 0 >copro.n
+timeout 20 sh copro.sh req.fifo ans.fifo
+n=$(cat copro.n)
+eq "a coprocess gets each answer before it writes the next request" "$n" "4"
+
+t_done
