@@ -45,4 +45,44 @@ timeout 20 sh copro.sh req.fifo ans.fifo
 n=$(cat copro.n)
 eq "a coprocess gets each answer before it writes the next request" "$n" "4"
 
+# ---- hostile HTTP clients: aborted uploads and connections that dribble their headers ----
+start_server() {
+	rm -f port
+	bg q-score -m "$M" --listen 127.0.0.1:0 --port-file port --threads 2 "$@" 2>>server.err
+	SPID=$!
+	i=0; while [ ! -s port ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+	P=$(cat port)
+	URL=http://127.0.0.1:$P
+}
+stop_server() { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; }
+code() { qscore-http -o body.out "$@"; }
+metric() { code "$URL/metrics" >/dev/null; awk -v m="$1" '$1 == m { print $2 }' body.out; }
+start_server --max-connections 200
+eq "aborted uploads: 400 sent" "$(qscore-slow -p "$P" -a 400)" "400"
+# they hold no socket: the server answers at once (before, they were held until --timeout, 30 s)
+eq "after 400 aborted uploads /healthz answers" "$(timeout 10 qscore-http "$URL/healthz")" "200"
+stop_server
+start_server --max-connections 100 --read-timeout 2
+bg qscore-slow -p "$P" -s 150 -i 100 -f slow.st
+SLOW=$!
+i=0; while [ ! -s slow.st ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+ok "150 slow clients connected" test -s slow.st
+eq "with 150 slow clients on 100 connections, /healthz answers" "$(timeout 30 qscore-http "$URL/healthz")" "200"
+good r1 >r1.json
+eq "  and so does a score request" "$(timeout 30 qscore-http -D r1.json "$URL/v1/score")" "200"
+closed=$(( $(metric qscore_slow_connections_closed_total) + $(metric qscore_connections_evicted_total) ))
+ok "  the slow ones were closed by the server ($closed)" test "$closed" -gt 0
+ok "  at most --max-connections open" test "$(metric qscore_connections_open)" -le 100
+kill "$SLOW"
+stop_server
+# without crowding, a slow request is closed at its deadline
+start_server --read-timeout 1
+bg qscore-slow -p "$P" -s 10 -i 100
+SLOW=$!
+i=0; while [ $i -lt 400 ] && [ "$(metric qscore_slow_connections_closed_total)" -lt 10 ]; do sleep 0.05; i=$((i + 1)); done
+ok "10 dribbling connections closed at their --read-timeout" test "$(metric qscore_slow_connections_closed_total)" -ge 10
+eq "  none evicted" "$(metric qscore_connections_evicted_total)" "0"
+kill "$SLOW"
+stop_server
+
 t_done

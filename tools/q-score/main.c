@@ -35,6 +35,7 @@ enum {
 	OPT_POLL,
 	OPT_PORT_FILE,
 	OPT_TIMEOUT,
+	OPT_READ_TIMEOUT,
 	OPT_DIVERSITY
 };
 
@@ -61,6 +62,7 @@ static const struct option longopts[] = {
 	{ "poll-interval",   required_argument, NULL, OPT_POLL },
 	{ "port-file",       required_argument, NULL, OPT_PORT_FILE },
 	{ "timeout",         required_argument, NULL, OPT_TIMEOUT },
+	{ "read-timeout",    required_argument, NULL, OPT_READ_TIMEOUT },
 	{ "diversity",       required_argument, NULL, OPT_DIVERSITY },
 	{ NULL, 0, NULL, 0 }
 };
@@ -75,7 +77,8 @@ usage(int status)
 	    "               [--seed n] [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
 	    "               [--strict]\n"
 	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [--max-header size]\n"
-	    "               [--max-connections n] [--max-batch n] [--port-file file] [options]\n");
+	    "               [--max-connections n] [--max-batch n] [--timeout s] [--read-timeout s]\n"
+	    "               [--port-file file] [options]\n");
 	exit(status);
 }
 
@@ -209,6 +212,7 @@ main(int argc, char *argv[])
 	so.max_conns = 1024;
 	so.max_batch = 1000;
 	so.timeout_s = 30;
+	so.read_timeout_s = 10;
 	so.cf = &cf;
 
 	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "hk:m:", longopts, NULL)) != -1) {
@@ -312,6 +316,11 @@ main(int argc, char *argv[])
 			if (parse_long(optarg, 1, 86400, &l) != 0)
 				diag_fatal(2, "--timeout %s: expected seconds", optarg);
 			so.timeout_s = (unsigned)l;
+			break;
+		case OPT_READ_TIMEOUT:
+			if (parse_long(optarg, 1, 3600, &l) != 0)
+				diag_fatal(2, "--read-timeout %s: expected seconds (1..3600)", optarg);
+			so.read_timeout_s = (unsigned)l;
 			break;
 		case 'h':
 			usage(0);

@@ -342,7 +342,8 @@ struct qs_server_opts {
 	size_t max_body;
 	size_t max_header;
 	unsigned max_conns;
-	unsigned timeout_s;
+	unsigned timeout_s;		/* idle connections closed after it; a kept-alive one's next request due within it */
+	unsigned read_timeout_s;	/* a new connection's first request due (headers and body) within it */
 	size_t max_batch;
 	struct qs_models *models;
 	const struct qs_config *cf;

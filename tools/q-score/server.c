@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -63,9 +64,28 @@ struct tstats {
 	_Atomic uint64_t svc_fwd[NSERVICE];	/* of which the lookups and forward passes, CPU time, sampled */
 };
 
+/*
+ * An open connection, by its socket: until when it may take to deliver the
+ * request it is receiving (0: none, an answer is being made or sent) and
+ * since when it has been at it.
+ */
+struct conn_slot {
+	int used;
+	int64_t since_ms, deadline_ms;
+};
+
 struct qs_server {
 	struct qs_server_opts o;
 	struct MHD_Daemon *d;
+	/* the connections, watched by the reaper: a slow one is shut down at its deadline */
+	pthread_mutex_t cmu;
+	struct conn_slot *slots;	/* by socket */
+	size_t nslots;
+	unsigned nopen;
+	pthread_t reaper;
+	int reaper_started;
+	atomic_int stopping;
+	atomic_uint_fast64_t slow_closed, evicted;
 	struct sockaddr_storage addr;
 	uint64_t serial;		/* which server a thread's cached pointers belong to */
 	pthread_mutex_t mu;
@@ -155,13 +175,16 @@ count_code(struct qs_server *s, unsigned code)
 	bump(&stats(s)->by_code[i], 1);
 }
 
-/* Queues a response with a copy of body (len bytes). */
+static void conn_deadline(struct qs_server *s, struct MHD_Connection *c, int64_t ms);
+
+/* Queues a response with a copy of body (len bytes); the request has arrived: its deadline is lifted. */
 static enum MHD_Result
 reply(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	conn_deadline(s, c, -1);
 	r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
@@ -466,6 +489,15 @@ handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 	}
 	jbuf_printf(&b, "qscore_request_duration_seconds_sum %.9f\nqscore_request_duration_seconds_count %ju\n",
 	    (double)SUM(s, lat_sum_ns) / 1e9, (uintmax_t)SUM(s, lat_count));
+	pthread_mutex_lock(&s->cmu);
+	metric(&b, "qscore_connections_open", "gauge", "HTTP connections open.", (double)s->nopen);
+	pthread_mutex_unlock(&s->cmu);
+	metric(&b, "qscore_slow_connections_closed_total", "counter",
+	    "Connections closed because a request did not arrive whole within --read-timeout (or --timeout after an answer).",
+	    (double)atomic_load(&s->slow_closed));
+	metric(&b, "qscore_connections_evicted_total", "counter",
+	    "Connections slow to send a request, closed early to keep an eighth of --max-connections free.",
+	    (double)atomic_load(&s->evicted));
 	metric(&b, "qscore_model_version", "gauge", "The model version served (0: none).",
 	    (double)qs_models_version(s->o.models));
 	metric(&b, "qscore_model_swaps_total", "counter", "Model versions swapped in.", (double)qs_models_swaps(s->o.models));
@@ -493,6 +525,118 @@ handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 	ret = reply(s, c, 200, "text/plain; version=0.0.4", b.p, b.len);
 	jbuf_free(&b);
 	return ret;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The socket of c, or -1. */
+static int
+conn_fd(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	return ci != NULL ? ci->connect_fd : -1;
+}
+
+/* Gives c's request ms from now to arrive whole; ms < 0: no deadline (it is being answered). */
+static void
+conn_deadline(struct qs_server *s, struct MHD_Connection *c, int64_t ms)
+{
+	int fd = conn_fd(c);
+	int64_t now = mono_ms();
+
+	pthread_mutex_lock(&s->cmu);
+	if (fd >= 0 && (size_t)fd < s->nslots && s->slots[fd].used) {
+		s->slots[fd].since_ms = now;
+		s->slots[fd].deadline_ms = ms < 0 ? 0 : now + ms;
+	}
+	pthread_mutex_unlock(&s->cmu);
+}
+
+/* Records a connection accepted (its first request due within --read-timeout) or closed. */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code)
+{
+	struct qs_server *s = cls;
+	int fd;
+	size_t n;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((fd = conn_fd(c)) < 0)
+			return;
+		*socket_context = (void *)(intptr_t)(fd + 1);
+	} else if ((fd = (int)(intptr_t)*socket_context - 1) < 0)
+		return;
+	pthread_mutex_lock(&s->cmu);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((size_t)fd >= s->nslots) {
+			for (n = s->nslots ? s->nslots : 1024; n <= (size_t)fd; n *= 2)
+				;
+			s->slots = xreallocarray(s->slots, n, sizeof *s->slots);
+			memset(s->slots + s->nslots, 0, (n - s->nslots) * sizeof *s->slots);
+			s->nslots = n;
+		}
+		s->slots[fd].used = 1;
+		s->slots[fd].since_ms = mono_ms();
+		s->slots[fd].deadline_ms = s->slots[fd].since_ms + (int64_t)s->o.read_timeout_s * 1000;
+		s->nopen++;
+	} else if ((size_t)fd < s->nslots && s->slots[fd].used) {
+		/* before libmicrohttpd closes the socket: the reaper never shuts down a number reused */
+		s->slots[fd].used = 0;
+		s->nopen--;
+	}
+	pthread_mutex_unlock(&s->cmu);
+}
+
+/*
+ * Every 100 ms, shuts down the connections whose request has not arrived
+ * whole by its deadline; and while the open connections fill more than 7/8
+ * of --max-connections, those that have been receiving a request (or idle
+ * between two) for a second or more, until they fill 3/4: the rest stays
+ * for /healthz and for the clients that send their requests at once.
+ * libmicrohttpd sees the end of the socket and closes it.
+ */
+static void *
+reaper_main(void *arg)
+{
+	struct qs_server *s = arg;
+	unsigned high = s->o.max_conns - s->o.max_conns / 8, low = s->o.max_conns - s->o.max_conns / 4, open;
+	struct timespec tick = { 0, 100000000 };
+	struct conn_slot *sl;
+	int64_t now;
+	size_t fd;
+	int crowded;
+
+	while (!atomic_load(&s->stopping)) {
+		nanosleep(&tick, NULL);
+		now = mono_ms();
+		pthread_mutex_lock(&s->cmu);
+		open = s->nopen;
+		crowded = open >= high;
+		for (fd = 0; fd < s->nslots; fd++) {
+			sl = &s->slots[fd];
+			if (!sl->used || sl->deadline_ms == 0)
+				continue;
+			if (now >= sl->deadline_ms)
+				atomic_fetch_add(&s->slow_closed, 1);
+			else if (crowded && open > low && now - sl->since_ms >= 1000)
+				atomic_fetch_add(&s->evicted, 1);
+			else
+				continue;
+			shutdown((int)fd, SHUT_RDWR);
+			sl->deadline_ms = 0;
+			open--;
+		}
+		pthread_mutex_unlock(&s->cmu);
+	}
+	return NULL;
 }
 
 static enum MHD_Result
@@ -565,6 +709,8 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_Reque
 	if (cc == NULL)
 		return;
 	*con_cls = NULL;
+	/* a kept-alive connection's next request is due within --timeout */
+	conn_deadline(s, c, (int64_t)s->o.timeout_s * 1000);
 	/* the thread's next request takes it over, with a body buffer of a usual size */
 	t = stats(s);
 	if (t->spare == NULL && cc->body.cap <= 64 << 10) {
@@ -650,9 +796,10 @@ qs_server_start(const struct qs_server_opts *o)
 	s->o = *o;
 	s->serial = atomic_fetch_add(&server_serial, 1) + 1;
 	pthread_mutex_init(&s->mu, NULL);
+	pthread_mutex_init(&s->cmu, NULL);
 	if (qs_parse_listen(o->listen, &s->addr) != 0)
 		goto err;
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
@@ -661,11 +808,17 @@ qs_server_start(const struct qs_server_opts *o)
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
 		diag_warn("--listen %s: cannot start the HTTP server (address in use?)", o->listen);
 		goto err;
 	}
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+		diag_warn("cannot start the connection reaper");
+		goto err;
+	}
+	s->reaper_started = 1;
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	if (getnameinfo((struct sockaddr *)&s->addr, sizeof s->addr, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
 		snprintf(host, sizeof host, "?");
@@ -696,8 +849,13 @@ qs_server_stop(struct qs_server *s)
 
 	if (s == NULL)
 		return;
+	atomic_store(&s->stopping, 1);
+	if (s->reaper_started)
+		pthread_join(s->reaper, NULL);
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d);
+	free(s->slots);
+	pthread_mutex_destroy(&s->cmu);
 	for (w = s->workers; w != NULL; w = next) {
 		next = w->next;
 		qs_worker_free(w);
