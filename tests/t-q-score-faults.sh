@@ -85,4 +85,20 @@ eq "  none evicted" "$(metric qscore_connections_evicted_total)" "0"
 kill "$SLOW"
 stop_server
 
+# ---- SIGTERM: new connections refused at once, the requests in flight answered ----
+start_server
+bg qscore-http -w go -o drain.out -D r1.json "$URL/v1/score" >drain.code
+CPID=$!
+i=0; while [ ! -e go.half ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+ok "a request half sent" test -e go.half
+kill -TERM "$SPID"
+# stop accepting first: a new connection is refused while the request is in flight
+i=0; while [ $i -lt 200 ] && qscore-http "$URL/healthz" >/dev/null 2>&1; do sleep 0.05; i=$((i + 1)); done
+notok "SIGTERM: new connections refused" qscore-http "$URL/healthz"
+touch go
+wait "$CPID"
+eq "SIGTERM: the request in flight answered" "$(cat drain.code)$(jq -r .request_id drain.out 2>/dev/null)" "200r1"
+wait_exit "$SPID" 20
+eq "SIGTERM: the server exits 0 once drained" "$WSTATUS" "0"
+
 t_done

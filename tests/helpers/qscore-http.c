@@ -17,7 +17,7 @@
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: qscore-http [-c] [-o bodyfile] [-X method] [-d data | -D file] [-H header]... "
+	fprintf(stderr, "usage: qscore-http [-c] [-o bodyfile] [-w file] [-X method] [-d data | -D file] [-H header]... "
 	    "http://host:port/path\n");
 	exit(2);
 }
@@ -60,7 +60,7 @@ slurp(FILE *f, size_t *len)
 int
 main(int argc, char *argv[])
 {
-	const char *method = NULL, *out = NULL, *headers[16], *url, *p, *slash;
+	const char *method = NULL, *out = NULL, *headers[16], *url, *p, *slash, *wait = NULL;
 	static char req[1 << 18];
 	char host[64], *data = NULL, *resp, *body;
 	size_t dlen = 0, nh = 0, rlen, i;
@@ -70,7 +70,7 @@ main(int argc, char *argv[])
 
 	diag_init(argv[0]);
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "cD:d:H:o:X:")) != -1) {
+	while ((ch = getopt(argc, argv, "cD:d:H:o:w:X:")) != -1) {
 		switch (ch) {
 		case 'c': chunked = 1; break;
 		case 'D':
@@ -81,6 +81,7 @@ main(int argc, char *argv[])
 		case 'd': data = xstrdup(optarg); dlen = strlen(optarg); break;
 		case 'H': if (nh < 16) headers[nh++] = optarg; break;
 		case 'o': out = optarg; break;
+		case 'w': wait = optarg; break;
 		case 'X': method = optarg; break;
 		default: usage();
 		}
@@ -127,6 +128,16 @@ main(int argc, char *argv[])
 			put(fd, "\r\n", 2);
 		}
 		put(fd, "0\r\n\r\n", 5);
+	} else if (data && wait) {
+		/* -w FILE: half the body, then FILE.half made, then the rest once FILE exists (a minute at most) */
+		char half[4096];
+		put(fd, data, dlen / 2);
+		snprintf(half, sizeof half, "%s.half", wait);
+		if ((f = fopen(half, "w")) != NULL)
+			fclose(f);
+		for (i = 0; i < 6000 && access(wait, F_OK) != 0; i++)
+			usleep(10000);
+		put(fd, data + dlen / 2, dlen - dlen / 2);
 	} else if (data)
 		put(fd, data, dlen);
 	f = fdopen(fd, "rb");

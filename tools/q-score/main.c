@@ -36,6 +36,7 @@ enum {
 	OPT_PORT_FILE,
 	OPT_TIMEOUT,
 	OPT_READ_TIMEOUT,
+	OPT_DRAIN_TIMEOUT,
 	OPT_DIVERSITY
 };
 
@@ -63,6 +64,7 @@ static const struct option longopts[] = {
 	{ "port-file",       required_argument, NULL, OPT_PORT_FILE },
 	{ "timeout",         required_argument, NULL, OPT_TIMEOUT },
 	{ "read-timeout",    required_argument, NULL, OPT_READ_TIMEOUT },
+	{ "drain-timeout",   required_argument, NULL, OPT_DRAIN_TIMEOUT },
 	{ "diversity",       required_argument, NULL, OPT_DIVERSITY },
 	{ NULL, 0, NULL, 0 }
 };
@@ -78,7 +80,7 @@ usage(int status)
 	    "               [--strict]\n"
 	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [--max-header size]\n"
 	    "               [--max-connections n] [--max-batch n] [--timeout s] [--read-timeout s]\n"
-	    "               [--port-file file] [options]\n");
+	    "               [--drain-timeout s] [--port-file file] [options]\n");
 	exit(status);
 }
 
@@ -213,6 +215,7 @@ main(int argc, char *argv[])
 	so.max_batch = 1000;
 	so.timeout_s = 30;
 	so.read_timeout_s = 10;
+	so.drain_s = 10;
 	so.cf = &cf;
 
 	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "hk:m:", longopts, NULL)) != -1) {
@@ -322,6 +325,11 @@ main(int argc, char *argv[])
 				diag_fatal(2, "--read-timeout %s: expected seconds (1..3600)", optarg);
 			so.read_timeout_s = (unsigned)l;
 			break;
+		case OPT_DRAIN_TIMEOUT:
+			if (parse_long(optarg, 0, 3600, &l) != 0)
+				diag_fatal(2, "--drain-timeout %s: expected seconds (0..3600)", optarg);
+			so.drain_s = (unsigned)l;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -365,7 +373,8 @@ main(int argc, char *argv[])
 		sigemptyset(&none);
 		while (!sig_stop)
 			sigsuspend(&none);	/* atomically unblocks and waits: no signal slips between test and wait */
-		diag_info(1, "stopping");
+		diag_info(1, "stopping: answering the requests in flight");
+		qs_server_drain(srv, so.drain_s);
 		qs_server_stop(srv);
 	}
 	if (qs_events_stop(ev))

@@ -344,6 +344,7 @@ struct qs_server_opts {
 	unsigned max_conns;
 	unsigned timeout_s;		/* idle connections closed after it; a kept-alive one's next request due within it */
 	unsigned read_timeout_s;	/* a new connection's first request due (headers and body) within it */
+	unsigned drain_s;		/* SIGTERM: the requests in flight are waited for this long at most */
 	size_t max_batch;
 	struct qs_models *models;
 	const struct qs_config *cf;
@@ -355,7 +356,13 @@ struct sockaddr_storage;
 int qs_parse_listen(const char *spec, struct sockaddr_storage *addr);
 /* Starts serving; NULL after a diagnostic. */
 struct qs_server *qs_server_start(const struct qs_server_opts *o);
-/* Stops and frees. NULL is a no-op. */
+/*
+ * Stops accepting connections (a new one is refused), then waits until the
+ * requests whose headers have arrived are answered, at most secs seconds;
+ * answers say "Connection: close" meanwhile. NULL is a no-op.
+ */
+void qs_server_drain(struct qs_server *s, unsigned secs);
+/* Stops (dropping what is still in flight) and frees. NULL is a no-op. */
 void qs_server_stop(struct qs_server *s);
 
 #endif

@@ -85,6 +85,8 @@ struct qs_server {
 	pthread_t reaper;
 	int reaper_started;
 	atomic_int stopping;
+	atomic_int draining;		/* SIGTERM: answers say "Connection: close" */
+	atomic_uint inflight;		/* requests from their headers to their end */
 	atomic_uint_fast64_t slow_closed, evicted;
 	struct sockaddr_storage addr;
 	uint64_t serial;		/* which server a thread's cached pointers belong to */
@@ -189,6 +191,8 @@ reply(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (atomic_load(&s->draining))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (code == 405)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
 	ret = MHD_queue_response(c, code, r);
@@ -649,6 +653,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 
 	if (cc == NULL) {
 		struct tstats *t = stats(s);
+		atomic_fetch_add(&s->inflight, 1);
 		if (t->spare != NULL) {
 			cc = t->spare;
 			t->spare = NULL;
@@ -709,6 +714,7 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_Reque
 	if (cc == NULL)
 		return;
 	*con_cls = NULL;
+	atomic_fetch_sub(&s->inflight, 1);
 	/* a kept-alive connection's next request is due within --timeout */
 	conn_deadline(s, c, (int64_t)s->o.timeout_s * 1000);
 	/* the thread's next request takes it over, with a body buffer of a usual size */
@@ -799,7 +805,7 @@ qs_server_start(const struct qs_server_opts *o)
 	pthread_mutex_init(&s->cmu, NULL);
 	if (qs_parse_listen(o->listen, &s->addr) != 0)
 		goto err;
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG, 0,
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
 	    NULL, NULL, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
@@ -839,6 +845,26 @@ qs_server_start(const struct qs_server_opts *o)
 err:
 	qs_server_stop(s);
 	return NULL;
+}
+
+void
+qs_server_drain(struct qs_server *s, unsigned secs)
+{
+	struct timespec tick = { 0, 10000000 };
+	int64_t end = mono_ms() + (int64_t)secs * 1000;
+	MHD_socket fd;
+	unsigned left;
+
+	if (s == NULL || s->d == NULL)
+		return;
+	atomic_store(&s->draining, 1);
+	fd = MHD_quiesce_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	while ((left = atomic_load(&s->inflight)) > 0 && mono_ms() < end)
+		nanosleep(&tick, NULL);
+	if (left > 0)
+		diag_warn("%u requests still in flight after %u s: dropped", left, secs);
 }
 
 void
