@@ -101,4 +101,18 @@ eq "SIGTERM: the request in flight answered" "$(cat drain.code)$(jq -r .request_
 wait_exit "$SPID" 20
 eq "SIGTERM: the server exits 0 once drained" "$WSTATUS" "0"
 
+# ---- every size and count option bounded: a usage error at once, naming the option ----
+for o in "--max-header 10G" "--max-header 100" "--max-body 10G" "--max-body 0" "--max-connections 10000" \
+    "--history-users 1000000000"; do
+	# (under an open-file limit of 4096, which 10000 connections would pass)
+	(ulimit -n 4096 && exec timeout 10 q-score -m "$M" --listen 127.0.0.1:0 $o </dev/null >/dev/null 2>bound.err)
+	eq "$o: a usage error" "$?" "2"
+	ok "  naming the option" grep -q -- "${o% *}" bound.err
+done
+(ulimit -n 4096 && exec timeout 10 q-score -m "$M" --listen 127.0.0.1:0 --port-file bport --max-connections 4000 --max-header 1M \
+    --max-body 256M </dev/null >/dev/null 2>&1) &
+i=0; while [ ! -s bport ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+ok "the largest sizes, and connections within the open-file limit, are served" test -s bport
+kill $! 2>/dev/null
+
 t_done

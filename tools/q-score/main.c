@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -69,7 +70,31 @@ static const struct option longopts[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
+/* Bounds of the size options: a body is held whole, the header memory is cleared after every request. */
+#define MAX_BODY_MAX	((int64_t)256 << 20)
+#define MAX_HEADER_MIN	((int64_t)1 << 10)
+#define MAX_HEADER_MAX	((int64_t)1 << 20)
+/* Descriptors kept for the model files, the event input and the outputs, besides the connections. */
+#define FD_SPARE	64
+
 static struct qs_models *g_models;
+
+/*
+ * Makes room for n connections in the open-file limit, raising the soft
+ * limit up to the hard one if needed. 0, or -1 when the hard limit is lower.
+ */
+static int
+fd_room(rlim_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= n + FD_SPARE)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < n + FD_SPARE)
+		return -1;
+	rl.rlim_cur = n + FD_SPARE;
+	return setrlimit(RLIMIT_NOFILE, &rl);
+}
 
 static _Noreturn void
 usage(int status)
@@ -275,17 +300,20 @@ main(int argc, char *argv[])
 			so.threads = (unsigned)l;
 			break;
 		case OPT_MAX_BODY:
+			if ((sz = parse_size(optarg)) < 16 || sz > MAX_BODY_MAX)
+				diag_fatal(2, "--max-body %s: expected a size from 16 bytes to 256M", optarg);
+			so.max_body = (size_t)sz;
+			break;
 		case OPT_MAX_HEADER:
-			if ((sz = parse_size(optarg)) <= 0)
-				diag_fatal(2, "%s: expected a size such as 64k or 1M", optarg);
-			if (ch == OPT_MAX_BODY)
-				so.max_body = (size_t)sz;
-			else
-				so.max_header = (size_t)sz;
+			if ((sz = parse_size(optarg)) < MAX_HEADER_MIN || sz > MAX_HEADER_MAX)
+				diag_fatal(2, "--max-header %s: expected a size from 1k to 1M", optarg);
+			so.max_header = (size_t)sz;
 			break;
 		case OPT_MAX_CONNS:
 			if (parse_long(optarg, 1, 1000000, &l) != 0)
 				diag_fatal(2, "--max-connections %s: expected a count", optarg);
+			if (fd_room((rlim_t)l) != 0)
+				diag_fatal(2, "--max-connections %s: more than the open-file limit allows (ulimit -n)", optarg);
 			so.max_conns = (unsigned)l;
 			break;
 		case OPT_MAX_BATCH:
@@ -299,8 +327,8 @@ main(int argc, char *argv[])
 			cf.max_candidates = (size_t)l;
 			break;
 		case OPT_HIST_USERS:
-			if (parse_long(optarg, 1, 1000000000, &l) != 0)
-				diag_fatal(2, "--history-users %s: expected a count", optarg);
+			if (parse_long(optarg, 1, 10000000, &l) != 0)
+				diag_fatal(2, "--history-users %s: expected a count from 1 to 10000000", optarg);
 			hist_users = (size_t)l;
 			break;
 		case OPT_HIST_LEN:
