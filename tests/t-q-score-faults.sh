@@ -115,4 +115,14 @@ i=0; while [ ! -s bport ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
 ok "the largest sizes, and connections within the open-file limit, are served" test -s bport
 kill $! 2>/dev/null
 
+# ---- a wrong MODELDIR says what is wrong ----
+touch afile
+timeout 10 q-score -m afile --listen 127.0.0.1:0 </dev/null >/dev/null 2>mfile.err
+eq "-m FILE: a usage error at once" "$?" "2"
+ok "  saying it is not a directory" grep -q "afile: not a directory" mfile.err
+mkdir tf && cp -r "$M/0000000001" tf/7
+good t1 | q-score -m tf >tf.out 2>tf.err
+eq "a version named 7 is not served" "$(jq -r .error tf.out)" "no model loaded"
+ok "  a warning names it and the expected name" grep -q "tf/7: not a version directory: expected 10 digits, as tf/0000000007" tf.err
+
 t_done

@@ -1,4 +1,5 @@
 /* main.c: q-score — ranks candidate items by Q of the newest model, as a filter or an HTTP server, hot-swapping model versions. */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -368,8 +369,11 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 0 || mo.dir == NULL)
 		usage(2);
-	if (stat(mo.dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-		diag_warn("%s: not a directory yet: waiting for a model version", mo.dir);
+	if (stat(mo.dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		diag_fatal(2, "-m %s: not a directory (the model store holds one directory a version)", mo.dir);
+	if (stat(mo.dir, &sb) != 0)
+		diag_warn("%s: %s: waiting for a model version", mo.dir,
+		    errno == ENOENT ? "no such directory yet" : strerror(errno));
 
 	if (events != NULL)
 		cf.history = qs_history_new(hist_users, hist_len);

@@ -1,5 +1,6 @@
 /* models.c: q-score's serving model — a loader thread that watches MODELDIR, validates and warms up new versions, and swaps them in without blocking requests. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
@@ -58,6 +59,8 @@ struct qs_models {
 	pthread_t tid;
 	int started;
 	struct qs_worker *warm;		/* the loader's own scratch for warm-up */
+	char **misnamed;		/* directories named as a version in another form, warned about once */
+	size_t nmisnamed;
 	char *warm_file;		/* --warmup contents, read once */
 	size_t warm_file_len;
 
@@ -428,6 +431,50 @@ try_load(struct qs_models *ms, uint32_t v)
 	return 0;
 }
 
+/*
+ * Warns once about each directory of MODELDIR named by a number that is
+ * not a version name (10 digits, > 0), as TensorFlow Serving's "7": it is
+ * never served, and nothing else would say so.
+ */
+static void
+warn_misnamed(struct qs_models *ms)
+{
+	DIR *dp = opendir(ms->o.dir);
+	struct dirent *de;
+	size_t i, len;
+	char *path;
+	struct stat sb;
+	unsigned long long v;
+
+	if (dp == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		len = strlen(de->d_name);
+		if (len == 0 || strspn(de->d_name, "0123456789") != len)
+			continue;
+		v = strtoull(de->d_name, NULL, 10);
+		if (len == 10 && v > 0)
+			continue;
+		for (i = 0; i < ms->nmisnamed && strcmp(ms->misnamed[i], de->d_name) != 0; i++)
+			;
+		if (i < ms->nmisnamed)
+			continue;
+		path = xasprintf("%s/%s", ms->o.dir, de->d_name);
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			if (v > 0 && v <= UINT32_MAX)
+				diag_warn("%s: not a version directory: expected 10 digits, as %s/%010llu; ignored",
+				    path, ms->o.dir, v);
+			else
+				diag_warn("%s: not a version directory: expected 10 digits from 0000000001 to %u; ignored",
+				    path, UINT32_MAX);
+		}
+		free(path);
+		ms->misnamed = xreallocarray(ms->misnamed, ms->nmisnamed + 1, sizeof *ms->misnamed);
+		ms->misnamed[ms->nmisnamed++] = xstrdup(de->d_name);
+	}
+	closedir(dp);
+}
+
 /* Looks for a newer version (or the pinned one) and serves it. */
 static void
 check(struct qs_models *ms)
@@ -436,6 +483,7 @@ check(struct qs_models *ms)
 	uint32_t *vs = NULL, cur = qs_models_version(ms);
 	size_t n = 0, i;
 
+	warn_misnamed(ms);
 	if (ms->o.pin) {
 		if (cur != ms->o.pin && !skipped(ms, ms->o.pin))
 			try_load(ms, ms->o.pin);
@@ -627,6 +675,9 @@ qs_models_free(struct qs_models *ms)
 	qs_worker_free(ms->warm);
 	free(ms->warm_file);
 	free(ms->skip);
+	for (i = 0; i < (int)ms->nmisnamed; i++)
+		free(ms->misnamed[i]);
+	free(ms->misnamed);
 	close(ms->wake[0]);
 	close(ms->wake[1]);
 	pthread_mutex_destroy(&ms->mu);
