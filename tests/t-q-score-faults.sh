@@ -125,4 +125,15 @@ good t1 | q-score -m tf >tf.out 2>tf.err
 eq "a version named 7 is not served" "$(jq -r .error tf.out)" "no model loaded"
 ok "  a warning names it and the expected name" grep -q "tf/7: not a version directory: expected 10 digits, as tf/0000000007" tf.err
 
+# ---- addresses: IPv6, and the real reason when one cannot be had ----
+rm -f port6
+bg q-score -m "$M" --listen '[::1]:0' --port-file port6 2>listen6.err
+L6=$!
+i=0; while [ ! -s port6 ] && kill -0 "$L6" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+eq "--listen [::1]:0 serves on the IPv6 loopback" "$(qscore-http "http://[::1]:$(cat port6 2>/dev/null)/healthz" 2>/dev/null)" "200"
+kill "$L6" 2>/dev/null
+q-score -m "$M" --listen 192.0.2.1:0 </dev/null 2>noaddr.err
+eq "an address this host does not have: exit 1" "$?" "1"
+ok "  with the system's reason" grep -q "192.0.2.1:0: .*Cannot assign requested address" noaddr.err
+
 t_done

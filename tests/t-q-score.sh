@@ -156,7 +156,7 @@ ok "server: port written" test -n "$P"
 # a second server on a port that is taken fails, rather than share the port's traffic
 q-score -m "$M" --listen "127.0.0.1:$P" 2>second.err
 eq "a second server on the same port: exit 1" "$?" "1"
-ok "  saying the address is in use" grep -q "127.0.0.1:$P: cannot start the HTTP server (address in use?)" second.err
+ok "  saying the address is in use" grep -q "127.0.0.1:$P: bind: Address already in use" second.err
 for l in 127.0.0.1:99999 127.0.0.1: 127.0.0.1:80x 70000 bogus; do
 	q-score -m "$M" --listen "$l" 2>listen.err
 	eq "--listen $l: a usage error" "$?" "2"

@@ -66,6 +66,7 @@ main(int argc, char *argv[])
 	size_t dlen = 0, nh = 0, rlen, i;
 	int ch, chunked = 0, fd, port, status;
 	struct sockaddr_in sa;
+	struct sockaddr_in6 sa6;
 	FILE *f;
 
 	diag_init(argv[0]);
@@ -90,24 +91,42 @@ main(int argc, char *argv[])
 		usage();
 	url = argv[optind] + 7;
 	slash = strchr(url, '/');
-	p = strchr(url, ':');
-	if (p == NULL || (slash && p > slash) || (size_t)(p - url) >= sizeof host)
-		usage();
-	memcpy(host, url, (size_t)(p - url));
-	host[p - url] = '\0';
+	if (url[0] == '[') {
+		/* [V6]:PORT */
+		p = strchr(url, ']');
+		if (p == NULL || p[1] != ':' || (size_t)(p - url - 1) >= sizeof host)
+			usage();
+		memcpy(host, url + 1, (size_t)(p - url - 1));
+		host[p - url - 1] = '\0';
+		p++;
+		slash = strchr(p, '/');
+	} else {
+		p = strchr(url, ':');
+		if (p == NULL || (slash && p > slash) || (size_t)(p - url) >= sizeof host)
+			usage();
+		memcpy(host, url, (size_t)(p - url));
+		host[p - url] = '\0';
+	}
 	port = atoi(p + 1);
 	if (method == NULL)
 		method = data ? "POST" : "GET";
 
 	memset(&sa, 0, sizeof sa);
+	memset(&sa6, 0, sizeof sa6);
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-		diag_fatal(2, "%s: expected an IPv4 address", host);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		diag_fatal(1, "connect %s:%d:", host, port);
-	snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n", method,
-	    slash ? slash : "/", host, port);
+	sa6.sin6_family = AF_INET6;
+	sa6.sin6_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) == 1) {
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+			diag_fatal(1, "connect %s:%d:", host, port);
+	} else if (inet_pton(AF_INET6, host, &sa6.sin6_addr) == 1) {
+		if ((fd = socket(AF_INET6, SOCK_STREAM, 0)) < 0 || connect(fd, (struct sockaddr *)&sa6, sizeof sa6) < 0)
+			diag_fatal(1, "connect [%s]:%d:", host, port);
+	} else
+		diag_fatal(2, "%s: expected an IPv4 or IPv6 address", host);
+	snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nConnection: close\r\n", method,
+	    slash ? slash : "/", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
 	for (i = 0; i < nh; i++)
 		snprintf(req + strlen(req), sizeof req - strlen(req), "%s\r\n", headers[i]);
 	if (data && chunked)

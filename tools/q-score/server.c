@@ -1,5 +1,6 @@
 /* server.c: q-score's HTTP side — libmicrohttpd with a thread pool: /v1/score, /v1/models, /v1/latency, /metrics, /healthz. */
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -792,23 +793,56 @@ qs_parse_listen(const char *spec, struct sockaddr_storage *addr)
 	return 0;
 }
 
+/*
+ * A listening socket bound to addr: the address's own family, so that an
+ * IPv6 address serves IPv6. -1 after a diagnostic with the system's reason.
+ */
+static int
+listen_on(const char *spec, const struct sockaddr_storage *addr)
+{
+	socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd, on = 1;
+
+	if ((fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		diag_warn("--listen %s: socket:", spec);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	if (addr->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+	if (bind(fd, (const struct sockaddr *)addr, len) != 0) {
+		diag_warn("--listen %s: bind:", spec);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, SOMAXCONN) != 0) {
+		diag_warn("--listen %s: listen:", spec);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 struct qs_server *
 qs_server_start(const struct qs_server_opts *o)
 {
 	struct qs_server *s = xcalloc(1, sizeof *s);
-	const union MHD_DaemonInfo *info;
-	char host[NI_MAXHOST];
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof bound;
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+	int lfd;
 
 	s->o = *o;
 	s->serial = atomic_fetch_add(&server_serial, 1) + 1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->cmu, NULL);
-	if (qs_parse_listen(o->listen, &s->addr) != 0)
+	if (qs_parse_listen(o->listen, &s->addr) != 0 || (lfd = listen_on(o->listen, &s->addr)) < 0)
 		goto err;
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0,
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+	    (s->addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0,
 	    NULL, NULL, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_conns,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header,
@@ -817,7 +851,8 @@ qs_server_start(const struct qs_server_opts *o)
 	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
-		diag_warn("--listen %s: cannot start the HTTP server (address in use?)", o->listen);
+		diag_warn("--listen %s: cannot start the HTTP server (run with -vv for libmicrohttpd's reason)", o->listen);
+		close(lfd);
 		goto err;
 	}
 	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
@@ -825,15 +860,18 @@ qs_server_start(const struct qs_server_opts *o)
 		goto err;
 	}
 	s->reaper_started = 1;
-	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	if (getnameinfo((struct sockaddr *)&s->addr, sizeof s->addr, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+	if (getsockname(lfd, (struct sockaddr *)&bound, &blen) != 0 || getnameinfo((struct sockaddr *)&bound, blen, host,
+	    sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(host, sizeof host, "?");
-	diag_info(1, "listening on %s:%u (%u threads)", host, info ? info->port : 0, o->threads);
-	if (o->port_file != NULL && info != NULL) {
+		snprintf(port, sizeof port, "0");
+	}
+	diag_info(1, "listening on %s%s%s:%s (%u threads)", bound.ss_family == AF_INET6 ? "[" : "", host,
+	    bound.ss_family == AF_INET6 ? "]" : "", port, o->threads);
+	if (o->port_file != NULL) {
 		FILE *f = fopen(o->port_file, "w");
 		int bad = f == NULL;
 		if (f != NULL) {
-			bad = fprintf(f, "%u\n", info->port) < 0;
+			bad = fprintf(f, "%s\n", port) < 0;
 			bad |= fclose(f) != 0;
 		}
 		if (bad) {
