@@ -136,4 +136,20 @@ q-score -m "$M" --listen 192.0.2.1:0 </dev/null 2>noaddr.err
 eq "an address this host does not have: exit 1" "$?" "1"
 ok "  with the system's reason" grep -q "192.0.2.1:0: .*Cannot assign requested address" noaddr.err
 
+# ---- methods: a 405 says what its resource allows; an unknown path is 404 whatever the method ----
+start_server
+allow() { qscore-http -i -o hdr.out "$@" >/dev/null; tr -d '\r' <hdr.out | awk -F': ' 'tolower($1) == "allow" { print $2 }'; }
+eq "GET /v1/score: 405" "$(code "$URL/v1/score")" "405"
+eq "  Allow: POST" "$(allow "$URL/v1/score")" "POST"
+eq "POST /healthz: 405" "$(code -d x "$URL/healthz")" "405"
+eq "  Allow: GET, HEAD" "$(allow -d x "$URL/healthz")" "GET, HEAD"
+eq "DELETE /metrics: Allow: GET, HEAD" "$(code -X DELETE "$URL/metrics")$(allow -X DELETE "$URL/metrics")" "405GET, HEAD"
+eq "POST to an unknown path: 404" "$(code -d x "$URL/nope")" "404"
+eq "GET an unknown path: 404" "$(code "$URL/v1/nope")" "404"
+# "k":0 means every candidate, as -k 0 does
+printf '{"request_id":"k0","context":[0,0,0,0],"candidates":[{"item_id":"i1","features":[0,0]},{"item_id":"i2","features":[0,0]},{"item_id":"i3","features":[0,0]}],"k":0}\n' >k0.json
+eq "\"k\":0 over HTTP: every candidate" "$(code -D k0.json "$URL/v1/score")$(jq '.items | length' body.out)" "2003"
+stop_server
+eq "\"k\":0 in the filter, under -k 1: every candidate" "$(q-score -m "$M" -k 1 -i k0.json 2>/dev/null | jq '.items | length')" "3"
+
 t_done

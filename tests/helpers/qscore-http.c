@@ -17,7 +17,7 @@
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: qscore-http [-c] [-o bodyfile] [-w file] [-X method] [-d data | -D file] [-H header]... "
+	fprintf(stderr, "usage: qscore-http [-ci] [-o bodyfile] [-w file] [-X method] [-d data | -D file] [-H header]... "
 	    "http://host:port/path\n");
 	exit(2);
 }
@@ -64,14 +64,14 @@ main(int argc, char *argv[])
 	static char req[1 << 18];
 	char host[64], *data = NULL, *resp, *body;
 	size_t dlen = 0, nh = 0, rlen, i;
-	int ch, chunked = 0, fd, port, status;
+	int ch, chunked = 0, headers_too = 0, fd, port, status;
 	struct sockaddr_in sa;
 	struct sockaddr_in6 sa6;
 	FILE *f;
 
 	diag_init(argv[0]);
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "cD:d:H:o:w:X:")) != -1) {
+	while ((ch = getopt(argc, argv, "cD:d:H:io:w:X:")) != -1) {
 		switch (ch) {
 		case 'c': chunked = 1; break;
 		case 'D':
@@ -81,6 +81,7 @@ main(int argc, char *argv[])
 			break;
 		case 'd': data = xstrdup(optarg); dlen = strlen(optarg); break;
 		case 'H': if (nh < 16) headers[nh++] = optarg; break;
+		case 'i': headers_too = 1; break;
 		case 'o': out = optarg; break;
 		case 'w': wait = optarg; break;
 		case 'X': method = optarg; break;
@@ -169,6 +170,8 @@ main(int argc, char *argv[])
 	status = atoi(resp + 9);
 	body = strstr(resp, "\r\n\r\n");
 	body = body ? body + 4 : resp + rlen;
+	if (headers_too)
+		body = resp;	/* -i: the status line and headers too */
 	if (out != NULL) {
 		if ((f = fopen(out, "wb")) == NULL)
 			diag_fatal(1, "%s:", out);

@@ -101,6 +101,7 @@ main(void)
 	CHECK(parse("{\"request_id\":\"\xc3\xa9t\xc3\xa9\",\"candidates\":[{\"item_id\":\"x\",\"features\":[1.5e3,-0,0.0001]}]}")
 	    == 0 && w.fbuf[w.cfoff[0]] == 1500.0f && w.fbuf[w.cfoff[0] + 2] == 0.0001f, "UTF-8 and exponents: %s", err);
 	CHECK(parse("{\"request_id\":1,\"candidates\":[],\"k\":3.0}") == 0 && rq.k == 3, "k written 3.0: %s", err);
+	CHECK(parse("{\"request_id\":1,\"candidates\":[],\"k\":0}") == 0 && rq.k == QS_K_ALL, "k 0: every candidate: %s", err);
 	CHECK(parse("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[0.12345678901234567890123]}]}")
 	    == 0 && fabsf(w.fbuf[w.cfoff[0]] - 0.12345679f) < 1e-7f, "a long fraction: %s", err);
 	CHECK(parse("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[123456789012345678901234]}]}")
@@ -145,7 +146,7 @@ main(void)
 	refused("{\"request_id\":\"a\",\"hist\":\"i1\",\"candidates\":[]}", "field 'hist': expected an array of ids");
 	refused("{\"request_id\":\"a\",\"hist\":[\"i1\",{}],\"candidates\":[]}", "field 'hist'[1]: expected a string or integer id");
 	refused("{\"request_id\":\"a\",\"context\":[1,\"2\"],\"candidates\":[]}", "field 'context'[1]: expected a number");
-	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":0}", "field 'k': expected an integer");
+	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":-1}", "field 'k': expected an integer");
 	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":2.5}", "field 'k': expected an integer");
 	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":\"3\"}", "field 'k': expected an integer");
 	/* a candidate's keys and ids written plainly are read by a shortcut; anything else as before */

@@ -960,9 +960,9 @@ fields(struct parser *ps, size_t max_cands, struct qs_req *rq, int *seen_id)
 					return -1;
 				isint = 0;
 			}
-			if (!isint || iv < 1 || iv > 1000000000)
-				return wrong(ps, "field 'k': expected an integer in [1, 1000000000]");
-			rq->k = (size_t)iv;
+			if (!isint || iv < 0 || iv > 1000000000)
+				return wrong(ps, "field 'k': expected an integer in [0, 1000000000] (0: every candidate)");
+			rq->k = iv == 0 ? QS_K_ALL : (size_t)iv;
 		} else if (skip(ps, 1) != 0)
 			return -1;
 	} while (eat(ps, ','));

@@ -171,8 +171,10 @@ struct qs_req {
 	size_t nhist;			/* ids at w->hoff/hlen2 */
 	size_t ctx_off, nctx;		/* floats at w->fbuf + ctx_off */
 	size_t ncand;			/* candidates at w->coff/clen/cfoff/cfn */
-	size_t k;			/* 0 when absent */
+	size_t k;			/* 0 when absent, QS_K_ALL for "k":0 */
 };
+/* A request's "k":0: every candidate, whatever -k says. */
+#define QS_K_ALL SIZE_MAX
 
 /* A thread's scratch for parsing and scoring: reused from request to request, never shared. */
 struct qs_worker {

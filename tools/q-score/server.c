@@ -180,9 +180,14 @@ count_code(struct qs_server *s, unsigned code)
 
 static void conn_deadline(struct qs_server *s, struct MHD_Connection *c, int64_t ms);
 
-/* Queues a response with a copy of body (len bytes); the request has arrived: its deadline is lifted. */
+/*
+ * Queues a response with a copy of body (len bytes) and, when allow is not
+ * NULL, an Allow header (a 405's); the request has arrived: its deadline is
+ * lifted.
+ */
 static enum MHD_Result
-reply(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
+respond(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len,
+    const char *allow)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -194,11 +199,30 @@ reply(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
 	if (atomic_load(&s->draining))
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
-	if (code == 405)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
+	if (allow != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	count_code(s, code);
+	return ret;
+}
+
+static enum MHD_Result
+reply(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
+{
+	return respond(s, c, code, type, body, len, NULL);
+}
+
+/* 405: the method is not one of allow, the methods of the resource. */
+static enum MHD_Result
+reply_not_allowed(struct qs_server *s, struct MHD_Connection *c, const char *allow)
+{
+	struct jbuf b = { 0 };
+	enum MHD_Result ret;
+
+	jbuf_printf(&b, "{\"error\":\"method not allowed: use %s\"}\n", allow);
+	ret = respond(s, c, 405, "application/json", b.p, b.len, allow);
+	jbuf_free(&b);
 	return ret;
 }
 
@@ -664,7 +688,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		*con_cls = cc;
 		if (strcmp(url, "/v1/score") == 0) {
 			if (strcmp(method, "POST") != 0)
-				return reply_error(s, c, 405, "use POST for /v1/score");
+				return reply_not_allowed(s, c, "POST");
 			cc->score = 1;
 			cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 			if (cl != NULL && strtoull(cl, NULL, 10) > s->o.max_body) {
@@ -675,8 +699,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			}
 			return MHD_YES;
 		}
+		if (strcmp(url, "/v1/models") != 0 && strcmp(url, "/metrics") != 0 && strcmp(url, "/v1/latency") != 0 &&
+		    strcmp(url, "/healthz") != 0)
+			return reply_error(s, c, 404,
+			    "no such resource (try /v1/score, /v1/models, /v1/latency, /metrics, /healthz)");
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-			return reply_error(s, c, 405, "use GET");
+			return reply_not_allowed(s, c, "GET, HEAD");
 		if (strcmp(url, "/v1/models") == 0)
 			return handle_models(s, c);
 		if (strcmp(url, "/metrics") == 0)
