@@ -152,4 +152,17 @@ eq "\"k\":0 over HTTP: every candidate" "$(code -D k0.json "$URL/v1/score")$(jq 
 stop_server
 eq "\"k\":0 in the filter, under -k 1: every candidate" "$(q-score -m "$M" -k 1 -i k0.json 2>/dev/null | jq '.items | length')" "3"
 
+# ---- warm-up requests are not served requests: no counter moves ----
+for u in w1 w2 w3 w4 w5; do
+	printf '{"request_id":"%s","user_id":"u1","hist":["nope"],"context":[0,0,0,0],"candidates":[{"item_id":"unseen","features":[0,0]}]}\n' "$u"
+done >warm.ndjson
+start_server --warmup warm.ndjson
+code "$URL/v1/models" >/dev/null
+eq "warm-up: 5 requests scored" "$(jq .serving.warmup_requests body.out)" "5"
+eq "  /metrics: no request, no unknown item or history item counted" \
+    "$(metric qscore_requests_total) $(metric qscore_unknown_items_total) $(metric qscore_unknown_history_items_total)" "0 0 0"
+stop_server
+good f1 | q-score -m "$M" --warmup warm.ndjson --stats warm.st >/dev/null 2>&1
+eq "warm-up in the filter: only the request read is counted" "$(jq -c '[.in, .unknown_items, .unknown_history_items]' warm.st | tail -1)" "[1,0,0]"
+
 t_done

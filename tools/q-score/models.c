@@ -318,6 +318,8 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
     size_t *scored, char *err, size_t errlen)
 {
 	struct qs_worker *w = ms->warm;
+	struct qs_counters uncounted = { 0 };
+	struct qs_config cf = *ms->o.cf;
 	struct jbuf out = { 0 };
 	char rerr[256], id[257], first_err[256] = "";
 	const char *p = buf, *end = buf + len, *nl;
@@ -330,6 +332,9 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
 		w->ws_dims = m->net->dm;
 		w->ws = qnet_ws_new(&w->ws_dims);
 	}
+	/* warm-up requests are not served: their counts go nowhere, they read and refresh no user's history */
+	cf.counters = &uncounted;
+	cf.history = NULL;
 	qnet_state(m->net, w->ws, NULL, 0, NULL);
 	for (r = 0; r < rows && r < 64; r++)
 		if (!isfinite(qnet_q(m->net, w->ws, emb_row(m->emb, r), NULL))) {
@@ -344,7 +349,7 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
 			continue;
 		tried++;
 		out.len = 0;
-		if (qs_score_text(w, ms->o.cf, m, p, (size_t)(nl - p), &out, id, rerr, sizeof rerr) == 0)
+		if (qs_score_text(w, &cf, m, p, (size_t)(nl - p), &out, id, rerr, sizeof rerr) == 0)
 			ok++;
 		else {
 			if (first_err[0] == '\0')
