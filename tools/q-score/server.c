@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -71,8 +72,8 @@ struct tstats {
  * since when it has been at it.
  */
 struct conn_slot {
-	int used;
-	int64_t since_ms, deadline_ms;
+	int used;			/* under cmu */
+	_Atomic int64_t since_ms, deadline_ms;	/* set by the connection's thread without a lock */
 };
 
 struct qs_server {
@@ -80,8 +81,8 @@ struct qs_server {
 	struct MHD_Daemon *d;
 	/* the connections, watched by the reaper: a slow one is shut down at its deadline */
 	pthread_mutex_t cmu;
-	struct conn_slot *slots;	/* by socket */
-	size_t nslots;
+	struct conn_slot *slots;	/* by socket, as many as the open-file limit (a socket past it is not watched) */
+	size_t nslots, hiwater;		/* slots; one past the highest socket seen */
 	unsigned nopen;
 	pthread_t reaper;
 	int reaper_started;
@@ -561,7 +562,7 @@ mono_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -581,12 +582,10 @@ conn_deadline(struct qs_server *s, struct MHD_Connection *c, int64_t ms)
 	int fd = conn_fd(c);
 	int64_t now = mono_ms();
 
-	pthread_mutex_lock(&s->cmu);
-	if (fd >= 0 && (size_t)fd < s->nslots && s->slots[fd].used) {
-		s->slots[fd].since_ms = now;
-		s->slots[fd].deadline_ms = ms < 0 ? 0 : now + ms;
-	}
-	pthread_mutex_unlock(&s->cmu);
+	if (fd < 0 || (size_t)fd >= s->nslots)
+		return;
+	atomic_store_explicit(&s->slots[fd].since_ms, now, memory_order_relaxed);
+	atomic_store_explicit(&s->slots[fd].deadline_ms, ms < 0 ? 0 : now + ms, memory_order_relaxed);
 }
 
 /* Records a connection accepted (its first request due within --read-timeout) or closed. */
@@ -594,29 +593,24 @@ static void
 on_connection(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code)
 {
 	struct qs_server *s = cls;
+	int64_t now = mono_ms();
 	int fd;
-	size_t n;
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		if ((fd = conn_fd(c)) < 0)
+		if ((fd = conn_fd(c)) < 0 || (size_t)fd >= s->nslots)
 			return;
 		*socket_context = (void *)(intptr_t)(fd + 1);
 	} else if ((fd = (int)(intptr_t)*socket_context - 1) < 0)
 		return;
 	pthread_mutex_lock(&s->cmu);
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		if ((size_t)fd >= s->nslots) {
-			for (n = s->nslots ? s->nslots : 1024; n <= (size_t)fd; n *= 2)
-				;
-			s->slots = xreallocarray(s->slots, n, sizeof *s->slots);
-			memset(s->slots + s->nslots, 0, (n - s->nslots) * sizeof *s->slots);
-			s->nslots = n;
-		}
 		s->slots[fd].used = 1;
-		s->slots[fd].since_ms = mono_ms();
-		s->slots[fd].deadline_ms = s->slots[fd].since_ms + (int64_t)s->o.read_timeout_s * 1000;
+		atomic_store(&s->slots[fd].since_ms, now);
+		atomic_store(&s->slots[fd].deadline_ms, now + (int64_t)s->o.read_timeout_s * 1000);
 		s->nopen++;
-	} else if ((size_t)fd < s->nslots && s->slots[fd].used) {
+		if ((size_t)fd >= s->hiwater)
+			s->hiwater = (size_t)fd + 1;
+	} else if (s->slots[fd].used) {
 		/* before libmicrohttpd closes the socket: the reaper never shuts down a number reused */
 		s->slots[fd].used = 0;
 		s->nopen--;
@@ -639,7 +633,7 @@ reaper_main(void *arg)
 	unsigned high = s->o.max_conns - s->o.max_conns / 8, low = s->o.max_conns - s->o.max_conns / 4, open;
 	struct timespec tick = { 0, 100000000 };
 	struct conn_slot *sl;
-	int64_t now;
+	int64_t now, deadline;
 	size_t fd;
 	int crowded;
 
@@ -649,18 +643,18 @@ reaper_main(void *arg)
 		pthread_mutex_lock(&s->cmu);
 		open = s->nopen;
 		crowded = open >= high;
-		for (fd = 0; fd < s->nslots; fd++) {
+		for (fd = 0; fd < s->hiwater; fd++) {
 			sl = &s->slots[fd];
-			if (!sl->used || sl->deadline_ms == 0)
+			if (!sl->used || (deadline = atomic_load(&sl->deadline_ms)) == 0)
 				continue;
-			if (now >= sl->deadline_ms)
+			if (now >= deadline)
 				atomic_fetch_add(&s->slow_closed, 1);
-			else if (crowded && open > low && now - sl->since_ms >= 1000)
+			else if (crowded && open > low && now - atomic_load(&sl->since_ms) >= 1000)
 				atomic_fetch_add(&s->evicted, 1);
 			else
 				continue;
 			shutdown((int)fd, SHUT_RDWR);
-			sl->deadline_ms = 0;
+			atomic_store(&sl->deadline_ms, 0);
 			open--;
 		}
 		pthread_mutex_unlock(&s->cmu);
@@ -857,6 +851,7 @@ qs_server_start(const struct qs_server_opts *o)
 	struct qs_server *s = xcalloc(1, sizeof *s);
 	struct sockaddr_storage bound;
 	socklen_t blen = sizeof bound;
+	struct rlimit rl;
 	char host[NI_MAXHOST], port[NI_MAXSERV];
 	int lfd;
 
@@ -864,6 +859,10 @@ qs_server_start(const struct qs_server_opts *o)
 	s->serial = atomic_fetch_add(&server_serial, 1) + 1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_mutex_init(&s->cmu, NULL);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1 << 20)
+		rl.rlim_cur = 1 << 20;
+	s->nslots = (size_t)rl.rlim_cur;
+	s->slots = xcalloc(s->nslots, sizeof *s->slots);
 	if (qs_parse_listen(o->listen, &s->addr) != 0 || (lfd = listen_on(o->listen, &s->addr)) < 0)
 		goto err;
 	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
