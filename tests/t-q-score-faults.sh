@@ -61,6 +61,8 @@ start_server --max-connections 200
 eq "aborted uploads: 400 sent" "$(qscore-slow -p "$P" -a 400)" "400"
 # they hold no socket: the server answers at once (before, they were held until --timeout, 30 s)
 eq "after 400 aborted uploads /healthz answers" "$(timeout 10 qscore-http "$URL/healthz")" "200"
+open_now() { [ "$(metric qscore_connections_open)" = 1 ]; }
+ok "  and every aborted upload's connection is released (only /metrics' own is open)" wait_until 10 open_now
 stop_server
 start_server --max-connections 100 --read-timeout 2
 bg qscore-slow -p "$P" -s 150 -i 100 -f slow.st
