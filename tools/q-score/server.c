@@ -912,11 +912,33 @@ err:
 	return NULL;
 }
 
+/*
+ * Whether every open connection has been idle between two requests for
+ * DRAIN_IDLE_MS at least (a client that has just had an answer may be
+ * sending its next request on the same connection).
+ */
+#define DRAIN_IDLE_MS 500
+static int
+all_idle(struct qs_server *s, int64_t now)
+{
+	int64_t deadline;
+	size_t fd;
+	int idle = 1;
+
+	pthread_mutex_lock(&s->cmu);
+	for (fd = 0; fd < s->hiwater && idle; fd++)
+		if (s->slots[fd].used && ((deadline = atomic_load(&s->slots[fd].deadline_ms)) == 0 ||
+		    now - atomic_load(&s->slots[fd].since_ms) < DRAIN_IDLE_MS))
+			idle = 0;
+	pthread_mutex_unlock(&s->cmu);
+	return idle;
+}
+
 void
 qs_server_drain(struct qs_server *s, unsigned secs)
 {
 	struct timespec tick = { 0, 10000000 };
-	int64_t end = mono_ms() + (int64_t)secs * 1000;
+	int64_t end = mono_ms() + (int64_t)secs * 1000, now;
 	MHD_socket fd;
 	unsigned left;
 
@@ -926,9 +948,10 @@ qs_server_drain(struct qs_server *s, unsigned secs)
 	fd = MHD_quiesce_daemon(s->d);
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);
-	while ((left = atomic_load(&s->inflight)) > 0 && mono_ms() < end)
+	/* every answer now closes its connection: wait until none is busy or about to be */
+	while ((now = mono_ms()) < end && (atomic_load(&s->inflight) > 0 || !all_idle(s, now)))
 		nanosleep(&tick, NULL);
-	if (left > 0)
+	if ((left = atomic_load(&s->inflight)) > 0)
 		diag_warn("%u requests still in flight after %u s: dropped", left, secs);
 }
 
