@@ -17,26 +17,32 @@
 #include "tfile.h"
 #include "xalloc.h"
 
+#define NET_DIMS 13	/* d, L, nkern, kw[4], F, C, X, H, target, reserved */
+
 /* ---- The network file ---- */
 
-static void shape_str(const uint32_t *shape, uint32_t rank, char *out, size_t n)
+static void
+shape_str(const uint32_t *shape, uint32_t rank, char *out, size_t n)
 {
 	size_t k = 0;
+	uint32_t i;
+
 	out[0] = 0;
-	for (uint32_t i = 0; i < rank && k < n; i++)
+	for (i = 0; i < rank && k < n; i++)
 		k += snprintf(out + k, n - k, i ? "×%u" : "%u", shape[i]);
 }
 
-#define NET_DIMS 13	/* d, L, nkern, kw[4], F, C, X, H, target, reserved */
-
-int model_net_write(const struct qnet *net, const char *path, char *err, size_t errlen)
+int
+model_net_write(const struct qnet *net, const char *path, char *err, size_t errlen)
 {
 	struct tfile_tensor t[QNET_NTENSORS + 1];
 	uint32_t dims[NET_DIMS] = {
 		net->dm.d, net->dm.L, net->dm.nkern, net->dm.kw[0], net->dm.kw[1], net->dm.kw[2], net->dm.kw[3],
 		net->dm.F, net->dm.C, net->dm.X, net->dm.H, net->target, 0
 	};
-	uint32_t n = 0;
+	uint32_t n;
+	int k;
+
 	memset(t, 0, sizeof t);
 	strcpy(t[0].name, "dims");
 	t[0].dtype = TFILE_U32;
@@ -44,7 +50,7 @@ int model_net_write(const struct qnet *net, const char *path, char *err, size_t 
 	t[0].shape[0] = NET_DIMS;
 	t[0].data = dims;
 	n = 1;
-	for (int k = 0; k < QNET_NTENSORS; k++) {
+	for (k = 0; k < QNET_NTENSORS; k++) {
 		if (qnet_tensor_size(&net->dm, k) == 0)
 			continue;
 		strcpy(t[n].name, qnet_tensor_name(k));
@@ -56,54 +62,78 @@ int model_net_write(const struct qnet *net, const char *path, char *err, size_t 
 	return tfile_write(path, MODEL_NET_MAGIC, t, n, err, errlen);
 }
 
-struct qnet *model_net_load(const char *path, const struct qnet_dims *want, char *err, size_t errlen)
+/* The dims of tensor 'dims' (v) checked, and against want (may be NULL). 0, or -1 with err. */
+static int
+net_dims(const char *path, const uint32_t *v, const struct qnet_dims *want, struct qnet_dims *dm,
+    char *err, size_t errlen)
 {
-	struct tfile f;
-	struct qnet *net = NULL;
+	static const char *const names[] = { "d", "L", "nkern", "kw0", "kw1", "kw2", "kw3", "F", "C", "X", "H" };
+	uint32_t w[11];
 	char why[200];
+	int i;
+
+	*dm = (struct qnet_dims){ .d = v[0], .L = v[1], .nkern = v[2], .kw = { v[3], v[4], v[5], v[6] },
+		.F = v[7], .C = v[8], .X = v[9], .H = v[10] };
+	if (qnet_dims_check(dm, why, sizeof why) < 0) {
+		tfile_errf(err, errlen, "%s: bad dims: %s", path, why);
+		return -1;
+	}
+	if (v[11] > QNET_TARGET_SLATE) {
+		tfile_errf(err, errlen, "%s: unknown target kind %u", path, v[11]);
+		return -1;
+	}
+	if (!want)
+		return 0;
+	w[0] = want->d;
+	w[1] = want->L;
+	w[2] = want->nkern;
+	for (i = 0; i < 4; i++)
+		w[3 + i] = want->kw[i];
+	w[7] = want->F;
+	w[8] = want->C;
+	w[9] = want->X;
+	w[10] = want->H;
+	for (i = 0; i < 11; i++) {
+		if (w[i] != v[i]) {
+			tfile_errf(err, errlen, "%s: wrong dims: %s is %u, want %u", path, names[i], v[i], w[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct qnet *
+model_net_load(const char *path, const struct qnet_dims *want, char *err, size_t errlen)
+{
+	const struct tfile_tensor *td, *t;
+	struct qnet *net = NULL;
+	struct qnet_dims dm;
+	struct tfile f;
+	char got[64], exp[64];
+	uint32_t sh[3];
+	int k, rank;
+
 	if (tfile_open(&f, path, MODEL_NET_MAGIC, "network", err, errlen) < 0)
 		return NULL;
-	const struct tfile_tensor *td = tfile_get(&f, "dims", TFILE_U32, 1, err, errlen);
+	td = tfile_get(&f, "dims", TFILE_U32, 1, err, errlen);
 	if (!td)
 		goto err;
 	if (td->shape[0] != NET_DIMS) {
 		tfile_errf(err, errlen, "%s: tensor 'dims': %u entries, want %d", path, td->shape[0], NET_DIMS);
 		goto err;
 	}
-	const uint32_t *v = td->data;
-	struct qnet_dims dm = { .d = v[0], .L = v[1], .nkern = v[2], .kw = { v[3], v[4], v[5], v[6] },
-		.F = v[7], .C = v[8], .X = v[9], .H = v[10] };
-	if (qnet_dims_check(&dm, why, sizeof why) < 0) {
-		tfile_errf(err, errlen, "%s: bad dims: %s", path, why);
+	if (net_dims(path, td->data, want, &dm, err, errlen) < 0)
 		goto err;
-	}
-	if (v[11] > QNET_TARGET_SLATE) {
-		tfile_errf(err, errlen, "%s: unknown target kind %u", path, v[11]);
-		goto err;
-	}
-	if (want) {
-		static const char *const names[] = { "d", "L", "nkern", "kw0", "kw1", "kw2", "kw3", "F", "C", "X", "H" };
-		const uint32_t w[11] = { want->d, want->L, want->nkern, want->kw[0], want->kw[1], want->kw[2],
-			want->kw[3], want->F, want->C, want->X, want->H };
-		for (int i = 0; i < 11; i++) {
-			if (w[i] != v[i]) {
-				tfile_errf(err, errlen, "%s: wrong dims: %s is %u, want %u", path, names[i], v[i], w[i]);
-				goto err;
-			}
-		}
-	}
 	net = qnet_new(&dm);
-	net->target = v[11];
-	for (int k = 0; k < QNET_NTENSORS; k++) {
-		uint32_t sh[3];
-		int rank = qnet_tensor_shape(&dm, k, sh);
+	net->target = ((const uint32_t *)td->data)[11];
+	for (k = 0; k < QNET_NTENSORS; k++) {
+		rank = qnet_tensor_shape(&dm, k, sh);
 		if (qnet_tensor_size(&dm, k) == 0)
 			continue;
-		const struct tfile_tensor *t = tfile_get(&f, qnet_tensor_name(k), TFILE_F32, (uint32_t)rank, err, errlen);
+		t = tfile_get(&f, qnet_tensor_name(k), TFILE_F32, (uint32_t)rank, err, errlen);
 		if (!t)
 			goto err;
 		if (memcmp(t->shape, sh, (size_t)rank * sizeof *sh) != 0) {
-			char got[64], exp[64];
 			shape_str(t->shape, t->rank, got, sizeof got);
 			shape_str(sh, (uint32_t)rank, exp, sizeof exp);
 			tfile_errf(err, errlen, "%s: tensor '%s': shape %s, want %s", path, t->name, got, exp);
@@ -121,18 +151,22 @@ err:
 
 /* ---- Versions ---- */
 
-char *model_version_dir(const char *modeldir, uint32_t version)
+char *
+model_version_dir(const char *modeldir, uint32_t version)
 {
 	return xasprintf("%s/%010u", modeldir, version);
 }
 
 /* A version directory name: exactly 10 digits, > 0. */
-static int parse_version(const char *name, uint32_t *v)
+static int
+parse_version(const char *name, uint32_t *v)
 {
+	uint64_t x = 0;
+	int i;
+
 	if (strlen(name) != 10)
 		return 0;
-	uint64_t x = 0;
-	for (int i = 0; i < 10; i++) {
+	for (i = 0; i < 10; i++) {
 		if (name[i] < '0' || name[i] > '9')
 			return 0;
 		x = x * 10 + (uint64_t)(name[i] - '0');
@@ -143,26 +177,32 @@ static int parse_version(const char *name, uint32_t *v)
 	return 1;
 }
 
-static int cmp_u32(const void *a, const void *b)
+static int
+cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
 	return x < y ? -1 : x > y;
 }
 
-int model_versions(const char *modeldir, uint32_t **out, size_t *n, char *err, size_t errlen)
+int
+model_versions(const char *modeldir, uint32_t **out, size_t *n, char *err, size_t errlen)
 {
+	struct dirent *de;
+	size_t cap = 0;
+	uint32_t v;
+	DIR *dp;
+
 	*out = NULL;
 	*n = 0;
-	DIR *dp = opendir(modeldir);
+	dp = opendir(modeldir);
 	if (!dp) {
 		if (errno == ENOENT)
 			return 0;
-		return tfile_errf(err, errlen, "%s: %s", modeldir, strerror(errno)), -1;
+		tfile_errf(err, errlen, "%s: %s", modeldir, strerror(errno));
+		return -1;
 	}
-	size_t cap = 0;
-	struct dirent *de;
 	while ((de = readdir(dp))) {
-		uint32_t v;
 		if (!parse_version(de->d_name, &v))
 			continue;
 		if (*n == cap) {
@@ -177,10 +217,12 @@ int model_versions(const char *modeldir, uint32_t **out, size_t *n, char *err, s
 	return 0;
 }
 
-int model_latest(const char *modeldir, uint32_t *version, char *err, size_t errlen)
+int
+model_latest(const char *modeldir, uint32_t *version, char *err, size_t errlen)
 {
 	uint32_t *v;
 	size_t n;
+
 	if (model_versions(modeldir, &v, &n, err, errlen) < 0)
 		return -1;
 	if (n == 0)
@@ -190,9 +232,13 @@ int model_latest(const char *modeldir, uint32_t *version, char *err, size_t errl
 	return 1;
 }
 
-static int info_get_u64(json_t *o, const char *k, uint64_t *out)
+/* ---- Manifests ---- */
+
+static int
+info_get_u64(json_t *o, const char *k, uint64_t *out)
 {
 	json_t *v = json_object_get(o, k);
+
 	if (!v)
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < 0)
@@ -201,9 +247,11 @@ static int info_get_u64(json_t *o, const char *k, uint64_t *out)
 	return 0;
 }
 
-static int info_get_num(json_t *o, const char *k, double *out)
+static int
+info_get_num(json_t *o, const char *k, double *out)
 {
 	json_t *v = json_object_get(o, k);
+
 	if (!v)
 		return 0;
 	if (!json_is_number(v))
@@ -212,9 +260,11 @@ static int info_get_num(json_t *o, const char *k, double *out)
 	return 0;
 }
 
-static int info_get_str(json_t *o, const char *k, char *out, size_t n)
+static int
+info_get_str(json_t *o, const char *k, char *out, size_t n)
 {
 	json_t *v = json_object_get(o, k);
+
 	if (!v)
 		return 0;
 	if (!json_is_string(v) || strlen(json_string_value(v)) >= n)
@@ -224,21 +274,27 @@ static int info_get_str(json_t *o, const char *k, char *out, size_t n)
 }
 
 /* The manifest at path, parsed; NULL with the reason in err. */
-static json_t *manifest_load(const char *path, char *err, size_t errlen)
+static json_t *
+manifest_load(const char *path, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	json_t *o;
+
+	o = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!o)
 		tfile_errf(err, errlen, "%s: %s", path, je.text);
 	return o;
 }
 
 /* The manifest's fields (o, read from path) into info. 0, or -1 with the reason in err. */
-static int info_parse(json_t *o, const char *path, struct model_info *info, char *err, size_t errlen)
+static int
+info_parse(json_t *o, const char *path, struct model_info *info, char *err, size_t errlen)
 {
-	memset(info, 0, sizeof *info);
 	uint64_t fmt = 0, version = 0, parent = 0, created = 0;
-	int bad = !json_is_object(o) ||
+	int bad;
+
+	memset(info, 0, sizeof *info);
+	bad = !json_is_object(o) ||
 	    info_get_u64(o, "format", &fmt) < 0 || info_get_u64(o, "version", &version) < 0 ||
 	    info_get_u64(o, "parent", &parent) < 0 || info_get_u64(o, "created_ms", &created) < 0 ||
 	    info_get_str(o, "mode", info->mode, sizeof info->mode) < 0 ||
@@ -248,50 +304,67 @@ static int info_parse(json_t *o, const char *path, struct model_info *info, char
 	    info_get_num(o, "w_pay", &info->w_pay) < 0 ||
 	    info_get_u64(o, "transitions", &info->transitions) < 0 || info_get_u64(o, "items", &info->items) < 0 ||
 	    info_get_u64(o, "unknown", &info->unknown) < 0 || info_get_u64(o, "updates", &info->updates) < 0;
-	if (bad)
-		return tfile_errf(err, errlen, "%s: a field has the wrong type", path), -1;
-	if (fmt != MODEL_FORMAT_VERSION)
-		return tfile_errf(err, errlen, "%s: format %llu, this build reads %d", path, (unsigned long long)fmt,
-		    MODEL_FORMAT_VERSION), -1;
+	if (bad) {
+		tfile_errf(err, errlen, "%s: a field has the wrong type", path);
+		return -1;
+	}
+	if (fmt != MODEL_FORMAT_VERSION) {
+		tfile_errf(err, errlen, "%s: format %llu, this build reads %d", path, (unsigned long long)fmt,
+		    MODEL_FORMAT_VERSION);
+		return -1;
+	}
 	if (info->rows[0] == '\0')
 		strcpy(info->rows, MODEL_ROWS_LEARNED);
 	if (strcmp(info->rows, MODEL_ROWS_LEARNED) != 0 && strcmp(info->rows, MODEL_ROWS_FEATURES) != 0 &&
-	    strcmp(info->rows, MODEL_ROWS_INIT_FEATURES) != 0 && strcmp(info->rows, MODEL_ROWS_INIT) != 0)
-		return tfile_errf(err, errlen, "%s: rows \"%s\": want \"%s\", \"%s\", \"%s\" or \"%s\"", path, info->rows,
-		    MODEL_ROWS_LEARNED, MODEL_ROWS_FEATURES, MODEL_ROWS_INIT_FEATURES, MODEL_ROWS_INIT), -1;
-	if (version == 0 || version > UINT32_MAX || parent > UINT32_MAX)
-		return tfile_errf(err, errlen, "%s: bad version", path), -1;
+	    strcmp(info->rows, MODEL_ROWS_INIT_FEATURES) != 0 && strcmp(info->rows, MODEL_ROWS_INIT) != 0) {
+		tfile_errf(err, errlen, "%s: rows \"%s\": want \"%s\", \"%s\", \"%s\" or \"%s\"", path, info->rows,
+		    MODEL_ROWS_LEARNED, MODEL_ROWS_FEATURES, MODEL_ROWS_INIT_FEATURES, MODEL_ROWS_INIT);
+		return -1;
+	}
+	if (version == 0 || version > UINT32_MAX || parent > UINT32_MAX) {
+		tfile_errf(err, errlen, "%s: bad version", path);
+		return -1;
+	}
 	info->version = (uint32_t)version;
 	info->parent = (uint32_t)parent;
 	info->created_ms = (int64_t)created;
 	return 0;
 }
 
-int model_info_read(const char *path, struct model_info *info, char *err, size_t errlen)
+int
+model_info_read(const char *path, struct model_info *info, char *err, size_t errlen)
 {
-	json_t *o = manifest_load(path, err, errlen);
-	if (!o)
-		return memset(info, 0, sizeof *info), -1;
-	int r = info_parse(o, path, info, err, errlen);
+	json_t *o;
+	int r;
+
+	o = manifest_load(path, err, errlen);
+	if (!o) {
+		memset(info, 0, sizeof *info);
+		return -1;
+	}
+	r = info_parse(o, path, info, err, errlen);
 	json_decref(o);
 	return r;
 }
 
 /* The manifest's "input" (o, read from path) into a malloc'd array. 0, or -1 with the reason in err. */
-static int input_parse(json_t *o, const char *path, struct model_input_pos **in, size_t *n,
-    char *err, size_t errlen)
+static int
+input_parse(json_t *o, const char *path, struct model_input_pos **in, size_t *n, char *err, size_t errlen)
 {
+	json_t *a, *e, *t, *p, *off;
+	size_t k;
+
 	*in = NULL;
 	*n = 0;
-	json_t *a = json_is_object(o) ? json_object_get(o, "input") : NULL;
-	if (!json_is_object(o) || (a && !json_is_array(a)))
-		return tfile_errf(err, errlen, "%s: %s", path,
-		    json_is_object(o) ? "\"input\" is not an array" : "not an object"), -1;
-	size_t k;
-	json_t *e;
+	a = json_is_object(o) ? json_object_get(o, "input") : NULL;
+	if (!json_is_object(o) || (a && !json_is_array(a))) {
+		tfile_errf(err, errlen, "%s: %s", path, json_is_object(o) ? "\"input\" is not an array" : "not an object");
+		return -1;
+	}
 	json_array_foreach(a, k, e) {
-		json_t *t = json_object_get(e, "topic"), *p = json_object_get(e, "partition"),
-		    *off = json_object_get(e, "offset");
+		t = json_object_get(e, "topic");
+		p = json_object_get(e, "partition");
+		off = json_object_get(e, "offset");
 		if (!json_is_string(t) || !json_is_integer(p) || !json_is_integer(off) ||
 		    json_integer_value(p) < 0 || json_integer_value(p) > INT32_MAX || json_integer_value(off) < 0) {
 			tfile_errf(err, errlen, "%s: input %zu: want a topic, a partition and an offset", path, k);
@@ -307,29 +380,42 @@ static int input_parse(json_t *o, const char *path, struct model_input_pos **in,
 	return 0;
 }
 
-int model_input_read(const char *path, struct model_input_pos **in, size_t *n, char *err, size_t errlen)
+int
+model_input_read(const char *path, struct model_input_pos **in, size_t *n, char *err, size_t errlen)
 {
-	json_t *o = manifest_load(path, err, errlen);
-	if (!o)
-		return *in = NULL, *n = 0, -1;
-	int r = input_parse(o, path, in, n, err, errlen);
+	json_t *o;
+	int r;
+
+	o = manifest_load(path, err, errlen);
+	if (!o) {
+		*in = NULL;
+		*n = 0;
+		return -1;
+	}
+	r = input_parse(o, path, in, n, err, errlen);
 	json_decref(o);
 	return r;
 }
 
-void model_input_free(struct model_input_pos *in, size_t n)
+void
+model_input_free(struct model_input_pos *in, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t i;
+
+	for (i = 0; i < n; i++)
 		free((char *)in[i].topic);
 	free(in);
 }
 
-/* Writes the manifest of info (and the dims of net, the input positions of pub) to path, fsynced. */
-static int info_write(const char *path, const struct model_info *info, const struct qnet *net,
-    const struct model_publication *pub, char *err, size_t errlen)
+/* The manifest of info (and the dims of net, the input positions of pub) as a new JSON object. */
+static json_t *
+info_json(const struct model_info *info, const struct qnet *net, const struct model_publication *pub)
 {
-	json_t *o = json_object(), *dims = json_object(), *kw = json_array(), *files = json_object();
-	for (uint32_t k = 0; k < net->dm.nkern; k++)
+	json_t *o = json_object(), *dims = json_object(), *kw = json_array(), *files = json_object(), *in;
+	uint32_t k;
+	size_t i;
+
+	for (k = 0; k < net->dm.nkern; k++)
 		json_array_append_new(kw, json_integer(net->dm.kw[k]));
 	json_object_set_new(dims, "d", json_integer(net->dm.d));
 	json_object_set_new(dims, "L", json_integer(net->dm.L));
@@ -358,15 +444,27 @@ static int info_write(const char *path, const struct model_info *info, const str
 	json_object_set_new(o, "dims", dims);
 	json_object_set_new(o, "files", files);
 	if (pub->ninput > 0) {
-		json_t *in = json_array();
-		for (size_t i = 0; i < pub->ninput; i++)
+		in = json_array();
+		for (i = 0; i < pub->ninput; i++)
 			json_array_append_new(in, json_pack("{s:s,s:i,s:I}", "topic", pub->input[i].topic,
 			    "partition", (int)pub->input[i].partition, "offset", (json_int_t)pub->input[i].offset));
 		json_object_set_new(o, "input", in);
 	}
-	char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+	return o;
+}
+
+/* Writes the manifest of info (and the dims of net, the input positions of pub) to path, fsynced. */
+static int
+info_write(const char *path, const struct model_info *info, const struct qnet *net,
+    const struct model_publication *pub, char *err, size_t errlen)
+{
+	json_t *o = info_json(info, net, pub);
+	char *s;
+	int r = -1, fd;
+
+	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
 	json_decref(o);
-	int r = -1, fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd >= 0 && tfile_write_all(fd, s, strlen(s)) == 0 && tfile_write_all(fd, "\n", 1) == 0 && fsync(fd) == 0)
 		r = 0;
 	if (r < 0)
@@ -379,36 +477,47 @@ static int info_write(const char *path, const struct model_info *info, const str
 	return r;
 }
 
+/* ---- Publishing ---- */
+
 /* Writes buf to path, fsynced. 0 or -1 with err. */
-static int write_file(const char *path, const void *buf, size_t n, char *err, size_t errlen)
+static int
+write_file(const char *path, const void *buf, size_t n, char *err, size_t errlen)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 || tfile_write_all(fd, buf, n) < 0 || fsync(fd) < 0) {
 		tfile_errf(err, errlen, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
-	if (close(fd) < 0)
-		return tfile_errf(err, errlen, "%s: %s", path, strerror(errno)), -1;
+	if (close(fd) < 0) {
+		tfile_errf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
 /* Copies a file (when a hard link is impossible), fsynced. */
-static int copy_file(const char *from, const char *to, char *err, size_t errlen)
+static int
+copy_file(const char *from, const char *to, char *err, size_t errlen)
 {
-	int in = open(from, O_RDONLY | O_CLOEXEC);
-	if (in < 0)
-		return tfile_errf(err, errlen, "%s: %s", from, strerror(errno)), -1;
-	int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	char buf[65536];
+	int in, out, st = 0;
+	ssize_t r;
+
+	in = open(from, O_RDONLY | O_CLOEXEC);
+	if (in < 0) {
+		tfile_errf(err, errlen, "%s: %s", from, strerror(errno));
+		return -1;
+	}
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (out < 0) {
 		tfile_errf(err, errlen, "%s: %s", to, strerror(errno));
 		close(in);
 		return -1;
 	}
-	char buf[65536];
-	ssize_t r;
-	int st = 0;
 	while ((r = read(in, buf, sizeof buf)) != 0) {
 		if (r < 0) {
 			if (errno == EINTR)
@@ -434,16 +543,20 @@ static int copy_file(const char *from, const char *to, char *err, size_t errlen)
 }
 
 /* Removes a directory of plain files. */
-static int remove_tree(const char *dir)
+static int
+remove_tree(const char *dir)
 {
-	DIR *dp = opendir(dir);
+	struct dirent *de;
+	DIR *dp;
+	char *p;
+
+	dp = opendir(dir);
 	if (!dp)
 		return errno == ENOENT ? 0 : -1;
-	struct dirent *de;
 	while ((de = readdir(dp))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		char *p = xasprintf("%s/%s", dir, de->d_name);
+		p = xasprintf("%s/%s", dir, de->d_name);
 		unlink(p);
 		free(p);
 	}
@@ -451,32 +564,45 @@ static int remove_tree(const char *dir)
 	return rmdir(dir);
 }
 
-int model_prune(const char *modeldir, unsigned keep, char *err, size_t errlen)
+/* Removes the .tmp-PID-* directories of writers that no longer run. */
+static void
+remove_dead_tmp(const char *modeldir)
 {
-	int st = 0;
-	DIR *dp = opendir(modeldir);
-	if (dp) {
-		struct dirent *de;
-		while ((de = readdir(dp))) {
-			long pid;
-			if (sscanf(de->d_name, ".tmp-%ld-", &pid) != 1 || pid <= 0)
-				continue;
-			if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-				continue;
-			char *p = xasprintf("%s/%s", modeldir, de->d_name);
-			remove_tree(p);
-			free(p);
-		}
-		closedir(dp);
+	struct dirent *de;
+	DIR *dp;
+	long pid;
+	char *p;
+
+	dp = opendir(modeldir);
+	if (!dp)
+		return;
+	while ((de = readdir(dp))) {
+		if (sscanf(de->d_name, ".tmp-%ld-", &pid) != 1 || pid <= 0)
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		p = xasprintf("%s/%s", modeldir, de->d_name);
+		remove_tree(p);
+		free(p);
 	}
+	closedir(dp);
+}
+
+int
+model_prune(const char *modeldir, unsigned keep, char *err, size_t errlen)
+{
+	uint32_t *v;
+	size_t n, i;
+	char *p;
+	int st = 0;
+
+	remove_dead_tmp(modeldir);
 	if (keep == 0)
 		return 0;
-	uint32_t *v;
-	size_t n;
 	if (model_versions(modeldir, &v, &n, err, errlen) < 0)
 		return -1;
-	for (size_t i = 0; i + keep < n; i++) {
-		char *p = model_version_dir(modeldir, v[i]);
+	for (i = 0; i + keep < n; i++) {
+		p = model_version_dir(modeldir, v[i]);
 		if (remove_tree(p) < 0 && errno != ENOENT) {
 			tfile_errf(err, errlen, "%s: %s", p, strerror(errno));
 			st = -1;
@@ -487,21 +613,28 @@ int model_prune(const char *modeldir, unsigned keep, char *err, size_t errlen)
 	return st;
 }
 
-int model_store_check(const char *modeldir, char *err, size_t errlen)
+int
+model_store_check(const char *modeldir, char *err, size_t errlen)
 {
 	struct stat sb;
 	char *parent, *slash;
 	int rv = 0;
 
 	if (stat(modeldir, &sb) == 0) {
-		if (!S_ISDIR(sb.st_mode))
-			return tfile_errf(err, errlen, "%s: not a directory", modeldir), -1;
-		if (access(modeldir, W_OK | X_OK) < 0)
-			return tfile_errf(err, errlen, "%s: %s", modeldir, strerror(errno)), -1;
+		if (!S_ISDIR(sb.st_mode)) {
+			tfile_errf(err, errlen, "%s: not a directory", modeldir);
+			return -1;
+		}
+		if (access(modeldir, W_OK | X_OK) < 0) {
+			tfile_errf(err, errlen, "%s: %s", modeldir, strerror(errno));
+			return -1;
+		}
 		return 0;
 	}
-	if (errno != ENOENT)
-		return tfile_errf(err, errlen, "%s: %s", modeldir, strerror(errno)), -1;
+	if (errno != ENOENT) {
+		tfile_errf(err, errlen, "%s: %s", modeldir, strerror(errno));
+		return -1;
+	}
 	parent = xstrdup(modeldir);
 	while ((slash = strrchr(parent, '/')) != NULL && slash[1] == '\0' && slash != parent)
 		*slash = '\0';	/* trailing slashes */
@@ -523,16 +656,117 @@ int model_store_check(const char *modeldir, char *err, size_t errlen)
 	return rv;
 }
 
-int model_publish(const char *modeldir, const struct model_publication *pub, uint32_t *version,
+/* Writes the embedding file of pub to path: a link to pub->emb_link (else a copy), or pub->emb. 0 or -1. */
+static int
+write_emb(const struct model_publication *pub, const char *path, char *err, size_t errlen)
+{
+	int linkerr, r;
+	size_t k;
+
+	if (!pub->emb_link) {
+		if (!pub->emb) {
+			tfile_errf(err, errlen, "no embeddings to publish");
+			return -1;
+		}
+		return emb_write(pub->emb, path, err, errlen);
+	}
+	if (link(pub->emb_link, path) == 0)
+		return 0;
+	linkerr = errno;
+	r = pub->emb ? emb_write(pub->emb, path, err, errlen) : copy_file(pub->emb_link, path, err, errlen);
+	if (r < 0) {
+		k = strlen(err);
+		snprintf(err + k, errlen - k, " (after link %s: %s)", pub->emb_link, strerror(linkerr));
+	}
+	return r;
+}
+
+/* Writes the files of pub but the manifest into the directory tmp. 0 or -1 with err. */
+static int
+write_files(const char *tmp, const struct model_publication *pub, char *err, size_t errlen)
+{
+	char *p;
+	int r;
+
+	p = xasprintf("%s/%s", tmp, MODEL_NET_FILE);
+	r = model_net_write(pub->net, p, err, errlen);
+	free(p);
+	if (r < 0)
+		return -1;
+	p = xasprintf("%s/%s", tmp, MODEL_EMB_FILE);
+	r = write_emb(pub, p, err, errlen);
+	free(p);
+	if (r < 0)
+		return -1;
+	p = xasprintf("%s/%s", tmp, MODEL_WARMUP_FILE);
+	r = write_file(p, pub->warmup ? pub->warmup : "", pub->warmup ? pub->warmup_len : 0, err, errlen);
+	free(p);
+	return r;
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
+		return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)time(NULL) * 1000;
+}
+
+/*
+ * Gives the directory tmp the next free version number of modeldir (the
+ * manifest written for each number tried, latest the newest seen). 0 with
+ * *version set, or -1 with err.
+ */
+static int
+place_version(const char *modeldir, const char *tmp, uint32_t latest, struct model_info *info,
+    const struct model_publication *pub, uint32_t *version, char *err, size_t errlen)
+{
+	char *p, *final;
+	int attempt, r;
+
+	for (attempt = 0; attempt < 100; attempt++) {
+		info->version = latest + 1;
+		p = xasprintf("%s/%s", tmp, MODEL_MANIFEST_FILE);
+		r = info_write(p, info, pub->net, pub, err, errlen);
+		free(p);
+		if (r < 0)
+			return -1;
+		tfile_fsync_dir(tmp);
+		final = model_version_dir(modeldir, info->version);
+		if (rename(tmp, final) == 0) {
+			free(final);
+			*version = info->version;
+			return 0;
+		}
+		if (errno != EEXIST && errno != ENOTEMPTY) {
+			tfile_errf(err, errlen, "%s: rename: %s", final, strerror(errno));
+			free(final);
+			return -1;
+		}
+		/* another writer took that number: take the next */
+		free(final);
+		if (model_latest(modeldir, &latest, err, errlen) < 0)
+			return -1;
+	}
+	tfile_errf(err, errlen, "%s: no free version number", modeldir);
+	return -1;
+}
+
+int
+model_publish(const char *modeldir, const struct model_publication *pub, uint32_t *version,
     char *err, size_t errlen)
 {
 	static unsigned seq;
-	char *tmp = NULL, *p = NULL, *final = NULL;
 	struct model_info info = pub->info;
-
-	if (mkdir(modeldir, 0755) < 0 && errno != EEXIST)
-		return tfile_errf(err, errlen, "%s: %s", modeldir, strerror(errno)), -1;
 	uint32_t latest = 0;
+	char *tmp;
+
+	if (mkdir(modeldir, 0755) < 0 && errno != EEXIST) {
+		tfile_errf(err, errlen, "%s: %s", modeldir, strerror(errno));
+		return -1;
+	}
 	if (model_latest(modeldir, &latest, err, errlen) < 0)
 		return -1;
 	tmp = xasprintf("%s/.tmp-%ld-%u-%u", modeldir, (long)getpid(), latest + 1, seq++);
@@ -541,89 +775,48 @@ int model_publish(const char *modeldir, const struct model_publication *pub, uin
 		free(tmp);
 		return -1;
 	}
-	p = xasprintf("%s/%s", tmp, MODEL_NET_FILE);
-	if (model_net_write(pub->net, p, err, errlen) < 0)
+	if (write_files(tmp, pub, err, errlen) < 0)
 		goto err;
-	free(p);
-	p = xasprintf("%s/%s", tmp, MODEL_EMB_FILE);
-	if (pub->emb_link) {
-		if (link(pub->emb_link, p) < 0) {
-			int linkerr = errno;
-			if (pub->emb ? emb_write(pub->emb, p, err, errlen) < 0 : copy_file(pub->emb_link, p, err, errlen) < 0) {
-				size_t k = strlen(err);
-				snprintf(err + k, errlen - k, " (after link %s: %s)", pub->emb_link, strerror(linkerr));
-				goto err;
-			}
-		}
-	} else if (!pub->emb || emb_write(pub->emb, p, err, errlen) < 0) {
-		if (!pub->emb)
-			tfile_errf(err, errlen, "no embeddings to publish");
+	info.created_ms = now_ms();
+	if (place_version(modeldir, tmp, latest, &info, pub, version, err, errlen) < 0)
 		goto err;
-	}
-	free(p);
-	p = xasprintf("%s/%s", tmp, MODEL_WARMUP_FILE);
-	if (write_file(p, pub->warmup ? pub->warmup : "", pub->warmup ? pub->warmup_len : 0, err, errlen) < 0)
-		goto err;
-	free(p);
-	p = NULL;
-	info.created_ms = (int64_t)time(NULL) * 1000;
-	{
-		struct timespec ts;
-		if (clock_gettime(CLOCK_REALTIME, &ts) == 0)
-			info.created_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-	}
-	for (int attempt = 0; attempt < 100; attempt++) {
-		info.version = latest + 1;
-		p = xasprintf("%s/%s", tmp, MODEL_MANIFEST_FILE);
-		if (info_write(p, &info, pub->net, pub, err, errlen) < 0)
-			goto err;
-		free(p);
-		p = NULL;
-		tfile_fsync_dir(tmp);
-		final = model_version_dir(modeldir, info.version);
-		if (rename(tmp, final) == 0)
-			break;
-		if (errno != EEXIST && errno != ENOTEMPTY) {
-			tfile_errf(err, errlen, "%s: rename: %s", final, strerror(errno));
-			goto err;
-		}
-		/* another writer took that number: take the next */
-		free(final);
-		final = NULL;
-		if (model_latest(modeldir, &latest, err, errlen) < 0)
-			goto err;
-	}
-	if (!final) {
-		tfile_errf(err, errlen, "%s: no free version number", modeldir);
-		goto err;
-	}
 	tfile_fsync_dir(modeldir);
-	*version = info.version;
-	free(final);
 	free(tmp);
 	if (pub->keep && model_prune(modeldir, pub->keep, err, errlen) < 0)
 		return -1;
 	return 0;
 err:
-	free(p);
-	free(final);
 	remove_tree(tmp);
 	free(tmp);
 	return -1;
 }
 
-struct model *model_load_dir(const char *dir, char *err, size_t errlen)
+/* ---- Loading ---- */
+
+/* The manifest of the version in dir into m (its fields and the input it covers). 0, or -1 with err. */
+static int
+load_manifest(struct model *m, const char *dir, char *err, size_t errlen)
 {
-	struct model *m = xcalloc(1, sizeof *m);
-	m->dir = xstrdup(dir);
-	/* the manifest, read once: its fields and the input the version covers */
 	char *p = xasprintf("%s/%s", dir, MODEL_MANIFEST_FILE);
-	json_t *o = manifest_load(p, err, errlen);
-	int r = o && info_parse(o, p, &m->info, err, errlen) == 0 &&
+	json_t *o;
+	int r;
+
+	o = manifest_load(p, err, errlen);
+	r = o && info_parse(o, p, &m->info, err, errlen) == 0 &&
 	    input_parse(o, p, &m->input, &m->ninput, err, errlen) == 0 ? 0 : -1;
 	json_decref(o);
 	free(p);
-	if (r < 0)
+	return r;
+}
+
+struct model *
+model_load_dir(const char *dir, char *err, size_t errlen)
+{
+	struct model *m = xcalloc(1, sizeof *m);
+	char *p;
+
+	m->dir = xstrdup(dir);
+	if (load_manifest(m, dir, err, errlen) < 0)
 		goto err;
 	m->version = m->info.version;
 	p = xasprintf("%s/%s", dir, MODEL_NET_FILE);
@@ -649,17 +842,24 @@ err:
 	return NULL;
 }
 
-struct model *model_load(const char *modeldir, uint32_t version, char *err, size_t errlen)
+struct model *
+model_load(const char *modeldir, uint32_t version, char *err, size_t errlen)
 {
+	struct model *m;
+	char *dir;
+	int r;
+
 	if (version == 0) {
-		int r = model_latest(modeldir, &version, err, errlen);
+		r = model_latest(modeldir, &version, err, errlen);
 		if (r < 0)
 			return NULL;
-		if (r == 0)
-			return tfile_errf(err, errlen, "%s: no model version", modeldir), NULL;
+		if (r == 0) {
+			tfile_errf(err, errlen, "%s: no model version", modeldir);
+			return NULL;
+		}
 	}
-	char *dir = model_version_dir(modeldir, version);
-	struct model *m = model_load_dir(dir, err, errlen);
+	dir = model_version_dir(modeldir, version);
+	m = model_load_dir(dir, err, errlen);
 	free(dir);
 	if (m && m->version != version) {
 		tfile_errf(err, errlen, "%s: manifest says version %u", m->dir, m->version);
@@ -669,7 +869,8 @@ struct model *model_load(const char *modeldir, uint32_t version, char *err, size
 	return m;
 }
 
-void model_free(struct model *m)
+void
+model_free(struct model *m)
 {
 	if (!m)
 		return;
