@@ -1,4 +1,5 @@
-/* emb.c: the item embedding table — growable in memory, or mapped from its checksummed file with the id index inside. */
+/* emb.c: the item embedding table — growable in memory, or loaded read-only from its checksummed file with the id index inside. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@ struct emb {
 	uint32_t nslots;	/* power of two */
 	/* growable tables */
 	size_t cap_rows, cap_ids;
-	/* mapped tables */
+	/* loaded tables: rows, id_off, ids and index point into file's bytes */
 	struct tfile *file;
 };
 
@@ -250,6 +251,17 @@ emb_id(const struct emb *e, uint32_t r, size_t *len)
 	return e->ids + e->id_off[r];
 }
 
+int64_t
+emb_nonfinite(const struct emb *e)
+{
+	size_t i, n = (size_t)e->n * e->d;
+
+	for (i = 0; i < n; i++)
+		if (!isfinite(e->rows[i]))
+			return (int64_t)(i / e->d);
+	return -1;
+}
+
 /* Sets tensor t: name, type, a shape of rank 1 or 2 (d1 0), data. */
 static void
 tensor_set(struct tfile_tensor *t, const char *name, uint32_t dtype, uint32_t d0, uint32_t d1, const void *data)
@@ -363,6 +375,7 @@ emb_load(const char *path, uint32_t want_d, char *err, size_t errlen)
 	struct emb *e = NULL;
 	const uint32_t *meta;
 	const char *id;
+	int64_t bad;
 	size_t len;
 	uint32_t r;
 
@@ -386,12 +399,19 @@ emb_load(const char *path, uint32_t want_d, char *err, size_t errlen)
 		id = emb_id(e, r, &len);
 		if (emb_find(e, id, len) != r) {
 			tfile_errf(err, errlen, "%s: index does not find row %u", path, r);
-			e->file = NULL;
-			free(e);
-			goto err;
+			goto err_emb;
 		}
 	}
+	bad = emb_nonfinite(e);
+	if (bad >= 0) {
+		id = emb_id(e, (uint32_t)bad, &len);
+		tfile_errf(err, errlen, "%s: row %lld ('%.*s'): not finite", path, (long long)bad, (int)len, id);
+		goto err_emb;
+	}
 	return e;
+err_emb:
+	e->file = NULL;
+	free(e);
 err:
 	tfile_close(f);
 	free(f);

@@ -19,8 +19,8 @@ struct emb;
 struct emb *emb_new(uint32_t d);
 /*
  * Maps an embedding file read-only and validates it (magic, version, sizes,
- * every crc32, the index). want_d 0 accepts any dimension. NULL with the
- * reason in err.
+ * every crc32, the index, every row finite). want_d 0 accepts any dimension.
+ * NULL with the reason in err.
  */
 struct emb *emb_load(const char *path, uint32_t want_d, char *err, size_t errlen);
 /* A growable in-memory copy of any table (e.g. to go on training a mapped one). Never NULL. */
@@ -57,6 +57,8 @@ uint32_t emb_add(struct emb *e, const char *id, size_t len);
  * not hold. 0, or -1 when nx != d (row untouched).
  */
 int emb_feature_row(float *row, uint32_t d, const float *x, uint32_t nx);
+/* The first row holding a NaN or an infinity, or -1 when every value is finite. */
+int64_t emb_nonfinite(const struct emb *e);
 /*
  * Writes the table to path atomically (temporary name in the same
  * directory, fsync, rename). 0, or -1 with the reason in err.

@@ -1,13 +1,15 @@
 /* model.c: the version store — the network file, manifests, versions, atomic publish, pruning, the validating loader. */
+#include <sys/stat.h>
+#include <sys/types.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +22,29 @@
 #define NET_DIMS 13	/* d, L, nkern, kw[4], F, C, X, H, target, reserved */
 
 /* ---- The network file ---- */
+
+/*
+ * The first non-finite parameter of net: 0 with *tensor and *elem set, or
+ * -1 when every parameter is finite.
+ */
+static int
+net_nonfinite(const struct qnet *net, int *tensor, size_t *elem)
+{
+	size_t i, n;
+	int k;
+
+	for (k = 0; k < QNET_NTENSORS; k++) {
+		n = qnet_tensor_size(&net->dm, k);
+		for (i = 0; i < n; i++) {
+			if (!isfinite(net->p[net->off[k] + i])) {
+				*tensor = k;
+				*elem = i;
+				return 0;
+			}
+		}
+	}
+	return -1;
+}
 
 static void
 shape_str(const uint32_t *shape, uint32_t rank, char *out, size_t n)
@@ -111,6 +136,7 @@ model_net_load(const char *path, const struct qnet_dims *want, char *err, size_t
 	struct tfile f;
 	char got[64], exp[64];
 	uint32_t sh[3];
+	size_t elem;
 	int k, rank;
 
 	if (tfile_open(&f, path, MODEL_NET_MAGIC, "network", err, errlen) < 0)
@@ -140,6 +166,10 @@ model_net_load(const char *path, const struct qnet_dims *want, char *err, size_t
 			goto err;
 		}
 		memcpy(net->p + net->off[k], t->data, t->nbytes);
+	}
+	if (net_nonfinite(net, &k, &elem) == 0) {
+		tfile_errf(err, errlen, "%s: tensor '%s': element %zu is not finite", path, qnet_tensor_name(k), elem);
+		goto err;
 	}
 	tfile_close(&f);
 	return net;
@@ -704,6 +734,29 @@ write_files(const char *tmp, const struct model_publication *pub, char *err, siz
 	return r;
 }
 
+/* Refuses a publication with a parameter that is not finite. 0, or -1 with err. */
+static int
+check_finite(const char *modeldir, const struct model_publication *pub, char *err, size_t errlen)
+{
+	const char *id;
+	int64_t row;
+	size_t elem, len;
+	int k;
+
+	if (net_nonfinite(pub->net, &k, &elem) == 0) {
+		tfile_errf(err, errlen, "%s: not published: network tensor '%s' element %zu is not finite", modeldir,
+		    qnet_tensor_name(k), elem);
+		return -1;
+	}
+	if (pub->emb && !pub->emb_link && (row = emb_nonfinite(pub->emb)) >= 0) {
+		id = emb_id(pub->emb, (uint32_t)row, &len);
+		tfile_errf(err, errlen, "%s: not published: embedding row %lld ('%.*s') is not finite", modeldir,
+		    (long long)row, (int)len, id);
+		return -1;
+	}
+	return 0;
+}
+
 static int64_t
 now_ms(void)
 {
@@ -763,6 +816,8 @@ model_publish(const char *modeldir, const struct model_publication *pub, uint32_
 	uint32_t latest = 0;
 	char *tmp;
 
+	if (check_finite(modeldir, pub, err, errlen) < 0)
+		return -1;
 	if (mkdir(modeldir, 0755) < 0 && errno != EEXIST) {
 		tfile_errf(err, errlen, "%s: %s", modeldir, strerror(errno));
 		return -1;
