@@ -848,36 +848,155 @@ err:
 
 /* ---- Loading ---- */
 
-/* The manifest of the version in dir into m (its fields and the input it covers). 0, or -1 with err. */
-static int
-load_manifest(struct model *m, const char *dir, char *err, size_t errlen)
+/* The manifest at path, parsed, its fields and the input it covers read into m; NULL with err. */
+static json_t *
+load_manifest(struct model *m, const char *path, char *err, size_t errlen)
 {
-	char *p = xasprintf("%s/%s", dir, MODEL_MANIFEST_FILE);
 	json_t *o;
+
+	o = manifest_load(path, err, errlen);
+	if (o && (info_parse(o, path, &m->info, err, errlen) < 0 ||
+	    input_parse(o, path, &m->input, &m->ninput, err, errlen) < 0)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * The manifest's "files" (o, read from path) name the files of a version as
+ * this build does, and each it names is a file in dir. A manifest without
+ * "files" (written by hand) means the usual names. 0, or -1 with err.
+ */
+static int
+check_files(json_t *o, const char *path, const char *dir, char *err, size_t errlen)
+{
+	static const struct {
+		const char *key, *name;
+	} want[] = {
+		{ "net", MODEL_NET_FILE }, { "emb", MODEL_EMB_FILE }, { "warmup", MODEL_WARMUP_FILE },
+	};
+	json_t *files = json_object_get(o, "files"), *v;
+	struct stat sb;
+	size_t i;
+	char *p;
 	int r;
 
-	o = manifest_load(p, err, errlen);
-	r = o && info_parse(o, p, &m->info, err, errlen) == 0 &&
-	    input_parse(o, p, &m->input, &m->ninput, err, errlen) == 0 ? 0 : -1;
-	json_decref(o);
-	free(p);
-	return r;
+	if (!files)
+		return 0;
+	if (!json_is_object(files)) {
+		tfile_errf(err, errlen, "%s: files is not an object", path);
+		return -1;
+	}
+	for (i = 0; i < sizeof want / sizeof *want; i++) {
+		v = json_object_get(files, want[i].key);
+		if (!v)
+			continue;
+		if (!json_is_string(v)) {
+			tfile_errf(err, errlen, "%s: files: %s is not a string", path, want[i].key);
+			return -1;
+		}
+		if (strcmp(json_string_value(v), want[i].name) != 0) {
+			tfile_errf(err, errlen, "%s: files: %s is \"%s\", a version holds %s", path, want[i].key,
+			    json_string_value(v), want[i].name);
+			return -1;
+		}
+		p = xasprintf("%s/%s", dir, want[i].name);
+		r = stat(p, &sb);
+		if (r < 0 || !S_ISREG(sb.st_mode))
+			tfile_errf(err, errlen, "%s: files: %s: %s: %s", path, want[i].key, p,
+			    r < 0 ? strerror(errno) : "not a regular file");
+		free(p);
+		if (r < 0 || !S_ISREG(sb.st_mode))
+			return -1;
+	}
+	return 0;
+}
+
+/* Formats the kernel widths of dm as "[2,3]" into buf. */
+static void
+kernels_str(const struct qnet_dims *dm, char *buf, size_t n)
+{
+	size_t k = 0;
+	uint32_t i;
+
+	k += (size_t)snprintf(buf, n, "[");
+	for (i = 0; i < dm->nkern && k < n; i++)
+		k += (size_t)snprintf(buf + k, n - k, i ? ",%u" : "%u", dm->kw[i]);
+	if (k < n)
+		snprintf(buf + k, n - k, "]");
+}
+
+/*
+ * The manifest's "dims" (o, read from path) agree with the network's dm. A
+ * manifest without "dims" (written by hand) has nothing to check. 0, or -1
+ * with err.
+ */
+static int
+check_dims(json_t *o, const char *path, const struct qnet_dims *dm, char *err, size_t errlen)
+{
+	static const char *const names[] = { "d", "L", "F", "C", "X", "H" };
+	const uint32_t have[] = { dm->d, dm->L, dm->F, dm->C, dm->X, dm->H };
+	json_t *dims = json_object_get(o, "dims"), *v, *kw;
+	char got[128], net[64];
+	size_t i;
+	int same;
+
+	if (!dims)
+		return 0;
+	if (!json_is_object(dims)) {
+		tfile_errf(err, errlen, "%s: dims is not an object", path);
+		return -1;
+	}
+	for (i = 0; i < sizeof names / sizeof *names; i++) {
+		v = json_object_get(dims, names[i]);
+		if (!v)
+			continue;
+		if (!json_is_integer(v)) {
+			tfile_errf(err, errlen, "%s: dims: %s is not an integer", path, names[i]);
+			return -1;
+		}
+		if (json_integer_value(v) != (json_int_t)have[i]) {
+			tfile_errf(err, errlen, "%s: dims: %s is %lld, the network's %u", path, names[i],
+			    (long long)json_integer_value(v), have[i]);
+			return -1;
+		}
+	}
+	kw = json_object_get(dims, "kernels");
+	if (!kw)
+		return 0;
+	same = json_is_array(kw) && json_array_size(kw) == dm->nkern;
+	for (i = 0; same && i < dm->nkern; i++)
+		same = json_is_integer(json_array_get(kw, i)) &&
+		    json_integer_value(json_array_get(kw, i)) == (json_int_t)dm->kw[i];
+	if (!same) {
+		char *s = json_dumps(kw, JSON_COMPACT | JSON_ENCODE_ANY);
+
+		snprintf(got, sizeof got, "%s", s ? s : "?");
+		free(s);
+		kernels_str(dm, net, sizeof net);
+		tfile_errf(err, errlen, "%s: dims: kernels %s, the network's %s", path, got, net);
+		return -1;
+	}
+	return 0;
 }
 
 struct model *
 model_load_dir(const char *dir, char *err, size_t errlen)
 {
 	struct model *m = xcalloc(1, sizeof *m);
-	char *p;
+	char *mpath = xasprintf("%s/%s", dir, MODEL_MANIFEST_FILE), *p;
+	json_t *o;
 
 	m->dir = xstrdup(dir);
-	if (load_manifest(m, dir, err, errlen) < 0)
+	o = load_manifest(m, mpath, err, errlen);
+	if (!o || check_files(o, mpath, dir, err, errlen) < 0)
 		goto err;
 	m->version = m->info.version;
 	p = xasprintf("%s/%s", dir, MODEL_NET_FILE);
 	m->net = model_net_load(p, NULL, err, errlen);
 	free(p);
-	if (!m->net)
+	if (!m->net || check_dims(o, mpath, &m->net->dm, err, errlen) < 0)
 		goto err;
 	p = xasprintf("%s/%s", dir, MODEL_EMB_FILE);
 	m->emb = emb_load(p, m->net->dm.d, err, errlen);
@@ -887,12 +1006,16 @@ model_load_dir(const char *dir, char *err, size_t errlen)
 	m->feature_rows = strcmp(m->info.rows, MODEL_ROWS_FEATURES) == 0 ||
 	    strcmp(m->info.rows, MODEL_ROWS_INIT_FEATURES) == 0;
 	if (m->feature_rows && m->net->dm.d != m->net->dm.X) {
-		tfile_errf(err, errlen, "%s/%s: rows \"%s\" with d %u, the features X %u", dir, MODEL_MANIFEST_FILE,
-		    m->info.rows, m->net->dm.d, m->net->dm.X);
+		tfile_errf(err, errlen, "%s: rows \"%s\" with d %u, the features X %u", mpath, m->info.rows,
+		    m->net->dm.d, m->net->dm.X);
 		goto err;
 	}
+	json_decref(o);
+	free(mpath);
 	return m;
 err:
+	json_decref(o);
+	free(mpath);
 	model_free(m);
 	return NULL;
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t-model-store.sh: the model store under an operator's hands — versions with non-finite parameters refused by every tool.
+# t-model-store.sh: the model store under an operator's hands — versions with non-finite parameters or lying manifests refused by every tool.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T_TMP" || exit 1
@@ -41,5 +41,19 @@ q-score -m nan -i one.json >/dev/null 2>nanqs.err
 ok "q-score refuses it, naming the file and the tensor" grep -q "nan/0000000001/qnet.bin: tensor '.*': element 0 is not finite" nanqs.err
 q-train -q --evaluate -m nan -i tr.ndjson >/dev/null 2>naneval.err
 eq "q-train --evaluate of it: exit 1" "$?" "1"
+
+# ---- a manifest that lies about its files ----
+cp -r good lie && chmod -R u+w lie
+jq -c '.dims.d = 16' good/0000000001/manifest.json >lie/0000000001/manifest.json
+q-train -q --online -m lie -i tr.ndjson >/dev/null 2>lie.err
+eq "q-train --online over a manifest saying d=16 of a d=$(jq .dims.d good/0000000001/manifest.json) network: exit 1" "$?" "1"
+ok "  saying so" grep -q "lie/0000000001/manifest.json: dims: d is 16, the network's" lie.err
+eq "  nothing published" "$(ls lie | tr '\n' ' ')" "0000000001 "
+q-score -m lie -i one.json >/dev/null 2>lieqs.err
+ok "q-score refuses it too" grep -q "manifest.json: dims: d is 16" lieqs.err
+jq -c '.files.emb = "other.bin"' good/0000000001/manifest.json >lie/0000000001/manifest.json
+q-train -q --online -m lie -i tr.ndjson >/dev/null 2>lief.err
+eq "q-train --online over a manifest naming other files: exit 1" "$?" "1"
+ok "  saying so" grep -q 'manifest.json: files: emb is "other.bin"' lief.err
 
 t_done

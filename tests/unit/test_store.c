@@ -1,10 +1,12 @@
-/* test_store.c: the version store under bad parameters: a version with one that is not finite is never published, never loaded. */
+/* test_store.c: the version store under bad parameters and lying manifests. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "check.h"
 #include "model.h"
@@ -124,6 +126,72 @@ nonfinite_tests(void)
 	emb_free(be);
 }
 
+/* Rewrites key of the manifest of version v with the JSON text val. */
+static void
+manifest_set(const char *md, uint32_t v, const char *key, const char *val)
+{
+	const char *path = vpath(md, v, MODEL_MANIFEST_FILE);
+	json_t *o = json_load_file(path, 0, NULL), *x = json_loads(val, JSON_DECODE_ANY, NULL);
+	char *dot = strchr(key, '.'), k0[64];
+
+	snprintf(k0, sizeof k0, "%.*s", dot ? (int)(dot - key) : (int)strlen(key), key);
+	if (dot)
+		json_object_set_new(json_object_get(o, k0), dot + 1, x);
+	else
+		json_object_set_new(o, k0, x);
+	unlink(path);
+	CHECK(o && json_dump_file(o, path, 0) == 0, "rewrite %s", path);
+	json_decref(o);
+}
+
+/* A manifest's dims and files are checked against what the version holds. */
+static void
+manifest_tests(void)
+{
+	static const struct {
+		const char *key, *val, *want;
+	} lies[] = {
+		{ "dims.d", "16", "d is 16" },
+		{ "dims.H", "64", "H is 64" },
+		{ "dims.kernels", "[2, 4]", "kernels" },
+		{ "dims.C", "\"4\"", "dims" },
+		{ "dims", "[]", "dims" },
+		{ "files.emb", "\"other.bin\"", "other.bin" },
+		{ "files.net", "\"../0000000001/qnet.bin\"", "qnet.bin" },
+		{ "files.warmup", "7", "files" },
+		{ "files", "\"x\"", "files" },
+	};
+	struct qnet *net = small_net(8, 2);
+	struct emb *e = small_emb(8, 20);
+	struct model *m;
+	char md[300];
+	size_t i;
+	uint32_t v;
+
+	snprintf(md, sizeof md, "%s/lies", root);
+	for (i = 0; i < sizeof lies / sizeof *lies; i++) {
+		v = publish(md, net, e, NULL, 0);
+		CHECK(v > 0, "publish: %s", err);
+		m = model_load(md, v, err, sizeof err);
+		CHECK(m != NULL, "the version as published loads: %s", err);
+		model_free(m);
+		manifest_set(md, v, lies[i].key, lies[i].val);
+		m = model_load(md, v, err, sizeof err);
+		CHECK(!m && strstr(err, MODEL_MANIFEST_FILE) && strstr(err, lies[i].want),
+		    "a manifest whose %s is %s is refused: %s", lies[i].key, lies[i].val, m ? "loaded" : err);
+		model_free(m);
+	}
+	/* the warm-up file a manifest names must be there */
+	v = publish(md, net, e, NULL, 0);
+	unlink(vpath(md, v, MODEL_WARMUP_FILE));
+	m = model_load(md, v, err, sizeof err);
+	CHECK(!m && strstr(err, MODEL_WARMUP_FILE), "a version without the warm-up file it names is refused: %s",
+	    m ? "loaded" : err);
+	model_free(m);
+	qnet_free(net);
+	emb_free(e);
+}
+
 int
 main(void)
 {
@@ -135,6 +203,7 @@ main(void)
 		return 1;
 	}
 	nonfinite_tests();
+	manifest_tests();
 	snprintf(cmd, sizeof cmd, "chmod -R u+w %s; rm -rf %s", root, root);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", root);
