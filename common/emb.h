@@ -7,7 +7,7 @@
 /*
  * In memory a table grows as ids are added; on disk it is a tensor file
  * (tfile.h) of the rows, the ids and an open-addressing index, which a
- * reader maps and probes without parsing. See pageturn-model(5).
+ * reader loads and probes without parsing. See pageturn-model(5).
  */
 
 #define EMB_MAGIC "PTEMB\0\0\1"	/* 8 bytes */
@@ -18,20 +18,21 @@ struct emb;
 /* An empty, growable table of dimension d with its unknown row (zeros). Never NULL. */
 struct emb *emb_new(uint32_t d);
 /*
- * Maps an embedding file read-only and validates it (magic, version, sizes,
- * every crc32, the index, every row finite). want_d 0 accepts any dimension.
- * NULL with the reason in err.
+ * Reads an embedding file into memory of its own, read-only, and validates it
+ * (magic, version, sizes, every crc32, the index, every row finite). want_d
+ * 0 accepts any dimension. NULL with the reason in err. The table does not
+ * depend on the file afterwards: it may be rewritten, cut short or removed.
  */
 struct emb *emb_load(const char *path, uint32_t want_d, char *err, size_t errlen);
-/* A growable in-memory copy of any table (e.g. to go on training a mapped one). Never NULL. */
+/* A growable in-memory copy of any table (e.g. to go on training a loaded one). Never NULL. */
 struct emb *emb_dup(const struct emb *e);
-/* NULL is a no-op (unmaps a mapped table). */
+/* NULL is a no-op. */
 void emb_free(struct emb *e);
 
 uint32_t emb_dim(const struct emb *e);
 /* Number of rows, the unknown row included. */
 uint32_t emb_rows(const struct emb *e);
-/* The row index of id, or -1 when absent. O(1): a hash index, in the file when mapped. */
+/* The row index of id, or -1 when absent. O(1): a hash index, the file's own when loaded. */
 int64_t emb_find(const struct emb *e, const char *id, size_t len);
 /*
  * rows[i] = emb_find(e, ids[i], lens[i]) for i < n, the probes interleaved
@@ -45,9 +46,9 @@ const float *emb_row(const struct emb *e, uint32_t r);
 const float *emb_lookup(const struct emb *e, const char *id, size_t len, int *known);
 /* The id of row r (not NUL-terminated; *len gets its length). */
 const char *emb_id(const struct emb *e, uint32_t r, size_t *len);
-/* Writable row r of a growable table; NULL for a mapped one. */
+/* Writable row r of a growable table; NULL for a loaded one. */
 float *emb_row_mut(struct emb *e, uint32_t r);
-/* The row of id, adding a zeroed one when absent (growable tables only; returns 0 for a mapped table or an id longer than EMB_ID_MAX). */
+/* The row of id, adding a zeroed one when absent (growable tables only; returns 0 for a loaded table or an id longer than EMB_ID_MAX). */
 uint32_t emb_add(struct emb *e, const char *id, size_t len);
 /*
  * The row of an item under feature rows (q-train --feature-embeddings,

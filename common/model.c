@@ -1,6 +1,9 @@
 /* model.c: the version store — the network file, manifests, versions, atomic publish, pruning, the validating loader. */
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+
+#include <linux/fs.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -494,7 +497,8 @@ info_write(const char *path, const struct model_info *info, const struct qnet *n
 
 	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
 	json_decref(o);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
 	if (fd >= 0 && tfile_write_all(fd, s, strlen(s)) == 0 && tfile_write_all(fd, "\n", 1) == 0 && fsync(fd) == 0)
 		r = 0;
 	if (r < 0)
@@ -515,7 +519,7 @@ write_file(const char *path, const void *buf, size_t n, char *err, size_t errlen
 {
 	int fd;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
 	if (fd < 0 || tfile_write_all(fd, buf, n) < 0 || fsync(fd) < 0) {
 		tfile_errf(err, errlen, "%s: %s", path, strerror(errno));
 		if (fd >= 0)
@@ -529,12 +533,17 @@ write_file(const char *path, const void *buf, size_t n, char *err, size_t errlen
 	return 0;
 }
 
-/* Copies a file (when a hard link is impossible), fsynced. */
+/*
+ * Copies the file from to the new file to, fsynced: a reflink (FICLONE) where
+ * the file system shares extents copy-on-write, else copy_file_range(), else
+ * read and write. Never a hard link: the copy is a file of its own, which
+ * nobody rewriting from can reach. 0, or -1 with err.
+ */
 static int
-copy_file(const char *from, const char *to, char *err, size_t errlen)
+clone_file(const char *from, const char *to, char *err, size_t errlen)
 {
 	char buf[65536];
-	int in, out, st = 0;
+	int in, out, st = 0, plain = 0;
 	ssize_t r;
 
 	in = open(from, O_RDONLY | O_CLOEXEC);
@@ -548,20 +557,37 @@ copy_file(const char *from, const char *to, char *err, size_t errlen)
 		close(in);
 		return -1;
 	}
-	while ((r = read(in, buf, sizeof buf)) != 0) {
+	if (ioctl(out, FICLONE, in) == 0)
+		goto sync;
+	while ((r = copy_file_range(in, NULL, out, NULL, 1 << 30, 0)) != 0) {
+		if (r > 0)
+			continue;
+		if (errno == EINTR)
+			continue;
+		/* not across these file systems, or not by this kernel: the plain way, from the start */
+		if (errno == EXDEV || errno == ENOSYS || errno == EINVAL || errno == EOPNOTSUPP) {
+			plain = 1;
+			break;
+		}
+		st = -1;
+		goto done;
+	}
+	if (plain && (lseek(in, 0, SEEK_SET) < 0 || ftruncate(out, 0) < 0 || lseek(out, 0, SEEK_SET) < 0))
+		st = -1;
+	while (plain && st == 0 && (r = read(in, buf, sizeof buf)) != 0) {
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			st = -1;
 			break;
 		}
-		if (tfile_write_all(out, buf, (size_t)r) < 0) {
+		if (tfile_write_all(out, buf, (size_t)r) < 0)
 			st = -1;
-			break;
-		}
 	}
+sync:
 	if (st == 0 && fsync(out) < 0)
 		st = -1;
+done:
 	if (st < 0)
 		tfile_errf(err, errlen, "%s: %s", to, strerror(errno));
 	close(in);
@@ -686,12 +712,14 @@ model_store_check(const char *modeldir, char *err, size_t errlen)
 	return rv;
 }
 
-/* Writes the embedding file of pub to path: a link to pub->emb_link (else a copy), or pub->emb. 0 or -1. */
+/*
+ * Writes the embedding file of pub to path: pub->emb, or a copy of the file
+ * pub->emb_link (else pub->emb, when given). 0 or -1 with err.
+ */
 static int
 write_emb(const struct model_publication *pub, const char *path, char *err, size_t errlen)
 {
-	int linkerr, r;
-	size_t k;
+	int r;
 
 	if (!pub->emb_link) {
 		if (!pub->emb) {
@@ -700,14 +728,9 @@ write_emb(const struct model_publication *pub, const char *path, char *err, size
 		}
 		return emb_write(pub->emb, path, err, errlen);
 	}
-	if (link(pub->emb_link, path) == 0)
-		return 0;
-	linkerr = errno;
-	r = pub->emb ? emb_write(pub->emb, path, err, errlen) : copy_file(pub->emb_link, path, err, errlen);
-	if (r < 0) {
-		k = strlen(err);
-		snprintf(err + k, errlen - k, " (after link %s: %s)", pub->emb_link, strerror(linkerr));
-	}
+	r = clone_file(pub->emb_link, path, err, errlen);
+	if (r < 0 && pub->emb)
+		r = emb_write(pub->emb, path, err, errlen);
 	return r;
 }
 
@@ -720,11 +743,15 @@ write_files(const char *tmp, const struct model_publication *pub, char *err, siz
 
 	p = xasprintf("%s/%s", tmp, MODEL_NET_FILE);
 	r = model_net_write(pub->net, p, err, errlen);
+	if (r == 0 && chmod(p, 0444) < 0)
+		r = -1, tfile_errf(err, errlen, "%s: %s", p, strerror(errno));
 	free(p);
 	if (r < 0)
 		return -1;
 	p = xasprintf("%s/%s", tmp, MODEL_EMB_FILE);
 	r = write_emb(pub, p, err, errlen);
+	if (r == 0 && chmod(p, 0444) < 0)
+		r = -1, tfile_errf(err, errlen, "%s: %s", p, strerror(errno));
 	free(p);
 	if (r < 0)
 		return -1;

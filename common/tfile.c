@@ -228,16 +228,16 @@ err:
 void
 tfile_close(struct tfile *f)
 {
-	if (f->map && f->map != MAP_FAILED)
-		munmap(f->map, f->size);
-	f->map = NULL;
+	if (f->buf)
+		munmap(f->buf, f->size);
+	f->buf = NULL;
 }
 
-/* Checks the header of the mapped f. 0, or -1 with the reason in err. */
+/* Checks the header of f, read. 0, or -1 with the reason in err. */
 static int
 check_header(struct tfile *f, const char *magic, const char *kind, char *err, size_t errlen)
 {
-	const unsigned char *b = f->map;
+	const unsigned char *b = f->buf;
 	uint64_t want;
 	int k;
 
@@ -278,11 +278,11 @@ check_header(struct tfile *f, const char *magic, const char *kind, char *err, si
 	return 0;
 }
 
-/* Reads and checks directory entry i of the mapped f: its place, padding and checksum. 0, or -1 with err. */
+/* Reads and checks directory entry i of f, read: its place, padding and checksum. 0, or -1 with err. */
 static int
 check_tensor(struct tfile *f, uint32_t i, char *err, size_t errlen)
 {
-	const unsigned char *b = f->map, *e = b + TF_HEADER + (size_t)i * TF_ENTRY;
+	const unsigned char *b = f->buf, *e = b + TF_HEADER + (size_t)i * TF_ENTRY;
 	struct tfile_tensor *t = &f->t[i];
 	uint64_t cnt = 1, prev, k;
 	uint32_t r;
@@ -330,6 +330,27 @@ check_tensor(struct tfile *f, uint32_t i, char *err, size_t errlen)
 	return 0;
 }
 
+/* Reads the size bytes of fd into buf. 0, or -1 (errno set; 0 when the file ended early). */
+static int
+read_all(int fd, unsigned char *buf, size_t size)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < size) {
+		r = pread(fd, buf + got, size - got, (off_t)got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = 0;
+			return -1;
+		}
+		got += (size_t)r;
+	}
+	return 0;
+}
+
 int
 tfile_open(struct tfile *f, const char *path, const char *magic, const char *kind, char *err, size_t errlen)
 {
@@ -355,13 +376,25 @@ tfile_open(struct tfile *f, const char *path, const char *magic, const char *kin
 		tfile_errf(err, errlen, "%s: truncated: %zu bytes, shorter than the header", path, f->size);
 		return -1;
 	}
-	f->map = mmap(NULL, f->size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (f->map == MAP_FAILED) {
-		f->map = NULL;
-		tfile_errf(err, errlen, "%s: mmap: %s", path, strerror(errno));
+	/*
+	 * Private memory, not a mapping of the file: a file cut short later
+	 * cannot fault its reader. Populated at once (one fault a page costs
+	 * more than the read), read-only once read.
+	 */
+	f->buf = mmap(NULL, f->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (f->buf == MAP_FAILED) {
+		f->buf = NULL;
+		tfile_errf(err, errlen, "%s: %zu bytes: %s", path, f->size, strerror(errno));
+		close(fd);
 		return -1;
 	}
+	if (read_all(fd, f->buf, f->size) < 0) {
+		tfile_errf(err, errlen, "%s: %s", path, errno ? strerror(errno) : "truncated while being read");
+		close(fd);
+		goto err;
+	}
+	close(fd);
+	mprotect(f->buf, f->size, PROT_READ);
 	if (check_header(f, magic, kind, err, errlen) < 0)
 		goto err;
 	for (i = 0; i < f->n; i++)

@@ -22,7 +22,7 @@
 /* Element types. */
 enum { TFILE_F32 = 1, TFILE_U32 = 2, TFILE_U64 = 3, TFILE_U8 = 4 };
 
-/* One tensor of a file: on write, data points at the bytes; on read, into the mapping. */
+/* One tensor of a file: on write, data points at the bytes; on read, into the file's bytes in memory. */
 struct tfile_tensor {
 	char name[TFILE_NAME];
 	uint32_t dtype, rank;
@@ -32,10 +32,10 @@ struct tfile_tensor {
 	const void *data;
 };
 
-/* An open file: its bytes mapped, its directory read. */
+/* An open file: its bytes read into private memory, its directory read. */
 struct tfile {
 	const char *path;
-	void *map;
+	void *buf;
 	size_t size;
 	uint32_t n;
 	struct tfile_tensor t[TFILE_MAXT];
@@ -48,12 +48,13 @@ struct tfile {
  */
 int tfile_write(const char *path, const char *magic, struct tfile_tensor *t, uint32_t n, char *err, size_t errlen);
 /*
- * Maps and validates the file at path (magic of 8 bytes; kind names the file
- * in a message): 0, or -1 with the reason in err. f->path points at path,
- * which must outlive f.
+ * Reads the file at path into memory of its own and validates it (magic of 8
+ * bytes; kind names the file in a message): 0, or -1 with the reason in err.
+ * The bytes are a private copy, so the file may change or shrink afterwards
+ * without harm to f. f->path points at path, which must outlive f.
  */
 int tfile_open(struct tfile *f, const char *path, const char *magic, const char *kind, char *err, size_t errlen);
-/* Unmaps f; a closed f is a no-op. */
+/* Frees the bytes of f; a closed f is a no-op. */
 void tfile_close(struct tfile *f);
 /* The tensor called name with the given type and rank, or NULL with the reason in err. */
 const struct tfile_tensor *tfile_get(const struct tfile *f, const char *name, uint32_t dtype, uint32_t rank,

@@ -1,12 +1,54 @@
 #!/bin/sh
-# t-model-store.sh: the model store under an operator's hands — versions with non-finite parameters or lying manifests refused by every tool.
+# t-model-store.sh: the model store under an operator's hands — published files read-only and never shared, a served version that outlives its files being rewritten, versions with non-finite parameters or lying manifests refused by every tool.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T_TMP" || exit 1
 loadgen() { "$TOP/$B/bench/loadgen" "$@"; }
 
+# ---- published files: read-only, an unchanged table copied, not linked ----
+M=$T_TMP/models
+qscore-mkmodel -m "$M" -C 4 -X 2 -d 8 -L 5 -F 4 -H 8 -n 2000 -s 3 -c 2 >/dev/null 2>&1
+qscore-mkmodel -m other -C 4 -X 2 -d 8 -L 5 -F 4 -H 8 -n 3 -s 4 >/dev/null 2>&1
+eq "two versions published" "$(ls "$M" | tr '\n' ' ')" "0000000001 0000000002 "
+eq "every published file is read-only" "$(stat -c %a "$M"/*/* | sort -u)" "444"
+eq "version 2's unchanged emb.bin is a file of its own" "$(stat -c %h "$M"/0000000001/emb.bin "$M"/0000000002/emb.bin | tr '\n' ' ')" "1 1 "
+ok "  with version 1's bytes" cmp -s "$M"/0000000001/emb.bin "$M"/0000000002/emb.bin
+
+# ---- an older version's emb.bin rewritten in place under a q-score serving the newer ----
 loadgen -n 0 -d gen.ndjson -m 30 -I 80 -X 2 -C 4 -L 8 -s 5 2>/dev/null
 head -1 gen.ndjson >one.json
+rm -f port
+bg q-score -m "$M" --listen 127.0.0.1:0 --port-file port --threads 2 --poll-interval 100ms 2>server.err
+SPID=$!
+wait_until 20 test -s port
+URL=http://127.0.0.1:$(cat port)
+serving() { qscore-http -o models.out "$URL/v1/models" >/dev/null 2>&1 && jq -r .serving.version models.out; }
+served_is() { [ "$(serving)" = "$1" ]; }
+ok "q-score serves version 2" wait_until 20 served_is 2
+eq "a request is answered" "$(qscore-http -o body.out -D one.json "$URL/v1/score")" "200"
+# an operator copies another model's table over version 1's (cp writes in place)
+chmod u+w "$M"/0000000001/emb.bin
+cp other/0000000001/emb.bin "$M"/0000000001/emb.bin
+eq "after version 1's emb.bin is rewritten: answered" "$(qscore-http -o body.out -D one.json "$URL/v1/score")" "200"
+ok "  q-score is alive" kill -0 "$SPID"
+# the served version's own file cut short: what is loaded stays whole
+chmod u+w "$M"/0000000002/emb.bin
+head -c 1000 other/0000000001/emb.bin >short.bin
+cp short.bin "$M"/0000000002/emb.bin
+eq "after version 2's own emb.bin is cut short: answered" "$(qscore-http -o body.out -D one.json "$URL/v1/score")" "200"
+eq "  by version 2" "$(jq -r .model_version body.out)" "2"
+ok "  q-score is alive" kill -0 "$SPID"
+# a new version whose table is that short file is refused; version 2 goes on serving
+cp -r "$M"/0000000002 v3
+chmod -R u+w v3
+jq -c '.version = 3' v3/manifest.json >v3/m && mv v3/m v3/manifest.json
+mv v3 "$M"/0000000003
+ok "a version with a cut-short emb.bin is refused, naming the file" \
+    wait_until 20 grep -q '0000000003/emb.bin: truncated' server.err
+eq "  version 2 still served" "$(serving)" "2"
+eq "  and answering" "$(qscore-http -o body.out -D one.json "$URL/v1/score")" "200"
+kill "$SPID"; wait_exit "$SPID" 20
+eq "q-score stops cleanly (no SIGBUS, 135)" "$WSTATUS" "0"
 
 # ---- a version with a non-finite parameter: never published, never loaded ----
 gen-transitions -n 200 -s 1 >tr.ndjson 2>/dev/null

@@ -1,4 +1,7 @@
-/* test_store.c: the version store under bad parameters and lying manifests. */
+/* test_store.c: the version store under bad parameters, lying manifests and files changed under a reader. */
+#include <sys/stat.h>
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -192,6 +195,83 @@ manifest_tests(void)
 	emb_free(e);
 }
 
+/* Published files are read-only and none is shared with another version. */
+static void
+file_tests(void)
+{
+	static const char *const files[] = { MODEL_NET_FILE, MODEL_EMB_FILE, MODEL_MANIFEST_FILE, MODEL_WARMUP_FILE };
+	struct qnet *net = small_net(8, 3);
+	struct emb *e = small_emb(8, 20);
+	struct stat a, b;
+	char md[300], link[512];
+	uint32_t v1, v2;
+	size_t i;
+	int ro = 1;
+
+	snprintf(md, sizeof md, "%s/files", root);
+	v1 = publish(md, net, e, NULL, 0);
+	snprintf(link, sizeof link, "%s", vpath(md, v1, MODEL_EMB_FILE));
+	v2 = publish(md, net, NULL, link, 0);
+	CHECK(v1 == 1 && v2 == 2, "two versions, the second with the first's table: %s", err);
+	for (i = 0; i < sizeof files / sizeof *files; i++)
+		if (stat(vpath(md, v2, files[i]), &a) < 0 || (a.st_mode & 07777) != 0444)
+			ro = 0;
+	CHECK(ro, "every published file is read-only (0444)");
+	CHECK(stat(link, &a) == 0 && stat(vpath(md, v2, MODEL_EMB_FILE), &b) == 0 &&
+	    (a.st_ino != b.st_ino || a.st_dev != b.st_dev) && a.st_nlink == 1 && b.st_nlink == 1,
+	    "an unchanged table is a file of its own, not a hard link (links %lu, %lu)",
+	    (unsigned long)a.st_nlink, (unsigned long)b.st_nlink);
+	qnet_free(net);
+	emb_free(e);
+}
+
+/*
+ * A loaded version survives its files being cut short under it: in a child,
+ * so that a SIGBUS is seen as such.
+ */
+static void
+shrink_tests(void)
+{
+	struct qnet *net = small_net(8, 4);
+	struct emb *e = small_emb(8, 5000), *small = small_emb(8, 3);
+	struct model *m;
+	char md[300], other[400], cmd[2048];
+	volatile float sum = 0;
+	uint32_t v, r;
+	pid_t pid;
+	int st = 0;
+
+	snprintf(md, sizeof md, "%s/shrink", root);
+	v = publish(md, net, e, NULL, 0);
+	CHECK(v == 1, "publish: %s", err);
+	m = model_load(md, v, err, sizeof err);
+	CHECK(m != NULL, "load: %s", err);
+	if (!m)
+		return;
+	/* cp other/emb.bin models/0000000001/emb.bin: the file rewritten in place, shorter */
+	snprintf(other, sizeof other, "%s/other-emb.bin", root);
+	CHECK(emb_write(small, other, err, sizeof err) == 0, "write: %s", err);
+	snprintf(cmd, sizeof cmd, "chmod u+w %s && cp %s %s", vpath(md, v, MODEL_EMB_FILE), other,
+	    vpath(md, v, MODEL_EMB_FILE));
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		if (system(cmd) != 0)
+			_exit(3);
+		for (r = 0; r < emb_rows(m->emb); r++)
+			sum += emb_row(m->emb, r)[7];
+		_exit(sum > 0 && emb_find(m->emb, "item4999", 8) == 5000 ? 0 : 4);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid, "fork: %s", strerror(errno));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "a loaded table whose file shrinks keeps its rows (child %s %d)",
+	    WIFSIGNALED(st) ? "killed by signal" : "exit", WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	model_free(m);
+	qnet_free(net);
+	emb_free(e);
+	emb_free(small);
+}
+
 int
 main(void)
 {
@@ -204,6 +284,8 @@ main(void)
 	}
 	nonfinite_tests();
 	manifest_tests();
+	file_tests();
+	shrink_tests();
 	snprintf(cmd, sizeof cmd, "chmod -R u+w %s; rm -rf %s", root, root);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cannot remove %s\n", root);
