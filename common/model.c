@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -511,6 +512,88 @@ info_write(const char *path, const struct model_info *info, const struct qnet *n
 	return r;
 }
 
+/* ---- The tables this process holds ---- */
+
+/*
+ * The embedding tables of the versions this process has loaded, by the path
+ * of the file each was read from and by the path of the newest version it
+ * published with the table unchanged. Publishing an unchanged table
+ * (pub->emb_link) writes these bytes from memory, so a writer never needs
+ * its parent's files once it has loaded it: another writer may prune them.
+ */
+struct held {
+	char *path;
+	const struct emb *emb;
+	int published;		/* a version published with the table, not the file it was read from */
+	struct held *next;
+};
+
+static struct held *held;
+static pthread_mutex_t held_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The table held for path, or NULL. The caller holds held_mu. */
+static const struct emb *
+held_find(const char *path)
+{
+	struct held *h;
+
+	for (h = held; h; h = h->next)
+		if (strcmp(h->path, path) == 0)
+			return h->emb;
+	return NULL;
+}
+
+/*
+ * Holds e under path; a published path replaces the one published before
+ * with e. Nothing when published and e is no longer held. The caller holds
+ * held_mu.
+ */
+static void
+held_add(const char *path, const struct emb *e, int published)
+{
+	struct held **pp = &held, *h;
+	int found = 0;
+
+	while ((h = *pp)) {
+		if (h->emb == e && !h->published)
+			found = 1;
+		if (h->emb == e && h->published && published) {
+			*pp = h->next;
+			free(h->path);
+			free(h);
+			continue;
+		}
+		pp = &h->next;
+	}
+	if (published && !found)
+		return;
+	h = xcalloc(1, sizeof *h);
+	h->path = xstrdup(path);
+	h->emb = e;
+	h->published = published;
+	h->next = held;
+	held = h;
+}
+
+/* Forgets every path of e. */
+static void
+held_drop(const struct emb *e)
+{
+	struct held **pp = &held, *h;
+
+	pthread_mutex_lock(&held_mu);
+	while ((h = *pp)) {
+		if (h->emb == e) {
+			*pp = h->next;
+			free(h->path);
+			free(h);
+			continue;
+		}
+		pp = &h->next;
+	}
+	pthread_mutex_unlock(&held_mu);
+}
+
 /* ---- Publishing ---- */
 
 /* Writes buf to path, fsynced. 0 or -1 with err. */
@@ -713,14 +796,17 @@ model_store_check(const char *modeldir, char *err, size_t errlen)
 }
 
 /*
- * Writes the embedding file of pub to path: pub->emb, or a copy of the file
- * pub->emb_link (else pub->emb, when given). 0 or -1 with err.
+ * Writes the embedding file of pub to path: pub->emb, or the unchanged table
+ * of pub->emb_link — from memory when this process holds it (*src set), else
+ * a copy of the file (else pub->emb, when given). 0 or -1 with err.
  */
 static int
-write_emb(const struct model_publication *pub, const char *path, char *err, size_t errlen)
+write_emb(const struct model_publication *pub, const char *path, const struct emb **src, char *err,
+    size_t errlen)
 {
 	int r;
 
+	*src = NULL;
 	if (!pub->emb_link) {
 		if (!pub->emb) {
 			tfile_errf(err, errlen, "no embeddings to publish");
@@ -728,6 +814,12 @@ write_emb(const struct model_publication *pub, const char *path, char *err, size
 		}
 		return emb_write(pub->emb, path, err, errlen);
 	}
+	pthread_mutex_lock(&held_mu);
+	*src = held_find(pub->emb_link);
+	r = *src ? emb_write(*src, path, err, errlen) : 1;
+	pthread_mutex_unlock(&held_mu);
+	if (r <= 0)
+		return r;
 	r = clone_file(pub->emb_link, path, err, errlen);
 	if (r < 0 && pub->emb)
 		r = emb_write(pub->emb, path, err, errlen);
@@ -736,7 +828,8 @@ write_emb(const struct model_publication *pub, const char *path, char *err, size
 
 /* Writes the files of pub but the manifest into the directory tmp. 0 or -1 with err. */
 static int
-write_files(const char *tmp, const struct model_publication *pub, char *err, size_t errlen)
+write_files(const char *tmp, const struct model_publication *pub, const struct emb **src, char *err,
+    size_t errlen)
 {
 	char *p;
 	int r;
@@ -749,7 +842,7 @@ write_files(const char *tmp, const struct model_publication *pub, char *err, siz
 	if (r < 0)
 		return -1;
 	p = xasprintf("%s/%s", tmp, MODEL_EMB_FILE);
-	r = write_emb(pub, p, err, errlen);
+	r = write_emb(pub, p, src, err, errlen);
 	if (r == 0 && chmod(p, 0444) < 0)
 		r = -1, tfile_errf(err, errlen, "%s: %s", p, strerror(errno));
 	free(p);
@@ -840,8 +933,9 @@ model_publish(const char *modeldir, const struct model_publication *pub, uint32_
 {
 	static unsigned seq;
 	struct model_info info = pub->info;
+	const struct emb *src;
 	uint32_t latest = 0;
-	char *tmp;
+	char *tmp, *p;
 
 	if (check_finite(modeldir, pub, err, errlen) < 0)
 		return -1;
@@ -857,13 +951,20 @@ model_publish(const char *modeldir, const struct model_publication *pub, uint32_
 		free(tmp);
 		return -1;
 	}
-	if (write_files(tmp, pub, err, errlen) < 0)
+	if (write_files(tmp, pub, &src, err, errlen) < 0)
 		goto err;
 	info.created_ms = now_ms();
 	if (place_version(modeldir, tmp, latest, &info, pub, version, err, errlen) < 0)
 		goto err;
 	tfile_fsync_dir(modeldir);
 	free(tmp);
+	if (src) {
+		p = xasprintf("%s/%010u/%s", modeldir, *version, MODEL_EMB_FILE);
+		pthread_mutex_lock(&held_mu);
+		held_add(p, src, 1);
+		pthread_mutex_unlock(&held_mu);
+		free(p);
+	}
 	if (pub->keep && model_prune(modeldir, pub->keep, err, errlen) < 0)
 		return -1;
 	return 0;
@@ -1027,6 +1128,11 @@ model_load_dir(const char *dir, char *err, size_t errlen)
 		goto err;
 	p = xasprintf("%s/%s", dir, MODEL_EMB_FILE);
 	m->emb = emb_load(p, m->net->dm.d, err, errlen);
+	if (m->emb) {
+		pthread_mutex_lock(&held_mu);
+		held_add(p, m->emb, 0);
+		pthread_mutex_unlock(&held_mu);
+	}
 	free(p);
 	if (!m->emb)
 		goto err;
@@ -1080,6 +1186,8 @@ model_free(struct model *m)
 	if (!m)
 		return;
 	qnet_free(m->net);
+	if (m->emb)
+		held_drop(m->emb);
 	emb_free(m->emb);
 	model_input_free(m->input, m->ninput);
 	free(m->dir);

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t-model-store.sh: the model store under an operator's hands — published files read-only and never shared, a served version that outlives its files being rewritten, versions with non-finite parameters or lying manifests refused by every tool.
+# t-model-store.sh: the model store under an operator's hands — published files read-only and never shared, a served version that outlives its files being rewritten, versions with non-finite parameters or lying manifests refused by every tool, two online writers with --keep.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T_TMP" || exit 1
@@ -97,5 +97,25 @@ jq -c '.files.emb = "other.bin"' good/0000000001/manifest.json >lie/0000000001/m
 q-train -q --online -m lie -i tr.ndjson >/dev/null 2>lief.err
 eq "q-train --online over a manifest naming other files: exit 1" "$?" "1"
 ok "  saying so" grep -q 'manifest.json: files: emb is "other.bin"' lief.err
+
+# ---- two online writers with --keep on one store ----
+cp -r good W && chmod -R u+w W
+mkfifo fifo
+bg sh -c 'q-train --online -m W -i - --publish-every 40 --keep 2 <fifo >b.out 2>b.err; echo $? >b.rc'
+exec 3>fifo
+ok "writer B has loaded version 1" wait_until 30 grep -q 'learning the heads of version 1' b.err
+q-train -q --online -m W -i tr.ndjson --publish-every 40 --keep 2 >a.out 2>a.err
+eq "writer A: exit 0" "$?" "0"
+ok "  it pruned version 1, writer B's parent" test ! -e W/0000000001
+cat tr.ndjson >&3
+exec 3>&-
+ok "writer B ends" wait_until 60 test -s b.rc
+eq "writer B, its parent pruned: exit 0" "$(cat b.rc)" "0"
+notok "  no publish failed" grep -q 'publish:' b.err
+eq "  the store holds the newest 2" "$(ls W | wc -l | tr -d ' ')" "2"
+nb=$(ls W | tail -1)
+eq "  its last version is writer B's, with version 1's table" \
+    "$(jq -c '[.mode, .transitions > 200]' W/"$nb"/manifest.json) $(cmp -s W/"$nb"/emb.bin good/0000000001/emb.bin && echo same)" \
+    '["online",true] same'
 
 t_done

@@ -1,4 +1,4 @@
-/* test_store.c: the version store under bad parameters, lying manifests and files changed under a reader. */
+/* test_store.c: the version store under bad parameters, lying manifests, files changed under a reader, and several writers. */
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -272,6 +272,55 @@ shrink_tests(void)
 	emb_free(small);
 }
 
+/*
+ * Two writers on one store, each with --keep: one prunes the version the
+ * other learns from, and the other still publishes with that table.
+ */
+static void
+writer_tests(void)
+{
+	struct qnet *net = small_net(8, 5), *other = small_net(8, 6);
+	struct emb *e = small_emb(8, 30), *e2 = small_emb(8, 10);
+	struct model *b, *m;
+	char md[300], link[512];
+	uint32_t v, i;
+
+	snprintf(md, sizeof md, "%s/writers", root);
+	v = publish(md, net, e, NULL, 0);
+	CHECK(v == 1, "publish: %s", err);
+	/* writer B loads version 1 and will publish heads over its table */
+	b = model_load(md, 1, err, sizeof err);
+	CHECK(b != NULL, "load: %s", err);
+	if (!b)
+		return;
+	snprintf(link, sizeof link, "%s/%s", b->dir, MODEL_EMB_FILE);
+	/* writer A publishes three versions, keeping 2: version 1 is pruned */
+	for (i = 0; i < 3; i++)
+		CHECK(publish(md, other, e2, NULL, 2) > 0, "writer A publishes: %s", err);
+	CHECK(access(link, F_OK) < 0, "version 1 pruned by writer A");
+	v = publish(md, b->net, NULL, link, 2);
+	CHECK(v == 5, "writer B publishes after its parent was pruned: %s", v ? "" : err);
+	m = v ? model_load(md, v, err, sizeof err) : NULL;
+	CHECK(m && emb_rows(m->emb) == 31 && emb_find(m->emb, "item29", 6) == emb_find(b->emb, "item29", 6) &&
+	    emb_row(m->emb, 30)[7] == emb_row(b->emb, 30)[7], "with its parent's table: %s", m ? "" : err);
+	model_free(m);
+	/* and again, from the version it published last (pruned too by then) */
+	for (i = 0; i < 2; i++)
+		CHECK(publish(md, other, e2, NULL, 2) > 0, "writer A publishes: %s", err);
+	snprintf(link, sizeof link, "%s", vpath(md, v, MODEL_EMB_FILE));
+	CHECK(access(link, F_OK) < 0, "writer B's version pruned by writer A");
+	v = publish(md, b->net, NULL, link, 2);
+	CHECK(v == 8, "writer B publishes again: %s", v ? "" : err);
+	m = v ? model_load(md, v, err, sizeof err) : NULL;
+	CHECK(m && emb_rows(m->emb) == 31, "with the same table: %s", m ? "" : err);
+	model_free(m);
+	model_free(b);
+	qnet_free(net);
+	qnet_free(other);
+	emb_free(e);
+	emb_free(e2);
+}
+
 int
 main(void)
 {
@@ -285,6 +334,7 @@ main(void)
 	nonfinite_tests();
 	manifest_tests();
 	file_tests();
+	writer_tests();
 	shrink_tests();
 	snprintf(cmd, sizeof cmd, "chmod -R u+w %s; rm -rf %s", root, root);
 	if (system(cmd) != 0)
