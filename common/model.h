@@ -12,20 +12,19 @@
  * ("0000000013"), increasing. Each version directory holds
  *
  *   qnet.bin        the network (struct qnet): dims and named tensors
- *   emb.bin         the item embeddings with their id -> row index, mappable;
- *                   hard-linked from the parent version when unchanged
+ *   emb.bin         the item embeddings with their id -> row index (emb.h);
+ *                   a copy of the parent version's when unchanged, never a link
  *   manifest.json   struct model_info as JSON
  *   warmup.ndjson   a few recorded score requests (q-score's warm-up), may be empty
  *
- * Both binary files are little-endian: a 64-byte header (magic, format
- * version, tensor count, directory crc32), a directory of named tensors
- * (name, type, shape, offset, size, crc32 of the bytes) and the tensors,
- * each 64-byte aligned. See pageturn-model(5).
+ * Both binary files are checksummed tensor files (tfile.h). See
+ * pageturn-model(5).
  *
  * A version directory is written under MODELDIR/.tmp-… (every file written,
- * fsynced, the directory fsynced) and then renamed into place, so a reader
- * sees a version whole or not at all. Readers ignore names that are not 10
- * digits.
+ * fsynced, made read-only, the directory fsynced) and then renamed into
+ * place, so a reader sees a version whole or not at all. Readers ignore
+ * names that are not 10 digits. A version with a parameter that is not
+ * finite is never published, and never loaded.
  *
  * Errors: every function that can fail writes one line into err (errlen
  * bytes) naming the file and the problem ("…/qnet.bin: tensor 'fc.w':
@@ -91,7 +90,7 @@ struct model {
 	uint32_t version;
 	char *dir;		/* MODELDIR/<version> */
 	struct qnet *net;
-	struct emb *emb;	/* mapped */
+	struct emb *emb;	/* loaded: read-only, in memory of its own */
 	struct model_info info;
 	int feature_rows;	/* info.rows is a kind of feature rows: an item the table lacks gets emb_feature_row() of its features */
 	struct model_input_pos *input;	/* the manifest's "input": what the version covers (NULL, 0 for none) */
@@ -113,9 +112,10 @@ int model_versions(const char *modeldir, uint32_t **out, size_t *n, char *err, s
 
 /*
  * Loads and validates version (0 means the newest) of modeldir: manifest
- * (with the input it covers), network and the mapped embeddings, whose
- * dimension must equal the network's (and, with feature rows, its features
- * X). NULL with the reason in err.
+ * (with the input it covers; its dims and files must match the version),
+ * network and embeddings, read into memory (the files may change or go
+ * afterwards), whose dimension must equal the network's (and, with feature
+ * rows, its features X). NULL with the reason in err.
  */
 struct model *model_load(const char *modeldir, uint32_t version, char *err, size_t errlen);
 /* Loads a version directory given by its path. NULL with the reason in err. */
@@ -127,7 +127,7 @@ void model_free(struct model *m);
 struct model_publication {
 	const struct qnet *net;
 	const struct emb *emb;		/* written unless emb_link is set */
-	const char *emb_link;		/* an existing embedding file to hard-link (unchanged embeddings), or NULL */
+	const char *emb_link;		/* an existing embedding file to carry over unchanged (see model_publish), or NULL */
 	struct model_info info;		/* version and created_ms are filled in */
 	const char *warmup;		/* newline-delimited score requests, or NULL */
 	size_t warmup_len;
@@ -139,7 +139,16 @@ struct model_publication {
 /*
  * Publishes a new version (the newest + 1) atomically, creating modeldir
  * when needed, then prunes to pub->keep. Returns 0 with *version set, or -1
- * with the reason in err (nothing half-written stays visible).
+ * with the reason in err (nothing half-written stays visible); a network or
+ * table holding a value that is not finite is refused before anything is
+ * written.
+ *
+ * pub->emb_link: when it is the emb.bin of a version this process holds
+ * loaded (model_load), or of the newest version it published from such a
+ * one, the table is written from memory, so that file need not exist any
+ * more (another writer may have pruned it); else the file is copied (a
+ * reflink where possible, never a hard link), else pub->emb is written.
+ * Thread-safe against model_load and model_free in other threads.
  */
 int model_publish(const char *modeldir, const struct model_publication *pub, uint32_t *version,
     char *err, size_t errlen);
