@@ -868,7 +868,7 @@ check_finite(const char *modeldir, const struct model_publication *pub, char *er
 		    qnet_tensor_name(k), elem);
 		return -1;
 	}
-	if (pub->emb && !pub->emb_link && (row = emb_nonfinite(pub->emb)) >= 0) {
+	if (pub->emb && (row = emb_nonfinite(pub->emb)) >= 0) {
 		id = emb_id(pub->emb, (uint32_t)row, &len);
 		tfile_errf(err, errlen, "%s: not published: embedding row %lld ('%.*s') is not finite", modeldir,
 		    (long long)row, (int)len, id);
