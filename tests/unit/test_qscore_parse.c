@@ -195,8 +195,8 @@ main(void)
 	{
 		char big[600];
 		int len = snprintf(big, sizeof big, "{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"");
-		memset(big + len, 'x', MODEL_ID_MAX + 1);
-		snprintf(big + len + MODEL_ID_MAX + 1, sizeof big - (size_t)len - MODEL_ID_MAX - 1, "\",\"features\":[1]}]}");
+		memset(big + len, 'x', EMB_ID_MAX + 1);
+		snprintf(big + len + EMB_ID_MAX + 1, sizeof big - (size_t)len - EMB_ID_MAX - 1, "\",\"features\":[1]}]}");
 		refused(big, "candidates[0]: field 'item_id': id longer than");
 	}
 	/* numbers in arrays: the one-pass reader and number() read the same values and refuse the same faults */
