@@ -17,6 +17,7 @@ command -v cc   >/dev/null 2>&1 || missing="$missing build-essential"
 command -v groff >/dev/null 2>&1 || missing="$missing groff"
 command -v mandoc >/dev/null 2>&1 || missing="$missing mandoc"
 command -v zcat  >/dev/null 2>&1 || missing="$missing gzip"
+command -v curl  >/dev/null 2>&1 || missing="$missing curl"
 
 [ -z "$missing" ] && exit 0
 

@@ -17,7 +17,9 @@ while IFS= read -r cmd; do
 done <commands
 ok "README has a tour" [ "$n" -ge 8 ]
 eq "models: two offline, one from q-train --online at its stop, one replayed" "$(ls models | grep -c .)" 4
-eq "kcat saw a thousand events from the log-collect workers" "$(tr -d ' ' <out.14)" 1000
+# out_of PATTERN: the output file of the first command that matches PATTERN (by content, not position).
+out_of() { echo "out.$(grep -n -e "$1" commands | head -1 | cut -d: -f1)"; }
+eq "kcat saw a thousand events from the log-collect workers" "$(tr -d ' ' <"$(out_of '^kcat -C .* -t events')")" 1000
 ok "the workers stopped cleanly" sh -c "! grep -v '^0\$' workers/*.exit"
-ok "the scored request ranked 3 items" sh -c "jq -e '.items | length == 3' out.7 >/dev/null"
+ok "the scored request ranked 3 items" sh -c "jq -e '.items | length == 3' '$(out_of '| q-score -m models$')' >/dev/null"
 t_done
