@@ -102,6 +102,17 @@ fails "replay -m on a file" 1 "-m afile: not a directory" "$R" -a new/archive -m
 fails "replay of a day with no parts" 1 "no archive parts under new/archive/dt=2020-01-01" \
     "$R" -a new/archive -m m -d 2020-01-01
 ok "replay made no store" test ! -e m
+# An hour with one truncated part: gzip fails inside the replay's pipeline; the replay says so,
+# exits 1 and publishes nothing from the partial hour.
+feed-sim -q -n 60 -s 4 | log-collect -q --ingest-ts 1732341700000 |
+    online-join -q -a tarch --archive-size 20000 >/dev/null
+part=$(find tarch -name 'part-*.ndjson.gz' | LC_ALL=C sort | sed -n 2p)
+ok "an hour of several parts" test "$(find tarch -name 'part-*.ndjson.gz' | wc -l)" -gt 2
+head -c "$(($(wc -c <"$part") / 2))" "$part" >half && mv half "$part"
+fails "replay of an hour with a truncated part" 1 "unexpected end of file" \
+    "$R" -a tarch -m tm -d 2024-11-23 -H 00 -- --epochs 1 --head-epochs 1
+ok "replay of a truncated part: says which step failed" grep -q '^replay: gzip -dc .*: exit [0-9]' err
+ok "replay of a truncated part: no version published" test -z "$(ls tm 2>/dev/null)"
 
 # --- A stats or metrics file that cannot be written is said once each, by the name given; the
 # stream goes on and the exit status stays 0 (log-collect(1)).
