@@ -54,4 +54,28 @@ log-collect -X no.such.property=1 </dev/null >out 2>err
 ok "-X: the reason names the property" grep -q '^log-collect: -X no.such.property=1: No such configuration property' err
 log-collect -X acks=all -X linger.ms=1 -i /dev/null </dev/null >out 2>err
 eq "-X of known properties: exit 0" "$?" 0
+
+# --- --help into a full disk is an error like any other write: a non-zero exit, with the reason.
+for t in $TOOLS q-eval; do
+	$t --help </dev/null >/dev/full 2>err
+	ok "$t --help >/dev/full exits non-zero" test $? -ne 0
+	ok "$t --help >/dev/full says why" grep -q 'No space left' err
+done
+
+# --- tool | head -1: a filter whose reader has gone stops quietly, with exit 0 (every tool that
+# writes a stream: its output is far more than a pipe holds, so the reader is surely gone).
+feed-sim -q -n 2000 -s 3 >raw.ndjson
+log-collect -q -i raw.ndjson >events.ndjson
+online-join -q -i events.ndjson >samples.ndjson
+experience-collect -q -i samples.ndjson >trans.ndjson
+qscore-mkmodel -m models -C 5 -X 22 -n 2000 -c 1 >/dev/null 2>&1
+jq -c '{request_id, user_id, hist: .state.hist, context: .state.context, candidates: [.action[] | {item_id, features}], k: 3}' \
+    trans.ndjson >requests.ndjson
+for c in "feed-sim -q -n 2000 -s 3" "log-collect -q -i raw.ndjson" "online-join -q -i events.ndjson" \
+    "experience-collect -q -i samples.ndjson" "q-score -q -m models -i requests.ndjson"; do
+	{ $c 2>err; echo $? >st; } | head -1 >first
+	eq "$c | head -1: exit 0" "$(cat st)" 0
+	ok "$c | head -1: nothing said" test ! -s err
+	ok "$c | head -1: its first line" test -s first
+done
 t_done

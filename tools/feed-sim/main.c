@@ -630,7 +630,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_LIST_PARAMS:
 			list_params();
-			return fclose(stdout) == 0 ? 0 : 1;
+			return 0;	/* standard output is checked at exit */
 		case 'h':
 			usage(0);
 		default:
