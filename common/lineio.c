@@ -132,9 +132,15 @@ expand_input(struct line_reader *r, const char *spec)
 		return;
 	}
 	if (stat(spec, &st) == 0) {
-		if (S_ISDIR(st.st_mode))
+		if (S_ISDIR(st.st_mode)) {
+			/* As a glob that matches nothing: a directory without a file is an error. */
+			i = r->nfiles;
 			expand_dir(r, spec);
-		else
+			if (r->nfiles == i && !r->failed) {
+				diag_warn("%s: no input files", spec);
+				r->failed = 1;
+			}
+		} else
 			push(&r->files, &r->nfiles, spec);
 		return;
 	}

@@ -481,6 +481,11 @@ tool_io_close(struct tool_io *io)
 			io->status = 1;
 	if (deadletter_close(io->dl) != 0)
 		io->status = 1;
+	/* With -v, what the run did, even when every line went to the dead letters. */
+	diag_info(2, "%llu line(s) in, %llu out, %llu rejected%s%s",
+	    (unsigned long long)*io->n_in, (unsigned long long)*io->n_out,
+	    (unsigned long long)*io->n_rejected, io->opts->dead_letter ? " to " : "",
+	    io->opts->dead_letter ? io->opts->dead_letter : "");
 	kafka_txn_close(p->txn);
 	io->opts->kafka.txn = NULL;
 	if (io->opts->stats != NULL || io->opts->metrics != NULL)

@@ -170,4 +170,22 @@ wait_exit $QS 20
 eq "q-score without its events: stops cleanly" "$WSTATUS" 0
 fails "q-score --pin of a version not there" 1 "version 7 cannot be served" q-score -m models --pin 7
 
+
+# --- A run whose every line is rejected into a dead-letter file still says, with -v, what it did.
+printf 'not json\n{"also": "not a record"}\n' >allbad.ndjson
+for t in log-collect online-join experience-collect; do
+	$t -v -i allbad.ndjson --dead-letter allbad.dl >out 2>err
+	eq "$t -v, every line dead-lettered: exit 0" "$?" 0
+	ok "$t -v, every line dead-lettered: the summary counts them" grep -q '2 line(s) in, 0 out, 2 rejected' err
+done
+# --- An input that names nothing is an error, whether a glob that matches no file or a directory
+# that holds none (both exit 1, said); an empty file is input with no lines.
+mkdir emptydir
+for t in log-collect online-join experience-collect; do
+	fails "$t -i of an empty directory" 1 "emptydir: no input files" $t -i emptydir
+	fails "$t -i of a glob matching nothing" 1 "nomatch" $t -i 'nomatch*.ndjson'
+done
+: >empty.ndjson
+log-collect -i empty.ndjson >out 2>err
+eq "log-collect -i of an empty file: exit 0" "$?" 0
 t_done
