@@ -40,6 +40,10 @@ eq "no installed unit names another prefix" "$(grep -l /usr/local "$share"/syste
 for u in "$share"/systemd/*.service; do
 	ok "$(basename "$u") runs a tool under PREFIX" grep -q '^ExecStart=/usr/\(bin\|share/pageturn\)/' "$u"
 done
+for u in "$share"/systemd/pageturn-*@.service; do
+	ok "$(basename "$u") reads the Kafka properties with -F, not from its command line" \
+	    grep -q '^ExecStart=.* -F /etc/pageturn/kafka.properties ' "$u"
+done
 ok "the pageturn user is declared for systemd-sysusers" \
     grep -q '^u pageturn ' "$dest/usr/lib/sysusers.d/pageturn.conf"
 mkdir -p "$T_TMP/r"

@@ -16,6 +16,7 @@
 #include "kafka.h"
 #include "lineio.h"
 #include "sig.h"
+#include "toolio.h"
 #include "xalloc.h"
 #include "feedsim.h"
 
@@ -44,6 +45,7 @@ static const struct option longopts[] = {
 	{ "users",       required_argument, NULL, 'u' },
 	{ "verbose",     no_argument,       NULL, 'v' },
 	{ "kafka-conf",  required_argument, NULL, 'X' },
+	{ "kafka-conf-file", required_argument, NULL, 'F' },
 	{ "items",       required_argument, NULL, OPT_ITEMS },
 	{ "eval-seed",   required_argument, NULL, 's' },
 	{ "world-seed",  required_argument, NULL, OPT_WORLD_SEED },
@@ -515,7 +517,7 @@ main(int argc, char *argv[])
 	diag_init(argv[0]);
 	fs_params_default(&par);
 	memset(&kopts, 0, sizeof kopts);
-	while ((ch = getopt_long(argc, argv, "b:c:e:hk:n:o:P:p:qr:s:U:u:vX:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:c:e:F:hk:n:o:P:p:qr:s:U:u:vX:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'b':
 			kopts.brokers = optarg;
@@ -570,6 +572,10 @@ main(int argc, char *argv[])
 			break;
 		case 'X':
 			if (kafka_opts_add(&kopts, optarg) != 0)
+				usage(2);
+			break;
+		case 'F':
+			if (tool_kafka_conf_file(&kopts, optarg) != 0)
 				usage(2);
 			break;
 		case OPT_ITEMS:
