@@ -23,7 +23,7 @@ eq "the online evaluation was served by the newest version" "$(jq -r .policy "$o
 for p in random popular greedy-oracle greedy-oracle-mood-hidden pageturn-offline pageturn-online pageturn-myopic; do
 	ok "table has $p" grep -q "^$p " "$T_TMP/table"
 done
-ok "the curve is an SVG with a line per learner and per baseline" sh -c "[ \$(grep -c '<polyline' '$out/curve.svg') -eq 5 ]"
+ok "the curve is an SVG with a line per learner and per baseline" sh -c "[ \$(grep -c '<polyline class=\"series\"' '$out/curve.svg') -eq 5 ]"
 eq "the baselines ran on the loop's sessions, block by block" \
 	"$(jq -s -c 'map([.sessions, (.curve | length)]) | unique' "$out"/loop-random.json "$out"/loop-popular.json "$out"/loop-greedy-oracle.json)" \
 	"$(jq -c '[[.sessions, (.curve | length)]]' "$out"/online-pageturn.json)"
