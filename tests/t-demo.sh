@@ -3,6 +3,18 @@
 # models are published online and served, and the report is complete.
 . "$(dirname "$0")/lib.sh"
 
+# A step that fails inside a pipeline fails the demo, at once and saying which: here online-join
+# (a pipeline's status would be experience-collect's alone).
+mkdir -p "$T_TMP/fake/bin"
+for t in "$BIN"/*; do ln -s "$t" "$T_TMP/fake/bin/"; done
+rm "$T_TMP/fake/bin/online-join"
+printf '#!/bin/sh\necho "online-join: cannot archive" >&2\nexit 1\n' >"$T_TMP/fake/bin/online-join"
+chmod +x "$T_TMP/fake/bin/online-join"
+B="$T_TMP/fake" "$TOP/pipelines/demo" -s -o "$T_TMP/bad" >"$T_TMP/bad.out" 2>"$T_TMP/bad.err"
+eq "a failed online-join: the demo exits 1" "$?" 1
+ok "... saying which step failed" grep -q '^demo: startup.online-join failed (exit 1)' "$T_TMP/bad.err"
+ok "... before training on nothing" test ! -e "$T_TMP/bad/models"
+
 out="$T_TMP/demo"
 ok "pipelines/demo -s runs" sh -c "B=$B '$TOP/pipelines/demo' -s -o '$out' >'$T_TMP/table' 2>'$T_TMP/err'"
 [ -f "$T_TMP/err" ] && tail -5 "$T_TMP/err" >&2
