@@ -80,7 +80,7 @@ eq "report: return = clicks + pays" "$(jq '(.return_mean * .sessions - .clicks -
 feed-sim -q -n 500 -s 5 -p popular -e epsilon:0.3 --no-events --w-click 0.5 --w-pay 3 -r w.json
 eq "--w-click, --w-pay weigh the return" "$(jq '(.return_mean * .sessions - 0.5 * .clicks - 3 * .pays) | fabs < 0.01' w.json) $(jq -c '[.w_click, .w_pay]' w.json)" "true [0.5,3]"
 eq "report: fields" "$(jq -r 'keys_unsorted | join(" ")' rep.json)" \
-	"policy world items users user_set world_seed seed k sessions pages pages_per_session impressions clicks pays ctr pay_rate amount sweet_click_share w_click w_pay return_mean return_sd return_ci95 events start_ms end_ms curve_block curve params"
+	"policy world items users user_set world_seed seed k sessions pages pages_per_session impressions clicks pays ctr pay_rate amount sweet_click_share w_click w_pay return_mean return_sd return_ci95 events start_ms end_ms curve_block curve curve_ci95 swaps params"
 eq "events in time order" "$(jq -s '[.[].ts] | . == sort' ev.ndjson)" true
 eq "impressions: fields, 10 items, positions, features of 22, context of 5" \
 	"$(jq -c 'select(.type == "impression") | [(keys_unsorted | join(",")), (.items | length), ([.items[].pos] == [range(10)]), ([.items[].features | length] | unique), (.context | length), (.request_id | test("^r5-[0-9]+-[0-9]+$")), (.session_id | test("^s5-[0-9]+$"))]' ev.ndjson | sort -u)" \
