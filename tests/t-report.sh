@@ -29,4 +29,9 @@ eq "... an interval a block" "$(grep -c 'class="interval"' $S)" 6
 ok "... around pageturn minus popular" grep -q 'class="difference"' $S
 # Well formed: every element opened is closed (the SVG is flat but for <svg> and <g>).
 eq "the SVG is well formed: <g> and <svg> closed" "$(grep -c '^<g ' $S) $(grep -c '^</g>' $S) $(grep -c '^</svg>' $S)" "1 1 1"
+# A report it cannot read fails the run, and no curve is drawn from part of it.
+cp -R d bad && echo '{"curve": [1,' >bad/online-pageturn.json && rm -f bad/curve.svg
+"$pipelines/report" bad >/dev/null 2>err
+ok "a broken report: exit non-zero" test $? -ne 0
+ok "... and no curve" test ! -e bad/curve.svg
 t_done
