@@ -14,6 +14,7 @@
 #include "diag.h"
 #include "jsonx.h"
 #include "qscore.h"
+#include "sdnotify.h"
 #include "sig.h"
 #include "toolio.h"
 #include "xalloc.h"
@@ -396,6 +397,8 @@ main(int argc, char *argv[])
 		srv = qs_server_start(&so);
 		if (srv == NULL)
 			status = 1;
+		else
+			sdnotify_arm(0);	/* ready for systemd now, or when a first version is served */
 	}
 	if (so.listen == NULL) {
 		block_signals(0);

@@ -21,6 +21,7 @@
 #include "diag.h"
 #include "jsonx.h"
 #include "qscore.h"
+#include "sdnotify.h"
 #include "xalloc.h"
 
 /*
@@ -431,6 +432,7 @@ try_load(struct qs_models *ms, uint32_t v)
 	qm->warm_ms = (double)(t2 - t1) / 1e6;
 	qm->warm_n = scored;
 	qs_models_swap_in(ms, qm);
+	sdnotify_ready();
 	diag_info(1, "serving version %u from %s (load %.1f ms, warm-up %.1f ms, %zu requests)",
 	    v, m->dir, qm->load_ms, qm->warm_ms, scored);
 	return 0;
