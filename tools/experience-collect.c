@@ -85,7 +85,8 @@ struct session {
 	char *mdp_id;		/* of the running episode, NULL between episodes */
 	uint64_t seq;		/* of the next transition in the episode */
 	int emitted;		/* some page was emitted */
-	int64_t front_page, front_ts;	/* a new page must come after this one: the last emitted, or the next page it chained to */
+	/* a new page must come after this one: the last emitted, or the next page it chained to */
+	int64_t front_page, front_ts;
 	int32_t part;		/* partition-table index of its first sample, -1 for files */
 	int64_t start_offset;	/* Kafka offset of its first sample, -1 for files */
 	int frozen;		/* rebuilt from a replay not yet read to its end: waits */
@@ -266,10 +267,29 @@ table_grow(struct table *t, void **(*next_of)(void *), uint64_t (*hash_of)(void 
 	t->nb = nb;
 }
 
-static void **session_next(void *e) { return (void **)&((struct session *)e)->hnext; }
-static uint64_t session_hash(void *e) { return ((struct session *)e)->hash; }
-static void **page_next(void *e) { return (void **)&((struct page *)e)->hnext; }
-static uint64_t page_hash(void *e) { return ((struct page *)e)->hash; }
+static void **
+session_next(void *e)
+{
+	return (void **)&((struct session *)e)->hnext;
+}
+
+static uint64_t
+session_hash(void *e)
+{
+	return ((struct session *)e)->hash;
+}
+
+static void **
+page_next(void *e)
+{
+	return (void **)&((struct page *)e)->hnext;
+}
+
+static uint64_t
+page_hash(void *e)
+{
+	return ((struct page *)e)->hash;
+}
 
 /* Adds entry e with hash h; the table does not own it. */
 static void
@@ -466,8 +486,17 @@ page_before(const struct page *a, int64_t page, int64_t ts)
 
 /* --- sessions --- */
 
-static const char *session_user(const struct session *s) { return s->key; }
-static const char *session_id(const struct session *s) { return s->key + s->userlen + 1; }
+static const char *
+session_user(const struct session *s)
+{
+	return s->key;
+}
+
+static const char *
+session_id(const struct session *s)
+{
+	return s->key + s->userlen + 1;
+}
 
 static void
 lru_unlink(struct session *s)
@@ -1189,7 +1218,10 @@ gather_open(void)
 	}
 }
 
-/* Appends " d1 d2 ...", the ascending offsets of v from prev on, each less the one before (the first less prev), to b while it fits. */
+/*
+ * Appends " d1 d2 ...", the ascending offsets of v from prev on, each less
+ * the one before (the first less prev), to b while it fits.
+ */
 static void
 describe_offsets(struct jbuf *b, const int64_t *v, size_t n, int64_t prev)
 {
