@@ -14,7 +14,7 @@ static int fuzz_emit_raw(struct tool_io *io, const char *key, const char *buf, s
 #define main experience_collect_main
 #define tool_io_emit_raw fuzz_emit_raw
 #define tool_io_reject fuzz_reject
-#include "../../tools/experience-collect.c"
+#include "../../tools/experience-collect/main.c"
 #undef tool_io_emit_raw
 #undef tool_io_reject
 #undef main

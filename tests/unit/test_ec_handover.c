@@ -2,7 +2,7 @@
 #include <string.h>
 #include "check.h"
 #define main experience_collect_main
-#include "../../tools/experience-collect.c"
+#include "../../tools/experience-collect/main.c"
 #undef main
 
 /* Reads meta as committed at offset into a fresh partition; its result, the partition in *pt. */
