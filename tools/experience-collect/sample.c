@@ -1,0 +1,281 @@
+/* sample.c: experience-collect's input — a sample line validated and filed into its session's page, or rejected with a reason. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "jsonx.h"
+#include "lineio.h"
+#include "toolio.h"
+#include "xalloc.h"
+
+#include "chain.h"
+#include "ec.h"
+#include "handover.h"
+#include "sample.h"
+#include "session.h"
+
+/*
+ * Rejects the line being taken with a reason; in a replay only counts it,
+ * since the reader before had dead-lettered it already.
+ */
+static void __attribute__((format(printf, 2, 3)))
+reject(const struct line *ln, const char *fmt, ...)
+{
+	char reason[1024];
+	va_list ap;
+
+	if (C.replaying) {
+		(*C.n_replay_skipped)++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof reason, fmt, ap);
+	va_end(ap);
+	C.reject(C.io, ln, "%s", reason);
+}
+
+/* The partition-table index of a Kafka line, -1 for files; notes how far the partition was read. */
+static int32_t
+part_of(const struct line *ln)
+{
+	struct part *pt;
+	int32_t i;
+
+	if (ln->topic == NULL)
+		return -1;
+	pt = &C.parts[i = part_index(ln->topic, ln->partition)];
+	if (!pt->active) {
+		pt->active = 1;
+		pt->next_read = ln->offset;
+	}
+	if (ln->offset + 1 > pt->next_read)
+		pt->next_read = ln->offset + 1;
+	return i;
+}
+
+/*
+ * Whether a sample at offset of partition pi, of the session key (s: its
+ * open session, or NULL), lies in a replay and belongs to a session that was
+ * closed and written before: such samples are skipped. Sets *start when the
+ * sample begins one of the sessions that were open, to be rebuilt.
+ */
+static int
+replay_skips(int32_t pi, int64_t offset, const struct session *s, int *start)
+{
+	struct part *pt;
+
+	*start = 0;
+	if (pi < 0 || (pt = &C.parts[pi])->replay_end < 0 || offset >= pt->replay_end)
+		return 0;
+	while (pt->ipend < pt->npend && pt->pend[pt->ipend] < offset)
+		pt->ipend++;
+	if (s != NULL && s->part == pi)
+		return 0;
+	if (pt->ipend < pt->npend && pt->pend[pt->ipend] == offset) {
+		pt->ipend++;
+		*start = 1;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Whether the sample at offset of partition pi, in a replay, is one that
+ * the reader before rejected as late in its open session s: it is rejected
+ * again (and noted in s, for the next hand-over), whatever the watermark
+ * here, which has not seen what that reader had seen.
+ */
+static int
+replay_late(int32_t pi, int64_t offset, struct session *s)
+{
+	struct part *pt = &C.parts[pi];
+
+	while (pt->iplate < pt->nplate && pt->plate[pt->iplate] < offset)
+		pt->iplate++;
+	if (pt->iplate == pt->nplate || pt->plate[pt->iplate] != offset)
+		return 0;
+	pt->iplate++;
+	if (s != NULL && s->part == pi)
+		session_note_late(s, offset);
+	return 1;
+}
+
+static int
+floats_equal(const float *a, const float *b, size_t n)
+{
+	return memcmp(a, b, n * sizeof *a) == 0;
+}
+
+/* Validates one sample line of partition part and files it into its page; rejects it with a reason otherwise. */
+static void
+file_sample(const struct line *ln, int32_t part)
+{
+	char err[256], rid[257], uid[257], sid[257], iid[257], key[514];
+	int64_t page, pos, ts;
+	double prop;
+	int click, pay;
+	size_t nctx, nfeat, ulen, slen, i;
+	const char *policy = NULL;
+	struct session *s;
+	struct page *p, **pp;
+	struct item *it;
+	uint64_t h, sh;
+	int64_t w;
+	json_t *o, *v;
+	int start = 0, late;
+
+	if ((o = jsonx_parse(ln->buf, ln->len, err, sizeof err)) == NULL) {
+		reject(ln, "%s", err);
+		return;
+	}
+	if (!json_is_object(o)) {
+		reject(ln, "expected a JSON object");
+		goto out;
+	}
+	if (jsonx_get_id(o, "request_id", rid, err, sizeof err) != 0 ||
+	    jsonx_get_id(o, "user_id", uid, err, sizeof err) != 0 ||
+	    jsonx_get_id(o, "session_id", sid, err, sizeof err) != 0 ||
+	    jsonx_get_id(o, "item_id", iid, err, sizeof err) != 0 ||
+	    jsonx_get_int(o, "page", 0, MAX_PAGE, &page, err, sizeof err) != 0 ||
+	    jsonx_get_int(o, "pos", 0, MAX_POS, &pos, err, sizeof err) != 0 ||
+	    jsonx_get_ts(o, "ts", &ts, err, sizeof err) != 0 ||
+	    jsonx_get_floats(o, "context", MAX_CONTEXT, C.ctx, &nctx, err, sizeof err) != 0 ||
+	    jsonx_get_floats(o, "features", MAX_FEATURES, C.feat, &nfeat, err, sizeof err) != 0 ||
+	    jsonx_get_num(o, "propensity", 0, 1, &prop, err, sizeof err) != 0 ||
+	    jsonx_get_flag(o, "click", &click, err, sizeof err) != 0 ||
+	    jsonx_get_flag(o, "pay", &pay, err, sizeof err) != 0 ||
+	    ((v = json_object_get(o, "policy")) != NULL && !json_is_null(v) &&
+	     jsonx_get_str(o, "policy", 256, &policy, err, sizeof err) != 0)) {
+		reject(ln, "%s", err);
+		goto out;
+	}
+
+	if (ts < 0 || ts > MAX_TS) {
+		reject(ln, "field 'ts': %" PRId64 " out of range", ts);
+		goto out;
+	}
+	ulen = strlen(uid);
+	slen = strlen(sid);
+	memcpy(key, uid, ulen + 1);
+	memcpy(key + ulen + 1, sid, slen + 1);
+	sh = key_hash(key, ulen + slen + 2);
+	s = table_find_session(&C.sessions, key, ulen + slen + 2, sh);
+	if (C.replaying && replay_skips(part, ln->offset, s, &start)) {
+		(*C.n_replay_skipped)++;
+		goto out;
+	}
+	h = key_hash(rid, strlen(rid));
+	if ((p = table_find_page(&C.requests, rid, h)) != NULL) {
+		s = p->s;
+		if (strcmp(session_user(s), uid) != 0 || strcmp(session_id(s), sid) != 0) {
+			reject(ln, "request %s belongs to user %s session %s, not user %s session %s",
+			    rid, session_user(s), session_id(s), uid, sid);
+			goto out;
+		}
+		if (p->page != page || p->ts != ts || p->nctx != nctx || !floats_equal(p->fl, C.ctx, nctx) ||
+		    (policy == NULL) != (p->policy_off == UINT32_MAX) ||
+		    (policy && strcmp(policy, p->str + p->policy_off) != 0)) {
+			reject(ln, "request %s: page, ts, context or policy differs from its earlier samples", rid);
+			goto out;
+		}
+		for (i = 0; i < p->nitems; i++) {
+			it = &p->items[i];
+			if (it->pos == pos && strcmp(p->str + it->id_off, iid) == 0) {
+				reject(ln, "duplicate sample of item %s at position %" PRId64 " of request %s",
+				    iid, pos, rid);
+				goto out;
+			}
+			if (it->pos == pos) {
+				reject(ln, "position %" PRId64 " of request %s already holds item %s",
+				    pos, rid, p->str + it->id_off);
+				goto out;
+			}
+		}
+	} else {
+		w = part_wm(part);
+		if (C.replaying) {
+			/* In a replay the reader before decided what was late, and said so in its commit. */
+			late = replay_late(part, ln->offset, s);
+		} else if ((late = w != WATERMARK_NONE && w >= sat_add(ts, C.grace))) {
+			(*C.n_late)++;
+			if (s != NULL && part >= 0 && s->part == part)
+				session_note_late(s, ln->offset);
+		}
+		if (late) {
+			reject(ln, "late: request %s (ts %" PRId64 ") closed at watermark %" PRId64,
+			    rid, ts, w);
+			goto out;
+		}
+		if (s && s->emitted && (page < s->front_page || (page == s->front_page && ts <= s->front_ts))) {
+			reject(ln, "request %s: page %" PRId64 " comes before pages already chained in user %s session %s",
+			    rid, page, uid, sid);
+			goto out;
+		}
+		if (s == NULL) {
+			if (C.max_open > 0 && (size_t)*C.g_open >= C.max_open)
+				evict_one();
+			s = session_new(key, ulen + slen + 2, ulen, sh, part);
+			s->start_offset = ln->offset;
+			if (start) {
+				s->frozen = 1;
+				(*C.n_replayed)++;
+			}
+		}
+		p = xcalloc(1, sizeof *p);
+		p->s = s;
+		p->hash = key_hash(rid, strlen(rid));
+		p->ts = ts;
+		p->page = page;
+		p->part = part;
+		p->first_offset = ln->offset;
+		page_add_str(p, rid);
+		p->policy_off = policy ? page_add_str(p, policy) : UINT32_MAX;
+		p->nctx = (uint16_t)nctx;
+		page_add_floats(p, C.ctx, nctx);
+		for (pp = &s->pages; *pp && page_before(*pp, page, ts); pp = &(*pp)->next)
+			;
+		p->next = *pp;
+		*pp = p;
+		table_add(&C.requests, p, p->hash, page_next, page_hash);
+		if (++*C.g_pages_open > *C.g_pages_peak)
+			*C.g_pages_peak = *C.g_pages_open;
+		(*C.n_pages)++;
+	}
+
+	if (p->nitems == p->capitems) {
+		p->capitems = p->capitems ? p->capitems * 2 : 8;
+		p->items = xreallocarray(p->items, p->capitems, sizeof *p->items);
+	}
+	it = &p->items[p->nitems++];
+	it->id_off = page_add_str(p, iid);
+	it->feat_off = page_add_floats(p, C.feat, nfeat);
+	it->nfeat = (uint16_t)nfeat;
+	it->pos = (uint16_t)pos;
+	it->click = (uint8_t)click;
+	it->pay = (uint8_t)pay;
+	it->propensity = (float)prop;
+	s = p->s;
+	lru_unlink(s);
+	lru_append(s);
+	session_rewake(s);
+	watermark_observe(C.wm, ln->partition, ts);
+out:
+	json_decref(o);
+}
+
+/* Takes one sample line: files it, or skips it in a replay when its session was written before. */
+void
+take_sample(const struct line *ln)
+{
+	int32_t part = part_of(ln);
+
+	C.replaying = part >= 0 && C.parts[part].replay_end > ln->offset;
+	file_sample(ln, part);
+	if (C.replaying && ln->offset + 1 >= C.parts[part].replay_end)
+		replay_end(part);
+	C.replaying = 0;
+}
