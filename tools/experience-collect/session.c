@@ -271,9 +271,12 @@ page_add_floats(struct page *p, const float *v, size_t n)
 {
 	uint32_t off = p->nfl;
 
-	if (p->nfl + n > p->capfl) {
+	/* allocated even for none, so that p->fl + offset is never arithmetic on NULL */
+	if (p->fl == NULL || p->nfl + n > p->capfl) {
+		if (p->capfl == 0)
+			p->capfl = 16;
 		while (p->nfl + n > p->capfl)
-			p->capfl = p->capfl ? p->capfl * 2 : 16;
+			p->capfl *= 2;
 		p->fl = xreallocarray(p->fl, p->capfl, sizeof *p->fl);
 	}
 	memcpy(p->fl + p->nfl, v, n * sizeof *v);
