@@ -140,7 +140,6 @@ struct collector {
 	/* counters */
 	uint64_t *n_pages, *n_late, *n_evicted, *n_revoked;
 	uint64_t *n_replayed, *n_replay_skipped, *n_undescribed;
-	int replaying;		/* the sample being taken lies in a replay */
 	uint64_t *n_end[END_REVOKED + 1];
 	int64_t *g_open, *g_open_peak, *g_pages_open, *g_pages_peak;
 };

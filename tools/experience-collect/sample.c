@@ -18,17 +18,23 @@
 #include "sample.h"
 #include "session.h"
 
+/* Whether a sample is read for the first time, or again in a replay of what the reader before had read. */
+enum take_mode {
+	TAKE_LIVE,
+	TAKE_REPLAY
+};
+
 /*
  * Rejects the line being taken with a reason; in a replay only counts it,
  * since the reader before had dead-lettered it already.
  */
-static void __attribute__((format(printf, 2, 3)))
-reject(const struct line *ln, const char *fmt, ...)
+static void __attribute__((format(printf, 3, 4)))
+reject(const struct line *ln, enum take_mode mode, const char *fmt, ...)
 {
 	char reason[1024];
 	va_list ap;
 
-	if (C.replaying) {
+	if (mode == TAKE_REPLAY) {
 		(*C.n_replay_skipped)++;
 		return;
 	}
@@ -110,9 +116,12 @@ floats_equal(const float *a, const float *b, size_t n)
 	return memcmp(a, b, n * sizeof *a) == 0;
 }
 
-/* Validates one sample line of partition part and files it into its page; rejects it with a reason otherwise. */
+/*
+ * Validates one sample line of partition part, read as mode says, and files
+ * it into its page; rejects it with a reason otherwise.
+ */
 static void
-file_sample(const struct line *ln, int32_t part)
+file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 {
 	char err[256], rid[257], uid[257], sid[257], iid[257], key[514];
 	int64_t page, pos, ts;
@@ -129,11 +138,11 @@ file_sample(const struct line *ln, int32_t part)
 	int start = 0, late;
 
 	if ((o = jsonx_parse(ln->buf, ln->len, err, sizeof err)) == NULL) {
-		reject(ln, "%s", err);
+		reject(ln, mode, "%s", err);
 		return;
 	}
 	if (!json_is_object(o)) {
-		reject(ln, "expected a JSON object");
+		reject(ln, mode, "expected a JSON object");
 		goto out;
 	}
 	if (jsonx_get_id(o, "request_id", rid, err, sizeof err) != 0 ||
@@ -150,12 +159,12 @@ file_sample(const struct line *ln, int32_t part)
 	    jsonx_get_flag(o, "pay", &pay, err, sizeof err) != 0 ||
 	    ((v = json_object_get(o, "policy")) != NULL && !json_is_null(v) &&
 	     jsonx_get_str(o, "policy", 256, &policy, err, sizeof err) != 0)) {
-		reject(ln, "%s", err);
+		reject(ln, mode, "%s", err);
 		goto out;
 	}
 
 	if (ts < 0 || ts > MAX_TS) {
-		reject(ln, "field 'ts': %" PRId64 " out of range", ts);
+		reject(ln, mode, "field 'ts': %" PRId64 " out of range", ts);
 		goto out;
 	}
 	ulen = strlen(uid);
@@ -164,7 +173,7 @@ file_sample(const struct line *ln, int32_t part)
 	memcpy(key + ulen + 1, sid, slen + 1);
 	sh = key_hash(key, ulen + slen + 2);
 	s = table_find_session(&C.sessions, key, ulen + slen + 2, sh);
-	if (C.replaying && replay_skips(part, ln->offset, s, &start)) {
+	if (mode == TAKE_REPLAY && replay_skips(part, ln->offset, s, &start)) {
 		(*C.n_replay_skipped)++;
 		goto out;
 	}
@@ -172,32 +181,32 @@ file_sample(const struct line *ln, int32_t part)
 	if ((p = table_find_page(&C.requests, rid, h)) != NULL) {
 		s = p->s;
 		if (strcmp(session_user(s), uid) != 0 || strcmp(session_id(s), sid) != 0) {
-			reject(ln, "request %s belongs to user %s session %s, not user %s session %s",
+			reject(ln, mode, "request %s belongs to user %s session %s, not user %s session %s",
 			    rid, session_user(s), session_id(s), uid, sid);
 			goto out;
 		}
 		if (p->page != page || p->ts != ts || p->nctx != nctx || !floats_equal(p->fl, C.ctx, nctx) ||
 		    (policy == NULL) != (p->policy_off == UINT32_MAX) ||
 		    (policy && strcmp(policy, p->str + p->policy_off) != 0)) {
-			reject(ln, "request %s: page, ts, context or policy differs from its earlier samples", rid);
+			reject(ln, mode, "request %s: page, ts, context or policy differs from its earlier samples", rid);
 			goto out;
 		}
 		for (i = 0; i < p->nitems; i++) {
 			it = &p->items[i];
 			if (it->pos == pos && strcmp(p->str + it->id_off, iid) == 0) {
-				reject(ln, "duplicate sample of item %s at position %" PRId64 " of request %s",
+				reject(ln, mode, "duplicate sample of item %s at position %" PRId64 " of request %s",
 				    iid, pos, rid);
 				goto out;
 			}
 			if (it->pos == pos) {
-				reject(ln, "position %" PRId64 " of request %s already holds item %s",
+				reject(ln, mode, "position %" PRId64 " of request %s already holds item %s",
 				    pos, rid, p->str + it->id_off);
 				goto out;
 			}
 		}
 	} else {
 		w = part_wm(part);
-		if (C.replaying) {
+		if (mode == TAKE_REPLAY) {
 			/* In a replay the reader before decided what was late, and said so in its commit. */
 			late = replay_late(part, ln->offset, s);
 		} else if ((late = w != WATERMARK_NONE && w >= sat_add(ts, C.grace))) {
@@ -206,12 +215,12 @@ file_sample(const struct line *ln, int32_t part)
 				session_note_late(s, ln->offset);
 		}
 		if (late) {
-			reject(ln, "late: request %s (ts %" PRId64 ") closed at watermark %" PRId64,
+			reject(ln, mode, "late: request %s (ts %" PRId64 ") closed at watermark %" PRId64,
 			    rid, ts, w);
 			goto out;
 		}
 		if (s && s->emitted && (page < s->front_page || (page == s->front_page && ts <= s->front_ts))) {
-			reject(ln, "request %s: page %" PRId64 " comes before pages already chained in user %s session %s",
+			reject(ln, mode, "request %s: page %" PRId64 " comes before pages already chained in user %s session %s",
 			    rid, page, uid, sid);
 			goto out;
 		}
@@ -273,9 +282,11 @@ take_sample(const struct line *ln)
 {
 	int32_t part = part_of(ln);
 
-	C.replaying = part >= 0 && C.parts[part].replay_end > ln->offset;
-	file_sample(ln, part);
-	if (C.replaying && ln->offset + 1 >= C.parts[part].replay_end)
+	if (part < 0 || C.parts[part].replay_end <= ln->offset) {
+		file_sample(ln, part, TAKE_LIVE);
+		return;
+	}
+	file_sample(ln, part, TAKE_REPLAY);
+	if (ln->offset + 1 >= C.parts[part].replay_end)
 		replay_end(part);
-	C.replaying = 0;
 }
