@@ -50,7 +50,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* experience-collect's writes are caught here */
 	C.emit = fuzz_emit_raw;
 	C.reject = fuzz_reject;
-	collector_counters(st);
+	collector_init(st);
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* chain.c: experience-collect's chaining — what the watermark decides, session by session, and early closes. */
 #include "diag.h"
+#include "heap.h"
 #include "stats.h"
 
 #include "chain.h"
@@ -38,13 +39,15 @@ session_progress(struct session *s, enum chain_end force)
 static void
 advance_heap(struct heap *h, int64_t *now, int64_t w)
 {
+	struct session *s;
+
 	if (w < *now)
 		w = *now;
-	if (w == *now && (h->n == 0 || h->v[0]->wake > w))
+	if (w == *now && ((s = heap_top(h)) == NULL || s->wake > w))
 		return;
 	*now = w;
-	while (h->n > 0 && h->v[0]->wake <= w)
-		session_progress(h->v[0], END_NONE);
+	while ((s = heap_top(h)) != NULL && s->wake <= w)
+		session_progress(s, END_NONE);
 }
 
 /*

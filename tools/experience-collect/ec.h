@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "heap.h"
 #include "jbuf.h"
 #include "stats.h"
 #include "toolio.h"
@@ -66,7 +67,7 @@ struct session {
 	uint64_t hash;
 	struct session *hnext;
 	struct session *lru_prev, *lru_next;	/* least recently fed first */
-	size_t heap_idx;
+	size_t heap_idx;	/* in the wake-up heap of its partition or of file input */
 	int64_t wake;		/* watermark at which it may progress */
 	struct page *pages;
 	char **hist;		/* ring of --hist-len item ids, oldest at hist_head */
@@ -83,12 +84,6 @@ struct session {
 	size_t nlate;
 };
 
-/* Sessions ordered by the watermark at which they may progress. */
-struct heap {
-	struct session **v;
-	size_t n, cap;
-};
-
 /* A string-keyed chained hash table of sessions or pages. */
 struct table {
 	void **b;
@@ -101,7 +96,7 @@ struct part {
 	int32_t partition;
 	int64_t next_read;	/* offset after the last record read */
 	int64_t wm_now;		/* its own event-time progress (see advance) */
-	struct heap heap;	/* its sessions */
+	struct heap heap;	/* its sessions, by the watermark at which they may progress */
 	int64_t held;		/* scratch: oldest offset still held */
 	int64_t *starts;	/* scratch: first offsets of its open sessions */
 	size_t nstarts, capstarts;
@@ -147,8 +142,8 @@ struct collector {
 /* The collector's options, state and counters: one a process. */
 extern struct collector C;
 
-/* Registers the collector's counters and gauges in st. */
-void collector_counters(struct stats *st);
+/* Sets up the collector's heap of file input and registers its counters and gauges in st. */
+void collector_init(struct stats *st);
 
 /* a + b, saturating at INT64_MAX (b >= 0). */
 static inline int64_t

@@ -48,6 +48,7 @@ part_index(const char *topic, int32_t partition)
 	C.parts[i].partition = partition;
 	C.parts[i].replay_end = -1;
 	C.parts[i].wm_now = WATERMARK_NONE;
+	session_heap_init(&C.parts[i].heap);
 	C.nparts++;
 	return (int32_t)i;
 }

@@ -123,7 +123,7 @@ main(int argc, char *argv[])
 	C.reject = tool_io_reject;
 	C.wm = watermark_new(max_delay, idle_timeout);
 	C.wm_now = WATERMARK_NONE;
-	collector_counters(C.io->st);
+	collector_init(C.io->st);
 	tool_io_on_checkpoint(C.io, store_positions, NULL);
 
 	line_reader_on_rebalance(C.io->in, on_rebalance, NULL);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hash.h"
+#include "heap.h"
 #include "stats.h"
 #include "xalloc.h"
 
@@ -16,13 +17,14 @@ const char *const end_names[] = {
 	"", "session_gap", "page_gap", "eof", "evicted", "revoked"
 };
 
-/* Registers the collector's counters and gauges in st. */
+/* Sets up the collector's heap of file input and registers its counters and gauges in st. */
 void
-collector_counters(struct stats *st)
+collector_init(struct stats *st)
 {
 	enum chain_end e;
 	char name[32];
 
+	session_heap_init(&C.heap);
 	C.n_pages = stats_counter(st, "pages");
 	C.n_late = stats_counter(st, "late");
 	C.n_evicted = stats_counter(st, "evicted_sessions");
@@ -162,66 +164,23 @@ wm_of(const struct session *s)
 	return part_wm(s->part);
 }
 
-static void
-heap_swap(struct heap *h, size_t i, size_t j)
+/* Wake-up order: the session that may progress at the lowest watermark first. */
+static int
+session_wakes_before(const void *a, const void *b)
 {
-	struct session *t = h->v[i];
-
-	h->v[i] = h->v[j];
-	h->v[j] = t;
-	h->v[i]->heap_idx = i;
-	h->v[j]->heap_idx = j;
-}
-
-/* Restores the order of h around index i after its wake time changed. */
-static void
-heap_fix(struct heap *h, size_t i)
-{
-	size_t l, r, m;
-
-	while (i > 0 && h->v[(i - 1) / 2]->wake > h->v[i]->wake) {
-		heap_swap(h, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-	for (;;) {
-		l = 2 * i + 1, r = l + 1, m = i;
-		if (l < h->n && h->v[l]->wake < h->v[m]->wake)
-			m = l;
-		if (r < h->n && h->v[r]->wake < h->v[m]->wake)
-			m = r;
-		if (m == i)
-			return;
-		heap_swap(h, i, m);
-		i = m;
-	}
+	return ((const struct session *)a)->wake < ((const struct session *)b)->wake;
 }
 
 static void
-heap_add(struct session *s)
+session_place(void *e, size_t i)
 {
-	struct heap *h = heap_of(s);
-
-	if (h->n == h->cap) {
-		h->cap = h->cap ? h->cap * 2 : 64;
-		h->v = xreallocarray(h->v, h->cap, sizeof *h->v);
-	}
-	s->heap_idx = h->n;
-	h->v[h->n++] = s;
-	heap_fix(h, s->heap_idx);
+	((struct session *)e)->heap_idx = i;
 }
 
-static void
-heap_del(struct session *s)
+void
+session_heap_init(struct heap *h)
 {
-	struct heap *h = heap_of(s);
-	size_t i = s->heap_idx;
-
-	h->n--;
-	if (i != h->n) {
-		h->v[i] = h->v[h->n];
-		h->v[i]->heap_idx = i;
-		heap_fix(h, i);
-	}
+	heap_init(h, session_wakes_before, session_place);
 }
 
 /*
@@ -389,7 +348,7 @@ session_new(const char *key, size_t keylen, size_t userlen, uint64_t h, int32_t 
 	s->start_offset = -1;
 	table_add(&C.sessions, s, h, session_next, session_hash);
 	lru_append(s);
-	heap_add(s);
+	heap_push(heap_of(s), s);
 	if (++*C.g_open > *C.g_open_peak)
 		*C.g_open_peak = *C.g_open;
 	return s;
@@ -403,7 +362,7 @@ session_free(struct session *s)
 
 	table_del(&C.sessions, s, s->hash, session_next);
 	lru_unlink(s);
-	heap_del(s);
+	heap_remove(heap_of(s), s->heap_idx);
 	for (p = s->pages; p; p = nx) {
 		nx = p->next;
 		table_del(&C.requests, p, p->hash, page_next);

@@ -28,6 +28,8 @@ uint64_t page_hash(void *e);
 int64_t part_wm(int32_t part);
 /* The watermark that s progresses by. */
 int64_t wm_of(const struct session *s);
+/* An empty heap of sessions by wake-up time (a partition's, or the one of file input). */
+void session_heap_init(struct heap *h);
 /* Sets the watermark at which s can next progress, and its place in its wake-up heap. */
 void session_rewake(struct session *s);
 
