@@ -116,6 +116,17 @@ types=$(jq -c '[(.mdp_id|type), (.seq|type), (.user_id|type), (.ts|type), (.stat
 eq "Transition field types" "$types" '["string","number","string","number","array","array","array","number","null","array","boolean"]
 ["string","number","string","number","array","array","array","number","object","array","boolean"]'
 
+# Samples without a propensity (pageturn-events(5): absent when unknown, or null) chain as the others do;
+# their items carry none, and they are counted.
+jq -c 'if .pos == 1 then del(.propensity) elif .pos == 2 then .propensity = null else . end' \
+    "$D/three-pages.ndjson" >"$T_TMP/noprop.ndjson"
+$EC -i "$T_TMP/noprop.ndjson" --dead-letter "$T_TMP/noprop.dl" --stats "$T_TMP/noprop.stats" \
+    >"$T_TMP/noprop.out" 2>/dev/null
+eq "no propensity: exit 0, nothing rejected" "$? $(lines "$T_TMP/noprop.dl")" "0 0"
+eq "no propensity: the same transitions, the items without one carrying none" "$(jq -c . "$T_TMP/noprop.out")" \
+    "$(jq -c 'del(.action[] | select(.pos != 0) | .propensity)' "$D/three-pages.out")"
+eq "no propensity: such samples counted" "$(tail -1 "$T_TMP/noprop.stats" | jq -c '[.no_propensity, .rejected]')" "[6,0]"
+
 # Man page examples.
 mkdir -p "$T_TMP/ex/samples/dt=2024-11-23"
 gzip -c "$D/three-pages.ndjson" >"$T_TMP/ex/samples/dt=2024-11-23/part-0.ndjson.gz"

@@ -37,6 +37,7 @@ struct item {
 	uint16_t nfeat;
 	uint16_t pos;
 	uint8_t click, pay;
+	uint8_t has_propensity;	/* the sample gave one */
 	float propensity;
 };
 
@@ -135,6 +136,7 @@ struct collector {
 	/* counters */
 	uint64_t *n_pages, *n_late, *n_evicted, *n_revoked;
 	uint64_t *n_replayed, *n_replay_skipped, *n_undescribed;
+	uint64_t *n_no_propensity;	/* samples filed without a propensity */
 	uint64_t *n_end[END_REVOKED + 1];
 	int64_t *g_open, *g_open_peak, *g_pages_open, *g_pages_peak;
 };

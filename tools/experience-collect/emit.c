@@ -90,8 +90,10 @@ put_items(struct jbuf *b, const struct page *p, int full)
 		jbuf_lit(b, ",\"features\":");
 		jbuf_floats(b, p->fl + it->feat_off, it->nfeat);
 		if (full) {
-			jbuf_lit(b, ",\"propensity\":");
-			jbuf_num7(b, it->propensity);
+			if (it->has_propensity) {
+				jbuf_lit(b, ",\"propensity\":");
+				jbuf_num7(b, it->propensity);
+			}
 			jbuf_lit(b, ",\"click\":");
 			jbuf_i64(b, it->click);
 			jbuf_lit(b, ",\"pay\":");

@@ -125,7 +125,7 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 {
 	char err[256], rid[257], uid[257], sid[257], iid[257], key[514];
 	int64_t page, pos, ts;
-	double prop;
+	double prop = 0;
 	int click, pay;
 	size_t nctx, nfeat, ulen, slen, i;
 	const char *policy = NULL;
@@ -135,7 +135,7 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 	uint64_t h, sh;
 	int64_t w;
 	json_t *o, *v;
-	int start = 0, late;
+	int start = 0, late, has_prop;
 
 	if ((o = jsonx_parse(ln->buf, ln->len, err, sizeof err)) == NULL) {
 		reject(ln, mode, "%s", err);
@@ -154,7 +154,8 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 	    jsonx_get_ts(o, "ts", &ts, err, sizeof err) != 0 ||
 	    jsonx_get_floats(o, "context", MAX_CONTEXT, C.ctx, &nctx, err, sizeof err) != 0 ||
 	    jsonx_get_floats(o, "features", MAX_FEATURES, C.feat, &nfeat, err, sizeof err) != 0 ||
-	    jsonx_get_num(o, "propensity", 0, 1, &prop, err, sizeof err) != 0 ||
+	    ((has_prop = (v = json_object_get(o, "propensity")) != NULL && !json_is_null(v)) &&
+	     jsonx_get_num(o, "propensity", 0, 1, &prop, err, sizeof err) != 0) ||
 	    jsonx_get_flag(o, "click", &click, err, sizeof err) != 0 ||
 	    jsonx_get_flag(o, "pay", &pay, err, sizeof err) != 0 ||
 	    ((v = json_object_get(o, "policy")) != NULL && !json_is_null(v) &&
@@ -266,7 +267,10 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 	it->pos = (uint16_t)pos;
 	it->click = (uint8_t)click;
 	it->pay = (uint8_t)pay;
+	it->has_propensity = (uint8_t)has_prop;
 	it->propensity = (float)prop;
+	if (!has_prop)
+		(*C.n_no_propensity)++;
 	s = p->s;
 	lru_unlink(s);
 	lru_append(s);

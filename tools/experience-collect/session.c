@@ -32,6 +32,7 @@ collector_init(struct stats *st)
 	C.n_replayed = stats_counter(st, "replayed_sessions");
 	C.n_replay_skipped = stats_counter(st, "replay_skipped");
 	C.n_undescribed = stats_counter(st, "undescribed_positions");
+	C.n_no_propensity = stats_counter(st, "no_propensity");
 	for (e = END_SESSION_GAP; e <= END_REVOKED; e++) {
 		snprintf(name, sizeof name, "end_%s", end_names[e]);
 		C.n_end[e] = stats_counter(st, name);
