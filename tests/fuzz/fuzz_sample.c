@@ -68,6 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	C.gap = 30 * 60 * 1000;
 	C.grace = (size & 4) ? 1000 : 0;
 	C.max_open = (size & 8) ? 2 : 1000000;
+	C.max_pages = (size & 16) ? 2 : 10000;
 	C.wm = watermark_new(60 * 1000, 0);
 	C.wm_now = WATERMARK_NONE;
 	while (fuzz_next_line(&p, &left, &ln, -1)) {

@@ -18,8 +18,8 @@ session_progress(struct session *s, enum chain_end force)
 	struct page *p0, *p1;
 	int64_t w = wm_of(s);
 
-	while ((p0 = s->pages) != NULL) {
-		p1 = p0->next;
+	while ((p0 = session_first(s)) != NULL) {
+		p1 = session_second(s);
 		if (force == END_NONE) {
 			if (w < sat_add(p0->ts, C.grace))
 				break;
@@ -29,7 +29,7 @@ session_progress(struct session *s, enum chain_end force)
 		}
 		emit_first(s, force == END_NONE ? END_SESSION_GAP : force);
 	}
-	if (s->pages == NULL)
+	if (s->pages.n == 0)
 		session_free(s);
 	else
 		session_rewake(s);
@@ -66,6 +66,14 @@ advance(void)
 		if (C.parts[i].active)
 			advance_heap(&C.parts[i].heap, &C.parts[i].wm_now,
 			    watermark_get_part(C.wm, C.parts[i].partition));
+}
+
+/* Writes the first open page of s early, chained to the next, to honour --max-pages. */
+void
+evict_page(struct session *s)
+{
+	(*C.n_evicted_pages)++;
+	emit_first(s, END_EVICTED);
 }
 
 /* Closes the least recently fed session early, emitting what it holds. */

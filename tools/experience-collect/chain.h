@@ -13,6 +13,11 @@ void session_progress(struct session *s, enum chain_end force);
 void advance(void);
 /* Closes the least recently fed session early, emitting what it holds. */
 void evict_one(void);
+/*
+ * Writes the first open page of s early, chained to the next one (or, with
+ * none, ended "evicted"), to honour --max-pages; counts it.
+ */
+void evict_page(struct session *s);
 /* Closes every open session at the end of input. */
 void flush_all(void);
 

@@ -44,7 +44,7 @@ struct item {
 /* One request of a session: the samples gathered so far. */
 struct page {
 	struct session *s;
-	struct page *next;	/* in the session, ordered by (page, ts) */
+	uint64_t seq;		/* arrival order: of two pages with one (page, ts), the later comes first */
 	struct page *hnext;	/* in the request table */
 	uint64_t hash;		/* of the request id */
 	int64_t ts;
@@ -70,7 +70,7 @@ struct session {
 	struct session *lru_prev, *lru_next;	/* least recently fed first */
 	size_t heap_idx;	/* in the wake-up heap of its partition or of file input */
 	int64_t wake;		/* watermark at which it may progress */
-	struct page *pages;
+	struct heap pages;	/* open, by (page, ts): its first two are the next to chain */
 	char **hist;		/* ring of --hist-len item ids, oldest at hist_head */
 	size_t hist_n, hist_head;
 	char *mdp_id;		/* of the running episode, NULL between episodes */
@@ -125,6 +125,7 @@ struct collector {
 	size_t hist_len;
 	int64_t gap, grace;
 	size_t max_open;
+	size_t max_pages;	/* open pages a session holds at most */
 	/* state */
 	struct table sessions, requests;
 	struct session *lru_head, *lru_tail;
@@ -137,6 +138,9 @@ struct collector {
 	uint64_t *n_pages, *n_late, *n_evicted, *n_revoked;
 	uint64_t *n_replayed, *n_replay_skipped, *n_undescribed;
 	uint64_t *n_no_propensity;	/* samples filed without a propensity */
+	uint64_t *n_evicted_pages;	/* pages written early to honour --max-pages */
+	uint64_t *n_page_steps;	/* comparisons made ordering the open pages of sessions */
+	uint64_t page_seq;	/* pages opened so far */
 	uint64_t *n_end[END_REVOKED + 1];
 	int64_t *g_open, *g_open_peak, *g_pages_open, *g_pages_peak;
 };

@@ -112,7 +112,7 @@ put_items(struct jbuf *b, const struct page *p, int full)
 void
 emit_first(struct session *s, enum chain_end when_last)
 {
-	struct page *p0 = s->pages, *p1 = p0->next;
+	struct page *p0 = session_first(s), *p1 = session_second(s);
 	enum chain_end end = END_NONE;
 	struct jbuf *b = &C.out;
 	double clicks = 0, pays = 0;
@@ -195,8 +195,5 @@ emit_first(struct session *s, enum chain_end when_last)
 		if (end == END_SESSION_GAP)
 			hist_clear(s);
 	}
-	s->pages = p1;
-	table_del(&C.requests, p0, p0->hash, page_next);
-	(*C.g_pages_open)--;
-	page_free(p0);
+	session_drop_first(s);
 }

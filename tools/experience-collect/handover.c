@@ -122,8 +122,8 @@ gather_open(void)
 			for (k = 0; k < s->nlate; k++)
 				offsets_add(&pt->lates, &pt->nlates, &pt->caplates, s->late[k]);
 		}
-		for (p = s->pages; p; p = p->next)
-			if (p->part >= 0 && p->first_offset < C.parts[p->part].held)
+		for (k = 0; k < s->pages.n; k++)
+			if ((p = s->pages.v[k])->part >= 0 && p->first_offset < C.parts[p->part].held)
 				C.parts[p->part].held = p->first_offset;
 	}
 	/* (qsort's array may not be NULL, even empty) */
@@ -325,7 +325,7 @@ hand_over(void)
 	struct session *s, *nx;
 	struct page *p;
 	int64_t pos;
-	size_t i;
+	size_t i, k;
 	int hit;
 
 	gather_open();
@@ -336,8 +336,8 @@ hand_over(void)
 	for (s = C.lru_head; s; s = nx) {
 		nx = s->lru_next;
 		hit = 0;
-		for (p = s->pages; p && !hit; p = p->next)
-			hit = p->part >= 0 && C.parts[p->part].revoking && !C.parts[p->part].described;
+		for (k = 0; k < s->pages.n && !hit; k++)
+			hit = (p = s->pages.v[k])->part >= 0 && C.parts[p->part].revoking && !C.parts[p->part].described;
 		if (hit) {
 			(*C.n_revoked)++;
 			session_progress(s, END_REVOKED);

@@ -21,7 +21,7 @@ usage(int status)
 	    "usage: experience-collect [-hqv] [-b brokers] [-G group] [-i input]... [-o output]\n"
 	    "                          [-X key=value]... [--dead-letter endpoint] [--grace duration]\n"
 	    "                          [--hist-len n] [--idle-timeout duration] [--max-delay duration]\n"
-	    "                          [--max-open sessions] [--session-gap duration]\n"
+	    "                          [--max-open sessions] [--max-pages pages] [--session-gap duration]\n"
 	    "                          [--w-click weight] [--w-pay weight] [--max-line bytes]\n"
 	    "                          [--stats file] [--stats-interval seconds] [--metrics file]\n"
 	    "                          [--commit-interval seconds] [--strict]\n");
@@ -33,7 +33,7 @@ main(int argc, char *argv[])
 {
 	enum {
 		OPT_W_CLICK = TOOL_OPT_FIRST, OPT_W_PAY, OPT_HIST_LEN, OPT_SESSION_GAP,
-		OPT_MAX_DELAY, OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN
+		OPT_MAX_DELAY, OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN, OPT_MAX_PAGES
 	};
 	static const struct option longopts[] = {
 		TOOL_LONGOPTS,
@@ -46,6 +46,7 @@ main(int argc, char *argv[])
 		{ "grace",        required_argument, NULL, OPT_GRACE },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 		{ "max-open",     required_argument, NULL, OPT_MAX_OPEN },
+		{ "max-pages",    required_argument, NULL, OPT_MAX_PAGES },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct tool_opts opts = { 0 };
@@ -62,6 +63,7 @@ main(int argc, char *argv[])
 	C.gap = 30 * 60 * 1000;
 	C.grace = 0;
 	C.max_open = 1000000;
+	C.max_pages = 10000;
 	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "h", longopts, NULL)) != -1) {
 		if ((r = tool_opts_handle(&opts, ch, optarg)) == 1)
 			continue;
@@ -88,6 +90,11 @@ main(int argc, char *argv[])
 			if (parse_long(optarg, 1, 1000000000L, &n) != 0)
 				diag_fatal(2, "--max-open %s: expected a positive number", optarg);
 			C.max_open = (size_t)n;
+			break;
+		case OPT_MAX_PAGES:
+			if (parse_long(optarg, 1, 1000000000L, &n) != 0)
+				diag_fatal(2, "--max-pages %s: expected a positive number", optarg);
+			C.max_pages = (size_t)n;
 			break;
 		case OPT_SESSION_GAP:
 		case OPT_MAX_DELAY:

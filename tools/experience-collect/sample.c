@@ -130,7 +130,7 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 	size_t nctx, nfeat, ulen, slen, i;
 	const char *policy = NULL;
 	struct session *s;
-	struct page *p, **pp;
+	struct page *p;
 	struct item *it;
 	uint64_t h, sh;
 	int64_t w;
@@ -220,6 +220,8 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 			    rid, ts, w);
 			goto out;
 		}
+		if (s != NULL && s->pages.n >= C.max_pages)
+			evict_page(s);
 		if (s && s->emitted && (page < s->front_page || (page == s->front_page && ts <= s->front_ts))) {
 			reject(ln, mode, "request %s: page %" PRId64 " comes before pages already chained in user %s session %s",
 			    rid, page, uid, sid);
@@ -246,10 +248,7 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 		p->policy_off = policy ? page_add_str(p, policy) : UINT32_MAX;
 		p->nctx = (uint16_t)nctx;
 		page_add_floats(p, C.ctx, nctx);
-		for (pp = &s->pages; *pp && page_before(*pp, page, ts); pp = &(*pp)->next)
-			;
-		p->next = *pp;
-		*pp = p;
+		session_add_page(s, p);
 		table_add(&C.requests, p, p->hash, page_next, page_hash);
 		if (++*C.g_pages_open > *C.g_pages_peak)
 			*C.g_pages_peak = *C.g_pages_open;

@@ -33,6 +33,8 @@ collector_init(struct stats *st)
 	C.n_replay_skipped = stats_counter(st, "replay_skipped");
 	C.n_undescribed = stats_counter(st, "undescribed_positions");
 	C.n_no_propensity = stats_counter(st, "no_propensity");
+	C.n_evicted_pages = stats_counter(st, "evicted_pages");
+	C.n_page_steps = stats_counter(st, "page_order_steps");
 	for (e = END_SESSION_GAP; e <= END_REVOKED; e++) {
 		snprintf(name, sizeof name, "end_%s", end_names[e]);
 		C.n_end[e] = stats_counter(st, name);
@@ -192,7 +194,7 @@ session_heap_init(struct heap *h)
 void
 session_rewake(struct session *s)
 {
-	struct page *p0 = s->pages, *p1;
+	struct page *p0 = session_first(s), *p1;
 	int64_t w;
 
 	if (p0 == NULL || s->frozen)
@@ -201,7 +203,7 @@ session_rewake(struct session *s)
 		w = sat_add(p0->ts, C.grace);
 	else {
 		w = sat_add(sat_add(p0->ts, C.gap), C.grace);
-		if ((p1 = p0->next) != NULL && sat_add(p1->ts, C.grace) < w)
+		if ((p1 = session_second(s)) != NULL && sat_add(p1->ts, C.grace) < w)
 			w = sat_add(p1->ts, C.grace);
 	}
 	s->wake = w;
@@ -263,11 +265,18 @@ item_cmp_pos(const void *a, const void *b)
 	return (int)x->pos - (int)y->pos;
 }
 
-/* Orders pages by (page, ts). */
-int
-page_before(const struct page *a, int64_t page, int64_t ts)
+/* Orders the open pages of a session by (page, ts), the later arrival first among equals. */
+static int
+page_before(const void *x, const void *y)
 {
-	return a->page < page || (a->page == page && a->ts < ts);
+	const struct page *a = x, *b = y;
+
+	(*C.n_page_steps)++;
+	if (a->page != b->page)
+		return a->page < b->page;
+	if (a->ts != b->ts)
+		return a->ts < b->ts;
+	return a->seq > b->seq;
 }
 
 const char *
@@ -345,6 +354,7 @@ session_new(const char *key, size_t keylen, size_t userlen, uint64_t h, int32_t 
 	if (C.hist_len > 0)
 		s->hist = xcalloc(C.hist_len, sizeof *s->hist);
 	s->wake = INT64_MAX;
+	heap_init(&s->pages, page_before, NULL);
 	s->part = part;
 	s->start_offset = -1;
 	table_add(&C.sessions, s, h, session_next, session_hash);
@@ -359,17 +369,19 @@ session_new(const char *key, size_t keylen, size_t userlen, uint64_t h, int32_t 
 void
 session_free(struct session *s)
 {
-	struct page *p, *nx;
+	struct page *p;
+	size_t i;
 
 	table_del(&C.sessions, s, s->hash, session_next);
 	lru_unlink(s);
 	heap_remove(heap_of(s), s->heap_idx);
-	for (p = s->pages; p; p = nx) {
-		nx = p->next;
+	for (i = 0; i < s->pages.n; i++) {
+		p = s->pages.v[i];
 		table_del(&C.requests, p, p->hash, page_next);
 		(*C.g_pages_open)--;
 		page_free(p);
 	}
+	heap_free(&s->pages);
 	hist_clear(s);
 	free(s->hist);
 	free(s->mdp_id);
@@ -387,4 +399,39 @@ session_note_late(struct session *s, int64_t offset)
 		return;
 	s->late = xreallocarray(s->late, s->nlate + 1, sizeof *s->late);
 	s->late[s->nlate++] = offset;
+}
+
+struct page *
+session_first(const struct session *s)
+{
+	return heap_top(&s->pages);
+}
+
+struct page *
+session_second(const struct session *s)
+{
+	const struct heap *h = &s->pages;
+
+	if (h->n < 2)
+		return NULL;
+	if (h->n == 2 || h->before(h->v[1], h->v[2]))
+		return h->v[1];
+	return h->v[2];
+}
+
+void
+session_add_page(struct session *s, struct page *p)
+{
+	p->seq = C.page_seq++;
+	heap_push(&s->pages, p);
+}
+
+void
+session_drop_first(struct session *s)
+{
+	struct page *p0 = heap_pop(&s->pages);
+
+	table_del(&C.requests, p0, p0->hash, page_next);
+	(*C.g_pages_open)--;
+	page_free(p0);
 }

@@ -43,8 +43,6 @@ uint32_t page_add_floats(struct page *p, const float *v, size_t n);
 void page_free(struct page *p);
 /* qsort order of items by position. */
 int item_cmp_pos(const void *a, const void *b);
-/* Whether page a comes before (page, ts). */
-int page_before(const struct page *a, int64_t page, int64_t ts);
 
 /* --- sessions --- */
 
@@ -61,6 +59,13 @@ void hist_push(struct session *s, const char *id);
 struct session *session_new(const char *key, size_t keylen, size_t userlen, uint64_t h, int32_t part);
 /* Removes s from every index and frees it with its pages, written or not. */
 void session_free(struct session *s);
+/* The first open page of s in (page, ts) order, and the one after it; NULL when there is none. O(1). */
+struct page *session_first(const struct session *s);
+struct page *session_second(const struct session *s);
+/* Adds the new page p to the open pages of s. O(log n). */
+void session_add_page(struct session *s, struct page *p);
+/* Removes the first open page of s (there is one) from s and the request table, and frees it. O(log n). */
+void session_drop_first(struct session *s);
 /* Notes that a sample of s's partition at offset was rejected as late while s was open. */
 void session_note_late(struct session *s, int64_t offset);
 
