@@ -70,7 +70,7 @@ void
 heap_push(struct heap *h, void *e)
 {
 	if (h->n == h->cap) {
-		h->cap = h->cap ? h->cap * 2 : 64;
+		h->cap = h->cap ? h->cap * 2 : 4;
 		h->v = xreallocarray(h->v, h->cap, sizeof *h->v);
 	}
 	h->v[h->n++] = e;
