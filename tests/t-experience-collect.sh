@@ -153,6 +153,20 @@ eq "--max-pages: one chain of every page, in order, done at its end only" \
 $EC --max-pages 0 </dev/null >/dev/null 2>&1
 eq "bad --max-pages is a usage error" "$?" 2
 
+# Line lengths: pages of 300 items with 200 features each are read under the default --max-line and
+# chained whole: the transition (about 1.1 MB) holds both pages' items, longer than a sample by far.
+awk 'BEGIN { srand(3); for (pg = 0; pg < 2; pg++) for (i = 0; i < 300; i++) { f = "";
+	for (k = 0; k < 200; k++) f = f (k ? "," : "") sprintf("%.7g", rand() * 10)
+	printf "{\"request_id\":\"r%d\",\"user_id\":\"u\",\"session_id\":\"s\",\"page\":%d,\"pos\":%d,\"item_id\":\"item-%d-%d\",\"ts\":%d,\"context\":[0.5,1],\"features\":[%s],\"propensity\":0.0033333,\"click\":0,\"pay\":0}\n", pg, pg, i, pg, i, 1732345678000 + pg * 60000, f } }' \
+    >"$T_TMP/wide.ndjson"
+$EC -i "$T_TMP/wide.ndjson" --dead-letter "$T_TMP/wide.dl" >"$T_TMP/wide.out"
+eq "wide pages: nothing rejected, one transition a page" "$(lines "$T_TMP/wide.dl") $(lines "$T_TMP/wide.out")" "0 2"
+eq "wide pages: the first transition holds both pages whole" \
+    "$(head -1 "$T_TMP/wide.out" | jq -c '[(.action | length), ([.action[].features | length] | unique),
+	(.next_action | length), ([.next_action[].features | length] | unique)]')" "[300,[200],300,[200]]"
+eq "wide pages: a transition over 1 MiB, twice the pages' samples at most" \
+    "$(head -1 "$T_TMP/wide.out" | awk -v s="$(wc -c <"$T_TMP/wide.ndjson")" '{ print (length > 1048576 && length < 2 * s) }')" 1
+
 # Man page examples.
 mkdir -p "$T_TMP/ex/samples/dt=2024-11-23"
 gzip -c "$D/three-pages.ndjson" >"$T_TMP/ex/samples/dt=2024-11-23/part-0.ndjson.gz"
