@@ -23,7 +23,7 @@ enum chain_end {
 	END_SESSION_GAP,	/* no next page within --session-gap: the user left */
 	END_PAGE_GAP,		/* the next page number is missing: the chain is cut */
 	END_EOF,		/* end of input: the session may go on elsewhere */
-	END_EVICTED,		/* closed early to honour --max-open */
+	END_EVICTED,		/* closed early to honour --max-open (or --max-pages, with no next page) */
 	END_REVOKED		/* its Kafka partition was revoked in a rebalance */
 };
 
