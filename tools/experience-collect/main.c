@@ -28,8 +28,12 @@ usage(int status)
 	exit(status);
 }
 
-int
-main(int argc, char *argv[])
+/*
+ * Parses the command line into opts, the collector's options and the
+ * watermark's delays; exits 2 on a usage error, 0 after --help.
+ */
+static void
+parse_options(int argc, char *argv[], struct tool_opts *opts, int64_t *max_delay, int64_t *idle_timeout)
 {
 	enum {
 		OPT_W_CLICK = TOOL_OPT_FIRST, OPT_W_PAY, OPT_HIST_LEN, OPT_SESSION_GAP,
@@ -49,14 +53,10 @@ main(int argc, char *argv[])
 		{ "max-pages",    required_argument, NULL, OPT_MAX_PAGES },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct tool_opts opts = { 0 };
-	int64_t max_delay = 60 * 1000, idle_timeout = 60 * 1000, d;
-	struct line ln;
-	size_t i;
+	int64_t d;
 	long n;
-	int ch, rv, r;
+	int ch, r;
 
-	diag_init(argv[0]);
 	C.w_click = 1.0;
 	C.w_pay = 1.0;
 	C.hist_len = 20;
@@ -65,7 +65,7 @@ main(int argc, char *argv[])
 	C.max_open = 1000000;
 	C.max_pages = 10000;
 	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "h", longopts, NULL)) != -1) {
-		if ((r = tool_opts_handle(&opts, ch, optarg)) == 1)
+		if ((r = tool_opts_handle(opts, ch, optarg)) == 1)
 			continue;
 		if (r < 0)
 			usage(2);
@@ -105,11 +105,11 @@ main(int argc, char *argv[])
 			if (ch == OPT_SESSION_GAP)
 				C.gap = d;
 			else if (ch == OPT_MAX_DELAY)
-				max_delay = d;
+				*max_delay = d;
 			else if (ch == OPT_GRACE)
 				C.grace = d;
 			else
-				idle_timeout = d;
+				*idle_timeout = d;
 			break;
 		default:
 			usage(2);
@@ -119,6 +119,19 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 0)
 		usage(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct tool_opts opts = { 0 };
+	int64_t max_delay = 60 * 1000, idle_timeout = 60 * 1000;
+	struct line ln;
+	size_t i;
+	int rv;
+
+	diag_init(argv[0]);
+	parse_options(argc, argv, &opts, &max_delay, &idle_timeout);
 
 	opts.kafka.start_metadata = 1;
 	if ((C.io = tool_io_open(&opts, "experience-collect")) == NULL) {
