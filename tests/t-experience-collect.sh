@@ -116,6 +116,57 @@ types=$(jq -c '[(.mdp_id|type), (.seq|type), (.user_id|type), (.ts|type), (.stat
 eq "Transition field types" "$types" '["string","number","string","number","array","array","array","number","null","array","boolean"]
 ["string","number","string","number","array","array","array","number","object","array","boolean"]'
 
+# Samples without a propensity (pageturn-events(5): absent when unknown, or null) chain as the others do;
+# their items carry none, and they are counted.
+jq -c 'if .pos == 1 then del(.propensity) elif .pos == 2 then .propensity = null else . end' \
+    "$D/three-pages.ndjson" >"$T_TMP/noprop.ndjson"
+$EC -i "$T_TMP/noprop.ndjson" --dead-letter "$T_TMP/noprop.dl" --stats "$T_TMP/noprop.stats" \
+    >"$T_TMP/noprop.out" 2>/dev/null
+eq "no propensity: exit 0, nothing rejected" "$? $(lines "$T_TMP/noprop.dl")" "0 0"
+eq "no propensity: the same transitions, the items without one carrying none" "$(jq -c . "$T_TMP/noprop.out")" \
+    "$(jq -c 'del(.action[] | select(.pos != 0) | .propensity)' "$D/three-pages.out")"
+eq "no propensity: such samples counted" "$(tail -1 "$T_TMP/noprop.stats" | jq -c '[.no_propensity, .rejected]')" "[6,0]"
+
+# botgen N: one bot session of N pages of one item each, all at one ts, so that every page stays open.
+botgen() {
+	awk -v n="$1" 'BEGIN { for (p = 0; p < n; p++) printf "{\"request_id\":\"b%d\",\"user_id\":\"bot\",\"session_id\":\"s\",\"page\":%d,\"pos\":0,\"item_id\":\"i\",\"ts\":1732345678000,\"context\":[],\"features\":[],\"click\":0,\"pay\":0}\n", p, p }'
+}
+
+# A bot session of 300,000 open pages costs O(log n) a page. Counted: ordering its pages takes under
+# 4 log2(n) comparisons a page (page_order_steps), where walking a sorted list took n/2 (1.5e5 here).
+# Under a CPU-time limit (not wall time, which a loaded machine eats) of 100 s: about 2 s now; a
+# quadratic walk took 7.7 CPU-s for 40,000 pages, so over 400 CPU-s for these.
+botgen 300000 | (ulimit -t 100; exec $EC --max-pages 1000000 --stats "$T_TMP/bot.stats" 2>/dev/null) |
+    wc -l >"$T_TMP/bot.n"
+eq "bot session: every page written within the CPU limit" "$(tr -d ' ' <"$T_TMP/bot.n")" 300000
+eq "bot session: all its pages were open at once" "$(tail -1 "$T_TMP/bot.stats" | jq .open_pages_peak)" 300000
+eq "bot session: ordering takes O(log n) comparisons a page" \
+    "$(tail -1 "$T_TMP/bot.stats" | jq '.page_order_steps != null and .page_order_steps / .pages < 4 * (.pages | log2)')" true
+
+# --max-pages: past it a session's first open page is written early, chained to the next, and counted.
+botgen 1000 | $EC --max-pages 100 --stats "$T_TMP/bound.stats" >"$T_TMP/bound.out" 2>/dev/null
+eq "--max-pages: pages written early counted, the open ones bounded" \
+    "$(tail -1 "$T_TMP/bound.stats" | jq -c '[.evicted_pages, .open_pages_peak, .rejected]')" "[900,100,0]"
+eq "--max-pages: one chain of every page, in order, done at its end only" \
+    "$(jq -s -c '[length, ([.[].seq] == [range(0; 1000)]), ([.[] | select(.done)] | length), .[-1].done,
+	([.[] | select(.done | not) | .next_state.context == []] | all)]' "$T_TMP/bound.out")" "[1000,true,1,true,true]"
+$EC --max-pages 0 </dev/null >/dev/null 2>&1
+eq "bad --max-pages is a usage error" "$?" 2
+
+# Line lengths: pages of 300 items with 200 features each are read under the default --max-line and
+# chained whole: the transition (about 1.1 MB) holds both pages' items, longer than a sample by far.
+awk 'BEGIN { srand(3); for (pg = 0; pg < 2; pg++) for (i = 0; i < 300; i++) { f = "";
+	for (k = 0; k < 200; k++) f = f (k ? "," : "") sprintf("%.7g", rand() * 10)
+	printf "{\"request_id\":\"r%d\",\"user_id\":\"u\",\"session_id\":\"s\",\"page\":%d,\"pos\":%d,\"item_id\":\"item-%d-%d\",\"ts\":%d,\"context\":[0.5,1],\"features\":[%s],\"propensity\":0.0033333,\"click\":0,\"pay\":0}\n", pg, pg, i, pg, i, 1732345678000 + pg * 60000, f } }' \
+    >"$T_TMP/wide.ndjson"
+$EC -i "$T_TMP/wide.ndjson" --dead-letter "$T_TMP/wide.dl" >"$T_TMP/wide.out"
+eq "wide pages: nothing rejected, one transition a page" "$(lines "$T_TMP/wide.dl") $(lines "$T_TMP/wide.out")" "0 2"
+eq "wide pages: the first transition holds both pages whole" \
+    "$(head -1 "$T_TMP/wide.out" | jq -c '[(.action | length), ([.action[].features | length] | unique),
+	(.next_action | length), ([.next_action[].features | length] | unique)]')" "[300,[200],300,[200]]"
+eq "wide pages: a transition over 1 MiB, twice the pages' samples at most" \
+    "$(head -1 "$T_TMP/wide.out" | awk -v s="$(wc -c <"$T_TMP/wide.ndjson")" '{ print (length > 1048576 && length < 2 * s) }')" 1
+
 # Man page examples.
 mkdir -p "$T_TMP/ex/samples/dt=2024-11-23"
 gzip -c "$D/three-pages.ndjson" >"$T_TMP/ex/samples/dt=2024-11-23/part-0.ndjson.gz"

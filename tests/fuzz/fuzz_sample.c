@@ -1,23 +1,21 @@
 /* fuzz_sample.c: libFuzzer target — sample lines through experience-collect's parsing and sessions; every transition it writes must be one q-train reads. */
 /* fuzz-dict: records.dict */
-/* fuzz-sources: tests/fuzz/aux_qtrain.c */
+/* fuzz-sources: tests/fuzz/aux_qtrain.c tools/experience-collect/chain.c tools/experience-collect/emit.c */
+/* fuzz-sources: tools/experience-collect/handover.c tools/experience-collect/sample.c */
+/* fuzz-sources: tools/experience-collect/session.c */
+/* fuzz-cflags: -Itools/experience-collect */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diag.h"
 #include "fuzz.h"
+#include "stats.h"
 #include "toolio.h"
 
-/* experience-collect's static functions, with its writes caught here. */
-static int fuzz_emit_raw(struct tool_io *io, const char *key, const char *buf, size_t len);
-#define main experience_collect_main
-#define tool_io_emit_raw fuzz_emit_raw
-#define tool_io_reject fuzz_reject
-#include "../../tools/experience-collect.c"
-#undef tool_io_emit_raw
-#undef tool_io_reject
-#undef main
+#include "chain.h"
+#include "ec.h"
+#include "sample.h"
 
 int fuzz_qtrain_accepts(const char *buf, size_t len, char *err, size_t errlen);
 
@@ -45,29 +43,14 @@ fuzz_emit_raw(struct tool_io *io, const char *key, const char *buf, size_t len)
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	enum chain_end e;
-
 	(void)argc;
 	(void)argv;
 	diag_verbosity = 0;
 	st = stats_new("experience-collect", NULL, NULL, 10);
-	C.n_pages = stats_counter(st, "pages");
-	C.n_late = stats_counter(st, "late");
-	C.n_evicted = stats_counter(st, "evicted_sessions");
-	C.n_revoked = stats_counter(st, "revoked_sessions");
-	C.n_replayed = stats_counter(st, "replayed_sessions");
-	C.n_replay_skipped = stats_counter(st, "replay_skipped");
-	C.n_undescribed = stats_counter(st, "undescribed_positions");
-	for (e = END_SESSION_GAP; e <= END_REVOKED; e++) {
-		char name[32];
-
-		snprintf(name, sizeof name, "end_%s", end_names[e]);
-		C.n_end[e] = stats_counter(st, name);
-	}
-	C.g_open = stats_gauge(st, "open_sessions");
-	C.g_open_peak = stats_gauge(st, "open_sessions_peak");
-	C.g_pages_open = stats_gauge(st, "open_pages");
-	C.g_pages_peak = stats_gauge(st, "open_pages_peak");
+	/* experience-collect's writes are caught here */
+	C.emit = fuzz_emit_raw;
+	C.reject = fuzz_reject;
+	collector_init(st);
 	return 0;
 }
 
@@ -85,6 +68,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	C.gap = 30 * 60 * 1000;
 	C.grace = (size & 4) ? 1000 : 0;
 	C.max_open = (size & 8) ? 2 : 1000000;
+	C.max_pages = (size & 16) ? 2 : 10000;
 	C.wm = watermark_new(60 * 1000, 0);
 	C.wm_now = WATERMARK_NONE;
 	while (fuzz_next_line(&p, &left, &ln, -1)) {

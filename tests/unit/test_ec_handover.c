@@ -1,9 +1,11 @@
 /* test_ec_handover.c: experience-collect's commit metadata for a Kafka hand-over — "ec2" and the older "ec1" read back, and what is refused. */
+/* test-links: experience-collect */
+#include <stdlib.h>
 #include <string.h>
+
 #include "check.h"
-#define main experience_collect_main
-#include "../../tools/experience-collect.c"
-#undef main
+#include "ec.h"
+#include "handover.h"
 
 /* Reads meta as committed at offset into a fresh partition; its result, the partition in *pt. */
 static int

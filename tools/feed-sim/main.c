@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "diag.h"
+#include "heap.h"
 #include "jsonx.h"
 #include "kafka.h"
 #include "lineio.h"
@@ -102,8 +103,7 @@ struct sim {
 	size_t npend, cappend;
 	uint64_t seq;
 	/* active sessions, a min-heap by (t, n) */
-	struct fs_session **act;
-	size_t nact, capact;
+	struct heap act;
 	/* results */
 	uint64_t nret;		/* sessions ended */
 	double ret_mean, ret_m2;	/* running mean and sum of squared deviations of their returns */
@@ -211,55 +211,11 @@ pend_flush(struct sim *sm, int64_t t)
 }
 
 static int
-act_less(const struct fs_session *a, const struct fs_session *b)
+act_before(const void *x, const void *y)
 {
+	const struct fs_session *a = x, *b = y;
+
 	return a->t < b->t || (a->t == b->t && a->n < b->n);
-}
-
-static void
-act_push(struct sim *sm, struct fs_session *s)
-{
-	size_t i;
-
-	if (sm->nact == sm->capact) {
-		sm->capact = sm->capact ? 2 * sm->capact : 64;
-		sm->act = xreallocarray(sm->act, sm->capact, sizeof *sm->act);
-	}
-	i = sm->nact++;
-	sm->act[i] = s;
-	while (i > 0 && act_less(sm->act[i], sm->act[(i - 1) / 2])) {
-		struct fs_session *t = sm->act[i];
-
-		sm->act[i] = sm->act[(i - 1) / 2];
-		sm->act[(i - 1) / 2] = t;
-		i = (i - 1) / 2;
-	}
-}
-
-static struct fs_session *
-act_pop(struct sim *sm)
-{
-	struct fs_session *top = sm->act[0];
-	size_t i = 0, n;
-
-	sm->act[0] = sm->act[--sm->nact];
-	n = sm->nact;
-	for (;;) {
-		size_t l = 2 * i + 1, r = l + 1, m = i;
-		struct fs_session *t;
-
-		if (l < n && act_less(sm->act[l], sm->act[m]))
-			m = l;
-		if (r < n && act_less(sm->act[r], sm->act[m]))
-			m = r;
-		if (m == i)
-			break;
-		t = sm->act[i];
-		sm->act[i] = sm->act[m];
-		sm->act[m] = t;
-		i = m;
-	}
-	return top;
 }
 
 static double
@@ -732,6 +688,7 @@ main(int argc, char *argv[])
 	memset(&sm, 0, sizeof sm);
 	sm.w = w;
 	sm.p = &par;
+	heap_init(&sm.act, act_before, NULL);
 	sm.pol = pol;
 	sm.seed = seed;
 	sm.k = (int)k;
@@ -758,18 +715,18 @@ main(int argc, char *argv[])
 	/* The event loop: session arrivals and pages in simulated time order. */
 	n = 0;
 	t_arr = (double)start;
-	while (!sig_stop && !sm.failed && (n < nsess || sm.nact > 0)) {
+	while (!sig_stop && !sm.failed && (n < nsess || sm.act.n > 0)) {
 		struct fs_session *s;
 
-		if (n < nsess && (sm.nact == 0 || (int64_t)t_arr <= sm.act[0]->t)) {
+		if (n < nsess && (sm.act.n == 0 || (int64_t)t_arr <= ((struct fs_session *)heap_top(&sm.act))->t)) {
 			int user = uset[(int)(fs_key_u01(seed, n, 0, 0, TAG_USER) * nset) % nset];
 
-			act_push(&sm, fs_session_new(w, &par, n, user, (int64_t)t_arr, seed));
+			heap_push(&sm.act, fs_session_new(w, &par, n, user, (int64_t)t_arr, seed));
 			n++;
 			t_arr += expo(fs_key_u01(seed, n, 0, 0, TAG_ARRIVAL), par.arrival_gap * 1000);
 			continue;
 		}
-		s = act_pop(&sm);
+		s = heap_pop(&sm.act);
 		r = play_page(&sm, s, cand, shown, prop);
 		if (r < 0) {
 			status = sig_stop ? 0 : 1;	/* an interrupt may have ended the policy too */
@@ -777,14 +734,14 @@ main(int argc, char *argv[])
 			break;
 		}
 		if (r > 0)
-			act_push(&sm, s);
+			heap_push(&sm.act, s);
 		else
 			session_end(&sm, s);
 		if (diag_verbosity >= 2 && r == 0 && sm.sessions % 1000 == 0)
 			diag_info(2, "%llu sessions", (unsigned long long)sm.sessions);
 	}
-	while (sm.nact > 0)
-		fs_session_free(act_pop(&sm));
+	while (sm.act.n > 0)
+		fs_session_free(heap_pop(&sm.act));
 	pend_flush(&sm, INT64_MAX);
 	if (sm.out != NULL && line_writer_close(sm.out) != 0)
 		status = 1;
@@ -795,7 +752,7 @@ main(int argc, char *argv[])
 	if (fs_policy_free(pol) < 0)
 		status = 1;
 	free(sm.pend);
-	free(sm.act);
+	heap_free(&sm.act);
 	free(sm.blk_sum);
 	free(sm.blk_n);
 	free(sm.blk_sq);

@@ -8,6 +8,7 @@
 #include "jbuf.h"
 #include "event.h"
 #include "hash.h"
+#include "heap.h"
 #include "join.h"
 #include "watermark.h"
 #include "xalloc.h"
@@ -63,18 +64,12 @@ struct fb {
 	char data[];		/* request_id, user_id, item_id, event_id */
 };
 
-/* A binary min-heap on (deadline, seq) of impressions or waiting feedback. */
-struct heap {
-	void **v;
-	size_t n, cap;
-};
-
 struct jpart {
 	int32_t id;
 	struct watermark *wm;	/* this partition's own event-time progress */
 	int64_t cur;		/* the watermark last applied to its windows */
 	int64_t last_wall;	/* monotonic ms of its last event */
-	struct heap imps, fbs;
+	struct heap imps, fbs;	/* min-heaps on (deadline, seq) and (ts, seq) */
 };
 
 struct table {
@@ -129,71 +124,15 @@ fb_before(const void *a, const void *b)
 }
 
 static void
-heap_set(struct heap *h, size_t i, void *e, int is_imp)
+imp_place(void *e, size_t i)
 {
-	h->v[i] = e;
-	if (is_imp)
-		((struct imp *)e)->hidx = (uint32_t)i;
-	else
-		((struct fb *)e)->hidx = (uint32_t)i;
+	((struct imp *)e)->hidx = (uint32_t)i;
 }
 
 static void
-heap_up(struct heap *h, size_t i, int is_imp)
+fb_place(void *e, size_t i)
 {
-	int (*before)(const void *, const void *) = is_imp ? imp_before : fb_before;
-	void *e = h->v[i];
-
-	while (i > 0 && before(e, h->v[(i - 1) / 2])) {
-		heap_set(h, i, h->v[(i - 1) / 2], is_imp);
-		i = (i - 1) / 2;
-	}
-	heap_set(h, i, e, is_imp);
-}
-
-static void
-heap_down(struct heap *h, size_t i, int is_imp)
-{
-	int (*before)(const void *, const void *) = is_imp ? imp_before : fb_before;
-	void *e = h->v[i];
-	size_t c;
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= h->n)
-			break;
-		if (c + 1 < h->n && before(h->v[c + 1], h->v[c]))
-			c++;
-		if (!before(h->v[c], e))
-			break;
-		heap_set(h, i, h->v[c], is_imp);
-		i = c;
-	}
-	heap_set(h, i, e, is_imp);
-}
-
-static void
-heap_push(struct heap *h, void *e, int is_imp)
-{
-	if (h->n == h->cap) {
-		h->cap = h->cap ? h->cap * 2 : 64;
-		h->v = xreallocarray(h->v, h->cap, sizeof *h->v);
-	}
-	h->v[h->n++] = e;
-	heap_up(h, h->n - 1, is_imp);
-}
-
-/* Removes the element at index i. */
-static void
-heap_remove(struct heap *h, size_t i, int is_imp)
-{
-	void *last = h->v[--h->n];
-
-	if (i == h->n)
-		return;
-	heap_set(h, i, last, is_imp);
-	heap_down(h, i, is_imp);
-	heap_up(h, is_imp ? ((struct imp *)last)->hidx : ((struct fb *)last)->hidx, is_imp);
+	((struct fb *)e)->hidx = (uint32_t)i;
 }
 
 /* ---- hash tables on request_id (chained, intrusive: hnext is the first field) ---- */
@@ -317,6 +256,8 @@ part_get(struct join *j, int32_t id)
 	p->id = id;
 	p->wm = watermark_new(j->o.max_delay, 0);
 	p->cur = WATERMARK_NONE;
+	heap_init(&p->imps, imp_before, imp_place);
+	heap_init(&p->fbs, fb_before, fb_place);
 	j->parts[j->nparts] = p;
 	j->lastpart = j->nparts++;
 	return p;
@@ -575,7 +516,7 @@ imp_close(struct join *j, struct jpart *p, struct imp *m)
 		if (!it[i].emitted)
 			emit_sample(j, m, &it[i]);
 	table_del(&j->imps, m, m->rhash);
-	heap_remove(&p->imps, m->hidx, 1);
+	heap_remove(&p->imps, m->hidx);
 	j->nopen--;
 	*j->g_open = (int64_t)j->nopen;
 	free(m);
@@ -585,7 +526,7 @@ static void
 fb_remove(struct join *j, struct jpart *p, struct fb *f)
 {
 	table_del(&j->fbs, f, f->rhash);
-	heap_remove(&p->fbs, f->hidx, 0);
+	heap_remove(&p->fbs, f->hidx);
 	j->nwaiting--;
 	*j->g_waiting = (int64_t)j->nwaiting;
 	free(f);
@@ -614,7 +555,7 @@ part_advance(struct join *j, struct jpart *p, int64_t wm)
 				}
 			m->stage = 1;
 			m->deadline = m->ts + j->close_after;
-			heap_down(&p->imps, 0, 1);
+			heap_fix(&p->imps, 0);
 			continue;
 		}
 		imp_close(j, p, m);
@@ -753,7 +694,7 @@ on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t off
 		m->deadline = ts + j->close_after;
 	}
 	table_add(&j->imps, m, h, 1);
-	heap_push(&p->imps, m, 1);
+	heap_push(&p->imps, m);
 	j->nopen++;
 	*j->g_open = (int64_t)j->nopen;
 	if (*j->g_open > *j->g_peak)
@@ -841,7 +782,7 @@ on_feedback(struct join *j, struct jpart *p, const struct jev *ev, int64_t offse
 	memcpy(f->data + fe.rid_len + fe.uid_len, item, fe.item_len);
 	memcpy(f->data + fe.rid_len + fe.uid_len + fe.item_len, fe.eid, fe.eid_len);
 	table_add(&j->fbs, f, h, 0);
-	heap_push(&p->fbs, f, 0);
+	heap_push(&p->fbs, f);
 	j->nwaiting++;
 	*j->g_waiting = (int64_t)j->nwaiting;
 	while (j->nwaiting > j->o.max_open && (fp = oldest_fbs(j)) != NULL) {

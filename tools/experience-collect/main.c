@@ -1,0 +1,165 @@
+/* experience-collect: chains the pages of each user's session, rebuilt from labelled samples, into reinforcement-learning transitions. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "diag.h"
+#include "lineio.h"
+#include "stats.h"
+#include "toolio.h"
+#include "watermark.h"
+
+#include "chain.h"
+#include "ec.h"
+#include "handover.h"
+#include "sample.h"
+
+static void
+usage(int status)
+{
+	fprintf(status ? stderr : stdout,
+	    "usage: experience-collect [-hqv] [-b brokers] [-G group] [-i input]... [-o output]\n"
+	    "                          [-X key=value]... [--dead-letter endpoint] [--grace duration]\n"
+	    "                          [--hist-len n] [--idle-timeout duration] [--max-delay duration]\n"
+	    "                          [--max-open sessions] [--max-pages pages] [--session-gap duration]\n"
+	    "                          [--w-click weight] [--w-pay weight] [--max-line bytes]\n"
+	    "                          [--stats file] [--stats-interval seconds] [--metrics file]\n"
+	    "                          [--commit-interval seconds] [--strict]\n");
+	exit(status);
+}
+
+/*
+ * Parses the command line into opts, the collector's options and the
+ * watermark's delays; exits 2 on a usage error, 0 after --help.
+ */
+static void
+parse_options(int argc, char *argv[], struct tool_opts *opts, int64_t *max_delay, int64_t *idle_timeout)
+{
+	enum {
+		OPT_W_CLICK = TOOL_OPT_FIRST, OPT_W_PAY, OPT_HIST_LEN, OPT_SESSION_GAP,
+		OPT_MAX_DELAY, OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN, OPT_MAX_PAGES
+	};
+	static const struct option longopts[] = {
+		TOOL_LONGOPTS,
+		{ "help",         no_argument,       NULL, 'h' },
+		{ "w-click",      required_argument, NULL, OPT_W_CLICK },
+		{ "w-pay",        required_argument, NULL, OPT_W_PAY },
+		{ "hist-len",     required_argument, NULL, OPT_HIST_LEN },
+		{ "session-gap",  required_argument, NULL, OPT_SESSION_GAP },
+		{ "max-delay",    required_argument, NULL, OPT_MAX_DELAY },
+		{ "grace",        required_argument, NULL, OPT_GRACE },
+		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "max-open",     required_argument, NULL, OPT_MAX_OPEN },
+		{ "max-pages",    required_argument, NULL, OPT_MAX_PAGES },
+		{ NULL, 0, NULL, 0 }
+	};
+	int64_t d;
+	long n;
+	int ch, r;
+
+	C.w_click = 1.0;
+	C.w_pay = 1.0;
+	C.hist_len = 20;
+	C.gap = 30 * 60 * 1000;
+	C.grace = 0;
+	C.max_open = 1000000;
+	C.max_pages = 10000;
+	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "h", longopts, NULL)) != -1) {
+		if ((r = tool_opts_handle(opts, ch, optarg)) == 1)
+			continue;
+		if (r < 0)
+			usage(2);
+		switch (ch) {
+		case 'h':
+			usage(0);
+			break;
+		case OPT_W_CLICK:
+			if (parse_double(optarg, -1e9, 1e9, &C.w_click) != 0)
+				diag_fatal(2, "--w-click %s: expected a number", optarg);
+			break;
+		case OPT_W_PAY:
+			if (parse_double(optarg, -1e9, 1e9, &C.w_pay) != 0)
+				diag_fatal(2, "--w-pay %s: expected a number", optarg);
+			break;
+		case OPT_HIST_LEN:
+			if (parse_long(optarg, 0, MAX_HIST, &n) != 0)
+				diag_fatal(2, "--hist-len %s: expected 0 to %d", optarg, MAX_HIST);
+			C.hist_len = (size_t)n;
+			break;
+		case OPT_MAX_OPEN:
+			if (parse_long(optarg, 1, 1000000000L, &n) != 0)
+				diag_fatal(2, "--max-open %s: expected a positive number", optarg);
+			C.max_open = (size_t)n;
+			break;
+		case OPT_MAX_PAGES:
+			if (parse_long(optarg, 1, 1000000000L, &n) != 0)
+				diag_fatal(2, "--max-pages %s: expected a positive number", optarg);
+			C.max_pages = (size_t)n;
+			break;
+		case OPT_SESSION_GAP:
+		case OPT_MAX_DELAY:
+		case OPT_GRACE:
+		case OPT_IDLE_TIMEOUT:
+			if ((d = parse_duration_ms(optarg)) < 0)
+				diag_fatal(2, "%s %s: expected a duration", argv[optind - 2], optarg);
+			if (ch == OPT_SESSION_GAP)
+				C.gap = d;
+			else if (ch == OPT_MAX_DELAY)
+				*max_delay = d;
+			else if (ch == OPT_GRACE)
+				C.grace = d;
+			else
+				*idle_timeout = d;
+			break;
+		default:
+			usage(2);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc != 0)
+		usage(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct tool_opts opts = { 0 };
+	int64_t max_delay = 60 * 1000, idle_timeout = 60 * 1000;
+	struct line ln;
+	size_t i;
+	int rv;
+
+	diag_init(argv[0]);
+	parse_options(argc, argv, &opts, &max_delay, &idle_timeout);
+
+	opts.kafka.start_metadata = 1;
+	if ((C.io = tool_io_open(&opts, "experience-collect")) == NULL) {
+		tool_opts_free(&opts);
+		return 1;
+	}
+	C.io->manual_commit = 1;
+	C.emit = tool_io_emit_raw;
+	C.reject = tool_io_reject;
+	C.wm = watermark_new(max_delay, idle_timeout);
+	C.wm_now = WATERMARK_NONE;
+	collector_init(C.io->st);
+	tool_io_on_checkpoint(C.io, store_positions, NULL);
+
+	line_reader_on_rebalance(C.io->in, on_rebalance, NULL);
+	while ((rv = tool_io_next(C.io, &ln)) != 0) {
+		if (rv == 1)
+			take_sample(&ln);
+		advance();
+	}
+	/* A stop hands every partition over, as a revocation does. */
+	for (i = 0; i < C.nparts; i++)
+		C.parts[i].revoking = C.parts[i].active;
+	if (C.nparts > 0)
+		hand_over();
+	flush_all();
+	rv = tool_io_close(C.io);
+	watermark_free(C.wm);
+	tool_opts_free(&opts);
+	return rv;
+}
