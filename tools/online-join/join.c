@@ -95,7 +95,7 @@ struct join {
 	uint64_t seq;
 	struct jbuf rec;		/* the record being built */
 	uint64_t n_late_total;
-	uint64_t dummy[17];
+	struct stats *nullst;	/* where the counters go without stats, and after join_free() starts */
 	uint64_t *n_imp, *n_click, *n_pay, *n_samples, *n_late, *n_evicted, *n_evicted_fb,
 	    *n_dup_click, *n_dup_pay, *n_dup_imp, *n_late_imp, *n_early, *n_joined_waiting;
 	int64_t *g_open, *g_waiting, *g_peak;
@@ -875,11 +875,14 @@ join_new(const struct join_opts *o, const struct join_out *out, struct stats *st
 	j->close_after = o->window > o->pay_window ? o->window : o->pay_window;
 	j->first_after = o->window < o->pay_window ? o->window : o->pay_window;
 	j->gwm = watermark_new(o->max_delay, o->idle_timeout);
+	j->nullst = stats_null();
+	if (st == NULL)
+		st = j->nullst;
 	for (i = 0; i < sizeof c / sizeof c[0]; i++)
-		*c[i] = st != NULL ? stats_counter(st, names[i]) : &j->dummy[i];
-	j->g_open = st != NULL ? stats_gauge(st, "open_impressions") : (int64_t *)&j->dummy[14];
-	j->g_waiting = st != NULL ? stats_gauge(st, "waiting_feedback") : (int64_t *)&j->dummy[15];
-	j->g_peak = st != NULL ? stats_gauge(st, "open_impressions_peak") : (int64_t *)&j->dummy[16];
+		*c[i] = stats_counter(st, names[i]);
+	j->g_open = stats_gauge(st, "open_impressions");
+	j->g_waiting = stats_gauge(st, "waiting_feedback");
+	j->g_peak = stats_gauge(st, "open_impressions_peak");
 	return j;
 }
 
@@ -1027,14 +1030,15 @@ join_free(struct join *j)
 	if (j == NULL)
 		return;
 	/* The stats may be gone already. */
-	j->g_open = (int64_t *)&j->dummy[14];
-	j->g_waiting = (int64_t *)&j->dummy[15];
+	j->g_open = stats_gauge(j->nullst, "open_impressions");
+	j->g_waiting = stats_gauge(j->nullst, "waiting_feedback");
 	while (j->nparts > 0)
 		part_free(j, j->parts[--j->nparts]);
 	free(j->parts);
 	free(j->imps.b);
 	free(j->fbs.b);
 	watermark_free(j->gwm);
+	stats_free(j->nullst);
 	free(j->rec.p);
 	free(j);
 }
