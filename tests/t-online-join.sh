@@ -70,6 +70,21 @@ eq "counters" "$(jq -c '[.samples, .duplicate_clicks, .duplicate_impressions, .l
 online-join $A -n 2 -i "$D/max-open.in" --stats "$T_TMP/st2.json" >/dev/null 2>&1
 eq "eviction counted" "$(jq -c '[.evicted, .late]' "$T_TMP/st2.json")" "[1,1]"
 
+# A second impression of a request_id with another user or other items is a conflict, not a duplicate:
+# dead-lettered with its reason and counted; the first one's samples stand.
+{
+	head -1 "$D/basic.in"
+	head -1 "$D/basic.in" | jq -c '.user_id = "u2" | .items = [{item_id: "x", pos: 0, features: [1, 2]}]'
+	sed -n 2p "$D/basic.in"
+	head -1 "$D/basic.in"
+} >"$T_TMP/conflict.in"
+online-join $A -i "$T_TMP/conflict.in" --dead-letter "$T_TMP/conflict.dl" --stats "$T_TMP/conflict.st" >"$T_TMP/conflict.out" 2>/dev/null
+eq "conflict: exit 0" "$?" 0
+eq "conflict: dead-lettered with its reason" "$(jq -r '"\(.raw | fromjson | .user_id) \(.reason)"' "$T_TMP/conflict.dl" 2>/dev/null | cut -c1-25)" \
+    "u2 conflicting impression"
+eq "conflict: counted apart from the true duplicate" \
+    "$(jq -c '[.conflicting_impressions, .duplicate_impressions, .rejected, .samples]' "$T_TMP/conflict.st")" "[1,1,1,3]"
+
 # Without --late, late events are counted and reported; the exit status stays 0.
 online-join $A -i "$D/eof.in" >/dev/null 2>"$T_TMP/err"
 eq "late without --late: exit 0" "$?" 0

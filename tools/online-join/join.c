@@ -96,6 +96,8 @@ struct join {
 	struct jbuf rec;		/* the record being built */
 	uint64_t n_late_total;
 	struct stats *nullst;	/* where the counters go without stats, and after join_free() starts */
+	char why[160];		/* why the last event was refused */
+	uint64_t *n_conflict;
 	uint64_t *n_imp, *n_click, *n_pay, *n_samples, *n_late, *n_evicted, *n_evicted_fb,
 	    *n_dup_click, *n_dup_pay, *n_dup_imp, *n_late_imp, *n_early, *n_joined_waiting;
 	int64_t *g_open, *g_waiting, *g_peak;
@@ -711,7 +713,26 @@ imp_read(const struct jev *ev)
 	return m;
 }
 
-static void
+/* Nonzero when ev shows what m shows: the same user, page and items in the same order. */
+static int
+imp_same(const struct imp *m, const struct jev *ev)
+{
+	const struct jitem *it = imp_items(m);
+	const char *s = imp_rid(m);
+	size_t i;
+
+	if (m->uid_len != ev->uid.n || memcmp(s + m->rid_len, ev->uid.p, ev->uid.n) != 0 ||
+	    m->page != ev->page || m->nitems != ev->nitems)
+		return 0;
+	for (i = 0; i < m->nitems; i++)
+		if (it[i].id_len != ev->items[i].id.n ||
+		    memcmp(s + it[i].id_off, ev->items[i].id.p, it[i].id_len) != 0)
+			return 0;
+	return 1;
+}
+
+/* Takes impression ev: -1 (reason in j->why) when it conflicts with the open impression of its request_id. */
+static int
 on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t offset)
 {
 	const char *rid = ev->rid.p;
@@ -723,9 +744,15 @@ on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t off
 	struct imp *m;
 	struct jpart *fp;
 
-	if (imp_find(j, rid, rid_len, h) != NULL) {
-		(*j->n_dup_imp)++;
-		return;
+	if ((m = imp_find(j, rid, rid_len, h)) != NULL) {
+		if (imp_same(m, ev)) {
+			(*j->n_dup_imp)++;
+			return 0;
+		}
+		(*j->n_conflict)++;
+		snprintf(j->why, sizeof j->why, "conflicting impression: request_id %.*s is open with "
+		    "another user, page or items", (int)(rid_len > 64 ? 64 : rid_len), rid);
+		return -1;
 	}
 	(*j->n_imp)++;
 	/*
@@ -737,7 +764,7 @@ on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t off
 	if (p->cur != WATERMARK_NONE && ts + j->close_after <= p->cur) {
 		(*j->n_late_imp)++;
 		emit_late_imp(j, ev);
-		return;
+		return 0;
 	}
 	m = imp_read(ev);
 	m->rhash = h;
@@ -788,6 +815,7 @@ on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t off
 		(*j->n_evicted)++;
 		imp_close(j, fp, fp->imps.v[0]);
 	}
+	return 0;
 }
 
 static void
@@ -861,10 +889,10 @@ join_new(const struct join_opts *o, const struct join_out *out, struct stats *st
 	struct join *j = xcalloc(1, sizeof *j);
 	uint64_t **c[] = { &j->n_imp, &j->n_click, &j->n_pay, &j->n_samples, &j->n_late, &j->n_evicted,
 	    &j->n_evicted_fb, &j->n_dup_click, &j->n_dup_pay, &j->n_dup_imp, &j->n_late_imp, &j->n_early,
-	    &j->n_joined_waiting };
+	    &j->n_joined_waiting, &j->n_conflict };
 	static const char *const names[] = { "impressions", "clicks", "pays", "samples", "late",
 	    "evicted", "evicted_waiting", "duplicate_clicks", "duplicate_pays", "duplicate_impressions",
-	    "late_impressions", "early_samples", "joined_after_wait" };
+	    "late_impressions", "early_samples", "joined_after_wait", "conflicting_impressions" };
 	size_t i;
 
 	j->o = *o;
@@ -886,16 +914,17 @@ join_new(const struct join_opts *o, const struct join_out *out, struct stats *st
 	return j;
 }
 
-void
+int
 join_event(struct join *j, const struct jev *ev, int32_t partition, int64_t offset)
 {
 	struct jpart *p;
 	int64_t wm, ts = ev->ts;
 
 	p = part_get(j, partition);
-	if (ev->type == JEV_IMPRESSION)
-		on_impression(j, p, ev, offset);
-	else
+	if (ev->type == JEV_IMPRESSION) {
+		if (on_impression(j, p, ev, offset) != 0)
+			return -1;
+	} else
 		on_feedback(j, p, ev, offset);
 	if (j->o.idle_timeout > 0)
 		p->last_wall = mono_ms();
@@ -904,6 +933,13 @@ join_event(struct join *j, const struct jev *ev, int32_t partition, int64_t offs
 	wm = watermark_get(p->wm);
 	if (wm > p->cur || (p->imps.n > 0 && ((struct imp *)p->imps.v[0])->deadline <= p->cur))
 		part_advance(j, p, wm);
+	return 0;
+}
+
+const char *
+join_why(const struct join *j)
+{
+	return j->why;
 }
 
 void

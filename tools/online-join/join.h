@@ -39,8 +39,14 @@ struct join *join_new(const struct join_opts *o, const struct join_out *out, str
  * Takes one event (read by jev_parse() or jev_from_json(); borrowed) of
  * partition (-1 for files and pipes) at offset (-1 when not Kafka): joins
  * it, moves that partition's watermark, and closes the windows it passes.
+ * Returns 0, or -1 when the event is refused (an impression that conflicts
+ * with the open one of its request_id): it is counted, changes nothing,
+ * and join_why() says why, for the caller to dead-letter it.
  */
-void join_event(struct join *j, const struct jev *ev, int32_t partition, int64_t offset);
+int join_event(struct join *j, const struct jev *ev, int32_t partition, int64_t offset);
+
+/* Why join_event() last refused an event; valid until the next call. */
+const char *join_why(const struct join *j);
 
 /*
  * Runs the timers without an event: partitions idle for --idle-timeout close

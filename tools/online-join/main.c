@@ -305,15 +305,16 @@ main(int argc, char *argv[])
 				kp->next = ln.offset + 1;
 		}
 		/* The fast reader takes plain events; the rest, and every error, go through jansson. */
-		if (jev_parse(jr.rd, ln.buf, ln.len, &ev) == 1)
-			join_event(jr.j, &ev, ln.partition, ln.offset);
-		else if ((obj = jsonx_parse(ln.buf, ln.len, err, sizeof err)) == NULL)
+		if (jev_parse(jr.rd, ln.buf, ln.len, &ev) == 1) {
+			if (join_event(jr.j, &ev, ln.partition, ln.offset) != 0)
+				tool_io_reject(jr.io, &ln, "%s", join_why(jr.j));
+		} else if ((obj = jsonx_parse(ln.buf, ln.len, err, sizeof err)) == NULL)
 			tool_io_reject(jr.io, &ln, "%s", err);
 		else {
-			if (jev_from_json(jr.rd, obj, &ev, err, sizeof err) == 0)
-				join_event(jr.j, &ev, ln.partition, ln.offset);
-			else
+			if (jev_from_json(jr.rd, obj, &ev, err, sizeof err) != 0)
 				tool_io_reject(jr.io, &ln, "%s", err);
+			else if (join_event(jr.j, &ev, ln.partition, ln.offset) != 0)
+				tool_io_reject(jr.io, &ln, "%s", join_why(jr.j));
 			json_decref(obj);
 		}
 		if (jr.ar != NULL && archive_advance(jr.ar, join_watermark(jr.j)) != 0)
