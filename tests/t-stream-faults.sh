@@ -28,4 +28,36 @@ online-join -i "$T_TMP/ev.gz" --stats "$T_TMP/oj-crc.st" >/dev/null 2>&1
 eq "crc: online-join exits 1" "$?" 1
 eq "crc: online-join read every line" "$(jq .in "$T_TMP/oj-crc.st")" "$(lines "$T_TMP/crc.out")"
 
+# ---- line lengths: under default settings each stage reads what the one before it writes ----
+# Raw impressions just under log-collect's 1 MiB, of 1000 items, each number "1e6" (written "1000000"),
+# so that the canonical events come out about twice as long, and the transitions twice as long again.
+feat=$(awk 'BEGIN { for (i = 0; i < 247; i++) printf "%s1e6", (i ? "," : "") }')
+imp() {	# imp REQUEST_ID TS PAGE
+	awk -v f="$feat" -v r="$1" -v ts="$2" -v pg="$3" 'BEGIN {
+		printf "{\"type\":\"impression\",\"ts\":%s,\"request_id\":\"%s\",\"user_id\":\"u1\",", ts, r
+		printf "\"session_id\":\"s1\",\"page\":%s,\"context\":[1e6,1],\"items\":[", pg
+		for (i = 0; i < 1000; i++)
+			printf "%s{\"item_id\":\"%d\",\"pos\":%d,\"propensity\":0.001,\"features\":[%s]}", (i ? "," : ""), i, i, f
+		printf "]}\n" }'
+}
+{
+	imp r1 1732345200000 0
+	echo '{"type":"click","ts":1732345201000,"request_id":"r1","user_id":"u1","item_id":"3"}'
+	imp r2 1732345260000 1
+	echo '{"type":"click","ts":1732345261000,"request_id":"r2","user_id":"u1","item_id":"5"}'
+} >"$T_TMP/big.raw"
+ok "lines: raw impressions just under 1 MiB" test "$(head -1 "$T_TMP/big.raw" | wc -c)" -le 1048576 -a \
+    "$(head -1 "$T_TMP/big.raw" | wc -c)" -gt 1040000
+log-collect --ingest-ts 1732345300000 -i "$T_TMP/big.raw" --stats "$T_TMP/big-lc.st" >"$T_TMP/big.ev" 2>/dev/null
+online-join -i "$T_TMP/big.ev" --stats "$T_TMP/big-oj.st" >"$T_TMP/big.samples" 2>/dev/null
+experience-collect -i "$T_TMP/big.samples" --stats "$T_TMP/big-ec.st" >"$T_TMP/big.trans" 2>/dev/null
+q-train -q --offline -i "$T_TMP/big.trans" -m "$T_TMP/big-m" --epochs 1 --head-epochs 1 \
+    --stats "$T_TMP/big-qt.st" >/dev/null 2>&1
+ok "lines: events near twice the raw size" test "$(head -1 "$T_TMP/big.ev" | wc -c)" -gt 2000000
+eq "lines: log-collect wrote every event" "$(jq -c '[.out, .rejected]' "$T_TMP/big-lc.st" | tail -1)" "[4,0]"
+eq "lines: online-join took every event" "$(jq -c '[.rejected, .samples]' "$T_TMP/big-oj.st" | tail -1)" "[0,2000]"
+ok "lines: transitions of two pages, near twice the events" test "$(awk '{ print length($0) }' "$T_TMP/big.trans" | sort -n | tail -1)" -gt 4000000
+eq "lines: experience-collect took every sample" "$(jq -c '[.rejected, .out]' "$T_TMP/big-ec.st" | tail -1)" "[0,2]"
+eq "lines: q-train took every transition" "$(jq -c '[.rejected, .in]' "$T_TMP/big-qt.st" | tail -1)" "[0,2]"
+
 t_done

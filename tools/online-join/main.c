@@ -185,6 +185,7 @@ main(int argc, char *argv[])
 	int ch, r, status;
 
 	diag_init(argv[0]);
+	opts.max_line = LINE_MAX_EVENTS;
 	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "a:d:hl:n:w:", longopts, NULL)) != -1) {
 		switch (tool_opts_handle(&opts, ch, optarg)) {
 		case 1:
