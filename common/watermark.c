@@ -15,6 +15,7 @@ struct watermark {
 	int64_t max_delay;
 	int64_t idle_timeout;	/* 0: partitions never go idle */
 	int64_t cur;		/* the last value returned, for monotony */
+	int64_t last_any;	/* monotonic ms of the last record of any partition; -1 none */
 	struct wm_part *parts;
 	size_t nparts, cap;
 	size_t last;		/* index of the last partition observed (a cache) */
@@ -37,8 +38,10 @@ watermark_new(int64_t max_delay_ms, int64_t idle_timeout_ms)
 	wm->max_delay = max_delay_ms < 0 ? 0 : max_delay_ms;
 	wm->idle_timeout = idle_timeout_ms < 0 ? 0 : idle_timeout_ms;
 	wm->cur = WATERMARK_NONE;
+	wm->last_any = -1;
 	return wm;
 }
+
 
 /* The slot of partition, created when absent. */
 static struct wm_part *
@@ -70,10 +73,15 @@ watermark_observe(struct watermark *wm, int32_t partition, int64_t ts_ms)
 {
 	struct wm_part *p = wm_part(wm, partition);
 
+	p->last_wall = wm->last_any = wm_clock_ms();
 	if (ts_ms > p->max_ts)
 		p->max_ts = ts_ms;
-	if (wm->idle_timeout > 0)
-		p->last_wall = wm_clock_ms();
+}
+
+int64_t
+watermark_quiet_ms(const struct watermark *wm)
+{
+	return wm->last_any < 0 ? -1 : wm_clock_ms() - wm->last_any;
 }
 
 /* max_ts - delay without overflow. */

@@ -17,6 +17,9 @@ struct watermark *watermark_new(int64_t max_delay_ms, int64_t idle_timeout_ms);
 /* Records an event of partition (-1 for files and pipes) with event time ts_ms. */
 void watermark_observe(struct watermark *wm, int32_t partition, int64_t ts_ms);
 
+/* Processing-time ms since the last event of any partition (monotonic clock); -1 before any. */
+int64_t watermark_quiet_ms(const struct watermark *wm);
+
 /*
  * The current watermark: min over non-idle partitions of (max ts - delay);
  * WATERMARK_NONE before any event. Never decreases.

@@ -84,4 +84,27 @@ online-join -a "$T_TMP/ar2" </dev/null >/dev/null 2>&1
 eq "stale parts: this host's removed" "$(find "$T_TMP/ar2" -name ".part-$host-*" | wc -l | tr -d ' ')" 0
 eq "stale parts: another host's kept" "$(find "$T_TMP/ar2" -name '.part-otherhost-*' | wc -l | tr -d ' ')" 1
 
+# ---- a Kafka stream that goes quiet: its windows close after --idle-close, default windows and all ----
+"$GEN" -n 400 -s 3 | log-collect --ingest-ts 1732345678000 >"$T_TMP/clock.ev" 2>/dev/null
+online-join -i "$T_TMP/clock.ev" >"$T_TMP/clock.out" 2>/dev/null
+if [ -x "$TBIN/kafka-mock" ] && command -v kcat >/dev/null; then
+	bg kafka-mock -q -f "$T_TMP/ports" -p 2 -t events >/dev/null 2>&1
+	wait_until 10 test -s "$T_TMP/ports"
+	br=$(cat "$T_TMP/ports")
+	jq -r '"\(.user_id)\t\(tojson)"' "$T_TMP/clock.ev" | kcat -q -P -b "$br" -t events -K "$(printf '\t')" 2>/dev/null
+	bg online-join -b "$br" -G quiet -i kafka:events -o "$T_TMP/quiet.out" --idle-close 2s \
+	    --stats "$T_TMP/quiet.st" --stats-interval 0.2 2>"$T_TMP/quiet.err"
+	qpid=$!
+	last() { tail -1 "$T_TMP/quiet.st" 2>/dev/null | jq -r "$1"; }
+	all_out() { test "$(last .samples)" = "$(lines "$T_TMP/clock.out")"; }
+	ok "quiet stream: every window closed, its samples out" wait_until 60 all_out
+	eq "quiet stream: nothing left open" "$(last '[.open_impressions, .waiting_feedback] | tostring')" "[0,0]"
+	ok "quiet stream: closed by the idle timer" test "$(last .idle_closes)" -ge 1
+	kill -TERM $qpid
+	exits "quiet stream: exits 0 on SIGTERM" $qpid 0 "$T_TMP/quiet.err"
+	eq "quiet stream: the samples of a file run" "$(sort "$T_TMP/quiet.out" | cksum)" "$(sort "$T_TMP/clock.out" | cksum)"
+else
+	t_fail "quiet stream: needs kafka-mock and kcat"
+fi
+
 t_done

@@ -97,7 +97,7 @@ struct join {
 	uint64_t n_late_total;
 	struct stats *nullst;	/* where the counters go without stats, and after join_free() starts */
 	char why[160];		/* why the last event was refused */
-	uint64_t *n_conflict;
+	uint64_t *n_conflict, *n_idle_close;
 	uint64_t *n_imp, *n_click, *n_pay, *n_samples, *n_late, *n_evicted, *n_evicted_fb,
 	    *n_dup_click, *n_dup_pay, *n_dup_imp, *n_late_imp, *n_early, *n_joined_waiting;
 	int64_t *g_open, *g_waiting, *g_peak;
@@ -889,10 +889,11 @@ join_new(const struct join_opts *o, const struct join_out *out, struct stats *st
 	struct join *j = xcalloc(1, sizeof *j);
 	uint64_t **c[] = { &j->n_imp, &j->n_click, &j->n_pay, &j->n_samples, &j->n_late, &j->n_evicted,
 	    &j->n_evicted_fb, &j->n_dup_click, &j->n_dup_pay, &j->n_dup_imp, &j->n_late_imp, &j->n_early,
-	    &j->n_joined_waiting, &j->n_conflict };
+	    &j->n_joined_waiting, &j->n_conflict, &j->n_idle_close };
 	static const char *const names[] = { "impressions", "clicks", "pays", "samples", "late",
 	    "evicted", "evicted_waiting", "duplicate_clicks", "duplicate_pays", "duplicate_impressions",
-	    "late_impressions", "early_samples", "joined_after_wait", "conflicting_impressions" };
+	    "late_impressions", "early_samples", "joined_after_wait", "conflicting_impressions",
+	    "idle_closes" };
 	size_t i;
 
 	j->o = *o;
@@ -940,6 +941,30 @@ const char *
 join_why(const struct join *j)
 {
 	return j->why;
+}
+
+/* Closes every window of p and gives up its waiting feedback, as at the end of the input, its watermark kept. */
+static void
+part_flush(struct join *j, struct jpart *p)
+{
+	int64_t cur = p->cur;
+
+	part_advance(j, p, INT64_MAX);
+	p->cur = cur;
+}
+
+void
+join_quiet(struct join *j)
+{
+	int64_t q;
+	size_t i;
+
+	if (j->o.idle_close <= 0 || (j->nopen == 0 && j->nwaiting == 0) ||
+	    (q = watermark_quiet_ms(j->gwm)) < j->o.idle_close)
+		return;
+	(*j->n_idle_close)++;
+	for (i = 0; i < j->nparts; i++)
+		part_flush(j, j->parts[i]);
 }
 
 void

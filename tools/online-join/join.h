@@ -12,6 +12,7 @@ struct join_opts {
 	int64_t pay_window;	/* ms a pay may follow its impression */
 	int64_t max_delay;	/* allowed out-of-orderness, ms */
 	int64_t idle_timeout;	/* wall-clock ms after which a silent partition is idle; 0 never */
+	int64_t idle_close;	/* wall-clock ms of silence of every partition that closes every window; 0 never */
 	int early;		/* emit a sample once its labels are final, not at window close */
 	size_t max_open;	/* buffered impressions (and, apart, waiting feedback events) */
 };
@@ -53,6 +54,14 @@ const char *join_why(const struct join *j);
  * their windows by the watermark of the others. Cheap to call often.
  */
 void join_tick(struct join *j);
+
+/*
+ * Called while the input has nothing to give (a Kafka poll that came back
+ * empty): once no partition has had an event for --idle-close, every open
+ * window closes (its samples written) and the waiting clicks and pays become
+ * late, the watermark staying where it is. Cheap to call often.
+ */
+void join_quiet(struct join *j);
 
 /*
  * The watermark over every partition (min over the non-idle ones), for

@@ -17,6 +17,7 @@ enum {
 	OPT_PAY_WINDOW = TOOL_OPT_FIRST,
 	OPT_EMIT,
 	OPT_IDLE_TIMEOUT,
+	OPT_IDLE_CLOSE,
 	OPT_ARCHIVE_SIZE,
 	OPT_ARCHIVE_ROLL,
 	OPT_ARCHIVE_LEVEL
@@ -46,6 +47,7 @@ usage(int status)
 	    "usage: online-join [-hqv] [-a dir] [-b brokers] [-d max-delay] [-G group] [-i input]...\n"
 	    "                   [-l late] [-n max-open] [-o output] [-w window] [-X key=value]...\n"
 	    "                   [--pay-window duration] [--emit early|on-close] [--idle-timeout duration]\n"
+	    "                   [--idle-close duration]\n"
 	    "                   [--archive-size bytes] [--archive-roll duration] [--archive-level n]\n"
 	    "                   [--dead-letter endpoint] [--max-line bytes] [--stats file]\n"
 	    "                   [--stats-interval duration] [--metrics file] [--commit-interval duration]\n"
@@ -162,6 +164,7 @@ main(int argc, char *argv[])
 		{ "pay-window",    required_argument, NULL, OPT_PAY_WINDOW },
 		{ "emit",          required_argument, NULL, OPT_EMIT },
 		{ "idle-timeout",  required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "idle-close",    required_argument, NULL, OPT_IDLE_CLOSE },
 		{ "archive-size",  required_argument, NULL, OPT_ARCHIVE_SIZE },
 		{ "archive-roll",  required_argument, NULL, OPT_ARCHIVE_ROLL },
 		{ "archive-level", required_argument, NULL, OPT_ARCHIVE_LEVEL },
@@ -169,7 +172,7 @@ main(int argc, char *argv[])
 	};
 	struct join_opts jo = {
 		.window = 30 * 60000, .pay_window = 2 * 3600000, .max_delay = 60000,
-		.idle_timeout = 30000, .early = 0, .max_open = 1000000
+		.idle_timeout = 30000, .idle_close = 30000, .early = 0, .max_open = 1000000
 	};
 	struct join_out out = { on_sample, on_late, NULL };
 	struct tool_opts opts = { 0 };
@@ -241,6 +244,12 @@ main(int argc, char *argv[])
 				usage(2);
 			}
 			break;
+		case OPT_IDLE_CLOSE:
+			if ((jo.idle_close = parse_duration_ms(optarg)) < 0) {
+				diag_warn("--idle-close: not a duration: %s", optarg);
+				usage(2);
+			}
+			break;
 		case OPT_ARCHIVE_SIZE:
 			if ((archive_size = parse_size(optarg)) <= 0) {
 				diag_warn("--archive-size: not a size: %s", optarg);
@@ -292,6 +301,7 @@ main(int argc, char *argv[])
 		if (r == LINE_IDLE || (++lines & 1023) == 0)
 			join_tick(jr.j);
 		if (r == LINE_IDLE) {
+			join_quiet(jr.j);
 			if (jr.ar != NULL && archive_advance(jr.ar, join_watermark(jr.j)) != 0)
 				jr.io->status = 1;
 			continue;
