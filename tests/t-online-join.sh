@@ -191,11 +191,12 @@ eq "archive replay: directory" "$(jq -r .raw "$T_TMP/dir.dl" | sort | cksum)" "$
 online-join -i "$AR2/dt=*/hour=*/part-*.ndjson.gz" --dead-letter "$T_TMP/glob.dl" >/dev/null 2>&1
 eq "archive replay: glob" "$(jq -r .raw "$T_TMP/glob.dl" | sort | cksum)" "$(sort "$T_TMP/h.out" | cksum)"
 
-# A crash (kill -9) leaves complete parts valid and the open one hidden from readers.
+# A crash (kill -9) leaves complete parts valid and the open one hidden from readers. The hours come in
+# jumps of an hour, which --max-ahead must allow.
 AR3="$T_TMP/archive3"
 mkfifo "$T_TMP/fifo"
 # shellcheck disable=SC2086
-bg online-join $A -a "$AR3" -i "$T_TMP/fifo" -o "$T_TMP/k.out"
+bg online-join $A --max-ahead 3h -a "$AR3" -i "$T_TMP/fifo" -o "$T_TMP/k.out"
 pid=$!
 exec 3>"$T_TMP/fifo"
 jq -c --argjson d 3600000 '.ts += $d | .request_id += "-8"' "$D/basic.in" >&3	# hour 08

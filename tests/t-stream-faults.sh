@@ -84,9 +84,25 @@ online-join -a "$T_TMP/ar2" </dev/null >/dev/null 2>&1
 eq "stale parts: this host's removed" "$(find "$T_TMP/ar2" -name ".part-$host-*" | wc -l | tr -d ' ')" 0
 eq "stale parts: another host's kept" "$(find "$T_TMP/ar2" -name '.part-otherhost-*' | wc -l | tr -d ' ')" 1
 
-# ---- a Kafka stream that goes quiet: its windows close after --idle-close, default windows and all ----
+# ---- one clock 12 h fast: its event does not make the rest of the stream late ----
 "$GEN" -n 400 -s 3 | log-collect --ingest-ts 1732345678000 >"$T_TMP/clock.ev" 2>/dev/null
-online-join -i "$T_TMP/clock.ev" >"$T_TMP/clock.out" 2>/dev/null
+n=$(lines "$T_TMP/clock.ev")
+{
+	head -n $((n / 10)) "$T_TMP/clock.ev"
+	jq -c 'select(.type == "impression") | {type: "click", ts: (.ts + 43200000), request_id, user_id,
+	    item_id: .items[0].item_id, event_id: "fast-clock"}' "$T_TMP/clock.ev" | head -1
+	tail -n +$((n / 10 + 1)) "$T_TMP/clock.ev"
+} >"$T_TMP/clock-fast.ev"
+online-join -i "$T_TMP/clock.ev" -l "$T_TMP/clock.late" >"$T_TMP/clock.out" 2>/dev/null
+online-join -i "$T_TMP/clock-fast.ev" -l "$T_TMP/clock-fast.late" --stats "$T_TMP/clock.st" >"$T_TMP/clock-fast.out" 2>/dev/null
+eq "fast clock: every sample as without it" "$(lines "$T_TMP/clock-fast.out")" "$(lines "$T_TMP/clock.out")"
+eq "fast clock: the same samples, the same labels" "$(sort "$T_TMP/clock-fast.out" | cksum)" "$(sort "$T_TMP/clock.out" | cksum)"
+eq "fast clock: its click is a correction, outside its window" \
+    "$(jq -r 'select(.event_id == "fast-clock") | .reason' "$T_TMP/clock-fast.late")" outside_window
+eq "fast clock: nothing else late" "$(lines "$T_TMP/clock-fast.late")" $(($(lines "$T_TMP/clock.late") + 1))
+eq "fast clock: counted" "$(jq .ahead_events "$T_TMP/clock.st")" 1
+
+# ---- a Kafka stream that goes quiet: its windows close after --idle-close, default windows and all ----
 if [ -x "$TBIN/kafka-mock" ] && command -v kcat >/dev/null; then
 	bg kafka-mock -q -f "$T_TMP/ports" -p 2 -t events >/dev/null 2>&1
 	wait_until 10 test -s "$T_TMP/ports"

@@ -97,7 +97,7 @@ struct join {
 	uint64_t n_late_total;
 	struct stats *nullst;	/* where the counters go without stats, and after join_free() starts */
 	char why[160];		/* why the last event was refused */
-	uint64_t *n_conflict, *n_idle_close;
+	uint64_t *n_conflict, *n_ahead, *n_idle_close;
 	uint64_t *n_imp, *n_click, *n_pay, *n_samples, *n_late, *n_evicted, *n_evicted_fb,
 	    *n_dup_click, *n_dup_pay, *n_dup_imp, *n_late_imp, *n_early, *n_joined_waiting;
 	int64_t *g_open, *g_waiting, *g_peak;
@@ -318,6 +318,7 @@ part_get(struct join *j, int32_t id)
 	p = xcalloc(1, sizeof *p);
 	p->id = id;
 	p->wm = watermark_new(j->o.max_delay, 0);
+	watermark_set_max_ahead(p->wm, j->o.max_ahead, WATERMARK_CONFIRM);
 	p->cur = WATERMARK_NONE;
 	j->parts[j->nparts] = p;
 	j->lastpart = j->nparts++;
@@ -889,11 +890,11 @@ join_new(const struct join_opts *o, const struct join_out *out, struct stats *st
 	struct join *j = xcalloc(1, sizeof *j);
 	uint64_t **c[] = { &j->n_imp, &j->n_click, &j->n_pay, &j->n_samples, &j->n_late, &j->n_evicted,
 	    &j->n_evicted_fb, &j->n_dup_click, &j->n_dup_pay, &j->n_dup_imp, &j->n_late_imp, &j->n_early,
-	    &j->n_joined_waiting, &j->n_conflict, &j->n_idle_close };
+	    &j->n_joined_waiting, &j->n_conflict, &j->n_ahead, &j->n_idle_close };
 	static const char *const names[] = { "impressions", "clicks", "pays", "samples", "late",
 	    "evicted", "evicted_waiting", "duplicate_clicks", "duplicate_pays", "duplicate_impressions",
 	    "late_impressions", "early_samples", "joined_after_wait", "conflicting_impressions",
-	    "idle_closes" };
+	    "ahead_events", "idle_closes" };
 	size_t i;
 
 	j->o = *o;
@@ -904,6 +905,7 @@ join_new(const struct join_opts *o, const struct join_out *out, struct stats *st
 	j->close_after = o->window > o->pay_window ? o->window : o->pay_window;
 	j->first_after = o->window < o->pay_window ? o->window : o->pay_window;
 	j->gwm = watermark_new(o->max_delay, o->idle_timeout);
+	watermark_set_max_ahead(j->gwm, o->max_ahead, WATERMARK_CONFIRM);
 	j->nullst = stats_null();
 	if (st == NULL)
 		st = j->nullst;
@@ -929,7 +931,9 @@ join_event(struct join *j, const struct jev *ev, int32_t partition, int64_t offs
 		on_feedback(j, p, ev, offset);
 	if (j->o.idle_timeout > 0)
 		p->last_wall = mono_ms();
-	watermark_observe(p->wm, -1, ts);
+	/* Both see the same events of the partition, so they hold back the same outliers. */
+	if (watermark_observe(p->wm, -1, ts) == WATERMARK_AHEAD)
+		(*j->n_ahead)++;
 	watermark_observe(j->gwm, partition, ts);
 	wm = watermark_get(p->wm);
 	if (wm > p->cur || (p->imps.n > 0 && ((struct imp *)p->imps.v[0])->deadline <= p->cur))

@@ -11,6 +11,7 @@ struct join_opts {
 	int64_t window;		/* ms a click may follow its impression */
 	int64_t pay_window;	/* ms a pay may follow its impression */
 	int64_t max_delay;	/* allowed out-of-orderness, ms */
+	int64_t max_ahead;	/* an event further ahead of its partition does not move it (0: no bound) */
 	int64_t idle_timeout;	/* wall-clock ms after which a silent partition is idle; 0 never */
 	int64_t idle_close;	/* wall-clock ms of silence of every partition that closes every window; 0 never */
 	int early;		/* emit a sample once its labels are final, not at window close */

@@ -17,6 +17,7 @@ enum {
 	OPT_PAY_WINDOW = TOOL_OPT_FIRST,
 	OPT_EMIT,
 	OPT_IDLE_TIMEOUT,
+	OPT_MAX_AHEAD,
 	OPT_IDLE_CLOSE,
 	OPT_ARCHIVE_SIZE,
 	OPT_ARCHIVE_ROLL,
@@ -47,7 +48,7 @@ usage(int status)
 	    "usage: online-join [-hqv] [-a dir] [-b brokers] [-d max-delay] [-G group] [-i input]...\n"
 	    "                   [-l late] [-n max-open] [-o output] [-w window] [-X key=value]...\n"
 	    "                   [--pay-window duration] [--emit early|on-close] [--idle-timeout duration]\n"
-	    "                   [--idle-close duration]\n"
+	    "                   [--max-ahead duration] [--idle-close duration]\n"
 	    "                   [--archive-size bytes] [--archive-roll duration] [--archive-level n]\n"
 	    "                   [--dead-letter endpoint] [--max-line bytes] [--stats file]\n"
 	    "                   [--stats-interval duration] [--metrics file] [--commit-interval duration]\n"
@@ -164,6 +165,7 @@ main(int argc, char *argv[])
 		{ "pay-window",    required_argument, NULL, OPT_PAY_WINDOW },
 		{ "emit",          required_argument, NULL, OPT_EMIT },
 		{ "idle-timeout",  required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "max-ahead",     required_argument, NULL, OPT_MAX_AHEAD },
 		{ "idle-close",    required_argument, NULL, OPT_IDLE_CLOSE },
 		{ "archive-size",  required_argument, NULL, OPT_ARCHIVE_SIZE },
 		{ "archive-roll",  required_argument, NULL, OPT_ARCHIVE_ROLL },
@@ -171,7 +173,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct join_opts jo = {
-		.window = 30 * 60000, .pay_window = 2 * 3600000, .max_delay = 60000,
+		.window = 30 * 60000, .pay_window = 2 * 3600000, .max_delay = 60000, .max_ahead = 10 * 60000,
 		.idle_timeout = 30000, .idle_close = 30000, .early = 0, .max_open = 1000000
 	};
 	struct join_out out = { on_sample, on_late, NULL };
@@ -247,6 +249,12 @@ main(int argc, char *argv[])
 		case OPT_IDLE_CLOSE:
 			if ((jo.idle_close = parse_duration_ms(optarg)) < 0) {
 				diag_warn("--idle-close: not a duration: %s", optarg);
+				usage(2);
+			}
+			break;
+		case OPT_MAX_AHEAD:
+			if ((jo.max_ahead = parse_duration_ms(optarg)) < 0) {
+				diag_warn("--max-ahead: not a duration: %s", optarg);
 				usage(2);
 			}
 			break;
