@@ -39,6 +39,7 @@ struct line_reader {
 	uint64_t lineno;
 	int gz;			/* 1 while inflating a gzip stream */
 	int gz_mid;		/* inside a gzip member (its end not yet seen) */
+	const char *gz_err;	/* inflate failed after some output: said once that output is read */
 	z_stream zs;
 	unsigned char *in;	/* raw bytes read from fd */
 	size_t in_len;
@@ -211,6 +212,7 @@ open_next_file(struct line_reader *r)
 		r->in_len = r->out_pos = r->out_len = 0;
 		r->eof = 0;
 		r->gz = -1;	/* undecided until the first bytes are seen */
+		r->gz_err = NULL;
 		return 1;
 	}
 	return 0;
@@ -259,6 +261,13 @@ fill(struct line_reader *r)
 	int zr;
 
 	r->out_pos = r->out_len = 0;
+	if (r->gz_err != NULL) {
+		diag_warn("%s: corrupt gzip data: %s (after %llu line(s) read)", r->name, r->gz_err,
+		    (unsigned long long)r->lineno);
+		r->gz_err = NULL;
+		r->failed = 1;
+		return -1;
+	}
 	for (;;) {
 		if (r->gz == 1 && r->zs.avail_in > 0) {
 			r->zs.next_out = r->out;
@@ -270,9 +279,11 @@ fill(struct line_reader *r)
 				inflateReset(&r->zs);
 				r->gz_mid = 0;
 			} else if (zr != Z_OK && zr != Z_BUF_ERROR) {
-				diag_warn("%s: corrupt gzip data: %s", r->name, r->zs.msg ? r->zs.msg : "inflate failed");
-				r->failed = 1;
-				return -1;
+				/* What inflated before the fault (a bad check comes after all the data) is read first. */
+				r->gz_err = r->zs.msg ? r->zs.msg : "inflate failed";
+				if (r->out_len > 0)
+					return 1;
+				return fill(r);
 			} else
 				r->gz_mid = 1;
 			if (r->out_len > 0)

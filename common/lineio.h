@@ -16,6 +16,18 @@
  */
 
 /*
+ * The default --max-line of each stage reads what the stage before it writes
+ * under its own default (see pageturn(7), LINE LENGTHS): log-collect takes raw
+ * lines of LINE_MAX_DEFAULT and may write events twice as long (numbers
+ * reprinted, ids quoted, fields added); online-join takes LINE_MAX_EVENTS;
+ * samples hold one item and stay far below LINE_MAX_DEFAULT, which
+ * experience-collect keeps; a transition holds two pages, each up to an
+ * event's size, and q-train takes LINE_MAX_TRANSITIONS.
+ */
+#define LINE_MAX_EVENTS (4 * 1024 * 1024)
+#define LINE_MAX_TRANSITIONS (16 * 1024 * 1024)
+
+/*
  * Opens the inputs, read one after another (Kafka topics last, as one
  * consumer-group subscription). An input that cannot be opened is reported
  * when reached and skipped; line_reader_failed() then says so. Never NULL.

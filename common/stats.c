@@ -71,6 +71,12 @@ stats_new(const char *tool, const char *path, const char *metrics, double interv
 	return st;
 }
 
+struct stats *
+stats_null(void)
+{
+	return stats_new("null", NULL, NULL, 0);
+}
+
 static struct stat_entry *
 entry(struct stats *st, const char *name, int gauge)
 {

@@ -13,6 +13,13 @@ struct stats;
 struct stats *stats_new(const char *tool, const char *path, const char *metrics, double interval);
 
 /*
+ * A null sink: counters and gauges count into private slots and are never
+ * written anywhere, for a module whose caller configured no stats. Free it
+ * with stats_free(). Never NULL.
+ */
+struct stats *stats_null(void);
+
+/*
  * A named counter (created at 0 on first use); the pointer stays valid until
  * stats_free(). Increment it directly. Names are snake_case; "in", "out" and
  * "rejected" exist from the start.

@@ -7,14 +7,19 @@
 
 struct wm_part {
 	int32_t id;
-	int64_t max_ts;		/* largest event time seen */
+	int64_t max_ts;		/* largest event time seen, outliers ahead apart */
 	int64_t last_wall;	/* monotonic ms of the last record */
+	int64_t run_min;	/* the earliest of the current run of outliers ahead */
+	unsigned run;		/* outliers ahead in a row */
 };
 
 struct watermark {
 	int64_t max_delay;
 	int64_t idle_timeout;	/* 0: partitions never go idle */
 	int64_t cur;		/* the last value returned, for monotony */
+	int64_t max_ahead;	/* 0: no outliers */
+	unsigned confirm;	/* outliers in a row that move the progress */
+	int64_t last_any;	/* monotonic ms of the last record of any partition; -1 none */
 	struct wm_part *parts;
 	size_t nparts, cap;
 	size_t last;		/* index of the last partition observed (a cache) */
@@ -37,7 +42,15 @@ watermark_new(int64_t max_delay_ms, int64_t idle_timeout_ms)
 	wm->max_delay = max_delay_ms < 0 ? 0 : max_delay_ms;
 	wm->idle_timeout = idle_timeout_ms < 0 ? 0 : idle_timeout_ms;
 	wm->cur = WATERMARK_NONE;
+	wm->last_any = -1;
 	return wm;
+}
+
+void
+watermark_set_max_ahead(struct watermark *wm, int64_t max_ahead_ms, unsigned confirm)
+{
+	wm->max_ahead = max_ahead_ms < 0 ? 0 : max_ahead_ms;
+	wm->confirm = confirm < 1 ? 1 : confirm;
 }
 
 /* The slot of partition, created when absent. */
@@ -59,21 +72,38 @@ wm_part(struct watermark *wm, int32_t partition)
 		wm->parts[i].id = partition;
 		wm->parts[i].max_ts = INT64_MIN;
 		wm->parts[i].last_wall = 0;
+		wm->parts[i].run = 0;
 		wm->nparts++;
 	}
 	wm->last = i;
 	return &wm->parts[i];
 }
 
-void
+int
 watermark_observe(struct watermark *wm, int32_t partition, int64_t ts_ms)
 {
 	struct wm_part *p = wm_part(wm, partition);
 
+	p->last_wall = wm->last_any = wm_clock_ms();
+	if (wm->max_ahead > 0 && p->max_ts != INT64_MIN && ts_ms > p->max_ts &&
+	    ts_ms - p->max_ts > wm->max_ahead) {
+		if (p->run == 0 || ts_ms < p->run_min)
+			p->run_min = ts_ms;
+		if (++p->run < wm->confirm)
+			return WATERMARK_AHEAD;
+		/* The stream moved on: its progress resumes from the earliest of the run. */
+		ts_ms = p->run_min;
+	}
+	p->run = 0;
 	if (ts_ms > p->max_ts)
 		p->max_ts = ts_ms;
-	if (wm->idle_timeout > 0)
-		p->last_wall = wm_clock_ms();
+	return 0;
+}
+
+int64_t
+watermark_quiet_ms(const struct watermark *wm)
+{
+	return wm->last_any < 0 ? -1 : wm_clock_ms() - wm->last_any;
 }
 
 /* max_ts - delay without overflow. */

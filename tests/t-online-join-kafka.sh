@@ -11,7 +11,8 @@ cd "$T_TMP" || exit 1
 G="-w 5s --pay-window 15s -d 2s"
 
 # Events keyed by user, in two halves; then one far-future marker per partition, so that
-# every partition's watermark passes its last window (Kafka input never ends).
+# every partition's watermark passes its last window (Kafka input never ends): an hour ahead,
+# which --max-ahead 2h lets move it.
 "$TOP/$B/bench/gen-events" -n 400 -s 5 | log-collect --ingest-ts 1732345678000 >ev.ndjson 2>/dev/null
 n=$(lines ev.ndjson)
 head -n $((n / 2)) ev.ndjson >ev1.ndjson
@@ -32,7 +33,7 @@ samples() { kcat -q -C -b "$br" -t samples -e -o beginning 2>/dev/null; }
 samples2() { kcat -q -C -b "$br" -t samples2 -e -o beginning 2>/dev/null; }
 worker() {	# worker NAME: a member of the group, its stderr in NAME.err
 	# shellcheck disable=SC2086
-	online-join $G -b "$br" -G join -i kafka:events -o kafka:samples -l kafka:late -a arch \
+	online-join $G --max-ahead 2h -b "$br" -G join -i kafka:events -o kafka:samples -l kafka:late -a arch \
 	    --idle-timeout 1s --commit-interval 200ms -v -v \
 	    -X session.timeout.ms=3000 -X heartbeat.interval.ms=200 2>"$1.err" &
 	T_PIDS="$T_PIDS $!"

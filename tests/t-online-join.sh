@@ -70,6 +70,21 @@ eq "counters" "$(jq -c '[.samples, .duplicate_clicks, .duplicate_impressions, .l
 online-join $A -n 2 -i "$D/max-open.in" --stats "$T_TMP/st2.json" >/dev/null 2>&1
 eq "eviction counted" "$(jq -c '[.evicted, .late]' "$T_TMP/st2.json")" "[1,1]"
 
+# A second impression of a request_id with another user or other items is a conflict, not a duplicate:
+# dead-lettered with its reason and counted; the first one's samples stand.
+{
+	head -1 "$D/basic.in"
+	head -1 "$D/basic.in" | jq -c '.user_id = "u2" | .items = [{item_id: "x", pos: 0, features: [1, 2]}]'
+	sed -n 2p "$D/basic.in"
+	head -1 "$D/basic.in"
+} >"$T_TMP/conflict.in"
+online-join $A -i "$T_TMP/conflict.in" --dead-letter "$T_TMP/conflict.dl" --stats "$T_TMP/conflict.st" >"$T_TMP/conflict.out" 2>/dev/null
+eq "conflict: exit 0" "$?" 0
+eq "conflict: dead-lettered with its reason" "$(jq -r '"\(.raw | fromjson | .user_id) \(.reason)"' "$T_TMP/conflict.dl" 2>/dev/null | cut -c1-25)" \
+    "u2 conflicting impression"
+eq "conflict: counted apart from the true duplicate" \
+    "$(jq -c '[.conflicting_impressions, .duplicate_impressions, .rejected, .samples]' "$T_TMP/conflict.st")" "[1,1,1,3]"
+
 # Without --late, late events are counted and reported; the exit status stays 0.
 online-join $A -i "$D/eof.in" >/dev/null 2>"$T_TMP/err"
 eq "late without --late: exit 0" "$?" 0
@@ -176,11 +191,12 @@ eq "archive replay: directory" "$(jq -r .raw "$T_TMP/dir.dl" | sort | cksum)" "$
 online-join -i "$AR2/dt=*/hour=*/part-*.ndjson.gz" --dead-letter "$T_TMP/glob.dl" >/dev/null 2>&1
 eq "archive replay: glob" "$(jq -r .raw "$T_TMP/glob.dl" | sort | cksum)" "$(sort "$T_TMP/h.out" | cksum)"
 
-# A crash (kill -9) leaves complete parts valid and the open one hidden from readers.
+# A crash (kill -9) leaves complete parts valid and the open one hidden from readers. The hours come in
+# jumps of an hour, which --max-ahead must allow.
 AR3="$T_TMP/archive3"
 mkfifo "$T_TMP/fifo"
 # shellcheck disable=SC2086
-bg online-join $A -a "$AR3" -i "$T_TMP/fifo" -o "$T_TMP/k.out"
+bg online-join $A --max-ahead 3h -a "$AR3" -i "$T_TMP/fifo" -o "$T_TMP/k.out"
 pid=$!
 exec 3>"$T_TMP/fifo"
 jq -c --argjson d 3600000 '.ts += $d | .request_id += "-8"' "$D/basic.in" >&3	# hour 08

@@ -579,7 +579,7 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct tool_opts opts = { 0 };
-	struct collector c = { .ingest_ts = -1, .max_future_ms = 86400000 };
+	struct collector c = { .ingest_ts = -1, .max_future_ms = 10 * 60000 };
 	long window = DEDUP_DEFAULT, fixed;
 	struct line ln;
 	int ch, r, status;

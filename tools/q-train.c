@@ -2231,6 +2231,7 @@ int main(int argc, char *argv[])
 
 	diag_init(argv[0]);
 	memset(&opts, 0, sizeof opts);
+	opts.max_line = LINE_MAX_TRANSITIONS;
 	qnet_dims_default(&O.dm, 0, 0);
 	O.epochs = 8;
 	O.head_epochs = -1;

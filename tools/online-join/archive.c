@@ -1,6 +1,8 @@
 /* archive.c: online-join's offline archive — hourly event-time partitions of gzip NDJSON, completed atomically. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,8 @@ struct part {
 	uint64_t bytes;
 	int64_t opened;		/* monotonic ms */
 	int late;		/* opened after the watermark had completed its hour */
+	int bad;		/* a write into it failed: it will not be completed */
+	uint64_t records;	/* records written into it, lost with it if it fails */
 	struct part_off *offs;
 	size_t noffs;
 };
@@ -45,6 +49,7 @@ struct archive {
 	size_t nparts, cap;
 	int failed;		/* a write failed: the first failure is said, the others counted */
 	uint64_t lost;		/* records that could not be archived */
+	char host[64];
 };
 
 static int64_t
@@ -88,12 +93,84 @@ mkdirs(const char *path)
 	return rv;
 }
 
+/*
+ * Nonzero when name is a part in progress of this host whose writer is gone:
+ * ".part-<host>-<pid>-<start>-<n>.ndjson.gz.tmp" with <pid> not running, or
+ * this process's own pid from an earlier start (a restart in a container).
+ */
+static int
+stale_part(const struct archive *a, const char *name)
+{
+	size_t hl = strlen(a->host), sl = strlen(".ndjson.gz.tmp"), n = strlen(name);
+	const char *s;
+	char *end;
+	long pid;
+
+	if (strncmp(name, ".part-", 6) != 0 || n < 6 + hl + sl ||
+	    strcmp(name + n - sl, ".ndjson.gz.tmp") != 0)
+		return 0;
+	s = name + 6;
+	if (strncmp(s, a->host, hl) != 0 || s[hl] != '-')
+		return 0;
+	errno = 0;
+	pid = strtol(s + hl + 1, &end, 10);
+	if (errno != 0 || *end != '-' || pid <= 0)
+		return 0;
+	if (pid == (long)getpid())
+		return strncmp(s, a->stem, strlen(a->stem)) != 0 || s[strlen(a->stem)] != '-';
+	return kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+/* Removes the stale parts (see stale_part) under dir/dt=.../hour=...; their count. */
+static uint64_t
+remove_stale(const struct archive *a)
+{
+	DIR *d1, *d2, *d3;
+	struct dirent *e1, *e2, *e3;
+	uint64_t n = 0;
+	char *p1, *p2, *f;
+
+	if ((d1 = opendir(a->dir)) == NULL)
+		return 0;
+	while ((e1 = readdir(d1)) != NULL) {
+		if (strncmp(e1->d_name, "dt=", 3) != 0)
+			continue;
+		p1 = xasprintf("%s/%s", a->dir, e1->d_name);
+		if ((d2 = opendir(p1)) != NULL) {
+			while ((e2 = readdir(d2)) != NULL) {
+				if (strncmp(e2->d_name, "hour=", 5) != 0)
+					continue;
+				p2 = xasprintf("%s/%s", p1, e2->d_name);
+				if ((d3 = opendir(p2)) != NULL) {
+					while ((e3 = readdir(d3)) != NULL) {
+						if (!stale_part(a, e3->d_name))
+							continue;
+						f = xasprintf("%s/%s", p2, e3->d_name);
+						if (unlink(f) == 0)
+							n++;
+						else
+							diag_warn("%s:", f);
+						free(f);
+					}
+					closedir(d3);
+				}
+				free(p2);
+			}
+			closedir(d2);
+		}
+		free(p1);
+	}
+	closedir(d1);
+	return n;
+}
+
 struct archive *
 archive_open(const char *dir, int64_t hold_ms, uint64_t max_bytes, int64_t roll_ms, int level)
 {
 	struct archive *a;
 	struct timespec now;
-	char host[64];
+	char *host;
+	uint64_t n;
 	size_t i;
 
 	if (mkdirs(dir) == -1) {
@@ -107,9 +184,10 @@ archive_open(const char *dir, int64_t hold_ms, uint64_t max_bytes, int64_t roll_
 	a->max_bytes = max_bytes;
 	a->level = level;
 	a->wm = INT64_MIN;
-	if (gethostname(host, sizeof host) == -1)
+	host = a->host;
+	if (gethostname(host, sizeof a->host) == -1)
 		strcpy(host, "host");
-	host[sizeof host - 1] = '\0';
+	host[sizeof a->host - 1] = '\0';
 	for (i = 0; host[i] != '\0'; i++)
 		if (!((host[i] >= 'a' && host[i] <= 'z') || (host[i] >= 'A' && host[i] <= 'Z') ||
 		    (host[i] >= '0' && host[i] <= '9')))
@@ -117,6 +195,8 @@ archive_open(const char *dir, int64_t hold_ms, uint64_t max_bytes, int64_t roll_
 	clock_gettime(CLOCK_REALTIME, &now);
 	snprintf(a->stem, sizeof a->stem, "%s-%ld-%" PRId64, host, (long)getpid(),
 	    (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000);
+	if ((n = remove_stale(a)) > 0)
+		diag_info(1, "%s: removed %" PRIu64 " part(s) left unfinished by an earlier run", dir, n);
 	return a;
 }
 
@@ -171,7 +251,10 @@ part_complete(struct archive *a, struct part *p)
 {
 	int rv = 0, zerr;
 
-	if ((zerr = gzclose(p->gz)) != Z_OK) {
+	if (p->bad) {
+		gzclose(p->gz);
+		rv = -1;
+	} else if ((zerr = gzclose(p->gz)) != Z_OK) {
 		diag_warn("%s: %s", p->tmp, zerr == Z_ERRNO ? strerror(errno) : "gzip error");
 		rv = -1;
 	} else if (sync_path(p->tmp) == -1 || rename(p->tmp, p->final) == -1) {
@@ -184,6 +267,7 @@ part_complete(struct archive *a, struct part *p)
 	if (rv == -1) {
 		unlink(p->tmp);
 		a->failed = 1;
+		a->lost += p->records;
 	}
 	free(p->dir);
 	free(p->tmp);
@@ -234,16 +318,20 @@ archive_put(struct archive *a, int64_t ts, const char *buf, size_t len, int32_t 
 		} else if (offset < p->offs[i].offset)
 			p->offs[i].offset = offset;
 	}
-	if ((len > 0 && gzwrite(p->gz, buf, (unsigned)len) == 0) || gzputc(p->gz, '\n') == -1) {
+	if (p->bad || (len > 0 && gzwrite(p->gz, buf, (unsigned)len) == 0) ||
+	    gzputc(p->gz, '\n') == -1) {
 		int zerr;
 
 		if (!a->failed)
 			diag_warn("%s: %s", p->tmp, gzerror(p->gz, &zerr));
+		/* The part is lost with what it holds; it is removed when it completes. */
+		p->bad = 1;
 		a->failed = 1;
 		a->lost++;
 		return -1;
 	}
 	p->bytes += len + 1;
+	p->records++;
 	if (p->bytes >= a->max_bytes) {
 		for (i = 0; a->parts[i] != p; i++)
 			;

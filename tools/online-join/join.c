@@ -90,7 +90,9 @@ struct join {
 	uint64_t seq;
 	struct jbuf rec;		/* the record being built */
 	uint64_t n_late_total;
-	uint64_t dummy[17];
+	struct stats *nullst;	/* where the counters go without stats, and after join_free() starts */
+	char why[160];		/* why the last event was refused */
+	uint64_t *n_conflict, *n_ahead, *n_idle_close;
 	uint64_t *n_imp, *n_click, *n_pay, *n_samples, *n_late, *n_evicted, *n_evicted_fb,
 	    *n_dup_click, *n_dup_pay, *n_dup_imp, *n_late_imp, *n_early, *n_joined_waiting;
 	int64_t *g_open, *g_waiting, *g_peak;
@@ -255,6 +257,7 @@ part_get(struct join *j, int32_t id)
 	p = xcalloc(1, sizeof *p);
 	p->id = id;
 	p->wm = watermark_new(j->o.max_delay, 0);
+	watermark_set_max_ahead(p->wm, j->o.max_ahead, WATERMARK_CONFIRM);
 	p->cur = WATERMARK_NONE;
 	heap_init(&p->imps, imp_before, imp_place);
 	heap_init(&p->fbs, fb_before, fb_place);
@@ -652,7 +655,26 @@ imp_read(const struct jev *ev)
 	return m;
 }
 
-static void
+/* Nonzero when ev shows what m shows: the same user, page and items in the same order. */
+static int
+imp_same(const struct imp *m, const struct jev *ev)
+{
+	const struct jitem *it = imp_items(m);
+	const char *s = imp_rid(m);
+	size_t i;
+
+	if (m->uid_len != ev->uid.n || memcmp(s + m->rid_len, ev->uid.p, ev->uid.n) != 0 ||
+	    m->page != ev->page || m->nitems != ev->nitems)
+		return 0;
+	for (i = 0; i < m->nitems; i++)
+		if (it[i].id_len != ev->items[i].id.n ||
+		    memcmp(s + it[i].id_off, ev->items[i].id.p, it[i].id_len) != 0)
+			return 0;
+	return 1;
+}
+
+/* Takes impression ev: -1 (reason in j->why) when it conflicts with the open impression of its request_id. */
+static int
 on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t offset)
 {
 	const char *rid = ev->rid.p;
@@ -664,9 +686,15 @@ on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t off
 	struct imp *m;
 	struct jpart *fp;
 
-	if (imp_find(j, rid, rid_len, h) != NULL) {
-		(*j->n_dup_imp)++;
-		return;
+	if ((m = imp_find(j, rid, rid_len, h)) != NULL) {
+		if (imp_same(m, ev)) {
+			(*j->n_dup_imp)++;
+			return 0;
+		}
+		(*j->n_conflict)++;
+		snprintf(j->why, sizeof j->why, "conflicting impression: request_id %.*s is open with "
+		    "another user, page or items", (int)(rid_len > 64 ? 64 : rid_len), rid);
+		return -1;
 	}
 	(*j->n_imp)++;
 	/*
@@ -678,7 +706,7 @@ on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t off
 	if (p->cur != WATERMARK_NONE && ts + j->close_after <= p->cur) {
 		(*j->n_late_imp)++;
 		emit_late_imp(j, ev);
-		return;
+		return 0;
 	}
 	m = imp_read(ev);
 	m->rhash = h;
@@ -729,6 +757,7 @@ on_impression(struct join *j, struct jpart *p, const struct jev *ev, int64_t off
 		(*j->n_evicted)++;
 		imp_close(j, fp, fp->imps.v[0]);
 	}
+	return 0;
 }
 
 static void
@@ -802,10 +831,11 @@ join_new(const struct join_opts *o, const struct join_out *out, struct stats *st
 	struct join *j = xcalloc(1, sizeof *j);
 	uint64_t **c[] = { &j->n_imp, &j->n_click, &j->n_pay, &j->n_samples, &j->n_late, &j->n_evicted,
 	    &j->n_evicted_fb, &j->n_dup_click, &j->n_dup_pay, &j->n_dup_imp, &j->n_late_imp, &j->n_early,
-	    &j->n_joined_waiting };
+	    &j->n_joined_waiting, &j->n_conflict, &j->n_ahead, &j->n_idle_close };
 	static const char *const names[] = { "impressions", "clicks", "pays", "samples", "late",
 	    "evicted", "evicted_waiting", "duplicate_clicks", "duplicate_pays", "duplicate_impressions",
-	    "late_impressions", "early_samples", "joined_after_wait" };
+	    "late_impressions", "early_samples", "joined_after_wait", "conflicting_impressions",
+	    "ahead_events", "idle_closes" };
 	size_t i;
 
 	j->o = *o;
@@ -816,32 +846,70 @@ join_new(const struct join_opts *o, const struct join_out *out, struct stats *st
 	j->close_after = o->window > o->pay_window ? o->window : o->pay_window;
 	j->first_after = o->window < o->pay_window ? o->window : o->pay_window;
 	j->gwm = watermark_new(o->max_delay, o->idle_timeout);
+	watermark_set_max_ahead(j->gwm, o->max_ahead, WATERMARK_CONFIRM);
+	j->nullst = stats_null();
+	if (st == NULL)
+		st = j->nullst;
 	for (i = 0; i < sizeof c / sizeof c[0]; i++)
-		*c[i] = st != NULL ? stats_counter(st, names[i]) : &j->dummy[i];
-	j->g_open = st != NULL ? stats_gauge(st, "open_impressions") : (int64_t *)&j->dummy[14];
-	j->g_waiting = st != NULL ? stats_gauge(st, "waiting_feedback") : (int64_t *)&j->dummy[15];
-	j->g_peak = st != NULL ? stats_gauge(st, "open_impressions_peak") : (int64_t *)&j->dummy[16];
+		*c[i] = stats_counter(st, names[i]);
+	j->g_open = stats_gauge(st, "open_impressions");
+	j->g_waiting = stats_gauge(st, "waiting_feedback");
+	j->g_peak = stats_gauge(st, "open_impressions_peak");
 	return j;
 }
 
-void
+int
 join_event(struct join *j, const struct jev *ev, int32_t partition, int64_t offset)
 {
 	struct jpart *p;
 	int64_t wm, ts = ev->ts;
 
 	p = part_get(j, partition);
-	if (ev->type == JEV_IMPRESSION)
-		on_impression(j, p, ev, offset);
-	else
+	if (ev->type == JEV_IMPRESSION) {
+		if (on_impression(j, p, ev, offset) != 0)
+			return -1;
+	} else
 		on_feedback(j, p, ev, offset);
 	if (j->o.idle_timeout > 0)
 		p->last_wall = mono_ms();
-	watermark_observe(p->wm, -1, ts);
+	/* Both see the same events of the partition, so they hold back the same outliers. */
+	if (watermark_observe(p->wm, -1, ts) == WATERMARK_AHEAD)
+		(*j->n_ahead)++;
 	watermark_observe(j->gwm, partition, ts);
 	wm = watermark_get(p->wm);
 	if (wm > p->cur || (p->imps.n > 0 && ((struct imp *)p->imps.v[0])->deadline <= p->cur))
 		part_advance(j, p, wm);
+	return 0;
+}
+
+const char *
+join_why(const struct join *j)
+{
+	return j->why;
+}
+
+/* Closes every window of p and gives up its waiting feedback, as at the end of the input, its watermark kept. */
+static void
+part_flush(struct join *j, struct jpart *p)
+{
+	int64_t cur = p->cur;
+
+	part_advance(j, p, INT64_MAX);
+	p->cur = cur;
+}
+
+void
+join_quiet(struct join *j)
+{
+	int64_t q;
+	size_t i;
+
+	if (j->o.idle_close <= 0 || (j->nopen == 0 && j->nwaiting == 0) ||
+	    (q = watermark_quiet_ms(j->gwm)) < j->o.idle_close)
+		return;
+	(*j->n_idle_close)++;
+	for (i = 0; i < j->nparts; i++)
+		part_flush(j, j->parts[i]);
 }
 
 void
@@ -968,14 +1036,15 @@ join_free(struct join *j)
 	if (j == NULL)
 		return;
 	/* The stats may be gone already. */
-	j->g_open = (int64_t *)&j->dummy[14];
-	j->g_waiting = (int64_t *)&j->dummy[15];
+	j->g_open = stats_gauge(j->nullst, "open_impressions");
+	j->g_waiting = stats_gauge(j->nullst, "waiting_feedback");
 	while (j->nparts > 0)
 		part_free(j, j->parts[--j->nparts]);
 	free(j->parts);
 	free(j->imps.b);
 	free(j->fbs.b);
 	watermark_free(j->gwm);
+	stats_free(j->nullst);
 	free(j->rec.p);
 	free(j);
 }

@@ -11,7 +11,9 @@ struct join_opts {
 	int64_t window;		/* ms a click may follow its impression */
 	int64_t pay_window;	/* ms a pay may follow its impression */
 	int64_t max_delay;	/* allowed out-of-orderness, ms */
+	int64_t max_ahead;	/* an event further ahead of its partition does not move it (0: no bound) */
 	int64_t idle_timeout;	/* wall-clock ms after which a silent partition is idle; 0 never */
+	int64_t idle_close;	/* wall-clock ms of silence of every partition that closes every window; 0 never */
 	int early;		/* emit a sample once its labels are final, not at window close */
 	size_t max_open;	/* buffered impressions (and, apart, waiting feedback events) */
 };
@@ -39,14 +41,28 @@ struct join *join_new(const struct join_opts *o, const struct join_out *out, str
  * Takes one event (read by jev_parse() or jev_from_json(); borrowed) of
  * partition (-1 for files and pipes) at offset (-1 when not Kafka): joins
  * it, moves that partition's watermark, and closes the windows it passes.
+ * Returns 0, or -1 when the event is refused (an impression that conflicts
+ * with the open one of its request_id): it is counted, changes nothing,
+ * and join_why() says why, for the caller to dead-letter it.
  */
-void join_event(struct join *j, const struct jev *ev, int32_t partition, int64_t offset);
+int join_event(struct join *j, const struct jev *ev, int32_t partition, int64_t offset);
+
+/* Why join_event() last refused an event; valid until the next call. */
+const char *join_why(const struct join *j);
 
 /*
  * Runs the timers without an event: partitions idle for --idle-timeout close
  * their windows by the watermark of the others. Cheap to call often.
  */
 void join_tick(struct join *j);
+
+/*
+ * Called while the input has nothing to give (a Kafka poll that came back
+ * empty): once no partition has had an event for --idle-close, every open
+ * window closes (its samples written) and the waiting clicks and pays become
+ * late, the watermark staying where it is. Cheap to call often.
+ */
+void join_quiet(struct join *j);
 
 /*
  * The watermark over every partition (min over the non-idle ones), for

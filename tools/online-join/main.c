@@ -17,6 +17,8 @@ enum {
 	OPT_PAY_WINDOW = TOOL_OPT_FIRST,
 	OPT_EMIT,
 	OPT_IDLE_TIMEOUT,
+	OPT_MAX_AHEAD,
+	OPT_IDLE_CLOSE,
 	OPT_ARCHIVE_SIZE,
 	OPT_ARCHIVE_ROLL,
 	OPT_ARCHIVE_LEVEL
@@ -46,6 +48,7 @@ usage(int status)
 	    "usage: online-join [-hqv] [-a dir] [-b brokers] [-d max-delay] [-G group] [-i input]...\n"
 	    "                   [-l late] [-n max-open] [-o output] [-w window] [-X key=value]...\n"
 	    "                   [--pay-window duration] [--emit early|on-close] [--idle-timeout duration]\n"
+	    "                   [--max-ahead duration] [--idle-close duration]\n"
 	    "                   [--archive-size bytes] [--archive-roll duration] [--archive-level n]\n"
 	    "                   [--dead-letter endpoint] [--max-line bytes] [--stats file]\n"
 	    "                   [--stats-interval duration] [--metrics file] [--commit-interval duration]\n"
@@ -162,14 +165,16 @@ main(int argc, char *argv[])
 		{ "pay-window",    required_argument, NULL, OPT_PAY_WINDOW },
 		{ "emit",          required_argument, NULL, OPT_EMIT },
 		{ "idle-timeout",  required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "max-ahead",     required_argument, NULL, OPT_MAX_AHEAD },
+		{ "idle-close",    required_argument, NULL, OPT_IDLE_CLOSE },
 		{ "archive-size",  required_argument, NULL, OPT_ARCHIVE_SIZE },
 		{ "archive-roll",  required_argument, NULL, OPT_ARCHIVE_ROLL },
 		{ "archive-level", required_argument, NULL, OPT_ARCHIVE_LEVEL },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct join_opts jo = {
-		.window = 30 * 60000, .pay_window = 2 * 3600000, .max_delay = 60000,
-		.idle_timeout = 30000, .early = 0, .max_open = 1000000
+		.window = 30 * 60000, .pay_window = 2 * 3600000, .max_delay = 60000, .max_ahead = 10 * 60000,
+		.idle_timeout = 30000, .idle_close = 30000, .early = 0, .max_open = 1000000
 	};
 	struct join_out out = { on_sample, on_late, NULL };
 	struct tool_opts opts = { 0 };
@@ -185,6 +190,7 @@ main(int argc, char *argv[])
 	int ch, r, status;
 
 	diag_init(argv[0]);
+	opts.max_line = LINE_MAX_EVENTS;
 	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "a:d:hl:n:w:", longopts, NULL)) != -1) {
 		switch (tool_opts_handle(&opts, ch, optarg)) {
 		case 1:
@@ -240,6 +246,18 @@ main(int argc, char *argv[])
 				usage(2);
 			}
 			break;
+		case OPT_IDLE_CLOSE:
+			if ((jo.idle_close = parse_duration_ms(optarg)) < 0) {
+				diag_warn("--idle-close: not a duration: %s", optarg);
+				usage(2);
+			}
+			break;
+		case OPT_MAX_AHEAD:
+			if ((jo.max_ahead = parse_duration_ms(optarg)) < 0) {
+				diag_warn("--max-ahead: not a duration: %s", optarg);
+				usage(2);
+			}
+			break;
 		case OPT_ARCHIVE_SIZE:
 			if ((archive_size = parse_size(optarg)) <= 0) {
 				diag_warn("--archive-size: not a size: %s", optarg);
@@ -291,6 +309,7 @@ main(int argc, char *argv[])
 		if (r == LINE_IDLE || (++lines & 1023) == 0)
 			join_tick(jr.j);
 		if (r == LINE_IDLE) {
+			join_quiet(jr.j);
 			if (jr.ar != NULL && archive_advance(jr.ar, join_watermark(jr.j)) != 0)
 				jr.io->status = 1;
 			continue;
@@ -305,15 +324,16 @@ main(int argc, char *argv[])
 				kp->next = ln.offset + 1;
 		}
 		/* The fast reader takes plain events; the rest, and every error, go through jansson. */
-		if (jev_parse(jr.rd, ln.buf, ln.len, &ev) == 1)
-			join_event(jr.j, &ev, ln.partition, ln.offset);
-		else if ((obj = jsonx_parse(ln.buf, ln.len, err, sizeof err)) == NULL)
+		if (jev_parse(jr.rd, ln.buf, ln.len, &ev) == 1) {
+			if (join_event(jr.j, &ev, ln.partition, ln.offset) != 0)
+				tool_io_reject(jr.io, &ln, "%s", join_why(jr.j));
+		} else if ((obj = jsonx_parse(ln.buf, ln.len, err, sizeof err)) == NULL)
 			tool_io_reject(jr.io, &ln, "%s", err);
 		else {
-			if (jev_from_json(jr.rd, obj, &ev, err, sizeof err) == 0)
-				join_event(jr.j, &ev, ln.partition, ln.offset);
-			else
+			if (jev_from_json(jr.rd, obj, &ev, err, sizeof err) != 0)
 				tool_io_reject(jr.io, &ln, "%s", err);
+			else if (join_event(jr.j, &ev, ln.partition, ln.offset) != 0)
+				tool_io_reject(jr.io, &ln, "%s", join_why(jr.j));
 			json_decref(obj);
 		}
 		if (jr.ar != NULL && archive_advance(jr.ar, join_watermark(jr.j)) != 0)
