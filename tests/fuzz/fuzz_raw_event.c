@@ -1,6 +1,6 @@
 /* fuzz_raw_event.c: libFuzzer target — raw event lines through log-collect's validation, normalisation and dedup window. */
 /* fuzz-dict: records.dict */
-/* fuzz-sources: tools/log-collect/arena.c tools/log-collect/canon.c tools/log-collect/dedup.c */
+/* fuzz-sources: tools/log-collect/canon.c tools/log-collect/dedup.c */
 /* fuzz-cflags: -Itools/log-collect */
 #include <stdint.h>
 #include <stdio.h>
@@ -46,8 +46,7 @@ check_event(const char *buf, size_t len, const char *key)
 		abort();
 	}
 	free(ln.buf);
-	free(c2.body.p);
-	free(c2.line.p);
+	collect_free(&c2);
 }
 
 /* Whether the naive window holds id; remembers it when not. */

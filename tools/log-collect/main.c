@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arena.h"
 #include "collect.h"
 #include "dedup.h"
 #include "diag.h"
@@ -103,7 +102,6 @@ main(int argc, char *argv[])
 		c.dd = dedup_new((size_t)window);
 		tool_io_on_abort(io, dedup_forget, c.dd);
 	}
-	arena_install();
 	n_type[0] = stats_counter(io->st, "impressions");
 	n_type[1] = stats_counter(io->st, "clicks");
 	n_type[2] = stats_counter(io->st, "pays");
@@ -129,10 +127,8 @@ main(int argc, char *argv[])
 		tool_io_done(io, &ln);
 	}
 	status = tool_io_close(io);
-	arena_free_all();
 	dedup_free(c.dd);
-	free(c.body.p);
-	free(c.line.p);
+	collect_free(&c);
 	tool_opts_free(&opts);
 	return status;
 }
