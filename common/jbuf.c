@@ -19,14 +19,6 @@ jbuf_need(struct jbuf *b, size_t n)
 	b->p = xrealloc(b->p, b->cap);
 }
 
-void
-jbuf_put(struct jbuf *b, const char *s, size_t n)
-{
-	jbuf_need(b, n);
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
 
 /* Writes the decimal digits of v (no NUL) into d[20]; returns their count. */
 static int
@@ -200,6 +192,68 @@ jbuf_num7(struct jbuf *b, double v)
 			*o++ = d[i];
 	}
 	jbuf_put(b, t, (size_t)(o - t));
+}
+
+int
+jbuf_num7_text(struct jbuf *b, const char *t, size_t n)
+{
+	const char *p = t, *end = t + n, *ip, *ie, *fp = NULL, *fe = NULL, *q;
+	char o[24], *w = o;
+	int sig = 0, lead = 0, seen = 0;
+
+	/*
+	 * Plain decimal text of at most 7 significant digits, whose value lies in
+	 * [1e-4, 1e7): "%.7g" of its double gives back the same digits, in the
+	 * fixed form, trailing zeros dropped.
+	 */
+	if (p < end && *p == '-')
+		p++;
+	for (ip = p; p < end && *p >= '0' && *p <= '9'; p++)
+		;
+	ie = p;
+	if (p < end && *p == '.') {
+		for (fp = ++p; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		fe = p;
+	}
+	if (p != end || ie == ip || (ie - ip > 1 && *ip == '0') || (fp != NULL && fe == fp))
+		goto slow;
+	for (q = ip; q < ie; q++) {
+		seen |= *q != '0';
+		sig += seen;
+	}
+	if (ie - ip > 7)
+		goto slow;
+	if (fp != NULL) {
+		for (q = fe; q > fp && q[-1] == '0'; q--)
+			;
+		fe = q;
+		for (q = fp; q < fe; q++) {
+			if (!seen && *q == '0')
+				lead++;
+			seen |= *q != '0';
+			sig += seen;
+		}
+	}
+	if (!seen) {
+		jbuf_put(b, "0", 1);
+		return 1;
+	}
+	if (sig > 7 || (*ip == '0' && lead > 3))
+		goto slow;
+	if (t[0] == '-')
+		*w++ = '-';
+	memcpy(w, ip, (size_t)(ie - ip));
+	w += ie - ip;
+	if (fp != NULL && fe > fp) {
+		*w++ = '.';
+		memcpy(w, fp, (size_t)(fe - fp));
+		w += fe - fp;
+	}
+	jbuf_put(b, o, (size_t)(w - o));
+	return 1;
+slow:
+	return 0;
 }
 
 /* Appends a finite number in the shortest form that reads back as the same double. */

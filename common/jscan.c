@@ -401,17 +401,70 @@ digit(const char *p, const char *end)
  * out, its value too. NULL and *pp past it, or the reason with *pp at the
  * fault.
  */
-static const char *
+static const char *number_general(const char **pp, const char *end, struct jscan_num *out);
+
+/*
+ * The usual shape, -?D+(.D+)? of at most 19 digits and no exponent, in one
+ * pass; anything else (and every fault) goes to number_general().
+ */
+static inline const char *
 number(const char **pp, const char *end, struct jscan_num *out)
 {
-	const char *p = *pp, *start = *pp;
+	const char *p = *pp, *start = *pp, *d;
 	uint64_t m = 0;
-	int neg = 0, nd = 0, dropped = 0, frac = 0, e = 0, eneg = 0, intsyn = 1;
+	int neg = 0, frac = 0, nd;
 
 	if (p < end && *p == '-') {
 		neg = 1;
 		p++;
 	}
+	d = p;
+	if (p >= end || *p < '1' || *p > '9') {
+		if (p >= end || *p != '0' || (p + 1 < end && p[1] >= '0' && p[1] <= '9'))
+			return number_general(pp, end, out);
+		p++;
+	} else
+		while (p < end && (unsigned)(*p - '0') < 10)
+			m = m * 10 + (uint64_t)(*p++ - '0');
+	nd = (int)(p - d);
+	if (p < end && *p == '.') {
+		if (++p >= end || (unsigned)(*p - '0') >= 10)
+			return number_general(pp, end, out);
+		d = p;
+		while (p < end && (unsigned)(*p - '0') < 10)
+			m = m * 10 + (uint64_t)(*p++ - '0');
+		frac = (int)(p - d);
+	}
+	if (nd + frac > 19 || (p < end && (*p == 'e' || *p == 'E')))
+		return number_general(pp, end, out);
+	*pp = p;
+	if (out != NULL) {
+		double v;
+
+		if (m > (1ULL << 53))
+			return number_general(&start, end, out);
+		v = frac ? (double)m / pow10_exact[frac] : (double)m;
+		out->d = neg ? -v : v;
+		out->int_syntax = frac == 0;
+		out->is_int = frac == 0;
+		out->i = neg ? -(int64_t)m : (int64_t)m;
+	}
+	return NULL;
+}
+
+static const char *
+number_general(const char **pp, const char *end, struct jscan_num *out)
+{
+	const char *p = *pp, *start = *pp, *ip, *ie, *fp = NULL, *fe = NULL, *q;
+	uint64_t m = 0;
+	int neg = 0, nd = 0, dropped = 0, inexact = 0, frac = 0, e = 0, eneg = 0;
+
+	/* The grammar first, noting where the integer and fraction digits lie. */
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	ip = p;
 	if (!digit(p, end)) {
 		*pp = p;
 		return "digit expected in a number";
@@ -423,33 +476,20 @@ number(const char **pp, const char *end, struct jscan_num *out)
 			return "leading zero in a number";
 		}
 	} else
-		for (; digit(p, end); p++)
-			if (nd < 19) {
-				m = m * 10 + (uint64_t)(*p - '0');
-				nd++;
-			} else
-				dropped++;
+		while (digit(p, end))
+			p++;
+	ie = p;
 	if (p < end && *p == '.') {
-		intsyn = 0;
-		p++;
+		fp = ++p;
 		if (!digit(p, end)) {
 			*pp = p;
 			return "digit expected after '.' in a number";
 		}
-		for (; digit(p, end); p++)
-			if (nd < 19) {
-				if (m == 0 && *p == '0') {
-					frac++;
-					continue;
-				}
-				m = m * 10 + (uint64_t)(*p - '0');
-				nd++;
-				frac++;
-			} else if (*p != '0')
-				dropped = dropped > 0 ? dropped : -1;
+		while (digit(p, end))
+			p++;
+		fe = p;
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
-		intsyn = 0;
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
 			eneg = *p++ == '-';
@@ -460,15 +500,32 @@ number(const char **pp, const char *end, struct jscan_num *out)
 		for (; digit(p, end); p++)
 			if (e < 100000)
 				e = e * 10 + (*p - '0');
+		if (fp == NULL)
+			fp = fe = ie;
 	}
 	*pp = p;
 	if (out == NULL)
 		return NULL;
-	out->int_syntax = intsyn;
-	out->is_int = intsyn && dropped == 0 && (neg ? m <= (uint64_t)INT64_MAX + 1 : m <= (uint64_t)INT64_MAX);
+
+	/* Then the value: up to 19 significant digits in m, the rest counted. */
+	for (q = ip; q < ie; q++)
+		if (nd < 19) {
+			m = m * 10 + (uint64_t)(*q - '0');
+			nd += m != 0;
+		} else
+			dropped++;
+	for (q = fp; q != NULL && q < fe; q++)
+		if (nd < 19) {
+			m = m * 10 + (uint64_t)(*q - '0');
+			nd += m != 0;
+			frac++;
+		} else
+			inexact |= *q != '0';
+	out->int_syntax = fp == NULL;
+	out->is_int = fp == NULL && dropped == 0 && (neg ? m <= (uint64_t)INT64_MAX + 1 : m <= (uint64_t)INT64_MAX);
 	out->i = out->is_int ? (neg ? (int64_t)(0 - m) : (int64_t)m) : 0;
-	e = (eneg ? -e : e) - frac + (dropped > 0 ? dropped : 0);
-	if (dropped == 0 && m <= (1ULL << 53) && e >= -22 && e <= 22) {
+	e = (eneg ? -e : e) - frac + dropped;
+	if (dropped == 0 && !inexact && m <= (1ULL << 53) && e >= -22 && e <= 22) {
 		double d = (double)m;
 
 		d = e >= 0 ? d * pow10_exact[e] : d / pow10_exact[-e];
@@ -596,7 +653,8 @@ dup_check(struct jscan *s, const char *close)
 	if (n <= DUP_PAIRWISE) {
 		for (i = 1; i < n; i++)
 			for (j = 0; j < i; j++)
-				if ((k[i].n == k[j].n || k[i].esc || k[j].esc) && span_cmp(&k[i], &k[j]) == 0)
+				if (((k[i].n == k[j].n && k[i].p[0] == k[j].p[0]) || k[i].esc || k[j].esc) &&
+				    span_cmp(&k[i], &k[j]) == 0)
 					return fail_at(s, k[i].p - 1, "duplicate key \"%.*s\"",
 					    (int)(k[i].n > 64 ? 64 : k[i].n), k[i].p);
 		return 0;

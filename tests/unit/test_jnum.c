@@ -106,6 +106,61 @@ test_num7(void)
 	jbuf_free(&b);
 }
 
+/* jbuf_num7_text writes what jbuf_num7 writes of the text's value, for texts of every shape. */
+static void
+test_num7_text(void)
+{
+	static const char *const fixed[] = {
+		"0", "-0", "0.0", "-0.000", "1", "10", "100.00", "1000000", "9999999", "10000000", "1234567.0",
+		"1234567.5", "0.0001", "0.00009999", "0.000123456", "0.0001234567", "0.00012345678", "-3.1400",
+		"1.0000001", "123.4560", "0.1", "5e3", "1E-4", "12345678901234567890", "0.000000000000000000001",
+		"9999999.4", "9999999.5", "3.4028235e38",
+	};
+	struct jbuf b = { 0 }, w = { 0 };
+	char t[64];
+	size_t i;
+	int k, bad = 0;
+
+	for (k = 0; k < 3000000 + (int)(sizeof fixed / sizeof fixed[0]); k++) {
+		if (k < (int)(sizeof fixed / sizeof fixed[0]))
+			snprintf(t, sizeof t, "%s", fixed[k]);
+		else {
+			int whole = (int)(next() % 9), frac = (int)(next() % 10);
+			char *o = t;
+
+			if (next() & 1)
+				*o++ = '-';
+			if (whole == 0)
+				*o++ = '0';
+			for (i = 0; i < (size_t)whole; i++)
+				*o++ = (char)((i == 0 ? '1' : '0') + next() % (i == 0 ? 9 : 10));
+			if (frac > 0) {
+				*o++ = '.';
+				for (i = 0; i < (size_t)frac; i++)
+					*o++ = (char)('0' + (next() % 3 == 0 ? 0 : next() % 10));
+			}
+			*o = '\0';
+		}
+		jbuf_reset(&b);
+		jbuf_reset(&w);
+		if (!jbuf_num7_text(&b, t, strlen(t))) {
+			double v = strtod(t, NULL);
+
+			/* Declined: only a text of more digits, or outside [1e-4, 1e7). */
+			if (v != 0 && fabs(v) >= 1e-4 && fabs(v) < 1e7 && strlen(t) <= 8 && strchr(t, 'e') == NULL &&
+			    strchr(t, 'E') == NULL && bad++ < 5)
+				CHECK(0, "%s: declined", t);
+			continue;
+		}
+		jbuf_num7(&w, strtod(t, NULL));
+		if (strcmp(b.p, w.p) != 0 && bad++ < 5)
+			CHECK(0, "%s: jbuf_num7_text wrote %s, jbuf_num7 %s", t, b.p, w.p);
+	}
+	CHECK(bad == 0, "%d texts written unlike jbuf_num7", bad);
+	jbuf_free(&b);
+	jbuf_free(&w);
+}
+
 /* The significant digits of a number's text. */
 static int
 digits(const char *s)
@@ -182,6 +237,7 @@ int
 main(void)
 {
 	test_num7();
+	test_num7_text();
 	test_num();
 	show_speed();
 	return check_done();

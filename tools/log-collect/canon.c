@@ -387,6 +387,7 @@ put_numbers(struct collector *c, struct jbuf *b, const struct object *o, int f, 
 	const struct member *m = get(o, f);
 	struct jscan *s = &c->val;
 	struct jscan_num v;
+	struct jspan sp;
 	size_t i = 0;
 	int bad = 0, r;
 
@@ -411,8 +412,18 @@ put_numbers(struct collector *c, struct jbuf *b, const struct object *o, int f, 
 			if (jscan_skip(s, NULL) != 0)
 				return reason(c, "%s", s->err);
 		} else {
-			if (jscan_number(s, &v) != 0)
+			if (jscan_skip(s, &sp) != 0)
 				return reason(c, "%s", s->err);
+			if (i > 0)
+				jbuf_put(b, ",", 1);
+			/* A short decimal (finite, within a float) is written from its text. */
+			if (jbuf_num7_text(b, sp.p, sp.n)) {
+				i++;
+				continue;
+			}
+			if (i > 0)
+				b->len--;
+			jscan_parse_number(sp.p, sp.n, &v);
 			if (v.int_syntax && !v.is_int) {
 				bad = too_big(c);
 			} else if (!isfinite(v.d) || fabs(v.d) > FLT_MAX) {
@@ -452,6 +463,22 @@ cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* "items[i]: ", the prefix of an item's reasons, into where[32] (without printf: it is written for every item). */
+static void
+item_where(size_t i, char where[32])
+{
+	char d[20];
+	int n = 0;
+
+	do
+		d[n++] = (char)('0' + i % 10);
+	while ((i /= 10) != 0 && n < 20);
+	memcpy(where, "items[", 6);
+	for (int k = 0; k < n; k++)
+		where[6 + k] = d[n - 1 - k];
+	memcpy(where + 6 + n, "]: ", 4);
+}
+
 /* Appends the item c->item (the i-th) of an impression; its position into *pos. */
 static int
 put_item(struct collector *c, struct jbuf *b, size_t i, int64_t *pos)
@@ -459,7 +486,7 @@ put_item(struct collector *c, struct jbuf *b, size_t i, int64_t *pos)
 	const struct object *it = &c->item;
 	char id[257], where[32];
 
-	snprintf(where, sizeof where, "items[%zu]: ", i);
+	item_where(i, where);
 	if (get_id(c, it, F_ITEM_ID, where, id) == -1)
 		return -1;
 	if (i > 0)
