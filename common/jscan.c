@@ -761,9 +761,15 @@ jscan_skip(struct jscan *s, struct jspan *out)
 	case '[':
 		if ((r = jscan_array(s)) != 0)
 			break;
-		while ((r = jscan_element(s)) == 1)
-			if (jscan_skip(s, NULL) != 0)
+		while ((r = jscan_element(s)) == 1) {
+			/* A number, the usual element, without the call. */
+			ws(s);
+			if (s->p < s->end && (*s->p == '-' || (unsigned)(*s->p - '0') < 10)) {
+				if ((why = number(&s->p, s->end, NULL)) != NULL)
+					return jscan_fail(s, "%s", why);
+			} else if (jscan_skip(s, NULL) != 0)
 				return -1;
+		}
 		break;
 	case 't':
 		r = literal(s, "true", 4);
