@@ -340,9 +340,10 @@ jscan_unescape(const struct jspan *sp, char *out)
 	return n;
 }
 
-/* A decoded string read byte by byte. */
+/* A decoded string read byte by byte (a span without escapes as it is). */
 struct ustream {
 	const char *p, *end;
+	int esc;
 	char u[4];
 	size_t un, ui;
 };
@@ -354,6 +355,8 @@ ustream_next(struct ustream *st)
 		return (unsigned char)st->u[st->ui++];
 	if (st->p >= st->end)
 		return -1;
+	if (!st->esc)
+		return (unsigned char)*st->p++;
 	st->un = unit(&st->p, st->u);
 	st->ui = 1;
 	return (unsigned char)st->u[0];
@@ -363,7 +366,7 @@ ustream_next(struct ustream *st)
 static int
 span_cmp(const struct jspan *a, const struct jspan *b)
 {
-	struct ustream x = { a->p, a->p + a->n, { 0 }, 0, 0 }, y = { b->p, b->p + b->n, { 0 }, 0, 0 };
+	struct ustream x = { a->p, a->p + a->n, a->esc, { 0 }, 0, 0 }, y = { b->p, b->p + b->n, b->esc, { 0 }, 0, 0 };
 	int cx, cy;
 
 	if (!a->esc && !b->esc) {

@@ -149,6 +149,10 @@ test_members(void)
 	}
 	CHECK(r == 0 && n == 6, "members: r %d n %d: %s", r, n, s.err);
 	CHECK(jscan_finish(&s) == 0 && s.depth == 0 && s.nkeys == 0, "finish");
+	/* An escaped string against a literal holding a backslash: the literal is taken as it is. */
+	jscan_init(&s, "[\"a\\\\n\"]", 8);
+	CHECK(jscan_array(&s) == 0 && jscan_element(&s) == 1 && jscan_string(&s, &v) == 0 && v.esc, "a\\n");
+	CHECK(jscan_eq(&v, "a\\n", 3) && !jscan_eq(&v, "a\n", 2), "a\\n against a literal backslash");
 	jscan_free(&s);
 }
 
