@@ -33,6 +33,7 @@ jscan_init(struct jscan *s, const char *buf, size_t len)
 	s->start = s->p = buf;
 	s->end = buf + len;
 	s->depth = 0;
+	s->depth0 = 0;
 	if (s->max_depth <= 0 || s->max_depth > JSCAN_MAX_DEPTH)
 		s->max_depth = JSCAN_MAX_DEPTH;
 	s->failed = 0;
@@ -53,6 +54,13 @@ void
 jscan_set_depth(struct jscan *s, int depth)
 {
 	s->max_depth = depth < 1 ? 1 : depth > JSCAN_MAX_DEPTH ? JSCAN_MAX_DEPTH : depth;
+}
+
+void
+jscan_nest(struct jscan *s, const char *doc, int outer)
+{
+	s->start = doc;
+	s->depth0 = outer;
 }
 
 /* Records the reason at p (not s->p when the fault lies inside a token); returns -1. */
@@ -619,7 +627,7 @@ open_nest(struct jscan *s, char c)
 	ws(s);
 	if (s->p >= s->end || *s->p != c)
 		return jscan_fail(s, "'%c' expected", c);
-	if (s->depth >= s->max_depth)
+	if (s->depth0 + s->depth >= s->max_depth)
 		return jscan_fail(s, "nested deeper than %d", s->max_depth);
 	s->p++;
 	f = &s->frame[++s->depth];
@@ -795,4 +803,45 @@ jscan_skip(struct jscan *s, struct jspan *out)
 		out->esc = 0;
 	}
 	return 0;
+}
+
+int
+jscan_span(struct jscan *s, struct jspan *out)
+{
+	const char *p, *end = s->end, *start;
+	size_t depth = 0;
+
+	switch (jscan_peek(s)) {
+	case JSCAN_OBJECT:
+	case JSCAN_ARRAY:
+		break;
+	default:
+		return jscan_skip(s, out);
+	}
+	for (start = p = s->p; p < end; p++) {
+		switch (*p) {
+		case '"':
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\' && ++p == end)
+					break;
+			if (p >= end)
+				return fail_at(s, start, "unterminated string");
+			break;
+		case '[':
+		case '{':
+			depth++;
+			break;
+		case ']':
+		case '}':
+			if (--depth == 0) {
+				s->p = p + 1;
+				out->p = start;
+				out->n = (size_t)(s->p - start);
+				out->esc = 0;
+				return 0;
+			}
+			break;
+		}
+	}
+	return fail_at(s, start, "unterminated %s", *start == '[' ? "array" : "object");
 }

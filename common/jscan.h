@@ -57,6 +57,7 @@ struct jscan_num {
 struct jscan {
 	const char *start, *p, *end;
 	int depth, max_depth;
+	int depth0;		/* containers around the buffer (see jscan_nest) */
 	int failed;
 	int reason_at;		/* where the reason starts in err */
 	struct jscan_frame {
@@ -74,6 +75,12 @@ void jscan_init(struct jscan *s, const char *buf, size_t len);
 void jscan_free(struct jscan *s);
 /* Sets the nesting bound (1 to JSCAN_MAX_DEPTH). */
 void jscan_set_depth(struct jscan *s, int depth);
+/*
+ * After jscan_init(): the buffer is a value found inside outer containers of
+ * a document that starts at doc, so that the nesting bound and the columns of
+ * reasons count from the document.
+ */
+void jscan_nest(struct jscan *s, const char *doc, int outer);
 
 /* The type of the next value, after white space (no error for JSCAN_BAD or JSCAN_END). */
 enum jscan_type jscan_peek(struct jscan *s);
@@ -102,6 +109,12 @@ int jscan_bool(struct jscan *s, int *out);
 int jscan_null(struct jscan *s);
 /* Steps over any value, checking it as the readers would; out (may be NULL) gets its raw text. */
 int jscan_skip(struct jscan *s, struct jspan *out);
+/*
+ * Steps over an array or object by its brackets and strings alone, without
+ * checking what lies between (other values as jscan_skip): the caller reads
+ * the span again with a scanner of its own (jscan_nest), which checks it.
+ */
+int jscan_span(struct jscan *s, struct jspan *out);
 
 /*
  * Decodes a string span read by jscan_string() into out, which has room for

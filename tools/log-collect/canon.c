@@ -135,7 +135,10 @@ read_object(struct jscan *s, struct object *o)
 		if ((r = jscan_member(s, &m->key)) != 1)
 			return r;
 		m->type = jscan_peek(s);
-		if ((m->type == JSCAN_STRING ? jscan_string(s, &m->val) : jscan_skip(s, &m->val)) != 0)
+		/* An array or object is checked when it is read, or written out again. */
+		if ((m->type == JSCAN_STRING ? jscan_string(s, &m->val) :
+		    m->type == JSCAN_ARRAY || m->type == JSCAN_OBJECT ? jscan_span(s, &m->val) :
+		    jscan_skip(s, &m->val)) != 0)
 			return -1;
 		m->id = field_of(&m->key);
 		if (m->id != F_NONE)
@@ -143,6 +146,14 @@ read_object(struct jscan *s, struct object *o)
 		else
 			o->n++;
 	}
+}
+
+/* Starts s on the value of m, a member of o, checked as part of the line. */
+static void
+rescan(struct collector *c, struct jscan *s, const struct object *o, const struct member *m)
+{
+	jscan_init(s, m->val.p, m->val.n);
+	jscan_nest(s, c->js.start, o->outer);
 }
 
 static const struct member *
@@ -368,9 +379,9 @@ put_extras(struct collector *c, struct jbuf *b, const struct object *o, unsigned
 		if (m->type == JSCAN_STRING)
 			put_str(c, b, &m->val);
 		else {
-			jscan_init(&c->val, m->val.p, m->val.n);
-			if (put_value(c, b) != 0)
-				return -1;
+			rescan(c, &c->val, o, m);
+			if (put_value(c, b) != 0 || jscan_finish(&c->val) != 0)
+				return c->val.failed ? reason(c, "%s", c->val.err) : -1;
 		}
 	}
 	return 0;
@@ -399,8 +410,9 @@ put_numbers(struct collector *c, struct jbuf *b, const struct object *o, int f, 
 	}
 	if (m->type != JSCAN_ARRAY)
 		return reason(c, "%sfield '%s': expected an array of numbers", where, field_names[f]);
-	jscan_init(s, m->val.p, m->val.n);
-	jscan_array(s);
+	rescan(c, s, o, m);
+	if (jscan_array(s) != 0)
+		return reason(c, "%s", s->err);
 	jbuf_put(b, "[", 1);
 	while ((r = jscan_element(s)) == 1) {
 		if (i == maxn)
@@ -437,7 +449,9 @@ put_numbers(struct collector *c, struct jbuf *b, const struct object *o, int f, 
 		}
 		i++;
 	}
-	if (r != 0 || bad)
+	if (r != 0 || jscan_finish(s) != 0)
+		return reason(c, "%s", s->err);
+	if (bad)
 		return -1;
 	jbuf_put(b, "]", 1);
 	return 0;
@@ -530,8 +544,10 @@ put_items(struct collector *c, struct jbuf *b)
 
 	if (m == NULL || m->type != JSCAN_ARRAY)
 		goto not_items;
-	jscan_init(s, m->val.p, m->val.n);
-	jscan_array(s);
+	rescan(c, s, &c->top, m);
+	if (jscan_array(s) != 0)
+		return reason(c, "%s", s->err);
+	c->item.outer = 3;
 	jbuf_lit(b, ",\"items\":[");
 	while ((r = jscan_element(s)) == 1) {
 		if (i == MAX_ITEMS)
@@ -547,7 +563,7 @@ put_items(struct collector *c, struct jbuf *b)
 			return reason(c, "%s", s->err);
 		i++;
 	}
-	if (r != 0)
+	if (r != 0 || jscan_finish(s) != 0)
 		return reason(c, "%s", s->err);
 	if (i == 0)
 		goto not_items;
@@ -677,6 +693,7 @@ static int
 read_record(struct collector *c, const struct line *ln)
 {
 	c->too_big = 0;
+	c->top.outer = 1;
 	jscan_init(&c->js, ln->buf, ln->len);
 	if (jscan_peek(&c->js) != JSCAN_OBJECT)
 		return reason(c, "not a JSON object");

@@ -34,6 +34,7 @@ struct object {
 	struct member *m;
 	size_t n, cap;
 	int at[NFIELDS];	/* index + 1 into m; 0 when absent */
+	int outer;		/* containers around a member's value in the line */
 };
 
 struct collector {
