@@ -19,14 +19,6 @@ jbuf_need(struct jbuf *b, size_t n)
 	b->p = xrealloc(b->p, b->cap);
 }
 
-void
-jbuf_put(struct jbuf *b, const char *s, size_t n)
-{
-	jbuf_need(b, n);
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
 
 /* Writes the decimal digits of v (no NUL) into d[20]; returns their count. */
 static int
@@ -105,19 +97,54 @@ jbuf_key(struct jbuf *b, const char *key)
 }
 
 /*
+ * round(a * 10^k) for a finite a in [1e-4, 1e7) and k in [0, 10], rounded
+ * as printf rounds the exact binary value: half to even. a = M * 2^E
+ * exactly, M below 2^53 and E negative here, so that a * 10^k is the 128-bit
+ * integer M * 10^k shifted right by -E, and the bits shifted out decide.
+ */
+static uint64_t
+round_scaled(double a, int k)
+{
+	static const uint64_t p10[] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+	    1000000000, 10000000000ULL };
+	unsigned __int128 n, q, r, half;
+	double y = a * (double)p10[k], f;
+	uint64_t bits;
+	int s;
+
+	/*
+	 * The product in double is off by at most 2^-53 of it (below 1e7 here):
+	 * unless it lies within 1e-8 of a half, it rounds as the exact value does.
+	 */
+	f = y - floor(y);
+	if (fabs(f - 0.5) > 1e-8)
+		return (uint64_t)y + (f > 0.5);
+	memcpy(&bits, &a, sizeof bits);
+	n = (unsigned __int128)((bits & ((1ULL << 52) - 1)) | (1ULL << 52)) * p10[k];
+	s = 1075 - (int)((bits >> 52) & 0x7ff);
+	q = n >> s;
+	r = n - (q << s);
+	half = (unsigned __int128)1 << (s - 1);
+	if (r > half || (r == half && (q & 1)))
+		q++;
+	return (uint64_t)q;
+}
+
+/*
  * Appends a finite number rounded to 7 significant digits (the precision of
- * the single-precision floats the learner uses), as printf's "%.7g" would
- * write it; -0 is written as 0. Numbers from 1e-4 to 1e7 take a fast path
- * that rounds the scaled value once; reading the text back and writing it
- * again yields the same text.
+ * the single-precision floats the learner uses), exactly as printf's "%.7g"
+ * writes it (the exact binary value rounded half to even), but -0 as 0.
+ * Numbers from 1e-4 to 1e7 take a fast path in integer arithmetic; reading
+ * the text back and writing it again yields the same text.
  */
 void
 jbuf_num7(struct jbuf *b, double v)
 {
-	static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10 };
-	double a = fabs(v), m;
-	char t[32], *o = t;
-	int e, nd, n;
+	static const double p10[] = { 1e-4, 1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6 };
+	double a = fabs(v);
+	char t[32], d[7], *o = t;
+	uint64_t m;
+	int e, nd, n, i;
 
 	if (v == 0) {
 		jbuf_put(b, "0", 1);
@@ -128,49 +155,105 @@ jbuf_num7(struct jbuf *b, double v)
 		jbuf_put(b, t, (size_t)n);
 		return;
 	}
-	for (e = 6; e > -4 && a < p10[e + 4] * 1e-4; e--)
+	/* e: the decimal exponent, first guessed, then set right by the rounded digits. */
+	for (e = 6; e > -4 && a < p10[e + 4]; e--)
 		;
-	m = nearbyint(a * p10[6 - e]);
-	if (m >= 1e7) {
+	m = round_scaled(a, 6 - e);
+	while (m < 1000000 && e > -4)
+		m = round_scaled(a, 6 - --e);
+	while (m >= 10000000) {
 		if (e == 6) {
 			n = snprintf(t, sizeof t, "%.7g", v);
 			jbuf_put(b, t, (size_t)n);
 			return;
 		}
-		e++;
-		m = nearbyint(a * p10[6 - e]);
-	} else if (m < 1e6 && e > -4) {
-		e--;
-		m = nearbyint(a * p10[6 - e]);
+		m = round_scaled(a, 6 - ++e);
 	}
-	{
-		long digits = (long)m;
-		char d[7];
-
-		for (int i = 6; i >= 0; i--, digits /= 10)
-			d[i] = (char)('0' + digits % 10);
-		for (nd = 7; nd > 1 && d[nd - 1] == '0'; nd--)
-			;
-		if (v < 0)
-			*o++ = '-';
-		if (e >= 0) {
-			for (int i = 0; i <= e; i++)
-				*o++ = d[i];
-			if (nd > e + 1) {
-				*o++ = '.';
-				for (int i = e + 1; i < nd; i++)
-					*o++ = d[i];
-			}
-		} else {
-			*o++ = '0';
+	for (i = 6; i >= 0; i--, m /= 10)
+		d[i] = (char)('0' + m % 10);
+	for (nd = 7; nd > 1 && d[nd - 1] == '0'; nd--)
+		;
+	if (v < 0)
+		*o++ = '-';
+	if (e >= 0) {
+		for (i = 0; i <= e; i++)
+			*o++ = d[i];
+		if (nd > e + 1) {
 			*o++ = '.';
-			for (int i = -1; i > e; i--)
-				*o++ = '0';
-			for (int i = 0; i < nd; i++)
+			for (i = e + 1; i < nd; i++)
 				*o++ = d[i];
 		}
+	} else {
+		*o++ = '0';
+		*o++ = '.';
+		for (i = -1; i > e; i--)
+			*o++ = '0';
+		for (i = 0; i < nd; i++)
+			*o++ = d[i];
 	}
 	jbuf_put(b, t, (size_t)(o - t));
+}
+
+int
+jbuf_num7_text(struct jbuf *b, const char *t, size_t n)
+{
+	const char *p = t, *end = t + n, *ip, *ie, *fp = NULL, *fe = NULL, *q;
+	char o[24], *w = o;
+	int sig = 0, lead = 0, seen = 0;
+
+	/*
+	 * Plain decimal text of at most 7 significant digits, whose value lies in
+	 * [1e-4, 1e7): "%.7g" of its double gives back the same digits, in the
+	 * fixed form, trailing zeros dropped.
+	 */
+	if (p < end && *p == '-')
+		p++;
+	for (ip = p; p < end && *p >= '0' && *p <= '9'; p++)
+		;
+	ie = p;
+	if (p < end && *p == '.') {
+		for (fp = ++p; p < end && *p >= '0' && *p <= '9'; p++)
+			;
+		fe = p;
+	}
+	if (p != end || ie == ip || (ie - ip > 1 && *ip == '0') || (fp != NULL && fe == fp))
+		goto slow;
+	for (q = ip; q < ie; q++) {
+		seen |= *q != '0';
+		sig += seen;
+	}
+	if (ie - ip > 7)
+		goto slow;
+	if (fp != NULL) {
+		for (q = fe; q > fp && q[-1] == '0'; q--)
+			;
+		fe = q;
+		for (q = fp; q < fe; q++) {
+			if (!seen && *q == '0')
+				lead++;
+			seen |= *q != '0';
+			sig += seen;
+		}
+	}
+	if (!seen) {
+		jbuf_put(b, "0", 1);
+		return 1;
+	}
+	if (sig > 7 || (*ip == '0' && lead > 3))
+		goto slow;
+	if (t[0] == '-')
+		*w++ = '-';
+	memcpy(w, ip, (size_t)(ie - ip));
+	w += ie - ip;
+	if (fp != NULL && fe > fp) {
+		*w++ = '.';
+		memcpy(w, fp, (size_t)(fe - fp));
+		w += fe - fp;
+	}
+	jbuf_put(b, o, (size_t)(w - o));
+	return 1;
+slow:
+	return 0;
 }
 
 /* Appends a finite number in the shortest form that reads back as the same double. */

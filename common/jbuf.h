@@ -3,6 +3,7 @@
 #define JBUF_H
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <jansson.h>
 
 /*
@@ -17,7 +18,15 @@ struct jbuf {
 
 /* Makes room for n more bytes (and the NUL). */
 void jbuf_need(struct jbuf *b, size_t n);
-void jbuf_put(struct jbuf *b, const char *s, size_t n);
+static inline void
+jbuf_put(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->cap - b->len <= n)
+		jbuf_need(b, n);
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
 #define jbuf_lit(b, s) jbuf_put((b), (s), sizeof(s) - 1)
 void jbuf_puts(struct jbuf *b, const char *s);
 void jbuf_printf(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -34,6 +43,13 @@ void jbuf_key(struct jbuf *b, const char *key);
  * again gives the same text.
  */
 void jbuf_num7(struct jbuf *b, double v);
+/*
+ * When the JSON number text t (n bytes) has at most 7 significant digits,
+ * no exponent, and a value in [1e-4, 1e7) or zero: appends what
+ * jbuf_num7(strtod(t)) would, without reading the value, and returns 1.
+ * Otherwise appends nothing and returns 0.
+ */
+int jbuf_num7_text(struct jbuf *b, const char *t, size_t n);
 /* A finite number in the shortest form that reads back as the same double. */
 void jbuf_num(struct jbuf *b, double v);
 /* A float array as [a,b,…], each number as jbuf_num7(). */

@@ -29,6 +29,8 @@ struct kafka_source {
 	rd_kafka_resp_err_t last_err;	/* the last consumer error reported, to report each once in a row */
 	rd_kafka_topic_partition_list_t *committed;	/* of the assignment, for the lag; NULL when to fetch */
 	rd_kafka_topic_partition_list_t *pending;	/* positions stored with metadata, not yet committed */
+	rd_kafka_topic_partition_list_t *tostore;	/* positions to store in librdkafka, one a partition */
+	int last_store;			/* tostore's element stored to last */
 	rd_kafka_topic_partition_list_t *start;	/* where assigned partitions started, with their metadata */
 	uint64_t commits_deferred;	/* commits the group refused while it moved, or timed out */
 };
@@ -290,6 +292,8 @@ kafka_assign_error(const char *what, rd_kafka_error_t *error, rd_kafka_resp_err_
 		diag_warn("kafka: %s: %s", what, rd_kafka_err2str(err));
 }
 
+static void kafka_source_store_flush(struct kafka_source *src);
+
 /*
  * The group's rebalances, served from rd_kafka_consumer_poll(): under the
  * eager protocol the whole assignment changes, under the cooperative one only
@@ -306,6 +310,7 @@ kafka_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	int cooperative = protocol != NULL && strcmp(protocol, "COOPERATIVE") == 0;
 
 	kafka_source_forget_committed(src);
+	kafka_source_store_flush(src);
 	switch (err) {
 	case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
 		diag_info(2, "kafka: %d partition(s) assigned%s", parts->cnt,
@@ -484,27 +489,62 @@ kafka_source_next(struct kafka_source *src, struct line *line, int timeout_ms)
 	return 0;
 }
 
+/*
+ * Stores the positions kept by kafka_source_store() in librdkafka, where a
+ * commit, a revocation and the close find them.
+ */
+static void
+kafka_source_store_flush(struct kafka_source *src)
+{
+	rd_kafka_topic_partition_list_t *parts = src->tostore;
+	rd_kafka_resp_err_t err;
+	int i;
+
+	if (parts == NULL)
+		return;
+	/*
+	 * A fresh list each time: librdkafka caches a partition reference in a
+	 * list element, so a reused element would point at the old partition,
+	 * and a list outliving the handle would keep it from being destroyed.
+	 */
+	src->tostore = NULL;
+	/* A partition revoked meanwhile refuses the store: its new owner reads it again. */
+	err = rd_kafka_offsets_store(src->rk, parts);
+	for (i = 0; i < parts->cnt; i++)
+		if (err != 0 || parts->elems[i].err != 0)
+			diag_info(2, "kafka: store %s/%" PRId32 "@%" PRId64 ": %s", parts->elems[i].topic,
+			    parts->elems[i].partition, parts->elems[i].offset,
+			    rd_kafka_err2str(err ? err : parts->elems[i].err));
+	rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/*
+ * Keeps the position of a partition until the next commit, revocation or
+ * close: storing it in librdkafka record by record cost a list and a lookup
+ * under its lock each time.
+ */
 void
 kafka_source_store(struct kafka_source *src, const char *topic, int32_t partition,
     int64_t next_offset)
 {
 	rd_kafka_topic_partition_list_t *parts;
 	rd_kafka_topic_partition_t *tp;
-	rd_kafka_resp_err_t err;
 
-	/*
-	 * A fresh list each time: librdkafka caches a partition reference in a
-	 * list element, so a reused element would point at the old partition,
-	 * and a list outliving the handle would keep it from being destroyed.
-	 */
-	parts = rd_kafka_topic_partition_list_new(1);
-	tp = rd_kafka_topic_partition_list_add(parts, topic, partition);
+	if (src->tostore == NULL) {
+		src->tostore = rd_kafka_topic_partition_list_new(16);
+		src->last_store = -1;
+	}
+	parts = src->tostore;
+	if (src->last_store >= 0 && src->last_store < parts->cnt &&
+	    parts->elems[src->last_store].partition == partition &&
+	    strcmp(parts->elems[src->last_store].topic, topic) == 0)
+		tp = &parts->elems[src->last_store];
+	else {
+		if ((tp = rd_kafka_topic_partition_list_find(parts, topic, partition)) == NULL)
+			tp = rd_kafka_topic_partition_list_add(parts, topic, partition);
+		src->last_store = (int)(tp - parts->elems);
+	}
 	tp->offset = next_offset;
-	/* A partition revoked meanwhile refuses the store: its new owner reads it again. */
-	if ((err = rd_kafka_offsets_store(src->rk, parts)) != 0 || tp->err != 0)
-		diag_info(2, "kafka: store %s/%" PRId32 "@%" PRId64 ": %s", topic, partition,
-		    next_offset, rd_kafka_err2str(err ? err : tp->err));
-	rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /* 1 when a commit refused with err may succeed if tried again (nothing is lost meanwhile). */
@@ -612,6 +652,7 @@ kafka_source_commit(struct kafka_source *src)
 {
 	int rv = 0, r;
 
+	kafka_source_store_flush(src);
 	if (src->pending != NULL && src->pending->cnt > 0) {
 		r = kafka_commit_list(src, src->pending);
 		if (r == 0)
@@ -709,6 +750,7 @@ kafka_source_close(struct kafka_source *src)
 	/* The caller's state may be gone already: the final revocation is not reported. */
 	src->on_rebalance = NULL;
 	kafka_source_forget_committed(src);
+	kafka_source_store_flush(src);
 	if ((err = rd_kafka_consumer_close(src->rk)) != 0)
 		diag_info(1, "kafka: leaving the group: %s", rd_kafka_err2str(err));
 	if (src->pending)

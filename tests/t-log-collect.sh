@@ -164,6 +164,18 @@ ingest=$(echo '{"type":"click","ts":1732341678000,"request_id":"r","user_id":"u"
     log-collect | jq -r .ingest_ts)
 ok "ingest_ts is the wall clock" [ "$ingest" -ge "$now" ] && [ "$ingest" -le "$(( $(date +%s) + 1 ))000" ]
 
+# Nesting: an extra field 64 levels deep (the event itself the first) is kept; one level more is refused.
+nest() { awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) a = a "["; for (i = 0; i < n; i++) b = b "]"; print a "1" b }'; }
+ev_nest='{"type":"click","ts":1732341678000,"request_id":"r","user_id":"u","item_id":"i","x":'
+eq "nesting: 64 levels kept" "$(echo "$ev_nest$(nest 63)}" | log-collect --ingest-ts 1732341678000 | jq -c .x | tr -d '[]')" 1
+eq "nesting: 65 levels refused with the reason" \
+    "$(echo "$ev_nest$(nest 64)}" | log-collect --dead-letter - -o /dev/null | jq -r .reason)" \
+    "bad JSON at column 148: nested deeper than 64"
+eq "\\u0000 in a string refused" \
+    "$(printf '%s\n' '{"type":"click","ts":1732341678000,"request_id":"r\u0000","user_id":"u","item_id":"i"}' |
+    log-collect --dead-letter - -o /dev/null | jq -r .reason)" \
+    "bad JSON at column 57: \\u0000 is not allowed without JSON_ALLOW_NUL near '\"r\\u0000\"'"
+
 # --- Dedup: the window forgets the oldest ids (checked against a reference over a random stream).
 awk 'BEGIN { srand(3); for (i = 0; i < 20000; i++)
 	printf "{\"event_id\":\"e%d\",\"type\":\"click\",\"ts\":1732341678000,\"request_id\":\"r\",\"user_id\":\"u\",\"item_id\":\"i\"}\n", int(rand() * rand() * 400) }' >ids.ndjson

@@ -1,73 +1,52 @@
 /* fuzz_raw_event.c: libFuzzer target — raw event lines through log-collect's validation, normalisation and dedup window. */
 /* fuzz-dict: records.dict */
+/* fuzz-sources: tools/log-collect/canon.c tools/log-collect/dedup.c */
+/* fuzz-cflags: -Itools/log-collect */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect.h"
+#include "dedup.h"
 #include "diag.h"
 #include "fuzz.h"
-#include "jsonx.h"
-#include "toolio.h"
+#include "xalloc.h"
 
-/*
- * log-collect's static functions, with its writes caught here: what it emits
- * is checked, what it rejects is counted. The clock is fixed, so that a run
- * replays.
- */
+/* The clock is fixed, so that a run replays. */
 #define FUZZ_NOW 1900000000000LL	/* 2030: the test data lies before it */
-static int fuzz_emit_raw(struct tool_io *io, const char *key, const char *buf, size_t len);
-static int64_t fuzz_now_ms(void) { return FUZZ_NOW; }
-#define main log_collect_main
-#define tool_io_emit_raw fuzz_emit_raw
-#define tool_io_reject fuzz_reject
-#define now_ms fuzz_now_ms
-#include "../../tools/log-collect.c"
-#undef tool_io_emit_raw
-#undef tool_io_reject
-#undef now_ms
-
 #define WINDOW 4	/* a small dedup window: its evictions and probe runs get exercised */
 
 static struct collector c;
-static uint64_t n_dup, n_blank, n_type[3];
 static char *recent[WINDOW];	/* the naive model of the window: the last ids remembered */
 static size_t nrecent, rhead;
-static int checking;
 
 /* The canonical event must be JSON, and log-collect given it again must write it unchanged. */
-static int
-fuzz_emit_raw(struct tool_io *io, const char *key, const char *buf, size_t len)
+static void
+check_event(const char *buf, size_t len, const char *key)
 {
 	struct collector c2 = { .ingest_ts = -1, .max_future_ms = c.max_future_ms };
-	char user[257], *copy;
-	json_t *ev;
+	struct line ln = { 0 };
+	char user[257];
 
-	(void)io;
 	fuzz_want_json(buf, len, "a canonical event");
 	if (key == NULL || key[0] == '\0')
 		abort();	/* the Kafka key is the user_id */
-	if (checking)
-		return 0;
-	copy = xmalloc(len + 1);
-	memcpy(copy, buf, len);
-	copy[len] = '\0';
-	if ((ev = jsonx_parse(copy, len, c2.err, sizeof c2.err)) == NULL)
-		abort();
-	checking = 1;
-	if (canon_event(&c2, ev, FUZZ_NOW, user) != 0) {
-		fprintf(stderr, "canonical event refused (%s): %s\n", c2.err, copy);
+	ln.buf = xmalloc(len + 1);
+	memcpy(ln.buf, buf, len);
+	ln.buf[len] = '\0';
+	ln.len = ln.full_len = len;
+	ln.source = "fuzz";
+	if (collect_line(&c2, &ln, FUZZ_NOW, user) != COLLECT_EVENT) {
+		fprintf(stderr, "canonical event refused (%s): %s\n", c2.err, ln.buf);
 		abort();
 	}
-	if (c2.line.len != len || memcmp(c2.line.p, copy, len) != 0 || strcmp(user, key) != 0) {
-		fprintf(stderr, "canonical event not stable:\n%s\n%.*s\n", copy, (int)c2.line.len, c2.line.p);
+	if (c2.line.len != len || memcmp(c2.line.p, buf, len) != 0 || strcmp(user, key) != 0) {
+		fprintf(stderr, "canonical event not stable:\n%s\n%.*s\n", ln.buf, (int)c2.line.len, c2.line.p);
 		abort();
 	}
-	checking = 0;
-	json_decref(ev);
-	free(copy);
-	free(c2.body.p);
-	free(c2.line.p);
-	return 0;
+	free(ln.buf);
+	collect_free(&c2);
 }
 
 /* Whether the naive window holds id; remembers it when not. */
@@ -96,32 +75,32 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t left = size, i;
 	struct line ln;
 	int64_t lineno = 0;
+	uint64_t events = 0, dups = 0;
+	char user[257];
 
 	diag_verbosity = 0;
 	c.ingest_ts = size % 2 ? -1 : FUZZ_NOW - 1000;
 	c.max_future_ms = 86400000;
-	c.n_dup = &n_dup;
-	c.n_blank = &n_blank;
-	for (i = 0; i < 3; i++)
-		c.n_type[i] = &n_type[i];
 	c.dd = dedup_new(WINDOW);
 	while (fuzz_next_line(&p, &left, &ln, ++lineno)) {
-		uint64_t dups = n_dup, emitted = n_type[0] + n_type[1] + n_type[2];
+		enum collect_verdict v;
 
 		ln.too_long = ln.len > 60000;
-		collect_line(&c, &ln);
-		if (n_dup != dups || n_type[0] + n_type[1] + n_type[2] != emitted) {
-			/* An accepted event: the window must agree with the naive one. */
-			if (naive_seen(c.event_id) != (n_dup != dups)) {
-				fprintf(stderr, "dedup window disagrees on %s\n", c.event_id);
-				abort();
-			}
+		v = collect_line(&c, &ln, FUZZ_NOW, user);
+		if (v == COLLECT_EVENT)
+			check_event(c.line.p, c.line.len, user);
+		/* An accepted event: the window must agree with the naive one. */
+		if ((v == COLLECT_EVENT || v == COLLECT_DUP) && naive_seen(c.event_id) != (v == COLLECT_DUP)) {
+			fprintf(stderr, "dedup window disagrees on %s\n", c.event_id);
+			abort();
 		}
+		events += v == COLLECT_EVENT;
+		dups += v == COLLECT_DUP;
 		free(ln.buf);
 	}
 	if (getenv("FUZZ_VERBOSE") != NULL)
-		fprintf(stderr, "%llu events, %llu duplicates so far\n",
-		    (unsigned long long)(n_type[0] + n_type[1] + n_type[2]), (unsigned long long)n_dup);
+		fprintf(stderr, "%llu events, %llu duplicates\n", (unsigned long long)events,
+		    (unsigned long long)dups);
 	dedup_free(c.dd);
 	for (i = 0; i < nrecent; i++)
 		free(recent[i]);

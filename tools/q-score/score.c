@@ -9,62 +9,6 @@
 #include "qscore.h"
 #include "xalloc.h"
 
-
-/* Appends v with 7 significant digits, trailing zeros dropped (as printf's %.7g, faster in [1e-3, 1e7)). */
-static void
-buf_float(struct jbuf *b, double v)
-{
-	char tmp[32], *o;
-	uint64_t ip, fp;
-	int neg, i, n, fd;
-	double a, scaled;
-
-	a = fabs(v);
-	if (!(a >= 1e-3 && a < 1e7)) {
-		if (a == 0) {
-			jbuf_put(b, "0", 1);
-			return;
-		}
-		jbuf_printf(b, "%.7g", v);
-		return;
-	}
-	/* fd fractional digits so that the total is 7 significant digits */
-	fd = a >= 1e6 ? 0 : a >= 1e5 ? 1 : a >= 1e4 ? 2 : a >= 1e3 ? 3 : a >= 100 ? 4 : a >= 10 ? 5 : a >= 1 ? 6 :
-	    a >= 0.1 ? 7 : a >= 0.01 ? 8 : 9;
-	scaled = a;
-	for (i = 0; i < fd; i++)
-		scaled *= 10;
-	fp = (uint64_t)llround(scaled);
-	neg = v < 0;
-	for (ip = 1, i = 0; i < fd; i++)
-		ip *= 10;
-	n = 0;
-	o = tmp + sizeof tmp;
-	{
-		uint64_t whole = fp / ip, frac = fp % ip;
-		int digits = fd;
-		while (digits > 0 && frac % 10 == 0) {
-			frac /= 10;
-			digits--;
-		}
-		if (digits > 0) {
-			for (i = 0; i < digits; i++) {
-				*--o = (char)('0' + frac % 10);
-				frac /= 10;
-			}
-			*--o = '.';
-		}
-		do {
-			*--o = (char)('0' + whole % 10);
-			whole /= 10;
-		} while (whole > 0);
-	}
-	if (neg)
-		*--o = '-';
-	n = (int)(tmp + sizeof tmp - o);
-	jbuf_put(b, o, (size_t)n);
-}
-
 void
 qs_error_response(struct jbuf *out, const char *id, const char *reason)
 {
@@ -312,9 +256,9 @@ score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, co
 		jbuf_puts(out, i ? ",{\"item_id\":" : "{\"item_id\":");
 		jbuf_str(out, w->sbuf + w->coff[j], w->clen[j]);
 		jbuf_puts(out, ",\"q\":");
-		buf_float(out, w->q[j]);
+		jbuf_num7(out, w->q[j]);
 		jbuf_puts(out, ",\"propensity\":");
-		buf_float(out, w->prop[i]);
+		jbuf_num7(out, w->prop[i]);
 		jbuf_puts(out, "}");
 	}
 	jbuf_puts(out, "]}");
