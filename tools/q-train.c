@@ -141,7 +141,8 @@ struct parse_ctx {
 };
 
 static int perr(struct parse_ctx *pc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int perr(struct parse_ctx *pc, const char *fmt, ...)
+static int
+perr(struct parse_ctx *pc, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -151,7 +152,8 @@ static int perr(struct parse_ctx *pc, const char *fmt, ...)
 }
 
 /* Reads hist into the id pool. */
-static int parse_hist(struct parse_ctx *pc, json_t *st, const char *where, uint32_t *off, uint32_t *n)
+static int
+parse_hist(struct parse_ctx *pc, json_t *st, const char *where, uint32_t *off, uint32_t *n)
 {
 	struct dataset *ds = pc->ds;
 	json_t *h = json_object_get(st, "hist");
@@ -187,7 +189,8 @@ static int parse_hist(struct parse_ctx *pc, json_t *st, const char *where, uint3
 }
 
 /* Reads an array of numbers into the float pool; the first one read fixes its dimension *dim. */
-static int parse_floats(struct parse_ctx *pc, json_t *o, const char *key, const char *where, uint32_t *dim,
+static int
+parse_floats(struct parse_ctx *pc, json_t *o, const char *key, const char *where, uint32_t *dim,
     int *known, uint32_t *off)
 {
 	struct dataset *ds = pc->ds;
@@ -208,7 +211,8 @@ static int parse_floats(struct parse_ctx *pc, json_t *o, const char *key, const 
 }
 
 /* Reads an action array into the item pool. labels: read click and pay. */
-static int parse_items(struct parse_ctx *pc, json_t *arr, const char *where, int labels, uint32_t *off, uint32_t *n)
+static int
+parse_items(struct parse_ctx *pc, json_t *arr, const char *where, int labels, uint32_t *off, uint32_t *n)
 {
 	struct dataset *ds = pc->ds;
 	char e[160], id[257], w[64];
@@ -265,7 +269,8 @@ static int parse_items(struct parse_ctx *pc, json_t *arr, const char *where, int
  * Parses one transition into ds. 0, or -1 with the reason in pc->err (ds
  * is left as it was).
  */
-static int parse_transition(struct parse_ctx *pc, const char *buf, size_t len)
+static int
+parse_transition(struct parse_ctx *pc, const char *buf, size_t len)
 {
 	struct dataset *ds = pc->ds;
 	size_t s_ids = ds->nids, s_fl = ds->nfl, s_it = ds->nit;
@@ -366,7 +371,8 @@ out:
 	return rc;
 }
 
-static void dataset_free(struct dataset *ds)
+static void
+dataset_free(struct dataset *ds)
 {
 	free(ds->t);
 	free(ds->ids);
@@ -378,15 +384,21 @@ static void dataset_free(struct dataset *ds)
 /* ---- Randomness (deterministic for a seed) ---- */
 
 static uint64_t rng_state;
-static uint64_t rng_next(void)
+static uint64_t
+rng_next(void)
 {
 	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
 	return z ^ (z >> 31);
 }
-static double rng_unif(void) { return (rng_next() >> 11) * (1.0 / 9007199254740992.0); }
-static float rng_gauss(void)
+static double
+rng_unif(void)
+{
+	return (rng_next() >> 11) * (1.0 / 9007199254740992.0);
+}
+static float
+rng_gauss(void)
 {
 	double u = rng_unif(), v = rng_unif();
 	return (float)(sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v));
@@ -394,7 +406,8 @@ static float rng_gauss(void)
 
 /* ---- Progress ---- */
 
-static double now_s(void)
+static double
+now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -405,7 +418,8 @@ static int progress_tty;
 static double progress_last;
 
 /* A progress line on a terminal: done of total (0: unknown) examples, the rate, the loss, the ETA. */
-static void progress(const char *stage, uint64_t done, uint64_t total, double rate, double loss)
+static void
+progress(const char *stage, uint64_t done, uint64_t total, double rate, double loss)
 {
 	double t = now_s();
 	if (!progress_tty || t - progress_last < 0.25)
@@ -418,7 +432,8 @@ static void progress(const char *stage, uint64_t done, uint64_t total, double ra
 		fprintf(stderr, "\r%s: %" PRIu64 " examples, %.0f/s, loss %.4f   ", stage, done, rate, loss);
 }
 
-static void progress_end(void)
+static void
+progress_end(void)
 {
 	if (progress_tty && progress_last > 0)
 		fputc('\n', stderr);
@@ -428,7 +443,8 @@ static void progress_end(void)
 /* ---- Evaluation ---- */
 
 /* AUC of scores s against labels y among n items; -1 when one class is missing. */
-static double auc(const float *s, const uint8_t *y, size_t n)
+static double
+auc(const float *s, const uint8_t *y, size_t n)
 {
 	double pairs = 0, good = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -477,30 +493,35 @@ struct learner {
 	float mpq[MAX_POS], vpq[MAX_POS], mpc[MAX_POS], vpc[MAX_POS];
 };
 
-static const float *row_of(struct learner *lr, uint32_t id)
+static const float *
+row_of(struct learner *lr, uint32_t id)
 {
 	uint32_t r = lr->rowmap ? lr->rowmap[id] : id;
 	return emb_row(lr->emb, r);
 }
 
-static uint32_t row_id(struct learner *lr, uint32_t id)
+static uint32_t
+row_id(struct learner *lr, uint32_t id)
 {
 	return lr->rowmap ? lr->rowmap[id] : id;
 }
 
 /* The embedding row of a shown item: the one built from its features (see parse_ctx), else its table row. */
-static const float *item_row(struct learner *lr, const struct dataset *ds, const struct item *it)
+static const float *
+item_row(struct learner *lr, const struct dataset *ds, const struct item *it)
 {
 	return it->frow != NO_NEXT ? ds->fl + it->frow : row_of(lr, it->id);
 }
 
-static const float *feat_of(const struct dataset *ds, const struct item *it)
+static const float *
+feat_of(const struct dataset *ds, const struct item *it)
 {
 	return ds->X ? ds->fl + it->feat : NULL;
 }
 
 /* Runs the state network on a transition's state (next: the next state). */
-static void forward_state(struct learner *lr, const struct dataset *ds, const struct trans *t, int next)
+static void
+forward_state(struct learner *lr, const struct dataset *ds, const struct trans *t, int next)
 {
 	uint32_t h = next ? t->hist2 : t->hist, n = next ? t->nhist2 : t->nhist;
 	uint32_t ctx = next ? t->ctx2 : t->ctx;
@@ -515,7 +536,8 @@ static void forward_state(struct learner *lr, const struct dataset *ds, const st
  * none); s2 is its cached next state (H floats) or NULL to compute it.
  * Leaves ws on s'.
  */
-static float next_value(struct learner *lr, const struct dataset *ds, const struct trans *t, const float *s2)
+static float
+next_value(struct learner *lr, const struct dataset *ds, const struct trans *t, const float *s2)
 {
 	if (t->done || t->ctx2 == NO_NEXT)
 		return 0;
@@ -533,7 +555,8 @@ static float next_value(struct learner *lr, const struct dataset *ds, const stru
 	return qnet_next_value(lr->net, lr->tgt, lr->ws, lr->erow, lr->xrow, t->nact2);
 }
 
-static void learner_scratch(struct learner *lr, size_t maxitems)
+static void
+learner_scratch(struct learner *lr, size_t maxitems)
 {
 	if (maxitems <= lr->maxitems)
 		return;
@@ -542,7 +565,8 @@ static void learner_scratch(struct learner *lr, size_t maxitems)
 	lr->xrow = xreallocarray(lr->xrow, maxitems, sizeof *lr->xrow);
 }
 
-static void learner_init(struct learner *lr, struct qnet *net)
+static void
+learner_init(struct learner *lr, struct qnet *net)
 {
 	lr->net = net;
 	lr->ws = qnet_ws_new(&net->dm);
@@ -553,7 +577,8 @@ static void learner_init(struct learner *lr, struct qnet *net)
 	learner_scratch(lr, 256);
 }
 
-static void learner_free(struct learner *lr)
+static void
+learner_free(struct learner *lr)
 {
 	qnet_ws_free(lr->ws);
 	qnet_free(lr->tgt);
@@ -564,7 +589,8 @@ static void learner_free(struct learner *lr)
 }
 
 /* Adds an embedding gradient for row r. */
-static void emb_grad(struct learner *lr, uint32_t r, const float *g, float scale)
+static void
+emb_grad(struct learner *lr, uint32_t r, const float *g, float scale)
 {
 	size_t d = lr->net->dm.d;
 	if (!lr->etouched[r]) {
@@ -577,7 +603,8 @@ static void emb_grad(struct learner *lr, uint32_t r, const float *g, float scale
 }
 
 /* The log-loss of a click label y against a logit. */
-static double log_loss(float logit, int y)
+static double
+log_loss(float logit, int y)
 {
 	return log1p(exp(-fabs(logit))) + (logit > 0 ? logit : 0) - y * logit;
 }
@@ -586,7 +613,8 @@ static double log_loss(float logit, int y)
  * Pretraining loss and gradients of one page (γ = 0): ½(Q̄ − r)² and the
  * click log-loss, each item weighted by scale. Returns the page's loss sum.
  */
-static double pretrain_page(struct learner *lr, const struct dataset *ds, const struct trans *t, float scale, int learn)
+static double
+pretrain_page(struct learner *lr, const struct dataset *ds, const struct trans *t, float scale, int learn)
 {
 	struct qnet *net = lr->net;
 	size_t d = net->dm.d;
@@ -636,7 +664,8 @@ static double pretrain_page(struct learner *lr, const struct dataset *ds, const 
  * state; fut the next page's value. Returns the page's loss sum, *nterms
  * the items that had a target.
  */
-static double td_page(struct learner *lr, const struct dataset *ds, const struct trans *t, const float *s,
+static double
+td_page(struct learner *lr, const struct dataset *ds, const struct trans *t, const float *s,
     float fut, float scale, int learn, uint32_t *nterms)
 {
 	struct qnet *net = lr->net;
@@ -702,7 +731,8 @@ static double td_page(struct learner *lr, const struct dataset *ds, const struct
  * the reference, as in pretraining). Returns the page's loss sum; *base
  * gets the starting version's on the same items (with the same offsets).
  */
-static double click_page(struct learner *lr, const struct dataset *ds, const struct trans *t, double *base)
+static double
+click_page(struct learner *lr, const struct dataset *ds, const struct trans *t, double *base)
 {
 	struct qnet *net = lr->net;
 	struct qnet_ws *ws = lr->ws;
@@ -737,7 +767,8 @@ static double click_page(struct learner *lr, const struct dataset *ds, const str
  * the newest time seen has moved (pages without a time, or older than one
  * seen, move it not at all).
  */
-static float step_keep(struct learner *lr, int64_t ts)
+static float
+step_keep(struct learner *lr, int64_t ts)
 {
 	if (O.step_horizon > 0)
 		return (float)(1 - 1.0 / O.step_horizon);
@@ -757,7 +788,8 @@ static float step_keep(struct learner *lr, int64_t ts)
  * position offsets when they learn, from lr->g (then cleared); ts is the
  * page's event time.
  */
-static void online_step(struct learner *lr, int64_t ts)
+static void
+online_step(struct learner *lr, int64_t ts)
 {
 	size_t lo, hi;
 	qnet_range(lr->net, QNET_RANGE_HEADS, &lo, &hi);
@@ -786,7 +818,8 @@ static void online_step(struct learner *lr, int64_t ts)
  * one: SlateQ's V(s) term, or the item target's per item), -1 if none
  * (the heads' gradient is then zero and their step changes nothing).
  */
-static double online_page(struct learner *lr, const struct dataset *ds, const struct trans *t, float fut)
+static double
+online_page(struct learner *lr, const struct dataset *ds, const struct trans *t, float fut)
 {
 	uint32_t nt;
 	double l = td_page(lr, ds, t, lr->ws->s, fut, 1, 1, &nt);
@@ -804,7 +837,8 @@ static double online_page(struct learner *lr, const struct dataset *ds, const st
 }
 
 /* Within-request ranking of page t by qnet_q (ws must hold the page's state): its AUC or -1. */
-static double page_auc(struct learner *lr, const struct dataset *ds, const struct trans *t, float *sc, uint8_t *y)
+static double
+page_auc(struct learner *lr, const struct dataset *ds, const struct trans *t, float *sc, uint8_t *y)
 {
 	for (uint32_t i = 0; i < t->nact; i++) {
 		const struct item *it = &ds->it[t->act + i];
@@ -815,7 +849,8 @@ static double page_auc(struct learner *lr, const struct dataset *ds, const struc
 }
 
 /* Sparse Adam step on the embedding rows touched in this minibatch. */
-static void emb_step(struct learner *lr)
+static void
+emb_step(struct learner *lr)
 {
 	size_t d = lr->net->dm.d;
 	for (size_t k = 0; k < lr->ntouched; k++) {
@@ -832,7 +867,8 @@ static void emb_step(struct learner *lr)
 	lr->ntouched = 0;
 }
 
-static void param_step(struct learner *lr, int ranges)
+static void
+param_step(struct learner *lr, int ranges)
 {
 	qnet_adam_begin(&lr->adam);
 	if (O.l2 > 0 && (ranges & QNET_RANGE_STATE)) {
@@ -858,7 +894,8 @@ static void param_step(struct learner *lr, int ranges)
 
 /* Pages in episode order: by mdp_id's hash, then seq (qsort has no argument: the dataset is here). */
 static const struct dataset *ep_ds;
-static int ep_cmp(const void *a, const void *b)
+static int
+ep_cmp(const void *a, const void *b)
 {
 	const struct trans *x = &ep_ds->t[*(const size_t *)a], *y = &ep_ds->t[*(const size_t *)b];
 	if (x->key != y->key)
@@ -874,7 +911,8 @@ struct vocab {
 	size_t cap;
 };
 
-static uint32_t vocab_map(void *arg, const char *id, size_t len)
+static uint32_t
+vocab_map(void *arg, const char *id, size_t len)
 {
 	struct vocab *v = arg;
 	uint32_t r = emb_add(v->dict, id, len);
@@ -889,13 +927,15 @@ static uint32_t vocab_map(void *arg, const char *id, size_t len)
 	return r;
 }
 
-static int is_holdout(const struct trans *t)
+static int
+is_holdout(const struct trans *t)
 {
 	return O.holdout > 0 && (double)(t->key % 100000) < O.holdout * 100000;
 }
 
 /* Reads the --init-embeddings file into emb (adding its ids). 0 or -1 after a diagnostic. */
-static int load_init_embeddings(struct emb *e, const char *path)
+static int
+load_init_embeddings(struct emb *e, const char *path)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
@@ -947,7 +987,8 @@ static int load_init_embeddings(struct emb *e, const char *path)
 }
 
 /* Emits one JSON line of metrics to the output. */
-static void report(const char *stage, long epoch, double train_loss, double ho_loss, double gauc, double pop, double rate)
+static void
+report(const char *stage, long epoch, double train_loss, double ho_loss, double gauc, double pop, double rate)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "stage", json_string(stage));
@@ -964,7 +1005,8 @@ static void report(const char *stage, long epoch, double train_loss, double ho_l
 }
 
 /* Builds the warm-up requests from a few transitions. malloc'd, *len set. */
-static char *build_warmup(const struct dataset *ds, struct emb *dict, size_t *len)
+static char *
+build_warmup(const struct dataset *ds, struct emb *dict, size_t *len)
 {
 	size_t cap = 4096, n = 0;
 	char *buf = xmalloc(cap);
@@ -1010,7 +1052,8 @@ static char *build_warmup(const struct dataset *ds, struct emb *dict, size_t *le
 	return buf;
 }
 
-static int run_offline(void)
+static int
+run_offline(void)
 {
 	struct dataset ds;
 	struct vocab voc = { 0 };
@@ -1465,14 +1508,16 @@ static int run_offline(void)
 /* ---- Online ---- */
 
 /* Maps an id to its row of the frozen table, 0 (the unknown row) when absent. */
-static uint32_t model_map(void *arg, const char *id, size_t len)
+static uint32_t
+model_map(void *arg, const char *id, size_t len)
 {
 	int64_t r = emb_find(arg, id, len);
 	return r < 0 ? 0 : (uint32_t)r;
 }
 
 /* How the online learner and the evaluation read transitions against model m, counting in the statistics. */
-static struct parse_ctx model_parse_ctx(struct dataset *ds, const struct model *m, char *err, size_t errlen)
+static struct parse_ctx
+model_parse_ctx(struct dataset *ds, const struct model *m, char *err, size_t errlen)
 {
 	return (struct parse_ctx){ .ds = ds, .map = model_map, .arg = m->emb, .frow_d = m->feature_rows ? m->net->dm.d : 0,
 		.unknown = n_unknown, .feature_rows = n_feature_rows, .err = err, .errlen = errlen };
@@ -1488,7 +1533,8 @@ struct positions {
 };
 
 /* Notes that every record of topic/partition before next was learned (or rejected). */
-static void positions_note(struct positions *ps, const char *topic, int32_t partition, int64_t next)
+static void
+positions_note(struct positions *ps, const char *topic, int32_t partition, int64_t next)
 {
 	size_t i;
 	for (i = 0; i < ps->n; i++)
@@ -1501,7 +1547,8 @@ static void positions_note(struct positions *ps, const char *topic, int32_t part
 	ps->p[i].offset = next;
 }
 
-static void positions_free(struct positions *ps)
+static void
+positions_free(struct positions *ps)
 {
 	for (size_t i = 0; i < ps->n; i++)
 		free((char *)ps->p[i].topic);
@@ -1511,7 +1558,8 @@ static void positions_free(struct positions *ps)
 }
 
 /* A deep copy of src into dst (which holds none). */
-static void positions_copy(struct positions *dst, const struct positions *src)
+static void
+positions_copy(struct positions *dst, const struct positions *src)
 {
 	dst->n = 0;
 	dst->p = src->n ? xreallocarray(NULL, src->n, sizeof *dst->p) : NULL;
@@ -1544,7 +1592,8 @@ struct episodes {
 
 #define EP_MAX_PAGES 1000	/* an episode this long is learned so far and started again */
 
-static struct episode *ep_find(struct episodes *es, uint64_t key, int add)
+static struct episode *
+ep_find(struct episodes *es, uint64_t key, int add)
 {
 	if (key == 0)
 		key = 1;
@@ -1576,7 +1625,8 @@ static struct episode *ep_find(struct episodes *es, uint64_t key, int add)
 	return &es->slot[j];
 }
 
-static void ep_remove(struct episodes *es, struct episode *e)
+static void
+ep_remove(struct episodes *es, struct episode *e)
 {
 	for (uint32_t i = 0; i < e->n; i++)
 		free(e->lines[i]);
@@ -1601,7 +1651,8 @@ static void ep_remove(struct episodes *es, struct episode *e)
 	}
 }
 
-static void ep_push(struct episodes *es, struct episode *e, const struct line *ln, const struct positions *ps)
+static void
+ep_push(struct episodes *es, struct episode *e, const struct line *ln, const struct positions *ps)
 {
 	if (e->n == e->cap) {
 		e->cap = e->cap ? 2 * e->cap : 8;
@@ -1627,7 +1678,8 @@ static void ep_push(struct episodes *es, struct episode *e, const struct line *l
  * reads the kept pages again; the learned ones after them are learned twice,
  * none is skipped).
  */
-static void positions_kept(struct positions *dst, const struct positions *read, const struct episodes *es)
+static void
+positions_kept(struct positions *dst, const struct positions *read, const struct episodes *es)
 {
 	positions_copy(dst, read);
 	for (size_t k = 0; k < es->cap; k++)
@@ -1648,7 +1700,8 @@ static void positions_kept(struct positions *dst, const struct positions *read, 
  * one AdaGrad step per page, in order. Returns the pages learned; *loss
  * gets their loss sum.
  */
-static size_t ep_learn(struct learner *lr, struct parse_ctx *pc, struct episodes *es, struct episode *e,
+static size_t
+ep_learn(struct learner *lr, struct parse_ctx *pc, struct episodes *es, struct episode *e,
     long sync, double *loss)
 {
 	struct dataset *ds = pc->ds;
@@ -1730,7 +1783,8 @@ struct publisher {
 	size_t warmup_len;
 };
 
-static void *publisher_main(void *arg)
+static void *
+publisher_main(void *arg)
 {
 	struct publisher *pb = arg;
 	char err[512];
@@ -1794,7 +1848,8 @@ static void *publisher_main(void *arg)
 }
 
 /* Hands a snapshot of net, covering the input up to pos, to the publisher, replacing one it has not started on. */
-static void publish_snapshot(struct publisher *pb, const struct qnet *net, const struct model_info *info,
+static void
+publish_snapshot(struct publisher *pb, const struct qnet *net, const struct model_info *info,
     const struct positions *pos)
 {
 	struct qnet *snap = qnet_clone(net);
@@ -1817,7 +1872,8 @@ static void publish_snapshot(struct publisher *pb, const struct qnet *net, const
  * call: the heads learned from the input before them are in the store, so a
  * restart loads that version and reads on from there.
  */
-static void commit_published(struct publisher *pb)
+static void
+commit_published(struct publisher *pb)
 {
 	struct positions pos;
 	if (!__atomic_load_n(&pb->published_new, __ATOMIC_ACQUIRE))
@@ -1833,7 +1889,8 @@ static void commit_published(struct publisher *pb)
 	positions_free(&pos);
 }
 
-static char *read_small_file(const char *path, size_t *len)
+static char *
+read_small_file(const char *path, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
@@ -1854,7 +1911,8 @@ static char *read_small_file(const char *path, size_t *len)
 }
 
 /* The newest version in the store, or NULL after a diagnostic that says what to do when there is none. */
-static struct model *load_newest(void)
+static struct model *
+load_newest(void)
 {
 	char err[512];
 	uint32_t v;
@@ -1868,7 +1926,8 @@ static struct model *load_newest(void)
 	return m;
 }
 
-static int run_online(void)
+static int
+run_online(void)
 {
 	char err[512];
 	struct model *m = load_newest();
@@ -2081,7 +2140,8 @@ static int run_online(void)
 
 /* ---- Evaluate ---- */
 
-static int run_evaluate(void)
+static int
+run_evaluate(void)
 {
 	char err[512];
 	struct model *m = load_newest();
@@ -2141,7 +2201,8 @@ static int run_evaluate(void)
 
 /* ---- main ---- */
 
-static void usage(int st)
+static void
+usage(int st)
 {
 	fprintf(st ? stderr : stdout,
 	    "usage: q-train --offline -m modeldir [-i transitions]... [--epochs n] [--head-epochs n]\n"
@@ -2162,7 +2223,8 @@ static void usage(int st)
 	exit(st);
 }
 
-static long num_opt(const char *name, const char *arg, long lo, long hi)
+static long
+num_opt(const char *name, const char *arg, long lo, long hi)
 {
 	long v;
 	if (parse_long(arg, lo, hi, &v) < 0)
@@ -2170,7 +2232,8 @@ static long num_opt(const char *name, const char *arg, long lo, long hi)
 	return v;
 }
 
-static double real_opt(const char *name, const char *arg, double lo, double hi)
+static double
+real_opt(const char *name, const char *arg, double lo, double hi)
 {
 	double v;
 	if (parse_double(arg, lo, hi, &v) < 0)
@@ -2178,7 +2241,8 @@ static double real_opt(const char *name, const char *arg, double lo, double hi)
 	return v;
 }
 
-int main(int argc, char *argv[])
+int
+main(int argc, char *argv[])
 {
 	static struct option longopts[] = {
 		TOOL_LONGOPTS,
