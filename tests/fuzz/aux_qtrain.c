@@ -2,7 +2,7 @@
 #include <stddef.h>
 
 #define main q_train_main
-#include "../../tools/q-train.c"
+#include "../../tools/q-train/main.c"
 #undef main
 
 int fuzz_qtrain_accepts(const char *buf, size_t len, char *err, size_t errlen);

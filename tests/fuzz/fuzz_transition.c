@@ -8,7 +8,7 @@
 #include "fuzz.h"
 
 #define main q_train_main
-#include "../../tools/q-train.c"
+#include "../../tools/q-train/main.c"
 #undef main
 
 static struct emb *known;	/* the embeddings of online mode */
