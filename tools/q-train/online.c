@@ -1,0 +1,283 @@
+/* online.c: q-train --online — learns the V and A heads from the stream, one page at a time, publishing versions. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "diag.h"
+#include "hash.h"
+#include "jsonx.h"
+#include "model.h"
+#include "qnet.h"
+#include "sig.h"
+#include "stats.h"
+#include "toolio.h"
+#include "xalloc.h"
+#include "qtrain.h"
+
+/* How the online learner and the evaluation read transitions against model m, counting in the statistics. */
+struct parse_ctx
+model_parse_ctx(const struct qt_opts *o, struct dataset *ds, const struct model *m, char *err, size_t errlen)
+{
+	return (struct parse_ctx){ .ds = ds, .map = model_map, .arg = m->emb, .frow_d = m->feature_rows ? m->net->dm.d : 0,
+	    .w_click = o->w_click, .w_pay = o->w_pay, .seed = o->seed,
+	    .unknown = n_unknown, .feature_rows = n_feature_rows, .err = err, .errlen = errlen };
+}
+
+static char *
+read_small_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	*len = 0;
+	if (!f)
+		return NULL;
+	size_t cap = 0;
+	char tmp[8192];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+		buf = xrealloc(buf, cap + n);
+		memcpy(buf + cap, tmp, n);
+		cap += n;
+	}
+	fclose(f);
+	*len = cap;
+	return buf;
+}
+
+/* The newest version in the store, or NULL after a diagnostic that says what to do when there is none. */
+struct model *
+load_newest(void)
+{
+	char err[512];
+	uint32_t v;
+	int r = model_latest(O.modeldir, &v, err, sizeof err);
+	struct model *m = r > 0 ? model_load(O.modeldir, v, err, sizeof err) : NULL;
+	if (r == 0)
+		diag_warn("%s: no model version to start from (q-train --offline publishes a first one)",
+		    O.modeldir);
+	else if (!m)
+		diag_warn("%s", err);
+	return m;
+}
+
+int
+run_online(void)
+{
+	char err[512];
+	struct model *m = load_newest();
+	if (!m)
+		return 1;
+	/* the input the version covers, taken over from the model */
+	struct positions covers = { m->input, m->ninput };
+	m->input = NULL;
+	m->ninput = 0;
+	struct qnet *net = qnet_clone(m->net);
+	size_t lo, hi;
+	qnet_range(net, QNET_RANGE_HEADS, &lo, &hi);
+	if (O.reset_heads)
+		memset(net->p + lo, 0, (hi - lo) * sizeof(float));
+	*g_version = m->version;
+	diag_info(1, "learning the heads of version %u (%s target, gamma %g)", m->version,
+	    net->target == QNET_TARGET_SLATE ? "slateq" : "item", O.gamma);
+	if (O.step_horizon > 0)
+		diag_info(1, "with a step horizon of %ld pages", O.step_horizon);
+	else if (O.step_horizon_ms > 0)
+		diag_info(1, "with a step horizon of %g h of event time", (double)O.step_horizon_ms / 3600e3);
+
+	struct learner lr;
+	memset(&lr, 0, sizeof lr);
+	learner_init(&lr, net);
+	lr.emb = m->emb;
+	lr.tgt = qnet_clone(net);
+	lr.acc = xcalloc(hi - lo, sizeof(float));
+	for (size_t i = 0; i < hi - lo; i++)
+		lr.acc[i] = ACC0;
+	lr.clock = -1;
+	g_head_step = stats_real(io->st, "head_step");
+	if (O.click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
+		size_t clo, chi;
+		qnet_range(net, QNET_RANGE_CLICK, &clo, &chi);
+		lr.cacc = xcalloc(chi - clo, sizeof(float));
+		for (size_t i = 0; i < chi - clo; i++)
+			lr.cacc[i] = ACC0;
+		for (size_t i = 0; i < MAX_POS; i++)
+			lr.pacc[i] = ACC0;
+		diag_info(1, "and its click head (--click-lr %g)", O.click_lr);
+		lr.base = m->net;
+		lr.bws = qnet_ws_new(&net->dm);
+		g_click_loss = stats_real(io->st, "click_logloss");
+		g_click_loss_start = stats_real(io->st, "click_logloss_start");
+	}
+	long sync = O.target_sync ? O.target_sync : 1000;
+
+	struct publisher pb;
+	memset(&pb, 0, sizeof pb);
+	pthread_mutex_init(&pb.mu, NULL);
+	pthread_cond_init(&pb.cv, NULL);
+	pb.emb_link = xasprintf("%s/%s", m->dir, MODEL_EMB_FILE);
+	pb.info = m->info;
+	pb.info.parent = m->version;
+	pb.covers = covers;
+	{
+		char *wp = xasprintf("%s/%s", m->dir, MODEL_WARMUP_FILE);
+		pb.warmup = read_small_file(wp, &pb.warmup_len);
+		free(wp);
+	}
+	if (pthread_create(&pb.th, NULL, publisher_main, &pb) != 0)
+		diag_fatal(1, "pthread_create:");
+
+	struct dataset ds;
+	memset(&ds, 0, sizeof ds);
+	ds.C = net->dm.C;
+	ds.X = net->dm.X;
+	ds.C_set = ds.X_set = 1;
+	struct parse_ctx pc = model_parse_ctx(&O, &ds, m, err, sizeof err);
+	struct model_info info = m->info;
+	strcpy(info.mode, "online");
+	info.gamma = O.gamma;
+	info.w_click = O.w_click;
+	info.w_pay = O.w_pay;
+	info.unknown = 0;
+
+	/*
+	 * Kafka input positions are committed only once a version covering
+	 * them is in the store (commit_published), not as records are read:
+	 * what the heads learned since the last version lives in memory only.
+	 */
+	struct positions pos = { 0 };
+	io->manual_commit = 1;
+
+	struct episodes eps;
+	memset(&eps, 0, sizeof eps);
+	struct line ln;
+	int rv;
+	uint64_t since = 0, n = 0;
+	double t0 = now_s(), last_pub = t0, loss_avg = 0;
+	while ((rv = tool_io_next(io, &ln)) != 0) {
+		double t = now_s();
+		commit_published(&pb);
+		if (rv == 1) {
+			ds.n = ds.nids = ds.nfl = ds.nit = 0;
+			if (ln.topic)
+				positions_note(&pos, ln.topic, ln.partition, ln.offset + 1);
+			if (ln.too_long) {
+				tool_io_reject(io, &ln, "line longer than %zu bytes", ln.len);
+				continue;
+			}
+			if (parse_transition(&pc, ln.buf, ln.len) < 0) {
+				tool_io_reject(io, &ln, "%s", err);
+				continue;
+			}
+			const struct trans *tr = &ds.t[0];
+			uint32_t nact = tr->nact;	/* tr does not outlive an episode's learning */
+			learner_scratch(&lr, tr->nact > tr->nact2 ? tr->nact : tr->nact2);
+			if (O.lambda > 0) {
+				/* kept with its episode until the episode ends (a cut-short page ends it too) */
+				struct episode *e = ep_find(&eps, tr->key, 1);
+				int end = tr->done || tr->truncated;
+				if (tr->truncated)
+					(*n_truncated)++;
+				else
+					ep_push(&eps, e, &ln, &pos);
+				if (end || e->n >= EP_MAX_PAGES) {
+					double l;
+					if (ep_learn(&lr, &pc, &eps, e, sync, &l) > 0)
+						loss_avg = 0.99 * loss_avg + 0.01 * l;
+				}
+			} else if (tr->truncated) {
+				(*n_truncated)++;
+			} else {
+				float f = next_value(&lr, &ds, tr, NULL);
+				forward_state(&lr, &ds, tr, 0);
+				double l = online_page(&lr, &ds, tr, f);
+				if (l >= 0)
+					loss_avg = 0.999 * loss_avg + 0.001 * l;
+				(*n_updates)++;
+				if (++lr.steps % (uint64_t)sync == 0)
+					qnet_copy_params(lr.tgt, net, QNET_RANGE_HEADS);
+			}
+			*n_items += nact;
+			n++;
+			since++;
+			info.transitions++;
+			info.items += nact;
+			info.updates++;
+			progress("online", n, 0, (double)n / (t - t0 + 1e-9), loss_avg);
+		}
+		if ((O.publish_every && since >= (uint64_t)O.publish_every) ||
+		    (O.publish_interval > 0 && since > 0 && t - last_pub >= O.publish_interval)) {
+			info.unknown = *n_unknown;
+			struct positions cover;
+			positions_kept(&cover, &pos, &eps);
+			publish_snapshot(&pb, net, &info, &cover);
+			positions_free(&cover);
+			since = 0;
+			last_pub = t;
+		}
+	}
+	progress_end();
+	/* episodes still open: learned as far as they go, their last pages bootstrapped (a new version) */
+	if (eps.n > 0)
+		since++;
+	for (size_t i = 0; i < eps.cap; i++)
+		while (eps.slot[i].key) {
+			double l;
+			ep_learn(&lr, &pc, &eps, &eps.slot[i], sync, &l);
+		}
+	free(eps.slot);
+	/* the last version, on EOF or SIGTERM */
+	info.unknown = *n_unknown;
+	int last = since > 0 || *n_published == 0;
+	if (last)
+		publish_snapshot(&pb, net, &info, &pos);
+	pthread_mutex_lock(&pb.mu);
+	pb.stop = 1;
+	pthread_cond_signal(&pb.cv);
+	pthread_mutex_unlock(&pb.mu);
+	pthread_join(pb.th, NULL);
+	int st = pb.failed ? 1 : 0;
+	/*
+	 * The input is committed up to the last version written. When nothing
+	 * was learned since the last snapshot, the records read after it were
+	 * all rejected: that version covers them too.
+	 */
+	if (!last && !pb.failed)
+		for (size_t i = 0; i < pos.n; i++)
+			line_reader_store(io->in, pos.p[i].topic, pos.p[i].partition, pos.p[i].offset);
+	commit_published(&pb);
+	positions_free(&pos);
+	positions_free(&pb.pending_pos);
+	positions_free(&pb.published_pos);
+	positions_free(&pb.covers);
+	if (pb.last) {
+		json_t *o = json_object();
+		json_object_set_new(o, "published", json_integer(pb.last));
+		json_object_set_new(o, "model_dir", json_string(O.modeldir));
+		json_object_set_new(o, "transitions", json_integer((json_int_t)n));
+		tool_io_emit(io, NULL, o);
+		json_decref(o);
+	}
+	diag_info(1, "%" PRIu64 " transitions, last version %u", n, pb.last);
+	if (lr.cacc)
+		diag_info(1, "click log-loss per shown item before its step: %.4f; version %u's: %.4f (recent averages)",
+		    lr.click_loss, m->version, lr.base_click_loss);
+	free(pb.emb_link);
+	free(pb.warmup);
+	pthread_mutex_destroy(&pb.mu);
+	pthread_cond_destroy(&pb.cv);
+	dataset_free(&ds);
+	learner_free(&lr);
+	qnet_free(net);
+	model_free(m);
+	return st;
+}
