@@ -165,12 +165,12 @@ ep_learn(struct learner *lr, struct parse_ctx *pc, struct episodes *es, struct e
 		if (!t->done && t->ctx2 != NO_NEXT) {
 			f = next_value(lr, ds, t, NULL);
 			if (j + 1 < ds->n && ds->t[ord[j + 1]].seq == t->seq + 1 && !ds->t[ord[j + 1]].truncated)
-				f = (float)((1 - O.lambda) * f + O.lambda * G);
+				f = (float)((1 - lr->o->lambda) * f + lr->o->lambda * G);
 		}
 		F[ord[j]] = f;
 		for (uint32_t i = 0; i < t->nact; i++)
 			R += ds->it[t->act + i].r;
-		G = R + (float)O.gamma * f;
+		G = R + (float)lr->o->gamma * f;
 	}
 	*loss = 0;
 	for (size_t j = 0; j < ds->n; j++) {

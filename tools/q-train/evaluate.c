@@ -43,22 +43,22 @@ auc(const float *s, const uint8_t *y, size_t n)
 }
 
 int
-run_evaluate(void)
+run_evaluate(const struct qt_opts *opt)
 {
 	char err[512];
-	struct model *m = load_newest();
+	struct model *m = load_newest(opt->modeldir);
 	if (!m)
 		return 1;
 	struct learner lr;
 	memset(&lr, 0, sizeof lr);
-	learner_init(&lr, m->net);
+	learner_init(&lr, m->net, opt);
 	lr.emb = m->emb;
 	struct dataset ds;
 	memset(&ds, 0, sizeof ds);
 	ds.C = m->net->dm.C;
 	ds.X = m->net->dm.X;
 	ds.C_set = ds.X_set = 1;
-	struct parse_ctx pc = model_parse_ctx(&O, &ds, m, err, sizeof err);
+	struct parse_ctx pc = model_parse_ctx(opt, &ds, m, err, sizeof err);
 	struct line ln;
 	int rv;
 	double gs = 0;

@@ -97,9 +97,10 @@ learner_scratch(struct learner *lr, size_t maxitems)
 }
 
 void
-learner_init(struct learner *lr, struct qnet *net)
+learner_init(struct learner *lr, struct qnet *net, const struct qt_opts *o)
 {
 	lr->net = net;
+	lr->o = o;
 	lr->ws = qnet_ws_new(&net->dm);
 	lr->g = xcalloc(net->nparam, sizeof(float));
 	lr->hrow = xcalloc(net->dm.L, sizeof *lr->hrow);
@@ -156,23 +157,23 @@ pretrain_page(struct learner *lr, const struct dataset *ds, const struct trans *
 		uint32_t row = row_id(lr, it->id);
 		const float *e = emb_row(lr->emb, row), *x = feat_of(ds, it);
 		float q = qnet_qbar(net, lr->ws, e, x), c = qnet_click_logit(net, lr->ws, e, x);
-		if (O.pos_bias) {
+		if (lr->o->pos_bias) {
 			q += lr->pq[it->pos];
 			c += lr->pc[it->pos];
 		}
 		float p = qnet_sigmoid(c);
 		loss += 0.5 * (q - it->r) * (q - it->r);
-		loss += O.click_weight * log_loss(c, it->click);
+		loss += lr->o->click_weight * log_loss(c, it->click);
 		if (!learn)
 			continue;
 		memset(lr->de, 0, d * sizeof(float));
-		if (O.pos_bias && it->pos > 0) {
+		if (lr->o->pos_bias && it->pos > 0) {
 			lr->gpq[it->pos] += scale * (q - it->r);
-			lr->gpc[it->pos] += scale * (float)O.click_weight * (p - it->click);
+			lr->gpc[it->pos] += scale * (float)lr->o->click_weight * (p - it->click);
 		}
-		qnet_item_backward(net, lr->ws, e, x, scale * (q - it->r), scale * (float)O.click_weight * (p - it->click),
-		    QNET_RANGE_HEADS | QNET_RANGE_CLICK, lr->g, O.freeze_emb ? NULL : lr->de);
-		if (!O.freeze_emb)
+		qnet_item_backward(net, lr->ws, e, x, scale * (q - it->r), scale * (float)lr->o->click_weight * (p - it->click),
+		    QNET_RANGE_HEADS | QNET_RANGE_CLICK, lr->g, lr->o->freeze_emb ? NULL : lr->de);
+		if (!lr->o->freeze_emb)
 			emb_grad(lr, row, lr->de, 1);
 	}
 	if (!learn)
@@ -180,8 +181,8 @@ pretrain_page(struct learner *lr, const struct dataset *ds, const struct trans *
 	qnet_heads_backward(net, lr->ws, QNET_RANGE_HEADS | QNET_RANGE_CLICK | QNET_RANGE_STATE, lr->g);
 	uint32_t n = lr->ws->nhist;
 	memset(lr->dhist, 0, (size_t)n * d * sizeof(float));
-	qnet_state_backward(net, lr->ws, lr->g, O.freeze_emb ? NULL : lr->dhist);
-	if (!O.freeze_emb) {
+	qnet_state_backward(net, lr->ws, lr->g, lr->o->freeze_emb ? NULL : lr->dhist);
+	if (!lr->o->freeze_emb) {
 		uint32_t base = t->nhist - n;
 		for (uint32_t r = 0; r < n; r++)
 			emb_grad(lr, row_id(lr, ds->ids[t->hist + base + r]), lr->dhist + (size_t)r * d, 1);
@@ -223,7 +224,7 @@ td_page(struct learner *lr, const struct dataset *ds, const struct trans *t, con
 			y += it->r;
 			nc++;
 		}
-		y = qnet_td_target(y, (float)O.gamma, t->done, fut);
+		y = qnet_td_target(y, (float)lr->o->gamma, t->done, fut);
 		float err = pred - y;
 		*nterms = 1;
 		if (learn) {
@@ -243,7 +244,7 @@ td_page(struct learner *lr, const struct dataset *ds, const struct trans *t, con
 		if (net->target == QNET_TARGET_SLATE && !it->click)
 			continue;
 		const float *e = item_row(lr, ds, it), *x = feat_of(ds, it);
-		float y = qnet_td_target(it->r, (float)O.gamma, t->done, fut);
+		float y = qnet_td_target(it->r, (float)lr->o->gamma, t->done, fut);
 		float q = qnet_qbar(net, lr->ws, e, x);
 		loss += 0.5 * (q - y) * (q - y);
 		(*nterms)++;
@@ -277,14 +278,14 @@ click_page(struct learner *lr, const struct dataset *ds, const struct trans *t, 
 		const struct item *it = &ds->it[t->act + i];
 		const float *e = item_row(lr, ds, it), *x = feat_of(ds, it);
 		float c = qnet_click_logit(net, ws, e, x), b = qnet_click_logit(lr->base, lr->bws, e, x);
-		if (O.pos_bias) {
+		if (lr->o->pos_bias) {
 			c += lr->pc[it->pos];
 			b += lr->pc[it->pos];
 		}
 		float dc = qnet_sigmoid(c) - it->click;
 		loss += log_loss(c, it->click);
 		*base += log_loss(b, it->click);
-		if (O.pos_bias && it->pos > 0)
+		if (lr->o->pos_bias && it->pos > 0)
 			lr->gpc[it->pos] += dc;
 		qnet_item_backward(net, ws, e, x, 0, dc, QNET_RANGE_CLICK, lr->g, NULL);
 	}
@@ -301,9 +302,9 @@ click_page(struct learner *lr, const struct dataset *ds, const struct trans *t, 
 static float
 step_keep(struct learner *lr, int64_t ts)
 {
-	if (O.step_horizon > 0)
-		return (float)(1 - 1.0 / O.step_horizon);
-	if (O.step_horizon_ms <= 0 || ts < 0)
+	if (lr->o->step_horizon > 0)
+		return (float)(1 - 1.0 / lr->o->step_horizon);
+	if (lr->o->step_horizon_ms <= 0 || ts < 0)
 		return 1;
 	if (lr->clock < 0 || ts <= lr->clock) {
 		lr->clock = lr->clock < 0 ? ts : lr->clock;
@@ -311,7 +312,7 @@ step_keep(struct learner *lr, int64_t ts)
 	}
 	double dt = (double)(ts - lr->clock);
 	lr->clock = ts;
-	return (float)exp(-dt / (double)O.step_horizon_ms);
+	return (float)exp(-dt / (double)lr->o->step_horizon_ms);
 }
 
 /*
@@ -325,21 +326,21 @@ online_step(struct learner *lr, int64_t ts)
 	size_t lo, hi;
 	qnet_range(lr->net, QNET_RANGE_HEADS, &lo, &hi);
 	float keep = step_keep(lr, ts);
-	qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)O.head_lr, keep, ACC0, 1e-8f);
+	qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)lr->o->head_lr, keep, ACC0, 1e-8f);
 	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
 	if (lr->head_steps++ % 1024 == 0) {
 		/* what the operator watches for a learner whose steps have died out */
 		double sum = 0;
 		for (size_t i = 0; i < hi - lo; i++)
 			sum += 1 / sqrt((double)lr->acc[i] + 1e-8);
-		*g_head_step = O.head_lr * sum / (double)(hi - lo);
+		*g_head_step = lr->o->head_lr * sum / (double)(hi - lo);
 	}
 	if (!lr->cacc)
 		return;
 	qnet_range(lr->net, QNET_RANGE_CLICK, &lo, &hi);
-	qnet_adagrad_update(lr->net->p + lo, lr->cacc, lr->g + lo, hi - lo, (float)O.click_lr, keep, ACC0, 1e-8f);
+	qnet_adagrad_update(lr->net->p + lo, lr->cacc, lr->g + lo, hi - lo, (float)lr->o->click_lr, keep, ACC0, 1e-8f);
 	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
-	qnet_adagrad_update(lr->pc + 1, lr->pacc + 1, lr->gpc + 1, MAX_POS - 1, (float)O.click_lr, keep, ACC0, 1e-8f);
+	qnet_adagrad_update(lr->pc + 1, lr->pacc + 1, lr->gpc + 1, MAX_POS - 1, (float)lr->o->click_lr, keep, ACC0, 1e-8f);
 	memset(lr->gpc, 0, sizeof lr->gpc);
 }
 
@@ -388,9 +389,9 @@ emb_step(struct learner *lr)
 		uint32_t r = lr->touched[k];
 		size_t o = (size_t)r * d;
 		float *e = emb_row_mut(lr->emb, r);
-		if (O.l2 > 0)
+		if (lr->o->l2 > 0)
 			for (size_t c = 0; c < d; c++)
-				lr->eg[o + c] += (float)O.l2 * e[c];
+				lr->eg[o + c] += (float)lr->o->l2 * e[c];
 		qnet_adam_update(&lr->eadam, e, lr->em + o, lr->ev + o, lr->eg + o, d);
 		memset(lr->eg + o, 0, d * sizeof(float));
 		lr->etouched[r] = 0;
@@ -402,14 +403,14 @@ void
 param_step(struct learner *lr, int ranges)
 {
 	qnet_adam_begin(&lr->adam);
-	if (O.l2 > 0 && (ranges & QNET_RANGE_STATE)) {
+	if (lr->o->l2 > 0 && (ranges & QNET_RANGE_STATE)) {
 		/* pretraining: the interactions are penalised like the embeddings they multiply */
 		static const enum qnet_tensor pen[] = { QNET_C_W, QNET_A_W };
 		for (size_t j = 0; j < sizeof pen / sizeof *pen; j++) {
 			const float *w = qnet_at(lr->net, lr->net->p, pen[j]);
 			float *g = qnet_at(lr->net, lr->g, pen[j]);
 			for (size_t i = 0; i < qnet_tensor_size(&lr->net->dm, pen[j]); i++)
-				g[i] += (float)O.l2 * w[i];
+				g[i] += (float)lr->o->l2 * w[i];
 		}
 	}
 	for (int r = QNET_RANGE_STATE; r <= QNET_RANGE_HEADS; r <<= 1) {

@@ -34,8 +34,6 @@ enum {
 	OPT_HEAD_ANNEAL, OPT_NO_HEAD_ANNEAL, OPT_LAMBDA, OPT_FEATURE_EMB, OPT_STEP_HORIZON
 };
 
-struct qt_opts O;
-
 struct tool_io *io;
 uint64_t *n_updates, *n_items, *n_unknown, *n_feature_rows, *n_published, *n_truncated;
 int64_t *g_version;
@@ -85,6 +83,7 @@ real_opt(const char *name, const char *arg, double lo, double hi)
 int
 main(int argc, char *argv[])
 {
+	struct qt_opts qo = { 0 };
 	static struct option longopts[] = {
 		TOOL_LONGOPTS,
 		{ "offline", no_argument, NULL, OPT_OFFLINE },
@@ -136,82 +135,82 @@ main(int argc, char *argv[])
 
 	diag_init(argv[0]);
 	memset(&opts, 0, sizeof opts);
-	qnet_dims_default(&O.dm, 0, 0);
-	O.epochs = 8;
-	O.head_epochs = -1;
-	O.batch = 32;
-	O.lr = 0.005;
-	O.head_lr = 0.02;
-	O.click_lr = -1;
-	O.head_anneal = 1;
-	O.gamma = 0.9;
-	O.target = QNET_TARGET_SLATE;
-	O.w_click = 1;
-	O.w_pay = 1;
-	O.click_weight = 1;
-	O.min_count = 2;
-	O.holdout = 0.1;
-	O.seed = 1;
-	O.keep = 10;
-	O.warmup = 16;
-	O.publish_every = 10000;
-	O.publish_interval = 60;
-	O.pos_bias = 1;
-	O.l2 = 0;
-	O.emb_lr = -1;
-	O.feature_init = 0;
+	qnet_dims_default(&qo.dm, 0, 0);
+	qo.epochs = 8;
+	qo.head_epochs = -1;
+	qo.batch = 32;
+	qo.lr = 0.005;
+	qo.head_lr = 0.02;
+	qo.click_lr = -1;
+	qo.head_anneal = 1;
+	qo.gamma = 0.9;
+	qo.target = QNET_TARGET_SLATE;
+	qo.w_click = 1;
+	qo.w_pay = 1;
+	qo.click_weight = 1;
+	qo.min_count = 2;
+	qo.holdout = 0.1;
+	qo.seed = 1;
+	qo.keep = 10;
+	qo.warmup = 16;
+	qo.publish_every = 10000;
+	qo.publish_interval = 60;
+	qo.pos_bias = 1;
+	qo.l2 = 0;
+	qo.emb_lr = -1;
+	qo.feature_init = 0;
 	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "hm:", longopts, NULL)) != -1) {
 		if ((r = tool_opts_handle(&opts, ch, optarg)) == 1)
 			continue;
 		if (r < 0)
 			usage(2);
 		switch (ch) {
-		case OPT_OFFLINE: O.mode = 'f'; break;
-		case OPT_ONLINE: O.mode = 'n'; break;
-		case OPT_EVALUATE: O.mode = 'e'; break;
-		case 'm': O.modeldir = optarg; break;
-		case OPT_EPOCHS: O.epochs = num_opt("epochs", optarg, 0, 1000000); break;
-		case OPT_HEAD_EPOCHS: O.head_epochs = num_opt("head-epochs", optarg, 0, 1000000); break;
-		case OPT_BATCH: O.batch = num_opt("batch", optarg, 1, 1 << 20); break;
-		case OPT_LR: O.lr = real_opt("lr", optarg, 1e-9, 10); break;
-		case OPT_FEATURE_EMB: O.feature_emb = 1; break;
-		case OPT_LAMBDA: O.lambda = real_opt("lambda", optarg, 0, 1); break;
-		case OPT_HEAD_LR: O.head_lr = real_opt("head-lr", optarg, 1e-9, 10); break;
-		case OPT_CLICK_LR: O.click_lr = real_opt("click-lr", optarg, 0, 10); break;
+		case OPT_OFFLINE: qo.mode = 'f'; break;
+		case OPT_ONLINE: qo.mode = 'n'; break;
+		case OPT_EVALUATE: qo.mode = 'e'; break;
+		case 'm': qo.modeldir = optarg; break;
+		case OPT_EPOCHS: qo.epochs = num_opt("epochs", optarg, 0, 1000000); break;
+		case OPT_HEAD_EPOCHS: qo.head_epochs = num_opt("head-epochs", optarg, 0, 1000000); break;
+		case OPT_BATCH: qo.batch = num_opt("batch", optarg, 1, 1 << 20); break;
+		case OPT_LR: qo.lr = real_opt("lr", optarg, 1e-9, 10); break;
+		case OPT_FEATURE_EMB: qo.feature_emb = 1; break;
+		case OPT_LAMBDA: qo.lambda = real_opt("lambda", optarg, 0, 1); break;
+		case OPT_HEAD_LR: qo.head_lr = real_opt("head-lr", optarg, 1e-9, 10); break;
+		case OPT_CLICK_LR: qo.click_lr = real_opt("click-lr", optarg, 0, 10); break;
 		case OPT_STEP_HORIZON:
 			/* a count of pages, or a duration of event time */
-			O.step_horizon = 0;
-			O.step_horizon_ms = 0;
+			qo.step_horizon = 0;
+			qo.step_horizon_ms = 0;
 			if (optarg[strspn(optarg, "0123456789")] == '\0')
-				O.step_horizon = num_opt("step-horizon", optarg, 0, 1000000000);
-			else if ((O.step_horizon_ms = parse_duration_ms(optarg)) <= 0)
+				qo.step_horizon = num_opt("step-horizon", optarg, 0, 1000000000);
+			else if ((qo.step_horizon_ms = parse_duration_ms(optarg)) <= 0)
 				diag_fatal(2, "--step-horizon %s: expected a count of pages or a duration (such as 6h)",
 				    optarg);
 			break;
-		case OPT_GAMMA: O.gamma = real_opt("gamma", optarg, 0, 1); break;
+		case OPT_GAMMA: qo.gamma = real_opt("gamma", optarg, 0, 1); break;
 		case OPT_TARGET:
 			if (!strcmp(optarg, "slateq"))
-				O.target = QNET_TARGET_SLATE;
+				qo.target = QNET_TARGET_SLATE;
 			else if (!strcmp(optarg, "item"))
-				O.target = QNET_TARGET_ITEM;
+				qo.target = QNET_TARGET_ITEM;
 			else
 				diag_fatal(2, "--target %s: expected slateq or item", optarg);
 			break;
-		case OPT_TARGET_SYNC: O.target_sync = num_opt("target-sync", optarg, 1, 1L << 40); break;
-		case OPT_W_CLICK: O.w_click = real_opt("w-click", optarg, -1e9, 1e9); break;
-		case OPT_W_PAY: O.w_pay = real_opt("w-pay", optarg, -1e9, 1e9); break;
-		case OPT_CLICK_WEIGHT: O.click_weight = real_opt("click-weight", optarg, 0, 1e6); break;
-		case OPT_DIM: O.dm.d = (uint32_t)num_opt("dim", optarg, 1, QNET_MAX_DIM); O.dim_given = 1; break;
-		case OPT_HIST_LEN: O.dm.L = (uint32_t)num_opt("hist-len", optarg, 1, QNET_MAX_DIM); break;
+		case OPT_TARGET_SYNC: qo.target_sync = num_opt("target-sync", optarg, 1, 1L << 40); break;
+		case OPT_W_CLICK: qo.w_click = real_opt("w-click", optarg, -1e9, 1e9); break;
+		case OPT_W_PAY: qo.w_pay = real_opt("w-pay", optarg, -1e9, 1e9); break;
+		case OPT_CLICK_WEIGHT: qo.click_weight = real_opt("click-weight", optarg, 0, 1e6); break;
+		case OPT_DIM: qo.dm.d = (uint32_t)num_opt("dim", optarg, 1, QNET_MAX_DIM); qo.dim_given = 1; break;
+		case OPT_HIST_LEN: qo.dm.L = (uint32_t)num_opt("hist-len", optarg, 1, QNET_MAX_DIM); break;
 		case OPT_KERNELS: {
 			char *p = optarg, *end;
-			memset(O.dm.kw, 0, sizeof O.dm.kw);
-			O.dm.nkern = 0;
+			memset(qo.dm.kw, 0, sizeof qo.dm.kw);
+			qo.dm.nkern = 0;
 			for (;;) {
 				long w = strtol(p, &end, 10);
-				if (end == p || w < 1 || w > QNET_MAX_DIM || O.dm.nkern == QNET_MAX_KERNELS)
+				if (end == p || w < 1 || w > QNET_MAX_DIM || qo.dm.nkern == QNET_MAX_KERNELS)
 					diag_fatal(2, "--kernels %s: expected up to %d widths, e.g. 2,3", optarg, QNET_MAX_KERNELS);
-				O.dm.kw[O.dm.nkern++] = (uint32_t)w;
+				qo.dm.kw[qo.dm.nkern++] = (uint32_t)w;
 				if (*end == 0)
 					break;
 				if (*end != ',')
@@ -220,46 +219,46 @@ main(int argc, char *argv[])
 			}
 			break;
 		}
-		case OPT_FILTERS: O.dm.F = (uint32_t)num_opt("filters", optarg, 1, QNET_MAX_DIM); break;
-		case OPT_STATE_DIM: O.dm.H = (uint32_t)num_opt("state-dim", optarg, 1, QNET_MAX_DIM); break;
-		case OPT_INIT_EMB: O.init_emb = optarg; break;
-		case OPT_FREEZE_EMB: O.freeze_emb = 1; break;
-		case OPT_MIN_COUNT: O.min_count = num_opt("min-count", optarg, 1, 1L << 31); break;
-		case OPT_HOLDOUT: O.holdout = real_opt("holdout", optarg, 0, 0.9); break;
-		case OPT_SEED: O.seed = (uint64_t)num_opt("seed", optarg, 0, LONG_MAX); break;
-		case OPT_KEEP: O.keep = num_opt("keep", optarg, 0, 1L << 31); break;
-		case OPT_PUBLISH_EVERY: O.publish_every = num_opt("publish-every", optarg, 0, 1L << 40); break;
+		case OPT_FILTERS: qo.dm.F = (uint32_t)num_opt("filters", optarg, 1, QNET_MAX_DIM); break;
+		case OPT_STATE_DIM: qo.dm.H = (uint32_t)num_opt("state-dim", optarg, 1, QNET_MAX_DIM); break;
+		case OPT_INIT_EMB: qo.init_emb = optarg; break;
+		case OPT_FREEZE_EMB: qo.freeze_emb = 1; break;
+		case OPT_MIN_COUNT: qo.min_count = num_opt("min-count", optarg, 1, 1L << 31); break;
+		case OPT_HOLDOUT: qo.holdout = real_opt("holdout", optarg, 0, 0.9); break;
+		case OPT_SEED: qo.seed = (uint64_t)num_opt("seed", optarg, 0, LONG_MAX); break;
+		case OPT_KEEP: qo.keep = num_opt("keep", optarg, 0, 1L << 31); break;
+		case OPT_PUBLISH_EVERY: qo.publish_every = num_opt("publish-every", optarg, 0, 1L << 40); break;
 		case OPT_PUBLISH_INTERVAL: {
 			int64_t ms = parse_duration_ms(optarg);
 			if (ms < 0)
 				diag_fatal(2, "--publish-interval %s: expected a duration", optarg);
-			O.publish_interval = (double)ms / 1000;
+			qo.publish_interval = (double)ms / 1000;
 			break;
 		}
-		case OPT_RESET_HEADS: O.reset_heads = 1; break;
-		case OPT_HEAD_ANNEAL: O.head_anneal = 1; break;
-		case OPT_NO_HEAD_ANNEAL: O.head_anneal = 0; break;
-		case OPT_WARMUP: O.warmup = num_opt("warmup", optarg, 0, 100000); break;
-		case OPT_POS_BIAS: O.pos_bias = 1; break;
-		case OPT_NO_POS_BIAS: O.pos_bias = 0; break;
-		case OPT_L2: O.l2 = real_opt("l2", optarg, 0, 1e6); break;
-		case OPT_EMB_LR: O.emb_lr = real_opt("emb-lr", optarg, 1e-9, 10); break;
-		case OPT_FEATURE_INIT: O.feature_init = (int)num_opt("feature-init", optarg, 0, 1); break;
+		case OPT_RESET_HEADS: qo.reset_heads = 1; break;
+		case OPT_HEAD_ANNEAL: qo.head_anneal = 1; break;
+		case OPT_NO_HEAD_ANNEAL: qo.head_anneal = 0; break;
+		case OPT_WARMUP: qo.warmup = num_opt("warmup", optarg, 0, 100000); break;
+		case OPT_POS_BIAS: qo.pos_bias = 1; break;
+		case OPT_NO_POS_BIAS: qo.pos_bias = 0; break;
+		case OPT_L2: qo.l2 = real_opt("l2", optarg, 0, 1e6); break;
+		case OPT_EMB_LR: qo.emb_lr = real_opt("emb-lr", optarg, 1e-9, 10); break;
+		case OPT_FEATURE_INIT: qo.feature_init = (int)num_opt("feature-init", optarg, 0, 1); break;
 		case 'h': usage(0); break;
 		default: usage(2);
 		}
 	}
 	argc -= optind;
 	argv += optind;
-	if (argc != 0 || !O.mode || !O.modeldir)
+	if (argc != 0 || !qo.mode || !qo.modeldir)
 		usage(2);
-	if (O.head_epochs < 0)
-		O.head_epochs = 30;
-	if (O.click_lr < 0)
-		O.click_lr = O.head_lr;
-	if (O.init_emb && !O.dim_given) {
+	if (qo.head_epochs < 0)
+		qo.head_epochs = 30;
+	if (qo.click_lr < 0)
+		qo.click_lr = qo.head_lr;
+	if (qo.init_emb && !qo.dim_given) {
 		/* the embedding file decides d */
-		FILE *f = fopen(O.init_emb, "r");
+		FILE *f = fopen(qo.init_emb, "r");
 		char *line = NULL;
 		size_t cap = 0;
 		if (f && getline(&line, &cap, f) > 0 && strrchr(line, ':')) {
@@ -270,7 +269,7 @@ main(int argc, char *argv[])
 				p = end;
 			}
 			if (n > 0)
-				O.dm.d = n;
+				qo.dm.d = n;
 		}
 		free(line);
 		if (f)
@@ -278,9 +277,12 @@ main(int argc, char *argv[])
 	}
 	{
 		char e[200];
-		if (qnet_dims_check(&O.dm, e, sizeof e) < 0)
+		if (qnet_dims_check(&qo.dm, e, sizeof e) < 0)
 			diag_fatal(2, "%s", e);
 	}
+	/* rows that are the items' features are not learned */
+	if (qo.feature_emb)
+		qo.freeze_emb = 1;
 	progress_enable(isatty(2) && diag_verbosity > 0);
 
 	io = tool_io_open(&opts, "q-train");
@@ -295,7 +297,7 @@ main(int argc, char *argv[])
 	n_published = stats_counter(io->st, "published");
 	n_truncated = stats_counter(io->st, "truncated");
 	g_version = stats_gauge(io->st, "model_version");
-	int st = O.mode == 'f' ? run_offline() : O.mode == 'n' ? run_online() : run_evaluate();
+	int st = qo.mode == 'f' ? run_offline(&qo) : qo.mode == 'n' ? run_online(&qo) : run_evaluate(&qo);
 	int cst = tool_io_close(io);
 	tool_opts_free(&opts);
 	return st ? st : cst;

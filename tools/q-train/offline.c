@@ -117,7 +117,7 @@ report(const char *stage, long epoch, double train_loss, double ho_loss, double 
 }
 
 int
-run_offline(void)
+run_offline(const struct qt_opts *opt)
 {
 	struct dataset ds;
 	struct vocab voc = { 0 };
@@ -125,14 +125,14 @@ run_offline(void)
 	char err[512];
 	int rv;
 	/* A store that cannot take the version fails now, not after the training. */
-	if (model_store_check(O.modeldir, err, sizeof err) < 0) {
+	if (model_store_check(opt->modeldir, err, sizeof err) < 0) {
 		diag_warn("%s", err);
 		return 1;
 	}
 	memset(&ds, 0, sizeof ds);
 	voc.dict = emb_new(1);
-	struct parse_ctx pc = { .ds = &ds, .map = vocab_map, .arg = &voc, .w_click = O.w_click,
-	    .w_pay = O.w_pay, .seed = O.seed, .err = err, .errlen = sizeof err };
+	struct parse_ctx pc = { .ds = &ds, .map = vocab_map, .arg = &voc, .w_click = opt->w_click,
+	    .w_pay = opt->w_pay, .seed = opt->seed, .err = err, .errlen = sizeof err };
 
 	double t0 = now_s();
 	while ((rv = tool_io_next(io, &ln)) != 0) {
@@ -168,7 +168,7 @@ run_offline(void)
 	uint32_t maxn = 0;
 	for (size_t k = 0; k < ds.n; k++) {
 		struct trans *t = &ds.t[k];
-		if (is_holdout(t, O.holdout)) {
+		if (is_holdout(t, opt->holdout)) {
 			hold[nho++] = k;
 		} else {
 			train[ntr++] = k;
@@ -185,43 +185,42 @@ run_offline(void)
 		diag_warn("too few episodes for a held-out split: training on all");
 	}
 
-	struct qnet_dims dm = O.dm;
+	struct qnet_dims dm = opt->dm;
 	dm.C = ds.C;
 	dm.X = ds.X;
-	if (O.feature_emb) {
+	if (opt->feature_emb) {
 		if (ds.X == 0)
 			diag_fatal(2, "--feature-embeddings: the items have no features");
 		dm.d = ds.X;
-		O.freeze_emb = 1;
 	}
 	if (qnet_dims_check(&dm, err, sizeof err) < 0)
 		diag_fatal(1, "%s", err);
 	struct qnet *net = qnet_new(&dm);
-	qnet_init(net, O.seed);
+	qnet_init(net, opt->seed);
 	net->target = QNET_TARGET_ITEM;	/* while pretraining, rank by Q̄ */
 
 	/* embeddings: --init-embeddings first, then every item seen --min-count times */
-	rng_state = O.seed * 0x2545f4914f6cdd1dULL + 1;
+	rng_state = opt->seed * 0x2545f4914f6cdd1dULL + 1;
 	struct emb *emb = emb_new(dm.d);
-	if (O.init_emb && load_init_embeddings(emb, O.init_emb) < 0)
-		diag_fatal(1, "%s: unusable embeddings", O.init_emb);
+	if (opt->init_emb && load_init_embeddings(emb, opt->init_emb) < 0)
+		diag_fatal(1, "%s: unusable embeddings", opt->init_emb);
 	/* the manifest says where the rows came from */
-	const char *rows = O.feature_emb ? (emb_rows(emb) > 1 ? MODEL_ROWS_INIT_FEATURES : MODEL_ROWS_FEATURES) :
-	    O.init_emb && O.freeze_emb ? MODEL_ROWS_INIT : MODEL_ROWS_LEARNED;
+	const char *rows = opt->feature_emb ? (emb_rows(emb) > 1 ? MODEL_ROWS_INIT_FEATURES : MODEL_ROWS_FEATURES) :
+	    opt->init_emb && opt->freeze_emb ? MODEL_ROWS_INIT : MODEL_ROWS_LEARNED;
 	uint32_t nvoc = emb_rows(voc.dict);
 	uint32_t *rowmap = xcalloc(nvoc, sizeof *rowmap);
 	uint64_t rare = 0;
 	/* each item's features as first seen, and a fixed random projection of them into the rows */
 	uint32_t *vfeat = xcalloc(nvoc, sizeof *vfeat);
 	float *proj = NULL;
-	if ((O.feature_init || O.feature_emb) && ds.X > 0) {
+	if ((opt->feature_init || opt->feature_emb) && ds.X > 0) {
 		for (uint32_t v = 0; v < nvoc; v++)
 			vfeat[v] = NO_NEXT;
 		for (size_t k = 0; k < ds.nit; k++)
 			if (vfeat[ds.it[k].id] == NO_NEXT)
 				vfeat[ds.it[k].id] = ds.it[k].feat;
 	}
-	if (O.feature_init && !O.feature_emb && ds.X > 0) {
+	if (opt->feature_init && !opt->feature_emb && ds.X > 0) {
 		proj = xcalloc((size_t)dm.d * ds.X, sizeof *proj);
 		for (size_t i = 0; i < (size_t)dm.d * ds.X; i++)
 			proj[i] = 0.25f * rng_gauss();
@@ -230,13 +229,13 @@ run_offline(void)
 		size_t l;
 		const char *id = emb_id(voc.dict, v, &l);
 		int64_t r = emb_find(emb, id, l);
-		if (O.feature_emb) {
+		if (opt->feature_emb) {
 			/* the row is the item's features, whatever its count; an item never shown has none */
 			if (r < 0 && vfeat[v] != NO_NEXT) {
 				r = emb_add(emb, id, l);
 				emb_feature_row(emb_row_mut(emb, (uint32_t)r), dm.d, ds.fl + vfeat[v], ds.X);
 			}
-		} else if (r < 0 && voc.count[v] >= (uint32_t)O.min_count) {
+		} else if (r < 0 && voc.count[v] >= (uint32_t)opt->min_count) {
 			r = emb_add(emb, id, l);
 			float *row = emb_row_mut(emb, (uint32_t)r);
 			for (uint32_t c = 0; c < dm.d; c++)
@@ -260,7 +259,7 @@ run_offline(void)
 
 	struct learner lr;
 	memset(&lr, 0, sizeof lr);
-	learner_init(&lr, net);
+	learner_init(&lr, net, opt);
 	learner_scratch(&lr, maxn);
 	lr.emb = emb;
 	lr.rowmap = rowmap;
@@ -272,8 +271,8 @@ run_offline(void)
 	lr.eg = xcalloc((size_t)nrows * dm.d, sizeof(float));
 	lr.etouched = xcalloc(nrows, 1);
 	lr.touched = xcalloc(nrows, sizeof *lr.touched);
-	qnet_adam_init(&lr.adam, (float)O.lr);
-	qnet_adam_init(&lr.eadam, (float)(O.emb_lr > 0 ? O.emb_lr : O.lr));
+	qnet_adam_init(&lr.adam, (float)opt->lr);
+	qnet_adam_init(&lr.eadam, (float)(opt->emb_lr > 0 ? opt->emb_lr : opt->lr));
 	float *sc = xcalloc(maxn + 1, sizeof *sc);
 	uint8_t *yl = xcalloc(maxn + 1, 1);
 
@@ -316,7 +315,7 @@ run_offline(void)
 	float *best_e = xcalloc((size_t)nrows * dm.d, sizeof(float));
 	double best_loss = INFINITY;
 	long best_ep = 0;
-	for (long ep = 1; ep <= O.epochs && !sig_stop; ep++) {
+	for (long ep = 1; ep <= opt->epochs && !sig_stop; ep++) {
 		for (size_t k = ntr; k > 1; k--) {
 			size_t j = rng_next() % k, tmp = order[k - 1];
 			order[k - 1] = order[j];
@@ -324,8 +323,8 @@ run_offline(void)
 		}
 		double tl = 0, t1 = now_s();
 		uint64_t done_items = 0;
-		for (size_t b = 0; b < ntr && !sig_stop; b += (size_t)O.batch) {
-			size_t e = b + (size_t)O.batch < ntr ? b + (size_t)O.batch : ntr;
+		for (size_t b = 0; b < ntr && !sig_stop; b += (size_t)opt->batch) {
+			size_t e = b + (size_t)opt->batch < ntr ? b + (size_t)opt->batch : ntr;
 			uint32_t nitems = 0;
 			for (size_t k = b; k < e; k++)
 				nitems += ds.t[order[k]].nact;
@@ -333,7 +332,7 @@ run_offline(void)
 			for (size_t k = b; k < e; k++)
 				tl += pretrain_page(&lr, &ds, &ds.t[order[k]], scale, 1);
 			param_step(&lr, QNET_RANGE_STATE | QNET_RANGE_CLICK | QNET_RANGE_HEADS);
-			if (O.pos_bias) {
+			if (opt->pos_bias) {
 				qnet_adam_update(&lr.adam, lr.pq, lr.mpq, lr.vpq, lr.gpq, MAX_POS);
 				qnet_adam_update(&lr.adam, lr.pc, lr.mpc, lr.vpc, lr.gpc, MAX_POS);
 				memset(lr.gpq, 0, sizeof lr.gpq);
@@ -372,7 +371,7 @@ run_offline(void)
 			memcpy(best_e, emb_row(emb, 0), (size_t)nrows * dm.d * sizeof(float));
 		}
 	}
-	if (best_ep > 0 && best_ep < O.epochs && !sig_stop) {
+	if (best_ep > 0 && best_ep < opt->epochs && !sig_stop) {
 		diag_info(1, "pretrain: keeping epoch %ld, the best on held-out loss", best_ep);
 		memcpy(net->p, best_p, net->nparam * sizeof(float));
 		memcpy(emb_row_mut(emb, 0), best_e, (size_t)nrows * dm.d * sizeof(float));
@@ -380,8 +379,8 @@ run_offline(void)
 	free(best_e);
 
 	/* stage 2: the heads on TD targets, state network, embeddings and click head frozen */
-	net->target = O.target;
-	int fit_heads = O.head_epochs > 0 && (O.gamma > 0 || O.target == QNET_TARGET_SLATE);
+	net->target = opt->target;
+	int fit_heads = opt->head_epochs > 0 && (opt->gamma > 0 || opt->target == QNET_TARGET_SLATE);
 	if (fit_heads && !sig_stop) {
 		size_t H = dm.H;
 		/* the state network is frozen: every state and next state is computed once */
@@ -398,9 +397,9 @@ run_offline(void)
 		/* the heads start again from the pretrained values with fresh Adam moments */
 		memset(lr.m, 0, net->nparam * sizeof(float));
 		memset(lr.v, 0, net->nparam * sizeof(float));
-		qnet_adam_init(&lr.adam, (float)O.lr);
+		qnet_adam_init(&lr.adam, (float)opt->lr);
 		lr.tgt = qnet_clone(net);
-		long sync = O.target_sync ? O.target_sync : 20;
+		long sync = opt->target_sync ? opt->target_sync : 20;
 		size_t nfit = 0;
 		for (size_t k = 0; k < ntr; k++)
 			if (!ds.t[order[k]].truncated)
@@ -415,7 +414,7 @@ run_offline(void)
 		 */
 		size_t *eporder = NULL, *nextk = NULL;
 		float *lfut = NULL;
-		if (O.lambda > 0) {
+		if (opt->lambda > 0) {
 			eporder = xcalloc(ds.n, sizeof *eporder);
 			nextk = xcalloc(ds.n, sizeof *nextk);
 			lfut = xcalloc(ds.n, sizeof *lfut);
@@ -428,8 +427,8 @@ run_offline(void)
 				nextk[eporder[k]] = b && b->key == a->key && b->seq == a->seq + 1 ? eporder[k + 1] : SIZE_MAX;
 			}
 		}
-		for (long ep = 1; ep <= O.head_epochs && !sig_stop; ep++) {
-			if (O.lambda > 0) {
+		for (long ep = 1; ep <= opt->head_epochs && !sig_stop; ep++) {
+			if (opt->lambda > 0) {
 				/* backwards through each episode: G_t = R_t + γ·F_t */
 				float *G = fut;
 				for (size_t j = ds.n; j-- > 0;) {
@@ -440,10 +439,10 @@ run_offline(void)
 						R += ds.it[t->act + i].r;
 					if (!t->done && t->ctx2 != NO_NEXT) {
 						float nv = next_value(&lr, &ds, t, S2 + k * H);
-						F = nextk[k] != SIZE_MAX ? (float)((1 - O.lambda) * nv + O.lambda * G[nextk[k]]) : nv;
+						F = nextk[k] != SIZE_MAX ? (float)((1 - opt->lambda) * nv + opt->lambda * G[nextk[k]]) : nv;
 					}
 					lfut[k] = F;
-					G[k] = R + (float)O.gamma * F;
+					G[k] = R + (float)opt->gamma * F;
 				}
 			}
 			for (size_t k = nfit; k > 1; k--) {
@@ -453,8 +452,8 @@ run_offline(void)
 			}
 			double tl = 0, t1 = now_s();
 			uint64_t nt = 0;
-			for (size_t b = 0; b < nfit && !sig_stop; b += (size_t)O.batch) {
-				size_t e = b + (size_t)O.batch < nfit ? b + (size_t)O.batch : nfit;
+			for (size_t b = 0; b < nfit && !sig_stop; b += (size_t)opt->batch) {
+				size_t e = b + (size_t)opt->batch < nfit ? b + (size_t)opt->batch : nfit;
 				uint32_t nterms = 0, nitems = 0;
 				/* the futures first (they move the workspace), then the page terms */
 				for (size_t k = b; k < e; k++) {
@@ -476,9 +475,9 @@ run_offline(void)
 				 * noisy (a session's future), and at a constant step the heads
 				 * wander around their fit instead of settling on it.
 				 */
-				if (O.head_anneal)
-					lr.adam.lr = (float)(O.lr * (1.0 - ((double)(ep - 1) * (double)nfit + (double)b) /
-					    ((double)O.head_epochs * (double)nfit)));
+				if (opt->head_anneal)
+					lr.adam.lr = (float)(opt->lr * (1.0 - ((double)(ep - 1) * (double)nfit + (double)b) /
+					    ((double)opt->head_epochs * (double)nfit)));
 				param_step(&lr, QNET_RANGE_HEADS);
 				(*n_updates)++;
 				*n_items += nitems;
@@ -522,30 +521,30 @@ run_offline(void)
 	int st = 0;
 	if (!sig_stop) {
 		size_t wl;
-		char *warm = build_warmup(&ds, voc.dict, O.warmup, &wl);
+		char *warm = build_warmup(&ds, voc.dict, opt->warmup, &wl);
 		struct model_publication pub = { .net = net, .emb = emb, .warmup = warm, .warmup_len = wl,
-			.keep = (unsigned)O.keep };
+			.keep = (unsigned)opt->keep };
 		strcpy(pub.info.mode, "offline");
-		strcpy(pub.info.target, O.target == QNET_TARGET_SLATE ? "slateq" : "item");
+		strcpy(pub.info.target, opt->target == QNET_TARGET_SLATE ? "slateq" : "item");
 		strcpy(pub.info.rows, rows);
-		pub.info.gamma = O.gamma;
-		pub.info.w_click = O.w_click;
-		pub.info.w_pay = O.w_pay;
+		pub.info.gamma = opt->gamma;
+		pub.info.w_click = opt->w_click;
+		pub.info.w_pay = opt->w_pay;
 		pub.info.transitions = ntr;
 		pub.info.items = *n_items;
 		pub.info.unknown = rare;
 		pub.info.updates = *n_updates;
 		uint32_t v;
-		if (model_publish(O.modeldir, &pub, &v, err, sizeof err) < 0) {
+		if (model_publish(opt->modeldir, &pub, &v, err, sizeof err) < 0) {
 			diag_warn("%s", err);
 			st = 1;
 		} else {
 			*g_version = v;
 			(*n_published)++;
-			diag_info(1, "published version %u in %s", v, O.modeldir);
+			diag_info(1, "published version %u in %s", v, opt->modeldir);
 			json_t *o = json_object();
 			json_object_set_new(o, "published", json_integer(v));
-			json_object_set_new(o, "model_dir", json_string(O.modeldir));
+			json_object_set_new(o, "model_dir", json_string(opt->modeldir));
 			tool_io_emit(io, NULL, o);
 			json_decref(o);
 		}

@@ -56,25 +56,25 @@ read_small_file(const char *path, size_t *len)
 
 /* The newest version in the store, or NULL after a diagnostic that says what to do when there is none. */
 struct model *
-load_newest(void)
+load_newest(const char *modeldir)
 {
 	char err[512];
 	uint32_t v;
-	int r = model_latest(O.modeldir, &v, err, sizeof err);
-	struct model *m = r > 0 ? model_load(O.modeldir, v, err, sizeof err) : NULL;
+	int r = model_latest(modeldir, &v, err, sizeof err);
+	struct model *m = r > 0 ? model_load(modeldir, v, err, sizeof err) : NULL;
 	if (r == 0)
 		diag_warn("%s: no model version to start from (q-train --offline publishes a first one)",
-		    O.modeldir);
+		    modeldir);
 	else if (!m)
 		diag_warn("%s", err);
 	return m;
 }
 
 int
-run_online(void)
+run_online(const struct qt_opts *opt)
 {
 	char err[512];
-	struct model *m = load_newest();
+	struct model *m = load_newest(opt->modeldir);
 	if (!m)
 		return 1;
 	/* the input the version covers, taken over from the model */
@@ -84,19 +84,19 @@ run_online(void)
 	struct qnet *net = qnet_clone(m->net);
 	size_t lo, hi;
 	qnet_range(net, QNET_RANGE_HEADS, &lo, &hi);
-	if (O.reset_heads)
+	if (opt->reset_heads)
 		memset(net->p + lo, 0, (hi - lo) * sizeof(float));
 	*g_version = m->version;
 	diag_info(1, "learning the heads of version %u (%s target, gamma %g)", m->version,
-	    net->target == QNET_TARGET_SLATE ? "slateq" : "item", O.gamma);
-	if (O.step_horizon > 0)
-		diag_info(1, "with a step horizon of %ld pages", O.step_horizon);
-	else if (O.step_horizon_ms > 0)
-		diag_info(1, "with a step horizon of %g h of event time", (double)O.step_horizon_ms / 3600e3);
+	    net->target == QNET_TARGET_SLATE ? "slateq" : "item", opt->gamma);
+	if (opt->step_horizon > 0)
+		diag_info(1, "with a step horizon of %ld pages", opt->step_horizon);
+	else if (opt->step_horizon_ms > 0)
+		diag_info(1, "with a step horizon of %g h of event time", (double)opt->step_horizon_ms / 3600e3);
 
 	struct learner lr;
 	memset(&lr, 0, sizeof lr);
-	learner_init(&lr, net);
+	learner_init(&lr, net, opt);
 	lr.emb = m->emb;
 	lr.tgt = qnet_clone(net);
 	lr.acc = xcalloc(hi - lo, sizeof(float));
@@ -104,7 +104,7 @@ run_online(void)
 		lr.acc[i] = ACC0;
 	lr.clock = -1;
 	g_head_step = stats_real(io->st, "head_step");
-	if (O.click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
+	if (opt->click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
 		size_t clo, chi;
 		qnet_range(net, QNET_RANGE_CLICK, &clo, &chi);
 		lr.cacc = xcalloc(chi - clo, sizeof(float));
@@ -112,16 +112,17 @@ run_online(void)
 			lr.cacc[i] = ACC0;
 		for (size_t i = 0; i < MAX_POS; i++)
 			lr.pacc[i] = ACC0;
-		diag_info(1, "and its click head (--click-lr %g)", O.click_lr);
+		diag_info(1, "and its click head (--click-lr %g)", opt->click_lr);
 		lr.base = m->net;
 		lr.bws = qnet_ws_new(&net->dm);
 		g_click_loss = stats_real(io->st, "click_logloss");
 		g_click_loss_start = stats_real(io->st, "click_logloss_start");
 	}
-	long sync = O.target_sync ? O.target_sync : 1000;
+	long sync = opt->target_sync ? opt->target_sync : 1000;
 
 	struct publisher pb;
 	memset(&pb, 0, sizeof pb);
+	pb.o = opt;
 	pthread_mutex_init(&pb.mu, NULL);
 	pthread_cond_init(&pb.cv, NULL);
 	pb.emb_link = xasprintf("%s/%s", m->dir, MODEL_EMB_FILE);
@@ -141,12 +142,12 @@ run_online(void)
 	ds.C = net->dm.C;
 	ds.X = net->dm.X;
 	ds.C_set = ds.X_set = 1;
-	struct parse_ctx pc = model_parse_ctx(&O, &ds, m, err, sizeof err);
+	struct parse_ctx pc = model_parse_ctx(opt, &ds, m, err, sizeof err);
 	struct model_info info = m->info;
 	strcpy(info.mode, "online");
-	info.gamma = O.gamma;
-	info.w_click = O.w_click;
-	info.w_pay = O.w_pay;
+	info.gamma = opt->gamma;
+	info.w_click = opt->w_click;
+	info.w_pay = opt->w_pay;
 	info.unknown = 0;
 
 	/*
@@ -181,7 +182,7 @@ run_online(void)
 			const struct trans *tr = &ds.t[0];
 			uint32_t nact = tr->nact;	/* tr does not outlive an episode's learning */
 			learner_scratch(&lr, tr->nact > tr->nact2 ? tr->nact : tr->nact2);
-			if (O.lambda > 0) {
+			if (opt->lambda > 0) {
 				/* kept with its episode until the episode ends (a cut-short page ends it too) */
 				struct episode *e = ep_find(&eps, tr->key, 1);
 				int end = tr->done || tr->truncated;
@@ -214,8 +215,8 @@ run_online(void)
 			info.updates++;
 			progress("online", n, 0, (double)n / (t - t0 + 1e-9), loss_avg);
 		}
-		if ((O.publish_every && since >= (uint64_t)O.publish_every) ||
-		    (O.publish_interval > 0 && since > 0 && t - last_pub >= O.publish_interval)) {
+		if ((opt->publish_every && since >= (uint64_t)opt->publish_every) ||
+		    (opt->publish_interval > 0 && since > 0 && t - last_pub >= opt->publish_interval)) {
 			info.unknown = *n_unknown;
 			struct positions cover;
 			positions_kept(&cover, &pos, &eps);
@@ -262,7 +263,7 @@ run_online(void)
 	if (pb.last) {
 		json_t *o = json_object();
 		json_object_set_new(o, "published", json_integer(pb.last));
-		json_object_set_new(o, "model_dir", json_string(O.modeldir));
+		json_object_set_new(o, "model_dir", json_string(opt->modeldir));
 		json_object_set_new(o, "transitions", json_integer((json_int_t)n));
 		tool_io_emit(io, NULL, o);
 		json_decref(o);

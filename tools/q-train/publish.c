@@ -53,9 +53,9 @@ publisher_main(void *arg)
 		for (size_t i = 0; i < pos.n; i++)
 			positions_note(&covers, pos.p[i].topic, pos.p[i].partition, pos.p[i].offset);
 		struct model_publication pub = { .net = net, .emb_link = link, .info = info, .warmup = pb->warmup,
-			.warmup_len = pb->warmup_len, .keep = (unsigned)O.keep, .input = covers.p, .ninput = covers.n };
+			.warmup_len = pb->warmup_len, .keep = (unsigned)pb->o->keep, .input = covers.p, .ninput = covers.n };
 		uint32_t v = 0;
-		int r = model_publish(O.modeldir, &pub, &v, err, sizeof err);
+		int r = model_publish(pb->o->modeldir, &pub, &v, err, sizeof err);
 		if (r < 0)
 			diag_warn("publish: %s", err);
 		else
@@ -74,7 +74,7 @@ publisher_main(void *arg)
 			positions_free(&pb->published_pos);
 			pb->published_pos = pos;
 			__atomic_store_n(&pb->published_new, 1, __ATOMIC_RELEASE);
-			char *dir = model_version_dir(O.modeldir, v);
+			char *dir = model_version_dir(pb->o->modeldir, v);
 			free(pb->emb_link);
 			pb->emb_link = xasprintf("%s/%s", dir, MODEL_EMB_FILE);
 			free(dir);

@@ -44,8 +44,6 @@ struct qt_opts {
 	double l2;		/* L2 penalty on the embeddings and the interaction matrices while pretraining */
 };
 
-extern struct qt_opts O;
-
 extern struct tool_io *io;
 extern uint64_t *n_updates, *n_items, *n_unknown, *n_feature_rows, *n_published, *n_truncated;
 extern int64_t *g_version;
@@ -55,6 +53,7 @@ extern double *g_head_step;	/* online: the heads' mean step per unit of gradient
 
 /* The learner: the network, its optimisers' state and scratch. */
 struct learner {
+	const struct qt_opts *o;	/* the options it learns under */
 	struct qnet *net, *tgt;
 	struct qnet_ws *ws;
 	struct emb *emb;		/* growable (offline) or mapped (online) */
@@ -136,6 +135,7 @@ struct publisher {
 	uint32_t last;
 	char *warmup;
 	size_t warmup_len;
+	const struct qt_opts *o;	/* the store and its --keep */
 };
 
 /* dataset.c */
@@ -153,7 +153,7 @@ void progress_enable(int on);
 void emb_step(struct learner *lr);
 void forward_state(struct learner *lr, const struct dataset *ds, const struct trans *t, int next);
 void learner_free(struct learner *lr);
-void learner_init(struct learner *lr, struct qnet *net);
+void learner_init(struct learner *lr, struct qnet *net, const struct qt_opts *o);
 void learner_scratch(struct learner *lr, size_t maxitems);
 float next_value(struct learner *lr, const struct dataset *ds, const struct trans *t, const float *s2);
 double online_page(struct learner *lr, const struct dataset *ds, const struct trans *t, float fut);
@@ -163,7 +163,7 @@ double pretrain_page(struct learner *lr, const struct dataset *ds, const struct 
 double td_page(struct learner *lr, const struct dataset *ds, const struct trans *t, const float *s, float fut, float scale, int learn, uint32_t *nterms);
 
 /* offline.c */
-int run_offline(void);
+int run_offline(const struct qt_opts *opt);
 
 /* positions.c */
 void positions_copy(struct positions *dst, const struct positions *src);
@@ -183,11 +183,11 @@ void *publisher_main(void *arg);
 
 /* online.c */
 struct parse_ctx model_parse_ctx(const struct qt_opts *o, struct dataset *ds, const struct model *m, char *err, size_t errlen);
-struct model *load_newest(void);
-int run_online(void);
+struct model *load_newest(const char *modeldir);
+int run_online(const struct qt_opts *opt);
 
 /* evaluate.c */
 double auc(const float *s, const uint8_t *y, size_t n);
-int run_evaluate(void);
+int run_evaluate(const struct qt_opts *opt);
 
 #endif
