@@ -149,7 +149,10 @@ run_offline(const struct qt_opts *opt)
 			progress("reading", ds.n, 0, ds.n / (now_s() - t0 + 1e-9), 0);
 	}
 	progress_end();
-	if (sig_stop) {
+	/* A version learned from part of its input must not go live. */
+	if (line_reader_failed(io->in))
+		diag_warn("the input could not be read in full: no version published");
+	if (sig_stop || line_reader_failed(io->in)) {
 		dataset_free(&ds);
 		emb_free(voc.dict);
 		free(voc.count);
