@@ -123,8 +123,13 @@ run_online(const struct qt_opts *opt)
 	struct publisher pb;
 	memset(&pb, 0, sizeof pb);
 	pb.o = opt;
+	pb.every_snapshot = 1;
+	for (size_t i = 0; i < io->opts->ninputs; i++)
+		if (strncmp(io->opts->inputs[i], "kafka:", 6) == 0)
+			pb.every_snapshot = 0;
 	pthread_mutex_init(&pb.mu, NULL);
 	pthread_cond_init(&pb.cv, NULL);
+	pthread_cond_init(&pb.taken, NULL);
 	pb.emb_link = xasprintf("%s/%s", m->dir, MODEL_EMB_FILE);
 	pb.info = m->info;
 	pb.info.parent = m->version;
@@ -276,6 +281,7 @@ run_online(const struct qt_opts *opt)
 	free(pb.warmup);
 	pthread_mutex_destroy(&pb.mu);
 	pthread_cond_destroy(&pb.cv);
+	pthread_cond_destroy(&pb.taken);
 	dataset_free(&ds);
 	learner_free(&lr);
 	qnet_free(net);

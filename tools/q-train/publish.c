@@ -40,6 +40,7 @@ publisher_main(void *arg)
 		struct positions pos = pb->pending_pos;
 		pb->pending = NULL;
 		pb->pending_pos = (struct positions){ 0 };
+		pthread_cond_signal(&pb->taken);
 		char *link = xstrdup(pb->emb_link);
 		pthread_mutex_unlock(&pb->mu);
 
@@ -88,7 +89,11 @@ publisher_main(void *arg)
 	return NULL;
 }
 
-/* Hands a snapshot of net, covering the input up to pos, to the publisher, replacing one it has not started on. */
+/*
+ * Hands a snapshot of net, covering the input up to pos, to the publisher:
+ * it replaces one the thread has not started on, or with every_snapshot
+ * waits until the thread has taken that one.
+ */
 void
 publish_snapshot(struct publisher *pb, const struct qnet *net, const struct model_info *info,
     const struct positions *pos)
@@ -97,6 +102,8 @@ publish_snapshot(struct publisher *pb, const struct qnet *net, const struct mode
 	struct positions snappos;
 	positions_copy(&snappos, pos);
 	pthread_mutex_lock(&pb->mu);
+	while (pb->every_snapshot && pb->pending)
+		pthread_cond_wait(&pb->taken, &pb->mu);
 	qnet_free(pb->pending);
 	positions_free(&pb->pending_pos);
 	pb->pending = snap;

@@ -116,14 +116,19 @@ struct episodes {
 #define EP_MAX_PAGES 1000	/* an episode this long is learned so far and started again */
 
 /*
- * The publisher thread: writes the newest snapshot handed to it; the learner
- * never waits for it. A snapshot carries the input positions it covers; once
- * its version is durably in the store they become the positions to commit.
+ * The publisher thread: writes the newest snapshot handed to it; on a stream
+ * the learner never waits for it (a snapshot not yet started on is replaced
+ * by a newer one). On files (every_snapshot) each snapshot becomes a version,
+ * so that a replay gives the same versions however busy the machine is. A
+ * snapshot carries the input positions it covers; once its version is
+ * durably in the store they become the positions to commit.
  */
 struct publisher {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	pthread_cond_t taken;	/* signalled when the thread takes the pending snapshot */
+	int every_snapshot;	/* the learner waits until the previous snapshot is taken */
 	struct qnet *pending;	/* owned */
 	struct positions pending_pos;	/* the input pending covers */
 	struct positions published_pos;	/* the input read that the newest published version covers, */
