@@ -8,6 +8,7 @@ T=$T_TMP
 versions() { ls "$1" 2>/dev/null | grep -c '^[0-9]*$'; }
 
 $G -n 1500 -I 60 -s 5 >"$T/train.ndjson"
+$G -n 400 -I 60 -s 6 >"$T/stream.ndjson"
 
 # A truncated gzip input: exit 1, and no version.
 gzip -c "$T/train.ndjson" >"$T/full.ndjson.gz"
@@ -15,5 +16,37 @@ head -c $(($(wc -c <"$T/full.ndjson.gz") / 2)) "$T/full.ndjson.gz" >"$T/trunc.nd
 q-train -q --offline -i "$T/trunc.ndjson.gz" -m "$T/m1" --epochs 1 --head-epochs 1 >/dev/null 2>"$T/trunc.err"
 eq "offline, truncated gzip: exit 1" "$?" 1
 eq "offline, truncated gzip: no version published" "$(versions "$T/m1")" 0
+
+# A good offline version for the online runs below.
+q-train -q --offline -i "$T/train.ndjson" -m "$T/m" --epochs 1 --head-epochs 1 >/dev/null
+eq "offline: exit 0" "$?" 0
+eq "offline: one version" "$(versions "$T/m")" 1
+
+# Online with no usable transition: exit 1, no version, and the stats say 0 updates.
+q-train -q --online -m "$T/m" -i /dev/null --stats "$T/empty.stats" >"$T/empty.out" 2>"$T/empty.err"
+eq "online, empty input: exit 1" "$?" 1
+eq "online, empty input: no new version" "$(versions "$T/m")" 1
+printf 'not json\n{"mdp_id":"x"}\n\n' >"$T/garbage.ndjson"
+q-train -q --online -m "$T/m" -i "$T/garbage.ndjson" --dead-letter "$T/garbage.dl" >/dev/null 2>&1
+eq "online, all-garbage input: exit 1" "$?" 1
+eq "online, all-garbage input: no new version" "$(versions "$T/m")" 1
+eq "online, all-garbage input: every line dead-lettered" "$(lines "$T/garbage.dl")" 2
+q-train -q --online -m "$T/m" -i "$T/garbage.ndjson" --lambda 1 >/dev/null 2>&1
+eq "online --lambda, all-garbage input: exit 1" "$?" 1
+eq "online --lambda, all-garbage input: no new version" "$(versions "$T/m")" 1
+# A loss over no data is not a number.
+q-train --online -m "$T/m" -i /dev/null --click-lr 0.01 >/dev/null 2>"$T/empty-v.err"
+notok "online, no data: no loss printed as 0.0000" grep -q "0\.0000" "$T/empty-v.err"
+
+# Online that learns: one new version, exit 0.
+q-train -q --online -m "$T/m" -i "$T/stream.ndjson" --publish-every 0 >/dev/null
+eq "online with data: exit 0" "$?" 0
+eq "online with data: one new version" "$(versions "$T/m")" 2
+
+# An empty held-out set: its figures are n/a, not -1 or 0.
+head -1 "$T/train.ndjson" >"$T/one.ndjson"
+q-train --offline -i "$T/one.ndjson" -m "$T/m3" --epochs 1 --head-epochs 1 --holdout 0 >/dev/null 2>"$T/one.err"
+notok "offline, no held-out set: no GAUC -1.0000" grep -q "GAUC -1" "$T/one.err"
+ok "offline, no held-out set: its loss and GAUC n/a" grep -q "held-out loss n/a, GAUC n/a" "$T/one.err"
 
 t_done

@@ -98,22 +98,47 @@ load_init_embeddings(struct emb *e, const char *path)
 	return st;
 }
 
-/* Emits one JSON line of metrics to the output. */
+/* A figure for the JSON report: rounded to 1/scale; null when there is none (< 0) or it is not finite. */
+static json_t *
+figure(double v, double scale)
+{
+	return v >= 0 && isfinite(v) ? json_real(round(v * scale) / scale) : json_null();
+}
+
+/* A figure for the log line: "n/a" when there is none (< 0), else %.4f (which shows nan and inf as such). */
+static const char *
+figure_text(char *buf, size_t len, double v)
+{
+	if (v < 0)
+		snprintf(buf, len, "n/a");
+	else
+		snprintf(buf, len, "%.4f", v);
+	return buf;
+}
+
+/*
+ * Emits one JSON line of metrics to the output, and says it. A loss or GAUC
+ * below 0 means there is none (an empty held-out set): null in the JSON, n/a
+ * in the log.
+ */
 static void
 report(const char *stage, long epoch, double train_loss, double ho_loss, double gauc, double pop, double rate)
 {
 	json_t *o = json_object();
+	char tl[32], hl[32], ga[32], po[32];
+
 	json_object_set_new(o, "stage", json_string(stage));
 	json_object_set_new(o, "epoch", json_integer(epoch));
-	json_object_set_new(o, "train_loss", json_real(round(train_loss * 1e6) / 1e6));
-	json_object_set_new(o, "holdout_loss", json_real(round(ho_loss * 1e6) / 1e6));
-	json_object_set_new(o, "gauc", gauc >= 0 ? json_real(round(gauc * 1e4) / 1e4) : json_null());
-	json_object_set_new(o, "popularity_gauc", pop >= 0 ? json_real(round(pop * 1e4) / 1e4) : json_null());
+	json_object_set_new(o, "train_loss", figure(train_loss, 1e6));
+	json_object_set_new(o, "holdout_loss", figure(ho_loss, 1e6));
+	json_object_set_new(o, "gauc", figure(gauc, 1e4));
+	json_object_set_new(o, "popularity_gauc", figure(pop, 1e4));
 	json_object_set_new(o, "examples_per_s", json_real(round(rate)));
 	tool_io_emit(io, NULL, o);
 	json_decref(o);
-	diag_info(1, "%s epoch %ld: train loss %.4f, held-out loss %.4f, GAUC %.4f (popularity %.4f), %.0f examples/s",
-	    stage, epoch, train_loss, ho_loss, gauc, pop, rate);
+	diag_info(1, "%s epoch %ld: train loss %s, held-out loss %s, GAUC %s (popularity %s), %.0f examples/s",
+	    stage, epoch, figure_text(tl, sizeof tl, train_loss), figure_text(hl, sizeof hl, ho_loss),
+	    figure_text(ga, sizeof ga, gauc), figure_text(po, sizeof po, pop), rate);
 }
 
 int
@@ -365,7 +390,7 @@ run_offline(const struct qt_opts *opt)
 				np++;
 			}
 		}
-		report("pretrain", ep, tl / (double)(items_total ? items_total : 1), hi ? hl / (double)hi : 0,
+		report("pretrain", ep, items_total ? tl / (double)items_total : -1, hi ? hl / (double)hi : -1,
 		    np ? gs / (double)np : -1, pop_gauc, rate);
 		if (nho == 0 || hl < best_loss) {
 			best_loss = hl;
@@ -510,7 +535,7 @@ run_offline(const struct qt_opts *opt)
 					np++;
 				}
 			}
-			report("heads", ep, tl / (double)(nt ? nt : 1), hn ? hl / (double)hn : 0, np ? gs / (double)np : -1,
+			report("heads", ep, nt ? tl / (double)nt : -1, hn ? hl / (double)hn : -1, np ? gs / (double)np : -1,
 			    pop_gauc, rate);
 		}
 		free(S);

@@ -241,9 +241,12 @@ run_online(const struct qt_opts *opt)
 			ep_learn(&lr, &pc, &eps, &eps.slot[i], sync, &l);
 		}
 	free(eps.slot);
-	/* the last version, on EOF or SIGTERM */
+	/*
+	 * The last version, on EOF or SIGTERM; none when nothing was learned (it
+	 * would be its parent again), unless the heads were reset.
+	 */
 	info.unknown = *n_unknown;
-	int last = since > 0 || *n_published == 0;
+	int last = (since > 0 && *n_updates > 0) || (opt->reset_heads && *n_published == 0);
 	if (last)
 		publish_snapshot(&pb, net, &info, &pos);
 	pthread_mutex_lock(&pb.mu);
@@ -252,6 +255,10 @@ run_online(const struct qt_opts *opt)
 	pthread_mutex_unlock(&pb.mu);
 	pthread_join(pb.th, NULL);
 	int st = pb.failed ? 1 : 0;
+	if (*n_updates == 0 && !opt->reset_heads) {
+		diag_warn("no usable transition: no version published");
+		st = 1;
+	}
 	/*
 	 * The input is committed up to the last version written. When nothing
 	 * was learned since the last snapshot, the records read after it were
@@ -274,9 +281,12 @@ run_online(const struct qt_opts *opt)
 		json_decref(o);
 	}
 	diag_info(1, "%" PRIu64 " transitions, last version %u", n, pb.last);
-	if (lr.cacc)
+	if (lr.cacc && *n_updates > 0)
 		diag_info(1, "click log-loss per shown item before its step: %.4f; version %u's: %.4f (recent averages)",
 		    lr.click_loss, m->version, lr.base_click_loss);
+	else if (lr.cacc)
+		diag_info(1, "click log-loss per shown item before its step: n/a; version %u's: n/a (no item learned)",
+		    m->version);
 	free(pb.emb_link);
 	free(pb.warmup);
 	pthread_mutex_destroy(&pb.mu);
