@@ -233,6 +233,17 @@ qnet_free(struct qnet *net)
 	free(net);
 }
 
+size_t
+qnet_nonfinite(const struct qnet *net)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < net->nparam; i++)
+		if (!isfinite(net->p[i]))
+			n++;
+	return n;
+}
+
 struct qnet_ws *
 qnet_ws_new(const struct qnet_dims *dm)
 {

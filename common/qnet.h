@@ -103,6 +103,8 @@ struct qnet *qnet_clone(const struct qnet *net);
 void qnet_copy_params(struct qnet *dst, const struct qnet *src, int ranges);
 /* NULL is a no-op. */
 void qnet_free(struct qnet *net);
+/* How many of net's parameters are not finite (NaN or infinite): 0 for a version fit to publish. */
+size_t qnet_nonfinite(const struct qnet *net);
 
 /*
  * Per-thread scratch and the per-page state: after qnet_state(), s holds

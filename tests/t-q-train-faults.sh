@@ -49,4 +49,29 @@ q-train --offline -i "$T/one.ndjson" -m "$T/m3" --epochs 1 --head-epochs 1 --hol
 notok "offline, no held-out set: no GAUC -1.0000" grep -q "GAUC -1" "$T/one.err"
 ok "offline, no held-out set: its loss and GAUC n/a" grep -q "held-out loss n/a, GAUC n/a" "$T/one.err"
 
+# Absurd features (3e38, a valid float) are refused at the reader, dead-lettered with the reason and counted.
+head -300 "$T/train.ndjson" >"$T/huge.ndjson"
+head -1 "$T/train.ndjson" | jq -c '.action[0].features = [3e38, 0]' >>"$T/huge.ndjson"
+q-train -q --offline -i "$T/huge.ndjson" -m "$T/mh" --epochs 1 --head-epochs 1 --dead-letter "$T/huge.dl" \
+    --stats "$T/huge.stats" >"$T/huge.out"
+eq "offline, feature 3e38: exit 0 (the line is rejected, not the run)" "$?" 0
+eq "offline, feature 3e38: one dead letter" "$(lines "$T/huge.dl")" 1
+ok "offline, feature 3e38: the reason names the bound" grep -q "out of range" "$T/huge.dl"
+eq "offline, feature 3e38: counted" "$(tail -1 "$T/huge.stats" | jq .rejected)" 1
+eq "offline, feature 3e38: every epoch line has its losses" \
+    "$(jq -c 'select(.stage) | [(.train_loss | type), (.holdout_loss | type)]' "$T/huge.out" | sort -u | tr '\n' ' ')" \
+    '["number","number"] '
+q-train -q --online -m "$T/mh" -i "$T/huge.ndjson" --dead-letter "$T/huge-on.dl" >/dev/null
+eq "online, feature 3e38: exit 0" "$?" 0
+eq "online, feature 3e38: one dead letter" "$(lines "$T/huge-on.dl")" 1
+
+# Let through, they make the training diverge: a version with a parameter that is not finite is never published.
+q-train -q --offline -i "$T/huge.ndjson" -m "$T/mn" --epochs 1 --head-epochs 1 --max-feature 3.4e38 \
+    >"$T/nan.out" 2>"$T/nan.err"
+eq "offline, diverged: exit 1" "$?" 1
+eq "offline, diverged: no version published" "$(versions "$T/mn")" 0
+ok "offline, diverged: says why" grep -q "parameters are not finite" "$T/nan.err"
+ok "offline, diverged: the epoch lines keep their losses (null, not left out)" \
+    jq -e 'select(.stage) | has("train_loss") and has("holdout_loss")' "$T/nan.out"
+
 t_done

@@ -31,7 +31,8 @@ enum {
 	OPT_DIM, OPT_HIST_LEN, OPT_KERNELS, OPT_FILTERS, OPT_STATE_DIM, OPT_INIT_EMB, OPT_FREEZE_EMB,
 	OPT_MIN_COUNT, OPT_HOLDOUT, OPT_SEED, OPT_KEEP, OPT_PUBLISH_EVERY, OPT_PUBLISH_INTERVAL,
 	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS, OPT_NO_POS_BIAS, OPT_L2, OPT_EMB_LR, OPT_FEATURE_INIT,
-	OPT_HEAD_ANNEAL, OPT_NO_HEAD_ANNEAL, OPT_LAMBDA, OPT_FEATURE_EMB, OPT_STEP_HORIZON
+	OPT_HEAD_ANNEAL, OPT_NO_HEAD_ANNEAL, OPT_LAMBDA, OPT_FEATURE_EMB, OPT_STEP_HORIZON,
+	OPT_MAX_FEATURE
 };
 
 struct tool_io *io;
@@ -58,7 +59,8 @@ usage(int st)
 	    "               [--keep n]\n"
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
 	    "       common: [-hqv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
-	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n");
+	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n"
+	    "               [--max-feature x]\n");
 	exit(st);
 }
 
@@ -125,6 +127,7 @@ main(int argc, char *argv[])
 		{ "position-bias", no_argument, NULL, OPT_POS_BIAS },
 		{ "no-position-bias", no_argument, NULL, OPT_NO_POS_BIAS },
 		{ "l2", required_argument, NULL, OPT_L2 },
+		{ "max-feature", required_argument, NULL, OPT_MAX_FEATURE },
 		{ "emb-lr", required_argument, NULL, OPT_EMB_LR },
 		{ "feature-init", required_argument, NULL, OPT_FEATURE_INIT },
 		{ "help", no_argument, NULL, 'h' },
@@ -150,6 +153,7 @@ main(int argc, char *argv[])
 	qo.click_weight = 1;
 	qo.min_count = 2;
 	qo.holdout = 0.1;
+	qo.max_feature = MAX_FEATURE;
 	qo.seed = 1;
 	qo.keep = 10;
 	qo.warmup = 16;
@@ -242,6 +246,7 @@ main(int argc, char *argv[])
 		case OPT_POS_BIAS: qo.pos_bias = 1; break;
 		case OPT_NO_POS_BIAS: qo.pos_bias = 0; break;
 		case OPT_L2: qo.l2 = real_opt("l2", optarg, 0, 1e6); break;
+		case OPT_MAX_FEATURE: qo.max_feature = real_opt("max-feature", optarg, 1, 3.4e38); break;
 		case OPT_EMB_LR: qo.emb_lr = real_opt("emb-lr", optarg, 1e-9, 10); break;
 		case OPT_FEATURE_INIT: qo.feature_init = (int)num_opt("feature-init", optarg, 0, 1); break;
 		case 'h': usage(0); break;

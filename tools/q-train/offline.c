@@ -156,7 +156,7 @@ run_offline(const struct qt_opts *opt)
 	}
 	memset(&ds, 0, sizeof ds);
 	voc.dict = emb_new(1);
-	struct parse_ctx pc = { .ds = &ds, .map = vocab_map, .arg = &voc, .w_click = opt->w_click,
+	struct parse_ctx pc = { .ds = &ds, .map = vocab_map, .arg = &voc, .max_feature = opt->max_feature, .w_click = opt->w_click,
 	    .w_pay = opt->w_pay, .seed = opt->seed, .err = err, .errlen = sizeof err };
 
 	double t0 = now_s();
@@ -547,7 +547,9 @@ run_offline(const struct qt_opts *opt)
 	}
 
 	int st = 0;
-	if (!sig_stop) {
+	if (!sig_stop && nonfinite_params(net, emb) > 0) {
+		st = 1;
+	} else if (!sig_stop) {
 		size_t wl;
 		char *warm = build_warmup(&ds, voc.dict, opt->warmup, &wl);
 		struct model_publication pub = { .net = net, .emb = emb, .warmup = warm, .warmup_len = wl,

@@ -29,7 +29,7 @@ struct parse_ctx
 model_parse_ctx(const struct qt_opts *o, struct dataset *ds, const struct model *m, char *err, size_t errlen)
 {
 	return (struct parse_ctx){ .ds = ds, .map = model_map, .arg = m->emb, .frow_d = m->feature_rows ? m->net->dm.d : 0,
-	    .w_click = o->w_click, .w_pay = o->w_pay, .seed = o->seed,
+	    .max_feature = o->max_feature, .w_click = o->w_click, .w_pay = o->w_pay, .seed = o->seed,
 	    .unknown = n_unknown, .feature_rows = n_feature_rows, .err = err, .errlen = errlen };
 }
 
@@ -168,6 +168,7 @@ run_online(const struct qt_opts *opt)
 	struct line ln;
 	int rv;
 	uint64_t since = 0, n = 0;
+	int diverged = 0;
 	double t0 = now_s(), last_pub = t0, loss_avg = 0;
 	while ((rv = tool_io_next(io, &ln)) != 0) {
 		double t = now_s();
@@ -225,8 +226,10 @@ run_online(const struct qt_opts *opt)
 			info.unknown = *n_unknown;
 			struct positions cover;
 			positions_kept(&cover, &pos, &eps);
-			publish_snapshot(&pb, net, &info, &cover);
+			diverged = publish_snapshot(&pb, net, &info, &cover) < 0;
 			positions_free(&cover);
+			if (diverged)
+				break;
 			since = 0;
 			last_pub = t;
 		}
@@ -246,15 +249,17 @@ run_online(const struct qt_opts *opt)
 	 * would be its parent again), unless the heads were reset.
 	 */
 	info.unknown = *n_unknown;
-	int last = (since > 0 && *n_updates > 0) || (opt->reset_heads && *n_published == 0);
-	if (last)
-		publish_snapshot(&pb, net, &info, &pos);
+	int last = !diverged && ((since > 0 && *n_updates > 0) || (opt->reset_heads && *n_published == 0));
+	if (last && publish_snapshot(&pb, net, &info, &pos) < 0) {
+		diverged = 1;
+		last = 0;
+	}
 	pthread_mutex_lock(&pb.mu);
 	pb.stop = 1;
 	pthread_cond_signal(&pb.cv);
 	pthread_mutex_unlock(&pb.mu);
 	pthread_join(pb.th, NULL);
-	int st = pb.failed ? 1 : 0;
+	int st = pb.failed || diverged ? 1 : 0;
 	if (*n_updates == 0 && !opt->reset_heads) {
 		diag_warn("no usable transition: no version published");
 		st = 1;
@@ -264,7 +269,7 @@ run_online(const struct qt_opts *opt)
 	 * was learned since the last snapshot, the records read after it were
 	 * all rejected: that version covers them too.
 	 */
-	if (!last && !pb.failed)
+	if (!last && !pb.failed && !diverged)
 		for (size_t i = 0; i < pos.n; i++)
 			line_reader_store(io->in, pos.p[i].topic, pos.p[i].partition, pos.p[i].offset);
 	commit_published(&pb);

@@ -90,14 +90,39 @@ publisher_main(void *arg)
 }
 
 /*
+ * How many parameters of net and of the embedding table emb (may be NULL) are
+ * not finite; says so when any is. A version holding one is never published.
+ */
+size_t
+nonfinite_params(const struct qnet *net, const struct emb *emb)
+{
+	size_t n = qnet_nonfinite(net), r, c, d;
+	const float *row;
+
+	if (emb != NULL) {
+		d = emb_dim(emb);
+		for (r = 0; r < emb_rows(emb); r++)
+			for (row = emb_row(emb, (uint32_t)r), c = 0; c < d; c++)
+				if (!isfinite(row[c]))
+					n++;
+	}
+	if (n > 0)
+		diag_warn("%zu parameters are not finite (the training diverged): no version published", n);
+	return n;
+}
+
+/*
  * Hands a snapshot of net, covering the input up to pos, to the publisher:
  * it replaces one the thread has not started on, or with every_snapshot
- * waits until the thread has taken that one.
+ * waits until the thread has taken that one. -1 after a diagnostic, and
+ * nothing handed over, when a parameter of net is not finite.
  */
-void
+int
 publish_snapshot(struct publisher *pb, const struct qnet *net, const struct model_info *info,
     const struct positions *pos)
 {
+	if (nonfinite_params(net, NULL) > 0)
+		return -1;
 	struct qnet *snap = qnet_clone(net);
 	struct positions snappos;
 	positions_copy(&snappos, pos);
@@ -113,6 +138,7 @@ publish_snapshot(struct publisher *pb, const struct qnet *net, const struct mode
 	pb->info.parent = parent;
 	pthread_cond_signal(&pb->cv);
 	pthread_mutex_unlock(&pb->mu);
+	return 0;
 }
 
 /*

@@ -42,6 +42,7 @@ struct qt_opts {
 	int feature_init;	/* new rows start from a random projection of the item's features */
 	int feature_emb;	/* every item's row is its features, frozen */
 	double l2;		/* L2 penalty on the embeddings and the interaction matrices while pretraining */
+	double max_feature;	/* the largest |x| of a context or feature value read */
 };
 
 extern struct tool_io *io;
@@ -183,7 +184,8 @@ void positions_kept(struct positions *dst, const struct positions *read, const s
 
 /* publish.c */
 void commit_published(struct publisher *pb);
-void publish_snapshot(struct publisher *pb, const struct qnet *net, const struct model_info *info, const struct positions *pos);
+int publish_snapshot(struct publisher *pb, const struct qnet *net, const struct model_info *info, const struct positions *pos);
+size_t nonfinite_params(const struct qnet *net, const struct emb *emb);
 void *publisher_main(void *arg);
 
 /* online.c */

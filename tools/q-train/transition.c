@@ -72,7 +72,10 @@ parse_hist(struct parse_ctx *pc, json_t *st, const char *where, uint32_t *off, u
 	return 0;
 }
 
-/* Reads an array of numbers into the float pool; the first one read fixes its dimension *dim. */
+/*
+ * Reads an array of numbers into the float pool; the first one read fixes
+ * its dimension *dim. A number beyond pc->max_feature is refused.
+ */
 static int
 parse_floats(struct parse_ctx *pc, json_t *o, const char *key, const char *where, uint32_t *dim,
     int *known, uint32_t *off)
@@ -83,6 +86,11 @@ parse_floats(struct parse_ctx *pc, json_t *o, const char *key, const char *where
 	GROW(ds->fl, ds->nfl, ds->capfl, QNET_MAX_DIM);
 	if (jsonx_get_floats(o, key, QNET_MAX_DIM, ds->fl + ds->nfl, &n, e, sizeof e) < 0)
 		return perr(pc, "%s: %s", where, e);
+	double bound = pc->max_feature > 0 ? pc->max_feature : MAX_FEATURE;
+	for (size_t i = 0; i < n; i++)
+		if (!(fabsf(ds->fl[ds->nfl + i]) <= bound))
+			return perr(pc, "%s.%s[%zu]: %g out of range (|x| <= %g)", where, key, i,
+			    (double)ds->fl[ds->nfl + i], bound);
 	if (!*known) {
 		*dim = (uint32_t)n;
 		*known = 1;

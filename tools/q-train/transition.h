@@ -10,6 +10,13 @@
 #define MAX_HIST	10000	/* ids in a transition's hist */
 #define MAX_ITEMS	10000	/* items in action or next_action */
 #define NO_NEXT		UINT32_MAX
+/*
+ * The largest |x| of a context or feature value: beyond it the network's
+ * sums overflow a float (one item feature of 3e38 made every parameter NaN).
+ * Scale such values (log of a price or a count) before they get here. The
+ * default of --max-feature.
+ */
+#define MAX_FEATURE	1e6
 #define MAX_POS		64	/* positions with their own bias while pretraining */
 
 /* One shown item: a vocabulary id (offline) or an embedding row (online), labels, features at feat. */
@@ -71,6 +78,7 @@ struct parse_ctx {
 	void *arg;
 	uint32_t frow_d;
 	uint64_t *unknown, *feature_rows;
+	double max_feature;	/* the largest |x| of a context or feature value accepted (0: MAX_FEATURE) */
 	double w_click, w_pay;	/* an item's reward: w_click·click + w_pay·pay */
 	uint64_t seed;		/* of the hash of mdp_id that splits off the held-out pages */
 	char *err;
