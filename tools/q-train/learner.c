@@ -241,8 +241,6 @@ td_page(struct learner *lr, const struct dataset *ds, const struct trans *t, con
 	}
 	for (uint32_t i = 0; i < t->nact; i++) {
 		const struct item *it = &ds->it[t->act + i];
-		if (net->target == QNET_TARGET_SLATE && !it->click)
-			continue;
 		const float *e = item_row(lr, ds, it), *x = feat_of(ds, it);
 		float y = qnet_td_target(it->r, (float)lr->o->gamma, t->done, fut);
 		float q = qnet_qbar(net, lr->ws, e, x);

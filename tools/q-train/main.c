@@ -240,7 +240,7 @@ main(int argc, char *argv[])
 			break;
 		}
 		case OPT_RESET_HEADS: qo.reset_heads = 1; break;
-		case OPT_HEAD_ANNEAL: qo.head_anneal = 1; break;
+		case OPT_HEAD_ANNEAL: break;	/* the default, accepted as documented */
 		case OPT_NO_HEAD_ANNEAL: qo.head_anneal = 0; break;
 		case OPT_WARMUP: qo.warmup = num_opt("warmup", optarg, 0, 100000); break;
 		case OPT_POS_BIAS: qo.pos_bias = 1; break;
@@ -261,25 +261,6 @@ main(int argc, char *argv[])
 		qo.head_epochs = 30;
 	if (qo.click_lr < 0)
 		qo.click_lr = qo.head_lr;
-	if (qo.init_emb && !qo.dim_given) {
-		/* the embedding file decides d */
-		FILE *f = fopen(qo.init_emb, "r");
-		char *line = NULL;
-		size_t cap = 0;
-		if (f && getline(&line, &cap, f) > 0 && strrchr(line, ':')) {
-			uint32_t n = 0;
-			char *p = strrchr(line, ':') + 1, *end;
-			while (strtof(p, &end), end != p) {
-				n++;
-				p = end;
-			}
-			if (n > 0)
-				qo.dm.d = n;
-		}
-		free(line);
-		if (f)
-			fclose(f);
-	}
 	{
 		char e[200];
 		if (qnet_dims_check(&qo.dm, e, sizeof e) < 0)

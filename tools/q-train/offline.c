@@ -45,17 +45,22 @@ rng_gauss(void)
 	return (float)(sqrt(-2 * log(u + 1e-300)) * cos(2 * M_PI * v));
 }
 
-/* Reads the --init-embeddings file into emb (adding its ids). 0 or -1 after a diagnostic. */
-static int
-load_init_embeddings(struct emb *e, const char *path)
+/*
+ * Reads the --init-embeddings file, lines "item_id:v1 v2 ...": a new table of
+ * the first line's width holding its rows in file order, or NULL after a
+ * diagnostic.
+ */
+static struct emb *
+load_init_embeddings(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	if (!f) {
 		diag_warn("%s:", path);
-		return -1;
+		return NULL;
 	}
+	struct emb *e = NULL;
 	char *line = NULL;
-	size_t cap = 0, lineno = 0, d = emb_dim(e), loaded = 0;
+	size_t cap = 0, lineno = 0, d = 0, loaded = 0;
 	ssize_t len;
 	int st = 0;
 	while ((len = getline(&line, &cap, f)) > 0) {
@@ -82,6 +87,10 @@ load_init_embeddings(struct emb *e, const char *path)
 		}
 		while (*p == ' ' || *p == '\t')
 			p++;
+		if (e == NULL && n > 0) {
+			d = n;
+			e = emb_new((uint32_t)d);
+		}
 		if (*p || n != d || !isfinite(tmp[0])) {
 			diag_warn("%s:%zu: expected %zu numbers after the id", path, lineno, d);
 			st = -1;
@@ -93,9 +102,16 @@ load_init_embeddings(struct emb *e, const char *path)
 	}
 	free(line);
 	fclose(f);
-	if (st == 0)
-		diag_info(2, "%s: %zu embeddings", path, loaded);
-	return st;
+	if (st == 0 && e == NULL) {
+		diag_warn("%s: no embeddings", path);
+		st = -1;
+	}
+	if (st < 0) {
+		emb_free(e);
+		return NULL;
+	}
+	diag_info(2, "%s: %zu embeddings", path, loaded);
+	return e;
 }
 
 /* A figure for the JSON report: rounded to 1/scale; null when there is none (< 0) or it is not finite. */
@@ -213,25 +229,31 @@ run_offline(const struct qt_opts *opt)
 		diag_warn("too few episodes for a held-out split: training on all");
 	}
 
+	/* embeddings: --init-embeddings first (its width is d unless --dim says), then every item seen --min-count times */
+	struct emb *emb = NULL;
+	if (opt->init_emb && (emb = load_init_embeddings(opt->init_emb)) == NULL)
+		diag_fatal(1, "%s: unusable embeddings", opt->init_emb);
 	struct qnet_dims dm = opt->dm;
 	dm.C = ds.C;
 	dm.X = ds.X;
+	if (emb && !opt->dim_given)
+		dm.d = emb_dim(emb);
 	if (opt->feature_emb) {
 		if (ds.X == 0)
-			diag_fatal(2, "--feature-embeddings: the items have no features");
+			diag_fatal(1, "--feature-embeddings: the items have no features");
 		dm.d = ds.X;
 	}
+	if (emb && emb_dim(emb) != dm.d)
+		diag_fatal(1, "%s: %u numbers a row, want %u", opt->init_emb, emb_dim(emb), dm.d);
 	if (qnet_dims_check(&dm, err, sizeof err) < 0)
 		diag_fatal(1, "%s", err);
 	struct qnet *net = qnet_new(&dm);
 	qnet_init(net, opt->seed);
 	net->target = QNET_TARGET_ITEM;	/* while pretraining, rank by Q̄ */
 
-	/* embeddings: --init-embeddings first, then every item seen --min-count times */
 	rng_state = opt->seed * 0x2545f4914f6cdd1dULL + 1;
-	struct emb *emb = emb_new(dm.d);
-	if (opt->init_emb && load_init_embeddings(emb, opt->init_emb) < 0)
-		diag_fatal(1, "%s: unusable embeddings", opt->init_emb);
+	if (emb == NULL)
+		emb = emb_new(dm.d);
 	/* the manifest says where the rows came from */
 	const char *rows = opt->feature_emb ? (emb_rows(emb) > 1 ? MODEL_ROWS_INIT_FEATURES : MODEL_ROWS_FEATURES) :
 	    opt->init_emb && opt->freeze_emb ? MODEL_ROWS_INIT : MODEL_ROWS_LEARNED;
