@@ -74,4 +74,25 @@ ok "offline, diverged: says why" grep -q "parameters are not finite" "$T/nan.err
 ok "offline, diverged: the epoch lines keep their losses (null, not left out)" \
     jq -e 'select(.stage) | has("train_loss") and has("holdout_loss")' "$T/nan.out"
 
+# Online --lambda: sessions whose done page never comes are kept within --max-episodes and --episode-timeout.
+$G -n 3000 -I 60 -s 8 | jq -c 'select(.done == false)' >"$T/open.ndjson"
+sessions=$(jq -r .mdp_id "$T/open.ndjson" | sort -u | wc -l)
+q-train -q --offline -i "$T/train.ndjson" -m "$T/me" --epochs 1 --head-epochs 1 >/dev/null
+q-train -q --online -m "$T/me" -i "$T/open.ndjson" --lambda 1 --max-episodes 0 --episode-timeout 0 \
+    --stats "$T/ep0.stats" >/dev/null
+eq "unbounded: every open session kept" "$(tail -1 "$T/ep0.stats" | jq .episodes_open_max)" "$sessions"
+q-train -q --online -m "$T/me" -i "$T/open.ndjson" --lambda 1 --max-episodes 100 --episode-timeout 0 \
+    --stats "$T/ep1.stats" >/dev/null
+eq "--max-episodes 100: exit 0" "$?" 0
+ok "--max-episodes 100: never more than 100 open" \
+    test "$(tail -1 "$T/ep1.stats" | jq .episodes_open_max)" -le 100
+ok "--max-episodes 100: the others evicted and counted" \
+    test "$(tail -1 "$T/ep1.stats" | jq .episodes_evicted)" -ge $((sessions - 100))
+eq "--max-episodes 100: every page still learned" "$(tail -1 "$T/ep1.stats" | jq .updates)" "$(lines "$T/open.ndjson")"
+q-train -q --online -m "$T/me" -i "$T/open.ndjson" --lambda 1 --max-episodes 0 --episode-timeout 30m \
+    --stats "$T/ep2.stats" >/dev/null
+ok "--episode-timeout 30m: stale sessions evicted" test "$(tail -1 "$T/ep2.stats" | jq .episodes_evicted)" -gt 0
+ok "--episode-timeout 30m: fewer open than unbounded" \
+    test "$(tail -1 "$T/ep2.stats" | jq .episodes_open_max)" -lt "$sessions"
+
 t_done

@@ -30,7 +30,11 @@ ep_find(struct episodes *es, uint64_t key, int add)
 	if (key == 0)
 		key = 1;
 	if (add && 2 * (es->n + 1) > es->cap) {
-		struct episodes ne = { xcalloc(es->cap ? 2 * es->cap : 64, sizeof *ne.slot), es->cap ? 2 * es->cap : 64, 0, es->pages };
+		struct episodes ne = *es;
+
+		ne.cap = es->cap ? 2 * es->cap : 64;
+		ne.slot = xcalloc(ne.cap, sizeof *ne.slot);
+		ne.n = 0;
 		for (size_t i = 0; i < es->cap; i++)
 			if (es->slot[i].key) {
 				size_t j = es->slot[i].key & (ne.cap - 1);
@@ -84,7 +88,7 @@ ep_remove(struct episodes *es, struct episode *e)
 }
 
 void
-ep_push(struct episodes *es, struct episode *e, const struct line *ln, const struct positions *ps)
+ep_push(struct episodes *es, struct episode *e, const struct line *ln, const struct positions *ps, int64_t ts)
 {
 	if (e->n == e->cap) {
 		e->cap = e->cap ? 2 * e->cap : 8;
@@ -102,6 +106,60 @@ ep_push(struct episodes *es, struct episode *e, const struct line *ln, const str
 			e->at[e->n].topic = ps->p[i].topic;
 	e->n++;
 	es->pages++;
+	e->last_seen = es->seen++;
+	if (e->n == 1)
+		e->last_ts = -1;
+	if (ts >= 0 && ts > e->last_ts)
+		e->last_ts = ts;
+	if (ts >= 0 && ts > es->newest_ts)
+		es->newest_ts = ts;
+}
+
+/*
+ * Keeps the table within --max-episodes and --episode-timeout: an episode
+ * whose newest page is older in event time than the timeout before the
+ * newest page kept, and, while more than the maximum are open, the ones
+ * extended least recently, are learned as far as they go (their last page
+ * bootstrapped, as at the end of the input) and dropped, each counted in
+ * episodes_evicted. Ages are checked every 1024 pages kept. Returns how many
+ * were evicted. pc->ds is overwritten.
+ */
+size_t
+ep_evict(struct learner *lr, struct parse_ctx *pc, struct episodes *es, long sync)
+{
+	const struct qt_opts *o = lr->o;
+	size_t evicted = 0, i;
+	double l;
+
+	if (o->episode_timeout_ms > 0 && es->newest_ts >= 0 && es->seen % 1024 == 0)
+		for (i = 0; i < es->cap;) {
+			struct episode *e = &es->slot[i];
+			if (e->key && e->last_ts >= 0 && e->last_ts < es->newest_ts - o->episode_timeout_ms) {
+				ep_learn(lr, pc, es, e, sync, &l);	/* slot i may now hold another: look again */
+				evicted++;
+			} else {
+				i++;
+			}
+		}
+	while (o->max_episodes > 0 && es->n > (size_t)o->max_episodes) {
+		/* the oldest eighth of the recency range goes, so that this runs once in many pages */
+		uint64_t oldest = UINT64_MAX, cut;
+		for (i = 0; i < es->cap; i++)
+			if (es->slot[i].key && es->slot[i].last_seen < oldest)
+				oldest = es->slot[i].last_seen;
+		cut = oldest + (es->seen - oldest) / 8;
+		for (i = 0; i < es->cap;) {
+			struct episode *e = &es->slot[i];
+			if (e->key && e->last_seen <= cut) {
+				ep_learn(lr, pc, es, e, sync, &l);
+				evicted++;
+			} else {
+				i++;
+			}
+		}
+	}
+	*n_evicted += evicted;
+	return evicted;
 }
 
 /*

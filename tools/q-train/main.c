@@ -32,10 +32,12 @@ enum {
 	OPT_MIN_COUNT, OPT_HOLDOUT, OPT_SEED, OPT_KEEP, OPT_PUBLISH_EVERY, OPT_PUBLISH_INTERVAL,
 	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS, OPT_NO_POS_BIAS, OPT_L2, OPT_EMB_LR, OPT_FEATURE_INIT,
 	OPT_HEAD_ANNEAL, OPT_NO_HEAD_ANNEAL, OPT_LAMBDA, OPT_FEATURE_EMB, OPT_STEP_HORIZON,
-	OPT_MAX_FEATURE
+	OPT_MAX_FEATURE, OPT_MAX_EPISODES, OPT_EPISODE_TIMEOUT
 };
 
 struct tool_io *io;
+uint64_t *n_evicted;
+int64_t *g_episodes, *g_episodes_max;
 uint64_t *n_updates, *n_items, *n_unknown, *n_feature_rows, *n_published, *n_truncated;
 int64_t *g_version;
 double *g_click_loss, *g_click_loss_start;	/* online, with the click head learning: the averages below */
@@ -56,7 +58,7 @@ usage(int st)
 	    "       q-train --online -m modeldir [-i kafka:topic|-] [--head-lr rate] [--click-lr rate]\n"
 	    "               [--step-horizon pages|duration] [--gamma g] [--target-sync n]\n"
 	    "               [--publish-every n] [--publish-interval s] [--reset-heads] [--lambda l]\n"
-	    "               [--keep n]\n"
+	    "               [--max-episodes n] [--episode-timeout duration] [--keep n]\n"
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
 	    "       common: [-hqv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
 	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n"
@@ -128,6 +130,8 @@ main(int argc, char *argv[])
 		{ "no-position-bias", no_argument, NULL, OPT_NO_POS_BIAS },
 		{ "l2", required_argument, NULL, OPT_L2 },
 		{ "max-feature", required_argument, NULL, OPT_MAX_FEATURE },
+		{ "max-episodes", required_argument, NULL, OPT_MAX_EPISODES },
+		{ "episode-timeout", required_argument, NULL, OPT_EPISODE_TIMEOUT },
 		{ "emb-lr", required_argument, NULL, OPT_EMB_LR },
 		{ "feature-init", required_argument, NULL, OPT_FEATURE_INIT },
 		{ "help", no_argument, NULL, 'h' },
@@ -154,6 +158,8 @@ main(int argc, char *argv[])
 	qo.min_count = 2;
 	qo.holdout = 0.1;
 	qo.max_feature = MAX_FEATURE;
+	qo.max_episodes = 100000;
+	qo.episode_timeout_ms = 3600 * 1000;
 	qo.seed = 1;
 	qo.keep = 10;
 	qo.warmup = 16;
@@ -246,6 +252,11 @@ main(int argc, char *argv[])
 		case OPT_POS_BIAS: qo.pos_bias = 1; break;
 		case OPT_NO_POS_BIAS: qo.pos_bias = 0; break;
 		case OPT_L2: qo.l2 = real_opt("l2", optarg, 0, 1e6); break;
+		case OPT_MAX_EPISODES: qo.max_episodes = num_opt("max-episodes", optarg, 0, 100000000); break;
+		case OPT_EPISODE_TIMEOUT:
+			if ((qo.episode_timeout_ms = parse_duration_ms(optarg)) < 0)
+				diag_fatal(2, "--episode-timeout %s: expected a duration (such as 1h)", optarg);
+			break;
 		case OPT_MAX_FEATURE: qo.max_feature = real_opt("max-feature", optarg, 1, 3.4e38); break;
 		case OPT_EMB_LR: qo.emb_lr = real_opt("emb-lr", optarg, 1e-9, 10); break;
 		case OPT_FEATURE_INIT: qo.feature_init = (int)num_opt("feature-init", optarg, 0, 1); break;
@@ -282,6 +293,9 @@ main(int argc, char *argv[])
 	n_feature_rows = stats_counter(io->st, "feature_row_items");
 	n_published = stats_counter(io->st, "published");
 	n_truncated = stats_counter(io->st, "truncated");
+	n_evicted = stats_counter(io->st, "episodes_evicted");
+	g_episodes = stats_gauge(io->st, "episodes_open");
+	g_episodes_max = stats_gauge(io->st, "episodes_open_max");
 	g_version = stats_gauge(io->st, "model_version");
 	int st = qo.mode == 'f' ? run_offline(&qo) : qo.mode == 'n' ? run_online(&qo) : run_evaluate(&qo);
 	int cst = tool_io_close(io);

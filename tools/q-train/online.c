@@ -165,6 +165,7 @@ run_online(const struct qt_opts *opt)
 
 	struct episodes eps;
 	memset(&eps, 0, sizeof eps);
+	eps.newest_ts = -1;
 	struct line ln;
 	int rv;
 	uint64_t since = 0, n = 0;
@@ -195,7 +196,7 @@ run_online(const struct qt_opts *opt)
 				if (tr->truncated)
 					(*n_truncated)++;
 				else
-					ep_push(&eps, e, &ln, &pos);
+					ep_push(&eps, e, &ln, &pos, tr->ts);
 				if (end || e->n >= EP_MAX_PAGES) {
 					double l;
 					if (ep_learn(&lr, &pc, &eps, e, sync, &l) > 0)
@@ -219,6 +220,12 @@ run_online(const struct qt_opts *opt)
 			info.transitions++;
 			info.items += nact;
 			info.updates++;
+			if (opt->lambda > 0) {
+				ep_evict(&lr, &pc, &eps, sync);
+				*g_episodes = (int64_t)eps.n;
+				if (*g_episodes > *g_episodes_max)
+					*g_episodes_max = *g_episodes;
+			}
 			progress("online", n, 0, (double)n / (t - t0 + 1e-9), loss_avg);
 		}
 		if ((opt->publish_every && since >= (uint64_t)opt->publish_every) ||

@@ -43,12 +43,16 @@ struct qt_opts {
 	int feature_emb;	/* every item's row is its features, frozen */
 	double l2;		/* L2 penalty on the embeddings and the interaction matrices while pretraining */
 	double max_feature;	/* the largest |x| of a context or feature value read */
+	long max_episodes;	/* online --lambda: unfinished episodes kept at most (0: no bound) */
+	int64_t episode_timeout_ms;	/* and for at most this long in event time after their newest page (0: no limit) */
 };
 
 extern struct tool_io *io;
 extern uint64_t *n_updates, *n_items, *n_unknown, *n_feature_rows, *n_published, *n_truncated;
 extern int64_t *g_version;
 extern double *g_click_loss, *g_click_loss_start;	/* online, with the click head learning: the averages below */
+extern uint64_t *n_evicted;
+extern int64_t *g_episodes, *g_episodes_max;
 extern double *g_head_step;	/* online: the heads' mean step per unit of gradient, lr/√acc */
 
 
@@ -106,12 +110,16 @@ struct episode {
 	size_t *lens;
 	struct model_input_pos *at;	/* each line's Kafka position (topic NULL for files; topic owned by the positions) */
 	uint32_t n, cap;
+	int64_t last_ts;	/* event time of its newest page (-1: none given) */
+	uint64_t last_seen;	/* pages kept in the table before its newest one: its recency */
 };
 
 struct episodes {
 	struct episode *slot;
 	size_t cap, n;		/* cap a power of two */
 	size_t pages;		/* pages held */
+	uint64_t seen;		/* pages ever kept */
+	int64_t newest_ts;	/* the newest event time of a kept page (-1: none yet) */
 };
 
 #define EP_MAX_PAGES 1000	/* an episode this long is learned so far and started again */
@@ -179,7 +187,8 @@ void positions_note(struct positions *ps, const char *topic, int32_t partition, 
 /* episodes.c */
 struct episode *ep_find(struct episodes *es, uint64_t key, int add);
 size_t ep_learn(struct learner *lr, struct parse_ctx *pc, struct episodes *es, struct episode *e, long sync, double *loss);
-void ep_push(struct episodes *es, struct episode *e, const struct line *ln, const struct positions *ps);
+void ep_push(struct episodes *es, struct episode *e, const struct line *ln, const struct positions *ps, int64_t ts);
+size_t ep_evict(struct learner *lr, struct parse_ctx *pc, struct episodes *es, long sync);
 void positions_kept(struct positions *dst, const struct positions *read, const struct episodes *es);
 
 /* publish.c */
