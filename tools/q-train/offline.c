@@ -152,6 +152,8 @@ report(const char *stage, long epoch, double train_loss, double ho_loss, double 
 	json_object_set_new(o, "examples_per_s", json_real(round(rate)));
 	tool_io_emit(io, NULL, o);
 	json_decref(o);
+	if (isatty(1))	/* the JSON line just written says it */
+		return;
 	diag_info(1, "%s epoch %ld: train loss %s, held-out loss %s, GAUC %s (popularity %s), %.0f examples/s",
 	    stage, epoch, figure_text(tl, sizeof tl, train_loss), figure_text(hl, sizeof hl, ho_loss),
 	    figure_text(ga, sizeof ga, gauc), figure_text(po, sizeof po, pop), rate);
@@ -187,7 +189,7 @@ run_offline(const struct qt_opts *opt)
 			tool_io_reject(io, &ln, "%s", err);
 		tool_io_done(io, &ln);
 		if ((ds.n & 1023) == 0)
-			progress("reading", ds.n, 0, ds.n / (now_s() - t0 + 1e-9), 0);
+			progress("reading", 0, 0, ds.n, 0, ds.n / (now_s() - t0 + 1e-9), -1);
 	}
 	progress_end();
 	/* A version learned from part of its input must not go live. */
@@ -306,6 +308,8 @@ run_offline(const struct qt_opts *opt)
 	*n_unknown = rare;
 	diag_info(1, "%zu transitions (%zu training, %zu held out), %u items (%" PRIu64 " rarer than --min-count share the unknown row), C %u, X %u",
 	    ds.n, ntr, nho, nvoc - 1, rare, dm.C, dm.X);
+	diag_info(1, "pretraining %ld epoch(s) (--epochs), then fitting the heads %ld epoch(s) (--head-epochs)",
+	    opt->epochs, opt->head_epochs);
 
 	struct learner lr;
 	memset(&lr, 0, sizeof lr);
@@ -396,7 +400,8 @@ run_offline(const struct qt_opts *opt)
 			(*n_updates)++;
 			*n_items += nitems;
 			stats_tick(io->st);
-			progress("pretrain", (uint64_t)e, ntr, (double)e / (now_s() - t1 + 1e-9), tl / (double)(done_items ? done_items : 1));
+			progress("pretrain", ep, opt->epochs, (uint64_t)e, ntr, (double)e / (now_s() - t1 + 1e-9),
+			    tl / (double)(done_items ? done_items : 1));
 		}
 		double rate = (double)ntr / (now_s() - t1 + 1e-9);
 		progress_end();
@@ -534,7 +539,8 @@ run_offline(const struct qt_opts *opt)
 				if (++lr.steps % (uint64_t)sync == 0)
 					qnet_copy_params(lr.tgt, net, QNET_RANGE_HEADS);
 				stats_tick(io->st);
-				progress("heads", (uint64_t)e, nfit, (double)e / (now_s() - t1 + 1e-9), tl / (double)(nt ? nt : 1));
+				progress("heads", ep, opt->head_epochs, (uint64_t)e, nfit, (double)e / (now_s() - t1 + 1e-9),
+				    tl / (double)(nt ? nt : 1));
 			}
 			double rate = (double)nfit / (now_s() - t1 + 1e-9);
 			progress_end();

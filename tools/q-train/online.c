@@ -226,7 +226,7 @@ run_online(const struct qt_opts *opt)
 				if (*g_episodes > *g_episodes_max)
 					*g_episodes_max = *g_episodes;
 			}
-			progress("online", n, 0, (double)n / (t - t0 + 1e-9), loss_avg);
+			progress("online", 0, 0, n, 0, (double)n / (t - t0 + 1e-9), *n_updates > 0 ? loss_avg : -1);
 		}
 		if ((opt->publish_every && since >= (uint64_t)opt->publish_every) ||
 		    (opt->publish_interval > 0 && since > 0 && t - last_pub >= opt->publish_interval)) {

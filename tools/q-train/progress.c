@@ -35,26 +35,43 @@ now_s(void)
 static int progress_tty;
 static double progress_last;
 
-/* A progress line on a terminal: done of total (0: unknown) examples, the rate, the loss, the ETA. */
+/*
+ * The progress line on a terminal, redrawn at most 4 times a second (the
+ * first call of a stage always draws): the stage, its epoch of epochs (0:
+ * none), done of total examples of the epoch (total 0: unknown), the rate,
+ * the loss so far (< 0: none yet) and, when the total is known, the time left
+ * in the stage: the rest of this epoch and the epochs after it at this rate.
+ * Each redraw clears what the last one left.
+ */
 void
-progress(const char *stage, uint64_t done, uint64_t total, double rate, double loss)
+progress(const char *stage, long epoch, long epochs, uint64_t done, uint64_t total, double rate, double loss)
 {
+	char ep[48] = "", lo[32] = "", eta[48] = "";
 	double t = now_s();
-	if (!progress_tty || t - progress_last < 0.25)
+
+	if (!progress_tty || (progress_last > 0 && t - progress_last < 0.25))
 		return;
 	progress_last = t;
-	if (total && rate > 0)
-		fprintf(stderr, "\r%s: %" PRIu64 "/%" PRIu64 " examples, %.0f/s, loss %.4f, ETA %.0fs   ", stage,
-		    done, total, rate, loss, (double)(total - done) / rate);
+	if (epochs > 0)
+		snprintf(ep, sizeof ep, " epoch %ld/%ld", epoch, epochs);
+	if (loss >= 0)
+		snprintf(lo, sizeof lo, ", loss %.4f", loss);
+	if (total > 0 && rate > 0)
+		snprintf(eta, sizeof eta, ", %s left %.0fs", epochs > 0 ? "stage" : "input",
+		    ((double)(epochs > epoch ? epochs - epoch : 0) * (double)total + (double)(total - done)) / rate);
+	if (total > 0)
+		fprintf(stderr, "\r%s%s: %" PRIu64 "/%" PRIu64 " examples, %.0f/s%s%s\033[K", stage, ep, done, total,
+		    rate, lo, eta);
 	else
-		fprintf(stderr, "\r%s: %" PRIu64 " examples, %.0f/s, loss %.4f   ", stage, done, rate, loss);
+		fprintf(stderr, "\r%s%s: %" PRIu64 " examples, %.0f/s%s\033[K", stage, ep, done, rate, lo);
 }
 
+/* Ends a stage's progress: the line is cleared, so that what follows starts on a clean line. */
 void
 progress_end(void)
 {
 	if (progress_tty && progress_last > 0)
-		fputc('\n', stderr);
+		fputs("\r\033[K", stderr);
 	progress_last = 0;
 }
 

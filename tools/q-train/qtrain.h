@@ -159,7 +159,7 @@ int is_holdout(const struct trans *t, double holdout);
 
 /* progress.c */
 double now_s(void);
-void progress(const char *stage, uint64_t done, uint64_t total, double rate, double loss);
+void progress(const char *stage, long epoch, long epochs, uint64_t done, uint64_t total, double rate, double loss);
 void progress_end(void);
 void progress_enable(int on);
 
