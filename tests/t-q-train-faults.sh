@@ -6,6 +6,7 @@ T=$T_TMP
 
 # versions DIR: how many version directories the store holds.
 versions() { ls "$1" 2>/dev/null | grep -c '^[0-9]*$'; }
+at_least_versions() { test "$(versions "$1")" -ge "$2"; }
 
 $G -n 1500 -I 60 -s 5 >"$T/train.ndjson"
 $G -n 400 -I 60 -s 6 >"$T/stream.ndjson"
@@ -94,5 +95,26 @@ q-train -q --online -m "$T/me" -i "$T/open.ndjson" --lambda 1 --max-episodes 0 -
 ok "--episode-timeout 30m: stale sessions evicted" test "$(tail -1 "$T/ep2.stats" | jq .episodes_evicted)" -gt 0
 ok "--episode-timeout 30m: fewer open than unbounded" \
     test "$(tail -1 "$T/ep2.stats" | jq .episodes_open_max)" -lt "$sessions"
+
+# Online: a newer offline version published into the store it publishes to is rebased on.
+$G -n 1200 -I 60 -s 9 >"$T/live.ndjson"
+q-train -q --offline -i "$T/train.ndjson" -m "$T/mr" --epochs 1 --head-epochs 1 >/dev/null
+mkfifo "$T/live.fifo"
+q-train --online -m "$T/mr" -i "$T/live.fifo" --publish-every 100 --keep 0 --stats "$T/mr.stats" \
+    >"$T/mr.out" 2>"$T/mr.err" &
+qpid=$!
+exec 3>"$T/live.fifo"
+head -300 "$T/live.ndjson" >&3
+ok "online: three versions of its own" wait_until 60 at_least_versions "$T/mr" 4
+q-train -q --offline -i "$T/train.ndjson" -m "$T/mr" --epochs 1 --head-epochs 1 --seed 2 >/dev/null
+off=$(ls "$T/mr" | tail -1)
+tail -n +301 "$T/live.ndjson" >&3
+exec 3>&-
+wait $qpid
+eq "online, rebased: exit 0" "$?" 0
+next=$(printf '%010d' $(($(expr "$off" + 0) + 1)))
+eq "online, rebased: its next version's parent is offline version $off" \
+    "$(jq -c '[.mode, .parent]' "$T/mr/$next/manifest.json")" "[\"online\",$(expr "$off" + 0)]"
+eq "online, rebased: counted" "$(tail -1 "$T/mr.stats" | jq .rebases)" 1
 
 t_done

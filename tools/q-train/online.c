@@ -33,27 +33,6 @@ model_parse_ctx(const struct qt_opts *o, struct dataset *ds, const struct model 
 	    .unknown = n_unknown, .feature_rows = n_feature_rows, .err = err, .errlen = errlen };
 }
 
-static char *
-read_small_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	*len = 0;
-	if (!f)
-		return NULL;
-	size_t cap = 0;
-	char tmp[8192];
-	size_t n;
-	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
-		buf = xrealloc(buf, cap + n);
-		memcpy(buf + cap, tmp, n);
-		cap += n;
-	}
-	fclose(f);
-	*len = cap;
-	return buf;
-}
-
 /* The newest version in the store, or NULL after a diagnostic that says what to do when there is none. */
 struct model *
 load_newest(const char *modeldir)
@@ -67,6 +46,81 @@ load_newest(const char *modeldir)
 		    modeldir);
 	else if (!m)
 		diag_warn("%s", err);
+	return m;
+}
+
+/*
+ * Sets up lr to learn the heads of net (a copy of m's network, which lr also
+ * compares its click head with), m's embeddings frozen, with fresh AdaGrad
+ * accumulators.
+ */
+static void
+online_learner(struct learner *lr, struct qnet *net, const struct model *m, const struct qt_opts *opt)
+{
+	size_t lo, hi;
+
+	qnet_range(net, QNET_RANGE_HEADS, &lo, &hi);
+	memset(lr, 0, sizeof *lr);
+	learner_init(lr, net, opt);
+	lr->emb = m->emb;
+	lr->tgt = qnet_clone(net);
+	lr->acc = xcalloc(hi - lo, sizeof(float));
+	for (size_t i = 0; i < hi - lo; i++)
+		lr->acc[i] = ACC0;
+	lr->clock = -1;
+	if (opt->click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
+		size_t clo, chi;
+		qnet_range(net, QNET_RANGE_CLICK, &clo, &chi);
+		lr->cacc = xcalloc(chi - clo, sizeof(float));
+		for (size_t i = 0; i < chi - clo; i++)
+			lr->cacc[i] = ACC0;
+		for (size_t i = 0; i < MAX_POS; i++)
+			lr->pacc[i] = ACC0;
+		lr->base = m->net;
+		lr->bws = qnet_ws_new(&net->dm);
+	}
+}
+
+/* What the versions learned from m say of themselves, but for their counts. */
+static struct model_info
+online_info(const struct model *m, const struct qt_opts *opt)
+{
+	struct model_info info = m->info;
+
+	strcpy(info.mode, "online");
+	info.gamma = opt->gamma;
+	info.w_click = opt->w_click;
+	info.w_pay = opt->w_pay;
+	info.unknown = 0;
+	return info;
+}
+
+/*
+ * The newest version of the store when it is newer than *checked and an
+ * offline one (its manifest says so), loaded; else NULL. *checked becomes the
+ * newest version looked at, so that each manifest is read once.
+ */
+static struct model *
+newer_offline(const char *modeldir, uint32_t *checked)
+{
+	struct model_info mi;
+	struct model *m;
+	char err[512], *dir, *path;
+	uint32_t v;
+	int r;
+
+	if (model_latest(modeldir, &v, err, sizeof err) <= 0 || v <= *checked)
+		return NULL;
+	*checked = v;
+	dir = model_version_dir(modeldir, v);
+	path = xasprintf("%s/%s", dir, MODEL_MANIFEST_FILE);
+	r = model_info_read(path, &mi, err, sizeof err);
+	free(path);
+	free(dir);
+	if (r < 0 || strcmp(mi.mode, "offline") != 0)
+		return NULL;
+	if ((m = model_load(modeldir, v, err, sizeof err)) == NULL)
+		diag_warn("offline version %u: %s: not rebased on", v, err);
 	return m;
 }
 
@@ -94,30 +148,15 @@ run_online(const struct qt_opts *opt)
 	else if (opt->step_horizon_ms > 0)
 		diag_info(1, "with a step horizon of %g h of event time", (double)opt->step_horizon_ms / 3600e3);
 
-	struct learner lr;
-	memset(&lr, 0, sizeof lr);
-	learner_init(&lr, net, opt);
-	lr.emb = m->emb;
-	lr.tgt = qnet_clone(net);
-	lr.acc = xcalloc(hi - lo, sizeof(float));
-	for (size_t i = 0; i < hi - lo; i++)
-		lr.acc[i] = ACC0;
-	lr.clock = -1;
 	g_head_step = stats_real(io->st, "head_step");
-	if (opt->click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
-		size_t clo, chi;
-		qnet_range(net, QNET_RANGE_CLICK, &clo, &chi);
-		lr.cacc = xcalloc(chi - clo, sizeof(float));
-		for (size_t i = 0; i < chi - clo; i++)
-			lr.cacc[i] = ACC0;
-		for (size_t i = 0; i < MAX_POS; i++)
-			lr.pacc[i] = ACC0;
+	if (opt->click_lr > 0 && net->target == QNET_TARGET_SLATE) {
 		diag_info(1, "and its click head (--click-lr %g)", opt->click_lr);
-		lr.base = m->net;
-		lr.bws = qnet_ws_new(&net->dm);
 		g_click_loss = stats_real(io->st, "click_logloss");
 		g_click_loss_start = stats_real(io->st, "click_logloss_start");
 	}
+	uint64_t *n_rebased = stats_counter(io->st, "rebases");
+	struct learner lr;
+	online_learner(&lr, net, m, opt);
 	long sync = opt->target_sync ? opt->target_sync : 1000;
 
 	struct publisher pb;
@@ -148,12 +187,8 @@ run_online(const struct qt_opts *opt)
 	ds.X = net->dm.X;
 	ds.C_set = ds.X_set = 1;
 	struct parse_ctx pc = model_parse_ctx(opt, &ds, m, err, sizeof err);
-	struct model_info info = m->info;
-	strcpy(info.mode, "online");
-	info.gamma = opt->gamma;
-	info.w_click = opt->w_click;
-	info.w_pay = opt->w_pay;
-	info.unknown = 0;
+	struct model_info info = online_info(m, opt);
+	uint32_t checked = m->version;
 
 	/*
 	 * Kafka input positions are committed only once a version covering
@@ -230,13 +265,41 @@ run_online(const struct qt_opts *opt)
 		}
 		if ((opt->publish_every && since >= (uint64_t)opt->publish_every) ||
 		    (opt->publish_interval > 0 && since > 0 && t - last_pub >= opt->publish_interval)) {
-			info.unknown = *n_unknown;
-			struct positions cover;
-			positions_kept(&cover, &pos, &eps);
-			diverged = publish_snapshot(&pb, net, &info, &cover) < 0;
-			positions_free(&cover);
-			if (diverged)
-				break;
+			struct model *nm = newer_offline(opt->modeldir, &checked);
+			if (nm != NULL && (nm->net->dm.C != ds.C || nm->net->dm.X != ds.X)) {
+				diag_warn("offline version %u: its context or features are not the stream's: not rebased on",
+				    nm->version);
+				model_free(nm);
+				nm = NULL;
+			}
+			if (nm != NULL) {
+				/*
+				 * A newer offline version retrained the state network: the heads
+				 * learned here fit the old one's state vectors, so learning goes on
+				 * from the new version's own heads.
+				 */
+				diag_info(1, "rebased on offline version %u (from %u): %" PRIu64 " page(s) learned since the "
+				    "last version dropped with the old state network", nm->version, m->version, since);
+				publisher_rebase(&pb, nm);
+				learner_free(&lr);
+				qnet_free(net);
+				net = qnet_clone(nm->net);
+				online_learner(&lr, net, nm, opt);
+				pc = model_parse_ctx(opt, &ds, nm, err, sizeof err);
+				info = online_info(nm, opt);
+				model_free(m);
+				m = nm;
+				*g_version = m->version;
+				(*n_rebased)++;
+			} else {
+				info.unknown = *n_unknown;
+				struct positions cover;
+				positions_kept(&cover, &pos, &eps);
+				diverged = publish_snapshot(&pb, net, &info, &cover) < 0;
+				positions_free(&cover);
+				if (diverged)
+					break;
+			}
 			since = 0;
 			last_pub = t;
 		}

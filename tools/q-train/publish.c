@@ -40,6 +40,7 @@ publisher_main(void *arg)
 		struct positions pos = pb->pending_pos;
 		pb->pending = NULL;
 		pb->pending_pos = (struct positions){ 0 };
+		pb->writing = 1;
 		pthread_cond_signal(&pb->taken);
 		char *link = xstrdup(pb->emb_link);
 		pthread_mutex_unlock(&pb->mu);
@@ -65,6 +66,8 @@ publisher_main(void *arg)
 		free(link);
 
 		pthread_mutex_lock(&pb->mu);
+		pb->writing = 0;
+		pthread_cond_signal(&pb->taken);
 		if (r < 0) {
 			pb->failed = 1;
 			positions_free(&pos);
@@ -161,4 +164,49 @@ commit_published(struct publisher *pb)
 		line_reader_store(io->in, pos.p[i].topic, pos.p[i].partition, pos.p[i].offset);
 	tool_io_checkpoint(io);
 	positions_free(&pos);
+}
+
+/* The contents of a small file (malloc'd, *len set), or NULL when it cannot be read. */
+char *
+read_small_file(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	*len = 0;
+	if (!f)
+		return NULL;
+	size_t cap = 0;
+	char tmp[8192];
+	size_t n;
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+		buf = xrealloc(buf, cap + n);
+		memcpy(buf + cap, tmp, n);
+		cap += n;
+	}
+	fclose(f);
+	*len = cap;
+	return buf;
+}
+
+/*
+ * Makes m (a newer offline version) the parent of the versions to come, its
+ * embedding file the one they link and its warm-up requests theirs. Waits
+ * until the thread has written every snapshot handed to it.
+ */
+void
+publisher_rebase(struct publisher *pb, const struct model *m)
+{
+	char *wp = xasprintf("%s/%s", m->dir, MODEL_WARMUP_FILE);
+
+	pthread_mutex_lock(&pb->mu);
+	while (pb->pending || pb->writing)
+		pthread_cond_wait(&pb->taken, &pb->mu);
+	free(pb->emb_link);
+	pb->emb_link = xasprintf("%s/%s", m->dir, MODEL_EMB_FILE);
+	pb->info = m->info;
+	pb->info.parent = m->version;
+	free(pb->warmup);
+	pb->warmup = read_small_file(wp, &pb->warmup_len);
+	pthread_mutex_unlock(&pb->mu);
+	free(wp);
 }

@@ -136,7 +136,8 @@ struct publisher {
 	pthread_t th;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	pthread_cond_t taken;	/* signalled when the thread takes the pending snapshot */
+	pthread_cond_t taken;	/* signalled when the thread takes the pending snapshot, and when it has written it */
+	int writing;		/* the thread is writing a snapshot */
 	int every_snapshot;	/* the learner waits until the previous snapshot is taken */
 	struct qnet *pending;	/* owned */
 	struct positions pending_pos;	/* the input pending covers */
@@ -195,6 +196,8 @@ void positions_kept(struct positions *dst, const struct positions *read, const s
 void commit_published(struct publisher *pb);
 int publish_snapshot(struct publisher *pb, const struct qnet *net, const struct model_info *info, const struct positions *pos);
 size_t nonfinite_params(const struct qnet *net, const struct emb *emb);
+char *read_small_file(const char *path, size_t *len);
+void publisher_rebase(struct publisher *pb, const struct model *m);
 void *publisher_main(void *arg);
 
 /* online.c */
