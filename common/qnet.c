@@ -619,6 +619,14 @@ qnet_adam_begin(struct qnet_adam *a)
 	a->c2 = (float)(1.0 / (1.0 - pow(a->b2, (double)a->t)));
 }
 
+void
+qnet_adam_follow(struct qnet_adam *a, const struct qnet_adam *src)
+{
+	a->t = src->t;
+	a->c1 = src->c1;
+	a->c2 = src->c2;
+}
+
 QNET_HOT
 void
 qnet_adam_update(const struct qnet_adam *a, float *restrict p, float *restrict m, float *restrict v,

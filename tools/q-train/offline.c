@@ -91,7 +91,7 @@ load_init_embeddings(const char *path)
 			d = n;
 			e = emb_new((uint32_t)d);
 		}
-		if (*p || n != d || !isfinite(tmp[0])) {
+		if (*p || n == 0 || n != d || !isfinite(tmp[0])) {
 			diag_warn("%s:%zu: expected %zu numbers after the id", path, lineno, d);
 			st = -1;
 			break;
@@ -159,25 +159,22 @@ report(const char *stage, long epoch, double train_loss, double ho_loss, double 
 	    figure_text(ga, sizeof ga, gauc), figure_text(po, sizeof po, pop), rate);
 }
 
-int
-run_offline(const struct qt_opts *opt)
+/*
+ * Reads every input transition into ds and its ids into the vocabulary voc
+ * (both set up by the caller); rejected lines are dead-lettered. 0, or -1
+ * after a diagnostic when nothing may be learned: the input could not be read
+ * in full, a signal stopped the run, or no transition was usable.
+ */
+static int
+read_offline_input(const struct qt_opts *opt, struct dataset *ds, struct vocab *voc)
 {
-	struct dataset ds;
-	struct vocab voc = { 0 };
-	struct line ln;
 	char err[512];
-	int rv;
-	/* A store that cannot take the version fails now, not after the training. */
-	if (model_store_check(opt->modeldir, err, sizeof err) < 0) {
-		diag_warn("%s", err);
-		return 1;
-	}
-	memset(&ds, 0, sizeof ds);
-	voc.dict = emb_new(1);
-	struct parse_ctx pc = { .ds = &ds, .map = vocab_map, .arg = &voc, .max_feature = opt->max_feature, .w_click = opt->w_click,
-	    .w_pay = opt->w_pay, .seed = opt->seed, .err = err, .errlen = sizeof err };
-
+	struct parse_ctx pc = { .ds = ds, .map = vocab_map, .arg = voc, .max_feature = opt->max_feature,
+	    .w_click = opt->w_click, .w_pay = opt->w_pay, .seed = opt->seed, .err = err, .errlen = sizeof err };
+	struct line ln;
 	double t0 = now_s();
+	int rv;
+
 	while ((rv = tool_io_next(io, &ln)) != 0) {
 		if (rv != 1)
 			continue;
@@ -188,21 +185,85 @@ run_offline(const struct qt_opts *opt)
 		if (parse_transition(&pc, ln.buf, ln.len) < 0)
 			tool_io_reject(io, &ln, "%s", err);
 		tool_io_done(io, &ln);
-		if ((ds.n & 1023) == 0)
-			progress("reading", 0, 0, ds.n, 0, ds.n / (now_s() - t0 + 1e-9), -1);
+		if ((ds->n & 1023) == 0)
+			progress("reading", 0, 0, ds->n, 0, ds->n / (now_s() - t0 + 1e-9), -1);
 	}
 	progress_end();
 	/* A version learned from part of its input must not go live. */
-	if (line_reader_failed(io->in))
+	if (line_reader_failed(io->in)) {
 		diag_warn("the input could not be read in full: no version published");
-	if (sig_stop || line_reader_failed(io->in)) {
-		dataset_free(&ds);
-		emb_free(voc.dict);
-		free(voc.count);
+		return -1;
+	}
+	if (sig_stop)
+		return -1;
+	if (ds->n == 0) {
+		diag_warn("no transitions to learn from");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Publishes the trained net and its embeddings emb as a new offline version,
+ * with warm-up requests built from ds (ids in dict), and says so on the
+ * output. 0, or 1 after a diagnostic: a parameter is not finite, or the store
+ * refused the version.
+ */
+static int
+publish_offline(const struct qt_opts *opt, const struct qnet *net, struct emb *emb, const struct dataset *ds,
+    struct emb *dict, const char *rows, size_t ntr, uint64_t rare)
+{
+	struct model_publication pub = { .net = net, .emb = emb, .keep = (unsigned)opt->keep };
+	char err[512], *warm;
+	uint32_t v;
+	int st = 0;
+
+	if (nonfinite_params(net, emb) > 0)
+		return 1;
+	warm = build_warmup(ds, dict, opt->warmup, &pub.warmup_len);
+	pub.warmup = warm;
+	strcpy(pub.info.mode, "offline");
+	strcpy(pub.info.target, opt->target == QNET_TARGET_SLATE ? "slateq" : "item");
+	strcpy(pub.info.rows, rows);
+	pub.info.gamma = opt->gamma;
+	pub.info.w_click = opt->w_click;
+	pub.info.w_pay = opt->w_pay;
+	pub.info.transitions = ntr;
+	pub.info.items = *n_items;
+	pub.info.unknown = rare;
+	pub.info.updates = *n_updates;
+	if (model_publish(opt->modeldir, &pub, &v, err, sizeof err) < 0) {
+		diag_warn("%s", err);
+		st = 1;
+	} else {
+		*g_version = v;
+		(*n_published)++;
+		diag_info(1, "published version %u in %s", v, opt->modeldir);
+		json_t *o = json_object();
+		json_object_set_new(o, "published", json_integer(v));
+		json_object_set_new(o, "model_dir", json_string(opt->modeldir));
+		tool_io_emit(io, NULL, o);
+		json_decref(o);
+	}
+	free(warm);
+	return st;
+}
+
+int
+run_offline(const struct qt_opts *opt)
+{
+	struct dataset ds;
+	struct vocab voc = { 0 };
+	char err[512];
+
+	/* A store that cannot take the version fails now, not after the training. */
+	if (model_store_check(opt->modeldir, err, sizeof err) < 0) {
+		diag_warn("%s", err);
 		return 1;
 	}
-	if (ds.n == 0) {
-		diag_warn("no transitions to learn from");
+	memset(&ds, 0, sizeof ds);
+	voc.dict = emb_new(1);
+	if (read_offline_input(opt, &ds, &voc) < 0) {
 		dataset_free(&ds);
 		emb_free(voc.dict);
 		free(voc.count);
@@ -392,9 +453,7 @@ run_offline(const struct qt_opts *opt)
 				memset(lr.gpq, 0, sizeof lr.gpq);
 				memset(lr.gpc, 0, sizeof lr.gpc);
 			}
-			lr.eadam.t = lr.adam.t;
-			lr.eadam.c1 = lr.adam.c1;
-			lr.eadam.c2 = lr.adam.c2;
+			qnet_adam_follow(&lr.eadam, &lr.adam);
 			emb_step(&lr);
 			done_items += nitems;
 			(*n_updates)++;
@@ -574,42 +633,7 @@ run_offline(const struct qt_opts *opt)
 		free(lfut);
 	}
 
-	int st = 0;
-	if (!sig_stop && nonfinite_params(net, emb) > 0) {
-		st = 1;
-	} else if (!sig_stop) {
-		size_t wl;
-		char *warm = build_warmup(&ds, voc.dict, opt->warmup, &wl);
-		struct model_publication pub = { .net = net, .emb = emb, .warmup = warm, .warmup_len = wl,
-			.keep = (unsigned)opt->keep };
-		strcpy(pub.info.mode, "offline");
-		strcpy(pub.info.target, opt->target == QNET_TARGET_SLATE ? "slateq" : "item");
-		strcpy(pub.info.rows, rows);
-		pub.info.gamma = opt->gamma;
-		pub.info.w_click = opt->w_click;
-		pub.info.w_pay = opt->w_pay;
-		pub.info.transitions = ntr;
-		pub.info.items = *n_items;
-		pub.info.unknown = rare;
-		pub.info.updates = *n_updates;
-		uint32_t v;
-		if (model_publish(opt->modeldir, &pub, &v, err, sizeof err) < 0) {
-			diag_warn("%s", err);
-			st = 1;
-		} else {
-			*g_version = v;
-			(*n_published)++;
-			diag_info(1, "published version %u in %s", v, opt->modeldir);
-			json_t *o = json_object();
-			json_object_set_new(o, "published", json_integer(v));
-			json_object_set_new(o, "model_dir", json_string(opt->modeldir));
-			tool_io_emit(io, NULL, o);
-			json_decref(o);
-		}
-		free(warm);
-	} else {
-		st = 1;
-	}
+	int st = sig_stop ? 1 : publish_offline(opt, net, emb, &ds, voc.dict, rows, ntr, rare);
 	free(best_p);
 	free(sc);
 	free(yl);
