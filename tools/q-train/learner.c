@@ -58,8 +58,8 @@ forward_state(struct learner *lr, const struct dataset *ds, const struct trans *
 	uint32_t ctx = next ? t->ctx2 : t->ctx;
 	size_t base = n > lr->net->dm.L ? n - lr->net->dm.L : 0;
 	for (size_t i = base; i < n; i++)
-		lr->hrow[i - base] = row_of(lr, ds->ids[h + i]);
-	qnet_state(lr->net, lr->ws, lr->hrow, n - base, ds->C ? ds->fl + ctx : NULL);
+		lr->tmp.hrow[i - base] = row_of(lr, ds->ids[h + i]);
+	qnet_state(lr->net, lr->ws, lr->tmp.hrow, n - base, ds->C ? ds->fl + ctx : NULL);
 }
 
 /*
@@ -80,20 +80,20 @@ next_value(struct learner *lr, const struct dataset *ds, const struct trans *t, 
 	}
 	for (uint32_t i = 0; i < t->nact2; i++) {
 		const struct item *it = &ds->it[t->act2 + i];
-		lr->erow[i] = item_row(lr, ds, it);
-		lr->xrow[i] = feat_of(ds, it);
+		lr->tmp.erow[i] = item_row(lr, ds, it);
+		lr->tmp.xrow[i] = feat_of(ds, it);
 	}
-	return qnet_next_value(lr->net, lr->tgt, lr->ws, lr->erow, lr->xrow, t->nact2);
+	return qnet_next_value(lr->net, lr->tgt, lr->ws, lr->tmp.erow, lr->tmp.xrow, t->nact2);
 }
 
 void
 learner_scratch(struct learner *lr, size_t maxitems)
 {
-	if (maxitems <= lr->maxitems)
+	if (maxitems <= lr->tmp.maxitems)
 		return;
-	lr->maxitems = maxitems;
-	lr->erow = xreallocarray(lr->erow, maxitems, sizeof *lr->erow);
-	lr->xrow = xreallocarray(lr->xrow, maxitems, sizeof *lr->xrow);
+	lr->tmp.maxitems = maxitems;
+	lr->tmp.erow = xreallocarray(lr->tmp.erow, maxitems, sizeof *lr->tmp.erow);
+	lr->tmp.xrow = xreallocarray(lr->tmp.xrow, maxitems, sizeof *lr->tmp.xrow);
 }
 
 void
@@ -103,9 +103,9 @@ learner_init(struct learner *lr, struct qnet *net, const struct qt_opts *o)
 	lr->o = o;
 	lr->ws = qnet_ws_new(&net->dm);
 	lr->g = xcalloc(net->nparam, sizeof(float));
-	lr->hrow = xcalloc(net->dm.L, sizeof *lr->hrow);
-	lr->dhist = xcalloc((size_t)net->dm.L * net->dm.d, sizeof(float));
-	lr->de = xcalloc(net->dm.d, sizeof(float));
+	lr->tmp.hrow = xcalloc(net->dm.L, sizeof *lr->tmp.hrow);
+	lr->tmp.dhist = xcalloc((size_t)net->dm.L * net->dm.d, sizeof(float));
+	lr->tmp.de = xcalloc(net->dm.d, sizeof(float));
 	learner_scratch(lr, 256);
 }
 
@@ -114,10 +114,10 @@ learner_free(struct learner *lr)
 {
 	qnet_ws_free(lr->ws);
 	qnet_free(lr->tgt);
-	free(lr->g); free(lr->m); free(lr->v);
-	free(lr->em); free(lr->ev); free(lr->eg); free(lr->etouched); free(lr->touched);
-	free(lr->acc); free(lr->cacc); qnet_ws_free(lr->bws);
-	free(lr->hrow); free(lr->erow); free(lr->xrow); free(lr->dhist); free(lr->de);
+	free(lr->g); free(lr->off.m); free(lr->off.v);
+	free(lr->off.em); free(lr->off.ev); free(lr->off.eg); free(lr->off.etouched); free(lr->off.touched);
+	free(lr->on.acc); free(lr->on.cacc); qnet_ws_free(lr->on.bws);
+	free(lr->tmp.hrow); free(lr->tmp.erow); free(lr->tmp.xrow); free(lr->tmp.dhist); free(lr->tmp.de);
 }
 
 /* Adds an embedding gradient for row r. */
@@ -125,11 +125,11 @@ static void
 emb_grad(struct learner *lr, uint32_t r, const float *g, float scale)
 {
 	size_t d = lr->net->dm.d;
-	if (!lr->etouched[r]) {
-		lr->etouched[r] = 1;
-		lr->touched[lr->ntouched++] = r;
+	if (!lr->off.etouched[r]) {
+		lr->off.etouched[r] = 1;
+		lr->off.touched[lr->off.ntouched++] = r;
 	}
-	float *eg = lr->eg + (size_t)r * d;
+	float *eg = lr->off.eg + (size_t)r * d;
 	for (size_t c = 0; c < d; c++)
 		eg[c] += scale * g[c];
 }
@@ -158,34 +158,34 @@ pretrain_page(struct learner *lr, const struct dataset *ds, const struct trans *
 		const float *e = emb_row(lr->emb, row), *x = feat_of(ds, it);
 		float q = qnet_qbar(net, lr->ws, e, x), c = qnet_click_logit(net, lr->ws, e, x);
 		if (lr->o->pos_bias) {
-			q += lr->pq[it->pos];
-			c += lr->pc[it->pos];
+			q += lr->off.pq[it->pos];
+			c += lr->off.pc[it->pos];
 		}
 		float p = qnet_sigmoid(c);
 		loss += 0.5 * (q - it->r) * (q - it->r);
 		loss += lr->o->click_weight * log_loss(c, it->click);
 		if (!learn)
 			continue;
-		memset(lr->de, 0, d * sizeof(float));
+		memset(lr->tmp.de, 0, d * sizeof(float));
 		if (lr->o->pos_bias && it->pos > 0) {
-			lr->gpq[it->pos] += scale * (q - it->r);
-			lr->gpc[it->pos] += scale * (float)lr->o->click_weight * (p - it->click);
+			lr->off.gpq[it->pos] += scale * (q - it->r);
+			lr->off.gpc[it->pos] += scale * (float)lr->o->click_weight * (p - it->click);
 		}
 		qnet_item_backward(net, lr->ws, e, x, scale * (q - it->r), scale * (float)lr->o->click_weight * (p - it->click),
-		    QNET_RANGE_HEADS | QNET_RANGE_CLICK, lr->g, lr->o->freeze_emb ? NULL : lr->de);
+		    QNET_RANGE_HEADS | QNET_RANGE_CLICK, lr->g, lr->o->freeze_emb ? NULL : lr->tmp.de);
 		if (!lr->o->freeze_emb)
-			emb_grad(lr, row, lr->de, 1);
+			emb_grad(lr, row, lr->tmp.de, 1);
 	}
 	if (!learn)
 		return loss;
 	qnet_heads_backward(net, lr->ws, QNET_RANGE_HEADS | QNET_RANGE_CLICK | QNET_RANGE_STATE, lr->g);
 	uint32_t n = lr->ws->nhist;
-	memset(lr->dhist, 0, (size_t)n * d * sizeof(float));
-	qnet_state_backward(net, lr->ws, lr->g, lr->o->freeze_emb ? NULL : lr->dhist);
+	memset(lr->tmp.dhist, 0, (size_t)n * d * sizeof(float));
+	qnet_state_backward(net, lr->ws, lr->g, lr->o->freeze_emb ? NULL : lr->tmp.dhist);
 	if (!lr->o->freeze_emb) {
 		uint32_t base = t->nhist - n;
 		for (uint32_t r = 0; r < n; r++)
-			emb_grad(lr, row_id(lr, ds->ids[t->hist + base + r]), lr->dhist + (size_t)r * d, 1);
+			emb_grad(lr, row_id(lr, ds->ids[t->hist + base + r]), lr->tmp.dhist + (size_t)r * d, 1);
 	}
 	return loss;
 }
@@ -267,24 +267,24 @@ click_page(struct learner *lr, const struct dataset *ds, const struct trans *t, 
 	struct qnet *net = lr->net;
 	struct qnet_ws *ws = lr->ws;
 	double loss = 0;
-	memcpy(lr->bws->s, ws->s, net->dm.H * sizeof(float));
-	qnet_heads_refresh(lr->base, lr->bws);
+	memcpy(lr->on.bws->s, ws->s, net->dm.H * sizeof(float));
+	qnet_heads_refresh(lr->on.base, lr->on.bws);
 	*base = 0;
 	memset(ws->ec, 0, net->dm.d * sizeof(float));
 	ws->sdc = 0;
 	for (uint32_t i = 0; i < t->nact; i++) {
 		const struct item *it = &ds->it[t->act + i];
 		const float *e = item_row(lr, ds, it), *x = feat_of(ds, it);
-		float c = qnet_click_logit(net, ws, e, x), b = qnet_click_logit(lr->base, lr->bws, e, x);
+		float c = qnet_click_logit(net, ws, e, x), b = qnet_click_logit(lr->on.base, lr->on.bws, e, x);
 		if (lr->o->pos_bias) {
-			c += lr->pc[it->pos];
-			b += lr->pc[it->pos];
+			c += lr->off.pc[it->pos];
+			b += lr->off.pc[it->pos];
 		}
 		float dc = qnet_sigmoid(c) - it->click;
 		loss += log_loss(c, it->click);
 		*base += log_loss(b, it->click);
 		if (lr->o->pos_bias && it->pos > 0)
-			lr->gpc[it->pos] += dc;
+			lr->off.gpc[it->pos] += dc;
 		qnet_item_backward(net, ws, e, x, 0, dc, QNET_RANGE_CLICK, lr->g, NULL);
 	}
 	qnet_heads_backward(net, ws, QNET_RANGE_CLICK, lr->g);
@@ -304,12 +304,12 @@ step_keep(struct learner *lr, int64_t ts)
 		return (float)(1 - 1.0 / lr->o->step_horizon);
 	if (lr->o->step_horizon_ms <= 0 || ts < 0)
 		return 1;
-	if (lr->clock < 0 || ts <= lr->clock) {
-		lr->clock = lr->clock < 0 ? ts : lr->clock;
+	if (lr->on.clock < 0 || ts <= lr->on.clock) {
+		lr->on.clock = lr->on.clock < 0 ? ts : lr->on.clock;
 		return 1;
 	}
-	double dt = (double)(ts - lr->clock);
-	lr->clock = ts;
+	double dt = (double)(ts - lr->on.clock);
+	lr->on.clock = ts;
 	return (float)exp(-dt / (double)lr->o->step_horizon_ms);
 }
 
@@ -324,22 +324,22 @@ online_step(struct learner *lr, int64_t ts)
 	size_t lo, hi;
 	qnet_range(lr->net, QNET_RANGE_HEADS, &lo, &hi);
 	float keep = step_keep(lr, ts);
-	qnet_adagrad_update(lr->net->p + lo, lr->acc, lr->g + lo, hi - lo, (float)lr->o->head_lr, keep, ACC0, 1e-8f);
+	qnet_adagrad_update(lr->net->p + lo, lr->on.acc, lr->g + lo, hi - lo, (float)lr->o->head_lr, keep, ACC0, 1e-8f);
 	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
-	if (lr->head_steps++ % 1024 == 0) {
+	if (lr->on.head_steps++ % 1024 == 0) {
 		/* what the operator watches for a learner whose steps have died out */
 		double sum = 0;
 		for (size_t i = 0; i < hi - lo; i++)
-			sum += 1 / sqrt((double)lr->acc[i] + 1e-8);
+			sum += 1 / sqrt((double)lr->on.acc[i] + 1e-8);
 		*g_head_step = lr->o->head_lr * sum / (double)(hi - lo);
 	}
-	if (!lr->cacc)
+	if (!lr->on.cacc)
 		return;
 	qnet_range(lr->net, QNET_RANGE_CLICK, &lo, &hi);
-	qnet_adagrad_update(lr->net->p + lo, lr->cacc, lr->g + lo, hi - lo, (float)lr->o->click_lr, keep, ACC0, 1e-8f);
+	qnet_adagrad_update(lr->net->p + lo, lr->on.cacc, lr->g + lo, hi - lo, (float)lr->o->click_lr, keep, ACC0, 1e-8f);
 	memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
-	qnet_adagrad_update(lr->pc + 1, lr->pacc + 1, lr->gpc + 1, MAX_POS - 1, (float)lr->o->click_lr, keep, ACC0, 1e-8f);
-	memset(lr->gpc, 0, sizeof lr->gpc);
+	qnet_adagrad_update(lr->off.pc + 1, lr->on.pacc + 1, lr->off.gpc + 1, MAX_POS - 1, (float)lr->o->click_lr, keep, ACC0, 1e-8f);
+	memset(lr->off.gpc, 0, sizeof lr->off.gpc);
 }
 
 /*
@@ -353,14 +353,14 @@ online_page(struct learner *lr, const struct dataset *ds, const struct trans *t,
 {
 	uint32_t nt;
 	double l = td_page(lr, ds, t, lr->ws->s, fut, 1, 1, &nt);
-	if (lr->cacc && t->nact > 0) {
+	if (lr->on.cacc && t->nact > 0) {
 		double b, c = click_page(lr, ds, t, &b) / t->nact;
 		b /= t->nact;
-		int first = lr->click_loss == 0;
-		lr->click_loss = first ? c : 0.999 * lr->click_loss + 0.001 * c;
-		lr->base_click_loss = first ? b : 0.999 * lr->base_click_loss + 0.001 * b;
-		*g_click_loss = lr->click_loss;
-		*g_click_loss_start = lr->base_click_loss;
+		int first = lr->on.click_loss == 0;
+		lr->on.click_loss = first ? c : 0.999 * lr->on.click_loss + 0.001 * c;
+		lr->on.base_click_loss = first ? b : 0.999 * lr->on.base_click_loss + 0.001 * b;
+		*g_click_loss = lr->on.click_loss;
+		*g_click_loss_start = lr->on.base_click_loss;
 	}
 	online_step(lr, t->ts);
 	return nt ? l / nt : -1;
@@ -383,24 +383,24 @@ void
 emb_step(struct learner *lr)
 {
 	size_t d = lr->net->dm.d;
-	for (size_t k = 0; k < lr->ntouched; k++) {
-		uint32_t r = lr->touched[k];
+	for (size_t k = 0; k < lr->off.ntouched; k++) {
+		uint32_t r = lr->off.touched[k];
 		size_t o = (size_t)r * d;
 		float *e = emb_row_mut(lr->emb, r);
 		if (lr->o->l2 > 0)
 			for (size_t c = 0; c < d; c++)
-				lr->eg[o + c] += (float)lr->o->l2 * e[c];
-		qnet_adam_update(&lr->eadam, e, lr->em + o, lr->ev + o, lr->eg + o, d);
-		memset(lr->eg + o, 0, d * sizeof(float));
-		lr->etouched[r] = 0;
+				lr->off.eg[o + c] += (float)lr->o->l2 * e[c];
+		qnet_adam_update(&lr->off.eadam, e, lr->off.em + o, lr->off.ev + o, lr->off.eg + o, d);
+		memset(lr->off.eg + o, 0, d * sizeof(float));
+		lr->off.etouched[r] = 0;
 	}
-	lr->ntouched = 0;
+	lr->off.ntouched = 0;
 }
 
 void
 param_step(struct learner *lr, int ranges)
 {
-	qnet_adam_begin(&lr->adam);
+	qnet_adam_begin(&lr->off.adam);
 	if (lr->o->l2 > 0 && (ranges & QNET_RANGE_STATE)) {
 		/* pretraining: the interactions are penalised like the embeddings they multiply */
 		static const enum qnet_tensor pen[] = { QNET_C_W, QNET_A_W };
@@ -415,7 +415,7 @@ param_step(struct learner *lr, int ranges)
 		size_t lo, hi;
 		qnet_range(lr->net, r, &lo, &hi);
 		if (ranges & r)
-			qnet_adam_update(&lr->adam, lr->net->p + lo, lr->m + lo, lr->v + lo, lr->g + lo, hi - lo);
+			qnet_adam_update(&lr->off.adam, lr->net->p + lo, lr->off.m + lo, lr->off.v + lo, lr->g + lo, hi - lo);
 		memset(lr->g + lo, 0, (hi - lo) * sizeof(float));
 	}
 }

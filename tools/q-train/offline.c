@@ -378,16 +378,16 @@ run_offline(const struct qt_opts *opt)
 	learner_scratch(&lr, maxn);
 	lr.emb = emb;
 	lr.rowmap = rowmap;
-	lr.m = xcalloc(net->nparam, sizeof(float));
-	lr.v = xcalloc(net->nparam, sizeof(float));
+	lr.off.m = xcalloc(net->nparam, sizeof(float));
+	lr.off.v = xcalloc(net->nparam, sizeof(float));
 	uint32_t nrows = emb_rows(emb);
-	lr.em = xcalloc((size_t)nrows * dm.d, sizeof(float));
-	lr.ev = xcalloc((size_t)nrows * dm.d, sizeof(float));
-	lr.eg = xcalloc((size_t)nrows * dm.d, sizeof(float));
-	lr.etouched = xcalloc(nrows, 1);
-	lr.touched = xcalloc(nrows, sizeof *lr.touched);
-	qnet_adam_init(&lr.adam, (float)opt->lr);
-	qnet_adam_init(&lr.eadam, (float)(opt->emb_lr > 0 ? opt->emb_lr : opt->lr));
+	lr.off.em = xcalloc((size_t)nrows * dm.d, sizeof(float));
+	lr.off.ev = xcalloc((size_t)nrows * dm.d, sizeof(float));
+	lr.off.eg = xcalloc((size_t)nrows * dm.d, sizeof(float));
+	lr.off.etouched = xcalloc(nrows, 1);
+	lr.off.touched = xcalloc(nrows, sizeof *lr.off.touched);
+	qnet_adam_init(&lr.off.adam, (float)opt->lr);
+	qnet_adam_init(&lr.off.eadam, (float)(opt->emb_lr > 0 ? opt->emb_lr : opt->lr));
 	float *sc = xcalloc(maxn + 1, sizeof *sc);
 	uint8_t *yl = xcalloc(maxn + 1, 1);
 
@@ -448,12 +448,12 @@ run_offline(const struct qt_opts *opt)
 				tl += pretrain_page(&lr, &ds, &ds.t[order[k]], scale, 1);
 			param_step(&lr, QNET_RANGE_STATE | QNET_RANGE_CLICK | QNET_RANGE_HEADS);
 			if (opt->pos_bias) {
-				qnet_adam_update(&lr.adam, lr.pq, lr.mpq, lr.vpq, lr.gpq, MAX_POS);
-				qnet_adam_update(&lr.adam, lr.pc, lr.mpc, lr.vpc, lr.gpc, MAX_POS);
-				memset(lr.gpq, 0, sizeof lr.gpq);
-				memset(lr.gpc, 0, sizeof lr.gpc);
+				qnet_adam_update(&lr.off.adam, lr.off.pq, lr.off.mpq, lr.off.vpq, lr.off.gpq, MAX_POS);
+				qnet_adam_update(&lr.off.adam, lr.off.pc, lr.off.mpc, lr.off.vpc, lr.off.gpc, MAX_POS);
+				memset(lr.off.gpq, 0, sizeof lr.off.gpq);
+				memset(lr.off.gpc, 0, sizeof lr.off.gpc);
 			}
-			qnet_adam_follow(&lr.eadam, &lr.adam);
+			qnet_adam_follow(&lr.off.eadam, &lr.off.adam);
 			emb_step(&lr);
 			done_items += nitems;
 			(*n_updates)++;
@@ -509,9 +509,9 @@ run_offline(const struct qt_opts *opt)
 			}
 		}
 		/* the heads start again from the pretrained values with fresh Adam moments */
-		memset(lr.m, 0, net->nparam * sizeof(float));
-		memset(lr.v, 0, net->nparam * sizeof(float));
-		qnet_adam_init(&lr.adam, (float)opt->lr);
+		memset(lr.off.m, 0, net->nparam * sizeof(float));
+		memset(lr.off.v, 0, net->nparam * sizeof(float));
+		qnet_adam_init(&lr.off.adam, (float)opt->lr);
 		lr.tgt = qnet_clone(net);
 		long sync = opt->target_sync ? opt->target_sync : 20;
 		size_t nfit = 0;
@@ -590,7 +590,7 @@ run_offline(const struct qt_opts *opt)
 				 * wander around their fit instead of settling on it.
 				 */
 				if (opt->head_anneal)
-					lr.adam.lr = (float)(opt->lr * (1.0 - ((double)(ep - 1) * (double)nfit + (double)b) /
+					lr.off.adam.lr = (float)(opt->lr * (1.0 - ((double)(ep - 1) * (double)nfit + (double)b) /
 					    ((double)opt->head_epochs * (double)nfit)));
 				param_step(&lr, QNET_RANGE_HEADS);
 				(*n_updates)++;

@@ -64,20 +64,20 @@ online_learner(struct learner *lr, struct qnet *net, const struct model *m, cons
 	learner_init(lr, net, opt);
 	lr->emb = m->emb;
 	lr->tgt = qnet_clone(net);
-	lr->acc = xcalloc(hi - lo, sizeof(float));
+	lr->on.acc = xcalloc(hi - lo, sizeof(float));
 	for (size_t i = 0; i < hi - lo; i++)
-		lr->acc[i] = ACC0;
-	lr->clock = -1;
+		lr->on.acc[i] = ACC0;
+	lr->on.clock = -1;
 	if (opt->click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
 		size_t clo, chi;
 		qnet_range(net, QNET_RANGE_CLICK, &clo, &chi);
-		lr->cacc = xcalloc(chi - clo, sizeof(float));
+		lr->on.cacc = xcalloc(chi - clo, sizeof(float));
 		for (size_t i = 0; i < chi - clo; i++)
-			lr->cacc[i] = ACC0;
+			lr->on.cacc[i] = ACC0;
 		for (size_t i = 0; i < MAX_POS; i++)
-			lr->pacc[i] = ACC0;
-		lr->base = m->net;
-		lr->bws = qnet_ws_new(&net->dm);
+			lr->on.pacc[i] = ACC0;
+		lr->on.base = m->net;
+		lr->on.bws = qnet_ws_new(&net->dm);
 	}
 }
 
@@ -356,10 +356,10 @@ run_online(const struct qt_opts *opt)
 		json_decref(o);
 	}
 	diag_info(1, "%" PRIu64 " transitions, last version %u", n, pb.last);
-	if (lr.cacc && *n_updates > 0)
+	if (lr.on.cacc && *n_updates > 0)
 		diag_info(1, "click log-loss per shown item before its step: %.4f; version %u's: %.4f (recent averages)",
-		    lr.click_loss, m->version, lr.base_click_loss);
-	else if (lr.cacc)
+		    lr.on.click_loss, m->version, lr.on.base_click_loss);
+	else if (lr.on.cacc)
 		diag_info(1, "click log-loss per shown item before its step: n/a; version %u's: n/a (no item learned)",
 		    m->version);
 	free(pb.emb_link);

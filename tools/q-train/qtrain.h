@@ -56,7 +56,41 @@ extern int64_t *g_episodes, *g_episodes_max;
 extern double *g_head_step;	/* online: the heads' mean step per unit of gradient, lr/√acc */
 
 
-/* The learner: the network, its optimisers' state and scratch. */
+/* Offline: Adam over the network, the embedding rows touched and the position biases. */
+struct learner_adam {
+	struct qnet_adam adam, eadam;	/* the network's, and the embeddings' (which follows it) */
+	float *m, *v;			/* Adam moments of p */
+	float *em, *ev, *eg;		/* Adam moments and gradient of the embeddings */
+	uint8_t *etouched;
+	uint32_t *touched;
+	size_t ntouched;
+	/* position biases of Q̄ and of the click logit, learned while pretraining only (scoring assumes position 0) */
+	float pq[MAX_POS], pc[MAX_POS], gpq[MAX_POS], gpc[MAX_POS];
+	float mpq[MAX_POS], vpq[MAX_POS], mpc[MAX_POS], vpc[MAX_POS];
+};
+
+/* Online: AdaGrad over the heads (and the click head), and what it is compared with. */
+struct learner_adagrad {
+	float *acc;			/* AdaGrad accumulators of the heads */
+	float *cacc;			/* and of the click head, when it learns online (else NULL) */
+	float pacc[MAX_POS];		/* and of the click logit's position offsets */
+	int64_t clock;			/* with a horizon of event time: the newest time stepped (-1: none yet) */
+	uint64_t head_steps;		/* AdaGrad steps of the heads taken */
+	double click_loss;		/* the click log-loss per item before each step, averaged */
+	const struct qnet *base;	/* the version learning started from, its click head compared */
+	struct qnet_ws *bws;		/* base's workspace */
+	double base_click_loss;		/* its click log-loss on the same items, averaged alike */
+};
+
+/* Scratch of a page's forward and backward passes. */
+struct learner_scratch {
+	const float **hrow, **erow, **xrow;	/* rows of the history, the items, their features */
+	float *dhist, *de;
+	size_t maxitems;
+	float *zero_x;
+};
+
+/* The learner: the network, its optimisers' state (offline, online) and scratch. */
 struct learner {
 	const struct qt_opts *o;	/* the options it learns under */
 	struct qnet *net, *tgt;
@@ -64,29 +98,10 @@ struct learner {
 	struct emb *emb;		/* growable (offline) or mapped (online) */
 	uint32_t *rowmap;		/* offline: vocabulary id -> embedding row */
 	float *g;			/* gradient, layout of p */
-	float *m, *v;			/* Adam moments of p */
-	float *em, *ev, *eg;		/* Adam moments and gradient of the embeddings */
-	uint8_t *etouched;
-	uint32_t *touched;
-	size_t ntouched;
-	struct qnet_adam adam, eadam;
-	float *acc;			/* AdaGrad accumulators of the heads (online) */
-	float *cacc;			/* and of the click head, when it learns online (else NULL) */
-	float pacc[MAX_POS];		/* and of the click logit's position offsets */
-	int64_t clock;			/* online, with a horizon of event time: the newest time stepped (-1: none yet) */
-	uint64_t head_steps;		/* online: AdaGrad steps of the heads taken */
-	double click_loss;		/* online: the click log-loss per item before each step, averaged */
-	const struct qnet *base;	/* online: the version learning started from, its click head compared */
-	struct qnet_ws *bws;		/* base's workspace */
-	double base_click_loss;		/* its click log-loss on the same items, averaged alike */
-	const float **hrow, **erow, **xrow;	/* scratch pointers */
-	float *dhist, *de;
-	size_t maxitems;
 	uint64_t steps;
-	float *zero_x;
-	/* position biases of Q̄ and of the click logit, learned while pretraining only (scoring assumes position 0) */
-	float pq[MAX_POS], pc[MAX_POS], gpq[MAX_POS], gpc[MAX_POS];
-	float mpq[MAX_POS], vpq[MAX_POS], mpc[MAX_POS], vpc[MAX_POS];
+	struct learner_adam off;
+	struct learner_adagrad on;
+	struct learner_scratch tmp;
 };
 
 /*
