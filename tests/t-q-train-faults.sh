@@ -105,7 +105,7 @@ q-train --online -m "$T/mr" -i "$T/live.fifo" --publish-every 100 --keep 0 --sta
 qpid=$!
 exec 3>"$T/live.fifo"
 head -300 "$T/live.ndjson" >&3
-ok "online: three versions of its own" wait_until 60 at_least_versions "$T/mr" 4
+ok "online: three versions of its own" wait_until 180 at_least_versions "$T/mr" 4
 q-train -q --offline -i "$T/train.ndjson" -m "$T/mr" --epochs 1 --head-epochs 1 --seed 2 >/dev/null
 off=$(ls "$T/mr" | tail -1)
 tail -n +301 "$T/live.ndjson" >&3
