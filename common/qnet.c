@@ -23,13 +23,15 @@
 #endif
 
 /* y[0..n) += a·x[0..n) */
-static inline void axpy(float *restrict y, float a, const float *restrict x, size_t n)
+static inline void
+axpy(float *restrict y, float a, const float *restrict x, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		y[i] += a * x[i];
 }
 
-static inline float dot(const float *restrict a, const float *restrict b, size_t n)
+static inline float
+dot(const float *restrict a, const float *restrict b, size_t n)
 {
 	float s = 0;
 	for (size_t i = 0; i < n; i++)
@@ -37,7 +39,8 @@ static inline float dot(const float *restrict a, const float *restrict b, size_t
 	return s;
 }
 
-void qnet_dims_default(struct qnet_dims *dm, uint32_t C, uint32_t X)
+void
+qnet_dims_default(struct qnet_dims *dm, uint32_t C, uint32_t X)
 {
 	memset(dm, 0, sizeof *dm);
 	dm->d = 32;
@@ -51,7 +54,8 @@ void qnet_dims_default(struct qnet_dims *dm, uint32_t C, uint32_t X)
 	dm->H = 64;
 }
 
-int qnet_dims_check(const struct qnet_dims *dm, char *err, size_t errlen)
+int
+qnet_dims_check(const struct qnet_dims *dm, char *err, size_t errlen)
 {
 	if (dm->d < 1 || dm->d > QNET_MAX_DIM)
 		return snprintf(err, errlen, "embedding dimension %u out of range 1..%d", dm->d, QNET_MAX_DIM), -1;
@@ -76,7 +80,8 @@ int qnet_dims_check(const struct qnet_dims *dm, char *err, size_t errlen)
 	return 0;
 }
 
-uint32_t qnet_dims_z(const struct qnet_dims *dm)
+uint32_t
+qnet_dims_z(const struct qnet_dims *dm)
 {
 	return dm->nkern * dm->F + dm->C + dm->d;
 }
@@ -90,12 +95,14 @@ static const char *const tensor_names[QNET_NTENSORS] = {
 	"a.W", "a.u", "a.b",
 };
 
-const char *qnet_tensor_name(enum qnet_tensor t)
+const char *
+qnet_tensor_name(enum qnet_tensor t)
 {
 	return (unsigned)t < QNET_NTENSORS ? tensor_names[t] : "?";
 }
 
-int qnet_tensor_shape(const struct qnet_dims *dm, enum qnet_tensor t, uint32_t shape[3])
+int
+qnet_tensor_shape(const struct qnet_dims *dm, enum qnet_tensor t, uint32_t shape[3])
 {
 	if (t < QNET_CONV_B) {
 		uint32_t k = t - QNET_CONV_W;
@@ -117,7 +124,8 @@ int qnet_tensor_shape(const struct qnet_dims *dm, enum qnet_tensor t, uint32_t s
 	}
 }
 
-size_t qnet_tensor_size(const struct qnet_dims *dm, enum qnet_tensor t)
+size_t
+qnet_tensor_size(const struct qnet_dims *dm, enum qnet_tensor t)
 {
 	uint32_t sh[3];
 	int r = qnet_tensor_shape(dm, t, sh);
@@ -127,7 +135,8 @@ size_t qnet_tensor_size(const struct qnet_dims *dm, enum qnet_tensor t)
 	return n;
 }
 
-void qnet_range(const struct qnet *net, int range, size_t *lo, size_t *hi)
+void
+qnet_range(const struct qnet *net, int range, size_t *lo, size_t *hi)
 {
 	switch (range) {
 	case QNET_RANGE_STATE: *lo = 0; *hi = net->off[QNET_C_W]; break;
@@ -136,7 +145,8 @@ void qnet_range(const struct qnet *net, int range, size_t *lo, size_t *hi)
 	}
 }
 
-struct qnet *qnet_new(const struct qnet_dims *dm)
+struct qnet *
+qnet_new(const struct qnet_dims *dm)
 {
 	struct qnet *net = xcalloc(1, sizeof *net);
 	net->dm = *dm;
@@ -152,7 +162,8 @@ struct qnet *qnet_new(const struct qnet_dims *dm)
 }
 
 /* splitmix64: the deterministic generator behind qnet_init. */
-static uint64_t mix_next(uint64_t *st)
+static uint64_t
+mix_next(uint64_t *st)
 {
 	uint64_t z = (*st += 0x9e3779b97f4a7c15ULL);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -160,12 +171,14 @@ static uint64_t mix_next(uint64_t *st)
 	return z ^ (z >> 31);
 }
 
-static float uniform_pm(uint64_t *st, float a)
+static float
+uniform_pm(uint64_t *st, float a)
 {
 	return (float)(((mix_next(st) >> 11) * (1.0 / 9007199254740992.0)) * 2.0 - 1.0) * a;
 }
 
-void qnet_init(struct qnet *net, uint64_t seed)
+void
+qnet_init(struct qnet *net, uint64_t seed)
 {
 	const struct qnet_dims *dm = &net->dm;
 	uint64_t st = seed ^ 0x5152a7e1c0ffeeULL;
@@ -190,7 +203,8 @@ void qnet_init(struct qnet *net, uint64_t seed)
 	}
 }
 
-struct qnet *qnet_clone(const struct qnet *net)
+struct qnet *
+qnet_clone(const struct qnet *net)
 {
 	struct qnet *c = qnet_new(&net->dm);
 	c->target = net->target;
@@ -198,7 +212,8 @@ struct qnet *qnet_clone(const struct qnet *net)
 	return c;
 }
 
-void qnet_copy_params(struct qnet *dst, const struct qnet *src, int ranges)
+void
+qnet_copy_params(struct qnet *dst, const struct qnet *src, int ranges)
 {
 	for (int r = QNET_RANGE_STATE; r <= QNET_RANGE_HEADS; r <<= 1) {
 		if (!(ranges & r))
@@ -209,7 +224,8 @@ void qnet_copy_params(struct qnet *dst, const struct qnet *src, int ranges)
 	}
 }
 
-void qnet_free(struct qnet *net)
+void
+qnet_free(struct qnet *net)
 {
 	if (!net)
 		return;
@@ -217,7 +233,19 @@ void qnet_free(struct qnet *net)
 	free(net);
 }
 
-struct qnet_ws *qnet_ws_new(const struct qnet_dims *dm)
+size_t
+qnet_nonfinite(const struct qnet *net)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < net->nparam; i++)
+		if (!isfinite(net->p[i]))
+			n++;
+	return n;
+}
+
+struct qnet_ws *
+qnet_ws_new(const struct qnet_dims *dm)
 {
 	struct qnet_ws *ws = xcalloc(1, sizeof *ws);
 	size_t Z = qnet_dims_z(dm), KF = (size_t)dm->nkern * dm->F;
@@ -239,7 +267,8 @@ struct qnet_ws *qnet_ws_new(const struct qnet_dims *dm)
 	return ws;
 }
 
-void qnet_ws_free(struct qnet_ws *ws)
+void
+qnet_ws_free(struct qnet_ws *ws)
 {
 	if (!ws)
 		return;
@@ -314,7 +343,8 @@ CONV_FILTERS(4, 2)
  * reads up to row n + 6). acc (F × S) holds the sums.
  */
 QNET_HOT
-static void conv_pool(const float *restrict xt, size_t S, size_t n, size_t w, size_t d, size_t F,
+static void
+conv_pool(const float *restrict xt, size_t S, size_t n, size_t w, size_t d, size_t F,
     const float *restrict W, const float *restrict b, float *restrict acc, float *restrict pre,
     int32_t *restrict arg)
 {
@@ -349,7 +379,8 @@ static void conv_pool(const float *restrict xt, size_t S, size_t n, size_t w, si
 }
 
 QNET_HOT
-const float *qnet_state(const struct qnet *net, struct qnet_ws *ws,
+const float *
+qnet_state(const struct qnet *net, struct qnet_ws *ws,
     const float *const *hist, size_t nhist, const float *ctx)
 {
 	const struct qnet_dims *dm = &net->dm;
@@ -406,12 +437,14 @@ const float *qnet_state(const struct qnet *net, struct qnet_ws *ws,
 	return s;
 }
 
-float qnet_v(const struct qnet *net, const float *s)
+float
+qnet_v(const struct qnet *net, const float *s)
 {
 	return dot(qnet_at(net, net->p, QNET_V_W), s, net->dm.H) + net->p[net->off[QNET_V_B]];
 }
 
-float qnet_a(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x)
+float
+qnet_a(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x)
 {
 	float a = dot(ws->sa, e, net->dm.d) + net->p[net->off[QNET_A_B]];
 	if (x)
@@ -419,12 +452,14 @@ float qnet_a(const struct qnet *net, const struct qnet_ws *ws, const float *e, c
 	return a;
 }
 
-float qnet_qbar(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x)
+float
+qnet_qbar(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x)
 {
 	return ws->v + qnet_a(net, ws, e, x);
 }
 
-float qnet_click_logit(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x)
+float
+qnet_click_logit(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x)
 {
 	float c = dot(ws->sc, e, net->dm.d) + net->p[net->off[QNET_C_B]];
 	if (x)
@@ -432,7 +467,8 @@ float qnet_click_logit(const struct qnet *net, const struct qnet_ws *ws, const f
 	return c;
 }
 
-float qnet_sigmoid(float z)
+float
+qnet_sigmoid(float z)
 {
 	if (z >= 0)
 		return 1.0f / (1.0f + expf(-z));
@@ -440,7 +476,8 @@ float qnet_sigmoid(float z)
 	return e / (1.0f + e);
 }
 
-float qnet_q(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x)
+float
+qnet_q(const struct qnet *net, const struct qnet_ws *ws, const float *e, const float *x)
 {
 	float a = qnet_a(net, ws, e, x);
 	if (net->target == QNET_TARGET_SLATE)
@@ -448,7 +485,8 @@ float qnet_q(const struct qnet *net, const struct qnet_ws *ws, const float *e, c
 	return ws->v + a;
 }
 
-void qnet_item_backward(const struct qnet *net, struct qnet_ws *ws, const float *e, const float *x,
+void
+qnet_item_backward(const struct qnet *net, struct qnet_ws *ws, const float *e, const float *x,
     float dq, float dc, int ranges, float *g, float *de)
 {
 	size_t d = net->dm.d, X = net->dm.X;
@@ -469,13 +507,15 @@ void qnet_item_backward(const struct qnet *net, struct qnet_ws *ws, const float 
 	ws->sdc += dc;
 }
 
-void qnet_v_backward(struct qnet_ws *ws, float dv)
+void
+qnet_v_backward(struct qnet_ws *ws, float dv)
 {
 	ws->sdv += dv;
 }
 
 QNET_HOT
-void qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges, float *g)
+void
+qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges, float *g)
 {
 	size_t d = net->dm.d, H = net->dm.H;
 	const float *s = ws->s;
@@ -504,7 +544,8 @@ void qnet_heads_backward(const struct qnet *net, struct qnet_ws *ws, int ranges,
 }
 
 QNET_HOT
-void qnet_state_backward(const struct qnet *net, struct qnet_ws *ws, float *g, float *dhist)
+void
+qnet_state_backward(const struct qnet *net, struct qnet_ws *ws, float *g, float *dhist)
 {
 	const struct qnet_dims *dm = &net->dm;
 	size_t d = dm->d, F = dm->F, H = dm->H, C = dm->C, n = ws->nhist;
@@ -559,7 +600,8 @@ void qnet_state_backward(const struct qnet *net, struct qnet_ws *ws, float *g, f
 			dhist[i] += dx[i];
 }
 
-void qnet_adam_init(struct qnet_adam *a, float lr)
+void
+qnet_adam_init(struct qnet_adam *a, float lr)
 {
 	a->lr = lr;
 	a->b1 = 0.9f;
@@ -569,15 +611,25 @@ void qnet_adam_init(struct qnet_adam *a, float lr)
 	a->c1 = a->c2 = 1;
 }
 
-void qnet_adam_begin(struct qnet_adam *a)
+void
+qnet_adam_begin(struct qnet_adam *a)
 {
 	a->t++;
 	a->c1 = (float)(1.0 / (1.0 - pow(a->b1, (double)a->t)));
 	a->c2 = (float)(1.0 / (1.0 - pow(a->b2, (double)a->t)));
 }
 
+void
+qnet_adam_follow(struct qnet_adam *a, const struct qnet_adam *src)
+{
+	a->t = src->t;
+	a->c1 = src->c1;
+	a->c2 = src->c2;
+}
+
 QNET_HOT
-void qnet_adam_update(const struct qnet_adam *a, float *restrict p, float *restrict m, float *restrict v,
+void
+qnet_adam_update(const struct qnet_adam *a, float *restrict p, float *restrict m, float *restrict v,
     const float *restrict g, size_t n)
 {
 	float b1 = a->b1, b2 = a->b2, lr = a->lr, eps = a->eps, c1 = a->c1, c2 = a->c2;
@@ -589,7 +641,8 @@ void qnet_adam_update(const struct qnet_adam *a, float *restrict p, float *restr
 }
 
 QNET_HOT
-void qnet_adagrad_update(float *restrict p, float *restrict acc, const float *restrict g, size_t n,
+void
+qnet_adagrad_update(float *restrict p, float *restrict acc, const float *restrict g, size_t n,
     float lr, float keep, float rest, float eps)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -599,7 +652,8 @@ void qnet_adagrad_update(float *restrict p, float *restrict acc, const float *re
 }
 
 QNET_HOT
-void qnet_heads_refresh(const struct qnet *net, struct qnet_ws *ws)
+void
+qnet_heads_refresh(const struct qnet *net, struct qnet_ws *ws)
 {
 	size_t d = net->dm.d, H = net->dm.H;
 	const float *s = ws->s;
@@ -615,7 +669,8 @@ void qnet_heads_refresh(const struct qnet *net, struct qnet_ws *ws)
 	}
 }
 
-float qnet_next_value(const struct qnet *net, const struct qnet *tgt, struct qnet_ws *ws,
+float
+qnet_next_value(const struct qnet *net, const struct qnet *tgt, struct qnet_ws *ws,
     const float *const *e, const float *const *x, size_t n)
 {
 	if (n == 0) {
@@ -647,7 +702,8 @@ float qnet_next_value(const struct qnet *net, const struct qnet *tgt, struct qne
 	return qnet_qbar(tgt, ws, e[best], x ? x[best] : NULL);
 }
 
-float qnet_td_target(float r, float gamma, int done, float next_value)
+float
+qnet_td_target(float r, float gamma, int done, float next_value)
 {
 	return done ? r : r + gamma * next_value;
 }

@@ -103,6 +103,8 @@ struct qnet *qnet_clone(const struct qnet *net);
 void qnet_copy_params(struct qnet *dst, const struct qnet *src, int ranges);
 /* NULL is a no-op. */
 void qnet_free(struct qnet *net);
+/* How many of net's parameters are not finite (NaN or infinite): 0 for a version fit to publish. */
+size_t qnet_nonfinite(const struct qnet *net);
 
 /*
  * Per-thread scratch and the per-page state: after qnet_state(), s holds
@@ -223,6 +225,8 @@ struct qnet_adam {
 void qnet_adam_init(struct qnet_adam *a, float lr);
 /* Starts a minibatch step: t++, bias corrections. */
 void qnet_adam_begin(struct qnet_adam *a);
+/* Puts a at the step of src (step count and bias corrections), its own step size kept: two optimisers in step. */
+void qnet_adam_follow(struct qnet_adam *a, const struct qnet_adam *src);
 /* p -= lr·m̂/(√v̂+eps) over n coordinates, after updating m and v with gradient g. */
 void qnet_adam_update(const struct qnet_adam *a, float *p, float *m, float *v, const float *g, size_t n);
 

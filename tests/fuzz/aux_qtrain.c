@@ -1,9 +1,9 @@
-/* aux_qtrain.c: q-train's transition parser for other fuzz targets (its statics kept apart from theirs). */
+/* aux_qtrain.c: q-train's transition reader for other fuzz targets, linked through its header. */
+/* fuzz-sources: tools/q-train/transition.c */
 #include <stddef.h>
 
-#define main q_train_main
-#include "../../tools/q-train.c"
-#undef main
+#include "model.h"
+#include "../../tools/q-train/transition.h"
 
 int fuzz_qtrain_accepts(const char *buf, size_t len, char *err, size_t errlen);
 

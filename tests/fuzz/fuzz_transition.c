@@ -1,5 +1,7 @@
 /* fuzz_transition.c: libFuzzer target — transition lines through q-train's parser into a dataset (online, with feature rows or not), then the warm-up requests built from it. */
 /* fuzz-dict: records.dict */
+/* fuzz-sources: tools/q-train/transition.c tools/q-train/dataset.c */
+/* fuzz-cflags: -Itools/q-train */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,9 +9,8 @@
 #include "diag.h"
 #include "fuzz.h"
 
-#define main q_train_main
-#include "../../tools/q-train.c"
-#undef main
+#include "model.h"
+#include "qtrain.h"
 
 static struct emb *known;	/* the embeddings of online mode */
 static uint64_t unknown, feature_rows;
@@ -55,10 +56,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int online = size & 1;
 
 	diag_verbosity = 0;
-	O.seed = 1;
-	O.w_click = 1;
-	O.w_pay = 2;
-	O.warmup = 4;
 	if (known == NULL) {
 		known = emb_new(2);
 		emb_add(known, "i1", 2);
@@ -72,6 +69,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	pc.frow_d = online && (size & 2) ? 2 : 0;
 	pc.unknown = online ? &unknown : NULL;
 	pc.feature_rows = online ? &feature_rows : NULL;
+	pc.seed = 1;
+	pc.w_click = 1;
+	pc.w_pay = 2;
 	pc.err = err;
 	pc.errlen = sizeof err;
 	while (fuzz_next_line(&p, &left, &ln, -1)) {
@@ -89,7 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* The warm-up requests q-train writes for q-score: JSON, one a line. */
 	if (!online && ds.n > 0) {
-		warm = build_warmup(&ds, v.dict, &len);
+		warm = build_warmup(&ds, v.dict, 4, &len);
 		for (s = warm; s < warm + len; s = e + 1) {
 			if ((e = memchr(s, '\n', (size_t)(warm + len - s))) == NULL)
 				abort();
