@@ -3,8 +3,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "../../tools/q-score/explore.c"
-#include "../../tools/q-score/diverse.c"
 #include "../../tools/q-score/history.c"
 #include "../../tools/q-score/parse.c"
 #include "../../tools/q-score/score.c"
@@ -30,7 +28,7 @@ setup(void)
 		for (uint32_t k = 0; k < dm.d; k++)
 			row[k] = (float)(i + 1) / (float)(k + 2) - 0.7f;
 	}
-	cf.explore.policy = QS_SOFTMAX;
+	cf.explore.policy = RANK_SOFTMAX;
 	cf.explore.param = 0.5;
 	cf.seed = 9;
 	cf.max_candidates = 100;

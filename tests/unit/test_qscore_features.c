@@ -4,8 +4,6 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "../../tools/q-score/explore.c"
-#include "../../tools/q-score/diverse.c"
 #include "../../tools/q-score/history.c"
 #include "../../tools/q-score/parse.c"
 #include "../../tools/q-score/score.c"
@@ -143,7 +141,7 @@ score_tests(const char *root)
 	char md[300], id[257];
 	struct qnet *net = feature_net(3, 3);
 	struct qs_counters ct = { 0 };
-	struct qs_config cf = { .explore = { QS_GREEDY, 0 }, .max_candidates = 1000, .counters = &ct };
+	struct qs_config cf = { .explore = { RANK_GREEDY, 0 }, .max_candidates = 1000, .counters = &ct };
 	struct qs_worker *w = qs_worker_new(1, 0);
 	struct jbuf out = { 0 };
 	struct model *m, *lm;

@@ -3,10 +3,6 @@
 #include <string.h>
 
 #include "check.h"
-#include "../../tools/q-score/explore.c"
-#if __has_include("../../tools/q-score/diverse.c")
-#include "../../tools/q-score/diverse.c"
-#endif
 #include "../../tools/q-score/history.c"
 #include "../../tools/q-score/parse.c"
 #include "../../tools/q-score/score.c"

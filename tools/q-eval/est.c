@@ -323,7 +323,7 @@ qe_boot_init(struct qe_boot *b, size_t ns, uint64_t seed)
 {
 	b->ns = ns;
 	b->cnt = xcalloc(ns + 1, sizeof *b->cnt);
-	qe_rng_seed(&b->rng, seed);
+	rng_seed(&b->rng, seed);
 }
 
 void
@@ -333,7 +333,7 @@ qe_boot_next(struct qe_boot *b)
 
 	memset(b->cnt, 0, b->ns * sizeof *b->cnt);
 	for (i = 0; i < b->ns; i++)
-		b->cnt[(size_t)(qe_rng_uniform(&b->rng) * (double)b->ns)]++;
+		b->cnt[(size_t)(rng_uniform(&b->rng) * (double)b->ns)]++;
 }
 
 void

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "eval.h"
+#include "rng.h"
 #include "xalloc.h"
 
 /* Scratch of one policy's pass. */
@@ -313,11 +314,7 @@ page_terms(struct scratch *s, const struct qe_view *v, const struct qe_dist *d, 
 static uint64_t
 page_seed(uint64_t seed, size_t i)
 {
-	uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (i + 1);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return rng_mix64(seed + RNG_GOLDEN * (i + 1));
 }
 
 void

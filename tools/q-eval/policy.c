@@ -60,7 +60,7 @@ static const struct qe_policy_ops random_ops = { random_judge, nothing_free };
 /* ---- popular: the candidates ranked by their popularity in the logs, with q-score's exploration ---- */
 
 struct popular {
-	struct qe_explore ex;
+	struct rank_explore ex;
 	const double *pop;		/* per item number (items past npop: the average, 1) */
 	size_t npop;
 	size_t draws;
@@ -69,7 +69,7 @@ struct popular {
 	size_t cap, mcap;
 	const uint32_t *mcand;		/* the candidate set whose marginals m holds (a fixed set is ranked once) */
 	size_t mn, mdepth;
-	struct qe_rank_ws ws;
+	struct rank_ws ws;
 };
 
 static enum qe_verdict
@@ -78,7 +78,7 @@ popular_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 	struct popular *s = p->state;
 	size_t n = v->ncand, k = v->page->n, i, j;
 	uint32_t above[QE_MAX_ITEMS];
-	struct qe_rng rng;
+	struct rng rng;
 
 	if (v->cand == NULL || n == 0)
 		return QE_REFUSED_NO_CANDIDATES;
@@ -93,7 +93,7 @@ popular_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 	if ((v->need & QE_NEED_COND) && v->contiguous) {
 		for (j = 0; j + 1 < k; j++)
 			above[j] = v->lidx[j];
-		qe_rank_cond(&s->ex, s->q, n, above, k, &s->ws, d->cond);
+		rank_cond(&s->ex, s->q, n, above, k, &s->ws, d->cond);
 	} else
 		d->cond = NULL;
 	if (v->need & QE_NEED_MARG) {
@@ -103,9 +103,9 @@ popular_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 				s->mcap = v->depth * n;
 				s->m = xreallocarray(s->m, s->mcap, sizeof *s->m);
 			}
-			qe_rng_seed(&rng, v->seed);
+			rng_seed(&rng, v->seed);
 			/* Computed once, the draws' error would be the same on every page: a hundred times more. */
-			qe_rank_marginals(&s->ex, s->q, n, v->depth, v->log->aset == v->cand ? 100 * s->draws : s->draws,
+			rank_marginals(&s->ex, s->q, n, v->depth, v->log->aset == v->cand ? 100 * s->draws : s->draws,
 			    &rng, &s->ws, s->m);
 			s->mcand = v->cand;
 			s->mn = n;
@@ -126,7 +126,7 @@ popular_free(struct qe_policy *p)
 
 	free(s->q);
 	free(s->m);
-	qe_rank_ws_free(&s->ws);
+	rank_ws_free(&s->ws);
 	free(s);
 }
 
@@ -163,7 +163,7 @@ qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size
 		s = xcalloc(1, sizeof *s);
 		p->ops = &popular_ops;
 		p->state = s;
-		if (qe_explore_parse(spec[7] == ':' ? spec + 8 : "greedy", &s->ex) != 0) {
+		if (rank_explore_parse(spec[7] == ':' ? spec + 8 : "greedy", &s->ex) != 0) {
 			fail(err, errlen, "%s: not an exploration setting (greedy, epsilon:E, softmax:T or softmax:Tsd)",
 			    spec + 8);
 			goto err;

@@ -85,7 +85,7 @@ qs_worker_new(uint64_t seed, uint64_t index)
 {
 	struct qs_worker *w = xcalloc(1, sizeof *w);
 
-	qs_rng_seed(&w->rng, seed * 0x9e3779b97f4a7c15ULL + index);
+	rng_seed(&w->rng, seed * RNG_GOLDEN + index);
 	return w;
 }
 
@@ -95,8 +95,8 @@ qs_worker_free(struct qs_worker *w)
 	if (w == NULL)
 		return;
 	qnet_ws_free(w->ws);
-	qs_rank_ws_free(&w->rank);
-	qs_diverse_ws_free(&w->div);
+	rank_ws_free(&w->rank);
+	rank_diverse_ws_free(&w->div);
 	free(w->fvec);
 	free(w->sbuf);
 	free(w->fbuf);
@@ -295,10 +295,10 @@ score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, co
 	if (cf->diversity > 0 && dm->X > 0) {
 		for (i = 0; i < ncand; i++)
 			w->fvec[i] = w->cfoff[i] == SIZE_MAX ? NULL : w->fbuf + w->cfoff[i];
-		qs_rank_diverse(&cf->explore, cf->diversity, w->q, w->fvec, dm->X, ncand, k, &w->rng, &w->div,
+		rank_draw_diverse(&cf->explore, cf->diversity, w->q, w->fvec, dm->X, ncand, k, &w->rng, &w->div,
 		    &w->rank, w->order, w->prop);
 	} else
-		qs_rank(&cf->explore, w->q, ncand, k, &w->rng, &w->rank, w->order, w->prop);
+		rank_draw(&cf->explore, w->q, ncand, k, &w->rng, &w->rank, w->order, w->prop);
 
 	/* the answer */
 	jbuf_need(out, 64 + k * 96);
@@ -342,7 +342,7 @@ qs_score_batch(struct qs_worker *w, const struct qs_config *cf, const struct mod
 {
 	struct qs_batch b;
 	struct qs_req rq;
-	struct qs_rng rng0 = w->rng;
+	struct rng rng0 = w->rng;
 	size_t out0 = out->len, start, end;
 	char why[320];
 	int parsed, r, rc;
