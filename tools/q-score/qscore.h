@@ -11,6 +11,7 @@
 #include "qnet.h"
 #include "rank.h"
 #include "rng.h"
+#include "score.h"
 
 /* ---- history.c: each user's recent clicks, fed by the event stream ---- */
 
@@ -105,11 +106,10 @@ struct qs_req {
 
 /* A thread's scratch for parsing and scoring: reused from request to request, never shared. */
 struct qs_worker {
-	struct qnet_ws *ws;
-	struct qnet_dims ws_dims;
+	struct score_ws sc;		/* the forward pass's */
 	struct rank_ws rank;
 	struct rank_diverse_ws div;
-	const float **fvec;		/* candidates' feature vectors, for the diversity penalty */
+	const float **fvec;		/* candidates' feature vectors (NULL: none), for the scoring and the diversity penalty */
 	struct rng rng;
 	/* parser output */
 	char *sbuf;			/* ids, NUL-terminated */
@@ -125,16 +125,10 @@ struct qs_worker {
 	float *q;
 	uint32_t *order;
 	double *prop;
-	const float **erow;		/* candidate embedding rows */
 	const char **cid;		/* candidate ids, for the batched lookup */
-	int64_t *cfound;		/* and the rows it found (-1: unknown) */
-	float *frow;			/* rows built from candidates' features (a model with feature rows) */
-	size_t frcap;			/* floats frow holds */
 	size_t hrcap;
-	const float **hrow;		/* history rows */
 	const char **hid;		/* history ids */
 	size_t *hidlen;
-	int64_t *hfound;
 	char *histbuf;			/* ids copied from the history store */
 	size_t histcap;
 	int fwd_clock;			/* set: the scoring adds the thread CPU ns of its lookups and forward passes to fwd_ns */
