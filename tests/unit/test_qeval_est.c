@@ -112,7 +112,7 @@ item_name(int a, char *buf)
 static struct qe_log *
 bandit_log(uint64_t seed, size_t n, int conditional)
 {
-	struct qe_log_opts lo = { { QE_LOG_UNIFORM, 0, !conditional }, 1, 1 };
+	struct qe_log_opts lo = { { QE_LOG_UNIFORM, 0, !conditional }, 1, 1, 0 };
 	struct qe_log *log = qe_log_new(&lo);
 	struct rng rng;
 	struct qe_record rec;
@@ -307,7 +307,7 @@ check_logged(void)
 	struct qe_eval_opts o = { INFINITY, 10, INFINITY, QE_NEED_COND | QE_NEED_MARG, 1 };
 	struct qe_log *log = bandit_log(7, 3000, 1);
 	struct qe_policy p = { 0 };
-	struct qe_policy_env env = { log, NULL, 0, 64 };
+	struct qe_policy_env env = { log, NULL, 0, 64, 0, NULL };
 	struct qe_policy *lp;
 	double est[QE_E_COUNT], item = 0, page;
 	char err[256];
@@ -341,7 +341,7 @@ static const double target_pi[MI] = { 0.2, 0.3, 0.5 };	/* softmax over these log
 static struct qe_log *
 mdp_log(uint64_t seed, size_t n)
 {
-	struct qe_log_opts lo = { { QE_LOG_UNIFORM, 0, 0 }, 1, 1 };
+	struct qe_log_opts lo = { { QE_LOG_UNIFORM, 0, 0 }, 1, 1, 0 };
 	struct qe_log *log = qe_log_new(&lo);
 	struct qe_record rec;
 	struct qe_ritem it;

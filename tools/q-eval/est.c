@@ -138,7 +138,8 @@ session_terms(struct qe_sessions *S, size_t s, const struct qe_log *log, const s
 		Pc = P > clip ? clip : P;
 		v[QE_SV_PDIS] += disc * Pc * pt->R;
 		if (sdr) {
-			g = t + 1 < nG ? G[t + 1] : 0;
+			/* the reward model's values need the logs' continuation; a policy's own values hold it */
+			g = pt->flags & QE_PF_OWNQ ? 0 : t + 1 < nG ? G[t + 1] : 0;
 			Q = pt->qhat + gamma * g;
 			V = pt->vhat + gamma * g;
 			v[QE_SV_SDR] += disc * (Pc * (pt->R - Q) + Pprev * V);

@@ -21,6 +21,39 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* The requests' history ids, contexts and features, in pools; per request and per candidate offsets. */
+struct qe_reqstate_store {
+	char *spool;			/* history ids, NUL-terminated */
+	size_t slen, scap;
+	size_t *hid;			/* offsets of history ids in spool */
+	size_t nhid, hidcap;
+	float *fpool;			/* contexts and features */
+	size_t flen, fcap;
+	size_t *hfirst, *ctx;		/* per request: its first in hid; its context in fpool (SIZE_MAX: none) */
+	uint32_t *nh, *nctx;
+	size_t rcap;
+	size_t *foff;			/* per candidate (parallel to the requests' cand): features in fpool, or SIZE_MAX */
+	uint32_t *fn;
+	size_t focap;
+};
+
+static void
+reqstate_store_free(struct qe_reqstate_store *S)
+{
+	if (S == NULL)
+		return;
+	free(S->spool);
+	free(S->hid);
+	free(S->fpool);
+	free(S->hfirst);
+	free(S->ctx);
+	free(S->nh);
+	free(S->nctx);
+	free(S->foff);
+	free(S->fn);
+	free(S);
+}
+
 struct qe_log *
 qe_log_new(const struct qe_log_opts *o)
 {
@@ -53,11 +86,112 @@ qe_log_free(struct qe_log *log)
 	free(log->req.first);
 	free(log->req.n);
 	free(log->req.cand);
+	reqstate_store_free(log->req.state);
 	free(log->it);
 	free(log->pages);
 	free(log->sessions);
 	free(log->aset);
 	free(log);
+}
+
+static size_t
+put_floats(struct qe_reqstate_store *S, const float *x, size_t n)
+{
+	size_t off = S->flen;
+
+	if (S->flen + n > S->fcap) {
+		S->fcap = (S->flen + n) * 2;
+		S->fpool = xreallocarray(S->fpool, S->fcap, sizeof *S->fpool);
+	}
+	memcpy(S->fpool + S->flen, x, n * sizeof *x);
+	S->flen += n;
+	return off;
+}
+
+/* Keeps request k's history, context and features; its candidates start at first in the requests' cand. */
+static void
+keep_state(struct qe_log *log, uint32_t k, size_t first, const struct qe_rrequest *rq)
+{
+	struct qe_reqstate_store *S = log->req.state;
+	size_t i, c;
+
+	if (S == NULL)
+		S = log->req.state = xcalloc(1, sizeof *S);
+	if (k >= S->rcap) {
+		S->rcap = (k + 1) * 2;
+		S->hfirst = xreallocarray(S->hfirst, S->rcap, sizeof *S->hfirst);
+		S->ctx = xreallocarray(S->ctx, S->rcap, sizeof *S->ctx);
+		S->nh = xreallocarray(S->nh, S->rcap, sizeof *S->nh);
+		S->nctx = xreallocarray(S->nctx, S->rcap, sizeof *S->nctx);
+	}
+	if (S->nhid + rq->nhist > S->hidcap) {
+		S->hidcap = (S->nhid + rq->nhist) * 2;
+		S->hid = xreallocarray(S->hid, S->hidcap, sizeof *S->hid);
+	}
+	S->hfirst[k] = S->nhid;
+	S->nh[k] = (uint32_t)rq->nhist;
+	for (i = 0; i < rq->nhist; i++) {
+		if (S->slen + rq->hist[i].len + 1 > S->scap) {
+			S->scap = (S->slen + rq->hist[i].len + 1) * 2;
+			S->spool = xrealloc(S->spool, S->scap);
+		}
+		memcpy(S->spool + S->slen, rq->hist[i].p, rq->hist[i].len + 1);
+		S->hid[S->nhid++] = S->slen;
+		S->slen += rq->hist[i].len + 1;
+	}
+	S->ctx[k] = rq->ctx == NULL ? SIZE_MAX : put_floats(S, rq->ctx, rq->nctx);
+	S->nctx[k] = (uint32_t)rq->nctx;
+	if (first + rq->ncands > S->focap) {
+		S->focap = (first + rq->ncands) * 2;
+		S->foff = xreallocarray(S->foff, S->focap, sizeof *S->foff);
+		S->fn = xreallocarray(S->fn, S->focap, sizeof *S->fn);
+	}
+	for (i = 0; i < rq->ncands; i++) {
+		c = first + i;
+		S->foff[c] = rq->feat[i] == NULL ? SIZE_MAX : put_floats(S, rq->feat[i], rq->nfeat[i]);
+		S->fn[c] = (uint32_t)rq->nfeat[i];
+	}
+}
+
+int
+qe_log_request_state(const struct qe_log *log, uint32_t req, struct qe_reqstate *st)
+{
+	const struct qe_reqstate_store *S = log->req.state;
+	size_t i, n, first;
+
+	if (S == NULL || req >= qe_ids_count(log->req.ids) || req >= S->rcap)
+		return -1;
+	n = S->nh[req] > log->req.n[req] ? S->nh[req] : log->req.n[req];
+	if (n > st->hcap || n > st->fcap) {
+		st->hcap = st->fcap = n * 2;
+		st->hist = xreallocarray(st->hist, st->hcap, sizeof *st->hist);
+		st->hlen = xreallocarray(st->hlen, st->hcap, sizeof *st->hlen);
+		st->feat = xreallocarray(st->feat, st->fcap, sizeof *st->feat);
+		st->nfeat = xreallocarray(st->nfeat, st->fcap, sizeof *st->nfeat);
+	}
+	st->nhist = S->nh[req];
+	for (i = 0; i < st->nhist; i++) {
+		st->hist[i] = S->spool + S->hid[S->hfirst[req] + i];
+		st->hlen[i] = strlen(st->hist[i]);
+	}
+	st->ctx = S->ctx[req] == SIZE_MAX ? NULL : S->fpool + S->ctx[req];
+	st->nctx = S->nctx[req];
+	first = log->req.first[req];
+	for (i = 0; i < log->req.n[req]; i++) {
+		st->feat[i] = S->foff[first + i] == SIZE_MAX ? NULL : S->fpool + S->foff[first + i];
+		st->nfeat[i] = S->fn[first + i];
+	}
+	return 0;
+}
+
+void
+qe_reqstate_free(struct qe_reqstate *st)
+{
+	free(st->hist);
+	free(st->hlen);
+	free(st->feat);
+	free(st->nfeat);
+	memset(st, 0, sizeof *st);
 }
 
 int
@@ -91,6 +225,8 @@ qe_log_add_request(struct qe_log *log, const struct qe_rrequest *rq, char *err, 
 			}
 		R->cand[R->ncand + i] = c;
 	}
+	if (log->opts.request_state)
+		keep_state(log, k, R->ncand, rq);
 	R->ncand += rq->ncands;
 	return 0;
 }

@@ -171,6 +171,10 @@ qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size
 		s->pop = env->popularity;
 		s->npop = env->npopularity;
 		s->draws = env->mc_draws;
+	} else if (strncmp(spec, "model:", 6) == 0) {
+		if (qe_version_load(p, spec + 6, env->version, env->explore ? env->explore : "greedy", env->mc_draws, err,
+		    errlen) != 0)
+			goto err;
 	} else if (strncmp(spec, "table:", 6) == 0) {
 		if (qe_table_load(p, spec + 6, env->log->items, err, errlen) != 0)
 			goto err;
@@ -178,7 +182,8 @@ qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size
 		if (qe_thompson_load(p, spec + 9, (size_t)env->log->max_pos + 1, env->log->items, err, errlen) != 0)
 			goto err;
 	} else {
-		fail(err, errlen, "%s: not a policy (random, popular[:EXPLORE], logged, table:FILE, thompson:FILE)", spec);
+		fail(err, errlen, "%s: not a policy (random, popular[:EXPLORE], logged, model:DIR, table:FILE, "
+		    "thompson:FILE)", spec);
 		goto err;
 	}
 	return p;
