@@ -338,4 +338,25 @@ ok "model target: a version that does not exist: says which" grep -q "0000000009
 q-eval -m m-models --explore softmax -i m-logs.ndjson -n 0 >out 2>err
 eq "model target: a bad --explore: exit 2" "$?" 2
 
+# ---- recorded: the simulator's own policies, from the choices each request recorded ----
+feed-sim -q -n 200 -s 3 -p popular --requests r-req.ndjson | log-collect -q | online-join -q | experience-collect -q >r-logs.ndjson
+q-eval -p recorded:popular -p recorded:greedy-oracle -p recorded:nosuch -p logged -r r-req.ndjson -i r-logs.ndjson \
+    -n 0 -e IPS,PDIS >out 2>err
+eq "recorded: exit 0" "$?" 0
+eq "recorded: popular on its own pages (every weight 1) gives the logs' own IPS and PDIS" \
+    "$(jq -r 'select(.policy == "recorded:popular") | "\(.estimator) \(.estimate) \(.max_weight)"' out | tr '\n' ' ')" \
+    "$(jq -r 'select(.policy == "logged") | "\(.estimator) \(.estimate) \(.max_weight)"' out | tr '\n' ' ')"
+eq "recorded: greedy-oracle never shows popular's page: PDIS 0" \
+    "$(jq -r 'select(.policy == "recorded:greedy-oracle" and .estimator == "PDIS") | .estimate' out)" 0
+eq "recorded: a name no request recorded: every page refused, with the reason" \
+    "$(jq -r 'select(.policy == "recorded:nosuch") | .refused > 0 and (.reason | test("request"))' out | sort -u)" true
+
+# ---- the accuracy study on the simulator, small (the full one: q-eval(1)) ----
+"$TOP/tests/qeval-accuracy" -n 300 -S 2 -t 1000 -b 50 -j 2 -o acc >table 2>err
+eq "accuracy study: exit 0" "$?" 0
+eq "accuracy study: every policy's SDR against its truth" "$(awk '$2 == "SDR" { print $1 }' table | tr '\n' ' ')" \
+    "logged recorded:popular recorded:greedy-oracle model:greedy "
+eq "accuracy study: the logging policy's session estimates are its truth, inside their intervals, in both seeds" \
+    "$(awk '$1 == "logged" && $3 == "session" { print $2, $9, $10 }' table | tr '\n' ' ')" "PDIS 2 2 WPDIS 2 2 SDR 2 2 "
+
 t_done

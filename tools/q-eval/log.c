@@ -35,6 +35,11 @@ struct qe_reqstate_store {
 	size_t *foff;			/* per candidate (parallel to the requests' cand): features in fpool, or SIZE_MAX */
 	uint32_t *fn;
 	size_t focap;
+	struct qe_ids *tnames;		/* the recorded targets' names */
+	size_t *tfirst;			/* per request: its first entry in tsel */
+	uint32_t *ntg;			/* and how many targets it recorded */
+	uint32_t *tsel;			/* per target: name, ncond, nlist, cond items, list items */
+	size_t ntsel, tselcap;
 };
 
 static void
@@ -51,6 +56,10 @@ reqstate_store_free(struct qe_reqstate_store *S)
 	free(S->nctx);
 	free(S->foff);
 	free(S->fn);
+	qe_ids_free(S->tnames);
+	free(S->tfirst);
+	free(S->ntg);
+	free(S->tsel);
 	free(S);
 }
 
@@ -115,10 +124,14 @@ keep_state(struct qe_log *log, uint32_t k, size_t first, const struct qe_rreques
 	struct qe_reqstate_store *S = log->req.state;
 	size_t i, c;
 
-	if (S == NULL)
+	if (S == NULL) {
 		S = log->req.state = xcalloc(1, sizeof *S);
+		S->tnames = qe_ids_new();
+	}
 	if (k >= S->rcap) {
 		S->rcap = (k + 1) * 2;
+		S->tfirst = xreallocarray(S->tfirst, S->rcap, sizeof *S->tfirst);
+		S->ntg = xreallocarray(S->ntg, S->rcap, sizeof *S->ntg);
 		S->hfirst = xreallocarray(S->hfirst, S->rcap, sizeof *S->hfirst);
 		S->ctx = xreallocarray(S->ctx, S->rcap, sizeof *S->ctx);
 		S->nh = xreallocarray(S->nh, S->rcap, sizeof *S->nh);
@@ -151,6 +164,49 @@ keep_state(struct qe_log *log, uint32_t k, size_t first, const struct qe_rreques
 		S->foff[c] = rq->feat[i] == NULL ? SIZE_MAX : put_floats(S, rq->feat[i], rq->nfeat[i]);
 		S->fn[c] = (uint32_t)rq->nfeat[i];
 	}
+	S->tfirst[k] = S->ntsel;
+	S->ntg[k] = (uint32_t)rq->ntargets;
+	for (i = 0; i < rq->ntargets; i++) {
+		const struct qe_rtarget *g = &rq->targets[i];
+		size_t j, need = 3 + g->ncond + g->nlist;
+
+		if (S->ntsel + need > S->tselcap) {
+			S->tselcap = (S->ntsel + need) * 2;
+			S->tsel = xreallocarray(S->tsel, S->tselcap, sizeof *S->tsel);
+		}
+		S->tsel[S->ntsel++] = qe_ids_add(S->tnames, g->name.p, g->name.len, NULL);
+		S->tsel[S->ntsel++] = (uint32_t)g->ncond;
+		S->tsel[S->ntsel++] = (uint32_t)g->nlist;
+		for (j = 0; j < g->ncond; j++)
+			S->tsel[S->ntsel++] = qe_ids_add(log->items, g->cond[j].p, g->cond[j].len, NULL);
+		for (j = 0; j < g->nlist; j++)
+			S->tsel[S->ntsel++] = qe_ids_add(log->items, g->list[j].p, g->list[j].len, NULL);
+	}
+}
+
+int
+qe_log_request_target(const struct qe_log *log, uint32_t req, const char *name, const uint32_t **cond,
+    size_t *ncond, const uint32_t **list, size_t *nlist)
+{
+	const struct qe_reqstate_store *S = log->req.state;
+	const uint32_t *e;
+	uint32_t t, id;
+
+	if (S == NULL || req >= S->rcap || req >= qe_ids_count(log->req.ids) ||
+	    (id = qe_ids_find(S->tnames, name, strlen(name))) == QE_NOID)
+		return -1;
+	e = S->tsel + S->tfirst[req];
+	for (t = 0; t < S->ntg[req]; t++) {
+		if (e[0] == id) {
+			*ncond = e[1];
+			*nlist = e[2];
+			*cond = e + 3;
+			*list = e + 3 + e[1];
+			return 0;
+		}
+		e += 3 + e[1] + e[2];
+	}
+	return -1;
 }
 
 int

@@ -133,6 +133,14 @@ void qe_log_finish(struct qe_log *log, qe_log_drop_fn *drop, void *arg);
  * arrays grown as needed): 0, or -1 when they were not kept.
  */
 int qe_log_request_state(const struct qe_log *log, uint32_t req, struct qe_reqstate *st);
+/*
+ * What the policy named name chose on request req's page, as its request
+ * recorded it ("targets"): at each shown position given the items shown
+ * above (cond, *ncond items), and its own page (list, *nlist). 0, or -1 when
+ * not recorded.
+ */
+int qe_log_request_target(const struct qe_log *log, uint32_t req, const char *name, const uint32_t **cond,
+    size_t *ncond, const uint32_t **list, size_t *nlist);
 
 /*
  * The candidates of page p: its request's, else the fixed action set; NULL

@@ -265,8 +265,8 @@ parse_options(int argc, char **argv, struct qe_opts *o, struct tool_opts *to)
 		usage(2);
 	}
 	for (size_t i = 0; i < o->npolicies; i++)
-		if (strncmp(o->policies[i], "model:", 6) == 0)
-			o->log.request_state = 1;	/* a model scores the requests' history, context and features */
+		if (strncmp(o->policies[i], "model:", 6) == 0 || strncmp(o->policies[i], "recorded:", 9) == 0)
+			o->log.request_state = 1;	/* the requests' history, context, features and recorded choices */
 }
 
 /* Dead-letters a line of an input or of a side file; counts it when counter is not NULL. */

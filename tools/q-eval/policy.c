@@ -146,6 +146,64 @@ logged_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 
 static const struct qe_policy_ops logged_ops = { logged_judge, nothing_free };
 
+/* ---- recorded: a deterministic policy whose choices each request recorded ---- */
+
+/* The index of item among the n candidates, or QE_NOID. */
+static uint32_t
+cand_index(const uint32_t *cand, size_t n, uint32_t item)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cand[i] == item)
+			return (uint32_t)i;
+	return QE_NOID;
+}
+
+static enum qe_verdict
+recorded_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
+{
+	const uint32_t *cond, *list;
+	size_t n = v->ncand, k = v->page->n, nc, nl, j;
+	uint32_t c;
+
+	if (v->cand == NULL || n == 0)
+		return QE_REFUSED_NO_CANDIDATES;
+	if (v->page->req == QE_NOID ||
+	    qe_log_request_target(v->log, v->page->req, p->state, &cond, &nc, &list, &nl) != 0)
+		return QE_REFUSED_REQUEST;
+	if (v->depth > nl || (v->contiguous && k > nc))
+		return QE_REFUSED_POSITION;
+	if ((v->need & QE_NEED_COND) && v->contiguous) {
+		memset(d->cond, 0, k * n * sizeof *d->cond);
+		for (j = 0; j < k; j++) {
+			if ((c = cand_index(v->cand, n, cond[j])) == QE_NOID)
+				return QE_REFUSED_REQUEST;
+			d->cond[j * n + c] = 1;
+		}
+	} else
+		d->cond = NULL;
+	if (v->need & QE_NEED_MARG) {
+		memset(d->marg, 0, k * n * sizeof *d->marg);
+		for (j = 0; j < k; j++) {
+			if ((c = cand_index(v->cand, n, list[v->items[j].pos])) == QE_NOID)
+				return QE_REFUSED_REQUEST;
+			d->marg[j * n + c] = 1;
+		}
+	} else
+		d->marg = NULL;
+	d->qhat = NULL;
+	return QE_JUDGED;
+}
+
+static void
+recorded_free(struct qe_policy *p)
+{
+	free(p->state);
+}
+
+static const struct qe_policy_ops recorded_ops = { recorded_judge, recorded_free };
+
 /* ---- making ---- */
 
 struct qe_policy *
@@ -171,6 +229,9 @@ qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size
 		s->pop = env->popularity;
 		s->npop = env->npopularity;
 		s->draws = env->mc_draws;
+	} else if (strncmp(spec, "recorded:", 9) == 0 && spec[9] != '\0') {
+		p->ops = &recorded_ops;
+		p->state = xstrdup(spec + 9);
 	} else if (strncmp(spec, "model:", 6) == 0) {
 		if (qe_version_load(p, spec + 6, env->version, env->explore ? env->explore : "greedy", env->mc_draws, err,
 		    errlen) != 0)
@@ -182,8 +243,8 @@ qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size
 		if (qe_thompson_load(p, spec + 9, (size_t)env->log->max_pos + 1, env->log->items, err, errlen) != 0)
 			goto err;
 	} else {
-		fail(err, errlen, "%s: not a policy (random, popular[:EXPLORE], logged, model:DIR, table:FILE, "
-		    "thompson:FILE)", spec);
+		fail(err, errlen, "%s: not a policy (random, popular[:EXPLORE], logged, model:DIR, recorded:NAME, "
+		    "table:FILE, thompson:FILE)", spec);
 		goto err;
 	}
 	return p;

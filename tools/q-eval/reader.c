@@ -29,6 +29,11 @@ struct qe_reader {
 	const float **feat;
 	size_t fcandcap;
 	size_t ctxoff, nctx;
+	struct qe_rtarget *tg;		/* a request's targets */
+	size_t *tgname, *tgcond, *tglist;	/* their name's offset in sbuf, their first id in tsoff */
+	size_t tgcap;
+	struct qe_str *tstr;		/* their ids */
+	size_t *tsoff, tscap;
 	size_t s1off, s2off;
 };
 
@@ -64,6 +69,12 @@ qe_reader_free(struct qe_reader *r)
 	free(r->foff);
 	free(r->fn);
 	free(r->feat);
+	free(r->tg);
+	free(r->tgname);
+	free(r->tgcond);
+	free(r->tglist);
+	free(r->tstr);
+	free(r->tsoff);
 	free(r);
 }
 
@@ -321,6 +332,92 @@ put_hist(struct qe_reader *r, const json_t *obj, size_t *nhist, char *err, size_
 	return 0;
 }
 
+/* Appends the ids of array a (a target's field key) to r->tsoff; 0 or -1 with the reason. */
+static int
+put_target_ids(struct qe_reader *r, const json_t *a, const char *name, const char *key, size_t *nt, char *err,
+    size_t errlen)
+{
+	const json_t *e;
+	size_t i, n;
+
+	if (!json_is_array(a))
+		return fail(err, errlen, "targets.%s.%s: expected an array of ids", name, key);
+	n = json_array_size(a);
+	if (*nt + n > r->tscap) {
+		r->tscap = (*nt + n) * 2;
+		r->tsoff = xreallocarray(r->tsoff, r->tscap, sizeof *r->tsoff);
+		r->tstr = xreallocarray(r->tstr, r->tscap, sizeof *r->tstr);
+	}
+	for (i = 0; i < n; i++) {
+		e = json_array_get(a, i);
+		if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 256)
+			return fail(err, errlen, "targets.%s.%s[%zu]: expected an id", name, key, i);
+		r->tsoff[(*nt)++] = put_str(r, json_string_value(e), json_string_length(e));
+	}
+	return 0;
+}
+
+/*
+ * The request's "targets" ({"NAME":{"cond":[ids],"list":[ids]}, ...}): their
+ * names and ids into the string buffer, counts into r->tg, where they start
+ * into r->tgname, r->tgcond and r->tglist. 0, or -1 with the reason.
+ */
+static int
+put_targets(struct qe_reader *r, const json_t *obj, size_t *ntg, char *err, size_t errlen)
+{
+	const json_t *t = json_object_get(obj, "targets"), *v;
+	const char *name;
+	size_t nt = 0, i = 0;
+
+	*ntg = 0;
+	if (t == NULL)
+		return 0;
+	if (!json_is_object(t))
+		return fail(err, errlen, "field 'targets': expected an object");
+	if (json_object_size(t) > r->tgcap) {
+		r->tgcap = json_object_size(t) * 2;
+		r->tg = xreallocarray(r->tg, r->tgcap, sizeof *r->tg);
+		r->tgname = xreallocarray(r->tgname, r->tgcap, sizeof *r->tgname);
+		r->tgcond = xreallocarray(r->tgcond, r->tgcap, sizeof *r->tgcond);
+		r->tglist = xreallocarray(r->tglist, r->tgcap, sizeof *r->tglist);
+	}
+	json_object_foreach((json_t *)t, name, v) {
+		if (!json_is_object(v))
+			return fail(err, errlen, "targets.%s: expected an object", name);
+		r->tgname[i] = put_str(r, name, strlen(name));
+		r->tgcond[i] = nt;
+		if (put_target_ids(r, json_object_get(v, "cond"), name, "cond", &nt, err, errlen) != 0)
+			return -1;
+		r->tg[i].ncond = nt - r->tgcond[i];
+		r->tglist[i] = nt;
+		if (put_target_ids(r, json_object_get(v, "list"), name, "list", &nt, err, errlen) != 0)
+			return -1;
+		r->tg[i].nlist = nt - r->tglist[i];
+		i++;
+	}
+	*ntg = i;
+	return 0;
+}
+
+/* The targets' strings, once every string of the request is in r->sbuf. */
+static void
+fix_targets(struct qe_reader *r, size_t ntg)
+{
+	size_t i, j;
+
+	for (i = 0; i < ntg; i++) {
+		struct qe_rtarget *g = &r->tg[i];
+
+		g->name = str_at(r, r->tgname[i]);
+		for (j = 0; j < g->ncond; j++)
+			r->tstr[r->tgcond[i] + j] = str_at(r, r->tsoff[r->tgcond[i] + j]);
+		for (j = 0; j < g->nlist; j++)
+			r->tstr[r->tglist[i] + j] = str_at(r, r->tsoff[r->tglist[i] + j]);
+		g->cond = r->tstr + r->tgcond[i];
+		g->list = r->tstr + r->tglist[i];
+	}
+}
+
 int
 qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rrequest *rq, char *err,
     size_t errlen)
@@ -328,7 +425,7 @@ qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rreq
 	char id[257], e2[400];
 	const json_t *cands;
 	json_t *obj;
-	size_t i, n, roff, nhist;
+	size_t i, n, roff, nhist, ntg;
 
 	r->slen = 0;
 	r->flen = 0;
@@ -338,7 +435,8 @@ qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rreq
 		goto err;
 	roff = put_str(r, id, strlen(id));
 	if (put_hist(r, obj, &nhist, err, errlen) != 0 ||
-	    put_floats(r, obj, "context", "", &r->ctxoff, &r->nctx, err, errlen) != 0)
+	    put_floats(r, obj, "context", "", &r->ctxoff, &r->nctx, err, errlen) != 0 ||
+	    put_targets(r, obj, &ntg, err, errlen) != 0)
 		goto err;
 	cands = json_object_get(obj, "candidates");
 	if (!json_is_array(cands)) {
@@ -385,6 +483,9 @@ qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rreq
 	rq->nctx = r->nctx;
 	rq->feat = r->feat;
 	rq->nfeat = r->fn;
+	fix_targets(r, ntg);
+	rq->targets = r->tg;
+	rq->ntargets = ntg;
 	return 0;
 err:
 	json_decref(obj);

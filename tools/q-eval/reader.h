@@ -57,6 +57,18 @@ struct qe_rrequest {
 	size_t nctx;
 	const float *const *feat;	/* each candidate's "features", NULL when it has none */
 	const size_t *nfeat;
+	const struct qe_rtarget *targets;	/* "targets": what other policies chose on this page */
+	size_t ntargets;
+};
+
+/*
+ * A policy's recorded choices on a page: at each shown position the item it
+ * would place given the items shown above ("cond"), and its own page ("list").
+ */
+struct qe_rtarget {
+	struct qe_str name;
+	struct qe_str *cond, *list;
+	size_t ncond, nlist;
 };
 
 /* A row of a policy table: the probability of item at pos from ts from on. */
