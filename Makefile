@@ -38,7 +38,7 @@ MAN7 = $(wildcard man/*.7)
 # The cron replay and the systemd units (pageturn-replay.service runs SHAREDIR/pipelines/replay).
 SYSTEMD_UNITS = $(wildcard pipelines/systemd/*)
 
-.PHONY: all deps test unit bench demo install uninstall clean fuzz soak check-deps
+.PHONY: all deps test unit bench demo install uninstall clean fuzz soak check-deps check-build-deps
 all: check-deps $(BINS) $(UNIT_BINS) $(HELPER_BINS) $(BENCH_BINS)
 	@ln -sfn $(B)/bin bin
 
@@ -49,7 +49,7 @@ deps:
 	@tests/deps.sh install
 
 # Order-only: a machine without the -dev packages hears which to install, not a missing header.
-$(B)/common/%.o: common/%.c common/*.h | check-deps
+$(B)/common/%.o: common/%.c common/*.h | check-build-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
@@ -64,7 +64,7 @@ $(B)/bin/%: tools/%.c $(LIB)
 
 # A tool folder's files compile one by one (the compiler lists the headers each read); all but
 # main.o form the tool's own library, which its unit tests and fuzz targets link too.
-$(B)/tools/%.o: tools/%.c | check-deps
+$(B)/tools/%.o: tools/%.c | check-build-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -I$(<D) $(CFLAGS) -MMD -MP -c -o $@ $<
 -include $(wildcard $(B)/tools/*/*.d)
@@ -123,19 +123,30 @@ soak: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@B=$(B) tests/soak
 
-install: all
+# make install builds the tools alone, and needs only what they build with (not the test tools).
+# The replay and the units name the tools and the share directory under PREFIX, not /usr/local.
+INSTALL_SUBST = sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/usr/local/share/pageturn|$(SHAREDIR)|g' \
+	-e 's|^bindir=$$|bindir=$(PREFIX)/bin|'
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+check-build-deps:
+	@tests/deps.sh check build
+install: check-build-deps
+	@$(MAKE) --no-print-directory B=$(B) $(BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(MANPREFIX)/man5 $(DESTDIR)$(MANPREFIX)/man7
 	install -m 755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
 	$(if $(MAN1),install -m 644 $(MAN1) $(DESTDIR)$(MANPREFIX)/man1/)
 	$(if $(MAN5),install -m 644 $(MAN5) $(DESTDIR)$(MANPREFIX)/man5/)
 	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANPREFIX)/man7/)
-	install -d $(DESTDIR)$(SHAREDIR)/pipelines $(DESTDIR)$(SHAREDIR)/systemd
-	install -m 755 pipelines/replay $(DESTDIR)$(SHAREDIR)/pipelines/
-	install -m 644 $(SYSTEMD_UNITS) $(DESTDIR)$(SHAREDIR)/systemd/
+	install -d $(DESTDIR)$(SHAREDIR)/pipelines $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(SYSUSERSDIR)
+	$(INSTALL_SUBST) pipelines/replay >$(DESTDIR)$(SHAREDIR)/pipelines/replay
+	chmod 755 $(DESTDIR)$(SHAREDIR)/pipelines/replay
+	for u in $(SYSTEMD_UNITS); do $(INSTALL_SUBST) $$u >$(DESTDIR)$(SHAREDIR)/systemd/$${u##*/} || exit 1; done
+	install -m 644 pipelines/systemd/pageturn.sysusers $(DESTDIR)$(SYSUSERSDIR)/pageturn.conf
 
 uninstall:
 	rm -f $(TOOLS:%=$(DESTDIR)$(PREFIX)/bin/%)
 	rm -f $(DESTDIR)$(SHAREDIR)/pipelines/replay $(SYSTEMD_UNITS:pipelines/systemd/%=$(DESTDIR)$(SHAREDIR)/systemd/%)
+	rm -f $(DESTDIR)$(SYSUSERSDIR)/pageturn.conf
 	rmdir $(DESTDIR)$(SHAREDIR)/pipelines $(DESTDIR)$(SHAREDIR)/systemd $(DESTDIR)$(SHAREDIR) 2>/dev/null || true
 	rm -f $(MAN1:man/%=$(DESTDIR)$(MANPREFIX)/man1/%) $(MAN5:man/%=$(DESTDIR)$(MANPREFIX)/man5/%) $(MAN7:man/%=$(DESTDIR)$(MANPREFIX)/man7/%)
 

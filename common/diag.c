@@ -4,17 +4,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "diag.h"
+#include "sig.h"
 
 int diag_verbosity = 1;
 static const char *progname = "pageturn";
+
+/*
+ * At exit, standard output is flushed and checked: a write that failed (a full disk,
+ * --help >/dev/full) makes the exit status 1, said once; a pipe whose reader has gone
+ * (tool | head -1) is no error and leaves the status as it was.
+ */
+static void
+diag_check_stdout(void)
+{
+	int failed;
+
+	failed = fflush(stdout) != 0;
+	if (!failed && !ferror(stdout))
+		return;
+	if (sig_pipe || (failed && errno == EPIPE))
+		return;
+	if (failed)
+		diag_warn("standard output: write error:");
+	_exit(1);
+}
 
 void
 diag_init(const char *argv0)
 {
 	const char *slash;
 
+	atexit(diag_check_stdout);
 	if (argv0 == NULL || *argv0 == '\0')
 		return;
 	slash = strrchr(argv0, '/');

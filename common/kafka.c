@@ -9,7 +9,7 @@
 
 #include "diag.h"
 #include "kafka.h"
-#include "lineio.h"
+#include "line.h"
 #include "sig.h"
 #include "xalloc.h"
 
@@ -70,8 +70,8 @@ kafka_opts_add(struct kafka_opts *opts, char *keyval)
 	res = rd_kafka_conf_set(conf, key, eq + 1, errstr, sizeof errstr);
 	free(key);
 	rd_kafka_conf_destroy(conf);
-	if (res != RD_KAFKA_CONF_OK) {
-		diag_warn("-X %s: %s", keyval, errstr);
+	if (res != RD_KAFKA_CONF_OK) {	/* the key alone: a value may be a secret */
+		diag_warn("-X %.*s: %s", (int)(eq - keyval), keyval, errstr);
 		return -1;
 	}
 	opts->conf = xreallocarray(opts->conf, opts->nconf + 1, sizeof *opts->conf);

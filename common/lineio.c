@@ -29,6 +29,7 @@ struct line_reader {
 	struct kafka_source *ks;
 	int kafka_started;
 	size_t max_line;
+	int keep_blank;		/* blank lines are records (len 0) */
 	int failed;
 
 	/* the file being read */
@@ -65,6 +66,7 @@ struct line_writer {
 	struct kafka_sink *ks;
 	uint64_t count;
 	int error;		/* a write failed: reported once, remembered */
+	int gone;		/* the pipe's reader has closed it: lines are dropped quietly */
 };
 
 static int
@@ -131,9 +133,15 @@ expand_input(struct line_reader *r, const char *spec)
 		return;
 	}
 	if (stat(spec, &st) == 0) {
-		if (S_ISDIR(st.st_mode))
+		if (S_ISDIR(st.st_mode)) {
+			/* As a glob that matches nothing: a directory without a file is an error. */
+			i = r->nfiles;
 			expand_dir(r, spec);
-		else
+			if (r->nfiles == i && !r->failed) {
+				diag_warn("%s: no input files", spec);
+				r->failed = 1;
+			}
+		} else
 			push(&r->files, &r->nfiles, spec);
 		return;
 	}
@@ -356,7 +364,7 @@ read_file_line(struct line_reader *r, struct line *ln)
 		if (nl != NULL) {
 			r->out_pos++;
 			r->lineno++;
-			if (full == 0) {
+			if (full == 0 && !r->keep_blank) {
 				len = 0;
 				continue;	/* blank lines carry no record */
 			}
@@ -427,6 +435,12 @@ line_reader_on_wait(struct line_reader *r, void (*fn)(void *), void *arg)
 {
 	r->on_wait = fn;
 	r->on_wait_arg = arg;
+}
+
+void
+line_reader_keep_blank(struct line_reader *r, int keep)
+{
+	r->keep_blank = keep;
 }
 
 void
@@ -559,9 +573,19 @@ err:
 	return NULL;
 }
 
+/*
+ * A write failed: said once, and the writer fails from then on. A pipe whose reader
+ * has gone (tool | head -1) is no failure: the writer drops what follows, and the
+ * tool stops reading as on SIGTERM (sig_stop) and exits 0.
+ */
 static int
 write_failed(struct line_writer *w)
 {
+	if (w->gone || errno == EPIPE) {
+		w->gone = 1;
+		sig_stop = sig_pipe = 1;
+		return 0;
+	}
 	if (!w->error)
 		diag_warn("%s: write error:", w->spec);
 	w->error = 1;
@@ -573,6 +597,8 @@ line_writer_put(struct line_writer *w, const char *key, size_t keylen, const cha
 {
 	if (w->error)
 		return -1;
+	if (w->gone)
+		return 0;
 	w->count++;
 	if (w->ks != NULL)
 		return kafka_sink_put(w->ks, key, keylen, buf, len) == 0 ? 0 : (w->error = 1, -1);
@@ -649,7 +675,10 @@ line_writer_close(struct line_writer *w)
 	} else if (w->fp != NULL) {
 		if (fflush(w->fp) != 0 || ferror(w->fp))
 			write_failed(w);
-		if ((w->fp != stdout || --stdout_writers == 0) && fclose(w->fp) != 0)
+		/* stdout stays open: diag checks it at exit, after whatever else was printed. */
+		if (w->fp == stdout)
+			stdout_writers--;
+		else if (fclose(w->fp) != 0)
 			write_failed(w);
 	}
 	rv = w->error ? -1 : 0;

@@ -5,6 +5,7 @@
 #include "sig.h"
 
 volatile sig_atomic_t sig_stop;
+volatile sig_atomic_t sig_pipe;
 volatile sig_atomic_t sig_hup;
 
 static void

@@ -5,6 +5,8 @@
 
 /* Set by SIGINT/SIGTERM: stop reading, flush, commit, exit 0. Never cleared. */
 extern volatile sig_atomic_t sig_stop;
+/* Set when a pipe the tool writes to has lost its reader (SIGPIPE is ignored): not an error. */
+extern volatile sig_atomic_t sig_pipe;
 /* Set by SIGHUP: reopen output files; the tool clears it after reopening. */
 extern volatile sig_atomic_t sig_hup;
 

@@ -11,6 +11,9 @@
 #include "xalloc.h"
 
 #define STATS_MAX 64
+#ifndef PAGETURN_VERSION
+#define PAGETURN_VERSION "0.1"
+#endif
 
 struct stat_entry {
 	char name[48];
@@ -25,6 +28,7 @@ struct stats {
 	char *tool;
 	char *path;		/* NULL: none; "-": stderr */
 	char *metrics;
+	char *member;		/* the metrics file's name without .prom: one a member */
 	double interval;
 	double start, last;
 	struct stat_entry e[STATS_MAX];
@@ -50,6 +54,15 @@ stats_new(const char *tool, const char *path, const char *metrics, double interv
 	st->tool = xstrdup(tool);
 	st->path = path ? xstrdup(path) : NULL;
 	st->metrics = metrics ? xstrdup(metrics) : NULL;
+	if (metrics != NULL) {
+		const char *base = strrchr(metrics, '/');
+		size_t len;
+
+		st->member = xstrdup(base ? base + 1 : metrics);
+		len = strlen(st->member);
+		if (len > 5 && strcmp(st->member + len - 5, ".prom") == 0)
+			st->member[len - 5] = '\0';
+	}
 	st->interval = interval > 0 ? interval : 10;
 	st->start = st->last = mono();
 	stats_counter(st, "in");
@@ -138,6 +151,54 @@ write_json(struct stats *st, double now)
 		diag_warn("%s:", st->path);
 }
 
+/* What a metric counts, for its HELP line: the same text from every member, as node_exporter wants. */
+static const char *
+metric_help(const char *name)
+{
+	static const char *const help[][2] = {
+		{ "in", "Lines (records) read." },
+		{ "out", "Records written to the output." },
+		{ "rejected", "Lines rejected, each with its reason, to the dead letters." },
+		{ "lag", "Records of the Kafka input not yet read (-1: not known)." },
+		{ "errors", "Runtime errors met and survived." },
+		{ "late", "Records that came after their window had closed." },
+		{ "duplicates", "Records dropped as duplicates." },
+		{ "published", "Model versions published." },
+		{ "model_version", "The model version in use." },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof help / sizeof help[0]; i++)
+		if (strcmp(help[i][0], name) == 0)
+			return help[i][1];
+	return NULL;
+}
+
+/*
+ * Writes one family: HELP, TYPE and its sample, labelled by tool and member so
+ * that the textfiles of several members in one directory hold no series twice.
+ * A counter's name ends in _total; lag is counted in records.
+ */
+static void
+write_family(FILE *fp, const struct stats *st, const struct stat_entry *e, const char *v)
+{
+	const char *help = metric_help(e->name);
+	char name[80];
+
+	if (!e->gauge)
+		snprintf(name, sizeof name, "pageturn_%s_total", e->name);
+	else if (strcmp(e->name, "lag") == 0)
+		snprintf(name, sizeof name, "pageturn_lag_records");
+	else
+		snprintf(name, sizeof name, "pageturn_%s", e->name);
+	if (help != NULL)
+		fprintf(fp, "# HELP %s %s\n", name, help);
+	else
+		fprintf(fp, "# HELP %s The %s figure of --stats.\n", name, e->name);
+	fprintf(fp, "# TYPE %s %s\n%s{tool=\"%s\",member=\"%s\"} %s\n", name,
+	    e->gauge ? "gauge" : "counter", name, st->tool, st->member, v);
+}
+
 /* Rewrites the Prometheus textfile atomically: a temporary file in the same directory, then rename. */
 static void
 write_metrics(struct stats *st, double now)
@@ -155,18 +216,16 @@ write_metrics(struct stats *st, double now)
 		free(tmp);
 		return;
 	}
+	fprintf(fp, "# HELP pageturn_build_info The version of the tool writing these metrics (always 1).\n"
+	    "# TYPE pageturn_build_info gauge\n"
+	    "pageturn_build_info{tool=\"%s\",member=\"%s\",version=\"%s\"} 1\n",
+	    st->tool, st->member, PAGETURN_VERSION);
 	fprintf(fp, "# HELP pageturn_uptime_seconds Seconds since the tool started.\n"
-	    "# TYPE pageturn_uptime_seconds gauge\npageturn_uptime_seconds{tool=\"%s\"} %.3f\n",
-	    st->tool, now - st->start);
-	for (i = 0; i < st->n; i++) {
-		const char *v = value_text(&st->e[i], buf, sizeof buf, "NaN");
-		if (st->e[i].gauge)
-			fprintf(fp, "# TYPE pageturn_%s gauge\npageturn_%s{tool=\"%s\"} %s\n",
-			    st->e[i].name, st->e[i].name, st->tool, v);
-		else
-			fprintf(fp, "# TYPE pageturn_%s_total counter\npageturn_%s_total{tool=\"%s\"} %s\n",
-			    st->e[i].name, st->e[i].name, st->tool, v);
-	}
+	    "# TYPE pageturn_uptime_seconds gauge\n"
+	    "pageturn_uptime_seconds{tool=\"%s\",member=\"%s\"} %.3f\n",
+	    st->tool, st->member, now - st->start);
+	for (i = 0; i < st->n; i++)
+		write_family(fp, st, &st->e[i], value_text(&st->e[i], buf, sizeof buf, "NaN"));
 	bad = ferror(fp);
 	if (fclose(fp) != 0 || bad || rename(tmp, st->metrics) != 0) {
 		if (!(st->warned & 2) && (st->warned |= 2))
@@ -213,5 +272,6 @@ stats_free(struct stats *st)
 	free(st->tool);
 	free(st->path);
 	free(st->metrics);
+	free(st->member);
 	free(st);
 }

@@ -115,6 +115,53 @@ parse_long(const char *s, long lo, long hi, long *out)
 }
 
 int
+tool_kafka_conf_file(struct kafka_opts *k, const char *path)
+{
+	FILE *fp;
+	char *line = NULL, *s, *e, *eq, *kv;
+	size_t cap = 0;
+	long lineno = 0;
+	int rv = 0;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		diag_warn("-F %s:", path);
+		return -1;
+	}
+	while (rv == 0 && getline(&line, &cap, fp) > 0) {
+		lineno++;
+		for (s = line; *s == ' ' || *s == '\t'; s++)
+			;
+		for (e = s + strlen(s); e > s && strchr(" \t\r\n", e[-1]) != NULL; e--)
+			;
+		*e = '\0';
+		if (*s == '\0' || *s == '#')
+			continue;
+		if ((eq = strchr(s, '=')) == NULL || eq == s) {
+			diag_warn("-F %s: line %ld: expected key=value", path, lineno);
+			rv = -1;
+			break;
+		}
+		for (e = eq; e > s && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		for (eq++; *eq == ' ' || *eq == '\t'; eq++)
+			;
+		kv = xasprintf("%.*s=%s", (int)(e - s), s, eq);
+		if (kafka_opts_add(k, kv) != 0) {
+			diag_warn("-F %s: line %ld: refused (see above)", path, lineno);
+			free(kv);
+			rv = -1;
+		}
+	}
+	if (rv == 0 && ferror(fp)) {
+		diag_warn("-F %s:", path);
+		rv = -1;
+	}
+	free(line);
+	fclose(fp);
+	return rv;
+}
+
+int
 tool_opts_handle(struct tool_opts *o, int ch, const char *arg)
 {
 	int64_t n;
@@ -143,6 +190,8 @@ tool_opts_handle(struct tool_opts *o, int ch, const char *arg)
 		if (kafka_opts_add(&o->kafka, (char *)arg) != 0)
 			return -1;
 		return 1;
+	case 'F':
+		return tool_kafka_conf_file(&o->kafka, arg) == 0 ? 1 : -1;
 	case OPT_DEAD_LETTER:
 		o->dead_letter = arg;
 		return 1;
@@ -360,6 +409,7 @@ tool_io_next(struct tool_io *io, struct line *ln)
 		chores(p);
 		if (sig_stop)
 			return 0;
+		line_reader_keep_blank(io->in, io->every_line);
 		rv = line_reader_next(io->in, ln);
 		if (rv == LINE_IDLE)
 			return LINE_IDLE;
@@ -367,7 +417,7 @@ tool_io_next(struct tool_io *io, struct line *ln)
 			return 0;
 		(*io->n_in)++;
 		p->since_commit++;
-		if (ln->too_long) {
+		if (ln->too_long && !io->every_line) {
 			tool_io_reject(io, ln, "line of %zu bytes is longer than --max-line (%zu)",
 			    ln->full_len, io->opts->max_line ? io->opts->max_line : (size_t)LINE_MAX_DEFAULT);
 			continue;
@@ -481,6 +531,11 @@ tool_io_close(struct tool_io *io)
 			io->status = 1;
 	if (deadletter_close(io->dl) != 0)
 		io->status = 1;
+	/* With -v, what the run did, even when every line went to the dead letters. */
+	diag_info(2, "%llu line(s) in, %llu out, %llu rejected%s%s",
+	    (unsigned long long)*io->n_in, (unsigned long long)*io->n_out,
+	    (unsigned long long)*io->n_rejected, io->opts->dead_letter ? " to " : "",
+	    io->opts->dead_letter ? io->opts->dead_letter : "");
 	kafka_txn_close(p->txn);
 	io->opts->kafka.txn = NULL;
 	if (io->opts->stats != NULL || io->opts->metrics != NULL)

@@ -26,7 +26,7 @@ enum {
 };
 
 /* Short letters of the common options, to put in a tool's getopt string. */
-#define TOOL_SHORTOPTS "b:G:i:o:qvX:"
+#define TOOL_SHORTOPTS "b:F:G:i:o:qvX:"
 
 /* Entries for a tool's struct option table (then its own, then {0}). */
 #define TOOL_LONGOPTS \
@@ -37,6 +37,7 @@ enum {
 	{ "quiet",           no_argument,       NULL, 'q' }, \
 	{ "verbose",         no_argument,       NULL, 'v' }, \
 	{ "kafka-conf",      required_argument, NULL, 'X' }, \
+	{ "kafka-conf-file", required_argument, NULL, 'F' }, \
 	{ "dead-letter",     required_argument, NULL, OPT_DEAD_LETTER }, \
 	{ "stats",           required_argument, NULL, OPT_STATS }, \
 	{ "stats-interval",  required_argument, NULL, OPT_STATS_INTERVAL }, \
@@ -80,6 +81,14 @@ struct tool_opts {
  * argument is invalid (a usage error: exit 2).
  */
 int tool_opts_handle(struct tool_opts *o, int ch, const char *arg);
+/*
+ * -F FILE, as kcat's: librdkafka properties from FILE, one key=value a line
+ * (blank lines and lines starting with # skipped, spaces around key and value
+ * trimmed), each added as -X would add it. Returns 0, or -1 after a diagnostic
+ * naming the file and line but not the value (a usage error). The strings are
+ * kept for the life of the process.
+ */
+int tool_kafka_conf_file(struct kafka_opts *k, const char *path);
 /* Frees what tool_opts_handle() allocated. */
 void tool_opts_free(struct tool_opts *o);
 
@@ -107,6 +116,12 @@ struct tool_io {
 	 * records still live in its open state.
 	 */
 	int manual_commit;
+	/*
+	 * 0 (default): blank lines are skipped and too-long lines rejected
+	 * here. 1: both come to the tool (len 0, or too_long set), for a
+	 * filter that answers every line in order.
+	 */
+	int every_line;
 };
 
 /*

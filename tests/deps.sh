@@ -1,6 +1,8 @@
 #!/bin/sh
 # deps.sh: checks for (and with "install", installs) the Debian packages pageturn builds and tests with.
-# Usage: deps.sh check|install
+# Usage: deps.sh check|install [build]
+# With "build", only what building and installing the tools needs (make install): not the tools
+# that only the tests use (kcat, jq, time, groff, mandoc, curl).
 set -u
 
 missing=""
@@ -10,13 +12,16 @@ have_pc rdkafka        || missing="$missing librdkafka-dev"
 have_pc jansson        || missing="$missing libjansson-dev"
 have_pc zlib           || missing="$missing zlib1g-dev"
 have_pc libmicrohttpd  || missing="$missing libmicrohttpd-dev"
-command -v kcat >/dev/null 2>&1 || missing="$missing kcat"
-command -v jq   >/dev/null 2>&1 || missing="$missing jq"
 command -v cc   >/dev/null 2>&1 || missing="$missing build-essential"
-[ -x /usr/bin/time ]             || missing="$missing time"
-command -v groff >/dev/null 2>&1 || missing="$missing groff"
-command -v mandoc >/dev/null 2>&1 || missing="$missing mandoc"
 command -v zcat  >/dev/null 2>&1 || missing="$missing gzip"
+if [ "${2:-}" != build ]; then
+	command -v kcat >/dev/null 2>&1 || missing="$missing kcat"
+	command -v jq   >/dev/null 2>&1 || missing="$missing jq"
+	[ -x /usr/bin/time ]             || missing="$missing time"
+	command -v groff >/dev/null 2>&1 || missing="$missing groff"
+	command -v mandoc >/dev/null 2>&1 || missing="$missing mandoc"
+	command -v curl  >/dev/null 2>&1 || missing="$missing curl"
+fi
 
 [ -z "$missing" ] && exit 0
 

@@ -7,7 +7,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-build}
 BIN="$TOP/$B/bin"
 TBIN="$TOP/$B/tests"
-DATA="$TOP/../shared/data"
+DATA=${PAGETURN_DATA:-"$TOP/../shared/data"}	# a clone elsewhere: PAGETURN_DATA=.../shared/data
 PATH="$BIN:$TBIN:$PATH"
 export PATH
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/pageturn-test.XXXXXX")

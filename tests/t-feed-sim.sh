@@ -80,7 +80,7 @@ eq "report: return = clicks + pays" "$(jq '(.return_mean * .sessions - .clicks -
 feed-sim -q -n 500 -s 5 -p popular -e epsilon:0.3 --no-events --w-click 0.5 --w-pay 3 -r w.json
 eq "--w-click, --w-pay weigh the return" "$(jq '(.return_mean * .sessions - 0.5 * .clicks - 3 * .pays) | fabs < 0.01' w.json) $(jq -c '[.w_click, .w_pay]' w.json)" "true [0.5,3]"
 eq "report: fields" "$(jq -r 'keys_unsorted | join(" ")' rep.json)" \
-	"policy world items users user_set world_seed seed k sessions pages pages_per_session impressions clicks pays ctr pay_rate amount sweet_click_share w_click w_pay return_mean return_sd return_ci95 events start_ms end_ms curve_block curve params"
+	"policy world items users user_set world_seed seed k sessions pages pages_per_session impressions clicks pays ctr pay_rate amount sweet_click_share w_click w_pay return_mean return_sd return_ci95 events start_ms end_ms curve_block curve curve_ci95 swaps params"
 eq "events in time order" "$(jq -s '[.[].ts] | . == sort' ev.ndjson)" true
 eq "impressions: fields, 10 items, positions, features of 22, context of 5" \
 	"$(jq -c 'select(.type == "impression") | [(keys_unsorted | join(",")), (.items | length), ([.items[].pos] == [range(10)]), ([.items[].features | length] | unique), (.context | length), (.request_id | test("^r5-[0-9]+-[0-9]+$")), (.session_id | test("^s5-[0-9]+$"))]' ev.ndjson | sort -u)" \
@@ -253,7 +253,8 @@ if [ -x "$BIN/q-score" ] && [ -x "$TBIN/qscore-mkmodel" ]; then
 	ok "... with q-score's reason" grep -q 'error: ' qbad.err
 fi
 
-# --- MovieLens.
+# --- MovieLens (../shared/data: without it, the examples below would read dangling links).
+ok "the MovieLens ratings are at $ML" test -r "$ML/ratings.csv"
 if [ -r "$ML/ratings.csv" ]; then
 	feed-sim -q -n 100 -p greedy-oracle --ratings "$ML/ratings.csv" --movies "$ML/movies.csv" --items 500 -r ml.json >ml.ndjson
 	eq "movielens: exit 0, world" "$? $(field ml.json world) $(field ml.json items) $(jq '.users > 600' ml.json)" "0 movielens 500 true"
@@ -311,13 +312,18 @@ sed -n '/^\.Sh EXAMPLES/,/^\.Sh/p' "$TOP/man/feed-sim.1" | awk '
 	inb { out = out (out == "" ? "" : "\\n") $0 }' >examples
 eq "examples: found" "$(wc -l <examples | tr -d ' ')" 5
 while IFS='	' read -r cmd want; do
-	got=$(sh -c "$cmd" 2>&1)
+	# Every command of a pipeline must succeed, not only its last: a feed-sim that fails in front of
+	# log-collect leaves an empty events.ndjson behind a status of 0.
+	got=$(bash -o pipefail -c "$cmd" 2>&1)
 	st=$?
 	eq "example exits 0: $cmd" "$st" 0
+	[ "$st" = 0 ] || printf '%s\n' "$got" | tail -3 | sed 's/^/    | /' >&2
 	[ -n "$want" ] && eq "example: $cmd" "$(printf '%s' "$got" | awk '{ printf "%s%s", (NR > 1 ? "\\n" : ""), $0 }')" "$want"
 done <examples
 eq "example 4: sessions logged" "$(jq -r 'select(.type == "impression") | .session_id' raw.ndjson | sort -u | wc -l | tr -d ' ')" 50
 eq "example 2: four reports" "$(cat random.json popular.json greedy-oracle.json lt-oracle.json | jq -r .user_set | tr '\n' ' ')" "heldout heldout heldout heldout "
+eq "example 5: every event collected" "$(lines events.ndjson)" \
+    "$(feed-sim --ratings ratings.csv --movies movies.csv -n 200 -p popular -e softmax:0.5 -q | wc -l | tr -d ' ')"
 ok "example 5: events collected" test -s events.ndjson
 
 # --requests: one request a page, with what the deterministic policies would have shown

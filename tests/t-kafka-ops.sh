@@ -65,7 +65,7 @@ eq "workers status: nine members" "$(grep -c ': running (pid' status.out)" 9
 sleep 2
 # Stats and metrics files, one per member.
 ok "each member writes its stats" test -s w/online-join.1.stats -a -s w/experience-collect.2.stats
-ok "each member writes its Prometheus metrics" grep -q '^pageturn_in_total{tool="online-join"} [0-9]' w/online-join.1.prom
+ok "each member writes its Prometheus metrics" grep -q '^pageturn_in_total{tool="online-join",member="online-join.1"} [0-9]' w/online-join.1.prom
 ok "q-score answers on its port" qscore_ok
 ok "q-train learns with a step horizon" grep -q 'with a step horizon of 6 h of event time' w/q-train.1.log
 

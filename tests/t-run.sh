@@ -16,6 +16,8 @@ probe() {
 probe t-good.sh 'ok "true" true'
 probe t-bad.sh 'ok "false" false'
 probe t-crash.sh 'kill -SEGV $$'
+# A suite that skips what it cannot run has not shown that it passes.
+probe t-skip.sh 'echo "skipped: the frobnicator case (no frobnicator)"; ok "true" true'
 # A heap overflow in a sanitized program whose exit status is lost in a pipeline: the test's own
 # count says 1 passed, 0 failed.
 cat >"$T_TMP/overflow.c" <<'C'
@@ -55,15 +57,17 @@ eq "a failure anywhere: the runner exits non-zero" "$?" 1
 eq "a passing test counts as passed" "$(grep '^t-good.sh' "$T_TMP/all.out" | awk '{ print $2, $3 }')" "1 passed"
 ok "a failed case is a failure" grep -q '^t-bad.sh .* 1 failed' "$T_TMP/all.out"
 ok "a crash without a count line is a failure" grep -q '^t-crash.sh .* 1 failed' "$T_TMP/all.out"
+ok "a skip is a failure" grep -q '^t-skip.sh .* 1 passed .* 1 failed' "$T_TMP/all.out"
+ok "... and what was skipped is shown" grep -q 'skipped: the frobnicator case' "$T_TMP/all.out"
 if [ $have_asan = 1 ]; then
 	ok "a sanitizer report is a failure" grep -q '^t-asan.sh .* 1 passed .* 1 failed' "$T_TMP/all.out"
 	ok "... and the report is shown" grep -q 'AddressSanitizer: heap-buffer-overflow' "$T_TMP/all.out"
 	ok "a UBSan report in the test's output is a failure" grep -q '^t-ub-out.sh .* 1 passed .* 1 failed' "$T_TMP/all.out"
 	ok "a UBSan report in a file of the test is a failure" grep -q '^t-ub-file.sh .* 1 passed .* 1 failed' "$T_TMP/all.out"
 	ok "... naming the file" grep -q 'a sanitizer report in .*/ub.err' "$T_TMP/all.out"
-	eq "the totals" "$(tail -1 "$T_TMP/all.out")" "4 passed, 5 failed"
+	eq "the totals" "$(tail -1 "$T_TMP/all.out")" "5 passed, 6 failed"
 else
-	eq "the totals" "$(tail -1 "$T_TMP/all.out")" "1 passed, 2 failed"
+	eq "the totals" "$(tail -1 "$T_TMP/all.out")" "2 passed, 3 failed"
 fi
 B=$B "$R/tests/run" good >"$T_TMP/good.out" 2>&1
 eq "all passing: the runner exits 0" "$?" 0

@@ -51,7 +51,58 @@ bad "experience-collect -X of a bad value" experience-collect -X session.timeout
 bad "feed-sim -X of an unknown property" feed-sim -n 1 -X no.such.property=1
 bad "q-score -X without =" q-score -m models -X acks
 log-collect -X no.such.property=1 </dev/null >out 2>err
-ok "-X: the reason names the property" grep -q '^log-collect: -X no.such.property=1: No such configuration property' err
+ok "-X: the reason names the property, not its value (a value may be a secret)" grep -q '^log-collect: -X no.such.property: No such configuration property' err
 log-collect -X acks=all -X linger.ms=1 -i /dev/null </dev/null >out 2>err
 eq "-X of known properties: exit 0" "$?" 0
+
+# --- --help into a full disk is an error like any other write: a non-zero exit, with the reason.
+for t in $TOOLS q-eval; do
+	$t --help </dev/null >/dev/full 2>err
+	ok "$t --help >/dev/full exits non-zero" test $? -ne 0
+	ok "$t --help >/dev/full says why" grep -q 'No space left' err
+done
+
+# --- tool | head -1: a filter whose reader has gone stops quietly, with exit 0 (every tool that
+# writes a stream: its output is far more than a pipe holds, so the reader is surely gone).
+feed-sim -q -n 2000 -s 3 >raw.ndjson
+log-collect -q -i raw.ndjson >events.ndjson
+online-join -q -i events.ndjson >samples.ndjson
+experience-collect -q -i samples.ndjson >trans.ndjson
+qscore-mkmodel -m models -C 5 -X 22 -n 2000 -c 1 >/dev/null 2>&1
+jq -c '{request_id, user_id, hist: .state.hist, context: .state.context, candidates: [.action[] | {item_id, features}], k: 3}' \
+    trans.ndjson >requests.ndjson
+for c in "feed-sim -q -n 2000 -s 3" "log-collect -q -i raw.ndjson" "online-join -q -i events.ndjson" \
+    "experience-collect -q -i samples.ndjson" "q-score -q -m models -i requests.ndjson"; do
+	{ $c 2>err; echo $? >st; } | head -1 >first
+	eq "$c | head -1: exit 0" "$(cat st)" 0
+	ok "$c | head -1: nothing said" test ! -s err
+	ok "$c | head -1: its first line" test -s first
+done
+
+# --- -F FILE (kcat's): librdkafka properties from a file, one key=value a line, so that secrets stay
+# off the command line; every Kafka-speaking tool. A bad line is a usage error naming the file and
+# line, and never shows the value.
+printf '# the cluster\n\nsasl.pasword=hunter2\n' >bad.conf
+for t in $TOOLS q-eval; do
+	$t -F bad.conf </dev/null >out 2>err
+	eq "$t -F with a misspelt property: exit 2" "$?" 2
+	ok "$t -F with a misspelt property: names the file and line" grep -q 'bad.conf: line 3' err
+	ok "$t -F with a misspelt property: the value not shown" sh -c '! grep -q hunter2 err'
+	$t -F nosuch.conf </dev/null >out 2>err
+	eq "$t -F of a missing file: exit 2" "$?" 2
+done
+kafka-mock -q -f kports -p 2 -t raw >/dev/null 2>&1 &
+T_PIDS="$T_PIDS $!"
+for i in $(seq 100); do [ -s kports ] && break; sleep 0.1; done
+printf '# the cluster, and no -b\nbootstrap.servers=%s\n\n  client.id = pageturn-test\n' "$(cat kports)" >k.conf
+feed-sim -q -n 5 -s 2 -F k.conf -o kafka:raw
+eq "feed-sim -F: the brokers from the file: exit 0" "$?" 0
+feed-sim -q -n 5 -s 2 >five.ndjson
+eq "feed-sim -F: every event delivered" \
+    "$(kcat -q -C -b "$(cat kports)" -t raw -e -o beginning 2>/dev/null | grep -c .)" "$(lines five.ndjson)"
+log-collect -q -F k.conf -i kafka:raw -o k.out --stats k.stats --stats-interval 0.1 &
+lc=$!
+ok "log-collect -F: reads the topic from the brokers in the file" \
+    wait_until 60 sh -c "[ -s k.stats ] && [ \"\$(tail -1 k.stats | jq .in)\" -ge $(lines five.ndjson) ]"
+kill -TERM $lc; wait $lc
 t_done

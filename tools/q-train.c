@@ -177,7 +177,7 @@ static int parse_hist(struct parse_ctx *pc, json_t *st, const char *where, uint3
 		} else {
 			return perr(pc, "%s.hist[%zu]: expected an id", where, i);
 		}
-		if (len == 0 || len > MODEL_ID_MAX)
+		if (len == 0 || len > EMB_ID_MAX)
 			return perr(pc, "%s.hist[%zu]: empty or too long id", where, i);
 		ds->ids[ds->nids] = pc->map(pc->arg, s, len);
 		if (ds->ids[ds->nids++] == 0 && pc->unknown)
@@ -913,7 +913,7 @@ static int load_init_embeddings(struct emb *e, const char *path)
 		if (len == 0 || line[0] == '#')
 			continue;
 		char *colon = strrchr(line, ':');
-		if (!colon || colon == line || colon - line > MODEL_ID_MAX) {
+		if (!colon || colon == line || colon - line > EMB_ID_MAX) {
 			diag_warn("%s:%zu: expected item_id:v1 v2 ...", path, lineno);
 			st = -1;
 			break;

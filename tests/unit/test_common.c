@@ -308,9 +308,9 @@ test_stats(void)
 	free(got);
 	got = read_all(&mp, 1, 0, &tl, src, &failed);
 	/* (read_all ends each line with |) */
-	CHECK(got && strstr(got, "pageturn_in_total{tool=\"test\"} 3|") && strstr(got, "pageturn_open{tool=\"test\"} -2|") &&
-	    strstr(got, "# TYPE pageturn_loss gauge|pageturn_loss{tool=\"test\"} 0.346123|") &&
-	    strstr(got, "pageturn_unset{tool=\"test\"} NaN|"), "metrics: %s", got ? got : "(none)");
+	CHECK(got && strstr(got, "pageturn_in_total{tool=\"test\",member=\"m\"} 3|") && strstr(got, "pageturn_open{tool=\"test\",member=\"m\"} -2|") &&
+	    strstr(got, "# TYPE pageturn_loss gauge|pageturn_loss{tool=\"test\",member=\"m\"} 0.346123|") &&
+	    strstr(got, "pageturn_unset{tool=\"test\",member=\"m\"} NaN|"), "metrics: %s", got ? got : "(none)");
 	free(got);
 	stats_free(st);
 	free(sp);

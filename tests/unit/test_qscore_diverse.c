@@ -1,9 +1,11 @@
 /* test_qscore_diverse.c: q-score's page-level ranking — the similarity penalty, exploration on the penalised scores, propensities. */
+/* test-links: q-score */
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
 #include "rank.h"
+#include "qscore.h"
 
 int
 main(void)

@@ -16,6 +16,7 @@
 #include "kafka.h"
 #include "lineio.h"
 #include "sig.h"
+#include "toolio.h"
 #include "xalloc.h"
 #include "feedsim.h"
 
@@ -44,6 +45,7 @@ static const struct option longopts[] = {
 	{ "users",       required_argument, NULL, 'u' },
 	{ "verbose",     no_argument,       NULL, 'v' },
 	{ "kafka-conf",  required_argument, NULL, 'X' },
+	{ "kafka-conf-file", required_argument, NULL, 'F' },
 	{ "items",       required_argument, NULL, OPT_ITEMS },
 	{ "eval-seed",   required_argument, NULL, 's' },
 	{ "world-seed",  required_argument, NULL, OPT_WORLD_SEED },
@@ -109,6 +111,9 @@ struct sim {
 	long curve;		/* sessions per block of the learning curve, 0 for none */
 	double *blk_sum;	/* per block of session numbers: sum of returns */
 	uint64_t *blk_n;	/* ... and sessions ended */
+	double *blk_sq;		/* ... and sum of squared returns, for each block's interval */
+	long version;		/* the model version that answered last (-1: none yet) */
+	json_t *swaps;		/* {session, version} where a new version first answered */
 	uint64_t sessions, pages, impressions, clicks, pays, sweet, events;
 	double amount;
 	int failed;
@@ -291,6 +296,12 @@ play_page(struct sim *sm, struct fs_session *s, int *cand, int *shown, double *p
 	    s->page);
 	if (fs_policy_rank(sm->pol, w, p, s, rid, ctx, nctx, cand, ncand, k, sm->seed, shown, prop) < 0)
 		return -1;
+	if (fs_policy_version(sm->pol) != sm->version) {	/* a hot swap, for the learning curve */
+		if (sm->version >= 0)
+			json_array_append_new(sm->swaps, json_pack("{sIsI}", "session", (json_int_t)s->n,
+			    "version", (json_int_t)fs_policy_version(sm->pol)));
+		sm->version = fs_policy_version(sm->pol);
+	}
 	fs_page_play(w, p, s, shown, k, sm->seed, &pg);
 	gap = 3000 + (int64_t)expo(fs_key_u01(sm->seed, s->n, (uint64_t)s->page, 0, TAG_GAP), p->page_gap * 1000);
 	if (gap > 90000)
@@ -359,6 +370,7 @@ session_end(struct sim *sm, struct fs_session *s)
 	if (sm->curve > 0) {
 		sm->blk_sum[s->n / (uint64_t)sm->curve] += s->ret;
 		sm->blk_n[s->n / (uint64_t)sm->curve]++;
+		sm->blk_sq[s->n / (uint64_t)sm->curve] += s->ret * s->ret;
 	}
 	sm->sessions++;
 	sm->clicks += (uint64_t)s->clicks;
@@ -480,6 +492,17 @@ report(struct sim *sm, const char *path, const char *world, const char *userset,
 			json_array_append_new(c, json_real(sm->blk_sum[i] / (double)sm->blk_n[i]));
 	json_object_set_new(o, "curve_block", json_integer(curve));
 	json_object_set_new(o, "curve", c);
+	/* Each block's 95% interval half-width (normal approximation; 0 for a block of one session). */
+	c = json_array();
+	for (i = 0; curve > 0 && i < (nsess + (uint64_t)curve - 1) / (uint64_t)curve; i++)
+		if (sm->blk_n[i] > 0) {
+			double bn = (double)sm->blk_n[i], bm = sm->blk_sum[i] / bn;
+			double bv = bn > 1 ? (sm->blk_sq[i] - bn * bm * bm) / (bn - 1) : 0;
+
+			json_array_append_new(c, json_real(bn > 1 && bv > 0 ? 1.96 * sqrt(bv / bn) : 0));
+		}
+	json_object_set_new(o, "curve_ci95", c);
+	json_object_set(o, "swaps", sm->swaps);
 	pa = json_object();
 	for (q = 0; q < fs_param_count; q++)
 		json_object_set_new(pa, fs_param_table[q].name,
@@ -518,7 +541,7 @@ main(int argc, char *argv[])
 	diag_init(argv[0]);
 	fs_params_default(&par);
 	memset(&kopts, 0, sizeof kopts);
-	while ((ch = getopt_long(argc, argv, "b:c:e:hk:n:o:P:p:qr:s:U:u:vX:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:c:e:F:hk:n:o:P:p:qr:s:U:u:vX:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'b':
 			kopts.brokers = optarg;
@@ -573,6 +596,10 @@ main(int argc, char *argv[])
 			break;
 		case 'X':
 			if (kafka_opts_add(&kopts, optarg) != 0)
+				usage(2);
+			break;
+		case 'F':
+			if (tool_kafka_conf_file(&kopts, optarg) != 0)
 				usage(2);
 			break;
 		case OPT_ITEMS:
@@ -636,7 +663,7 @@ main(int argc, char *argv[])
 			break;
 		case OPT_LIST_PARAMS:
 			list_params();
-			return fclose(stdout) == 0 ? 0 : 1;
+			return 0;	/* standard output is checked at exit */
 		case 'h':
 			usage(0);
 		default:
@@ -726,11 +753,14 @@ main(int argc, char *argv[])
 	if (!no_events && (sm.out = line_writer_open(output, &kopts)) == NULL)
 		exit(1);
 	sm.curve = curve;
+	sm.version = -1;
+	sm.swaps = json_array();
 	if (curve > 0) {
 		size_t nblk = (size_t)((nsess + (unsigned long long)curve - 1) / (unsigned long long)curve) + 1;
 
 		sm.blk_sum = xcalloc(nblk, sizeof *sm.blk_sum);
 		sm.blk_n = xcalloc(nblk, sizeof *sm.blk_n);
+		sm.blk_sq = xcalloc(nblk, sizeof *sm.blk_sq);
 	}
 	cand = xmalloc((size_t)sm.ncand * sizeof *cand);
 	shown = xmalloc((size_t)FS_KMAX * sizeof *shown);
@@ -783,6 +813,8 @@ main(int argc, char *argv[])
 	free(sm.act);
 	free(sm.blk_sum);
 	free(sm.blk_n);
+	free(sm.blk_sq);
+	json_decref(sm.swaps);
 	free(cand);
 	free(shown);
 	free(prop);
