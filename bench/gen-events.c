@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "diag.h"
+#include "rng.h"
 #include "toolio.h"
 
 #define BASE_TS 1732345678000LL	/* 2024-11-23T07:07:58Z */
@@ -31,18 +32,14 @@ usage(void)
 static uint64_t
 gen_next(struct gen *g)
 {
-	uint64_t z = (g->rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return rng_splitmix64(&g->rng);
 }
 
 /* A uniform number in [0, 1). */
 static double
 gen_unif(struct gen *g)
 {
-	return (double)(gen_next(g) >> 11) * 0x1.0p-53;
+	return rng_unit(gen_next(g));
 }
 
 static long

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "qnet.h"
+#include "rng.h"
 #include "xalloc.h"
 
 /*
@@ -161,20 +162,11 @@ qnet_new(const struct qnet_dims *dm)
 	return net;
 }
 
-/* splitmix64: the deterministic generator behind qnet_init. */
-static uint64_t
-mix_next(uint64_t *st)
-{
-	uint64_t z = (*st += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
+/* A uniform number in [-a, a) from the splitmix64 sequence of *st, the deterministic generator behind qnet_init. */
 static float
 uniform_pm(uint64_t *st, float a)
 {
-	return (float)(((mix_next(st) >> 11) * (1.0 / 9007199254740992.0)) * 2.0 - 1.0) * a;
+	return (float)(rng_unit(rng_splitmix64(st)) * 2.0 - 1.0) * a;
 }
 
 void

@@ -326,4 +326,23 @@ eq "example 5: every event collected" "$(lines events.ndjson)" \
     "$(feed-sim --ratings ratings.csv --movies movies.csv -n 200 -p popular -e softmax:0.5 -q | wc -l | tr -d ' ')"
 ok "example 5: events collected" test -s events.ndjson
 
+# --requests: one request a page, with what the deterministic policies would have shown
+feed-sim -q -n 30 -s 4 -p popular --requests req.ndjson >ev.ndjson
+eq "--requests: one line a page" "$(wc -l <req.ndjson | tr -d ' ')" "$(jq -r 'select(.type == "impression") | .request_id' ev.ndjson | wc -l | tr -d ' ')"
+eq "--requests: the pages' request ids" "$(jq -r .request_id req.ndjson | sort | md5sum)" "$(jq -r 'select(.type == "impression") | .request_id' ev.ndjson | sort | md5sum)"
+ok "--requests: history, context and candidates with features" jq -e 'has("hist") and has("context") and (.candidates[0].features | length > 0)' req.ndjson
+jq -c 'select(.type == "impression") | {request_id, items: [.items[].item_id]}' ev.ndjson | sort >shown
+jq -c '{request_id, items: .targets.popular.list}' req.ndjson | sort >plist
+jq -c '{request_id, items: .targets.popular.cond}' req.ndjson | sort >pcond
+ok "--requests: under popular, popular's own page is the page shown" cmp -s shown plist
+ok "--requests: and its choice given the items above is the item shown" cmp -s shown pcond
+jq -c '{request_id, items: .targets["greedy-oracle"].cond}' req.ndjson | sort >ocond
+ok "--requests: the oracle would not have shown popular's pages" test "$(comm -12 shown ocond | wc -l)" -lt 5
+feed-sim -q -n 30 -s 4 -p greedy-oracle --requests req2.ndjson >ev2.ndjson
+jq -c 'select(.type == "impression") | {request_id, items: [.items[].item_id]}' ev2.ndjson | sort >shown2
+jq -c '{request_id, items: .targets["greedy-oracle"].cond}' req2.ndjson | sort >ocond2
+ok "--requests: under greedy-oracle, its choice given the items above is the item shown" cmp -s shown2 ocond2
+feed-sim -q -n 2 --requests /nonexistent/dir/req.ndjson >/dev/null 2>err
+eq "--requests: an unwritable file: exit 1" "$?" 1
+
 t_done

@@ -311,4 +311,52 @@ if [ -f ex3.out ]; then
 	want=$(sed -n '/^\.Sh EXAMPLES/,/^\.Sh/p' "$MAN" | grep '^{"policy"' | sed 's/\.\.\.$//')
 	ok "q-eval(1) example 3: the output shown" sh -c "head -1 ex3.out | grep -qF '$want'"
 fi
+# ---- a model version as the target: the probabilities q-score served with ----
+feed-sim -q -n 300 -s 1 -p popular -e softmax:1 | log-collect -q | online-join -q | experience-collect -q >m-trans.ndjson
+q-train --offline -q -i m-trans.ndjson -m m-models --epochs 1 --seed 1 >/dev/null
+feed-sim -q -n 200 -s 2 -c "q-score -q -m m-models --explore softmax:0.5sd --seed 3" --requests m-req.ndjson |
+	log-collect -q | online-join -q | experience-collect -q >m-logs.ndjson
+q-eval -m m-models --explore softmax:0.5sd -p logged -r m-req.ndjson -i m-logs.ndjson -n 20 -e IPS,RIPS,PDIS,SDR >out 2>err
+eq "model target: exit 0" "$?" 0
+eq "model target: every page judged" "$(jq -r 'select(.policy == "model:m-models") | .refused' out | sort -u)" 0
+ok "model target on the pages q-score served under the same setting: every weight 1 (q-score's 7 digits)" \
+    jq -se '[.[] | select(.policy == "model:m-models") | .max_weight] | all(. > 0.99999 and . < 1.00003)' out
+eq "model target: its IPS, RIPS and PDIS are the logs' own" \
+    "$(jq -r 'select(.policy == "model:m-models" and .estimator != "SDR") | "\(.estimator) \(.estimate)"' out | cut -c1-12 | tr '\n' ' ')" \
+    "$(jq -r 'select(.policy == "logged" and .estimator != "SDR") | "\(.estimator) \(.estimate)"' out | cut -c1-12 | tr '\n' ' ')"
+ok "model target: SDR with the model's own values within 5% of the logs' return" \
+    jq -se '(map(select(.estimator == "SDR")) | (.[0].estimate / .[1].estimate)) | (. > 0.95 and . < 1.05)' out
+q-eval -m m-models --explore softmax:2 -p logged -r m-req.ndjson -i m-logs.ndjson -n 0 -e IPS >out2 2>err
+ok "model target under another setting: weights that are not 1" \
+    jq -se '[.[] | select(.policy == "model:m-models") | .max_weight] | all(. > 1.01)' out2
+q-eval -m m-models -i m-logs.ndjson -n 0 -e IPS >out 2>err
+eq "model target without the requests: every page refused, with the reason" \
+    "$(jq -r '"\(.refused) \(.reason)"' out)" "593 the policy needs the pages' candidates (--requests or --action-set)"
+q-eval -m m-models --version 9 -i m-logs.ndjson -n 0 >out 2>err
+eq "model target: a version that does not exist: exit 1" "$?" 1
+ok "model target: a version that does not exist: says which" grep -q "0000000009" err
+q-eval -m m-models --explore softmax -i m-logs.ndjson -n 0 >out 2>err
+eq "model target: a bad --explore: exit 2" "$?" 2
+
+# ---- recorded: the simulator's own policies, from the choices each request recorded ----
+feed-sim -q -n 200 -s 3 -p popular --requests r-req.ndjson | log-collect -q | online-join -q | experience-collect -q >r-logs.ndjson
+q-eval -p recorded:popular -p recorded:greedy-oracle -p recorded:nosuch -p logged -r r-req.ndjson -i r-logs.ndjson \
+    -n 0 -e IPS,PDIS >out 2>err
+eq "recorded: exit 0" "$?" 0
+eq "recorded: popular on its own pages (every weight 1) gives the logs' own IPS and PDIS" \
+    "$(jq -r 'select(.policy == "recorded:popular") | "\(.estimator) \(.estimate) \(.max_weight)"' out | tr '\n' ' ')" \
+    "$(jq -r 'select(.policy == "logged") | "\(.estimator) \(.estimate) \(.max_weight)"' out | tr '\n' ' ')"
+eq "recorded: greedy-oracle never shows popular's page: PDIS 0" \
+    "$(jq -r 'select(.policy == "recorded:greedy-oracle" and .estimator == "PDIS") | .estimate' out)" 0
+eq "recorded: a name no request recorded: every page refused, with the reason" \
+    "$(jq -r 'select(.policy == "recorded:nosuch") | .refused > 0 and (.reason | test("request"))' out | sort -u)" true
+
+# ---- the accuracy study on the simulator, small (the full one: q-eval(1)) ----
+"$TOP/tests/qeval-accuracy" -n 300 -S 2 -t 1000 -b 50 -j 2 -o acc >table 2>err
+eq "accuracy study: exit 0" "$?" 0
+eq "accuracy study: every policy's SDR against its truth" "$(awk '$2 == "SDR" { print $1 }' table | tr '\n' ' ')" \
+    "logged recorded:popular recorded:greedy-oracle model:greedy "
+eq "accuracy study: the logging policy's session estimates are its truth, inside their intervals, in both seeds" \
+    "$(awk '$1 == "logged" && $3 == "session" { print $2, $9, $10 }' table | tr '\n' ' ')" "PDIS 2 2 WPDIS 2 2 SDR 2 2 "
+
 t_done

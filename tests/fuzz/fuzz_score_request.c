@@ -76,8 +76,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t skip = 0;
 
 	/* The exploration policy and k's default follow the size, so that every one is reached. */
-	cf.explore.policy = (enum qs_policy)(size % 3);
-	cf.explore.param = cf.explore.policy == QS_EPSILON ? 0.3 : 0.5;
+	cf.explore.policy = (enum rank_policy)(size % 3);
+	cf.explore.param = cf.explore.policy == RANK_EPSILON ? 0.3 : 0.5;
 	cf.default_k = size % 5;
 	while (skip < size && (buf[skip] == ' ' || buf[skip] == '\t' || buf[skip] == '\n' || buf[skip] == '\r'))
 		skip++;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "rng.h"
 
 /*
  * NI items of appeal a_i; each page's request offers NC candidates drawn
@@ -35,20 +36,14 @@ static double appeal[NI];
 static double
 unif(void)
 {
-	uint64_t z = (rs += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return (double)((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
+	return rng_unit(rng_splitmix64(&rs));
 }
 
 /* A start far from every other seed's (seeds that differ by k would otherwise be k draws apart). */
 static uint64_t
 mix(uint64_t z)
 {
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return rng_mix64(z);
 }
 
 static double

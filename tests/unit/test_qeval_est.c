@@ -17,7 +17,7 @@
 struct fixed {
 	const double *score;		/* by item number */
 	double temp;
-	struct qe_rank_ws ws;
+	struct rank_ws ws;
 	double q[16];
 };
 
@@ -64,7 +64,7 @@ static enum qe_verdict
 fixed_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 {
 	struct fixed *f = p->state;
-	struct qe_explore ex = { QE_SOFTMAX, f->temp, 0 };
+	struct rank_explore ex = { RANK_SOFTMAX, f->temp, 0 };
 	uint32_t above[QE_MAX_ITEMS];
 	double m[6 * 6];
 	size_t i, j, n = v->ncand, k = v->page->n;
@@ -74,7 +74,7 @@ fixed_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 	for (j = 0; j + 1 < k; j++)
 		above[j] = v->lidx[j];
 	if (v->contiguous)
-		qe_rank_cond(&ex, f->q, n, above, k, &f->ws, d->cond);
+		rank_cond(&ex, f->q, n, above, k, &f->ws, d->cond);
 	else
 		d->cond = NULL;
 	exact_marginals(f->q, n, v->depth, f->temp, m);
@@ -87,7 +87,7 @@ fixed_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 static void
 fixed_free(struct qe_policy *p)
 {
-	qe_rank_ws_free(&((struct fixed *)p->state)->ws);
+	rank_ws_free(&((struct fixed *)p->state)->ws);
 }
 
 static const struct qe_policy_ops fixed_ops = { fixed_judge, fixed_free };
@@ -112,9 +112,9 @@ item_name(int a, char *buf)
 static struct qe_log *
 bandit_log(uint64_t seed, size_t n, int conditional)
 {
-	struct qe_log_opts lo = { { QE_LOG_UNIFORM, 0, !conditional }, 1, 1 };
+	struct qe_log_opts lo = { { QE_LOG_UNIFORM, 0, !conditional }, 1, 1, 0 };
 	struct qe_log *log = qe_log_new(&lo);
-	struct qe_rng rng;
+	struct rng rng;
 	struct qe_record rec;
 	struct qe_ritem it[K];
 	char names[K][8], sess[32], err[256];
@@ -129,11 +129,11 @@ bandit_log(uint64_t seed, size_t n, int conditional)
 		st.len = strlen(names[0]);
 		qe_log_add_action(log, &st, err, sizeof err);
 	}
-	qe_rng_seed(&rng, seed);
+	rng_seed(&rng, seed);
 	for (s = 0; s < n; s++) {
 		memset(used, 0, sizeof used);
 		for (j = 0; j < K; j++) {
-			int pick = (int)(qe_rng_uniform(&rng) * (NI - j));
+			int pick = (int)(rng_uniform(&rng) * (NI - j));
 
 			for (a = 0; a < NI; a++)
 				if (!used[a] && pick-- == 0)
@@ -144,7 +144,7 @@ bandit_log(uint64_t seed, size_t n, int conditional)
 			it[j].item.len = strlen(names[j]);
 			it[j].pos = (uint32_t)j;
 			it[j].prop = conditional ? 1.0 / (NI - j) : 1.0 / NI;
-			it[j].click = qe_rng_uniform(&rng) < rho[a][j];
+			it[j].click = rng_uniform(&rng) < rho[a][j];
 			it[j].pay = 0;
 		}
 		snprintf(sess, sizeof sess, "s%zu", s);
@@ -167,8 +167,8 @@ bandit_log(uint64_t seed, size_t n, int conditional)
 static void
 bandit_truth(double *page, double *item)
 {
-	struct qe_explore ex = { QE_SOFTMAX, TEMP, 0 };
-	struct qe_rank_ws ws = { 0 };
+	struct rank_explore ex = { RANK_SOFTMAX, TEMP, 0 };
+	struct rank_ws ws = { 0 };
 	double m[K * NI], cond[K * NI], s0 = 0, s1 = 0;
 	uint32_t above;
 	int a, j;
@@ -181,12 +181,12 @@ bandit_truth(double *page, double *item)
 	for (a = 0; a < NI; a++)
 		s0 += m[a] * rho[a][0];
 	for (above = 0; above < NI; above++) {
-		qe_rank_cond(&ex, tscore, NI, &above, K, &ws, cond);
+		rank_cond(&ex, tscore, NI, &above, K, &ws, cond);
 		for (a = 0; a < NI; a++)
 			s1 += cond[NI + a] * rho[a][1] / NI;
 	}
 	*item = (s0 + s1) / K;
-	qe_rank_ws_free(&ws);
+	rank_ws_free(&ws);
 }
 
 /* Scores of the log's item numbers. */
@@ -297,7 +297,7 @@ check_bandit(void)
 		CHECK(fabs(m - truth[e]) < 0.01 * truth[e] + 0.002, "%s: mean %g, truth %g", qe_est_name(e), m, truth[e]);
 		CHECK(cover[e] / SEEDS >= 0.85, "%s: coverage %.3f", qe_est_name(e), cover[e] / SEEDS);
 	}
-	qe_rank_ws_free(&f.ws);
+	rank_ws_free(&f.ws);
 }
 
 /* The logged policy estimates the logs' own mean, exactly, by every importance estimator. */
@@ -307,7 +307,7 @@ check_logged(void)
 	struct qe_eval_opts o = { INFINITY, 10, INFINITY, QE_NEED_COND | QE_NEED_MARG, 1 };
 	struct qe_log *log = bandit_log(7, 3000, 1);
 	struct qe_policy p = { 0 };
-	struct qe_policy_env env = { log, NULL, 0, 64 };
+	struct qe_policy_env env = { log, NULL, 0, 64, 0, NULL };
 	struct qe_policy *lp;
 	double est[QE_E_COUNT], item = 0, page;
 	char err[256];
@@ -341,11 +341,11 @@ static const double target_pi[MI] = { 0.2, 0.3, 0.5 };	/* softmax over these log
 static struct qe_log *
 mdp_log(uint64_t seed, size_t n)
 {
-	struct qe_log_opts lo = { { QE_LOG_UNIFORM, 0, 0 }, 1, 1 };
+	struct qe_log_opts lo = { { QE_LOG_UNIFORM, 0, 0 }, 1, 1, 0 };
 	struct qe_log *log = qe_log_new(&lo);
 	struct qe_record rec;
 	struct qe_ritem it;
-	struct qe_rng rng;
+	struct rng rng;
 	char name[8], sess[32], err[256];
 	size_t s;
 	int t, a;
@@ -357,17 +357,17 @@ mdp_log(uint64_t seed, size_t n)
 		st.len = strlen(name);
 		qe_log_add_action(log, &st, err, sizeof err);
 	}
-	qe_rng_seed(&rng, seed);
+	rng_seed(&rng, seed);
 	for (s = 0; s < n; s++) {
 		snprintf(sess, sizeof sess, "s%zu", s);
 		for (t = 0; t < H; t++) {
-			a = (int)(qe_rng_uniform(&rng) * MI);
+			a = (int)(rng_uniform(&rng) * MI);
 			item_name(a, name);
 			it.item.p = name;
 			it.item.len = strlen(name);
 			it.pos = 0;
 			it.prop = 1.0 / MI;
-			it.click = qe_rng_uniform(&rng) < mrho[a];
+			it.click = rng_uniform(&rng) < mrho[a];
 			it.pay = 0;
 			memset(&rec, 0, sizeof rec);
 			rec.kind = QE_REC_TRANSITION;
@@ -380,7 +380,7 @@ mdp_log(uint64_t seed, size_t n)
 			rec.nitems = 1;
 			if (qe_log_add(log, &rec, NULL, err, sizeof err) != 0)
 				fprintf(stderr, "mdp_log: %s\n", err);
-			if (qe_rng_uniform(&rng) >= (it.click ? C1 : C0))
+			if (rng_uniform(&rng) >= (it.click ? C1 : C0))
 				break;
 		}
 	}
@@ -448,7 +448,7 @@ check_sessions(void)
 		CHECK(cover[e] / SEEDS >= 0.85 && cover[e] / SEEDS <= 0.995, "%s: coverage %.3f", qe_est_name(e),
 		    cover[e] / SEEDS);
 	}
-	qe_rank_ws_free(&f.ws);
+	rank_ws_free(&f.ws);
 }
 
 /* ---- the pseudo-inverse weight against a numerical pseudo-inverse ---- */
@@ -587,21 +587,21 @@ check_pi(size_t n, size_t k)
 /* ---- the Thompson table against draws ---- */
 
 static double
-gamma_draw(struct qe_rng *r, double a)
+gamma_draw(struct rng *r, double a)
 {
 	double d, c, x, v, u;
 
 	if (a < 1)
-		return gamma_draw(r, a + 1) * pow(qe_rng_uniform(r), 1 / a);
+		return gamma_draw(r, a + 1) * pow(rng_uniform(r), 1 / a);
 	d = a - 1.0 / 3;
 	c = 1 / sqrt(9 * d);
 	for (;;) {
 		do {
-			x = sqrt(-2 * log(qe_rng_uniform(r) + 1e-300)) * cos(2 * M_PI * qe_rng_uniform(r));
+			x = sqrt(-2 * log(rng_uniform(r) + 1e-300)) * cos(2 * M_PI * rng_uniform(r));
 			v = 1 + c * x;
 		} while (v <= 0);
 		v = v * v * v;
-		u = qe_rng_uniform(r);
+		u = rng_uniform(r);
 		if (log(u + 1e-300) < 0.5 * x * x + d - d * v + d * log(v))
 			return d * v;
 	}
@@ -615,7 +615,7 @@ check_thompson(void)
 	static const double be[10] = { 12198, 3566, 15993, 35522, 2367, 3100, 24665, 13210, 7061, 18061 };
 	enum { NA = 10, KK = 3, DRAWS = 200000 };
 	double tab[KK * NA], freq[KK * NA] = { 0 }, th[NA], sum, worst = 0, z;
-	struct qe_rng rng;
+	struct rng rng;
 	int d, a, r, best[KK];
 
 	CHECK(qe_thompson_table(al, be, NA, KK, tab) == 0, "the table");
@@ -625,7 +625,7 @@ check_thompson(void)
 			sum += tab[r * NA + a];
 		CHECK(fabs(sum - 1) < 1e-6, "rank %d: the arms' probabilities sum to %.9f", r, sum);
 	}
-	qe_rng_seed(&rng, 11);
+	rng_seed(&rng, 11);
 	for (d = 0; d < DRAWS; d++) {
 		for (a = 0; a < NA; a++) {
 			double x = gamma_draw(&rng, al[a]), y = gamma_draw(&rng, be[a]);

@@ -27,7 +27,7 @@ setup(void)
 		for (uint32_t k = 0; k < dm.d; k++)
 			row[k] = (float)(i + 1) / (float)(k + 2) - 0.7f;
 	}
-	cf.explore.policy = QS_SOFTMAX;
+	cf.explore.policy = RANK_SOFTMAX;
 	cf.explore.param = 0.5;
 	cf.seed = 9;
 	cf.max_candidates = 100;

@@ -13,12 +13,12 @@ static const float qv[N] = { 0.5f, 2.0f, 1.0f, 2.0f, -1.0f, 0.0f };
 
 /* Draws many rankings of k=3 and compares the frequency of each item at positions 0 and 1 (given position 0) with the propensities reported. */
 static void
-check_frequencies(const struct qs_explore *ex, const char *name)
+check_frequencies(const struct rank_explore *ex, const char *name)
 {
 	static unsigned first[N], second[N][N];
 	static double p0[N], p1[N][N];
-	struct qs_rank_ws ws = { 0 };
-	struct qs_rng rng;
+	struct rank_ws ws = { 0 };
+	struct rng rng;
 	uint32_t order[N];
 	double prop[N], maxdev0 = 0, maxdev1 = 0, expect, sum;
 	int i, j, t, consistent = 1;
@@ -30,9 +30,9 @@ check_frequencies(const struct qs_explore *ex, const char *name)
 	for (i = 0; i < N; i++)
 		for (j = 0; j < N; j++)
 			p1[i][j] = -1;
-	qs_rng_seed(&rng, 42);
+	rng_seed(&rng, 42);
 	for (t = 0; t < DRAWS; t++) {
-		qs_rank(ex, qv, N, 3, &rng, &ws, order, prop);
+		rank_draw(ex, qv, N, 3, &rng, &ws, order, prop);
 		first[order[0]]++;
 		second[order[0]][order[1]]++;
 		if (p0[order[0]] < 0)
@@ -65,54 +65,54 @@ check_frequencies(const struct qs_explore *ex, const char *name)
 	CHECK(fabs(sum - 1) < 1e-9, "%s: position-0 propensities sum to %g", name, sum);
 	CHECK(maxdev0 < 0.005, "%s: position 0 frequency off its propensity by %g", name, maxdev0);
 	CHECK(maxdev1 < 0.02, "%s: position 1 frequency off its propensity by %g", name, maxdev1);
-	qs_rank_ws_free(&ws);
+	rank_ws_free(&ws);
 }
 
 int
 main(void)
 {
-	struct qs_explore ex;
-	struct qs_rank_ws ws = { 0 };
-	struct qs_rng rng;
+	struct rank_explore ex;
+	struct rank_ws ws = { 0 };
+	struct rng rng;
 	uint32_t order[N], big_order[300];
 	double prop[N], big_prop[300], z, p;
 	float big[300];
 	int i, sorted;
 
-	CHECK(qs_explore_parse("greedy", &ex) == 0 && ex.policy == QS_GREEDY, "greedy");
-	CHECK(qs_explore_parse("epsilon:0.1", &ex) == 0 && ex.policy == QS_EPSILON && ex.param == 0.1, "epsilon");
-	CHECK(qs_explore_parse("softmax:0.5", &ex) == 0 && ex.policy == QS_SOFTMAX && ex.param == 0.5, "softmax");
-	CHECK(qs_explore_parse("epsilon:1.5", &ex) != 0, "epsilon above 1");
-	CHECK(qs_explore_parse("softmax:0", &ex) != 0, "zero temperature");
-	CHECK(qs_explore_parse("softmax:", &ex) != 0, "no temperature");
-	CHECK(qs_explore_parse("random", &ex) != 0, "unknown policy");
-	CHECK(qs_explore_parse("softmax:0.25sd", &ex) == 0 && ex.policy == QS_SOFTMAX && ex.param == 0.25 && ex.in_sd,
+	CHECK(rank_explore_parse("greedy", &ex) == 0 && ex.policy == RANK_GREEDY, "greedy");
+	CHECK(rank_explore_parse("epsilon:0.1", &ex) == 0 && ex.policy == RANK_EPSILON && ex.param == 0.1, "epsilon");
+	CHECK(rank_explore_parse("softmax:0.5", &ex) == 0 && ex.policy == RANK_SOFTMAX && ex.param == 0.5, "softmax");
+	CHECK(rank_explore_parse("epsilon:1.5", &ex) != 0, "epsilon above 1");
+	CHECK(rank_explore_parse("softmax:0", &ex) != 0, "zero temperature");
+	CHECK(rank_explore_parse("softmax:", &ex) != 0, "no temperature");
+	CHECK(rank_explore_parse("random", &ex) != 0, "unknown policy");
+	CHECK(rank_explore_parse("softmax:0.25sd", &ex) == 0 && ex.policy == RANK_SOFTMAX && ex.param == 0.25 && ex.in_sd,
 	    "softmax in standard deviations");
-	CHECK(qs_explore_parse("softmax:0.5", &ex) == 0 && !ex.in_sd, "softmax in score units again");
-	CHECK(qs_explore_parse("softmax:sd", &ex) != 0, "sd without a temperature");
-	CHECK(qs_explore_parse("softmax:0.5s", &ex) != 0, "a unit that is not sd");
-	CHECK(qs_explore_parse("softmax:0.5sdx", &ex) != 0, "sd and more");
-	CHECK(qs_explore_parse("softmax:0sd", &ex) != 0, "zero temperature in sd");
-	CHECK(qs_explore_parse("epsilon:0.1sd", &ex) != 0, "epsilon has no unit");
-	CHECK(qs_score_spread((const float[]){ 2, 2, 2 }, 3) == 1, "equal scores: a spread of 1");
-	CHECK(fabs(qs_score_spread((const float[]){ 1, 3 }, 2) - 1) < 1e-12 &&
-	    fabs(qs_score_spread((const float[]){ 0, 0, 0, 4 }, 4) - sqrt(3)) < 1e-9, "spread: population standard deviation");
+	CHECK(rank_explore_parse("softmax:0.5", &ex) == 0 && !ex.in_sd, "softmax in score units again");
+	CHECK(rank_explore_parse("softmax:sd", &ex) != 0, "sd without a temperature");
+	CHECK(rank_explore_parse("softmax:0.5s", &ex) != 0, "a unit that is not sd");
+	CHECK(rank_explore_parse("softmax:0.5sdx", &ex) != 0, "sd and more");
+	CHECK(rank_explore_parse("softmax:0sd", &ex) != 0, "zero temperature in sd");
+	CHECK(rank_explore_parse("epsilon:0.1sd", &ex) != 0, "epsilon has no unit");
+	CHECK(rank_spread((const float[]){ 2, 2, 2 }, 3) == 1, "equal scores: a spread of 1");
+	CHECK(fabs(rank_spread((const float[]){ 1, 3 }, 2) - 1) < 1e-12 &&
+	    fabs(rank_spread((const float[]){ 0, 0, 0, 4 }, 4) - sqrt(3)) < 1e-9, "spread: population standard deviation");
 
 	/* greedy: by q, ties by input order, k cuts */
-	qs_explore_parse("greedy", &ex);
-	qs_rng_seed(&rng, 1);
-	qs_rank(&ex, qv, N, N, &rng, &ws, order, prop);
+	rank_explore_parse("greedy", &ex);
+	rng_seed(&rng, 1);
+	rank_draw(&ex, qv, N, N, &rng, &ws, order, prop);
 	CHECK(order[0] == 1 && order[1] == 3 && order[2] == 2 && order[3] == 0 && order[4] == 5 && order[5] == 4,
 	    "greedy order %u %u %u %u %u %u", order[0], order[1], order[2], order[3], order[4], order[5]);
 	CHECK(prop[0] == 1 && prop[5] == 1, "greedy propensity 1");
 	memset(order, 0xff, sizeof order);
-	qs_rank(&ex, qv, N, 2, &rng, &ws, order, prop);
+	rank_draw(&ex, qv, N, 2, &rng, &ws, order, prop);
 	CHECK(order[0] == 1 && order[1] == 3 && order[2] == 0xffffffffu, "k=2 writes two");
 
 	/* a long list goes through the merge sort: stable by index among ties */
 	for (i = 0; i < 300; i++)
 		big[i] = (float)((i * 37) % 11);
-	qs_rank(&ex, big, 300, 300, &rng, &ws, big_order, big_prop);
+	rank_draw(&ex, big, 300, 300, &rng, &ws, big_order, big_prop);
 	sorted = 1;
 	for (i = 1; i < 300; i++)
 		if (!(big[big_order[i - 1]] > big[big_order[i]] ||
@@ -122,12 +122,12 @@ main(void)
 	{
 		uint32_t top[300];
 		double tprop[300];
-		qs_rank(&ex, big, 300, 10, &rng, &ws, top, tprop);
+		rank_draw(&ex, big, 300, 10, &rng, &ws, top, tprop);
 		CHECK(memcmp(top, big_order, 10 * sizeof *top) == 0, "the top 10 of 300 (partial selection) = the full sort's first 10");
 		for (i = 0; i < 300; i++)
 			big[i] = (float)(i % 7 == 3 ? 5 : i % 5);
-		qs_rank(&ex, big, 300, 300, &rng, &ws, big_order, big_prop);
-		qs_rank(&ex, big, 300, 50, &rng, &ws, top, tprop);
+		rank_draw(&ex, big, 300, 300, &rng, &ws, big_order, big_prop);
+		rank_draw(&ex, big, 300, 50, &rng, &ws, top, tprop);
 		CHECK(memcmp(top, big_order, 50 * sizeof *top) == 0, "the top 50 of 300 with many ties");
 		/* random scores, few distinct values (ties) or many, k from 1 to a quarter of n */
 		uint64_t x = 7;
@@ -138,8 +138,8 @@ main(void)
 				x = x * 6364136223846793005ULL + 1442695040888963407ULL;
 				big[i] = (float)((x >> 33) % levels) - 1.5f;
 			}
-			qs_rank(&ex, big, n, n, &rng, &ws, big_order, big_prop);
-			qs_rank(&ex, big, n, k, &rng, &ws, top, tprop);
+			rank_draw(&ex, big, n, n, &rng, &ws, big_order, big_prop);
+			rank_draw(&ex, big, n, k, &rng, &ws, top, tprop);
 			if (memcmp(top, big_order, k * sizeof *top) != 0)
 				same = 0;
 		}
@@ -147,9 +147,9 @@ main(void)
 	}
 
 	/* epsilon: exact position-0 propensities */
-	qs_explore_parse("epsilon:0.3", &ex);
+	rank_explore_parse("epsilon:0.3", &ex);
 	for (i = 0; i < 50; i++) {
-		qs_rank(&ex, qv, N, 1, &rng, &ws, order, prop);
+		rank_draw(&ex, qv, N, 1, &rng, &ws, order, prop);
 		p = order[0] == 1 ? 0.7 + 0.3 / N : 0.3 / N;
 		if (fabs(prop[0] - p) > 1e-12)
 			break;
@@ -158,11 +158,11 @@ main(void)
 	check_frequencies(&ex, "epsilon:0.3");
 
 	/* softmax: Plackett–Luce position-0 propensity = exp(q/T) / sum exp(q/T) */
-	qs_explore_parse("softmax:0.7", &ex);
+	rank_explore_parse("softmax:0.7", &ex);
 	for (z = 0, i = 0; i < N; i++)
 		z += exp(qv[i] / 0.7);
 	for (i = 0; i < 50; i++) {
-		qs_rank(&ex, qv, N, 1, &rng, &ws, order, prop);
+		rank_draw(&ex, qv, N, 1, &rng, &ws, order, prop);
 		if (fabs(prop[0] - exp(qv[order[0]] / 0.7) / z) > 1e-9)
 			break;
 	}
@@ -171,12 +171,12 @@ main(void)
 
 	/* softmax:Tsd: Plackett–Luce at T times the scores' standard deviation */
 	{
-		double t = 0.4 * qs_score_spread(qv, N);
-		qs_explore_parse("softmax:0.4sd", &ex);
+		double t = 0.4 * rank_spread(qv, N);
+		rank_explore_parse("softmax:0.4sd", &ex);
 		for (z = 0, i = 0; i < N; i++)
 			z += exp(qv[i] / t);
 		for (i = 0; i < 50; i++) {
-			qs_rank(&ex, qv, N, 1, &rng, &ws, order, prop);
+			rank_draw(&ex, qv, N, 1, &rng, &ws, order, prop);
 			if (fabs(prop[0] - exp(qv[order[0]] / t) / z) > 1e-9)
 				break;
 		}
@@ -187,14 +187,14 @@ main(void)
 	/* extreme scores: no NaN, no item twice, the huge one first */
 	{
 		float ext[4] = { -1e30f, 1e30f, 0, -1e30f };
-		qs_explore_parse("softmax:0.01", &ex);
-		qs_rank(&ex, ext, 4, 4, &rng, &ws, order, prop);
+		rank_explore_parse("softmax:0.01", &ex);
+		rank_draw(&ex, ext, 4, 4, &rng, &ws, order, prop);
 		CHECK(order[0] == 1 && prop[0] == 1, "dominant item first with propensity 1");
 		CHECK(order[1] == 2, "then the next");
 		for (i = 0; i < 4; i++)
 			CHECK(isfinite(prop[i]) && prop[i] > 0 && prop[i] <= 1, "propensity %d = %g", i, prop[i]);
 		CHECK(order[2] + order[3] == 3, "all four distinct");
 	}
-	qs_rank_ws_free(&ws);
+	rank_ws_free(&ws);
 	return check_done();
 }

@@ -141,7 +141,7 @@ score_tests(const char *root)
 	char md[300], id[257];
 	struct qnet *net = feature_net(3, 3);
 	struct qs_counters ct = { 0 };
-	struct qs_config cf = { .explore = { QS_GREEDY, 0 }, .max_candidates = 1000, .counters = &ct };
+	struct qs_config cf = { .explore = { RANK_GREEDY, 0 }, .max_candidates = 1000, .counters = &ct };
 	struct qs_worker *w = qs_worker_new(1, 0);
 	struct jbuf out = { 0 };
 	struct model *m, *lm;

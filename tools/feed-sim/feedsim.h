@@ -248,6 +248,7 @@ enum fs_policy_kind { FS_RANDOM, FS_POPULAR, FS_GREEDY, FS_LT, FS_EXTERNAL };
 enum fs_explore { FS_EXPLORE_NONE, FS_EXPLORE_EPSILON, FS_EXPLORE_SOFTMAX };
 
 struct fs_policy;
+#include <stdio.h>
 
 /* A built-in policy; explore applies to popular, greedy-oracle and lt-oracle. */
 struct fs_policy *fs_policy_builtin(enum fs_policy_kind kind, enum fs_explore ex, double exparam);
@@ -261,6 +262,15 @@ struct fs_policy *fs_policy_cmd(const char *cmd);
 struct fs_policy *fs_policy_url(const char *url, double wait);
 /* The last n clicked items are sent as hist in requests (default 20, as experience-collect keeps). */
 void fs_policy_set_hist_len(struct fs_policy *pol, int n);
+/*
+ * After each page is ranked, writes its score request to f (NULL: none) as
+ * one line, with "targets": for each deterministic built-in kind (popular,
+ * greedy-oracle, lt-oracle), "cond", the candidate it would place at each
+ * shown position given the items shown above it, and "list", the page it
+ * would show — what an off-policy evaluation of those kinds needs of a page
+ * whose choices depend on the simulator's hidden state.
+ */
+void fs_policy_set_requests(struct fs_policy *pol, FILE *f);
 /* The name logged in impressions ("popular", "v13" for a served model version). */
 const char *fs_policy_name(const struct fs_policy *pol);
 /* The last model version an external policy reported, or -1. */

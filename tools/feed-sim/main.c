@@ -26,7 +26,7 @@ enum { TAG_ARRIVAL = 21, TAG_USER, TAG_GAP, TAG_CLICKT, TAG_PAYT };
 enum {
 	OPT_ITEMS = 0x140, OPT_WORLD_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
 	OPT_USER_SET, OPT_NO_EVENTS, OPT_CURVE, OPT_CANDIDATES, OPT_LIST_PARAMS, OPT_POLICY_WAIT,
-	OPT_W_CLICK, OPT_W_PAY, OPT_HIST_LEN
+	OPT_W_CLICK, OPT_W_PAY, OPT_HIST_LEN, OPT_REQUESTS
 };
 
 static const struct option longopts[] = {
@@ -63,6 +63,7 @@ static const struct option longopts[] = {
 	{ "w-click",     required_argument, NULL, OPT_W_CLICK },
 	{ "w-pay",       required_argument, NULL, OPT_W_PAY },
 	{ "hist-len",    required_argument, NULL, OPT_HIST_LEN },
+	{ "requests",    required_argument, NULL, OPT_REQUESTS },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -76,7 +77,7 @@ usage(int status)
 	    "                [--ratings file --movies file] [--rate events/s] [--start time]\n"
 	    "                [--user-set all|train|heldout] [--no-events] [--curve n]\n"
 	    "                [--candidates n] [--list-params] [--policy-wait seconds]\n"
-	    "                [--w-click w] [--w-pay w] [--hist-len n]\n");
+	    "                [--w-click w] [--w-pay w] [--hist-len n] [--requests file]\n");
 	exit(status);
 }
 
@@ -480,6 +481,8 @@ main(int argc, char *argv[])
 	struct fs_world *w = NULL;
 	struct fs_policy *pol = NULL;
 	const char *output = "-", *reportpath = NULL, *cmd = NULL, *url = NULL, *ratings = NULL, *movies = NULL;
+	const char *reqpath = NULL;
+	FILE *reqlog = NULL;
 	const char *pname = "popular", *exspec = NULL, *userset = "all";
 	unsigned long long wseed = 1, seed = 1, nsess = 1000, n;
 	long nusers = 1000, nitems = -1, k = 10, curve = 1000, lv, histlen = 20;
@@ -611,6 +614,9 @@ main(int argc, char *argv[])
 			if (parse_int(optarg, 0, 10000, &histlen) < 0)
 				diag_fatal(2, "--hist-len %s: want 0..10000", optarg);
 			break;
+		case OPT_REQUESTS:
+			reqpath = optarg;
+			break;
 		case OPT_LIST_PARAMS:
 			list_params();
 			return 0;	/* standard output is checked at exit */
@@ -684,6 +690,11 @@ main(int argc, char *argv[])
 	if (pol == NULL)
 		exit(url != NULL ? 2 : 1);
 	fs_policy_set_hist_len(pol, (int)histlen);
+	if (reqpath != NULL) {
+		if ((reqlog = fopen(reqpath, "w")) == NULL)
+			diag_fatal(1, "%s:", reqpath);
+		fs_policy_set_requests(pol, reqlog);
+	}
 
 	memset(&sm, 0, sizeof sm);
 	sm.w = w;
@@ -751,6 +762,10 @@ main(int argc, char *argv[])
 		status = 1;
 	if (fs_policy_free(pol) < 0)
 		status = 1;
+	if (reqlog != NULL && (ferror(reqlog) | fclose(reqlog)) != 0) {
+		diag_warn("%s:", reqpath);
+		status = 1;
+	}
 	free(sm.pend);
 	heap_free(&sm.act);
 	free(sm.blk_sum);

@@ -47,6 +47,7 @@ struct fs_policy {
 	struct jbuf req;
 	char *mark;		/* per item: 1 + position among the candidates, 0 when not one */
 	int nmark;
+	FILE *reqlog;		/* --requests */
 };
 
 static struct fs_policy *
@@ -244,6 +245,106 @@ builtin_rank(struct fs_policy *pol, const struct fs_world *w, const struct fs_pa
 	free(sc);
 	free(base);
 	free(value);
+}
+
+/* The built-in kinds whose choices a request log records, with their names. */
+static const struct {
+	enum fs_policy_kind kind;
+	const char *name;
+} targets[] = { { FS_POPULAR, "popular" }, { FS_GREEDY, "greedy-oracle" }, { FS_LT, "lt-oracle" } };
+
+/*
+ * A deterministic built-in kind's choice at each position pos < k given that
+ * shown[0 .. pos) hold the positions above (into cond), as builtin_rank()
+ * chooses: the best score, the first of equals.
+ */
+static void
+choices_given(enum fs_policy_kind kind, const struct fs_world *w, const struct fs_params *p,
+    const struct fs_session *s, const int *cand, int ncand, int k, const int *shown, int *cond)
+{
+	int pagecat[FS_CMAX], pos, i, best, j;
+	char *used = xcalloc((size_t)ncand + 1, 1);
+	double *sc = xmalloc(((size_t)ncand + 1) * sizeof *sc);
+	double *base = NULL, *value = NULL;
+
+	if (kind == FS_GREEDY || kind == FS_LT) {
+		base = xmalloc(((size_t)ncand + 1) * sizeof *base);
+		value = xmalloc(((size_t)ncand + 1) * sizeof *value);
+		fs_oracle_prepare(w, p, s, cand, ncand, kind == FS_LT, base, value);
+	}
+	memset(pagecat, 0, sizeof pagecat);
+	for (pos = 0; pos < k; pos++) {
+		best = -1;
+		for (i = 0; i < ncand; i++) {
+			if (used[i])
+				continue;
+			sc[i] = kind == FS_POPULAR ? w->items[cand[i]].logpop :
+			    fs_oracle_score(w, p, s, cand[i], base[i], value[i], pos, pagecat);
+			if (best < 0 || sc[i] > sc[best])
+				best = i;
+		}
+		cond[pos] = cand[best];
+		for (j = 0; j < ncand; j++)
+			if (cand[j] == shown[pos])
+				used[j] = 1;
+		pagecat[w->items[shown[pos]].cat]++;
+	}
+	free(used);
+	free(sc);
+	free(base);
+	free(value);
+}
+
+static void builtin_rank(struct fs_policy *pol, const struct fs_world *w, const struct fs_params *p,
+    const struct fs_session *s, const int *cand, int ncand, int k, uint64_t seed, int *out, double *prop);
+
+/* Appends the ids of items[0 .. k) as a JSON array. */
+static void
+put_ids(struct jbuf *b, const struct fs_world *w, const int *items, int k)
+{
+	int i;
+
+	jbuf_puts(b, "[");
+	for (i = 0; i < k; i++)
+		jbuf_printf(b, i ? ",\"%s\"" : "\"%s\"", w->items[items[i]].id);
+	jbuf_puts(b, "]");
+}
+
+/* The request of the page just ranked (in pol->req), with the targets' choices, as one line of the request log. */
+static void
+log_request(struct fs_policy *pol, const struct fs_world *w, const struct fs_params *p, const struct fs_session *s,
+    const int *cand, int ncand, int k, uint64_t seed, const int *shown)
+{
+	struct fs_policy det = { 0 };
+	struct jbuf *b = &pol->req;
+	int *cond = xmalloc(((size_t)k + 1) * sizeof *cond), *list = xmalloc(((size_t)k + 1) * sizeof *list);
+	double *prop = xmalloc(((size_t)k + 1) * sizeof *prop);
+	size_t t;
+
+	b->len--;	/* the closing brace */
+	jbuf_puts(b, ",\"targets\":{");
+	for (t = 0; t < sizeof targets / sizeof *targets; t++) {
+		choices_given(targets[t].kind, w, p, s, cand, ncand, k, shown, cond);
+		det.kind = targets[t].kind;
+		det.ex = FS_EXPLORE_NONE;
+		builtin_rank(&det, w, p, s, cand, ncand, k, seed, list, prop);
+		jbuf_printf(b, "%s\"%s\":{\"cond\":", t ? "," : "", targets[t].name);
+		put_ids(b, w, cond, k);
+		jbuf_puts(b, ",\"list\":");
+		put_ids(b, w, list, k);
+		jbuf_puts(b, "}");
+	}
+	jbuf_puts(b, "}}\n");
+	fwrite(b->p, 1, b->len, pol->reqlog);
+	free(cond);
+	free(list);
+	free(prop);
+}
+
+void
+fs_policy_set_requests(struct fs_policy *pol, FILE *f)
+{
+	pol->reqlog = f;
 }
 
 static void
@@ -607,6 +708,10 @@ fs_policy_rank(struct fs_policy *pol, const struct fs_world *w, const struct fs_
 		k = ncand;
 	if (pol->kind != FS_EXTERNAL) {
 		builtin_rank(pol, w, p, s, cand, ncand, k, seed, out, prop);
+		if (pol->reqlog != NULL) {
+			build_request(pol, w, s, request_id, ctx, nctx, cand, ncand, k);
+			log_request(pol, w, p, s, cand, ncand, k, seed, out);
+		}
 		return 0;
 	}
 	if (pol->nmark < w->nitem) {
@@ -635,7 +740,13 @@ fs_policy_rank(struct fs_policy *pol, const struct fs_world *w, const struct fs_
 		if (rc < 0)
 			return -1;
 	}
-	return parse_response(pol, w, request_id, resp, resplen, cand, ncand, k, out, prop);
+	if (parse_response(pol, w, request_id, resp, resplen, cand, ncand, k, out, prop) != 0)
+		return -1;
+	if (pol->reqlog != NULL) {
+		build_request(pol, w, s, request_id, ctx, nctx, cand, ncand, k);
+		log_request(pol, w, p, s, cand, ncand, k, seed, out);
+	}
+	return 0;
 }
 
 int

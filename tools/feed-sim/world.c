@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "diag.h"
+#include "rng.h"
 #include "xalloc.h"
 #include "feedsim.h"
 
@@ -110,16 +111,13 @@ fs_params_set(struct fs_params *p, const char *nameval)
 uint64_t
 fs_mix(uint64_t x)
 {
-	x += 0x9e3779b97f4a7c15ULL;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-	return x ^ (x >> 31);
+	return rng_splitmix64(&x);
 }
 
 uint64_t
 fs_rng_next(struct fs_rng *r)
 {
-	r->s += 0x9e3779b97f4a7c15ULL;
+	r->s += RNG_GOLDEN;
 	return fs_mix(r->s);
 }
 

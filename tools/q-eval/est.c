@@ -138,7 +138,8 @@ session_terms(struct qe_sessions *S, size_t s, const struct qe_log *log, const s
 		Pc = P > clip ? clip : P;
 		v[QE_SV_PDIS] += disc * Pc * pt->R;
 		if (sdr) {
-			g = t + 1 < nG ? G[t + 1] : 0;
+			/* the reward model's values need the logs' continuation; a policy's own values hold it */
+			g = pt->flags & QE_PF_OWNQ ? 0 : t + 1 < nG ? G[t + 1] : 0;
 			Q = pt->qhat + gamma * g;
 			V = pt->vhat + gamma * g;
 			v[QE_SV_SDR] += disc * (Pc * (pt->R - Q) + Pprev * V);
@@ -323,7 +324,7 @@ qe_boot_init(struct qe_boot *b, size_t ns, uint64_t seed)
 {
 	b->ns = ns;
 	b->cnt = xcalloc(ns + 1, sizeof *b->cnt);
-	qe_rng_seed(&b->rng, seed);
+	rng_seed(&b->rng, seed);
 }
 
 void
@@ -333,7 +334,7 @@ qe_boot_next(struct qe_boot *b)
 
 	memset(b->cnt, 0, b->ns * sizeof *b->cnt);
 	for (i = 0; i < b->ns; i++)
-		b->cnt[(size_t)(qe_rng_uniform(&b->rng) * (double)b->ns)]++;
+		b->cnt[(size_t)(rng_uniform(&b->rng) * (double)b->ns)]++;
 }
 
 void

@@ -78,7 +78,7 @@ void qe_estimate(const struct qe_sessions *S, const double *cnt, unsigned mask, 
 struct qe_boot {
 	size_t ns;
 	double *cnt;
-	struct qe_rng rng;
+	struct rng rng;
 };
 void qe_boot_init(struct qe_boot *b, size_t ns, uint64_t seed);
 /* The counts of the next replicate in b->cnt. */

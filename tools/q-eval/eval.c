@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "eval.h"
+#include "rng.h"
 #include "xalloc.h"
 
 /* Scratch of one policy's pass. */
@@ -288,6 +289,32 @@ page_level(struct scratch *s, const struct qe_view *v, const struct qe_dist *d, 
 	wstat_add(&out->w[QE_FAM_PI], wpi, INFINITY);
 }
 
+/*
+ * The policy's own values as the session estimators' direct part: of the
+ * logged page, Σ_j vq(slot j, logged item j); of the policy's page in these
+ * slots, Σ_j Σ_c marg(c at slot j)·vq(slot j, c). Left to the reward model
+ * when a logged item is not a candidate.
+ */
+static void
+own_values(const struct scratch *s, const struct qe_view *v, const struct qe_dist *d, struct qe_pterm *pt)
+{
+	size_t j, c, k = v->page->n, n = v->ncand;
+	double q = 0, val = 0;
+
+	for (j = 0; j < k; j++) {
+		if (s->lidx[j] == QE_NOID)
+			return;
+		q += d->vq[j * n + s->lidx[j]];
+		for (c = 0; c < n; c++)
+			val += d->marg[j * n + c] * d->vq[j * n + c];
+	}
+	if (!isfinite(q) || !isfinite(val))
+		return;
+	pt->qhat = q;
+	pt->vhat = val;
+	pt->flags |= QE_PF_VHAT | QE_PF_OWNQ;
+}
+
 static void
 page_terms(struct scratch *s, const struct qe_view *v, const struct qe_dist *d, const struct qe_rmodel *rm,
     const struct qe_eval_opts *o, struct qe_pterm *pt, struct qe_judged *out)
@@ -305,6 +332,8 @@ page_terms(struct scratch *s, const struct qe_view *v, const struct qe_dist *d, 
 		for (j = 0; j < k; j++)
 			pt->vhat += s->dmg[j];
 	}
+	if (d->vq != NULL && d->marg != NULL)
+		own_values(s, v, d, pt);
 	item_level(s, v, d, o, pt, out);
 	cascade_level(s, v, d, o, pt, out);
 	page_level(s, v, d, o, pt, out);
@@ -313,11 +342,7 @@ page_terms(struct scratch *s, const struct qe_view *v, const struct qe_dist *d, 
 static uint64_t
 page_seed(uint64_t seed, size_t i)
 {
-	uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (i + 1);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return rng_mix64(seed + RNG_GOLDEN * (i + 1));
 }
 
 void
@@ -359,7 +384,9 @@ qe_eval_policy(struct qe_policy *p, const struct qe_log *log, const struct qe_rm
 		if ((vd = p->ops->judge(p, &v, &d)) != QE_JUDGED) {
 			if (out->refused++ == 0)
 				out->why_refused = vd == QE_REFUSED_NO_CANDIDATES ? "the policy needs the pages' candidates "
-				    "(--requests or --action-set)" : "the policy does not fill a logged position";
+				    "(--requests or --action-set)" : vd == QE_REFUSED_REQUEST ? "the policy's model needs the "
+				    "page's request (--requests) with the context and features it was trained on" :
+				    "the policy does not fill a logged position";
 			continue;
 		}
 		if (!v.contiguous)

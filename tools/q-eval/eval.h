@@ -45,6 +45,7 @@ enum qe_term {
 #define QE_PF_PI	0x20
 #define QE_PF_RHO	0x40	/* the page's ratio, for the session estimators */
 #define QE_PF_VHAT	0x80	/* the target's expected model reward of the page, for sequential DR */
+#define QE_PF_OWNQ	0x100	/* qhat and vhat are the policy's own values, returns from the page on */
 
 /* One page under one policy. */
 struct qe_pterm {
@@ -52,8 +53,8 @@ struct qe_pterm {
 	double t[QE_T_COUNT];
 	double rho;		/* Π over the page of the item ratios (unclipped) */
 	double R;		/* the page's reward */
-	double qhat;		/* the model's reward of the logged page */
-	double vhat;		/* the target's expected model reward of a page in these slots */
+	double qhat;		/* the model's reward of the logged page (QE_PF_OWNQ: the policy's value of it) */
+	double vhat;		/* the target's expected model reward of a page in these slots (QE_PF_OWNQ: its value) */
 };
 
 /* The diagnostics of one family of weights: item, iips, rips, pi. */

@@ -21,6 +21,48 @@ fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
+/* The requests' history ids, contexts and features, in pools; per request and per candidate offsets. */
+struct qe_reqstate_store {
+	char *spool;			/* history ids, NUL-terminated */
+	size_t slen, scap;
+	size_t *hid;			/* offsets of history ids in spool */
+	size_t nhid, hidcap;
+	float *fpool;			/* contexts and features */
+	size_t flen, fcap;
+	size_t *hfirst, *ctx;		/* per request: its first in hid; its context in fpool (SIZE_MAX: none) */
+	uint32_t *nh, *nctx;
+	size_t rcap;
+	size_t *foff;			/* per candidate (parallel to the requests' cand): features in fpool, or SIZE_MAX */
+	uint32_t *fn;
+	size_t focap;
+	struct qe_ids *tnames;		/* the recorded targets' names */
+	size_t *tfirst;			/* per request: its first entry in tsel */
+	uint32_t *ntg;			/* and how many targets it recorded */
+	uint32_t *tsel;			/* per target: name, ncond, nlist, cond items, list items */
+	size_t ntsel, tselcap;
+};
+
+static void
+reqstate_store_free(struct qe_reqstate_store *S)
+{
+	if (S == NULL)
+		return;
+	free(S->spool);
+	free(S->hid);
+	free(S->fpool);
+	free(S->hfirst);
+	free(S->ctx);
+	free(S->nh);
+	free(S->nctx);
+	free(S->foff);
+	free(S->fn);
+	qe_ids_free(S->tnames);
+	free(S->tfirst);
+	free(S->ntg);
+	free(S->tsel);
+	free(S);
+}
+
 struct qe_log *
 qe_log_new(const struct qe_log_opts *o)
 {
@@ -53,11 +95,159 @@ qe_log_free(struct qe_log *log)
 	free(log->req.first);
 	free(log->req.n);
 	free(log->req.cand);
+	reqstate_store_free(log->req.state);
 	free(log->it);
 	free(log->pages);
 	free(log->sessions);
 	free(log->aset);
 	free(log);
+}
+
+static size_t
+put_floats(struct qe_reqstate_store *S, const float *x, size_t n)
+{
+	size_t off = S->flen;
+
+	if (S->flen + n > S->fcap) {
+		S->fcap = (S->flen + n) * 2;
+		S->fpool = xreallocarray(S->fpool, S->fcap, sizeof *S->fpool);
+	}
+	memcpy(S->fpool + S->flen, x, n * sizeof *x);
+	S->flen += n;
+	return off;
+}
+
+/* Keeps request k's history, context and features; its candidates start at first in the requests' cand. */
+static void
+keep_state(struct qe_log *log, uint32_t k, size_t first, const struct qe_rrequest *rq)
+{
+	struct qe_reqstate_store *S = log->req.state;
+	size_t i, c;
+
+	if (S == NULL) {
+		S = log->req.state = xcalloc(1, sizeof *S);
+		S->tnames = qe_ids_new();
+	}
+	if (k >= S->rcap) {
+		S->rcap = (k + 1) * 2;
+		S->tfirst = xreallocarray(S->tfirst, S->rcap, sizeof *S->tfirst);
+		S->ntg = xreallocarray(S->ntg, S->rcap, sizeof *S->ntg);
+		S->hfirst = xreallocarray(S->hfirst, S->rcap, sizeof *S->hfirst);
+		S->ctx = xreallocarray(S->ctx, S->rcap, sizeof *S->ctx);
+		S->nh = xreallocarray(S->nh, S->rcap, sizeof *S->nh);
+		S->nctx = xreallocarray(S->nctx, S->rcap, sizeof *S->nctx);
+	}
+	if (S->nhid + rq->nhist > S->hidcap) {
+		S->hidcap = (S->nhid + rq->nhist) * 2;
+		S->hid = xreallocarray(S->hid, S->hidcap, sizeof *S->hid);
+	}
+	S->hfirst[k] = S->nhid;
+	S->nh[k] = (uint32_t)rq->nhist;
+	for (i = 0; i < rq->nhist; i++) {
+		if (S->slen + rq->hist[i].len + 1 > S->scap) {
+			S->scap = (S->slen + rq->hist[i].len + 1) * 2;
+			S->spool = xrealloc(S->spool, S->scap);
+		}
+		memcpy(S->spool + S->slen, rq->hist[i].p, rq->hist[i].len + 1);
+		S->hid[S->nhid++] = S->slen;
+		S->slen += rq->hist[i].len + 1;
+	}
+	S->ctx[k] = rq->ctx == NULL ? SIZE_MAX : put_floats(S, rq->ctx, rq->nctx);
+	S->nctx[k] = (uint32_t)rq->nctx;
+	if (first + rq->ncands > S->focap) {
+		S->focap = (first + rq->ncands) * 2;
+		S->foff = xreallocarray(S->foff, S->focap, sizeof *S->foff);
+		S->fn = xreallocarray(S->fn, S->focap, sizeof *S->fn);
+	}
+	for (i = 0; i < rq->ncands; i++) {
+		c = first + i;
+		S->foff[c] = rq->feat[i] == NULL ? SIZE_MAX : put_floats(S, rq->feat[i], rq->nfeat[i]);
+		S->fn[c] = (uint32_t)rq->nfeat[i];
+	}
+	S->tfirst[k] = S->ntsel;
+	S->ntg[k] = (uint32_t)rq->ntargets;
+	for (i = 0; i < rq->ntargets; i++) {
+		const struct qe_rtarget *g = &rq->targets[i];
+		size_t j, need = 3 + g->ncond + g->nlist;
+
+		if (S->ntsel + need > S->tselcap) {
+			S->tselcap = (S->ntsel + need) * 2;
+			S->tsel = xreallocarray(S->tsel, S->tselcap, sizeof *S->tsel);
+		}
+		S->tsel[S->ntsel++] = qe_ids_add(S->tnames, g->name.p, g->name.len, NULL);
+		S->tsel[S->ntsel++] = (uint32_t)g->ncond;
+		S->tsel[S->ntsel++] = (uint32_t)g->nlist;
+		for (j = 0; j < g->ncond; j++)
+			S->tsel[S->ntsel++] = qe_ids_add(log->items, g->cond[j].p, g->cond[j].len, NULL);
+		for (j = 0; j < g->nlist; j++)
+			S->tsel[S->ntsel++] = qe_ids_add(log->items, g->list[j].p, g->list[j].len, NULL);
+	}
+}
+
+int
+qe_log_request_target(const struct qe_log *log, uint32_t req, const char *name, const uint32_t **cond,
+    size_t *ncond, const uint32_t **list, size_t *nlist)
+{
+	const struct qe_reqstate_store *S = log->req.state;
+	const uint32_t *e;
+	uint32_t t, id;
+
+	if (S == NULL || req >= S->rcap || req >= qe_ids_count(log->req.ids) ||
+	    (id = qe_ids_find(S->tnames, name, strlen(name))) == QE_NOID)
+		return -1;
+	e = S->tsel + S->tfirst[req];
+	for (t = 0; t < S->ntg[req]; t++) {
+		if (e[0] == id) {
+			*ncond = e[1];
+			*nlist = e[2];
+			*cond = e + 3;
+			*list = e + 3 + e[1];
+			return 0;
+		}
+		e += 3 + e[1] + e[2];
+	}
+	return -1;
+}
+
+int
+qe_log_request_state(const struct qe_log *log, uint32_t req, struct qe_reqstate *st)
+{
+	const struct qe_reqstate_store *S = log->req.state;
+	size_t i, n, first;
+
+	if (S == NULL || req >= qe_ids_count(log->req.ids) || req >= S->rcap)
+		return -1;
+	n = S->nh[req] > log->req.n[req] ? S->nh[req] : log->req.n[req];
+	if (n > st->hcap || n > st->fcap) {
+		st->hcap = st->fcap = n * 2;
+		st->hist = xreallocarray(st->hist, st->hcap, sizeof *st->hist);
+		st->hlen = xreallocarray(st->hlen, st->hcap, sizeof *st->hlen);
+		st->feat = xreallocarray(st->feat, st->fcap, sizeof *st->feat);
+		st->nfeat = xreallocarray(st->nfeat, st->fcap, sizeof *st->nfeat);
+	}
+	st->nhist = S->nh[req];
+	for (i = 0; i < st->nhist; i++) {
+		st->hist[i] = S->spool + S->hid[S->hfirst[req] + i];
+		st->hlen[i] = strlen(st->hist[i]);
+	}
+	st->ctx = S->ctx[req] == SIZE_MAX ? NULL : S->fpool + S->ctx[req];
+	st->nctx = S->nctx[req];
+	first = log->req.first[req];
+	for (i = 0; i < log->req.n[req]; i++) {
+		st->feat[i] = S->foff[first + i] == SIZE_MAX ? NULL : S->fpool + S->foff[first + i];
+		st->nfeat[i] = S->fn[first + i];
+	}
+	return 0;
+}
+
+void
+qe_reqstate_free(struct qe_reqstate *st)
+{
+	free(st->hist);
+	free(st->hlen);
+	free(st->feat);
+	free(st->nfeat);
+	memset(st, 0, sizeof *st);
 }
 
 int
@@ -91,6 +281,8 @@ qe_log_add_request(struct qe_log *log, const struct qe_rrequest *rq, char *err, 
 			}
 		R->cand[R->ncand + i] = c;
 	}
+	if (log->opts.request_state)
+		keep_state(log, k, R->ncand, rq);
 	R->ncand += rq->ncands;
 	return 0;
 }

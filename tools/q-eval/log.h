@@ -48,11 +48,27 @@ struct qe_requests {
 	size_t cap;
 	uint32_t *cand;		/* item numbers */
 	size_t ncand, ccap;
+	/* What a model scores them by, kept under qe_log_opts.request_state: */
+	struct qe_reqstate_store *state;
 };
+
+/* A request's history, context and candidates' features, as a model's forward pass reads them (borrowed). */
+struct qe_reqstate {
+	const char **hist;	/* ids, oldest first */
+	size_t *hlen;
+	size_t nhist;
+	const float *ctx;	/* NULL when the request had none */
+	size_t nctx;
+	const float **feat;	/* each candidate's, NULL when it had none */
+	size_t *nfeat;
+	size_t hcap, fcap;	/* what the arrays above hold (owned by the caller: free with qe_reqstate_free()) */
+};
+void qe_reqstate_free(struct qe_reqstate *st);
 
 struct qe_log_opts {
 	struct qe_logging logging;
 	double w_click, w_pay;
+	int request_state;	/* keep the requests' history, context and features (a model target scores them) */
 };
 
 struct qe_log {
@@ -111,6 +127,20 @@ typedef void qe_log_drop_fn(void *arg, const char *source, const char *raw, size
  * page refused). Call once, after the last qe_log_add().
  */
 void qe_log_finish(struct qe_log *log, qe_log_drop_fn *drop, void *arg);
+
+/*
+ * Request req's history, context and candidates' features into st (its
+ * arrays grown as needed): 0, or -1 when they were not kept.
+ */
+int qe_log_request_state(const struct qe_log *log, uint32_t req, struct qe_reqstate *st);
+/*
+ * What the policy named name chose on request req's page, as its request
+ * recorded it ("targets"): at each shown position given the items shown
+ * above (cond, *ncond items), and its own page (list, *nlist). 0, or -1 when
+ * not recorded.
+ */
+int qe_log_request_target(const struct qe_log *log, uint32_t req, const char *name, const uint32_t **cond,
+    size_t *ncond, const uint32_t **list, size_t *nlist);
 
 /*
  * The candidates of page p: its request's, else the fixed action set; NULL

@@ -15,6 +15,7 @@
 #include "jsonx.h"
 #include "log.h"
 #include "policy.h"
+#include "rank.h"
 #include "reader.h"
 #include "report.h"
 #include "rmodel.h"
@@ -33,7 +34,9 @@ enum {
 	OPT_MC_DRAWS,
 	OPT_W_CLICK,
 	OPT_W_PAY,
-	OPT_IDLE_EXIT
+	OPT_IDLE_EXIT,
+	OPT_VERSION,
+	OPT_EXPLORE
 };
 
 #define MAX_POLICIES 64
@@ -44,6 +47,10 @@ struct qe_opts {
 	size_t npolicies;
 	const char *compare[2];		/* NULL: no comparison */
 	const char *action_set, *requests, *popularity;
+	char *model_specs[MAX_POLICIES];	/* "model:DIR" of each -m */
+	size_t nmodels;
+	uint32_t version;		/* the model targets' version (0: the newest) */
+	const char *explore;		/* and the exploration they serve under */
 	unsigned estimators;		/* 1 << QE_E_* */
 	long bootstrap;
 	uint64_t seed;
@@ -69,8 +76,9 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: q-eval [-hqtv] -p policy [-p policy]... [-a action-set] [-b brokers] [-e estimators]\n"
-	    "              [-g gamma] [-G group] [-i input]... [-n bootstrap] [-o output] [-r requests]\n"
-	    "              [-s seed] [-X key=value]... [--compare policy policy] [--logging kind]\n"
+	    "              [-g gamma] [-G group] [-i input]... [-m modeldir]... [-n bootstrap] [-o output]\n"
+	    "              [-r requests] [-s seed] [-X key=value]... [--version version] [--explore policy]\n"
+	    "              [--compare policy policy] [--logging kind]\n"
 	    "              [--propensities conditional|marginal] [--clip weight] [--switch-tau weight]\n"
 	    "              [--dros-lambda lambda] [--smooth shows] [--popularity file] [--mc-draws n]\n"
 	    "              [--w-click weight] [--w-pay weight] [--idle-exit duration]\n"
@@ -121,7 +129,27 @@ handle_option(struct qe_opts *o, int ch, char *arg, int argc, char **argv)
 		if (parse_long(arg, 0, 100000, &o->bootstrap) != 0)
 			bad_value("--bootstrap", "expected a count from 0 to 100000", arg);
 		break;
+	case 'm':
+		if (o->nmodels == MAX_POLICIES)
+			bad_value("--model", "too many models", arg);
+		o->model_specs[o->nmodels] = xmalloc(strlen(arg) + 7);
+		snprintf(o->model_specs[o->nmodels], strlen(arg) + 7, "model:%s", arg);
+		add_policy(o, o->model_specs[o->nmodels++]);
+		break;
 	case 'p': add_policy(o, arg); break;
+	case OPT_VERSION:
+		if (parse_long(arg, 1, UINT32_MAX, &l) != 0)
+			bad_value("--version", "expected a version number from 1", arg);
+		o->version = (uint32_t)l;
+		break;
+	case OPT_EXPLORE: {
+		struct rank_explore ex;
+
+		if (rank_explore_parse(arg, &ex) != 0)
+			bad_value("--explore", "expected greedy, epsilon:E (0..1), softmax:T or softmax:Tsd (T > 0)", arg);
+		o->explore = arg;
+		break;
+	}
 	case 'r': o->requests = arg; break;
 	case 's':
 		if (parse_long(arg, 0, LONG_MAX, &l) != 0)
@@ -197,6 +225,7 @@ parse_options(int argc, char **argv, struct qe_opts *o, struct tool_opts *to)
 		{ "gamma",         required_argument, NULL, 'g' },
 		{ "help",          no_argument,       NULL, 'h' },
 		{ "bootstrap",     required_argument, NULL, 'n' },
+		{ "model",         required_argument, NULL, 'm' },
 		{ "policy",        required_argument, NULL, 'p' },
 		{ "requests",      required_argument, NULL, 'r' },
 		{ "seed",          required_argument, NULL, 's' },
@@ -213,12 +242,14 @@ parse_options(int argc, char **argv, struct qe_opts *o, struct tool_opts *to)
 		{ "w-click",       required_argument, NULL, OPT_W_CLICK },
 		{ "w-pay",         required_argument, NULL, OPT_W_PAY },
 		{ "idle-exit",     required_argument, NULL, OPT_IDLE_EXIT },
+		{ "version",       required_argument, NULL, OPT_VERSION },
+		{ "explore",       required_argument, NULL, OPT_EXPLORE },
 		{ NULL, 0, NULL, 0 }
 	};
 	int ch;
 
 	/* "+": no permutation, so that --compare can take the word after its argument. */
-	while ((ch = getopt_long(argc, argv, "+" TOOL_SHORTOPTS "a:e:g:hn:p:r:s:t", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+" TOOL_SHORTOPTS "a:e:g:hm:n:p:r:s:t", longopts, NULL)) != -1) {
 		switch (tool_opts_handle(to, ch, optarg)) {
 		case 1:
 			continue;
@@ -233,6 +264,9 @@ parse_options(int argc, char **argv, struct qe_opts *o, struct tool_opts *to)
 		diag_warn("no policy to evaluate (-p)");
 		usage(2);
 	}
+	for (size_t i = 0; i < o->npolicies; i++)
+		if (strncmp(o->policies[i], "model:", 6) == 0 || strncmp(o->policies[i], "recorded:", 9) == 0)
+			o->log.request_state = 1;	/* the requests' history, context, features and recorded choices */
 }
 
 /* Dead-letters a line of an input or of a side file; counts it when counter is not NULL. */
@@ -411,7 +445,7 @@ static int
 evaluate(struct tool_io *io, struct qe_opts *o, struct qe_log *log, struct result *res, const double *G, size_t nG)
 {
 	struct qe_rmodel *rm = qe_rmodel_fit(log, o->smooth);
-	struct qe_policy_env env = { log, NULL, 0, (size_t)o->mc_draws };
+	struct qe_policy_env env = { log, NULL, 0, (size_t)o->mc_draws, o->version, o->explore };
 	double *pop;
 	char err[512];
 	size_t i;
@@ -700,5 +734,7 @@ main(int argc, char *argv[])
 		io->status = 1;
 	status = tool_io_close(io);
 	tool_opts_free(&to);
+	for (size_t i = 0; i < o.nmodels; i++)
+		free(o.model_specs[i]);
 	return status;
 }

@@ -60,7 +60,7 @@ static const struct qe_policy_ops random_ops = { random_judge, nothing_free };
 /* ---- popular: the candidates ranked by their popularity in the logs, with q-score's exploration ---- */
 
 struct popular {
-	struct qe_explore ex;
+	struct rank_explore ex;
 	const double *pop;		/* per item number (items past npop: the average, 1) */
 	size_t npop;
 	size_t draws;
@@ -69,7 +69,7 @@ struct popular {
 	size_t cap, mcap;
 	const uint32_t *mcand;		/* the candidate set whose marginals m holds (a fixed set is ranked once) */
 	size_t mn, mdepth;
-	struct qe_rank_ws ws;
+	struct rank_ws ws;
 };
 
 static enum qe_verdict
@@ -78,7 +78,7 @@ popular_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 	struct popular *s = p->state;
 	size_t n = v->ncand, k = v->page->n, i, j;
 	uint32_t above[QE_MAX_ITEMS];
-	struct qe_rng rng;
+	struct rng rng;
 
 	if (v->cand == NULL || n == 0)
 		return QE_REFUSED_NO_CANDIDATES;
@@ -93,7 +93,7 @@ popular_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 	if ((v->need & QE_NEED_COND) && v->contiguous) {
 		for (j = 0; j + 1 < k; j++)
 			above[j] = v->lidx[j];
-		qe_rank_cond(&s->ex, s->q, n, above, k, &s->ws, d->cond);
+		rank_cond(&s->ex, s->q, n, above, k, &s->ws, d->cond);
 	} else
 		d->cond = NULL;
 	if (v->need & QE_NEED_MARG) {
@@ -103,9 +103,9 @@ popular_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 				s->mcap = v->depth * n;
 				s->m = xreallocarray(s->m, s->mcap, sizeof *s->m);
 			}
-			qe_rng_seed(&rng, v->seed);
+			rng_seed(&rng, v->seed);
 			/* Computed once, the draws' error would be the same on every page: a hundred times more. */
-			qe_rank_marginals(&s->ex, s->q, n, v->depth, v->log->aset == v->cand ? 100 * s->draws : s->draws,
+			rank_marginals(&s->ex, s->q, n, v->depth, v->log->aset == v->cand ? 100 * s->draws : s->draws,
 			    &rng, &s->ws, s->m);
 			s->mcand = v->cand;
 			s->mn = n;
@@ -126,7 +126,7 @@ popular_free(struct qe_policy *p)
 
 	free(s->q);
 	free(s->m);
-	qe_rank_ws_free(&s->ws);
+	rank_ws_free(&s->ws);
 	free(s);
 }
 
@@ -146,6 +146,64 @@ logged_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
 
 static const struct qe_policy_ops logged_ops = { logged_judge, nothing_free };
 
+/* ---- recorded: a deterministic policy whose choices each request recorded ---- */
+
+/* The index of item among the n candidates, or QE_NOID. */
+static uint32_t
+cand_index(const uint32_t *cand, size_t n, uint32_t item)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (cand[i] == item)
+			return (uint32_t)i;
+	return QE_NOID;
+}
+
+static enum qe_verdict
+recorded_judge(struct qe_policy *p, const struct qe_view *v, struct qe_dist *d)
+{
+	const uint32_t *cond, *list;
+	size_t n = v->ncand, k = v->page->n, nc, nl, j;
+	uint32_t c;
+
+	if (v->cand == NULL || n == 0)
+		return QE_REFUSED_NO_CANDIDATES;
+	if (v->page->req == QE_NOID ||
+	    qe_log_request_target(v->log, v->page->req, p->state, &cond, &nc, &list, &nl) != 0)
+		return QE_REFUSED_REQUEST;
+	if (v->depth > nl || (v->contiguous && k > nc))
+		return QE_REFUSED_POSITION;
+	if ((v->need & QE_NEED_COND) && v->contiguous) {
+		memset(d->cond, 0, k * n * sizeof *d->cond);
+		for (j = 0; j < k; j++) {
+			if ((c = cand_index(v->cand, n, cond[j])) == QE_NOID)
+				return QE_REFUSED_REQUEST;
+			d->cond[j * n + c] = 1;
+		}
+	} else
+		d->cond = NULL;
+	if (v->need & QE_NEED_MARG) {
+		memset(d->marg, 0, k * n * sizeof *d->marg);
+		for (j = 0; j < k; j++) {
+			if ((c = cand_index(v->cand, n, list[v->items[j].pos])) == QE_NOID)
+				return QE_REFUSED_REQUEST;
+			d->marg[j * n + c] = 1;
+		}
+	} else
+		d->marg = NULL;
+	d->qhat = NULL;
+	return QE_JUDGED;
+}
+
+static void
+recorded_free(struct qe_policy *p)
+{
+	free(p->state);
+}
+
+static const struct qe_policy_ops recorded_ops = { recorded_judge, recorded_free };
+
 /* ---- making ---- */
 
 struct qe_policy *
@@ -163,7 +221,7 @@ qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size
 		s = xcalloc(1, sizeof *s);
 		p->ops = &popular_ops;
 		p->state = s;
-		if (qe_explore_parse(spec[7] == ':' ? spec + 8 : "greedy", &s->ex) != 0) {
+		if (rank_explore_parse(spec[7] == ':' ? spec + 8 : "greedy", &s->ex) != 0) {
 			fail(err, errlen, "%s: not an exploration setting (greedy, epsilon:E, softmax:T or softmax:Tsd)",
 			    spec + 8);
 			goto err;
@@ -171,6 +229,13 @@ qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size
 		s->pop = env->popularity;
 		s->npop = env->npopularity;
 		s->draws = env->mc_draws;
+	} else if (strncmp(spec, "recorded:", 9) == 0 && spec[9] != '\0') {
+		p->ops = &recorded_ops;
+		p->state = xstrdup(spec + 9);
+	} else if (strncmp(spec, "model:", 6) == 0) {
+		if (qe_version_load(p, spec + 6, env->version, env->explore ? env->explore : "greedy", env->mc_draws, err,
+		    errlen) != 0)
+			goto err;
 	} else if (strncmp(spec, "table:", 6) == 0) {
 		if (qe_table_load(p, spec + 6, env->log->items, err, errlen) != 0)
 			goto err;
@@ -178,7 +243,8 @@ qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size
 		if (qe_thompson_load(p, spec + 9, (size_t)env->log->max_pos + 1, env->log->items, err, errlen) != 0)
 			goto err;
 	} else {
-		fail(err, errlen, "%s: not a policy (random, popular[:EXPLORE], logged, table:FILE, thompson:FILE)", spec);
+		fail(err, errlen, "%s: not a policy (random, popular[:EXPLORE], logged, model:DIR, recorded:NAME, "
+		    "table:FILE, thompson:FILE)", spec);
 		goto err;
 	}
 	return p;

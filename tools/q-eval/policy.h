@@ -53,6 +53,8 @@ struct qe_dist {
 	double *cond;		/* filled when asked and the policy knows it; else set to NULL */
 	double *marg;		/* likewise */
 	double *qhat;		/* the policy's own expected rewards, or NULL */
+	double *vq;		/* the policy's own values (returns from the page on) of each candidate at each slot,
+				   whose sum over a page is the page's value, or NULL: the session estimators' direct part */
 	int logged;		/* the logging policy itself: every ratio is 1 and its direct part is the logged page's */
 };
 
@@ -60,7 +62,8 @@ struct qe_dist {
 enum qe_verdict {
 	QE_JUDGED = 0,
 	QE_REFUSED_NO_CANDIDATES,	/* it needs the page's candidates, which are unknown */
-	QE_REFUSED_POSITION		/* the page has a position the policy does not fill */
+	QE_REFUSED_POSITION,		/* the page has a position the policy does not fill */
+	QE_REFUSED_REQUEST		/* the page has no request, or one the policy's model cannot score */
 };
 
 struct qe_policy;
@@ -86,6 +89,8 @@ struct qe_policy_env {
 	const double *popularity;	/* the popular kind's scores by item number (npopularity of them) */
 	size_t npopularity;
 	size_t mc_draws;		/* draws for the marginals of a random ranking */
+	uint32_t version;		/* model: the version (0: the newest) */
+	const char *explore;		/* model: the exploration it serves under */
 };
 
 /*
@@ -97,6 +102,22 @@ struct qe_policy_env {
 struct qe_policy *qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size_t errlen);
 /* NULL is a no-op. */
 void qe_policy_free(struct qe_policy *p);
+
+/* ---- version.c: a model version, as q-score serves it ---- */
+
+/*
+ * The model kind: version (0: the newest) of the model in dir, ranking under
+ * explore (as q-score's --explore), marginals from draws lists. Fills p. 0,
+ * or -1 with the reason.
+ */
+int qe_version_load(struct qe_policy *p, const char *dir, uint32_t version, const char *explore, size_t draws,
+    char *err, size_t errlen);
+/*
+ * A model policy's Q of request req's n candidates into q (and the state's
+ * value V into *v when v is not NULL), by q-score's forward pass: 0, or -1
+ * when the request was not kept or does not fit the model.
+ */
+int qe_version_score(struct qe_policy *p, const struct qe_log *log, uint32_t req, float *q, size_t n, float *v);
 
 /* ---- table.c: a fixed action set's per-position distributions, optionally by time window ---- */
 

@@ -1,4 +1,5 @@
 /* reader.c: q-eval's input records read with jansson — the one file of q-eval that knows a JSON library. */
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,20 @@ struct qe_reader {
 	size_t icap;
 	struct qe_str *cands;
 	size_t ccap;
+	struct qe_str *hist;		/* a request's history */
+	size_t hcap;
+	size_t *hoff;
+	float *fbuf;			/* a request's context and features */
+	size_t flen, fcap;
+	size_t *foff, *fn;		/* each candidate's features in fbuf (SIZE_MAX: none) */
+	const float **feat;
+	size_t fcandcap;
+	size_t ctxoff, nctx;
+	struct qe_rtarget *tg;		/* a request's targets */
+	size_t *tgname, *tgcond, *tglist;	/* their name's offset in sbuf, their first id in tsoff */
+	size_t tgcap;
+	struct qe_str *tstr;		/* their ids */
+	size_t *tsoff, tscap;
 	size_t s1off, s2off;
 };
 
@@ -48,6 +63,18 @@ qe_reader_free(struct qe_reader *r)
 	free(r->soff);
 	free(r->items);
 	free(r->cands);
+	free(r->hist);
+	free(r->hoff);
+	free(r->fbuf);
+	free(r->foff);
+	free(r->fn);
+	free(r->feat);
+	free(r->tg);
+	free(r->tgname);
+	free(r->tgcond);
+	free(r->tglist);
+	free(r->tstr);
+	free(r->tsoff);
 	free(r);
 }
 
@@ -234,6 +261,163 @@ qe_read_record(struct qe_reader *r, const char *buf, size_t len, struct qe_recor
 	return 0;
 }
 
+/*
+ * The numbers of obj's array field key, appended to r->fbuf: 0 with *off and
+ * *n set (*off SIZE_MAX when the field is absent), or -1 with the reason.
+ */
+static int
+put_floats(struct qe_reader *r, const json_t *obj, const char *key, const char *where, size_t *off, size_t *n,
+    char *err, size_t errlen)
+{
+	const json_t *v = json_object_get(obj, key), *e;
+	size_t i, len;
+	double d;
+
+	*off = SIZE_MAX;
+	*n = 0;
+	if (v == NULL)
+		return 0;
+	if (!json_is_array(v))
+		return fail(err, errlen, "%sfield '%s': expected an array of numbers", where, key);
+	len = json_array_size(v);
+	if (r->flen + len > r->fcap) {
+		r->fcap = (r->flen + len) * 2;
+		r->fbuf = xreallocarray(r->fbuf, r->fcap, sizeof *r->fbuf);
+	}
+	for (i = 0; i < len; i++) {
+		e = json_array_get(v, i);
+		if (!json_is_number(e))
+			return fail(err, errlen, "%sfield '%s'[%zu]: expected a number", where, key, i);
+		d = json_number_value(e);
+		if (!isfinite(d) || fabs(d) > 3.4e38)
+			return fail(err, errlen, "%sfield '%s'[%zu]: not a finite float", where, key, i);
+		r->fbuf[r->flen + i] = (float)d;
+	}
+	*off = r->flen;
+	*n = len;
+	r->flen += len;
+	return 0;
+}
+
+/* The request's "hist" ids into r->hoff (their offsets in sbuf). 0, or -1 with the reason. */
+static int
+put_hist(struct qe_reader *r, const json_t *obj, size_t *nhist, char *err, size_t errlen)
+{
+	const json_t *h = json_object_get(obj, "hist"), *e;
+	char id[257];
+	size_t i, n;
+
+	*nhist = 0;
+	if (h == NULL)
+		return 0;
+	if (!json_is_array(h))
+		return fail(err, errlen, "field 'hist': expected an array of ids");
+	n = json_array_size(h);
+	if (n > r->hcap) {
+		r->hcap = n * 2;
+		r->hist = xreallocarray(r->hist, r->hcap, sizeof *r->hist);
+		r->hoff = xreallocarray(r->hoff, r->hcap, sizeof *r->hoff);
+	}
+	for (i = 0; i < n; i++) {
+		e = json_array_get(h, i);
+		if (json_is_string(e) && json_string_length(e) > 0 && json_string_length(e) <= 256)
+			r->hoff[i] = put_str(r, json_string_value(e), json_string_length(e));
+		else if (json_is_integer(e)) {
+			snprintf(id, sizeof id, "%" PRId64, (int64_t)json_integer_value(e));
+			r->hoff[i] = put_str(r, id, strlen(id));
+		} else
+			return fail(err, errlen, "field 'hist'[%zu]: expected an id", i);
+	}
+	*nhist = n;
+	return 0;
+}
+
+/* Appends the ids of array a (a target's field key) to r->tsoff; 0 or -1 with the reason. */
+static int
+put_target_ids(struct qe_reader *r, const json_t *a, const char *name, const char *key, size_t *nt, char *err,
+    size_t errlen)
+{
+	const json_t *e;
+	size_t i, n;
+
+	if (!json_is_array(a))
+		return fail(err, errlen, "targets.%s.%s: expected an array of ids", name, key);
+	n = json_array_size(a);
+	if (*nt + n > r->tscap) {
+		r->tscap = (*nt + n) * 2;
+		r->tsoff = xreallocarray(r->tsoff, r->tscap, sizeof *r->tsoff);
+		r->tstr = xreallocarray(r->tstr, r->tscap, sizeof *r->tstr);
+	}
+	for (i = 0; i < n; i++) {
+		e = json_array_get(a, i);
+		if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 256)
+			return fail(err, errlen, "targets.%s.%s[%zu]: expected an id", name, key, i);
+		r->tsoff[(*nt)++] = put_str(r, json_string_value(e), json_string_length(e));
+	}
+	return 0;
+}
+
+/*
+ * The request's "targets" ({"NAME":{"cond":[ids],"list":[ids]}, ...}): their
+ * names and ids into the string buffer, counts into r->tg, where they start
+ * into r->tgname, r->tgcond and r->tglist. 0, or -1 with the reason.
+ */
+static int
+put_targets(struct qe_reader *r, const json_t *obj, size_t *ntg, char *err, size_t errlen)
+{
+	const json_t *t = json_object_get(obj, "targets"), *v;
+	const char *name;
+	size_t nt = 0, i = 0;
+
+	*ntg = 0;
+	if (t == NULL)
+		return 0;
+	if (!json_is_object(t))
+		return fail(err, errlen, "field 'targets': expected an object");
+	if (json_object_size(t) > r->tgcap) {
+		r->tgcap = json_object_size(t) * 2;
+		r->tg = xreallocarray(r->tg, r->tgcap, sizeof *r->tg);
+		r->tgname = xreallocarray(r->tgname, r->tgcap, sizeof *r->tgname);
+		r->tgcond = xreallocarray(r->tgcond, r->tgcap, sizeof *r->tgcond);
+		r->tglist = xreallocarray(r->tglist, r->tgcap, sizeof *r->tglist);
+	}
+	json_object_foreach((json_t *)t, name, v) {
+		if (!json_is_object(v))
+			return fail(err, errlen, "targets.%s: expected an object", name);
+		r->tgname[i] = put_str(r, name, strlen(name));
+		r->tgcond[i] = nt;
+		if (put_target_ids(r, json_object_get(v, "cond"), name, "cond", &nt, err, errlen) != 0)
+			return -1;
+		r->tg[i].ncond = nt - r->tgcond[i];
+		r->tglist[i] = nt;
+		if (put_target_ids(r, json_object_get(v, "list"), name, "list", &nt, err, errlen) != 0)
+			return -1;
+		r->tg[i].nlist = nt - r->tglist[i];
+		i++;
+	}
+	*ntg = i;
+	return 0;
+}
+
+/* The targets' strings, once every string of the request is in r->sbuf. */
+static void
+fix_targets(struct qe_reader *r, size_t ntg)
+{
+	size_t i, j;
+
+	for (i = 0; i < ntg; i++) {
+		struct qe_rtarget *g = &r->tg[i];
+
+		g->name = str_at(r, r->tgname[i]);
+		for (j = 0; j < g->ncond; j++)
+			r->tstr[r->tgcond[i] + j] = str_at(r, r->tsoff[r->tgcond[i] + j]);
+		for (j = 0; j < g->nlist; j++)
+			r->tstr[r->tglist[i] + j] = str_at(r, r->tsoff[r->tglist[i] + j]);
+		g->cond = r->tstr + r->tgcond[i];
+		g->list = r->tstr + r->tglist[i];
+	}
+}
+
 int
 qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rrequest *rq, char *err,
     size_t errlen)
@@ -241,14 +425,19 @@ qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rreq
 	char id[257], e2[400];
 	const json_t *cands;
 	json_t *obj;
-	size_t i, n, roff;
+	size_t i, n, roff, nhist, ntg;
 
 	r->slen = 0;
+	r->flen = 0;
 	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
 		return -1;
 	if (jsonx_get_id(obj, "request_id", id, err, errlen) != 0)
 		goto err;
 	roff = put_str(r, id, strlen(id));
+	if (put_hist(r, obj, &nhist, err, errlen) != 0 ||
+	    put_floats(r, obj, "context", "", &r->ctxoff, &r->nctx, err, errlen) != 0 ||
+	    put_targets(r, obj, &ntg, err, errlen) != 0)
+		goto err;
 	cands = json_object_get(obj, "candidates");
 	if (!json_is_array(cands)) {
 		fail(err, errlen, "field 'candidates': expected an array");
@@ -256,6 +445,12 @@ qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rreq
 	}
 	n = json_array_size(cands);
 	reserve(r, n);
+	if (n > r->fcandcap) {
+		r->fcandcap = n * 2;
+		r->foff = xreallocarray(r->foff, r->fcandcap, sizeof *r->foff);
+		r->fn = xreallocarray(r->fn, r->fcandcap, sizeof *r->fn);
+		r->feat = xreallocarray(r->feat, r->fcandcap, sizeof *r->feat);
+	}
 	for (i = 0; i < n; i++) {
 		const json_t *o = json_array_get(cands, i);
 
@@ -264,17 +459,33 @@ qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rreq
 			goto err;
 		}
 		r->soff[i] = put_str(r, id, strlen(id));
+		snprintf(e2, sizeof e2, "candidates[%zu]: ", i);
+		if (put_floats(r, o, "features", e2, &r->foff[i], &r->fn[i], err, errlen) != 0)
+			goto err;
 	}
 	json_decref(obj);
 	if (n > r->ccap) {
 		r->ccap = n * 2;
 		r->cands = xreallocarray(r->cands, r->ccap, sizeof *r->cands);
 	}
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		r->cands[i] = str_at(r, r->soff[i]);
+		r->feat[i] = r->foff[i] == SIZE_MAX ? NULL : r->fbuf + r->foff[i];
+	}
+	for (i = 0; i < nhist; i++)
+		r->hist[i] = str_at(r, r->hoff[i]);
 	rq->request = str_at(r, roff);
 	rq->cands = r->cands;
 	rq->ncands = n;
+	rq->hist = r->hist;
+	rq->nhist = nhist;
+	rq->ctx = r->ctxoff == SIZE_MAX ? NULL : r->fbuf + r->ctxoff;
+	rq->nctx = r->nctx;
+	rq->feat = r->feat;
+	rq->nfeat = r->fn;
+	fix_targets(r, ntg);
+	rq->targets = r->tg;
+	rq->ntargets = ntg;
 	return 0;
 err:
 	json_decref(obj);

@@ -42,11 +42,33 @@ struct qe_record {
 	size_t nitems;
 };
 
-/* A score request: the candidates a policy could have chosen from. */
+/*
+ * A score request: the candidates a policy could have chosen from, and
+ * what a model scores them by — the session's clicked items, the context
+ * and each candidate's features, as q-score reads them.
+ */
 struct qe_rrequest {
 	struct qe_str request;
 	struct qe_str *cands;
 	size_t ncands;
+	struct qe_str *hist;	/* "hist", oldest first (none: 0) */
+	size_t nhist;
+	const float *ctx;	/* "context", NULL when absent */
+	size_t nctx;
+	const float *const *feat;	/* each candidate's "features", NULL when it has none */
+	const size_t *nfeat;
+	const struct qe_rtarget *targets;	/* "targets": what other policies chose on this page */
+	size_t ntargets;
+};
+
+/*
+ * A policy's recorded choices on a page: at each shown position the item it
+ * would place given the items shown above ("cond"), and its own page ("list").
+ */
+struct qe_rtarget {
+	struct qe_str name;
+	struct qe_str *cond, *list;
+	size_t ncond, nlist;
 };
 
 /* A row of a policy table: the probability of item at pos from ts from on. */

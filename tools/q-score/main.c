@@ -228,7 +228,7 @@ main(int argc, char *argv[])
 	double d;
 
 	diag_init(argv[0]);
-	cf.explore.policy = QS_GREEDY;
+	cf.explore.policy = RANK_GREEDY;
 	cf.seed = 1;
 	cf.max_candidates = 10000;
 	cf.counters = &counters;
@@ -270,7 +270,7 @@ main(int argc, char *argv[])
 			events = optarg;
 			break;
 		case OPT_EXPLORE:
-			if (qs_explore_parse(optarg, &cf.explore) != 0)
+			if (rank_explore_parse(optarg, &cf.explore) != 0)
 				diag_fatal(2, "--explore %s: expected greedy, epsilon:E (0..1), softmax:T or softmax:Tsd (T > 0)", optarg);
 			break;
 		case OPT_DIVERSITY:

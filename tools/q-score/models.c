@@ -328,17 +328,17 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
 	uint32_t r, rows = emb_rows(m->emb);
 	int rc = 0;
 
-	if (w->ws == NULL || memcmp(&w->ws_dims, &m->net->dm, sizeof m->net->dm) != 0) {
-		qnet_ws_free(w->ws);
-		w->ws_dims = m->net->dm;
-		w->ws = qnet_ws_new(&w->ws_dims);
+	if (w->sc.ws == NULL || memcmp(&w->sc.ws_dims, &m->net->dm, sizeof m->net->dm) != 0) {
+		qnet_ws_free(w->sc.ws);
+		w->sc.ws_dims = m->net->dm;
+		w->sc.ws = qnet_ws_new(&w->sc.ws_dims);
 	}
 	/* warm-up requests are not served: their counts go nowhere, they read and refresh no user's history */
 	cf.counters = &uncounted;
 	cf.history = NULL;
-	qnet_state(m->net, w->ws, NULL, 0, NULL);
+	qnet_state(m->net, w->sc.ws, NULL, 0, NULL);
 	for (r = 0; r < rows && r < 64; r++)
-		if (!isfinite(qnet_q(m->net, w->ws, emb_row(m->emb, r), NULL))) {
+		if (!isfinite(qnet_q(m->net, w->sc.ws, emb_row(m->emb, r), NULL))) {
 			snprintf(err, errlen, "%s: non-finite score for embedding row %u", m->dir, r);
 			return -1;
 		}

@@ -1,4 +1,4 @@
-/* qscore.h: the parts of q-score — scoring, exploration, user histories, model hot swap, HTTP server. */
+/* qscore.h: the parts of q-score — scoring, user histories, model hot swap, HTTP server (the ranking and its exploration are common/rank.h). */
 #ifndef QSCORE_H
 #define QSCORE_H
 #include <stdatomic.h>
@@ -9,79 +9,9 @@
 #include "jbuf.h"
 #include "model.h"
 #include "qnet.h"
-
-/* ---- explore.c: ranking and exploration ---- */
-
-enum qs_policy { QS_GREEDY, QS_EPSILON, QS_SOFTMAX };
-
-struct qs_explore {
-	enum qs_policy policy;
-	double param;		/* epsilon:E -> E in [0,1]; softmax:T -> T > 0 */
-	int in_sd;		/* softmax:Tsd: T in standard deviations of each request's scores */
-};
-
-/* Parses "greedy", "epsilon:E", "softmax:T" or "softmax:Tsd". 0, or -1 when invalid. */
-int qs_explore_parse(const char *s, struct qs_explore *ex);
-/*
- * The standard deviation of the n scores (1 when they are all equal): the
- * unit of softmax:Tsd and of the diversity penalty, which then act alike
- * when a model's values grow or shrink as a whole.
- */
-double qs_score_spread(const float *q, size_t n);
-/* The softmax temperature for these n scores. */
-double qs_softmax_temp(const struct qs_explore *ex, const float *q, size_t n);
-
-/* xoshiro256**: a small, fast generator; one per thread. */
-struct qs_rng { uint64_t s[4]; };
-void qs_rng_seed(struct qs_rng *r, uint64_t seed);
-uint64_t qs_rng_next(struct qs_rng *r);
-/* A uniform double in [0, 1). */
-double qs_rng_uniform(struct qs_rng *r);
-
-/* Scratch arrays of qs_rank() for n candidates. */
-struct qs_rank_ws {
-	size_t cap;
-	uint32_t *greedy;	/* indices by decreasing q, ties by increasing index (the first k valid) */
-	uint32_t *rem;		/* the candidates not yet chosen */
-	uint32_t *pos;		/* position of each candidate in rem */
-	unsigned char *taken;
-	double *w;		/* softmax weights */
-};
-void qs_rank_ws_reserve(struct qs_rank_ws *ws, size_t n);
-void qs_rank_ws_free(struct qs_rank_ws *ws);
-
-/*
- * Chooses k (<= n) of n candidates with scores q[]: their indices in
- * order[0..k) and, for each, prop[j] = the probability that the policy chose
- * order[j] at position j given order[0..j) (greedy: 1). rng is used by
- * epsilon and softmax only. q[] must be finite.
- */
-void qs_rank(const struct qs_explore *ex, const float *q, size_t n, size_t k, struct qs_rng *rng,
-    struct qs_rank_ws *ws, uint32_t *order, double *prop);
-
-/* ---- diverse.c: page-level ranking with a similarity penalty ---- */
-
-/* Scratch of qs_rank_diverse(). */
-struct qs_diverse_ws {
-	size_t cap, dim;
-	float *unit;		/* cap × dim: the candidates' unit vectors */
-	double *pen;		/* Σ over the items placed so far of max(0, cosine) */
-	double *adj;		/* the scores of the position being filled */
-};
-void qs_diverse_ws_free(struct qs_diverse_ws *dw);
-
-/*
- * As qs_rank(), but position by position over the scores q[i] − lambda ·
- * sd(q) · Σ_placed max(0, cos(vec[i], vec[placed])) (maximal marginal
- * relevance; sd(q) the standard deviation of the n scores, 1 when they are
- * all equal): a candidate like the items already placed above loses, as a
- * page of near-duplicates loses the user. vec[i] holds dim floats (NULL: similar
- * to nothing). The exploration acts on those scores, and prop[j] is the
- * probability of order[j] at position j given the items above it.
- */
-void qs_rank_diverse(const struct qs_explore *ex, double lambda, const float *q, const float *const *vec, size_t dim,
-    size_t n, size_t k, struct qs_rng *rng, struct qs_diverse_ws *dw, struct qs_rank_ws *ws, uint32_t *order,
-    double *prop);
+#include "rank.h"
+#include "rng.h"
+#include "score.h"
 
 /* ---- history.c: each user's recent clicks, fed by the event stream ---- */
 
@@ -154,7 +84,7 @@ struct qs_tally {
 
 /* What every scoring call shares (read-only after start, but for the counters). */
 struct qs_config {
-	struct qs_explore explore;
+	struct rank_explore explore;
 	double diversity;		/* weight of the similarity penalty (0: rank by q alone) */
 	uint64_t seed;
 	size_t default_k;		/* 0: every candidate */
@@ -178,12 +108,11 @@ struct qs_req {
 
 /* A thread's scratch for parsing and scoring: reused from request to request, never shared. */
 struct qs_worker {
-	struct qnet_ws *ws;
-	struct qnet_dims ws_dims;
-	struct qs_rank_ws rank;
-	struct qs_diverse_ws div;
-	const float **fvec;		/* candidates' feature vectors, for the diversity penalty */
-	struct qs_rng rng;
+	struct score_ws sc;		/* the forward pass's */
+	struct rank_ws rank;
+	struct rank_diverse_ws div;
+	const float **fvec;		/* candidates' feature vectors (NULL: none), for the scoring and the diversity penalty */
+	struct rng rng;
 	/* parser output */
 	char *sbuf;			/* ids, NUL-terminated */
 	size_t slen, scap;
@@ -198,16 +127,10 @@ struct qs_worker {
 	float *q;
 	uint32_t *order;
 	double *prop;
-	const float **erow;		/* candidate embedding rows */
 	const char **cid;		/* candidate ids, for the batched lookup */
-	int64_t *cfound;		/* and the rows it found (-1: unknown) */
-	float *frow;			/* rows built from candidates' features (a model with feature rows) */
-	size_t frcap;			/* floats frow holds */
 	size_t hrcap;
-	const float **hrow;		/* history rows */
 	const char **hid;		/* history ids */
 	size_t *hidlen;
-	int64_t *hfound;
 	char *histbuf;			/* ids copied from the history store */
 	size_t histcap;
 	int fwd_clock;			/* set: the scoring adds the thread CPU ns of its lookups and forward passes to fwd_ns */

@@ -29,7 +29,7 @@ qs_worker_new(uint64_t seed, uint64_t index)
 {
 	struct qs_worker *w = xcalloc(1, sizeof *w);
 
-	qs_rng_seed(&w->rng, seed * 0x9e3779b97f4a7c15ULL + index);
+	rng_seed(&w->rng, seed * RNG_GOLDEN + index);
 	return w;
 }
 
@@ -38,9 +38,9 @@ qs_worker_free(struct qs_worker *w)
 {
 	if (w == NULL)
 		return;
-	qnet_ws_free(w->ws);
-	qs_rank_ws_free(&w->rank);
-	qs_diverse_ws_free(&w->div);
+	score_ws_free(&w->sc);
+	rank_ws_free(&w->rank);
+	rank_diverse_ws_free(&w->div);
 	free(w->fvec);
 	free(w->sbuf);
 	free(w->fbuf);
@@ -53,14 +53,9 @@ qs_worker_free(struct qs_worker *w)
 	free(w->q);
 	free(w->order);
 	free(w->prop);
-	free(w->erow);
 	free(w->cid);
-	free(w->cfound);
-	free(w->frow);
-	free(w->hrow);
 	free(w->hid);
 	free(w->hidlen);
-	free(w->hfound);
 	free(w->histbuf);
 	jbuf_free(&w->out);
 	free(w);
@@ -73,17 +68,13 @@ worker_reserve(struct qs_worker *w, size_t ncand, size_t L)
 		w->q = xreallocarray(w->q, ncand, sizeof *w->q);
 		w->order = xreallocarray(w->order, ncand, sizeof *w->order);
 		w->prop = xreallocarray(w->prop, ncand, sizeof *w->prop);
-		w->erow = xreallocarray(w->erow, ncand, sizeof *w->erow);
 		w->cid = xreallocarray(w->cid, ncand, sizeof *w->cid);
-		w->cfound = xreallocarray(w->cfound, ncand, sizeof *w->cfound);
 		w->fvec = xreallocarray(w->fvec, ncand, sizeof *w->fvec);
 		w->cap = ncand;
 	}
 	if (L > w->hrcap) {
-		w->hrow = xreallocarray(w->hrow, L, sizeof *w->hrow);
 		w->hid = xreallocarray(w->hid, L, sizeof *w->hid);
 		w->hidlen = xreallocarray(w->hidlen, L, sizeof *w->hidlen);
-		w->hfound = xreallocarray(w->hfound, L, sizeof *w->hfound);
 		w->histcap = L * (EMB_ID_MAX + 1);
 		w->histbuf = xrealloc(w->histbuf, w->histcap);
 		w->hrcap = L;
@@ -134,8 +125,10 @@ score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, co
 	const struct qnet_dims *dm;
 	const float *ctx = NULL;
 	size_t i, nh = 0, ncand = rq->ncand, k, first;
-	uint64_t unknown = 0, unknown_hist = 0, nfeat = 0;
+	struct score_req sr;
+	struct score_counts sc;
 	struct timespec t0, t1;
+	int rc;
 
 	if (m == NULL) {
 		w->tally.no_model += 1;
@@ -162,10 +155,6 @@ score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, co
 	if (k == 0 || k > ncand)
 		k = ncand;
 	worker_reserve(w, ncand ? ncand : 1, dm->L ? dm->L : 1);
-	if (m->feature_rows && ncand * dm->d > w->frcap) {
-		w->frow = xreallocarray(w->frow, ncand, dm->d * sizeof *w->frow);
-		w->frcap = ncand * dm->d;
-	}
 
 	/* history: the request's own wins; else the event stream's */
 	if (rq->has_hist) {
@@ -182,67 +171,33 @@ score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, co
 	}
 
 	/* the forward pass */
-	if (w->ws == NULL || memcmp(&w->ws_dims, dm, sizeof *dm) != 0) {
-		qnet_ws_free(w->ws);
-		w->ws_dims = *dm;
-		w->ws = qnet_ws_new(&w->ws_dims);
+	for (i = 0; i < ncand; i++) {
+		w->cid[i] = w->sbuf + w->coff[i];
+		w->fvec[i] = w->cfoff[i] == SIZE_MAX ? NULL : w->fbuf + w->cfoff[i];
 	}
+	sr = (struct score_req){ .hist = w->hid, .hlen = w->hidlen, .nhist = nh, .ctx = ctx, .cand = w->cid,
+	    .clen = w->clen, .feat = w->fvec, .ncand = ncand };
 	/* fwd_ns times from here to the last Q: what the bare-scoring reference of the benchmark times */
 	if (w->fwd_clock)
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
-	emb_find_many(m->emb, nh, w->hid, w->hidlen, w->hfound);
-	for (i = 0; i < nh; i++) {
-		w->hrow[i] = emb_row(m->emb, w->hfound[i] >= 0 ? (uint32_t)w->hfound[i] : 0);
-		unknown_hist += w->hfound[i] < 0;
-	}
-	if (unknown_hist)
-		w->tally.unknown_hist += unknown_hist;
-	/*
-	 * The candidates' rows are looked up at once (their probes interleaved)
-	 * and their cache lines requested before the state is computed, so that
-	 * the memory fetches of a large table overlap each other and that work
-	 * instead of stalling each candidate in turn.
-	 */
-	for (i = 0; i < ncand; i++)
-		w->cid[i] = w->sbuf + w->coff[i];
-	emb_find_many(m->emb, ncand, w->cid, w->clen, w->cfound);
-	for (i = 0; i < ncand; i++) {
-		const float *e;
-		if (w->cfound[i] >= 0) {
-			e = emb_row(m->emb, (uint32_t)w->cfound[i]);
-		} else if (m->feature_rows && w->cfoff[i] != SIZE_MAX &&
-		    emb_feature_row(w->frow + nfeat * dm->d, dm->d, w->fbuf + w->cfoff[i], (uint32_t)w->cfn[i]) == 0) {
-			/* as q-train built the rows of the items it saw: from the features the request carries */
-			e = w->frow + nfeat++ * dm->d;
-		} else {
-			e = emb_row(m->emb, 0);
-			unknown++;
-		}
-		w->erow[i] = e;
-		for (size_t b = 0; b < dm->d * sizeof(float); b += 64)
-			__builtin_prefetch((const char *)e + b);
-	}
-	qnet_state(net, w->ws, w->hrow, nh, ctx);
-	for (i = 0; i < ncand; i++) {
-		w->q[i] = qnet_q(net, w->ws, w->erow[i], w->cfoff[i] == SIZE_MAX ? NULL : w->fbuf + w->cfoff[i]);
-		if (!isfinite(w->q[i]))
-			return fail(err, errlen, "candidates[%zu]: the model gave a non-finite score", i);
-	}
+	rc = score_q(&w->sc, m, &sr, w->q, &sc, err, errlen);
+	if (sc.unknown_hist)
+		w->tally.unknown_hist += sc.unknown_hist;
+	if (rc != 0)
+		return -1;
 	if (w->fwd_clock) {
 		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
 		w->fwd_ns += (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec));
 	}
-	if (unknown)
-		w->tally.unknown_items += unknown;
-	if (nfeat)
-		w->tally.feature_rows += nfeat;
-	if (cf->diversity > 0 && dm->X > 0) {
-		for (i = 0; i < ncand; i++)
-			w->fvec[i] = w->cfoff[i] == SIZE_MAX ? NULL : w->fbuf + w->cfoff[i];
-		qs_rank_diverse(&cf->explore, cf->diversity, w->q, w->fvec, dm->X, ncand, k, &w->rng, &w->div,
+	if (sc.unknown_items)
+		w->tally.unknown_items += sc.unknown_items;
+	if (sc.feature_rows)
+		w->tally.feature_rows += sc.feature_rows;
+	if (cf->diversity > 0 && dm->X > 0)
+		rank_draw_diverse(&cf->explore, cf->diversity, w->q, w->fvec, dm->X, ncand, k, &w->rng, &w->div,
 		    &w->rank, w->order, w->prop);
-	} else
-		qs_rank(&cf->explore, w->q, ncand, k, &w->rng, &w->rank, w->order, w->prop);
+	else
+		rank_draw(&cf->explore, w->q, ncand, k, &w->rng, &w->rank, w->order, w->prop);
 
 	/* the answer */
 	jbuf_need(out, 64 + k * 96);
@@ -286,7 +241,7 @@ qs_score_batch(struct qs_worker *w, const struct qs_config *cf, const struct mod
 {
 	struct qs_batch b;
 	struct qs_req rq;
-	struct qs_rng rng0 = w->rng;
+	struct rng rng0 = w->rng;
 	size_t out0 = out->len, start, end;
 	char why[320];
 	int parsed, r, rc;

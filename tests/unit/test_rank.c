@@ -1,10 +1,8 @@
-/* test_qeval_rank.c: q-eval's ranking probabilities against q-score's ranking — the same propensities for the lists q-score draws, the same parsing of --explore — and q-eval's marginals against draws. */
-/* test-links: q-eval q-score */
+/* test_rank.c: the ranking's probabilities of a given list against its draws — rank_cond() gives each drawn item exactly the propensity rank_draw() reported — the marginals against draws, and the parsing of the exploration setting. */
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
-#include "qscore.h"
 #include "rank.h"
 
 #define N 40
@@ -18,29 +16,29 @@
 static void
 check_parity(const char *spec, int ties, int huge)
 {
-	struct qs_explore qx;
-	struct qe_explore ex;
-	struct qs_rank_ws qws = { 0 };
-	struct qe_rank_ws ews = { 0 };
-	struct qs_rng rng;
+	struct rank_explore qx;
+	struct rank_explore ex;
+	struct rank_ws qws = { 0 };
+	struct rank_ws ews = { 0 };
+	struct rng rng;
 	float qf[N];
 	double qd[N], prop[K], cond[K * N], worst = 0, sum;
 	uint32_t order[K];
 	int t, i, j, rows_ok = 1;
 
-	CHECK(qs_explore_parse(spec, &qx) == 0 && qe_explore_parse(spec, &ex) == 0, "%s parses", spec);
-	qs_rng_seed(&rng, 3);
+	CHECK(rank_explore_parse(spec, &qx) == 0 && rank_explore_parse(spec, &ex) == 0, "%s parses", spec);
+	rng_seed(&rng, 3);
 	for (t = 0; t < 300; t++) {
 		for (i = 0; i < N; i++) {
-			qf[i] = (float)(qs_rng_uniform(&rng) * 4 - 2);
+			qf[i] = (float)(rng_uniform(&rng) * 4 - 2);
 			if (ties)
 				qf[i] = floorf(qf[i]);
 			if (huge)
 				qf[i] *= 400;	/* softmax weights far apart: underflows and their rescaling */
 			qd[i] = qf[i];
 		}
-		qs_rank(&qx, qf, N, K, &rng, &qws, order, prop);
-		qe_rank_cond(&ex, qd, N, order, K, &ews, cond);
+		rank_draw(&qx, qf, N, K, &rng, &qws, order, prop);
+		rank_cond(&ex, qd, N, order, K, &ews, cond);
 		for (j = 0; j < K; j++) {
 			double d = fabs(cond[j * N + order[j]] - prop[j]);
 
@@ -57,8 +55,8 @@ check_parity(const char *spec, int ties, int huge)
 	CHECK(worst < 1e-12, "%s%s%s: q-eval's probability of q-score's draw differs by %g", spec, ties ? " (ties)" : "",
 	    huge ? " (wide scores)" : "", worst);
 	CHECK(rows_ok, "%s: each slot's row sums to 1 and gives the items above 0", spec);
-	qs_rank_ws_free(&qws);
-	qe_rank_ws_free(&ews);
+	rank_ws_free(&qws);
+	rank_ws_free(&ews);
 }
 
 /* Marginals: exact at slot 0 and for greedy, else draws; against q-score's own draws. */
@@ -66,12 +64,12 @@ static void
 check_marginals(const char *spec)
 {
 	enum { n = 6, k = 3, DRAWS = 100000 };
-	struct qs_explore qx;
-	struct qe_explore ex;
-	struct qs_rank_ws qws = { 0 };
-	struct qe_rank_ws ews = { 0 };
-	struct qs_rng qr;
-	struct qe_rng er;
+	struct rank_explore qx;
+	struct rank_explore ex;
+	struct rank_ws qws = { 0 };
+	struct rank_ws ews = { 0 };
+	struct rng qr;
+	struct rng er;
 	float qf[n] = { 0.5f, 2.0f, 1.0f, 2.0f, -1.0f, 0.0f };
 	double qd[n], marg[k * n], freq[k * n] = { 0 }, prop[k], worst = 0;
 	uint32_t order[k];
@@ -79,13 +77,13 @@ check_marginals(const char *spec)
 
 	for (i = 0; i < n; i++)
 		qd[i] = qf[i];
-	qs_explore_parse(spec, &qx);
-	qe_explore_parse(spec, &ex);
-	qe_rng_seed(&er, 5);
-	qe_rank_marginals(&ex, qd, n, k, DRAWS, &er, &ews, marg);
-	qs_rng_seed(&qr, 6);
+	rank_explore_parse(spec, &qx);
+	rank_explore_parse(spec, &ex);
+	rng_seed(&er, 5);
+	rank_marginals(&ex, qd, n, k, DRAWS, &er, &ews, marg);
+	rng_seed(&qr, 6);
 	for (d = 0; d < DRAWS; d++) {
-		qs_rank(&qx, qf, n, k, &qr, &qws, order, prop);
+		rank_draw(&qx, qf, n, k, &qr, &qws, order, prop);
 		for (i = 0; i < k; i++)
 			freq[i * n + order[i]] += 1.0 / DRAWS;
 	}
@@ -93,8 +91,8 @@ check_marginals(const char *spec)
 		if (fabs(freq[i] - marg[i]) > worst)
 			worst = fabs(freq[i] - marg[i]);
 	CHECK(worst < 0.008, "%s: marginals off q-score's frequencies by %g", spec, worst);
-	qs_rank_ws_free(&qws);
-	qe_rank_ws_free(&ews);
+	rank_ws_free(&qws);
+	rank_ws_free(&ews);
 }
 
 int
@@ -104,19 +102,13 @@ main(void)
 	    "softmax:2" };
 	static const char *bad[] = { "", "greedy:1", "epsilon:", "epsilon:1.5", "epsilon:-0.1", "softmax:0", "softmax:-1",
 	    "softmax:x", "softmax:1s", "softmax:nan", "uniform" };
-	struct qs_explore qx;
-	struct qe_explore ex;
+	struct rank_explore ex;
 	size_t i;
 
-	for (i = 0; i < sizeof good / sizeof *good; i++) {
-		CHECK(qs_explore_parse(good[i], &qx) == 0 && qe_explore_parse(good[i], &ex) == 0, "%s: both accept",
-		    good[i]);
-		CHECK((int)qx.policy == (int)ex.kind && qx.param == ex.param && qx.in_sd == ex.in_sd,
-		    "%s: the same setting", good[i]);
-	}
+	for (i = 0; i < sizeof good / sizeof *good; i++)
+		CHECK(rank_explore_parse(good[i], &ex) == 0, "%s: accepted", good[i]);
 	for (i = 0; i < sizeof bad / sizeof *bad; i++)
-		CHECK(qs_explore_parse(bad[i], &qx) != 0 && qe_explore_parse(bad[i], &ex) != 0, "'%s': both refuse",
-		    bad[i]);
+		CHECK(rank_explore_parse(bad[i], &ex) != 0, "'%s': refused", bad[i]);
 	for (i = 0; i < sizeof good / sizeof *good; i++) {
 		check_parity(good[i], 0, 0);
 		check_parity(good[i], 1, 0);
