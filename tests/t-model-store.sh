@@ -52,11 +52,13 @@ eq "q-score stops cleanly (no SIGBUS, 135)" "$WSTATUS" "0"
 
 # ---- a version with a non-finite parameter: never published, never loaded ----
 gen-transitions -n 200 -s 1 >tr.ndjson 2>/dev/null
-# one item's feature at 3e38: a valid float, squared in training into infinities and NaNs
+# one item's feature at 3e38: a valid float, squared in training into infinities and NaNs. q-train's
+# reader refuses it by default (--max-feature); with the bound lifted, training diverges and q-train
+# itself refuses to publish before the store's own check (test_store) is reached.
 jq -c 'if input_line_number == 1 then .action[0].features[0] = 3e38 else . end' tr.ndjson >huge.ndjson
-q-train -q --offline -i huge.ndjson -m nan --epochs 1 --head-epochs 1 >/dev/null 2>nan.err
+q-train -q --offline -i huge.ndjson -m nan --epochs 1 --head-epochs 1 --max-feature 3.4e38 >/dev/null 2>nan.err
 eq "q-train --offline: exit 1" "$?" "1"
-ok "  saying which parameter is not finite" grep -q "nan: not published: network tensor '.*' element [0-9]* is not finite" nan.err
+ok "  saying that parameters are not finite" grep -q "parameters are not finite.*no version published" nan.err
 eq "  nothing published" "$(ls nan 2>/dev/null | wc -l | tr -d ' ')" "0"
 # such a version written past the store: every loader refuses it
 q-train -q --offline -i tr.ndjson -m good --epochs 1 --head-epochs 1 >/dev/null 2>&1
