@@ -9,6 +9,7 @@
 #include "diag.h"
 #include "model.h"
 #include "qnet.h"
+#include "rng.h"
 
 /*
  * Two worlds:
@@ -40,13 +41,7 @@ static int world_long;
 static int n_items = 200, K = 8, page_size = 10, max_pages = 10;
 static uint64_t rs;
 
-static double unif(void)
-{
-	uint64_t z = (rs += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return ((z ^ (z >> 31)) >> 11) * (1.0 / 9007199254740992.0);
-}
+static double unif(void) { return rng_unit(rng_splitmix64(&rs)); }
 static double gauss(void) { return sqrt(-2 * log(unif() + 1e-300)) * cos(2 * M_PI * unif()); }
 static double sigm(double z) { return 1 / (1 + exp(-z)); }
 

@@ -18,25 +18,26 @@
 #include "jsonx.h"
 #include "model.h"
 #include "qnet.h"
+#include "rng.h"
 #include "sig.h"
 #include "stats.h"
 #include "toolio.h"
 #include "xalloc.h"
 #include "qtrain.h"
 
+/* The offline run's one stream: splitmix64 from the seed (common/rng). */
 static uint64_t rng_state;
+
 static uint64_t
-rng_next(void)
+draw(void)
 {
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return rng_splitmix64(&rng_state);
 }
+
 static double
 rng_unif(void)
 {
-	return (rng_next() >> 11) * (1.0 / 9007199254740992.0);
+	return rng_unit(draw());
 }
 static float
 rng_gauss(void)
@@ -432,7 +433,7 @@ run_offline(const struct qt_opts *opt)
 	long best_ep = 0;
 	for (long ep = 1; ep <= opt->epochs && !sig_stop; ep++) {
 		for (size_t k = ntr; k > 1; k--) {
-			size_t j = rng_next() % k, tmp = order[k - 1];
+			size_t j = draw() % k, tmp = order[k - 1];
 			order[k - 1] = order[j];
 			order[j] = tmp;
 		}
@@ -560,7 +561,7 @@ run_offline(const struct qt_opts *opt)
 				}
 			}
 			for (size_t k = nfit; k > 1; k--) {
-				size_t j = rng_next() % k, tmp = order[k - 1];
+				size_t j = draw() % k, tmp = order[k - 1];
 				order[k - 1] = order[j];
 				order[j] = tmp;
 			}
