@@ -1,5 +1,6 @@
 #!/bin/sh
 # t-q-train.sh: q-train learns — a state-dependent click rule offline and online, long-term effects with γ > 0 — and keeps its model store in order.
+# timeout-factor: 3
 . "$(dirname "$0")/lib.sh"
 G=gen-transitions
 T=$T_TMP
