@@ -35,6 +35,7 @@ collector_init(struct stats *st)
 	C.n_no_propensity = stats_counter(st, "no_propensity");
 	C.n_evicted_pages = stats_counter(st, "evicted_pages");
 	C.n_page_steps = stats_counter(st, "page_order_steps");
+	C.n_ahead = stats_counter(st, "ahead_samples");
 	for (e = END_SESSION_GAP; e <= END_REVOKED; e++) {
 		snprintf(name, sizeof name, "end_%s", end_names[e]);
 		C.n_end[e] = stats_counter(st, name);
