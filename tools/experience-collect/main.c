@@ -20,8 +20,9 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: experience-collect [-hqv] [-b brokers] [-G group] [-i input]... [-o output]\n"
 	    "                          [-X key=value]... [--dead-letter endpoint] [--grace duration]\n"
-	    "                          [--hist-len n] [--idle-timeout duration] [--max-ahead duration]\n"
-	    "                          [--max-delay duration] [--max-open sessions] [--max-pages pages] [--session-gap duration]\n"
+	    "                          [--hist-len n] [--idle-close duration] [--idle-timeout duration]\n"
+	    "                          [--max-ahead duration] [--max-delay duration]\n"
+	    "                          [--max-open sessions] [--max-pages pages] [--session-gap duration]\n"
 	    "                          [--w-click weight] [--w-pay weight] [--max-line bytes]\n"
 	    "                          [--stats file] [--stats-interval seconds] [--metrics file]\n"
 	    "                          [--commit-interval seconds] [--strict]\n");
@@ -33,6 +34,7 @@ struct event_time {
 	int64_t max_delay;	/* --max-delay */
 	int64_t idle_timeout;	/* --idle-timeout */
 	int64_t max_ahead;	/* --max-ahead */
+	int64_t idle_close;	/* --idle-close: Kafka input */
 };
 
 /*
@@ -44,7 +46,8 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, struct event_time 
 {
 	enum {
 		OPT_W_CLICK = TOOL_OPT_FIRST, OPT_W_PAY, OPT_HIST_LEN, OPT_SESSION_GAP,
-		OPT_MAX_DELAY, OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN, OPT_MAX_PAGES, OPT_MAX_AHEAD
+		OPT_MAX_DELAY, OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN, OPT_MAX_PAGES, OPT_MAX_AHEAD,
+		OPT_IDLE_CLOSE
 	};
 	static const struct option longopts[] = {
 		TOOL_LONGOPTS,
@@ -57,6 +60,7 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, struct event_time 
 		{ "grace",        required_argument, NULL, OPT_GRACE },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 		{ "max-ahead",    required_argument, NULL, OPT_MAX_AHEAD },
+		{ "idle-close",   required_argument, NULL, OPT_IDLE_CLOSE },
 		{ "max-open",     required_argument, NULL, OPT_MAX_OPEN },
 		{ "max-pages",    required_argument, NULL, OPT_MAX_PAGES },
 		{ NULL, 0, NULL, 0 }
@@ -109,6 +113,7 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, struct event_time 
 		case OPT_GRACE:
 		case OPT_IDLE_TIMEOUT:
 		case OPT_MAX_AHEAD:
+		case OPT_IDLE_CLOSE:
 			if ((d = parse_duration_ms(optarg)) < 0)
 				diag_fatal(2, "%s %s: expected a duration", argv[optind - 2], optarg);
 			if (ch == OPT_SESSION_GAP)
@@ -119,8 +124,10 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, struct event_time 
 				C.grace = d;
 			else if (ch == OPT_IDLE_TIMEOUT)
 				et->idle_timeout = d;
-			else
+			else if (ch == OPT_MAX_AHEAD)
 				et->max_ahead = d;
+			else
+				et->idle_close = d;
 			break;
 		default:
 			usage(2);
@@ -136,7 +143,8 @@ int
 main(int argc, char *argv[])
 {
 	struct tool_opts opts = { 0 };
-	struct event_time et = { .max_delay = 60 * 1000, .idle_timeout = 60 * 1000, .max_ahead = 10 * 60 * 1000 };
+	struct event_time et = { .max_delay = 60 * 1000, .idle_timeout = 60 * 1000, .max_ahead = 10 * 60 * 1000,
+	    .idle_close = 30 * 1000 };
 	struct line ln;
 	size_t i;
 	int rv;
@@ -162,6 +170,8 @@ main(int argc, char *argv[])
 	while ((rv = tool_io_next(C.io, &ln)) != 0) {
 		if (rv == 1)
 			take_sample(&ln);
+		else if (rv == LINE_IDLE)
+			close_quiet(et.idle_close);
 		advance();
 	}
 	/* A stop hands every partition over, as a revocation does. */
