@@ -23,11 +23,17 @@ eq "late samples counted" "$(tail -1 "$T_TMP/late.stats" | jq -c '[.late, .rejec
 eq "late page left out of the chain" "$(jq -r .request_id "$T_TMP/late.out" | tr '\n' ' ')" "r2 r3 "
 eq "a chain that misses its page 0 is named by its first request" "$(jq -r .mdp_id "$T_TMP/late.out" | sort -u)" "u1/s1/r2"
 
-# EOF flush: the watermark decides the ends it can see; the rest end at EOF.
-$EC --max-delay 0 <"$D/eof.ndjson" >"$T_TMP/eof.out"
+# EOF flush: the watermark decides the ends it can see; the rest end at EOF. The last page comes 40
+# minutes after the others: --max-ahead 1h lets it move the watermark.
+$EC --max-delay 0 --max-ahead 1h <"$D/eof.ndjson" >"$T_TMP/eof.out"
 jq -c 'select(.done) | [.mdp_id, .end]' "$T_TMP/eof.out" >"$T_TMP/eof.ends"
 same_file "EOF flush ends" "$T_TMP/eof.ends" "$D/eof.ends"
 eq "EOF flush emits every page" "$(lines "$T_TMP/eof.out")" 6
+# Under the default --max-ahead of 10m one page 40 minutes ahead is held out of the watermark (a run
+# of 32 would move it): every session ends at EOF, and the page is counted.
+$EC --max-delay 0 -i "$D/eof.ndjson" --stats "$T_TMP/eof.stats" >"$T_TMP/eof-def.out"
+eq "EOF flush: one page past --max-ahead moves nothing" \
+    "$(jq -r 'select(.done) | .end' "$T_TMP/eof-def.out" | sort | uniq -c | tr -s ' ') $(tail -1 "$T_TMP/eof.stats" | jq .ahead_samples)" " 3 eof 1"
 
 # Dead letters: each inconsistency with its reason; the good samples still chain.
 $EC --dead-letter "$T_TMP/bad.dl" <"$D/bad.ndjson" >"$T_TMP/bad.out"
@@ -167,6 +173,43 @@ eq "wide pages: the first transition holds both pages whole" \
 eq "wide pages: a transition over 1 MiB, twice the pages' samples at most" \
     "$(head -1 "$T_TMP/wide.out" | awk -v s="$(wc -c <"$T_TMP/wide.ndjson")" '{ print (length > 1048576 && length < 2 * s) }')" 1
 
+# One sample from a device whose clock runs 12 h fast does not make the rest of a 300-session stream
+# late: a page more than --max-ahead (10m) past its partition's progress is filed and counted, and does
+# not move the watermark. Before: 1,002 transitions without the outlier, 11 with it, 9,920 samples late.
+feed-sim -q -n 300 -s 4 >"$T_TMP/ff-raw.ndjson"
+log-collect -q --ingest-ts 1732500000000 -i "$T_TMP/ff-raw.ndjson" |
+    online-join -q >"$T_TMP/ff-samples.ndjson"
+# The outlier: a sample of a user of its own, 12 h after the sample it follows, early in the stream.
+sed -n 100p "$T_TMP/ff-samples.ndjson" |
+    jq -c '.user_id = "fast-clock" | .request_id = "fast-clock-r" | .sample_id = "fast-clock-s" | .ts += 43200000' \
+    >"$T_TMP/ff-outlier.ndjson"
+{ sed -n 1,100p "$T_TMP/ff-samples.ndjson"; cat "$T_TMP/ff-outlier.ndjson"; sed -n '101,$p' "$T_TMP/ff-samples.ndjson"; } \
+    >"$T_TMP/ff-with.ndjson"
+$EC -q -i "$T_TMP/ff-samples.ndjson" --stats "$T_TMP/ff-without.stats" >"$T_TMP/ff-without.out"
+$EC -q -i "$T_TMP/ff-with.ndjson" --stats "$T_TMP/ff-with.stats" --dead-letter "$T_TMP/ff-with.dl" >"$T_TMP/ff-with.out"
+n=$(lines "$T_TMP/ff-without.out")
+[ "$n" -gt 500 ] && t_pass "far future: the stream gives transitions ($n)" || t_fail "far future: the stream gives transitions" "only $n"
+eq "far future: one sample 12 h ahead, no other sample late" "$(tail -1 "$T_TMP/ff-with.stats" | jq .late)" 0
+eq "far future: every other session's transitions as without it" \
+    "$(grep -v '"user_id":"fast-clock"' "$T_TMP/ff-with.out" | sort | sha256sum)" "$(sort "$T_TMP/ff-without.out" | sha256sum)"
+eq "far future: the outlier counted, filed, written" \
+    "$(tail -1 "$T_TMP/ff-with.stats" | jq -c '[.ahead_samples, .rejected]') $(grep -c '"user_id":"fast-clock"' "$T_TMP/ff-with.out")" "[1,0] 1"
+# A whole page ahead is one event, however many items it shows: its 40 samples do not make the run of
+# 32 that takes the stream as moved on.
+for i in $(seq 0 39); do
+	jq -c --argjson i "$i" '.item_id = "fc\($i)" | .pos = $i | .sample_id = "fast-clock-s\($i)"' "$T_TMP/ff-outlier.ndjson"
+done >"$T_TMP/ff-page.ndjson"
+{ sed -n 1,100p "$T_TMP/ff-samples.ndjson"; cat "$T_TMP/ff-page.ndjson"; sed -n '101,$p' "$T_TMP/ff-samples.ndjson"; } \
+    >"$T_TMP/ff-page-with.ndjson"
+$EC -q -i "$T_TMP/ff-page-with.ndjson" --stats "$T_TMP/ff-page.stats" >"$T_TMP/ff-page.out"
+eq "far future: a page of 40 items ahead, no other sample late, its samples counted" \
+    "$(tail -1 "$T_TMP/ff-page.stats" | jq -c '[.late, .ahead_samples]')" "[0,40]"
+eq "far future: a page of 40 items ahead, every other session's transitions as without it" \
+    "$(grep -v '"user_id":"fast-clock"' "$T_TMP/ff-page.out" | sort | sha256sum)" "$(sort "$T_TMP/ff-without.out" | sha256sum)"
+# --max-ahead 0 takes off the bound: the outlier moves the watermark, as before.
+$EC -q --max-ahead 0 -i "$T_TMP/ff-with.ndjson" --stats "$T_TMP/ff-off.stats" >/dev/null
+ok "far future: --max-ahead 0, no bound" test "$(tail -1 "$T_TMP/ff-off.stats" | jq .late)" -gt 1000
+
 # Man page examples.
 mkdir -p "$T_TMP/ex/samples/dt=2024-11-23"
 gzip -c "$D/three-pages.ndjson" >"$T_TMP/ex/samples/dt=2024-11-23/part-0.ndjson.gz"
@@ -200,17 +243,19 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	jq -r '.user_id + "\t" + tojson' "$T_TMP/sim.ndjson" | kcat -P -b "$BRK" -t samples -K "$TAB"
 	nsamples=$(lines "$T_TMP/sim.ndjson")
 		# A member killed without leaving the group holds its partitions for the session timeout.
-	KOPTS="-b $BRK --w-click 0.5 --w-pay 4 --stats-interval 100ms --commit-interval 100ms -X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
+	KOPTS="-b $BRK --w-click 0.5 --w-pay 4 --max-ahead 0 --idle-close 0 --stats-interval 100ms --commit-interval 100ms -X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
 
 	# The tail: a sample on each partition a day later, whose watermark closes every session of
 	# the stream; its own two sessions stay open. The reference: the stream and its tail through
-	# a file, without the tail's transitions.
+	# a file, without the tail's transitions. A jump of a day in one sample is what --max-ahead holds
+	# out of the watermark: these runs take the bound off (in KOPTS too). What a member holds open is
+	# handed over, never closed for silence (--idle-close 0), however slow the machine.
 	tts=$(($(jq -s 'map(.ts) | max' "$T_TMP/sim.ndjson") + 86400000))
 	for i in 0 1; do
 		head -1 "$T_TMP/sim.ndjson" | jq -c --arg u "zz$i" --argjson ts "$tts" \
 		    '.user_id = $u | .session_id = "zz" | .request_id = ("zz-" + $u) | .sample_id = ("zz-" + $u) | .ts = $ts'
 	done >"$T_TMP/tail.ndjson"
-	cat "$T_TMP/sim.ndjson" "$T_TMP/tail.ndjson" | $EC --w-click 0.5 --w-pay 4 | grep -v '"user_id":"zz' |
+	cat "$T_TMP/sim.ndjson" "$T_TMP/tail.ndjson" | $EC --w-click 0.5 --w-pay 4 --max-ahead 0 | grep -v '"user_id":"zz' |
 	    sort >"$T_TMP/ref.sorted"
 	ntr=$(lines "$T_TMP/ref.sorted")
 	# produce_tail TOPIC: one tail sample on each of its two partitions.
@@ -311,7 +356,7 @@ if command -v kcat >/dev/null && command -v kafka-mock >/dev/null; then
 	}
 	{ late_sample v 0 600000; late_sample a 0 570000; late_sample u 0 555000; late_sample a 1 525000; } >"$T_TMP/late1"
 	{ late_sample u 1 534000; sed -n 1p "$T_TMP/tail.ndjson"; } >"$T_TMP/late2"
-	cat "$T_TMP/late1" "$T_TMP/late2" | $EC --w-click 0.5 --w-pay 4 --max-open 2 --dead-letter "$T_TMP/late-ref.dl" |
+	cat "$T_TMP/late1" "$T_TMP/late2" | $EC --w-click 0.5 --w-pay 4 --max-ahead 0 --max-open 2 --dead-letter "$T_TMP/late-ref.dl" |
 	    grep -v '"user_id":"zz' | sort >"$T_TMP/late-ref.sorted"
 	eq "late: the undisturbed run rejects both late pages" "$(jq -r .reason "$T_TMP/late-ref.dl" | cut -c1-16 | tr '\n' ' ')" \
 	    "late: request a1 late: request u1 "

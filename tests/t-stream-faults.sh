@@ -102,9 +102,9 @@ eq "fast clock: its click is a correction, outside its window" \
 eq "fast clock: nothing else late" "$(lines "$T_TMP/clock-fast.late")" $(($(lines "$T_TMP/clock.late") + 1))
 eq "fast clock: counted" "$(jq .ahead_events "$T_TMP/clock.st")" 1
 
-# ---- a Kafka stream that goes quiet: its windows close after --idle-close, default windows and all ----
+# ---- a Kafka stream that goes quiet: its windows and sessions close after --idle-close, default windows and all ----
 if [ -x "$TBIN/kafka-mock" ] && command -v kcat >/dev/null; then
-	bg kafka-mock -q -f "$T_TMP/ports" -p 2 -t events >/dev/null 2>&1
+	bg kafka-mock -q -f "$T_TMP/ports" -p 2 -t events -t samples >/dev/null 2>&1
 	wait_until 10 test -s "$T_TMP/ports"
 	br=$(cat "$T_TMP/ports")
 	jq -r '"\(.user_id)\t\(tojson)"' "$T_TMP/clock.ev" | kcat -q -P -b "$br" -t events -K "$(printf '\t')" 2>/dev/null
@@ -119,6 +119,28 @@ if [ -x "$TBIN/kafka-mock" ] && command -v kcat >/dev/null; then
 	kill -TERM $qpid
 	exits "quiet stream: exits 0 on SIGTERM" $qpid 0 "$T_TMP/quiet.err"
 	eq "quiet stream: the samples of a file run" "$(sort "$T_TMP/quiet.out" | cksum)" "$(sort "$T_TMP/clock.out" | cksum)"
+
+	# experience-collect: the same samples, shorter than its 30-minute session gap, then silence; after
+	# --idle-close every open session is written (end "idle"), each page once, as a file run writes them.
+	experience-collect -i "$T_TMP/clock.out" >"$T_TMP/ec-clock.out" 2>/dev/null
+	jq -r '"\(.user_id)\t\(tojson)"' "$T_TMP/clock.out" | kcat -q -P -b "$br" -t samples -K "$(printf '\t')" 2>/dev/null
+	bg experience-collect -b "$br" -G quiet-ec -i kafka:samples -o "$T_TMP/ec-quiet.out" --idle-close 2s \
+	    --stats "$T_TMP/ec-quiet.st" --stats-interval 0.2 2>"$T_TMP/ec-quiet.err"
+	qpid=$!
+	elast() { tail -1 "$T_TMP/ec-quiet.st" 2>/dev/null | jq -r "$1"; }
+	ec_all_out() { test "$(elast .out)" = "$(lines "$T_TMP/ec-clock.out")"; }
+	ok "quiet stream: experience-collect writes every page" wait_until 60 ec_all_out
+	eq "quiet stream: experience-collect holds no session" "$(elast '[.open_sessions, .open_pages] | tostring')" "[0,0]"
+	ok "quiet stream: closed by the idle timer" test "$(elast .idle_closes)" -ge 1
+	ok "quiet stream: sessions ended idle" test "$(elast .end_idle)" -ge 1
+	kill -TERM $qpid
+	exits "quiet stream: experience-collect exits 0 on SIGTERM" $qpid 0 "$T_TMP/ec-quiet.err"
+	# The chains of a file run; only the end of what the file's end or the silence cut differs.
+	norm() { jq -c 'del(.end)' "$1" | sort | cksum; }
+	eq "quiet stream: the transitions of a file run" "$(norm "$T_TMP/ec-quiet.out")" "$(norm "$T_TMP/ec-clock.out")"
+	eq "quiet stream: idle where a file run says eof" \
+	    "$(jq -r 'select(.done) | .end' "$T_TMP/ec-quiet.out" | sed 's/^idle$/eof/' | sort | uniq -c)" \
+	    "$(jq -r 'select(.done) | .end' "$T_TMP/ec-clock.out" | sort | uniq -c)"
 else
 	t_fail "quiet stream: needs kafka-mock and kcat"
 fi

@@ -87,6 +87,31 @@ evict_one(void)
 	session_progress(s, END_EVICTED);
 }
 
+/*
+ * On a silent Kafka input: once no sample has come for idle_close ms (wall
+ * clock) while sessions are open, closes every one, its pages written with
+ * the end "idle", and counts it; the watermark stays. Sessions rebuilt from
+ * a replay not read to its end wait. 0 never closes.
+ */
+void
+close_quiet(int64_t idle_close)
+{
+	struct session *s, *nx;
+	int closed = 0;
+
+	if (idle_close <= 0 || C.lru_head == NULL || watermark_quiet_ms(C.wm) < idle_close)
+		return;
+	for (s = C.lru_head; s; s = nx) {
+		nx = s->lru_next;
+		if (s->frozen)
+			continue;
+		session_progress(s, END_IDLE);
+		closed = 1;
+	}
+	if (closed)
+		(*C.n_idle_close)++;
+}
+
 /* Closes every open session at the end of input. */
 void
 flush_all(void)

@@ -18,6 +18,12 @@ void evict_one(void);
  * none, ended "evicted"), to honour --max-pages; counts it.
  */
 void evict_page(struct session *s);
+/*
+ * On a silent Kafka input: once no sample has come for idle_close ms (wall
+ * clock), closes every open session (end "idle") but those a replay still
+ * rebuilds, and counts it; 0 never closes.
+ */
+void close_quiet(int64_t idle_close);
 /* Closes every open session at the end of input. */
 void flush_all(void);
 

@@ -24,7 +24,8 @@ enum chain_end {
 	END_PAGE_GAP,		/* the next page number is missing: the chain is cut */
 	END_EOF,		/* end of input: the session may go on elsewhere */
 	END_EVICTED,		/* closed early to honour --max-open (or --max-pages, with no next page) */
-	END_REVOKED		/* its Kafka partition was revoked in a rebalance */
+	END_REVOKED,		/* its Kafka partition was revoked in a rebalance */
+	END_IDLE		/* closed because the Kafka input was silent for --idle-close */
 };
 
 /* The "end" names of enum chain_end, "" for END_NONE. */
@@ -53,6 +54,7 @@ struct page {
 	int32_t part;		/* index into the partition table, -1 for files */
 	uint32_t policy_off;	/* in str, or UINT32_MAX when absent */
 	uint16_t nctx;		/* context: fl[0..nctx) */
+	uint8_t ahead;		/* its ts was past --max-ahead: held out of the watermark */
 	struct item *items;	/* in arrival order until emitted */
 	uint32_t nitems, capitems;
 	float *fl;
@@ -140,8 +142,10 @@ struct collector {
 	uint64_t *n_no_propensity;	/* samples filed without a propensity */
 	uint64_t *n_evicted_pages;	/* pages written early to honour --max-pages */
 	uint64_t *n_page_steps;	/* comparisons made ordering the open pages of sessions */
+	uint64_t *n_ahead;	/* samples of pages held out of the watermark as too far ahead */
 	uint64_t page_seq;	/* pages opened so far */
-	uint64_t *n_end[END_REVOKED + 1];
+	uint64_t *n_idle_close;	/* times the open sessions were closed on a silent input */
+	uint64_t *n_end[END_IDLE + 1];
 	int64_t *g_open, *g_open_peak, *g_pages_open, *g_pages_peak;
 };
 

@@ -20,7 +20,8 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 	    "usage: experience-collect [-hqv] [-b brokers] [-G group] [-i input]... [-o output]\n"
 	    "                          [-X key=value]... [--dead-letter endpoint] [--grace duration]\n"
-	    "                          [--hist-len n] [--idle-timeout duration] [--max-delay duration]\n"
+	    "                          [--hist-len n] [--idle-close duration] [--idle-timeout duration]\n"
+	    "                          [--max-ahead duration] [--max-delay duration]\n"
 	    "                          [--max-open sessions] [--max-pages pages] [--session-gap duration]\n"
 	    "                          [--w-click weight] [--w-pay weight] [--max-line bytes]\n"
 	    "                          [--stats file] [--stats-interval seconds] [--metrics file]\n"
@@ -28,16 +29,25 @@ usage(int status)
 	exit(status);
 }
 
+/* How event time is kept: the watermark's bounds, in ms. */
+struct event_time {
+	int64_t max_delay;	/* --max-delay */
+	int64_t idle_timeout;	/* --idle-timeout */
+	int64_t max_ahead;	/* --max-ahead */
+	int64_t idle_close;	/* --idle-close: Kafka input */
+};
+
 /*
- * Parses the command line into opts, the collector's options and the
- * watermark's delays; exits 2 on a usage error, 0 after --help.
+ * Parses the command line into opts, the collector's options and et; exits
+ * 2 on a usage error, 0 after --help.
  */
 static void
-parse_options(int argc, char *argv[], struct tool_opts *opts, int64_t *max_delay, int64_t *idle_timeout)
+parse_options(int argc, char *argv[], struct tool_opts *opts, struct event_time *et)
 {
 	enum {
 		OPT_W_CLICK = TOOL_OPT_FIRST, OPT_W_PAY, OPT_HIST_LEN, OPT_SESSION_GAP,
-		OPT_MAX_DELAY, OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN, OPT_MAX_PAGES
+		OPT_MAX_DELAY, OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN, OPT_MAX_PAGES, OPT_MAX_AHEAD,
+		OPT_IDLE_CLOSE
 	};
 	static const struct option longopts[] = {
 		TOOL_LONGOPTS,
@@ -49,6 +59,8 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, int64_t *max_delay
 		{ "max-delay",    required_argument, NULL, OPT_MAX_DELAY },
 		{ "grace",        required_argument, NULL, OPT_GRACE },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
+		{ "max-ahead",    required_argument, NULL, OPT_MAX_AHEAD },
+		{ "idle-close",   required_argument, NULL, OPT_IDLE_CLOSE },
 		{ "max-open",     required_argument, NULL, OPT_MAX_OPEN },
 		{ "max-pages",    required_argument, NULL, OPT_MAX_PAGES },
 		{ NULL, 0, NULL, 0 }
@@ -100,16 +112,22 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, int64_t *max_delay
 		case OPT_MAX_DELAY:
 		case OPT_GRACE:
 		case OPT_IDLE_TIMEOUT:
+		case OPT_MAX_AHEAD:
+		case OPT_IDLE_CLOSE:
 			if ((d = parse_duration_ms(optarg)) < 0)
 				diag_fatal(2, "%s %s: expected a duration", argv[optind - 2], optarg);
 			if (ch == OPT_SESSION_GAP)
 				C.gap = d;
 			else if (ch == OPT_MAX_DELAY)
-				*max_delay = d;
+				et->max_delay = d;
 			else if (ch == OPT_GRACE)
 				C.grace = d;
+			else if (ch == OPT_IDLE_TIMEOUT)
+				et->idle_timeout = d;
+			else if (ch == OPT_MAX_AHEAD)
+				et->max_ahead = d;
 			else
-				*idle_timeout = d;
+				et->idle_close = d;
 			break;
 		default:
 			usage(2);
@@ -125,13 +143,14 @@ int
 main(int argc, char *argv[])
 {
 	struct tool_opts opts = { 0 };
-	int64_t max_delay = 60 * 1000, idle_timeout = 60 * 1000;
+	struct event_time et = { .max_delay = 60 * 1000, .idle_timeout = 60 * 1000, .max_ahead = 10 * 60 * 1000,
+	    .idle_close = 30 * 1000 };
 	struct line ln;
 	size_t i;
 	int rv;
 
 	diag_init(argv[0]);
-	parse_options(argc, argv, &opts, &max_delay, &idle_timeout);
+	parse_options(argc, argv, &opts, &et);
 
 	opts.kafka.start_metadata = 1;
 	if ((C.io = tool_io_open(&opts, "experience-collect")) == NULL) {
@@ -141,7 +160,8 @@ main(int argc, char *argv[])
 	C.io->manual_commit = 1;
 	C.emit = tool_io_emit_raw;
 	C.reject = tool_io_reject;
-	C.wm = watermark_new(max_delay, idle_timeout);
+	C.wm = watermark_new(et.max_delay, et.idle_timeout);
+	watermark_set_max_ahead(C.wm, et.max_ahead, WATERMARK_CONFIRM);
 	C.wm_now = WATERMARK_NONE;
 	collector_init(C.io->st);
 	tool_io_on_checkpoint(C.io, store_positions, NULL);
@@ -150,6 +170,8 @@ main(int argc, char *argv[])
 	while ((rv = tool_io_next(C.io, &ln)) != 0) {
 		if (rv == 1)
 			take_sample(&ln);
+		else if (rv == LINE_IDLE)
+			close_quiet(et.idle_close);
 		advance();
 	}
 	/* A stop hands every partition over, as a revocation does. */

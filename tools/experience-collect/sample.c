@@ -297,7 +297,7 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 	struct page *p;
 	uint64_t h, sh;
 	json_t *o;
-	int start = 0;
+	int start = 0, opened;
 
 	if ((o = jsonx_parse(ln->buf, ln->len, err, sizeof err)) == NULL) {
 		reject(ln, mode, "%s", err);
@@ -325,14 +325,27 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 	if ((p = table_find_page(&C.requests, sm.rid, h)) != NULL) {
 		if (!page_takes(p, &sm, ln, mode))
 			goto out;
+		opened = 0;
 	} else if ((p = page_open(ln, part, mode, &sm, s, key, ulen + slen + 2, ulen, sh, start)) == NULL)
 		goto out;
+	else
+		opened = 1;
 	page_add_item(p, &sm);
 	s = p->s;
 	lru_unlink(s);
 	lru_append(s);
 	session_rewake(s);
-	watermark_observe(C.wm, ln->partition, sm.ts);
+	/*
+	 * A page is one event of its partition: its first sample shows its ts to
+	 * the watermark. The samples of a page held out as too far ahead neither
+	 * show it again nor break a run of such pages.
+	 */
+	if (opened)
+		p->ahead = watermark_observe(C.wm, ln->partition, sm.ts) == WATERMARK_AHEAD;
+	else if (!p->ahead)
+		watermark_observe(C.wm, ln->partition, sm.ts);
+	if (p->ahead && mode == TAKE_LIVE)
+		(*C.n_ahead)++;
 out:
 	json_decref(o);
 }

@@ -14,7 +14,7 @@
 struct collector C;
 
 const char *const end_names[] = {
-	"", "session_gap", "page_gap", "eof", "evicted", "revoked"
+	"", "session_gap", "page_gap", "eof", "evicted", "revoked", "idle"
 };
 
 /* Sets up the collector's heap of file input and registers its counters and gauges in st. */
@@ -35,7 +35,9 @@ collector_init(struct stats *st)
 	C.n_no_propensity = stats_counter(st, "no_propensity");
 	C.n_evicted_pages = stats_counter(st, "evicted_pages");
 	C.n_page_steps = stats_counter(st, "page_order_steps");
-	for (e = END_SESSION_GAP; e <= END_REVOKED; e++) {
+	C.n_ahead = stats_counter(st, "ahead_samples");
+	C.n_idle_close = stats_counter(st, "idle_closes");
+	for (e = END_SESSION_GAP; e <= END_IDLE; e++) {
 		snprintf(name, sizeof name, "end_%s", end_names[e]);
 		C.n_end[e] = stats_counter(st, name);
 	}
