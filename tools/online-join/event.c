@@ -62,13 +62,16 @@ floats_need(struct jev_reader *r, size_t used, size_t n)
 
 /* ---- the fast path ---- */
 
+/* A span (a key without escapes: an escaped key is left to jansson) that is lit. */
+#define SPAN_IS(k, lit) ((k).n == sizeof(lit) - 1 && memcmp((k).p, (lit), sizeof(lit) - 1) == 0)
+
 /* A string without escapes (any other: 0, left to jansson). */
 static int
 read_str(struct jscan *s, struct jstr *out)
 {
 	struct jspan sp;
 
-	if (jscan_peek(s) != JSCAN_STRING || jscan_string(s, &sp) != 0 || sp.esc)
+	if (jscan_string(s, &sp) != 0 || sp.esc)
 		return 0;
 	out->p = sp.p;
 	out->n = sp.n;
@@ -89,7 +92,7 @@ read_id(struct jscan *s, struct jstr *out)
 static int
 read_num(struct jscan *s, struct jscan_num *v)
 {
-	if (jscan_peek(s) != JSCAN_NUMBER || jscan_number(s, v) != 0)
+	if (jscan_number(s, v) != 0)
 		return 0;
 	return v->int_syntax ? v->is_int : isfinite(v->d);
 }
@@ -114,7 +117,7 @@ read_floats(struct jev_reader *r, struct jscan *s, size_t maxn, size_t *used, si
 	int more;
 
 	*n = 0;
-	if (jscan_peek(s) != JSCAN_ARRAY || jscan_array(s) != 0)
+	if (jscan_array(s) != 0)
 		return 0;
 	floats_need(r, *used, maxn);
 	while ((more = jscan_element(s)) == 1) {
@@ -169,20 +172,22 @@ read_item(struct jev_reader *r, struct jscan *s, struct jev_item *it, size_t *us
 	it->prop = NAN;
 	it->nfeat = 0;
 	it->feat_off = (uint32_t)*used;
-	if (jscan_peek(s) != JSCAN_OBJECT || jscan_object(s) != 0)
+	if (jscan_object(s) != 0)
 		return 0;
 	while ((more = jscan_member(s, &k)) == 1) {
-		if (jscan_eq_lit(&k, "item_id")) {
+		if (k.esc)
+			return 0;
+		if (SPAN_IS(k, "item_id")) {
 			if (!read_id(s, &it->id))
 				return 0;
-		} else if (jscan_eq_lit(&k, "pos")) {
+		} else if (SPAN_IS(k, "pos")) {
 			if (!read_int(s, 0, INT32_MAX, &pos))
 				return 0;
-		} else if (jscan_eq_lit(&k, "propensity")) {
+		} else if (SPAN_IS(k, "propensity")) {
 			if (!read_num(s, &v) || v.d < 0 || v.d > 1)
 				return 0;
 			it->prop = (float)v.d;
-		} else if (jscan_eq_lit(&k, "features")) {
+		} else if (SPAN_IS(k, "features")) {
 			it->feat_off = (uint32_t)*used;
 			if (!read_floats(r, s, JEV_MAX_FEATURES, used, &n))
 				return 0;
@@ -202,7 +207,7 @@ read_items(struct jev_reader *r, struct jscan *s, struct jev *ev, size_t *used)
 {
 	int more;
 
-	if (jscan_peek(s) != JSCAN_ARRAY || jscan_array(s) != 0)
+	if (jscan_array(s) != 0)
 		return 0;
 	while ((more = jscan_element(s)) == 1) {
 		if (ev->nitems == JEV_MAX_ITEMS || !read_item(r, s, &r->items[ev->nitems], used))
@@ -219,37 +224,37 @@ read_member(struct jev_reader *r, struct jscan *s, const struct jspan *k, struct
 {
 	size_t n;
 
-	if (jscan_eq_lit(k, "type"))
+	if (k->esc)
+		return 0;
+	if (SPAN_IS(*k, "type"))
 		return read_str(s, &f->type);
-	if (jscan_eq_lit(k, "ts"))
+	if (SPAN_IS(*k, "ts"))
 		return (f->have_ts = read_int(s, INT64_MIN / 2, INT64_MAX / 2, &f->ts));
-	if (jscan_eq_lit(k, "request_id"))
+	if (SPAN_IS(*k, "request_id"))
 		return read_id(s, &ev->rid);
-	if (jscan_eq_lit(k, "user_id"))
+	if (SPAN_IS(*k, "user_id"))
 		return read_id(s, &ev->uid);
-	if (jscan_eq_lit(k, "session_id"))
+	if (SPAN_IS(*k, "session_id"))
 		return read_id(s, &ev->sid);
-	if (jscan_eq_lit(k, "policy"))
+	if (SPAN_IS(*k, "policy"))
 		return read_id(s, &ev->pol);
-	if (jscan_eq_lit(k, "item_id"))
+	if (SPAN_IS(*k, "item_id"))
 		return read_id(s, &ev->item);
-	if (jscan_eq_lit(k, "event_id"))
+	if (SPAN_IS(*k, "event_id"))
 		return read_id(s, &ev->eid);
-	if (jscan_eq_lit(k, "page"))
+	if (SPAN_IS(*k, "page"))
 		return read_int(s, 0, INT32_MAX, &f->page);
-	if (jscan_eq_lit(k, "context")) {
+	if (SPAN_IS(*k, "context")) {
 		f->ctx_off = f->used;
 		if (!read_floats(r, s, JEV_MAX_CONTEXT, &f->used, &n))
 			return 0;
 		ev->nctx = n;
 		return (f->have_ctx = 1);
 	}
-	if (jscan_eq_lit(k, "items"))
+	if (SPAN_IS(*k, "items"))
 		return (f->have_items = read_items(r, s, ev, &f->used));
 	return skip_value(s);
 }
-
-#define SPAN_IS(k, lit) ((k).n == sizeof(lit) - 1 && memcmp((k).p, (lit), sizeof(lit) - 1) == 0)
 
 int
 jev_parse(struct jev_reader *r, const char *buf, size_t len, struct jev *ev)
@@ -264,7 +269,7 @@ jev_parse(struct jev_reader *r, const char *buf, size_t len, struct jev *ev)
 	f.page = -1;
 	ev->items = r->items;
 	jscan_init(s, buf, len);
-	if (jscan_peek(s) != JSCAN_OBJECT || jscan_object(s) != 0)
+	if (jscan_object(s) != 0)
 		return 0;
 	while ((more = jscan_member(s, &k)) == 1)
 		if (!read_member(r, s, &k, &f, ev))
