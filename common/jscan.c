@@ -806,6 +806,15 @@ jscan_skip(struct jscan *s, struct jspan *out)
 }
 
 int
+jscan_check(struct jscan *s, const char *buf, size_t len)
+{
+	jscan_init(s, buf, len);
+	if (jscan_skip(s, NULL) != 0)
+		return -1;
+	return jscan_finish(s);
+}
+
+int
 jscan_span(struct jscan *s, struct jspan *out)
 {
 	const char *p, *end = s->end, *start;
