@@ -294,6 +294,15 @@ jev_parse(struct jev_reader *r, const char *buf, size_t len, struct jev *ev)
 	return 1;
 }
 
+const char *
+jev_check(struct jev_reader *r, const char *buf, size_t len)
+{
+	if (jscan_check(&r->js, buf, len) != 0)
+		return r->js.err;
+	jscan_init(&r->js, buf, len);
+	return jscan_peek(&r->js) == JSCAN_OBJECT ? NULL : "not a JSON object";
+}
+
 /* ---- the full path ---- */
 
 static int

@@ -55,6 +55,13 @@ struct jev_reader *jev_reader_new(void);
  */
 int jev_parse(struct jev_reader *r, const char *buf, size_t len, struct jev *ev);
 
+/*
+ * NULL when the line is a valid JSON object; else the reason, jscan's first
+ * fault in the line (the reason every tool gives for that text) or "not a
+ * JSON object", valid until the next read with r.
+ */
+const char *jev_check(struct jev_reader *r, const char *buf, size_t len);
+
 /* The full path, from a parsed object (borrowed). 0, or -1 with a reason in err. */
 int jev_from_json(struct jev_reader *r, const json_t *obj, struct jev *ev, char *err, size_t errlen);
 
