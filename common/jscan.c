@@ -22,6 +22,11 @@ static const unsigned char plain[256] = {
 #undef R16
 };
 
+/* The bytes jscan_span() stops at: '"', '[', ']', '{', '}'. */
+static const unsigned char span_stop[256] = {
+	['"'] = 1, ['['] = 1, [']'] = 1, ['{'] = 1, ['}'] = 1
+};
+
 static const double pow10_exact[] = {
 	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
 	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
@@ -806,6 +811,15 @@ jscan_skip(struct jscan *s, struct jspan *out)
 }
 
 int
+jscan_check(struct jscan *s, const char *buf, size_t len)
+{
+	jscan_init(s, buf, len);
+	if (jscan_skip(s, NULL) != 0)
+		return -1;
+	return jscan_finish(s);
+}
+
+int
 jscan_span(struct jscan *s, struct jspan *out)
 {
 	const char *p, *end = s->end, *start;
@@ -819,11 +833,24 @@ jscan_span(struct jscan *s, struct jspan *out)
 		return jscan_skip(s, out);
 	}
 	for (start = p = s->p; p < end; p++) {
+		while (end - p >= 4 && !span_stop[(unsigned char)p[0]] && !span_stop[(unsigned char)p[1]] &&
+		    !span_stop[(unsigned char)p[2]] && !span_stop[(unsigned char)p[3]])
+			p += 4;
+		while (p < end && !span_stop[(unsigned char)*p])
+			p++;
+		if (p >= end)
+			break;
 		switch (*p) {
 		case '"':
-			for (p++; p < end && *p != '"'; p++)
+			for (p++; p < end; p++) {
+				while (end - p >= 4 && plain[(unsigned char)p[0]] && plain[(unsigned char)p[1]] &&
+				    plain[(unsigned char)p[2]] && plain[(unsigned char)p[3]])
+					p += 4;
+				if (p >= end || *p == '"')
+					break;
 				if (*p == '\\' && ++p == end)
 					break;
+			}
 			if (p >= end)
 				return fail_at(s, start, "unterminated string");
 			break;

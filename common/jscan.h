@@ -110,6 +110,13 @@ int jscan_null(struct jscan *s);
 /* Steps over any value, checking it as the readers would; out (may be NULL) gets its raw text. */
 int jscan_skip(struct jscan *s, struct jspan *out);
 /*
+ * Checks that buf holds one JSON value and nothing else, as the readers
+ * would read it: 0, or -1 with the reason in s->err. A tool that refuses a
+ * line gives this reason when the line is not valid JSON, so that the same
+ * text gets the same reason from every tool.
+ */
+int jscan_check(struct jscan *s, const char *buf, size_t len);
+/*
  * Steps over an array or object by its brackets and strings alone, without
  * checking what lies between (other values as jscan_skip): the caller reads
  * the span again with a scanner of its own (jscan_nest), which checks it.

@@ -703,8 +703,10 @@ read_record(struct collector *c, const struct line *ln)
 }
 
 /*
- * The reason for a rejected line is jansson's when jansson refuses it too (the
- * messages the dead letters always had), else the scanner's or the field's.
+ * The reason for a rejected line that is not valid JSON is jscan's first
+ * fault in the whole line (the reason every tool gives for that text); for
+ * a number beyond what a double or an int64 holds it is jansson's; else the
+ * field's.
  */
 static void
 explain(struct collector *c, const struct line *ln)
@@ -712,6 +714,13 @@ explain(struct collector *c, const struct line *ln)
 	char e[sizeof c->err];
 	json_t *j;
 
+	if (jscan_check(&c->js, ln->buf, ln->len) != 0) {
+		snprintf(c->err, sizeof c->err, "%s", c->js.err);
+		return;
+	}
+	jscan_init(&c->js, ln->buf, ln->len);
+	if (jscan_peek(&c->js) != JSCAN_OBJECT)
+		return;
 	if ((j = jsonx_parse(ln->buf, ln->len, e, sizeof e)) == NULL)
 		memcpy(c->err, e, sizeof e);
 	else

@@ -1,15 +1,13 @@
-/* event.c: online-join's view of a canonical event — read by a fast scanner, or from a jansson object when it cannot. */
+/* event.c: online-join's view of a canonical event — read with common/jscan, or from a jansson object when it cannot. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
+#include "jscan.h"
 #include "jsonx.h"
 #include "xalloc.h"
-
-#define MAX_KEYS	64	/* keys of one object the fast path handles */
-#define MAX_DEPTH	16	/* arrays nested in a skipped value */
 
 struct jev_reader {
 	struct jev_item *items;
@@ -17,11 +15,15 @@ struct jev_reader {
 	size_t cap_floats;
 	char ids[6][257];	/* the jansson path's top-level ids */
 	char *item_ids;		/* and its item ids, 257 bytes each */
+	struct jscan js;	/* the fast path's scanner */
 };
 
-/* The scanner over one line. */
-struct scan {
-	const char *p, *end;
+/* What the fast path gathers of an event's top-level members before it decides. */
+struct ev_fields {
+	struct jstr type;
+	int64_t ts, page;
+	size_t used, ctx_off;	/* floats used; where the context starts */
+	int have_ts, have_items, have_ctx;
 };
 
 struct jev_reader *
@@ -44,6 +46,7 @@ jev_reader_free(struct jev_reader *r)
 	free(r->items);
 	free(r->floats);
 	free(r->item_ids);
+	jscan_free(&r->js);
 	free(r);
 }
 
@@ -59,364 +62,245 @@ floats_need(struct jev_reader *r, size_t used, size_t n)
 
 /* ---- the fast path ---- */
 
-static void
-ws(struct scan *s)
-{
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
-		s->p++;
-}
+/* A span (a key without escapes: an escaped key is left to jansson) that is lit. */
+#define SPAN_IS(k, lit) ((k).n == sizeof(lit) - 1 && memcmp((k).p, (lit), sizeof(lit) - 1) == 0)
 
+/* A string without escapes (any other: 0, left to jansson). */
 static int
-expect(struct scan *s, char c)
+read_str(struct jscan *s, struct jstr *out)
 {
-	ws(s);
-	if (s->p < s->end && *s->p == c) {
-		s->p++;
-		return 1;
-	}
-	return 0;
-}
+	struct jspan sp;
 
-/* A string of printable ASCII without escapes; 0 for anything else. */
-static int
-scan_str(struct scan *s, struct jstr *out)
-{
-	const char *q;
-
-	ws(s);
-	if (s->p >= s->end || *s->p != '"')
+	if (jscan_string(s, &sp) != 0 || sp.esc)
 		return 0;
-	for (q = ++s->p; q < s->end && *q != '"'; q++)
-		if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f || *q == '\\')
-			return 0;
-	if (q >= s->end)
-		return 0;
-	out->p = s->p;
-	out->n = (size_t)(q - s->p);
-	s->p = q + 1;
+	out->p = sp.p;
+	out->n = sp.n;
 	return 1;
 }
 
-/* An id: a string of 1 to 256 bytes. */
+/* An id: a string of 1 to 256 bytes, no DEL in it (jansson's path words that refusal). */
 static int
-scan_id(struct scan *s, struct jstr *out)
+read_id(struct jscan *s, struct jstr *out)
 {
-	return scan_str(s, out) && out->n > 0 && out->n <= 256;
+	return read_str(s, out) && out->n > 0 && out->n <= 256 && memchr(out->p, 0x7f, out->n) == NULL;
 }
 
-static const double pow10_exact[] = {
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22
-};
-
 /*
- * A JSON number, as a double rounded exactly as strtod() would (the exact
- * fast path when the digits fit, else strtod). *is_int says whether it had
- * neither fraction nor exponent. 0 when it is not a number.
+ * A number jansson would hold too: an integer within int64 or a finite
+ * real (jansson refuses the rest, and its path words why).
  */
 static int
-scan_num(struct scan *s, double *out, int *is_int)
+read_num(struct jscan *s, struct jscan_num *v)
 {
-	const char *p, *start;
-	uint64_t m = 0;
-	int neg = 0, digits = 0, e10 = 0, esign = 1, ev = 0;
-
-	ws(s);
-	p = start = s->p;
-	if (p < s->end && *p == '-') {
-		neg = 1;
-		p++;
-	}
-	if (p >= s->end || *p < '0' || *p > '9')
+	if (jscan_number(s, v) != 0)
 		return 0;
-	if (*p == '0')
-		p++;
-	else
-		for (; p < s->end && *p >= '0' && *p <= '9'; p++) {
-			if (digits < 19)
-				m = m * 10 + (uint64_t)(*p - '0');
-			else
-				e10++;
-			digits += digits > 0 || *p != '0';
-		}
-	*is_int = 1;
-	if (p < s->end && *p == '.') {
-		*is_int = 0;
-		if (++p >= s->end || *p < '0' || *p > '9')
-			return 0;
-		for (; p < s->end && *p >= '0' && *p <= '9'; p++) {
-			if (digits < 19) {
-				m = m * 10 + (uint64_t)(*p - '0');
-				e10--;
-			}
-			digits += digits > 0 || *p != '0';
-		}
-	}
-	if (p < s->end && (*p == 'e' || *p == 'E')) {
-		*is_int = 0;
-		p++;
-		if (p < s->end && (*p == '+' || *p == '-'))
-			esign = *p++ == '-' ? -1 : 1;
-		if (p >= s->end || *p < '0' || *p > '9')
-			return 0;
-		for (; p < s->end && *p >= '0' && *p <= '9'; p++)
-			if (ev < 100000)
-				ev = ev * 10 + (*p - '0');
-		e10 += esign * ev;
-	}
-	s->p = p;
-	if (*is_int && digits > 18)	/* beyond what jansson takes as an integer */
-		return 0;
-	if (digits <= 19 && m <= (1ULL << 53) && e10 >= -22 && e10 <= 22) {
-		double d = (double)m;
-
-		d = e10 >= 0 ? d * pow10_exact[e10] : d / pow10_exact[-e10];
-		*out = neg ? -d : d;
-		return 1;
-	}
-	{
-		char tmp[64];
-		size_t n = (size_t)(p - start);
-
-		if (n >= sizeof tmp)
-			return 0;
-		memcpy(tmp, start, n);
-		tmp[n] = '\0';
-		*out = strtod(tmp, NULL);
-		return isfinite(*out);
-	}
+	return v->int_syntax ? v->is_int : isfinite(v->d);
 }
 
 /* An integer in [lo, hi] without fraction or exponent. */
 static int
-scan_int(struct scan *s, int64_t lo, int64_t hi, int64_t *out)
+read_int(struct jscan *s, int64_t lo, int64_t hi, int64_t *out)
 {
-	double d;
-	int is_int;
+	struct jscan_num v;
 
-	if (!scan_num(s, &d, &is_int) || !is_int || d < (double)lo || d > (double)hi ||
-	    fabs(d) > 9007199254740992.0)
+	if (!read_num(s, &v) || !v.int_syntax || v.i < lo || v.i > hi)
 		return 0;
-	*out = (int64_t)d;
+	*out = v.i;
 	return 1;
 }
 
 /* An array of at most maxn numbers that fit a float, appended to r->floats at *used. */
 static int
-scan_floats(struct jev_reader *r, struct scan *s, size_t maxn, size_t *used, size_t *n)
+read_floats(struct jev_reader *r, struct jscan *s, size_t maxn, size_t *used, size_t *n)
 {
-	double d;
-	int is_int;
+	struct jscan_num v;
+	int more;
 
 	*n = 0;
-	if (!expect(s, '['))
+	if (jscan_array(s) != 0)
 		return 0;
-	if (expect(s, ']'))
-		return 1;
 	floats_need(r, *used, maxn);
-	do {
-		if (*n == maxn || !scan_num(s, &d, &is_int) || fabs(d) > 3.4e38)
+	while ((more = jscan_element(s)) == 1) {
+		if (*n == maxn || !read_num(s, &v) || fabs(v.d) > 3.4e38)
 			return 0;
-		r->floats[(*used)++] = (float)d;
+		r->floats[(*used)++] = (float)v.d;
 		(*n)++;
-	} while (expect(s, ','));
-	return expect(s, ']');
+	}
+	return more == 0;
 }
 
-/* Skips a value made of strings, numbers, literals and arrays (an object: 0, left to jansson). */
+/* Steps over any value, refusing the numbers jansson cannot hold. */
 static int
-skip_value(struct scan *s, int depth)
+skip_value(struct jscan *s)
 {
-	struct jstr str;
-	double d;
-	int is_int;
+	struct jscan_num v;
+	struct jspan k;
+	int more;
 
-	ws(s);
-	if (s->p >= s->end)
-		return 0;
-	switch (*s->p) {
-	case '"':
-		return scan_str(s, &str);
-	case '[':
-		if (depth >= MAX_DEPTH)
+	switch (jscan_peek(s)) {
+	case JSCAN_NUMBER:
+		return read_num(s, &v);
+	case JSCAN_ARRAY:
+		if (jscan_array(s) != 0)
 			return 0;
-		s->p++;
-		if (expect(s, ']'))
-			return 1;
-		do {
-			if (!skip_value(s, depth + 1))
+		while ((more = jscan_element(s)) == 1)
+			if (!skip_value(s))
 				return 0;
-		} while (expect(s, ','));
-		return expect(s, ']');
-	case 't':
-		if (s->end - s->p >= 4 && memcmp(s->p, "true", 4) == 0) {
-			s->p += 4;
-			return 1;
-		}
-		return 0;
-	case 'f':
-		if (s->end - s->p >= 5 && memcmp(s->p, "false", 5) == 0) {
-			s->p += 5;
-			return 1;
-		}
-		return 0;
-	case 'n':
-		if (s->end - s->p >= 4 && memcmp(s->p, "null", 4) == 0) {
-			s->p += 4;
-			return 1;
-		}
-		return 0;
+		return more == 0;
+	case JSCAN_OBJECT:
+		if (jscan_object(s) != 0)
+			return 0;
+		while ((more = jscan_member(s, &k)) == 1)
+			if (!skip_value(s))
+				return 0;
+		return more == 0;
 	default:
-		return scan_num(s, &d, &is_int);
+		return jscan_skip(s, NULL) == 0;
 	}
 }
 
-/* Reads a key and the colon after it, refusing a key seen before in this object. */
 static int
-scan_key(struct scan *s, struct jstr *keys, size_t *nkeys, struct jstr *key)
+read_item(struct jev_reader *r, struct jscan *s, struct jev_item *it, size_t *used)
 {
-	size_t i;
-
-	if (*nkeys == MAX_KEYS || !scan_str(s, key) || !expect(s, ':'))
-		return 0;
-	for (i = 0; i < *nkeys; i++)
-		if (keys[i].n == key->n && memcmp(keys[i].p, key->p, key->n) == 0)
-			return 0;
-	keys[(*nkeys)++] = *key;
-	return 1;
-}
-
-#define KEY_IS(k, lit) ((k).n == sizeof(lit) - 1 && memcmp((k).p, (lit), sizeof(lit) - 1) == 0)
-
-static int
-scan_item(struct jev_reader *r, struct scan *s, struct jev_item *it, size_t *used)
-{
-	struct jstr keys[MAX_KEYS], k;
-	size_t nkeys = 0, n;
+	struct jspan k;
+	struct jscan_num v;
+	size_t n;
 	int64_t pos = -1;
-	double prop;
-	int is_int;
+	int more;
 
 	it->id.p = NULL;
 	it->prop = NAN;
 	it->nfeat = 0;
 	it->feat_off = (uint32_t)*used;
-	if (!expect(s, '{'))
+	if (jscan_object(s) != 0)
 		return 0;
-	if (expect(s, '}'))
-		return 0;
-	do {
-		if (!scan_key(s, keys, &nkeys, &k))
+	while ((more = jscan_member(s, &k)) == 1) {
+		if (k.esc)
 			return 0;
-		if (KEY_IS(k, "item_id")) {
-			if (!scan_id(s, &it->id))
+		if (SPAN_IS(k, "item_id")) {
+			if (!read_id(s, &it->id))
 				return 0;
-		} else if (KEY_IS(k, "pos")) {
-			if (!scan_int(s, 0, INT32_MAX, &pos))
+		} else if (SPAN_IS(k, "pos")) {
+			if (!read_int(s, 0, INT32_MAX, &pos))
 				return 0;
-		} else if (KEY_IS(k, "propensity")) {
-			if (!scan_num(s, &prop, &is_int) || prop < 0 || prop > 1)
+		} else if (SPAN_IS(k, "propensity")) {
+			if (!read_num(s, &v) || v.d < 0 || v.d > 1)
 				return 0;
-			it->prop = (float)prop;
-		} else if (KEY_IS(k, "features")) {
+			it->prop = (float)v.d;
+		} else if (SPAN_IS(k, "features")) {
 			it->feat_off = (uint32_t)*used;
-			if (!scan_floats(r, s, JEV_MAX_FEATURES, used, &n))
+			if (!read_floats(r, s, JEV_MAX_FEATURES, used, &n))
 				return 0;
 			it->nfeat = (uint16_t)n;
-		} else if (!skip_value(s, 0))
+		} else if (!skip_value(s))
 			return 0;
-	} while (expect(s, ','));
-	if (!expect(s, '}') || it->id.p == NULL || pos < 0)
+	}
+	if (more != 0 || it->id.p == NULL || pos < 0)
 		return 0;
 	it->pos = (int32_t)pos;
 	return 1;
 }
 
+/* The items of an impression: a non-empty array of items. */
+static int
+read_items(struct jev_reader *r, struct jscan *s, struct jev *ev, size_t *used)
+{
+	int more;
+
+	if (jscan_array(s) != 0)
+		return 0;
+	while ((more = jscan_element(s)) == 1) {
+		if (ev->nitems == JEV_MAX_ITEMS || !read_item(r, s, &r->items[ev->nitems], used))
+			return 0;
+		ev->nitems++;
+	}
+	return more == 0 && ev->nitems > 0;
+}
+
+/* One top-level member of an event, its key k; 0 when the fast path cannot take it. */
+static int
+read_member(struct jev_reader *r, struct jscan *s, const struct jspan *k, struct ev_fields *f,
+    struct jev *ev)
+{
+	size_t n;
+
+	if (k->esc)
+		return 0;
+	if (SPAN_IS(*k, "type"))
+		return read_str(s, &f->type);
+	if (SPAN_IS(*k, "ts"))
+		return (f->have_ts = read_int(s, INT64_MIN / 2, INT64_MAX / 2, &f->ts));
+	if (SPAN_IS(*k, "request_id"))
+		return read_id(s, &ev->rid);
+	if (SPAN_IS(*k, "user_id"))
+		return read_id(s, &ev->uid);
+	if (SPAN_IS(*k, "session_id"))
+		return read_id(s, &ev->sid);
+	if (SPAN_IS(*k, "policy"))
+		return read_id(s, &ev->pol);
+	if (SPAN_IS(*k, "item_id"))
+		return read_id(s, &ev->item);
+	if (SPAN_IS(*k, "event_id"))
+		return read_id(s, &ev->eid);
+	if (SPAN_IS(*k, "page"))
+		return read_int(s, 0, INT32_MAX, &f->page);
+	if (SPAN_IS(*k, "context")) {
+		f->ctx_off = f->used;
+		if (!read_floats(r, s, JEV_MAX_CONTEXT, &f->used, &n))
+			return 0;
+		ev->nctx = n;
+		return (f->have_ctx = 1);
+	}
+	if (SPAN_IS(*k, "items"))
+		return (f->have_items = read_items(r, s, ev, &f->used));
+	return skip_value(s);
+}
+
 int
 jev_parse(struct jev_reader *r, const char *buf, size_t len, struct jev *ev)
 {
-	struct scan s = { buf, buf + len };
-	struct jstr keys[MAX_KEYS], k, type = { NULL, 0 };
-	size_t nkeys = 0, used = 0, n, ctx_off = 0;
-	int64_t page = -1, ts = 0;
-	int have_ts = 0, have_items = 0, have_ctx = 0;
+	struct jscan *s = &r->js;
+	struct ev_fields f;
+	struct jspan k;
+	int more;
 
 	memset(ev, 0, sizeof *ev);
+	memset(&f, 0, sizeof f);
+	f.page = -1;
 	ev->items = r->items;
-	if (!expect(&s, '{') || expect(&s, '}'))
+	jscan_init(s, buf, len);
+	if (jscan_object(s) != 0)
 		return 0;
-	do {
-		if (!scan_key(&s, keys, &nkeys, &k))
+	while ((more = jscan_member(s, &k)) == 1)
+		if (!read_member(r, s, &k, &f, ev))
 			return 0;
-		if (KEY_IS(k, "type")) {
-			if (!scan_str(&s, &type))
-				return 0;
-		} else if (KEY_IS(k, "ts")) {
-			if (!scan_int(&s, INT64_MIN / 2, INT64_MAX / 2, &ts))
-				return 0;
-			have_ts = 1;
-		} else if (KEY_IS(k, "request_id")) {
-			if (!scan_id(&s, &ev->rid))
-				return 0;
-		} else if (KEY_IS(k, "user_id")) {
-			if (!scan_id(&s, &ev->uid))
-				return 0;
-		} else if (KEY_IS(k, "session_id")) {
-			if (!scan_id(&s, &ev->sid))
-				return 0;
-		} else if (KEY_IS(k, "policy")) {
-			if (!scan_id(&s, &ev->pol))
-				return 0;
-		} else if (KEY_IS(k, "item_id")) {
-			if (!scan_id(&s, &ev->item))
-				return 0;
-		} else if (KEY_IS(k, "event_id")) {
-			if (!scan_id(&s, &ev->eid))
-				return 0;
-		} else if (KEY_IS(k, "page")) {
-			if (!scan_int(&s, 0, INT32_MAX, &page))
-				return 0;
-		} else if (KEY_IS(k, "context")) {
-			ctx_off = used;
-			if (!scan_floats(r, &s, JEV_MAX_CONTEXT, &used, &n))
-				return 0;
-			ev->nctx = n;
-			have_ctx = 1;
-		} else if (KEY_IS(k, "items")) {
-			if (!expect(&s, '[') || expect(&s, ']'))
-				return 0;
-			do {
-				if (ev->nitems == JEV_MAX_ITEMS ||
-				    !scan_item(r, &s, &r->items[ev->nitems], &used))
-					return 0;
-				ev->nitems++;
-			} while (expect(&s, ','));
-			if (!expect(&s, ']'))
-				return 0;
-			have_items = 1;
-		} else if (!skip_value(&s, 0))
-			return 0;
-	} while (expect(&s, ','));
-	if (!expect(&s, '}'))
+	if (more != 0 || jscan_finish(s) != 0 || f.type.p == NULL || !f.have_ts ||
+	    ev->rid.p == NULL || ev->uid.p == NULL)
 		return 0;
-	ws(&s);
-	if (s.p != s.end || type.p == NULL || !have_ts || ev->rid.p == NULL || ev->uid.p == NULL)
-		return 0;
-	if (KEY_IS(type, "impression")) {
-		if (page < 0 || !have_items)
+	if (SPAN_IS(f.type, "impression")) {
+		if (f.page < 0 || !f.have_items)
 			return 0;
 		ev->type = JEV_IMPRESSION;
-		ev->page = (int32_t)page;
-		ev->ctx_off = have_ctx ? ctx_off : 0;
-	} else if (KEY_IS(type, "click") || KEY_IS(type, "pay")) {
+		ev->page = (int32_t)f.page;
+		ev->ctx_off = f.have_ctx ? f.ctx_off : 0;
+	} else if (SPAN_IS(f.type, "click") || SPAN_IS(f.type, "pay")) {
 		if (ev->item.p == NULL)
 			return 0;
-		ev->type = KEY_IS(type, "click") ? JEV_CLICK : JEV_PAY;
+		ev->type = SPAN_IS(f.type, "click") ? JEV_CLICK : JEV_PAY;
 	} else
 		return 0;
-	ev->ts = ts;
+	ev->ts = f.ts;
 	ev->floats = r->floats;
 	return 1;
+}
+
+const char *
+jev_check(struct jev_reader *r, const char *buf, size_t len)
+{
+	if (jscan_check(&r->js, buf, len) != 0)
+		return r->js.err;
+	jscan_init(&r->js, buf, len);
+	return jscan_peek(&r->js) == JSCAN_OBJECT ? NULL : "not a JSON object";
 }
 
 /* ---- the full path ---- */

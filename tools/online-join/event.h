@@ -1,4 +1,4 @@
-/* event.h: online-join's view of a canonical event — read by a fast scanner, or from a jansson object when it cannot. */
+/* event.h: online-join's view of a canonical event — read with common/jscan, or from a jansson object when it cannot. */
 #ifndef EVENT_H
 #define EVENT_H
 #include <stddef.h>
@@ -47,13 +47,20 @@ struct jev_reader;
 struct jev_reader *jev_reader_new(void);
 
 /*
- * The fast path: reads one line. Returns 1 with *ev filled; 0 when the line
- * is anything but a plain valid event (escapes or non-ASCII in strings,
- * integer ids, RFC 3339 times, nested objects, invalid JSON, a missing or
- * mistyped field...): then the caller reads it with jev_from_json(), which
- * either accepts it or says why not.
+ * The fast path: reads one line with common/jscan. Returns 1 with *ev
+ * filled; 0 when the line is anything but a plain valid event (escapes in
+ * the strings it reads, integer ids, RFC 3339 times, a number jansson cannot
+ * hold, invalid JSON, a missing or mistyped field...): then the caller reads
+ * it with jev_from_json(), which either accepts it or says why not.
  */
 int jev_parse(struct jev_reader *r, const char *buf, size_t len, struct jev *ev);
+
+/*
+ * NULL when the line is a valid JSON object; else the reason, jscan's first
+ * fault in the line (the reason every tool gives for that text) or "not a
+ * JSON object", valid until the next read with r.
+ */
+const char *jev_check(struct jev_reader *r, const char *buf, size_t len);
 
 /* The full path, from a parsed object (borrowed). 0, or -1 with a reason in err. */
 int jev_from_json(struct jev_reader *r, const json_t *obj, struct jev *ev, char *err, size_t errlen);

@@ -187,6 +187,7 @@ main(int argc, char *argv[])
 	struct line ln;
 	struct jev ev;
 	json_t *obj;
+	const char *why;
 	int ch, r, status;
 
 	diag_init(argv[0]);
@@ -323,11 +324,17 @@ main(int argc, char *argv[])
 			if (ln.offset + 1 > kp->next)
 				kp->next = ln.offset + 1;
 		}
-		/* The fast reader takes plain events; the rest, and every error, go through jansson. */
+		/*
+		 * The fast reader takes plain events; a line that is not valid
+		 * JSON is refused with jscan's reason; the rest go through
+		 * jansson, which reads them or says what is wrong.
+		 */
 		if (jev_parse(jr.rd, ln.buf, ln.len, &ev) == 1) {
 			if (join_event(jr.j, &ev, ln.partition, ln.offset) != 0)
 				tool_io_reject(jr.io, &ln, "%s", join_why(jr.j));
-		} else if ((obj = jsonx_parse(ln.buf, ln.len, err, sizeof err)) == NULL)
+		} else if ((why = jev_check(jr.rd, ln.buf, ln.len)) != NULL)
+			tool_io_reject(jr.io, &ln, "%s", why);
+		else if ((obj = jsonx_parse(ln.buf, ln.len, err, sizeof err)) == NULL)
 			tool_io_reject(jr.io, &ln, "%s", err);
 		else {
 			if (jev_from_json(jr.rd, obj, &ev, err, sizeof err) != 0)

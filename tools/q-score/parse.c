@@ -1,4 +1,4 @@
-/* parse.c: q-score's request parser — a strict JSON reader that fills a score request in place, without building a tree. */
+/* parse.c: q-score's request parser — reads a score request with common/jscan and fills it in place, without building a tree. */
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -6,11 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jscan.h"
 #include "qscore.h"
 #include "xalloc.h"
 
-#define MAX_DEPTH 64
-
+/*
+ * The request's own shapes (an object of known fields, arrays of numbers,
+ * the usual candidate) are read here in one pass; every other value, and
+ * every string with an escape or a number out of the usual, is read by
+ * common/jscan from where the parser stands, so that what is refused and
+ * the reason are those of every other reader.
+ */
 struct parser {
 	const char *start, *p, *end;
 	struct qs_worker *w;
@@ -18,6 +24,7 @@ struct parser {
 	size_t errlen;
 	int failed;
 	int depth0;		/* the depth of the value read: 1 for an element of a batch */
+	struct jscan js;	/* over the rest of the buffer, for what the parser leaves to it */
 };
 
 static int
@@ -75,75 +82,6 @@ eat(struct parser *ps, char c)
 	return 0;
 }
 
-static int
-hex4(const char *s, unsigned *out)
-{
-	unsigned v = 0;
-	int i;
-
-	for (i = 0; i < 4; i++) {
-		char c = s[i];
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (n bytes available), 0 when invalid. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
-{
-	unsigned c = s[0];
-	size_t len, i;
-	unsigned cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2, cp = c & 0x1f;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3, cp = c & 0x0f;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4, cp = c & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
-/*
- * Reads a string at ps->p (the opening quote). With out != NULL the
- * unescaped bytes are written there (room for the raw length is the
- * caller's) and their count into *outlen.
- */
-/* Bytes that a string holds as they are: printable ASCII but for '"' and '\\'. */
-static const unsigned char plain[256] = {
-#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
-	R16(0), R16(0),
-	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,		/* 0x20: '"' is 0x22 */
-	R16(1), R16(1),
-	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,		/* 0x50: '\\' is 0x5c */
-	R16(1), R16(1),
-	R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0), R16(0)
-#undef R16
-};
-
 /* The bytes of an id taken as they are: those of plain[] but DEL, a control character in an id. */
 static const unsigned char idplain[256] = {
 #define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
@@ -157,107 +95,27 @@ static const unsigned char idplain[256] = {
 #undef R16
 };
 
-static int
-string(struct parser *ps, char *out, size_t *outlen)
+/* Starts the scanner at ps->p, a value inside depth containers of the document. */
+static struct jscan *
+sub(struct parser *ps, int depth)
 {
-	const char *p = ps->p + 1, *end = ps->end;
-	size_t n = 0, l;
-	unsigned u, lo;
+	jscan_init(&ps->js, ps->p, (size_t)(ps->end - ps->p));
+	jscan_nest(&ps->js, ps->start, ps->depth0 + depth);
+	return &ps->js;
+}
 
-	for (;;) {
-		const char *run = p;
-		while (p < end && plain[(unsigned char)*p])
-			p++;
-		if (out && p > run) {
-			memcpy(out + n, run, (size_t)(p - run));
+/* After a read by the scanner r: the parser goes on after it, or takes its reason. */
+static int
+sub_end(struct parser *ps, int r)
+{
+	if (r != 0) {
+		if (!ps->failed) {
+			ps->failed = 1;
+			snprintf(ps->err, ps->errlen, "%s", ps->js.err);
 		}
-		n += (size_t)(p - run);
-		if (p >= end) {
-			ps->p = p;
-			return bad(ps, "unterminated string");
-		}
-		if (*p == '"')
-			break;
-		if ((unsigned char)*p < 0x20) {
-			ps->p = p;
-			return bad(ps, "control character in string");
-		}
-		if ((unsigned char)*p >= 0x80) {
-			if ((l = utf8_len((const unsigned char *)p, (size_t)(end - p))) == 0) {
-				ps->p = p;
-				return bad(ps, "invalid UTF-8");
-			}
-			if (out)
-				memcpy(out + n, p, l);
-			n += l;
-			p += l;
-			continue;
-		}
-		/* an escape */
-		if (p + 1 >= end) {
-			ps->p = p;
-			return bad(ps, "unterminated string");
-		}
-		switch (p[1]) {
-		case '"': case '\\': case '/':
-			if (out)
-				out[n] = p[1];
-			n++;
-			p += 2;
-			continue;
-		case 'b': if (out) out[n] = '\b'; n++; p += 2; continue;
-		case 'f': if (out) out[n] = '\f'; n++; p += 2; continue;
-		case 'n': if (out) out[n] = '\n'; n++; p += 2; continue;
-		case 'r': if (out) out[n] = '\r'; n++; p += 2; continue;
-		case 't': if (out) out[n] = '\t'; n++; p += 2; continue;
-		case 'u':
-			break;
-		default:
-			ps->p = p;
-			return bad(ps, "invalid escape");
-		}
-		if (end - p < 6 || hex4(p + 2, &u) != 0) {
-			ps->p = p;
-			return bad(ps, "invalid \\u escape");
-		}
-		p += 6;
-		if (u >= 0xd800 && u <= 0xdbff) {
-			if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) != 0 || lo < 0xdc00 || lo > 0xdfff) {
-				ps->p = p;
-				return bad(ps, "unpaired surrogate");
-			}
-			p += 6;
-			u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-		} else if (u >= 0xdc00 && u <= 0xdfff) {
-			ps->p = p;
-			return bad(ps, "unpaired surrogate");
-		}
-		if (u == 0) {
-			ps->p = p;
-			return bad(ps, "\\u0000 in string");
-		}
-		if (out) {
-			if (u < 0x80)
-				out[n] = (char)u;
-			else if (u < 0x800) {
-				out[n] = (char)(0xc0 | (u >> 6));
-				out[n + 1] = (char)(0x80 | (u & 0x3f));
-			} else if (u < 0x10000) {
-				out[n] = (char)(0xe0 | (u >> 12));
-				out[n + 1] = (char)(0x80 | ((u >> 6) & 0x3f));
-				out[n + 2] = (char)(0x80 | (u & 0x3f));
-			} else {
-				out[n] = (char)(0xf0 | (u >> 18));
-				out[n + 1] = (char)(0x80 | ((u >> 12) & 0x3f));
-				out[n + 2] = (char)(0x80 | ((u >> 6) & 0x3f));
-				out[n + 3] = (char)(0x80 | (u & 0x3f));
-			}
-		}
-		n += u < 0x80 ? 1 : u < 0x800 ? 2 : u < 0x10000 ? 3 : 4;
+		return -1;
 	}
-	ps->p = p + 1;
-	if (outlen)
-		*outlen = n;
+	ps->p = ps->js.p;
 	return 0;
 }
 
@@ -270,7 +128,18 @@ static const double pow10_tab[] = {
  * Reads a number. *is_int says whether it was written as an integer (no
  * fraction, no exponent) and then *iv holds it when it fits in int64.
  */
-static int number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv);
+static int
+number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv)
+{
+	struct jscan_num v;
+
+	if (sub_end(ps, jscan_number(sub(ps, 0), &v)) != 0)
+		return -1;
+	*out = v.d;
+	*is_int = v.is_int;
+	*iv = v.i;
+	return 0;
+}
 
 /*
  * The common case, "-?D+(.D+)?" with at most 18 digits and a separator
@@ -314,127 +183,6 @@ number(struct parser *ps, double *out, int *is_int, int64_t *iv)
 	return 0;
 }
 
-/* Checks a number's syntax, with number()'s errors, and steps over it without reading its value. */
-static int
-number_skip(struct parser *ps)
-{
-	const char *p = ps->p, *end = ps->end;
-
-	if (p < end && *p == '-')
-		p++;
-	if (p >= end || *p < '0' || *p > '9')
-		return bad(ps, "invalid value");
-	if (*p == '0') {
-		p++;
-		if (p < end && *p >= '0' && *p <= '9')
-			return bad(ps, "leading zero in number");
-	} else
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	if (p < end && *p == '.') {
-		p++;
-		if (p >= end || *p < '0' || *p > '9')
-			return bad(ps, "digit expected after '.'");
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		p++;
-		if (p < end && (*p == '+' || *p == '-'))
-			p++;
-		if (p >= end || *p < '0' || *p > '9')
-			return bad(ps, "digit expected in exponent");
-		while (p < end && *p >= '0' && *p <= '9')
-			p++;
-	}
-	ps->p = p;
-	return 0;
-}
-
-static int
-number_slow(struct parser *ps, double *out, int *is_int, int64_t *iv)
-{
-	const char *p = ps->p, *s = p, *end;
-	uint64_t m = 0;
-	int neg = 0, digits = 0, dropped = 0, frac = 0, e = 0, eneg = 0, integral = 1, ovf = 0;
-	double v;
-
-	/* the syntax first: what follows reads a well-formed number ending at end */
-	if (number_skip(ps) != 0)
-		return -1;
-	end = ps->p;
-	if (*p == '-') {
-		neg = 1;
-		p++;
-	}
-	if (*p == '0')
-		p++;
-	else
-		for (; p < end && *p >= '0' && *p <= '9'; p++) {
-			if (digits < 19) {
-				m = m * 10 + (uint64_t)(*p - '0');
-				digits += m > 0;
-			} else {
-				dropped++;
-				ovf = 1;
-			}
-		}
-	if (p < end && *p == '.') {
-		integral = 0;
-		for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
-			if (digits < 19) {
-				m = m * 10 + (uint64_t)(*p - '0');
-				digits += m > 0;
-				frac++;
-			}
-		}
-	}
-	if (p < end && (*p == 'e' || *p == 'E')) {
-		integral = 0;
-		p++;
-		if (*p == '+' || *p == '-')
-			eneg = *p++ == '-';
-		for (; p < end && *p >= '0' && *p <= '9'; p++)
-			if (e < 100000)
-				e = e * 10 + (*p - '0');
-	}
-	e = (eneg ? -e : e) + dropped - frac;
-	if (m == 0)
-		v = 0;
-	else if (m < (1ULL << 53) && e >= -22 && e <= 22)
-		v = e >= 0 ? (double)m * pow10_tab[e] : (double)m / pow10_tab[-e];
-	else {
-		char tmp[64];
-		size_t n = (size_t)(p - s);
-		if (n < sizeof tmp) {
-			memcpy(tmp, s, n);
-			tmp[n] = '\0';
-			v = strtod(tmp, NULL);
-		} else {
-			char *t = xstrndup(s, n);
-			v = strtod(t, NULL);
-			free(t);
-		}
-		v = fabs(v);
-	}
-	*out = neg ? -v : v;
-	*is_int = integral && !ovf && m <= (uint64_t)INT64_MAX;
-	if (*is_int)
-		*iv = neg ? -(int64_t)m : (int64_t)m;
-	return 0;
-}
-
-static int
-literal(struct parser *ps, const char *word)
-{
-	size_t n = strlen(word);
-
-	if ((size_t)(ps->end - ps->p) < n || memcmp(ps->p, word, n) != 0)
-		return bad(ps, "invalid value");
-	ps->p += n;
-	return 0;
-}
-
 /* Where a value sits, for error messages: fmt with one %zu (the index) or none. Formatted only on error. */
 struct where {
 	const char *fmt;
@@ -452,52 +200,11 @@ where_str(const struct where *wh, char *buf, size_t n)
 	return buf;
 }
 
-/* Skips any value, checking its syntax. */
+/* Skips any value, checking it as jscan does; depth: the containers around it. */
 static int
 skip(struct parser *ps, int depth)
 {
-	ws(ps);
-	if (ps->p >= ps->end)
-		return bad(ps, "value expected");
-	if (depth + ps->depth0 > MAX_DEPTH)
-		return bad(ps, "nested deeper than %d", MAX_DEPTH);
-	switch (*ps->p) {
-	case '"':
-		return string(ps, NULL, NULL);
-	case '{':
-		ps->p++;
-		if (eat(ps, '}'))
-			return 0;
-		do {
-			ws(ps);
-			if (ps->p >= ps->end || *ps->p != '"')
-				return bad(ps, "string key expected");
-			if (string(ps, NULL, NULL) != 0)
-				return -1;
-			if (!eat(ps, ':'))
-				return bad(ps, "':' expected");
-			if (skip(ps, depth + 1) != 0)
-				return -1;
-		} while (eat(ps, ','));
-		return eat(ps, '}') ? 0 : bad(ps, "',' or '}' expected");
-	case '[':
-		ps->p++;
-		if (eat(ps, ']'))
-			return 0;
-		do
-			if (skip(ps, depth + 1) != 0)
-				return -1;
-		while (eat(ps, ','));
-		return eat(ps, ']') ? 0 : bad(ps, "',' or ']' expected");
-	case 't':
-		return literal(ps, "true");
-	case 'f':
-		return literal(ps, "false");
-	case 'n':
-		return literal(ps, "null");
-	default:
-		return number_skip(ps);
-	}
+	return sub_end(ps, jscan_skip(sub(ps, depth), NULL));
 }
 
 /* Reserves room for n more string bytes in w->sbuf; returns the write offset. */
@@ -543,6 +250,7 @@ static int
 id(struct parser *ps, size_t *off, size_t *len, struct where wh)
 {
 	struct qs_worker *w = ps->w;
+	struct jspan sp;
 	size_t o, n, i;
 	double d;
 	int64_t iv;
@@ -564,9 +272,10 @@ id(struct parser *ps, size_t *off, size_t *len, struct where wh)
 			ps->p = q + 1;
 			return 0;
 		}
-		o = sreserve(w, (size_t)(ps->end - ps->p));
-		if (string(ps, w->sbuf + o, &n) != 0)
+		if (sub_end(ps, jscan_string(sub(ps, 1), &sp)) != 0)
 			return -1;
+		o = sreserve(w, sp.n);
+		n = jscan_unescape(&sp, w->sbuf + o);
 		if (n == 0)
 			return wrong(ps, "%s: empty id", where_str(&wh, what, sizeof what));
 		if (n > EMB_ID_MAX)
@@ -705,19 +414,18 @@ floats(struct parser *ps, size_t *off, size_t *n, struct where wh)
 static int
 key(struct parser *ps, char *buf, size_t bufsize)
 {
-	const char *s;
+	struct jspan sp;
 	size_t n;
 
 	ws(ps);
 	if (ps->p >= ps->end || *ps->p != '"')
 		return bad(ps, "string key expected");
-	s = ps->p + 1;
-	if (string(ps, NULL, NULL) != 0)
+	if (sub_end(ps, jscan_string(sub(ps, 1), &sp)) != 0)
 		return -1;
-	n = (size_t)(ps->p - 1 - s);	/* raw bytes: keys we know have no escapes */
+	n = sp.n;	/* raw bytes: keys we know have no escapes */
 	if (n >= bufsize)
 		n = 0;
-	memcpy(buf, s, n);
+	memcpy(buf, sp.p, n);
 	buf[n] = '\0';
 	if (!eat(ps, ':'))
 		return bad(ps, "':' expected");
@@ -980,30 +688,47 @@ parse_reset(struct qs_worker *w, struct qs_req *rq)
 	w->flen = 0;
 }
 
+/* A request object and nothing after it: 0, or -1 at the first fault met. */
+static int
+request(struct parser *ps, size_t max_cands, struct qs_req *rq)
+{
+	int seen_id;
+
+	if (!eat(ps, '{')) {
+		ws(ps);
+		if (ps->p < ps->end && skip(ps, 0) == 0 && (ws(ps), ps->p == ps->end))
+			return wrong(ps, "not a JSON object");
+		return bad(ps, "'{' expected");
+	}
+	if (fields(ps, max_cands, rq, &seen_id) != 0)
+		return -1;
+	ws(ps);
+	if (ps->p != ps->end)
+		return bad(ps, "trailing characters after the object");
+	if (!seen_id)
+		return wrong(ps, "missing field 'request_id'");
+	if (!rq->has_cands)
+		return wrong(ps, "missing field 'candidates'");
+	return 0;
+}
+
+/*
+ * A refused request is checked whole by jscan: when it is not valid JSON,
+ * the reason is jscan's first fault, the one every reader gives for that
+ * text, and not a field error met before it.
+ */
 int
 qs_parse(struct qs_worker *w, const char *buf, size_t len, size_t max_cands, struct qs_req *rq,
     char *err, size_t errlen)
 {
-	struct parser ps = { buf, buf, buf + len, w, err, errlen, 0, 0 };
-	int seen_id;
+	struct parser ps = { .start = buf, .p = buf, .end = buf + len, .w = w, .err = err, .errlen = errlen };
+	int r;
 
 	parse_reset(w, rq);
-	if (!eat(&ps, '{')) {
-		ws(&ps);
-		if (ps.p < ps.end && skip(&ps, 0) == 0 && (ws(&ps), ps.p == ps.end))
-			return wrong(&ps, "not a JSON object");
-		return bad(&ps, "'{' expected");
-	}
-	if (fields(&ps, max_cands, rq, &seen_id) != 0)
-		return -1;
-	ws(&ps);
-	if (ps.p != ps.end)
-		return bad(&ps, "trailing characters after the object");
-	if (!seen_id)
-		return wrong(&ps, "missing field 'request_id'");
-	if (!rq->has_cands)
-		return wrong(&ps, "missing field 'candidates'");
-	return 0;
+	if ((r = request(&ps, max_cands, rq)) != 0 && jscan_check(&ps.js, buf, len) != 0)
+		snprintf(err, errlen, "%s", ps.js.err);
+	jscan_free(&ps.js);
+	return r;
 }
 
 /*
@@ -1016,7 +741,7 @@ qs_parse(struct qs_worker *w, const char *buf, size_t len, size_t max_cands, str
 int
 qs_batch_open(struct qs_batch *b, const char *buf, size_t len, char *err, size_t errlen)
 {
-	struct parser ps = { buf, buf, buf + len, NULL, err, errlen, 0, 0 };
+	struct parser ps = { .start = buf, .p = buf, .end = buf + len, .err = err, .errlen = errlen };
 
 	b->buf = buf;
 	b->len = len;
@@ -1030,38 +755,54 @@ qs_batch_open(struct qs_batch *b, const char *buf, size_t len, char *err, size_t
 	return 0;
 }
 
+/* The next element of the batch b, ps standing after the last one read; see qs_batch_next(). */
+static int
+batch_next(struct qs_batch *b, struct parser *ps, struct qs_worker *w, size_t max_cands, struct qs_req *rq,
+    size_t *start, size_t *end, int *parsed)
+{
+	char scratch[8];
+	int seen_id, r;
+
+	*parsed = 0;
+	if (b->n == 0 ? eat(ps, ']') : !eat(ps, ',')) {
+		if (b->n > 0 && !eat(ps, ']'))
+			return bad(ps, "',' or ']' expected");
+		ws(ps);
+		if (ps->p != ps->end)
+			return bad(ps, "trailing characters after the array");
+		return 0;	/* pos stays before the end: called again, it says 0 again */
+	}
+	ws(ps);
+	*start = (size_t)(ps->p - b->buf);
+	if (w != NULL) {
+		struct parser el = { .start = b->buf, .p = ps->p, .end = ps->end, .w = w, .err = scratch,
+		    .errlen = sizeof scratch, .depth0 = 1 };
+
+		parse_reset(w, rq);
+		r = eat(&el, '{') && fields(&el, max_cands, rq, &seen_id) == 0 && seen_id && rq->has_cands;
+		jscan_free(&el.js);
+		if (r) {
+			ps->p = el.p;
+			*parsed = 1;
+		}
+	}
+	if (!*parsed && skip(ps, 1) != 0)
+		return -1;
+	*end = (size_t)(ps->p - b->buf);
+	b->pos = *end;
+	b->n++;
+	return 1;
+}
+
 int
 qs_batch_next(struct qs_batch *b, struct qs_worker *w, size_t max_cands, struct qs_req *rq, size_t *start,
     size_t *end, int *parsed)
 {
-	struct parser ps = { b->buf, b->buf + b->pos, b->buf + b->len, NULL, b->err, b->errlen, 0, 0 };
-	char scratch[8];
-	int seen_id;
+	struct parser ps = { .start = b->buf, .p = b->buf + b->pos, .end = b->buf + b->len, .err = b->err,
+	    .errlen = b->errlen };
+	int r;
 
-	*parsed = 0;
-	if (b->n == 0 ? eat(&ps, ']') : !eat(&ps, ',')) {
-		if (b->n > 0 && !eat(&ps, ']'))
-			return bad(&ps, "',' or ']' expected");
-		ws(&ps);
-		if (ps.p != ps.end)
-			return bad(&ps, "trailing characters after the array");
-		return 0;	/* pos stays before the end: called again, it says 0 again */
-	}
-	ws(&ps);
-	*start = (size_t)(ps.p - b->buf);
-	if (w != NULL) {
-		struct parser el = { b->buf, ps.p, ps.end, w, scratch, sizeof scratch, 0, 1 };
-
-		parse_reset(w, rq);
-		if (eat(&el, '{') && fields(&el, max_cands, rq, &seen_id) == 0 && seen_id && rq->has_cands) {
-			ps.p = el.p;
-			*parsed = 1;
-		}
-	}
-	if (!*parsed && skip(&ps, 1) != 0)
-		return -1;
-	*end = (size_t)(ps.p - b->buf);
-	b->pos = *end;
-	b->n++;
-	return 1;
+	r = batch_next(b, &ps, w, max_cands, rq, start, end, parsed);
+	jscan_free(&ps.js);
+	return r;
 }
