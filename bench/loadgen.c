@@ -180,6 +180,18 @@ conn_open(struct conn *c, int ep)
 	return 0;
 }
 
+/* Whether the response head in buf (len bytes, the whole response) says "Connection: close". */
+static int
+says_close(const char *buf, size_t len)
+{
+	const char *end = memmem(buf, len, "\r\n\r\n", 4), *p;
+
+	for (p = buf; end != NULL && (p = memmem(p, (size_t)(end - p), "\r\n", 2)) != NULL && p < end; p += 2)
+		if (strncasecmp(p + 2, "connection: close", 17) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 conn_close(struct conn *c)
 {
@@ -447,7 +459,8 @@ main(int argc, char *argv[])
 						nfail++;
 						done++;
 						if (!opt.quiet)
-							fprintf(stderr, "loadgen: connection closed with a request in flight\n");
+							fprintf(stderr, "loadgen: %s\n", r < 0 && errno == ECONNREFUSED ?
+							    "connection refused" : "connection closed with a request in flight");
 					}
 					epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 					conn_close(c);
@@ -469,6 +482,12 @@ main(int argc, char *argv[])
 			record(c, status, body, blen, now);
 			done++;
 			c->busy = 0;
+			if (says_close(c->rbuf, (size_t)len)) {
+				/* the server closes this one after its answer: the next request goes on a new one */
+				epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+				conn_close(c);
+				continue;
+			}
 			memmove(c->rbuf, c->rbuf + len, c->rlen - (size_t)len);
 			c->rlen -= (size_t)len;
 		}

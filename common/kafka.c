@@ -9,7 +9,7 @@
 
 #include "diag.h"
 #include "kafka.h"
-#include "lineio.h"
+#include "line.h"
 #include "sig.h"
 #include "xalloc.h"
 

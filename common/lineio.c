@@ -29,6 +29,7 @@ struct line_reader {
 	struct kafka_source *ks;
 	int kafka_started;
 	size_t max_line;
+	int keep_blank;		/* blank lines are records (len 0) */
 	int failed;
 
 	/* the file being read */
@@ -356,7 +357,7 @@ read_file_line(struct line_reader *r, struct line *ln)
 		if (nl != NULL) {
 			r->out_pos++;
 			r->lineno++;
-			if (full == 0) {
+			if (full == 0 && !r->keep_blank) {
 				len = 0;
 				continue;	/* blank lines carry no record */
 			}
@@ -427,6 +428,12 @@ line_reader_on_wait(struct line_reader *r, void (*fn)(void *), void *arg)
 {
 	r->on_wait = fn;
 	r->on_wait_arg = arg;
+}
+
+void
+line_reader_keep_blank(struct line_reader *r, int keep)
+{
+	r->keep_blank = keep;
 }
 
 void

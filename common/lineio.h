@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "kafka.h"
+#include "line.h"
 
 /*
  * An endpoint spec is "-" (stdin/stdout), "kafka:TOPIC", or a path. An input
@@ -13,22 +14,6 @@
  * are decompressed when their bytes start with the gzip magic; output files
  * are gzip-compressed when their name ends in ".gz".
  */
-
-/* One record. Every pointer is owned by the reader and valid until the next line_reader_next(). */
-struct line {
-	char *buf;		/* the bytes without the newline, NUL-terminated */
-	size_t len;		/* bytes in buf (when too_long: the kept prefix) */
-	int too_long;		/* longer than max_line: buf holds a prefix only */
-	size_t full_len;	/* the record's real length (also when too_long) */
-	const char *source;	/* "path:LINE", "-:LINE" or "kafka:TOPIC/PARTITION/OFFSET" */
-	const char *topic;	/* Kafka topic, NULL for files and stdio */
-	int32_t partition;	/* Kafka partition, -1 otherwise */
-	int64_t offset;		/* Kafka offset, -1 otherwise */
-	const char *key;	/* Kafka key or NULL */
-	size_t keylen;
-};
-
-#define LINE_MAX_DEFAULT (1024 * 1024)
 
 /*
  * Opens the inputs, read one after another (Kafka topics last, as one
@@ -53,6 +38,9 @@ int line_reader_next(struct line_reader *r, struct line *line);
  * downstream is not kept waiting on buffered records.
  */
 void line_reader_on_wait(struct line_reader *r, void (*fn)(void *), void *arg);
+
+/* keep 1: a blank line of a file is a record of length 0 (by default it is skipped). */
+void line_reader_keep_blank(struct line_reader *r, int keep);
 
 /* Marks a Kafka position committable (no-op for files). */
 void line_reader_store(struct line_reader *r, const char *topic, int32_t partition, int64_t next_offset);

@@ -1,9 +1,10 @@
-/* model.h: the model store — versioned directories of network, mapped embedding table and manifest; atomic publish; a validating loader. */
+/* model.h: the version store — versioned directories of network, embedding table (emb.h) and manifest; atomic publish; a validating loader. */
 #ifndef MODEL_H
 #define MODEL_H
 #include <stddef.h>
 #include <stdint.h>
 
+#include "emb.h"
 #include "qnet.h"
 
 /*
@@ -11,20 +12,19 @@
  * ("0000000013"), increasing. Each version directory holds
  *
  *   qnet.bin        the network (struct qnet): dims and named tensors
- *   emb.bin         the item embeddings with their id -> row index, mappable;
- *                   hard-linked from the parent version when unchanged
+ *   emb.bin         the item embeddings with their id -> row index (emb.h);
+ *                   a copy of the parent version's when unchanged, never a link
  *   manifest.json   struct model_info as JSON
  *   warmup.ndjson   a few recorded score requests (q-score's warm-up), may be empty
  *
- * Both binary files are little-endian: a 64-byte header (magic, format
- * version, tensor count, directory crc32), a directory of named tensors
- * (name, type, shape, offset, size, crc32 of the bytes) and the tensors,
- * each 64-byte aligned. See pageturn-model(5).
+ * Both binary files are checksummed tensor files (tfile.h). See
+ * pageturn-model(5).
  *
  * A version directory is written under MODELDIR/.tmp-… (every file written,
- * fsynced, the directory fsynced) and then renamed into place, so a reader
- * sees a version whole or not at all. Readers ignore names that are not 10
- * digits.
+ * fsynced, made read-only, the directory fsynced) and then renamed into
+ * place, so a reader sees a version whole or not at all. Readers ignore
+ * names that are not 10 digits. A version with a parameter that is not
+ * finite is never published, and never loaded.
  *
  * Errors: every function that can fail writes one line into err (errlen
  * bytes) naming the file and the problem ("…/qnet.bin: tensor 'fc.w':
@@ -39,60 +39,6 @@
 #define MODEL_MANIFEST_FILE "manifest.json"
 #define MODEL_WARMUP_FILE "warmup.ndjson"
 #define MODEL_NET_MAGIC "PTQNET\0\1"	/* 8 bytes */
-#define MODEL_EMB_MAGIC "PTEMB\0\0\1"	/* 8 bytes */
-#define MODEL_ID_MAX 256		/* longest item id in bytes */
-
-/* ---- The embedding table: one row of d floats per item id; row 0 is the "unknown" row (id ""). ---- */
-
-struct emb;
-
-/* An empty, growable table of dimension d with its unknown row (zeros). Never NULL. */
-struct emb *emb_new(uint32_t d);
-/*
- * Maps an embedding file read-only and validates it (magic, version, sizes,
- * every crc32, the index). want_d 0 accepts any dimension. NULL with the
- * reason in err.
- */
-struct emb *emb_load(const char *path, uint32_t want_d, char *err, size_t errlen);
-/* A growable in-memory copy of any table (e.g. to go on training a mapped one). Never NULL. */
-struct emb *emb_dup(const struct emb *e);
-/* NULL is a no-op (unmaps a mapped table). */
-void emb_free(struct emb *e);
-
-uint32_t emb_dim(const struct emb *e);
-/* Number of rows, the unknown row included. */
-uint32_t emb_rows(const struct emb *e);
-/* The row index of id, or -1 when absent. O(1): a hash index, in the file when mapped. */
-int64_t emb_find(const struct emb *e, const char *id, size_t len);
-/*
- * rows[i] = emb_find(e, ids[i], lens[i]) for i < n, the probes interleaved
- * so that the cache misses of a table larger than the cache overlap (q-score
- * looks up a request's candidates at once).
- */
-void emb_find_many(const struct emb *e, size_t n, const char *const *ids, const size_t *lens, int64_t *rows);
-/* Row r (r < emb_rows), d floats; valid while e lives. */
-const float *emb_row(const struct emb *e, uint32_t r);
-/* The row of id, or the unknown row (row 0) when absent; *known (may be NULL) says which. */
-const float *emb_lookup(const struct emb *e, const char *id, size_t len, int *known);
-/* The id of row r (not NUL-terminated; *len gets its length). */
-const char *emb_id(const struct emb *e, uint32_t r, size_t *len);
-/* Writable row r of a growable table; NULL for a mapped one. */
-float *emb_row_mut(struct emb *e, uint32_t r);
-/* The row of id, adding a zeroed one when absent (growable tables only; returns 0 for a mapped table or an id longer than MODEL_ID_MAX). */
-uint32_t emb_add(struct emb *e, const char *id, size_t len);
-/*
- * The row of an item under feature rows (q-train --feature-embeddings,
- * manifest "rows":"features"): built from its features x (nx floats) into
- * row (d floats). The one construction shared by q-train, which fills the
- * table with it, and q-score, which gives it to a candidate the table does
- * not hold. 0, or -1 when nx != d (row untouched).
- */
-int emb_feature_row(float *row, uint32_t d, const float *x, uint32_t nx);
-/*
- * Writes the table to path atomically (temporary name in the same
- * directory, fsync, rename). 0, or -1 with the reason in err.
- */
-int emb_write(const struct emb *e, const char *path, char *err, size_t errlen);
 
 /* ---- The network file ---- */
 
@@ -144,7 +90,7 @@ struct model {
 	uint32_t version;
 	char *dir;		/* MODELDIR/<version> */
 	struct qnet *net;
-	struct emb *emb;	/* mapped */
+	struct emb *emb;	/* loaded: read-only, in memory of its own */
 	struct model_info info;
 	int feature_rows;	/* info.rows is a kind of feature rows: an item the table lacks gets emb_feature_row() of its features */
 	struct model_input_pos *input;	/* the manifest's "input": what the version covers (NULL, 0 for none) */
@@ -166,9 +112,10 @@ int model_versions(const char *modeldir, uint32_t **out, size_t *n, char *err, s
 
 /*
  * Loads and validates version (0 means the newest) of modeldir: manifest
- * (with the input it covers), network and the mapped embeddings, whose
- * dimension must equal the network's (and, with feature rows, its features
- * X). NULL with the reason in err.
+ * (with the input it covers; its dims and files must match the version),
+ * network and embeddings, read into memory (the files may change or go
+ * afterwards), whose dimension must equal the network's (and, with feature
+ * rows, its features X). NULL with the reason in err.
  */
 struct model *model_load(const char *modeldir, uint32_t version, char *err, size_t errlen);
 /* Loads a version directory given by its path. NULL with the reason in err. */
@@ -180,7 +127,7 @@ void model_free(struct model *m);
 struct model_publication {
 	const struct qnet *net;
 	const struct emb *emb;		/* written unless emb_link is set */
-	const char *emb_link;		/* an existing embedding file to hard-link (unchanged embeddings), or NULL */
+	const char *emb_link;		/* an existing embedding file to carry over unchanged (see model_publish), or NULL */
 	struct model_info info;		/* version and created_ms are filled in */
 	const char *warmup;		/* newline-delimited score requests, or NULL */
 	size_t warmup_len;
@@ -192,7 +139,16 @@ struct model_publication {
 /*
  * Publishes a new version (the newest + 1) atomically, creating modeldir
  * when needed, then prunes to pub->keep. Returns 0 with *version set, or -1
- * with the reason in err (nothing half-written stays visible).
+ * with the reason in err (nothing half-written stays visible); a network or
+ * table holding a value that is not finite is refused before anything is
+ * written.
+ *
+ * pub->emb_link: when it is the emb.bin of a version this process holds
+ * loaded (model_load), or of the newest version it published from such a
+ * one, the table is written from memory, so that file need not exist any
+ * more (another writer may have pruned it); else the file is copied (a
+ * reflink where possible, never a hard link), else pub->emb is written.
+ * Thread-safe against model_load and model_free in other threads.
  */
 int model_publish(const char *modeldir, const struct model_publication *pub, uint32_t *version,
     char *err, size_t errlen);

@@ -360,6 +360,7 @@ tool_io_next(struct tool_io *io, struct line *ln)
 		chores(p);
 		if (sig_stop)
 			return 0;
+		line_reader_keep_blank(io->in, io->every_line);
 		rv = line_reader_next(io->in, ln);
 		if (rv == LINE_IDLE)
 			return LINE_IDLE;
@@ -367,7 +368,7 @@ tool_io_next(struct tool_io *io, struct line *ln)
 			return 0;
 		(*io->n_in)++;
 		p->since_commit++;
-		if (ln->too_long) {
+		if (ln->too_long && !io->every_line) {
 			tool_io_reject(io, ln, "line of %zu bytes is longer than --max-line (%zu)",
 			    ln->full_len, io->opts->max_line ? io->opts->max_line : (size_t)LINE_MAX_DEFAULT);
 			continue;

@@ -107,6 +107,12 @@ struct tool_io {
 	 * records still live in its open state.
 	 */
 	int manual_commit;
+	/*
+	 * 0 (default): blank lines are skipped and too-long lines rejected
+	 * here. 1: both come to the tool (len 0, or too_long set), for a
+	 * filter that answers every line in order.
+	 */
+	int every_line;
 };
 
 /*

@@ -86,7 +86,7 @@ cat >cases.ndjson <<'EOF'
 {"request_id":"e3","context":[0,0,0,0]}
 not json at all
 {"request_id":"e4","context":[0,0,0,0],"candidates":[{"item_id":"i1","features":[0,"x"]}]}
-{"request_id":"e5","context":[0,0,0,0],"candidates":[],"k":0}
+{"request_id":"e5","context":[0,0,0,0],"candidates":[],"k":-1}
 {"context":[0,0,0,0],"candidates":[]}
 {"request_id":"e6","context":[0,0,0,0],"candidates":[{"item_id":"i1","features":[0,1e999]}]}
 {"request_id":"ok","context":[0,0,0,0],"candidates":[]}
@@ -103,7 +103,7 @@ eq "missing features" "$(sed -n 6p cases.out | jq -r '.error')" "candidates[0]: 
 eq "missing candidates" "$(sed -n 7p cases.out | jq -r '.error')" "missing field 'candidates'"
 eq "bad JSON: null id and a reason" "$(sed -n 8p cases.out | jq -c '[.request_id, (.error | startswith("bad JSON at column 1"))]')" '[null,true]'
 eq "a string among features" "$(sed -n 9p cases.out | jq -r '.error')" "candidates[0]: field 'features'[1]: expected a number"
-eq "k=0 refused" "$(sed -n 10p cases.out | jq -r '.error')" "field 'k': expected an integer in [1, 1000000000]"
+eq "k=-1 refused" "$(sed -n 10p cases.out | jq -r '.error')" "field 'k': expected an integer in [0, 1000000000] (0: every candidate)"
 eq "missing request_id" "$(sed -n 11p cases.out | jq -r '.error')" "missing field 'request_id'"
 eq "an infinite feature refused" "$(sed -n 12p cases.out | jq -r '.error')" "candidates[0]: field 'features'[1]: not a finite float"
 eq "empty candidates: empty list" "$(sed -n 13p cases.out | jq -c '.items')" "[]"
@@ -156,7 +156,7 @@ ok "server: port written" test -n "$P"
 # a second server on a port that is taken fails, rather than share the port's traffic
 q-score -m "$M" --listen "127.0.0.1:$P" 2>second.err
 eq "a second server on the same port: exit 1" "$?" "1"
-ok "  saying the address is in use" grep -q "127.0.0.1:$P: cannot start the HTTP server (address in use?)" second.err
+ok "  saying the address is in use" grep -q "127.0.0.1:$P: bind: Address already in use" second.err
 for l in 127.0.0.1:99999 127.0.0.1: 127.0.0.1:80x 70000 bogus; do
 	q-score -m "$M" --listen "$l" 2>listen.err
 	eq "--listen $l: a usage error" "$?" "2"

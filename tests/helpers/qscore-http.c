@@ -17,7 +17,7 @@
 static _Noreturn void
 usage(void)
 {
-	fprintf(stderr, "usage: qscore-http [-c] [-o bodyfile] [-X method] [-d data | -D file] [-H header]... "
+	fprintf(stderr, "usage: qscore-http [-ci] [-o bodyfile] [-w file] [-X method] [-d data | -D file] [-H header]... "
 	    "http://host:port/path\n");
 	exit(2);
 }
@@ -60,17 +60,18 @@ slurp(FILE *f, size_t *len)
 int
 main(int argc, char *argv[])
 {
-	const char *method = NULL, *out = NULL, *headers[16], *url, *p, *slash;
+	const char *method = NULL, *out = NULL, *headers[16], *url, *p, *slash, *wait = NULL;
 	static char req[1 << 18];
 	char host[64], *data = NULL, *resp, *body;
 	size_t dlen = 0, nh = 0, rlen, i;
-	int ch, chunked = 0, fd, port, status;
+	int ch, chunked = 0, headers_too = 0, fd, port, status;
 	struct sockaddr_in sa;
+	struct sockaddr_in6 sa6;
 	FILE *f;
 
 	diag_init(argv[0]);
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt(argc, argv, "cD:d:H:o:X:")) != -1) {
+	while ((ch = getopt(argc, argv, "cD:d:H:io:w:X:")) != -1) {
 		switch (ch) {
 		case 'c': chunked = 1; break;
 		case 'D':
@@ -80,7 +81,9 @@ main(int argc, char *argv[])
 			break;
 		case 'd': data = xstrdup(optarg); dlen = strlen(optarg); break;
 		case 'H': if (nh < 16) headers[nh++] = optarg; break;
+		case 'i': headers_too = 1; break;
 		case 'o': out = optarg; break;
+		case 'w': wait = optarg; break;
 		case 'X': method = optarg; break;
 		default: usage();
 		}
@@ -89,24 +92,42 @@ main(int argc, char *argv[])
 		usage();
 	url = argv[optind] + 7;
 	slash = strchr(url, '/');
-	p = strchr(url, ':');
-	if (p == NULL || (slash && p > slash) || (size_t)(p - url) >= sizeof host)
-		usage();
-	memcpy(host, url, (size_t)(p - url));
-	host[p - url] = '\0';
+	if (url[0] == '[') {
+		/* [V6]:PORT */
+		p = strchr(url, ']');
+		if (p == NULL || p[1] != ':' || (size_t)(p - url - 1) >= sizeof host)
+			usage();
+		memcpy(host, url + 1, (size_t)(p - url - 1));
+		host[p - url - 1] = '\0';
+		p++;
+		slash = strchr(p, '/');
+	} else {
+		p = strchr(url, ':');
+		if (p == NULL || (slash && p > slash) || (size_t)(p - url) >= sizeof host)
+			usage();
+		memcpy(host, url, (size_t)(p - url));
+		host[p - url] = '\0';
+	}
 	port = atoi(p + 1);
 	if (method == NULL)
 		method = data ? "POST" : "GET";
 
 	memset(&sa, 0, sizeof sa);
+	memset(&sa6, 0, sizeof sa6);
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
-		diag_fatal(2, "%s: expected an IPv4 address", host);
-	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		diag_fatal(1, "connect %s:%d:", host, port);
-	snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n", method,
-	    slash ? slash : "/", host, port);
+	sa6.sin6_family = AF_INET6;
+	sa6.sin6_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) == 1) {
+		if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+			diag_fatal(1, "connect %s:%d:", host, port);
+	} else if (inet_pton(AF_INET6, host, &sa6.sin6_addr) == 1) {
+		if ((fd = socket(AF_INET6, SOCK_STREAM, 0)) < 0 || connect(fd, (struct sockaddr *)&sa6, sizeof sa6) < 0)
+			diag_fatal(1, "connect [%s]:%d:", host, port);
+	} else
+		diag_fatal(2, "%s: expected an IPv4 or IPv6 address", host);
+	snprintf(req, sizeof req, "%s %s HTTP/1.1\r\nHost: %s%s%s:%d\r\nConnection: close\r\n", method,
+	    slash ? slash : "/", strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", port);
 	for (i = 0; i < nh; i++)
 		snprintf(req + strlen(req), sizeof req - strlen(req), "%s\r\n", headers[i]);
 	if (data && chunked)
@@ -127,6 +148,16 @@ main(int argc, char *argv[])
 			put(fd, "\r\n", 2);
 		}
 		put(fd, "0\r\n\r\n", 5);
+	} else if (data && wait) {
+		/* -w FILE: half the body, then FILE.half made, then the rest once FILE exists (a minute at most) */
+		char half[4096];
+		put(fd, data, dlen / 2);
+		snprintf(half, sizeof half, "%s.half", wait);
+		if ((f = fopen(half, "w")) != NULL)
+			fclose(f);
+		for (i = 0; i < 6000 && access(wait, F_OK) != 0; i++)
+			usleep(10000);
+		put(fd, data + dlen / 2, dlen - dlen / 2);
 	} else if (data)
 		put(fd, data, dlen);
 	f = fdopen(fd, "rb");
@@ -139,6 +170,8 @@ main(int argc, char *argv[])
 	status = atoi(resp + 9);
 	body = strstr(resp, "\r\n\r\n");
 	body = body ? body + 4 : resp + rlen;
+	if (headers_too)
+		body = resp;	/* -i: the status line and headers too */
 	if (out != NULL) {
 		if ((f = fopen(out, "wb")) == NULL)
 			diag_fatal(1, "%s:", out);

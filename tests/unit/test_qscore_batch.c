@@ -1,13 +1,10 @@
 /* test_qscore_batch.c: a batch body answered in one pass — the same answers as its elements sent alone, and a refused batch (bad JSON, too many elements) leaves the answer, the random draws and the counters as they were. */
+/* test-links: q-score */
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
-#include "../../tools/q-score/explore.c"
-#include "../../tools/q-score/diverse.c"
-#include "../../tools/q-score/history.c"
-#include "../../tools/q-score/parse.c"
-#include "../../tools/q-score/score.c"
+#include "qscore.h"
 
 static struct model m;
 static struct qs_counters ct;

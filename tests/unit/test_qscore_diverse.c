@@ -1,10 +1,10 @@
 /* test_qscore_diverse.c: q-score's page-level ranking — the similarity penalty, exploration on the penalised scores, propensities. */
+/* test-links: q-score */
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
-#include "../../tools/q-score/explore.c"
-#include "../../tools/q-score/diverse.c"
+#include "qscore.h"
 
 int
 main(void)

@@ -1,14 +1,12 @@
 /* test_qscore_features.c: feature rows — emb_feature_row(), the manifest's "rows", and q-score giving a candidate the table lacks the row of its features (scored as the forward pass, counted), while history items keep the unknown row. */
+/* test-links: q-score */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check.h"
-#include "../../tools/q-score/explore.c"
-#include "../../tools/q-score/diverse.c"
-#include "../../tools/q-score/history.c"
-#include "../../tools/q-score/parse.c"
-#include "../../tools/q-score/score.c"
+#include "qscore.h"
 
 static char err[512];
 

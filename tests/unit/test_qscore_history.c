@@ -1,8 +1,9 @@
 /* test_qscore_history.c: q-score's user histories — order, one entry per item of a page, length bound, LRU eviction. */
+/* test-links: q-score */
 #include <string.h>
 
 #include "check.h"
-#include "../../tools/q-score/history.c"
+#include "qscore.h"
 
 static size_t
 get(struct qs_history *h, const char *user, const char **ids, size_t max)

@@ -1,9 +1,16 @@
 /* test_qscore_parse.c: q-score's request parser — fields, ids, numbers, escapes, unknown fields, and every kind of bad input. */
+/* test-links: q-score */
 #include <math.h>
 #include <string.h>
 
 #include "check.h"
-#include "../../tools/q-score/parse.c"
+#include "qscore.h"
+
+/* the powers of ten a decimal of at most 18 digits divides by, exact as doubles */
+static const double pow10_tab[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18
+};
 
 static struct qs_worker w;
 static struct qs_req rq;
@@ -94,6 +101,7 @@ main(void)
 	CHECK(parse("{\"request_id\":\"\xc3\xa9t\xc3\xa9\",\"candidates\":[{\"item_id\":\"x\",\"features\":[1.5e3,-0,0.0001]}]}")
 	    == 0 && w.fbuf[w.cfoff[0]] == 1500.0f && w.fbuf[w.cfoff[0] + 2] == 0.0001f, "UTF-8 and exponents: %s", err);
 	CHECK(parse("{\"request_id\":1,\"candidates\":[],\"k\":3.0}") == 0 && rq.k == 3, "k written 3.0: %s", err);
+	CHECK(parse("{\"request_id\":1,\"candidates\":[],\"k\":0}") == 0 && rq.k == QS_K_ALL, "k 0: every candidate: %s", err);
 	CHECK(parse("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[0.12345678901234567890123]}]}")
 	    == 0 && fabsf(w.fbuf[w.cfoff[0]] - 0.12345679f) < 1e-7f, "a long fraction: %s", err);
 	CHECK(parse("{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"x\",\"features\":[123456789012345678901234]}]}")
@@ -138,7 +146,7 @@ main(void)
 	refused("{\"request_id\":\"a\",\"hist\":\"i1\",\"candidates\":[]}", "field 'hist': expected an array of ids");
 	refused("{\"request_id\":\"a\",\"hist\":[\"i1\",{}],\"candidates\":[]}", "field 'hist'[1]: expected a string or integer id");
 	refused("{\"request_id\":\"a\",\"context\":[1,\"2\"],\"candidates\":[]}", "field 'context'[1]: expected a number");
-	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":0}", "field 'k': expected an integer");
+	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":-1}", "field 'k': expected an integer");
 	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":2.5}", "field 'k': expected an integer");
 	refused("{\"request_id\":\"a\",\"candidates\":[],\"k\":\"3\"}", "field 'k': expected an integer");
 	/* a candidate's keys and ids written plainly are read by a shortcut; anything else as before */
@@ -187,8 +195,8 @@ main(void)
 	{
 		char big[600];
 		int len = snprintf(big, sizeof big, "{\"request_id\":\"a\",\"candidates\":[{\"item_id\":\"");
-		memset(big + len, 'x', MODEL_ID_MAX + 1);
-		snprintf(big + len + MODEL_ID_MAX + 1, sizeof big - (size_t)len - MODEL_ID_MAX - 1, "\",\"features\":[1]}]}");
+		memset(big + len, 'x', EMB_ID_MAX + 1);
+		snprintf(big + len + EMB_ID_MAX + 1, sizeof big - (size_t)len - EMB_ID_MAX - 1, "\",\"features\":[1]}]}");
 		refused(big, "candidates[0]: field 'item_id': id longer than");
 	}
 	/* numbers in arrays: the one-pass reader and number() read the same values and refuse the same faults */

@@ -1,16 +1,11 @@
 /* test_qscore_swap.c: q-score's model swap — readers hammer acquire/release while versions are swapped in; no version goes backwards, none is freed in use, all are freed. */
+/* test-links: q-score */
 #include <pthread.h>
 #include <string.h>
 
 #include "check.h"
-#include "../../tools/q-score/explore.c"
-#if __has_include("../../tools/q-score/diverse.c")
-#include "../../tools/q-score/diverse.c"
-#endif
-#include "../../tools/q-score/history.c"
-#include "../../tools/q-score/parse.c"
-#include "../../tools/q-score/score.c"
-#include "../../tools/q-score/models.c"
+#include "qscore.h"
+#include "xalloc.h"
 
 #define READERS 4
 #define SWAPS 20000
@@ -74,13 +69,13 @@ main(void)
 
 	ms = qs_models_new(&o);
 	CHECK(qs_model_acquire(ms) == NULL, "nothing served at first");
-	swap_in(ms, fake(1));
+	qs_models_swap_in(ms, fake(1));
 	for (i = 0; i < READERS; i++)
 		pthread_create(&tid[i], NULL, reader, &res[i]);
 	for (v = 2; v <= SWAPS; v++) {
-		swap_in(ms, fake(v));
+		qs_models_swap_in(ms, fake(v));
 		if (v % 16 == 0)
-			free_retired(ms);	/* as the loader does when woken */
+			qs_models_free_retired(ms);	/* as the loader does when woken */
 	}
 	atomic_store(&done, 1);
 	for (i = 0; i < READERS; i++) {
@@ -95,11 +90,9 @@ main(void)
 	qm = qs_model_acquire(ms);
 	CHECK(qm != NULL && qm->m->version == SWAPS && atomic_load(&qm->refs) == 2, "the last version is served, one reference ours");
 	qs_model_release(ms, qm);
-	CHECK(atomic_load(&ms->swaps) == SWAPS, "every swap counted");
-	free_retired(ms);
-	for (i = 0; i < NHAZARD; i++)
-		CHECK(atomic_load(&ms->hazard[i]) == NULL, "hazard slot %d clear", i);
-	CHECK(atomic_load(&ms->retired) == NULL, "every replaced version freed");
+	CHECK(qs_models_swaps(ms) == SWAPS, "every swap counted");
+	qs_models_free_retired(ms);
+	CHECK(qs_models_pending(ms) == 0, "no hazard slot held, every replaced version freed");
 	qs_models_free(ms);	/* frees the served one; ASan builds report any leak or double free */
 	return check_done();
 }

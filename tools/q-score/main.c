@@ -1,10 +1,12 @@
 /* main.c: q-score — ranks candidate items by Q of the newest model, as a filter or an HTTP server, hot-swapping model versions. */
+#include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -35,6 +37,8 @@ enum {
 	OPT_POLL,
 	OPT_PORT_FILE,
 	OPT_TIMEOUT,
+	OPT_READ_TIMEOUT,
+	OPT_DRAIN_TIMEOUT,
 	OPT_DIVERSITY
 };
 
@@ -61,11 +65,37 @@ static const struct option longopts[] = {
 	{ "poll-interval",   required_argument, NULL, OPT_POLL },
 	{ "port-file",       required_argument, NULL, OPT_PORT_FILE },
 	{ "timeout",         required_argument, NULL, OPT_TIMEOUT },
+	{ "read-timeout",    required_argument, NULL, OPT_READ_TIMEOUT },
+	{ "drain-timeout",   required_argument, NULL, OPT_DRAIN_TIMEOUT },
 	{ "diversity",       required_argument, NULL, OPT_DIVERSITY },
 	{ NULL, 0, NULL, 0 }
 };
 
+/* Bounds of the size options: a body is held whole, the header memory is cleared after every request. */
+#define MAX_BODY_MAX	((int64_t)256 << 20)
+#define MAX_HEADER_MIN	((int64_t)1 << 10)
+#define MAX_HEADER_MAX	((int64_t)1 << 20)
+/* Descriptors kept for the model files, the event input and the outputs, besides the connections. */
+#define FD_SPARE	64
+
 static struct qs_models *g_models;
+
+/*
+ * Makes room for n connections in the open-file limit, raising the soft
+ * limit up to the hard one if needed. 0, or -1 when the hard limit is lower.
+ */
+static int
+fd_room(rlim_t n)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= n + FD_SPARE)
+		return 0;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < n + FD_SPARE)
+		return -1;
+	rl.rlim_cur = n + FD_SPARE;
+	return setrlimit(RLIMIT_NOFILE, &rl);
+}
 
 static _Noreturn void
 usage(int status)
@@ -75,7 +105,8 @@ usage(int status)
 	    "               [--seed n] [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
 	    "               [--strict]\n"
 	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [--max-header size]\n"
-	    "               [--max-connections n] [--max-batch n] [--port-file file] [options]\n");
+	    "               [--max-connections n] [--max-batch n] [--timeout s] [--read-timeout s]\n"
+	    "               [--drain-timeout s] [--port-file file] [options]\n");
 	exit(status);
 }
 
@@ -129,6 +160,7 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 	io = tool_io_open(topt, "q-score");
 	if (io == NULL)
 		return 1;
+	io->every_line = 1;	/* one answer a line, bad ones included: a coprocess waits for each */
 	/* As a coprocess (requests on a pipe or terminal) each answer goes out at once. */
 	interactive = (topt->ninputs == 0 || (topt->ninputs == 1 && strcmp(topt->inputs[0], "-") == 0)) &&
 	    fstat(0, &sb) == 0 && !S_ISREG(sb.st_mode);
@@ -145,7 +177,11 @@ run_filter(struct tool_opts *topt, const struct qs_config *cf)
 		atomic_fetch_add(&cf->counters->requests, 1);
 		id[0] = '\0';
 		if (ln.too_long) {
-			snprintf(err, sizeof err, "line longer than %zu bytes", ln.len);
+			snprintf(err, sizeof err, "line of %zu bytes is longer than --max-line (%zu)", ln.full_len,
+			    topt->max_line ? topt->max_line : (size_t)LINE_MAX_DEFAULT);
+			rc = -1;
+		} else if (ln.len == 0) {
+			snprintf(err, sizeof err, "empty line");
 			rc = -1;
 		} else {
 			qm = qs_model_acquire(g_models);
@@ -204,6 +240,8 @@ main(int argc, char *argv[])
 	so.max_conns = 1024;
 	so.max_batch = 1000;
 	so.timeout_s = 30;
+	so.read_timeout_s = 10;
+	so.drain_s = 10;
 	so.cf = &cf;
 
 	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "hk:m:", longopts, NULL)) != -1) {
@@ -263,17 +301,20 @@ main(int argc, char *argv[])
 			so.threads = (unsigned)l;
 			break;
 		case OPT_MAX_BODY:
+			if ((sz = parse_size(optarg)) < 16 || sz > MAX_BODY_MAX)
+				diag_fatal(2, "--max-body %s: expected a size from 16 bytes to 256M", optarg);
+			so.max_body = (size_t)sz;
+			break;
 		case OPT_MAX_HEADER:
-			if ((sz = parse_size(optarg)) <= 0)
-				diag_fatal(2, "%s: expected a size such as 64k or 1M", optarg);
-			if (ch == OPT_MAX_BODY)
-				so.max_body = (size_t)sz;
-			else
-				so.max_header = (size_t)sz;
+			if ((sz = parse_size(optarg)) < MAX_HEADER_MIN || sz > MAX_HEADER_MAX)
+				diag_fatal(2, "--max-header %s: expected a size from 1k to 1M", optarg);
+			so.max_header = (size_t)sz;
 			break;
 		case OPT_MAX_CONNS:
 			if (parse_long(optarg, 1, 1000000, &l) != 0)
 				diag_fatal(2, "--max-connections %s: expected a count", optarg);
+			if (fd_room((rlim_t)l) != 0)
+				diag_fatal(2, "--max-connections %s: more than the open-file limit allows (ulimit -n)", optarg);
 			so.max_conns = (unsigned)l;
 			break;
 		case OPT_MAX_BATCH:
@@ -287,8 +328,8 @@ main(int argc, char *argv[])
 			cf.max_candidates = (size_t)l;
 			break;
 		case OPT_HIST_USERS:
-			if (parse_long(optarg, 1, 1000000000, &l) != 0)
-				diag_fatal(2, "--history-users %s: expected a count", optarg);
+			if (parse_long(optarg, 1, 10000000, &l) != 0)
+				diag_fatal(2, "--history-users %s: expected a count from 1 to 10000000", optarg);
 			hist_users = (size_t)l;
 			break;
 		case OPT_HIST_LEN:
@@ -308,6 +349,16 @@ main(int argc, char *argv[])
 				diag_fatal(2, "--timeout %s: expected seconds", optarg);
 			so.timeout_s = (unsigned)l;
 			break;
+		case OPT_READ_TIMEOUT:
+			if (parse_long(optarg, 1, 3600, &l) != 0)
+				diag_fatal(2, "--read-timeout %s: expected seconds (1..3600)", optarg);
+			so.read_timeout_s = (unsigned)l;
+			break;
+		case OPT_DRAIN_TIMEOUT:
+			if (parse_long(optarg, 0, 3600, &l) != 0)
+				diag_fatal(2, "--drain-timeout %s: expected seconds (0..3600)", optarg);
+			so.drain_s = (unsigned)l;
+			break;
 		case 'h':
 			usage(0);
 		default:
@@ -318,8 +369,11 @@ main(int argc, char *argv[])
 	argv += optind;
 	if (argc != 0 || mo.dir == NULL)
 		usage(2);
-	if (stat(mo.dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-		diag_warn("%s: not a directory yet: waiting for a model version", mo.dir);
+	if (stat(mo.dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		diag_fatal(2, "-m %s: not a directory (the model store holds one directory a version)", mo.dir);
+	if (stat(mo.dir, &sb) != 0)
+		diag_warn("%s: %s: waiting for a model version", mo.dir,
+		    errno == ENOENT ? "no such directory yet" : strerror(errno));
 
 	if (events != NULL)
 		cf.history = qs_history_new(hist_users, hist_len);
@@ -351,7 +405,8 @@ main(int argc, char *argv[])
 		sigemptyset(&none);
 		while (!sig_stop)
 			sigsuspend(&none);	/* atomically unblocks and waits: no signal slips between test and wait */
-		diag_info(1, "stopping");
+		diag_info(1, "stopping: answering the requests in flight");
+		qs_server_drain(srv, so.drain_s);
 		qs_server_stop(srv);
 	}
 	if (qs_events_stop(ev))

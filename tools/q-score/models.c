@@ -1,5 +1,6 @@
 /* models.c: q-score's serving model — a loader thread that watches MODELDIR, validates and warms up new versions, and swaps them in without blocking requests. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
@@ -58,6 +59,8 @@ struct qs_models {
 	pthread_t tid;
 	int started;
 	struct qs_worker *warm;		/* the loader's own scratch for warm-up */
+	char **misnamed;		/* directories named as a version in another form, warned about once */
+	size_t nmisnamed;
 	char *warm_file;		/* --warmup contents, read once */
 	size_t warm_file_len;
 
@@ -178,8 +181,8 @@ model_destroy(struct qs_model *qm)
 	free(qm);
 }
 
-static void
-free_retired(struct qs_models *ms)
+void
+qs_models_free_retired(struct qs_models *ms)
 {
 	struct qs_model *qm = atomic_exchange(&ms->retired, NULL), *next;
 
@@ -190,9 +193,8 @@ free_retired(struct qs_models *ms)
 	}
 }
 
-/* Makes qm the serving model; the old one goes when its last request ends. */
-static void
-swap_in(struct qs_models *ms, struct qs_model *qm)
+void
+qs_models_swap_in(struct qs_models *ms, struct qs_model *qm)
 {
 	struct qs_model *old;
 	int i;
@@ -228,6 +230,20 @@ uint64_t
 qs_models_refusals(struct qs_models *ms)
 {
 	return atomic_load(&ms->refusals);
+}
+
+size_t
+qs_models_pending(struct qs_models *ms)
+{
+	struct qs_model *qm;
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < NHAZARD; i++)
+		n += atomic_load(&ms->hazard[i]) != NULL;
+	for (qm = atomic_load(&ms->retired); qm != NULL; qm = qm->next_retired)
+		n++;
+	return n;
 }
 
 /* ---- loading ---- */
@@ -302,6 +318,8 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
     size_t *scored, char *err, size_t errlen)
 {
 	struct qs_worker *w = ms->warm;
+	struct qs_counters uncounted = { 0 };
+	struct qs_config cf = *ms->o.cf;
 	struct jbuf out = { 0 };
 	char rerr[256], id[257], first_err[256] = "";
 	const char *p = buf, *end = buf + len, *nl;
@@ -314,6 +332,9 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
 		w->ws_dims = m->net->dm;
 		w->ws = qnet_ws_new(&w->ws_dims);
 	}
+	/* warm-up requests are not served: their counts go nowhere, they read and refresh no user's history */
+	cf.counters = &uncounted;
+	cf.history = NULL;
 	qnet_state(m->net, w->ws, NULL, 0, NULL);
 	for (r = 0; r < rows && r < 64; r++)
 		if (!isfinite(qnet_q(m->net, w->ws, emb_row(m->emb, r), NULL))) {
@@ -328,7 +349,7 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
 			continue;
 		tried++;
 		out.len = 0;
-		if (qs_score_text(w, ms->o.cf, m, p, (size_t)(nl - p), &out, id, rerr, sizeof rerr) == 0)
+		if (qs_score_text(w, &cf, m, p, (size_t)(nl - p), &out, id, rerr, sizeof rerr) == 0)
 			ok++;
 		else {
 			if (first_err[0] == '\0')
@@ -409,10 +430,54 @@ try_load(struct qs_models *ms, uint32_t v)
 	qm->load_ms = (double)(t1 - t0) / 1e6;
 	qm->warm_ms = (double)(t2 - t1) / 1e6;
 	qm->warm_n = scored;
-	swap_in(ms, qm);
+	qs_models_swap_in(ms, qm);
 	diag_info(1, "serving version %u from %s (load %.1f ms, warm-up %.1f ms, %zu requests)",
 	    v, m->dir, qm->load_ms, qm->warm_ms, scored);
 	return 0;
+}
+
+/*
+ * Warns once about each directory of MODELDIR named by a number that is
+ * not a version name (10 digits, > 0), as TensorFlow Serving's "7": it is
+ * never served, and nothing else would say so.
+ */
+static void
+warn_misnamed(struct qs_models *ms)
+{
+	DIR *dp = opendir(ms->o.dir);
+	struct dirent *de;
+	size_t i, len;
+	char *path;
+	struct stat sb;
+	unsigned long long v;
+
+	if (dp == NULL)
+		return;
+	while ((de = readdir(dp)) != NULL) {
+		len = strlen(de->d_name);
+		if (len == 0 || strspn(de->d_name, "0123456789") != len)
+			continue;
+		v = strtoull(de->d_name, NULL, 10);
+		if (len == 10 && v > 0)
+			continue;
+		for (i = 0; i < ms->nmisnamed && strcmp(ms->misnamed[i], de->d_name) != 0; i++)
+			;
+		if (i < ms->nmisnamed)
+			continue;
+		path = xasprintf("%s/%s", ms->o.dir, de->d_name);
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			if (v > 0 && v <= UINT32_MAX)
+				diag_warn("%s: not a version directory: expected 10 digits, as %s/%010llu; ignored",
+				    path, ms->o.dir, v);
+			else
+				diag_warn("%s: not a version directory: expected 10 digits from 0000000001 to %u; ignored",
+				    path, UINT32_MAX);
+		}
+		free(path);
+		ms->misnamed = xreallocarray(ms->misnamed, ms->nmisnamed + 1, sizeof *ms->misnamed);
+		ms->misnamed[ms->nmisnamed++] = xstrdup(de->d_name);
+	}
+	closedir(dp);
 }
 
 /* Looks for a newer version (or the pinned one) and serves it. */
@@ -423,6 +488,7 @@ check(struct qs_models *ms)
 	uint32_t *vs = NULL, cur = qs_models_version(ms);
 	size_t n = 0, i;
 
+	warn_misnamed(ms);
 	if (ms->o.pin) {
 		if (cur != ms->o.pin && !skipped(ms, ms->o.pin))
 			try_load(ms, ms->o.pin);
@@ -495,7 +561,7 @@ loader_main(void *arg)
 				;
 			changed = 1;
 		}
-		free_retired(ms);
+		qs_models_free_retired(ms);
 		if (atomic_load(&ms->stop))
 			break;
 		if (atomic_exchange(&ms->recheck, 0)) {
@@ -610,10 +676,13 @@ qs_models_free(struct qs_models *ms)
 				sched_yield();
 		qs_model_release(ms, qm);
 	}
-	free_retired(ms);
+	qs_models_free_retired(ms);
 	qs_worker_free(ms->warm);
 	free(ms->warm_file);
 	free(ms->skip);
+	for (i = 0; i < (int)ms->nmisnamed; i++)
+		free(ms->misnamed[i]);
+	free(ms->misnamed);
 	close(ms->wake[0]);
 	close(ms->wake[1]);
 	pthread_mutex_destroy(&ms->mu);

@@ -535,7 +535,7 @@ fput(struct qs_worker *w, float v)
 }
 
 /*
- * Reads an id (a string of 1..MODEL_ID_MAX bytes without control
+ * Reads an id (a string of 1..EMB_ID_MAX bytes without control
  * characters, or an integer) into w->sbuf; *off and *len locate it. what
  * names the field for the error.
  */
@@ -556,7 +556,7 @@ id(struct parser *ps, size_t *off, size_t *len, struct where wh)
 		const char *q = ps->p + 1;
 		while (q < ps->end && idplain[(unsigned char)*q])
 			q++;
-		if (q < ps->end && *q == '"' && q - ps->p - 1 <= MODEL_ID_MAX && q > ps->p + 1) {
+		if (q < ps->end && *q == '"' && q - ps->p - 1 <= EMB_ID_MAX && q > ps->p + 1) {
 			/* the common case: no escapes, no UTF-8 or control character to check, the bytes as they are */
 			n = (size_t)(q - ps->p - 1);
 			*off = sput(w, ps->p + 1, n);
@@ -569,8 +569,8 @@ id(struct parser *ps, size_t *off, size_t *len, struct where wh)
 			return -1;
 		if (n == 0)
 			return wrong(ps, "%s: empty id", where_str(&wh, what, sizeof what));
-		if (n > MODEL_ID_MAX)
-			return wrong(ps, "%s: id longer than %d bytes", where_str(&wh, what, sizeof what), MODEL_ID_MAX);
+		if (n > EMB_ID_MAX)
+			return wrong(ps, "%s: id longer than %d bytes", where_str(&wh, what, sizeof what), EMB_ID_MAX);
 		for (i = 0; i < n; i++)
 			if ((unsigned char)w->sbuf[o + i] < 0x20 || w->sbuf[o + i] == 0x7f)
 				return wrong(ps, "%s: control character in id", where_str(&wh, what, sizeof what));
@@ -790,7 +790,7 @@ candidate_fast(struct parser *ps, size_t i)
 		p++;
 	n = (size_t)(p - s);
 	/* the id's closing quote, then k2 */
-	if (n == 0 || n > MODEL_ID_MAX || (size_t)(end - p) < sizeof k2 + 1 || *p != '"' ||
+	if (n == 0 || n > EMB_ID_MAX || (size_t)(end - p) < sizeof k2 + 1 || *p != '"' ||
 	    memcmp(p + 1, k2, sizeof k2 - 1) != 0)
 		return 0;
 	p += sizeof k2;
@@ -960,9 +960,9 @@ fields(struct parser *ps, size_t max_cands, struct qs_req *rq, int *seen_id)
 					return -1;
 				isint = 0;
 			}
-			if (!isint || iv < 1 || iv > 1000000000)
-				return wrong(ps, "field 'k': expected an integer in [1, 1000000000]");
-			rq->k = (size_t)iv;
+			if (!isint || iv < 0 || iv > 1000000000)
+				return wrong(ps, "field 'k': expected an integer in [0, 1000000000] (0: every candidate)");
+			rq->k = iv == 0 ? QS_K_ALL : (size_t)iv;
 		} else if (skip(ps, 1) != 0)
 			return -1;
 	} while (eat(ps, ','));

@@ -171,8 +171,10 @@ struct qs_req {
 	size_t nhist;			/* ids at w->hoff/hlen2 */
 	size_t ctx_off, nctx;		/* floats at w->fbuf + ctx_off */
 	size_t ncand;			/* candidates at w->coff/clen/cfoff/cfn */
-	size_t k;			/* 0 when absent */
+	size_t k;			/* 0 when absent, QS_K_ALL for "k":0 */
 };
+/* A request's "k":0: every candidate, whatever -k says. */
+#define QS_K_ALL SIZE_MAX
 
 /* A thread's scratch for parsing and scoring: reused from request to request, never shared. */
 struct qs_worker {
@@ -320,6 +322,16 @@ json_t *qs_models_status(struct qs_models *ms);
 uint32_t qs_models_version(struct qs_models *ms);
 uint64_t qs_models_swaps(struct qs_models *ms);
 uint64_t qs_models_refusals(struct qs_models *ms);
+/*
+ * Makes qm (refs unset, owned by ms from now on) the serving model; the
+ * replaced one goes to the retired list when its last request ends. The
+ * loader's step, exposed for the tests of the swap.
+ */
+void qs_models_swap_in(struct qs_models *ms, struct qs_model *qm);
+/* Frees the retired models (the loader's chore; call it from one thread at a time). */
+void qs_models_free_retired(struct qs_models *ms);
+/* References being taken (hazard slots held) plus retired models not yet freed: 0 when quiet. */
+size_t qs_models_pending(struct qs_models *ms);
 /* Stops the loader, frees every model. NULL is a no-op. */
 void qs_models_free(struct qs_models *ms);
 
@@ -332,7 +344,9 @@ struct qs_server_opts {
 	size_t max_body;
 	size_t max_header;
 	unsigned max_conns;
-	unsigned timeout_s;
+	unsigned timeout_s;		/* idle connections closed after it; a kept-alive one's next request due within it */
+	unsigned read_timeout_s;	/* a new connection's first request due (headers and body) within it */
+	unsigned drain_s;		/* SIGTERM: the requests in flight are waited for this long at most */
 	size_t max_batch;
 	struct qs_models *models;
 	const struct qs_config *cf;
@@ -344,7 +358,13 @@ struct sockaddr_storage;
 int qs_parse_listen(const char *spec, struct sockaddr_storage *addr);
 /* Starts serving; NULL after a diagnostic. */
 struct qs_server *qs_server_start(const struct qs_server_opts *o);
-/* Stops and frees. NULL is a no-op. */
+/*
+ * Stops accepting connections (a new one is refused), then waits until the
+ * requests whose headers have arrived are answered, at most secs seconds;
+ * answers say "Connection: close" meanwhile. NULL is a no-op.
+ */
+void qs_server_drain(struct qs_server *s, unsigned secs);
+/* Stops (dropping what is still in flight) and frees. NULL is a no-op. */
 void qs_server_stop(struct qs_server *s);
 
 #endif

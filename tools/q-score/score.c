@@ -140,7 +140,7 @@ worker_reserve(struct qs_worker *w, size_t ncand, size_t L)
 		w->hid = xreallocarray(w->hid, L, sizeof *w->hid);
 		w->hidlen = xreallocarray(w->hidlen, L, sizeof *w->hidlen);
 		w->hfound = xreallocarray(w->hfound, L, sizeof *w->hfound);
-		w->histcap = L * (MODEL_ID_MAX + 1);
+		w->histcap = L * (EMB_ID_MAX + 1);
 		w->histbuf = xrealloc(w->histbuf, w->histcap);
 		w->hrcap = L;
 	}

@@ -1,12 +1,15 @@
 /* server.c: q-score's HTTP side — libmicrohttpd with a thread pool: /v1/score, /v1/models, /v1/latency, /metrics, /healthz. */
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -63,9 +66,30 @@ struct tstats {
 	_Atomic uint64_t svc_fwd[NSERVICE];	/* of which the lookups and forward passes, CPU time, sampled */
 };
 
+/*
+ * An open connection, by its socket: until when it may take to deliver the
+ * request it is receiving (0: none, an answer is being made or sent) and
+ * since when it has been at it.
+ */
+struct conn_slot {
+	int used;			/* under cmu */
+	_Atomic int64_t since_ms, deadline_ms;	/* set by the connection's thread without a lock */
+};
+
 struct qs_server {
 	struct qs_server_opts o;
 	struct MHD_Daemon *d;
+	/* the connections, watched by the reaper: a slow one is shut down at its deadline */
+	pthread_mutex_t cmu;
+	struct conn_slot *slots;	/* by socket, as many as the open-file limit (a socket past it is not watched) */
+	size_t nslots, hiwater;		/* slots; one past the highest socket seen */
+	unsigned nopen;
+	pthread_t reaper;
+	int reaper_started;
+	atomic_int stopping;
+	atomic_int draining;		/* SIGTERM: answers say "Connection: close" */
+	atomic_uint inflight;		/* requests from their headers to their end */
+	atomic_uint_fast64_t slow_closed, evicted;
 	struct sockaddr_storage addr;
 	uint64_t serial;		/* which server a thread's cached pointers belong to */
 	pthread_mutex_t mu;
@@ -155,22 +179,51 @@ count_code(struct qs_server *s, unsigned code)
 	bump(&stats(s)->by_code[i], 1);
 }
 
-/* Queues a response with a copy of body (len bytes). */
+static void conn_deadline(struct qs_server *s, struct MHD_Connection *c, int64_t ms);
+
+/*
+ * Queues a response with a copy of body (len bytes) and, when allow is not
+ * NULL, an Allow header (a 405's); the request has arrived: its deadline is
+ * lifted.
+ */
 static enum MHD_Result
-reply(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
+respond(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len,
+    const char *allow)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	conn_deadline(s, c, -1);
 	r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (code == 405)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD, POST");
+	if (atomic_load(&s->draining))
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (allow != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
 	ret = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	count_code(s, code);
+	return ret;
+}
+
+static enum MHD_Result
+reply(struct qs_server *s, struct MHD_Connection *c, unsigned code, const char *type, const char *body, size_t len)
+{
+	return respond(s, c, code, type, body, len, NULL);
+}
+
+/* 405: the method is not one of allow, the methods of the resource. */
+static enum MHD_Result
+reply_not_allowed(struct qs_server *s, struct MHD_Connection *c, const char *allow)
+{
+	struct jbuf b = { 0 };
+	enum MHD_Result ret;
+
+	jbuf_printf(&b, "{\"error\":\"method not allowed: use %s\"}\n", allow);
+	ret = respond(s, c, 405, "application/json", b.p, b.len, allow);
+	jbuf_free(&b);
 	return ret;
 }
 
@@ -466,6 +519,15 @@ handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 	}
 	jbuf_printf(&b, "qscore_request_duration_seconds_sum %.9f\nqscore_request_duration_seconds_count %ju\n",
 	    (double)SUM(s, lat_sum_ns) / 1e9, (uintmax_t)SUM(s, lat_count));
+	pthread_mutex_lock(&s->cmu);
+	metric(&b, "qscore_connections_open", "gauge", "HTTP connections open.", (double)s->nopen);
+	pthread_mutex_unlock(&s->cmu);
+	metric(&b, "qscore_slow_connections_closed_total", "counter",
+	    "Connections closed because a request did not arrive whole within --read-timeout (or --timeout after an answer).",
+	    (double)atomic_load(&s->slow_closed));
+	metric(&b, "qscore_connections_evicted_total", "counter",
+	    "Connections slow to send a request, closed early to keep an eighth of --max-connections free.",
+	    (double)atomic_load(&s->evicted));
 	metric(&b, "qscore_model_version", "gauge", "The model version served (0: none).",
 	    (double)qs_models_version(s->o.models));
 	metric(&b, "qscore_model_swaps_total", "counter", "Model versions swapped in.", (double)qs_models_swaps(s->o.models));
@@ -495,6 +557,111 @@ handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 	return ret;
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The socket of c, or -1. */
+static int
+conn_fd(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+	return ci != NULL ? ci->connect_fd : -1;
+}
+
+/* Gives c's request ms from now to arrive whole; ms < 0: no deadline (it is being answered). */
+static void
+conn_deadline(struct qs_server *s, struct MHD_Connection *c, int64_t ms)
+{
+	int fd = conn_fd(c);
+	int64_t now = mono_ms();
+
+	if (fd < 0 || (size_t)fd >= s->nslots)
+		return;
+	atomic_store_explicit(&s->slots[fd].since_ms, now, memory_order_relaxed);
+	atomic_store_explicit(&s->slots[fd].deadline_ms, ms < 0 ? 0 : now + ms, memory_order_relaxed);
+}
+
+/* Records a connection accepted (its first request due within --read-timeout) or closed. */
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code)
+{
+	struct qs_server *s = cls;
+	int64_t now = mono_ms();
+	int fd;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((fd = conn_fd(c)) < 0 || (size_t)fd >= s->nslots)
+			return;
+		*socket_context = (void *)(intptr_t)(fd + 1);
+	} else if ((fd = (int)(intptr_t)*socket_context - 1) < 0)
+		return;
+	pthread_mutex_lock(&s->cmu);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		s->slots[fd].used = 1;
+		atomic_store(&s->slots[fd].since_ms, now);
+		atomic_store(&s->slots[fd].deadline_ms, now + (int64_t)s->o.read_timeout_s * 1000);
+		s->nopen++;
+		if ((size_t)fd >= s->hiwater)
+			s->hiwater = (size_t)fd + 1;
+	} else if (s->slots[fd].used) {
+		/* before libmicrohttpd closes the socket: the reaper never shuts down a number reused */
+		s->slots[fd].used = 0;
+		s->nopen--;
+	}
+	pthread_mutex_unlock(&s->cmu);
+}
+
+/*
+ * Every 100 ms, shuts down the connections whose request has not arrived
+ * whole by its deadline; and while the open connections fill more than 7/8
+ * of --max-connections, those that have been receiving a request (or idle
+ * between two) for a second or more, until they fill 3/4: the rest stays
+ * for /healthz and for the clients that send their requests at once.
+ * libmicrohttpd sees the end of the socket and closes it.
+ */
+static void *
+reaper_main(void *arg)
+{
+	struct qs_server *s = arg;
+	unsigned high = s->o.max_conns - s->o.max_conns / 8, low = s->o.max_conns - s->o.max_conns / 4, open;
+	struct timespec tick = { 0, 100000000 };
+	struct conn_slot *sl;
+	int64_t now, deadline;
+	size_t fd;
+	int crowded;
+
+	while (!atomic_load(&s->stopping)) {
+		nanosleep(&tick, NULL);
+		now = mono_ms();
+		pthread_mutex_lock(&s->cmu);
+		open = s->nopen;
+		crowded = open >= high;
+		for (fd = 0; fd < s->hiwater; fd++) {
+			sl = &s->slots[fd];
+			if (!sl->used || (deadline = atomic_load(&sl->deadline_ms)) == 0)
+				continue;
+			if (now >= deadline)
+				atomic_fetch_add(&s->slow_closed, 1);
+			else if (crowded && open > low && now - atomic_load(&sl->since_ms) >= 1000)
+				atomic_fetch_add(&s->evicted, 1);
+			else
+				continue;
+			shutdown((int)fd, SHUT_RDWR);
+			atomic_store(&sl->deadline_ms, 0);
+			open--;
+		}
+		pthread_mutex_unlock(&s->cmu);
+	}
+	return NULL;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
     const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -505,6 +672,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 
 	if (cc == NULL) {
 		struct tstats *t = stats(s);
+		atomic_fetch_add(&s->inflight, 1);
 		if (t->spare != NULL) {
 			cc = t->spare;
 			t->spare = NULL;
@@ -514,7 +682,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 		*con_cls = cc;
 		if (strcmp(url, "/v1/score") == 0) {
 			if (strcmp(method, "POST") != 0)
-				return reply_error(s, c, 405, "use POST for /v1/score");
+				return reply_not_allowed(s, c, "POST");
 			cc->score = 1;
 			cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 			if (cl != NULL && strtoull(cl, NULL, 10) > s->o.max_body) {
@@ -525,8 +693,12 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			}
 			return MHD_YES;
 		}
+		if (strcmp(url, "/v1/models") != 0 && strcmp(url, "/metrics") != 0 && strcmp(url, "/v1/latency") != 0 &&
+		    strcmp(url, "/healthz") != 0)
+			return reply_error(s, c, 404,
+			    "no such resource (try /v1/score, /v1/models, /v1/latency, /metrics, /healthz)");
 		if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-			return reply_error(s, c, 405, "use GET");
+			return reply_not_allowed(s, c, "GET, HEAD");
 		if (strcmp(url, "/v1/models") == 0)
 			return handle_models(s, c);
 		if (strcmp(url, "/metrics") == 0)
@@ -565,6 +737,9 @@ on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_Reque
 	if (cc == NULL)
 		return;
 	*con_cls = NULL;
+	atomic_fetch_sub(&s->inflight, 1);
+	/* a kept-alive connection's next request is due within --timeout */
+	conn_deadline(s, c, (int64_t)s->o.timeout_s * 1000);
 	/* the thread's next request takes it over, with a body buffer of a usual size */
 	t = stats(s);
 	if (t->spare == NULL && cc->body.cap <= 64 << 10) {
@@ -640,41 +815,90 @@ qs_parse_listen(const char *spec, struct sockaddr_storage *addr)
 	return 0;
 }
 
+/*
+ * A listening socket bound to addr: the address's own family, so that an
+ * IPv6 address serves IPv6. -1 after a diagnostic with the system's reason.
+ */
+static int
+listen_on(const char *spec, const struct sockaddr_storage *addr)
+{
+	socklen_t len = addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+	int fd, on = 1;
+
+	if ((fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		diag_warn("--listen %s: socket:", spec);
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	if (addr->ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+	if (bind(fd, (const struct sockaddr *)addr, len) != 0) {
+		diag_warn("--listen %s: bind:", spec);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, SOMAXCONN) != 0) {
+		diag_warn("--listen %s: listen:", spec);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 struct qs_server *
 qs_server_start(const struct qs_server_opts *o)
 {
 	struct qs_server *s = xcalloc(1, sizeof *s);
-	const union MHD_DaemonInfo *info;
-	char host[NI_MAXHOST];
+	struct sockaddr_storage bound;
+	socklen_t blen = sizeof bound;
+	struct rlimit rl;
+	char host[NI_MAXHOST], port[NI_MAXSERV];
+	int lfd;
 
 	s->o = *o;
 	s->serial = atomic_fetch_add(&server_serial, 1) + 1;
 	pthread_mutex_init(&s->mu, NULL);
-	if (qs_parse_listen(o->listen, &s->addr) != 0)
+	pthread_mutex_init(&s->cmu, NULL);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1 << 20)
+		rl.rlim_cur = 1 << 20;
+	s->nslots = (size_t)rl.rlim_cur;
+	s->slots = xcalloc(s->nslots, sizeof *s->slots);
+	if (qs_parse_listen(o->listen, &s->addr) != 0 || (lfd = listen_on(o->listen, &s->addr)) < 0)
 		goto err;
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0,
+	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+	    (s->addr.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0,
 	    NULL, NULL, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)lfd,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)o->threads,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)o->max_conns,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)o->max_header,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)o->timeout_s,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
-		diag_warn("--listen %s: cannot start the HTTP server (address in use?)", o->listen);
+		diag_warn("--listen %s: cannot start the HTTP server (run with -vv for libmicrohttpd's reason)", o->listen);
+		close(lfd);
 		goto err;
 	}
-	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-	if (getnameinfo((struct sockaddr *)&s->addr, sizeof s->addr, host, sizeof host, NULL, 0, NI_NUMERICHOST) != 0)
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+		diag_warn("cannot start the connection reaper");
+		goto err;
+	}
+	s->reaper_started = 1;
+	if (getsockname(lfd, (struct sockaddr *)&bound, &blen) != 0 || getnameinfo((struct sockaddr *)&bound, blen, host,
+	    sizeof host, port, sizeof port, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(host, sizeof host, "?");
-	diag_info(1, "listening on %s:%u (%u threads)", host, info ? info->port : 0, o->threads);
-	if (o->port_file != NULL && info != NULL) {
+		snprintf(port, sizeof port, "0");
+	}
+	diag_info(1, "listening on %s%s%s:%s (%u threads)", bound.ss_family == AF_INET6 ? "[" : "", host,
+	    bound.ss_family == AF_INET6 ? "]" : "", port, o->threads);
+	if (o->port_file != NULL) {
 		FILE *f = fopen(o->port_file, "w");
 		int bad = f == NULL;
 		if (f != NULL) {
-			bad = fprintf(f, "%u\n", info->port) < 0;
+			bad = fprintf(f, "%s\n", port) < 0;
 			bad |= fclose(f) != 0;
 		}
 		if (bad) {
@@ -688,6 +912,49 @@ err:
 	return NULL;
 }
 
+/*
+ * Whether every open connection has been idle between two requests for
+ * DRAIN_IDLE_MS at least (a client that has just had an answer may be
+ * sending its next request on the same connection).
+ */
+#define DRAIN_IDLE_MS 500
+static int
+all_idle(struct qs_server *s, int64_t now)
+{
+	int64_t deadline;
+	size_t fd;
+	int idle = 1;
+
+	pthread_mutex_lock(&s->cmu);
+	for (fd = 0; fd < s->hiwater && idle; fd++)
+		if (s->slots[fd].used && ((deadline = atomic_load(&s->slots[fd].deadline_ms)) == 0 ||
+		    now - atomic_load(&s->slots[fd].since_ms) < DRAIN_IDLE_MS))
+			idle = 0;
+	pthread_mutex_unlock(&s->cmu);
+	return idle;
+}
+
+void
+qs_server_drain(struct qs_server *s, unsigned secs)
+{
+	struct timespec tick = { 0, 10000000 };
+	int64_t end = mono_ms() + (int64_t)secs * 1000, now;
+	MHD_socket fd;
+	unsigned left;
+
+	if (s == NULL || s->d == NULL)
+		return;
+	atomic_store(&s->draining, 1);
+	fd = MHD_quiesce_daemon(s->d);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	/* every answer now closes its connection: wait until none is busy or about to be */
+	while ((now = mono_ms()) < end && (atomic_load(&s->inflight) > 0 || !all_idle(s, now)))
+		nanosleep(&tick, NULL);
+	if ((left = atomic_load(&s->inflight)) > 0)
+		diag_warn("%u requests still in flight after %u s: dropped", left, secs);
+}
+
 void
 qs_server_stop(struct qs_server *s)
 {
@@ -696,8 +963,13 @@ qs_server_stop(struct qs_server *s)
 
 	if (s == NULL)
 		return;
+	atomic_store(&s->stopping, 1);
+	if (s->reaper_started)
+		pthread_join(s->reaper, NULL);
 	if (s->d != NULL)
 		MHD_stop_daemon(s->d);
+	free(s->slots);
+	pthread_mutex_destroy(&s->cmu);
 	for (w = s->workers; w != NULL; w = next) {
 		next = w->next;
 		qs_worker_free(w);

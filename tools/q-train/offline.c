@@ -70,7 +70,7 @@ load_init_embeddings(const char *path)
 		if (len == 0 || line[0] == '#')
 			continue;
 		char *colon = strrchr(line, ':');
-		if (!colon || colon == line || colon - line > MODEL_ID_MAX) {
+		if (!colon || colon == line || colon - line > EMB_ID_MAX) {
 			diag_warn("%s:%zu: expected item_id:v1 v2 ...", path, lineno);
 			st = -1;
 			break;

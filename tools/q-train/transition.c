@@ -63,7 +63,7 @@ parse_hist(struct parse_ctx *pc, json_t *st, const char *where, uint32_t *off, u
 		} else {
 			return perr(pc, "%s.hist[%zu]: expected an id", where, i);
 		}
-		if (len == 0 || len > MODEL_ID_MAX)
+		if (len == 0 || len > EMB_ID_MAX)
 			return perr(pc, "%s.hist[%zu]: empty or too long id", where, i);
 		ds->ids[ds->nids] = pc->map(pc->arg, s, len);
 		if (ds->ids[ds->nids++] == 0 && pc->unknown)
