@@ -1227,6 +1227,7 @@ kafka_reader_open(const struct kafka_opts *opts, const char *topic, int32_t part
 		goto err;
 	}
 	conf = NULL;
+	rd_kafka_poll_set_consumer(r->rk);	/* the error callback is served by kafka_reader_next() */
 	parts = rd_kafka_topic_partition_list_new(1);
 	rd_kafka_topic_partition_list_add(parts, topic, partition)->offset =
 	    start == KAFKA_READER_BEGINNING ? RD_KAFKA_OFFSET_BEGINNING : start;
