@@ -87,30 +87,33 @@ struct modelbus_pub {
 	struct kafka_sink *snk;
 	struct bus_key *keys;		/* what the topic holds, as far as this process knows */
 	size_t nkeys;
-	int scanned;
 };
+
+static void pub_scan(struct modelbus_pub *p);
 
 struct modelbus_pub *
 modelbus_pub_open(const struct kafka_opts *opts, const char *topic)
 {
-	static char timeout[] = "message.timeout.ms=30000";
+	static char *defaults[] = { "message.timeout.ms=30000", "compression.codec=lz4" };
 	struct modelbus_pub *p = xcalloc(1, sizeof *p);
-	size_t i;
+	size_t i, nd = sizeof defaults / sizeof *defaults;
 
 	p->opts = *opts;
 	p->opts.txn = NULL;
-	p->conf = xreallocarray(NULL, opts->nconf + 1, sizeof *p->conf);
-	p->conf[0] = timeout;
+	p->conf = xreallocarray(NULL, opts->nconf + nd, sizeof *p->conf);
+	for (i = 0; i < nd; i++)
+		p->conf[i] = defaults[i];
 	for (i = 0; i < opts->nconf; i++)
-		p->conf[i + 1] = opts->conf[i];
+		p->conf[nd + i] = opts->conf[i];
 	p->opts.conf = p->conf;
-	p->opts.nconf = opts->nconf + 1;
+	p->opts.nconf = opts->nconf + nd;
 	p->topic = xstrdup(topic);
 	p->snk = kafka_sink_open(&p->opts, topic);
 	if (p->snk == NULL) {
 		modelbus_pub_close(p);
 		return NULL;
 	}
+	pub_scan(p);
 	return p;
 }
 
@@ -153,7 +156,6 @@ pub_scan(struct modelbus_pub *p)
 	int64_t idle = 0;
 	int rc;
 
-	p->scanned = 1;
 	r = kafka_reader_open(&p->opts, p->topic, 0, KAFKA_READER_BEGINNING);
 	if (r == NULL)
 		return;
@@ -293,8 +295,6 @@ modelbus_publish(struct modelbus_pub *p, const char *modeldir, uint32_t version,
 	uint64_t failed = kafka_sink_failures(p->snk);
 	int i, rc = -1;
 
-	if (!p->scanned)
-		pub_scan(p);
 	mpath = xasprintf("%s/%s", dir, MODEL_MANIFEST_FILE);
 	manifest = json_load_file(mpath, JSON_REJECT_DUPLICATES, &je);
 	if (manifest == NULL) {

@@ -27,8 +27,10 @@ struct kafka_opts;
 
 /*
  * A publisher to topic: an idempotent producer (message.timeout.ms 30 s
- * unless -X says otherwise). NULL after a diagnostic on a refused
- * configuration.
+ * and compression.codec lz4 unless -X says otherwise). It first reads the keys the topic holds (for
+ * at most 10 s without a record: a topic that cannot be read is only
+ * warned about), so that it can remove older versions, other writers'
+ * too. NULL after a diagnostic on a refused configuration.
  */
 struct modelbus_pub *modelbus_pub_open(const struct kafka_opts *opts, const char *topic);
 /*
