@@ -25,6 +25,7 @@
 static const char *const bus_files[NFILES] = { MODEL_NET_FILE, MODEL_EMB_FILE, MODEL_WARMUP_FILE };
 
 #define HEADER_MAX 1024		/* a chunk's header line is shorter */
+#define FILE_MAX ((uint64_t)1 << 40)	/* a larger file_size is no model's */
 #define SCAN_IDLE_MS 10000	/* the publisher's first read of the topic gives up after this long without a record */
 
 static int
@@ -555,7 +556,7 @@ on_chunk(struct modelbus_follower *f, const struct kafka_record *rec, uint32_t v
 	if (get_u64(h, "version", &ver) < 0 || get_u64(h, "chunk", &chunk) < 0 || get_u64(h, "chunks", &chunks) < 0 ||
 	    get_u64(h, "offset", &off) < 0 || get_u64(h, "size", &size) < 0 || get_u64(h, "crc32", &crc) < 0 ||
 	    get_u64(h, "file_size", &fsize) < 0 || get_u64(h, "file_crc32", &fcrc) < 0 || fi < 0 || ver != v ||
-	    chunks == 0 || chunks > (fsize / MODELBUS_CHUNK) + 2 || chunk >= chunks || off + size > fsize ||
+	    fsize > FILE_MAX || chunks == 0 || chunks > fsize / 1024 + 1 || chunk >= chunks || off + size > fsize ||
 	    size > MODELBUS_CHUNK) {
 		json_decref(h);
 		bad_record(f, rec->offset, "a chunk header that does not fit its key");
@@ -775,6 +776,7 @@ caught_up(struct modelbus_follower *f)
 {
 	struct assembly *a, *best;
 	json_t *done;
+	uint32_t v;
 
 	pthread_mutex_lock(&f->mu);
 	f->st.caught_up = 1;
@@ -786,10 +788,11 @@ caught_up(struct modelbus_follower *f)
 				best = a;
 		if (best == NULL)
 			break;
+		v = best->version;
 		done = json_incref(best->done);
-		finish(f, best, done);
+		finish(f, best, done);	/* frees best when it refuses it */
 		json_decref(done);
-		if (f->st.newest == best->version)
+		if (f->st.newest == v)
 			break;
 	}
 	/* what is older than the version served is not needed; complete versions being assembled are kept */

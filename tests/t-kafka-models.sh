@@ -83,6 +83,9 @@ ok "each still serves version 4" serve 4 1 2 3 4
 eq "the reason names the chunk" "$(field 2 '.refusals[0].reason' | grep -c 'emb.bin chunk 0 of 1: checksum mismatch')" 1
 eq "its follower counts it" "$(field 3 '.kafka.refused')" 1
 notok "nothing of it reaches a cache" test -e cache.1/0000000005
+replica 5
+ok "a replica started after the corrupt version serves the newest whole one" wait_until 60 serve 4 5
+eq "  having refused the corrupt one" "$(field 5 '.kafka.refused')" 1
 
 # --- the broker down: the versions stay served; back up, the next version arrives ---
 ctl down 1
@@ -104,7 +107,7 @@ eq "-m kafka:TOPIC without --model-cache: exit 2" "$?" 2
 q-train --offline -m models --publish models </dev/null 2>usage.err
 eq "--publish without kafka: exit 2" "$?" 2
 
-for n in 1 2 3 4; do
+for n in 1 2 3 4 5; do
 	eval "kill -TERM \$pid$n"
 	eval "exits \"replica $n exits 0\" \$pid$n 0 qs.$n.err"
 done
