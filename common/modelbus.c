@@ -813,6 +813,10 @@ modelbus_follow_step(struct modelbus_follower *f, int timeout_ms)
 
 	rc = kafka_reader_next(f->r, &rec, timeout_ms);
 	up = kafka_reader_up(f->r, &downs);
+	if (up != f->st.up && !up)
+		diag_warn("kafka:%s: no broker answers: the versions in %s stay served", f->topic, f->cache);
+	else if (up != f->st.up)
+		diag_warn("kafka:%s: the brokers answer again", f->topic);
 	pthread_mutex_lock(&f->mu);
 	f->st.up = up;
 	f->st.downs = downs;

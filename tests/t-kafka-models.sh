@@ -95,6 +95,7 @@ head -1 models/0000000004/warmup.ndjson >req.json
 qscore-http -o score.out -D req.json "http://127.0.0.1:$(cat port.2)/v1/score" >/dev/null 2>&1
 eq "and answers a score request with it" "$(jq -r .model_version score.out 2>/dev/null)" 4
 eq "the outage is counted" "$(field 1 '.kafka.unavailable')" 1
+ok "and logged" grep -q "kafka:models: no broker answers" qs.3.err
 ctl up 1
 ok "the replicas find it back" wait_until 60 up_all 1 2 3 4
 train --publish kafka:models
