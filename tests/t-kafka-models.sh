@@ -96,11 +96,16 @@ qscore-http -o score.out -D req.json "http://127.0.0.1:$(cat port.2)/v1/score" >
 eq "and answers a score request with it" "$(jq -r .model_version score.out 2>/dev/null)" 4
 eq "the outage is counted" "$(field 1 '.kafka.unavailable')" 1
 ok "and logged" grep -q "kafka:models: no broker answers" qs.3.err
+train --publish kafka:models -X message.timeout.ms=2000 --stats down.stats
+eq "q-train --offline --publish with the broker down: exit 1" "$?" 1
+eq "  the version is in the store all the same" "$(ls models | tail -1)" 0000000006
+eq "  its failure counted" "$(tail -1 down.stats | jq .published_kafka_failed)" 1
 ctl up 1
 ok "the replicas find it back" wait_until 60 up_all 1 2 3 4
-train --publish kafka:models
-eq "version 6 published" "$?" 0
-ok "version 6 served by every replica" wait_until 60 serve 6 1 2 3 4
+train --publish kafka:models --stats up.stats
+eq "version 7 published" "$?" 0
+eq "  and counted" "$(tail -1 up.stats | jq .published_kafka)" 1
+ok "version 7 served by every replica" wait_until 60 serve 7 1 2 3 4 5
 
 # --- usage ---
 q-score -m kafka:models 2>usage.err </dev/null
