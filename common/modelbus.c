@@ -230,36 +230,45 @@ pub_remove_old(struct modelbus_pub *p, uint32_t version)
 	return rc;
 }
 
+/* The whole file at path, malloc'd (*len bytes); NULL with the reason in err. */
+static char *
+slurp_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *buf;
+	FILE *fp;
+
+	fp = fopen(path, "rb");
+	if (fp == NULL || fstat(fileno(fp), &sb) < 0) {
+		tfile_errf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fp)
+			fclose(fp);
+		return NULL;
+	}
+	*len = (size_t)sb.st_size;
+	buf = xmalloc(*len + 1);
+	if (fread(buf, 1, *len, fp) != *len) {
+		tfile_errf(err, errlen, "%s: short read", path);
+		free(buf);
+		buf = NULL;
+	}
+	fclose(fp);
+	return buf;
+}
+
 /* Sends one file of dir as chunks; its entry of the completion record into files. 0 or -1 with err. */
 static int
 pub_file(struct modelbus_pub *p, const char *dir, uint32_t version, const char *name, json_t *files, char *err,
     size_t errlen)
 {
-	char *path = xasprintf("%s/%s", dir, name), *rec = NULL, key[64];
+	char *path = xasprintf("%s/%s", dir, name), *rec = NULL, *buf, key[64];
 	uint32_t fcrc, chunks, c;
 	size_t len = 0, off, n, hl;
 	int rc = -1;
-	char *buf;
 
-	buf = NULL;
-	{
-		FILE *fp = fopen(path, "rb");
-		struct stat sb;
-		if (fp == NULL || fstat(fileno(fp), &sb) < 0) {
-			tfile_errf(err, errlen, "%s: %s", path, strerror(errno));
-			if (fp)
-				fclose(fp);
-			goto done;
-		}
-		len = (size_t)sb.st_size;
-		buf = xmalloc(len + 1);
-		if (fread(buf, 1, len, fp) != len) {
-			tfile_errf(err, errlen, "%s: short read", path);
-			fclose(fp);
-			goto done;
-		}
-		fclose(fp);
-	}
+	buf = slurp_file(path, &len, err, errlen);
+	if (buf == NULL)
+		goto done;
 	fcrc = crc_of(buf, len);
 	chunks = len == 0 ? 1 : (uint32_t)((len + MODELBUS_CHUNK - 1) / MODELBUS_CHUNK);
 	rec = xmalloc(HEADER_MAX + MODELBUS_CHUNK);

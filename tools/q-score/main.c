@@ -103,9 +103,9 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: q-score -m modeldir|kafka:topic [--model-cache dir] [-hqv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
+	    "usage: q-score -m modeldir|kafka:topic [-hqv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
 	    "               [--seed n] [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
-	    "               [--strict]\n"
+	    "               [--strict] [--model-cache dir]\n"
 	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [--max-header size]\n"
 	    "               [--max-connections n] [--max-batch n] [--timeout s] [--read-timeout s]\n"
 	    "               [--drain-timeout s] [--port-file file] [options]\n");
