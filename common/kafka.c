@@ -1,9 +1,11 @@
 /* kafka.c: Kafka endpoints over librdkafka — a consumer-group source with explicit commits and a keyed, idempotent sink. */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -866,13 +868,20 @@ kafka_sink_fatal(struct kafka_sink *snk)
 int
 kafka_sink_put(struct kafka_sink *snk, const char *key, size_t keylen, const char *buf, size_t len)
 {
+	return kafka_sink_put_at(snk, RD_KAFKA_PARTITION_UA, key, keylen, buf, len);
+}
+
+int
+kafka_sink_put_at(struct kafka_sink *snk, int32_t partition, const char *key, size_t keylen,
+    const char *buf, size_t len)
+{
 	rd_kafka_resp_err_t err;
 
 	if (snk->fatal)
 		return -1;
 	for (;;) {
-		if (rd_kafka_produce(snk->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-		    (void *)buf, len, key, key ? keylen : 0, snk) == 0)
+		if (rd_kafka_produce(snk->rkt, partition, RD_KAFKA_MSG_F_COPY,
+		    (void *)buf, buf ? len : 0, key, key ? keylen : 0, snk) == 0)
 			break;
 		err = rd_kafka_last_error();
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -1190,4 +1199,157 @@ kafka_txn_close(struct kafka_txn *txn)
 	rd_kafka_destroy(txn->rk);
 	free(txn->id);
 	free(txn);
+}
+
+/* ---- a partition reader outside any group ---- */
+
+struct kafka_reader {
+	rd_kafka_t *rk;
+	char *topic;
+	int32_t partition;
+	_Atomic int up;			/* 0 after "all brokers down", until an answer */
+	_Atomic uint64_t downs;
+	int64_t last_check_ms;
+	rd_kafka_message_t *cur;	/* the record handed out last */
+};
+
+/* Notes when every broker is down (from librdkafka's thread), besides the usual reports. */
+static void
+kafka_reader_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct kafka_reader *r = opaque;
+
+	kafka_error_cb(rk, err, reason, NULL);
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && atomic_exchange(&r->up, 0))
+		atomic_fetch_add(&r->downs, 1);
+}
+
+static int64_t
+kafka_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct kafka_reader *
+kafka_reader_open(const struct kafka_opts *opts, const char *topic, int32_t partition, int64_t start)
+{
+	struct kafka_reader *r;
+	rd_kafka_topic_partition_list_t *parts;
+	rd_kafka_conf_t *conf;
+	rd_kafka_resp_err_t err;
+	char errstr[512], *gid;
+	int rc;
+
+	if (topic[0] == '\0') {
+		diag_warn("kafka: an input without a topic name (expected kafka:TOPIC)");
+		return NULL;
+	}
+	r = xcalloc(1, sizeof *r);
+	r->topic = xstrdup(topic);
+	r->partition = partition;
+	atomic_store(&r->up, 1);
+	conf = kafka_conf_new();
+	rd_kafka_conf_set_error_cb(conf, kafka_reader_error_cb);
+	rd_kafka_conf_set_opaque(conf, r);
+	/* assign() wants a group id; no group is joined and nothing is committed under it */
+	gid = xasprintf("pageturn-reader-%s-%ld", diag_progname(), (long)getpid());
+	rc = kafka_conf_set(conf, "group.id", gid);
+	free(gid);
+	if (rc != 0 || kafka_conf_set(conf, "enable.auto.commit", "false") != 0 ||
+	    kafka_conf_set(conf, "enable.auto.offset.store", "false") != 0 ||
+	    kafka_conf_set(conf, "enable.partition.eof", "true") != 0 ||
+	    kafka_conf_set(conf, "auto.offset.reset", "earliest") != 0 ||
+	    kafka_conf_apply(conf, opts) != 0 || kafka_conf_check(conf) != 0)
+		goto err;
+	if ((r->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr)) == NULL) {
+		diag_warn("kafka: %s", errstr);
+		goto err;
+	}
+	conf = NULL;
+	rd_kafka_poll_set_consumer(r->rk);	/* the error callback is served by kafka_reader_next() */
+	parts = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(parts, topic, partition)->offset =
+	    start == KAFKA_READER_BEGINNING ? RD_KAFKA_OFFSET_BEGINNING : start;
+	err = rd_kafka_assign(r->rk, parts);
+	rd_kafka_topic_partition_list_destroy(parts);
+	if (err) {
+		diag_warn("kafka: %s: %s", topic, rd_kafka_err2str(err));
+		goto err;
+	}
+	return r;
+err:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	kafka_reader_close(r);
+	return NULL;
+}
+
+int
+kafka_reader_next(struct kafka_reader *r, struct kafka_record *rec, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_message_t *m;
+	int64_t now;
+
+	if (r->cur) {
+		rd_kafka_message_destroy(r->cur);
+		r->cur = NULL;
+	}
+	m = rd_kafka_consumer_poll(r->rk, timeout_ms);
+	if (m == NULL) {
+		/* while down, ask a broker now and then: an answer means they are back */
+		now = kafka_mono_ms();
+		if (!atomic_load(&r->up) && now - r->last_check_ms >= 1000) {
+			r->last_check_ms = now;
+			if (rd_kafka_metadata(r->rk, 0, NULL, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+				rd_kafka_metadata_destroy(md);
+				atomic_store(&r->up, 1);
+			}
+		}
+		return 0;
+	}
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		rd_kafka_message_destroy(m);
+		atomic_store(&r->up, 1);
+		return 2;
+	}
+	if (m->err) {
+		diag_info(1, "kafka: %s/%d: %s", r->topic, (int)r->partition, rd_kafka_message_errstr(m));
+		rd_kafka_message_destroy(m);
+		return -1;
+	}
+	atomic_store(&r->up, 1);
+	r->cur = m;
+	rec->key = m->key;
+	rec->keylen = m->key ? m->key_len : 0;
+	rec->value = m->payload;
+	rec->len = m->payload ? m->len : 0;
+	rec->offset = m->offset;
+	return 1;
+}
+
+int
+kafka_reader_up(struct kafka_reader *r, uint64_t *downs)
+{
+	if (downs)
+		*downs = atomic_load(&r->downs);
+	return atomic_load(&r->up);
+}
+
+void
+kafka_reader_close(struct kafka_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->cur)
+		rd_kafka_message_destroy(r->cur);
+	if (r->rk) {
+		rd_kafka_consumer_close(r->rk);
+		rd_kafka_destroy(r->rk);
+	}
+	free(r->topic);
+	free(r);
 }

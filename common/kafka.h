@@ -151,4 +151,47 @@ uint64_t kafka_sink_failures(const struct kafka_sink *snk);
 /* Flushes and destroys. Returns 0 when every delivery succeeded, else -1. NULL is a no-op returning 0. */
 int kafka_sink_close(struct kafka_sink *snk);
 
+/*
+ * A reader of one partition of one topic from a given offset, outside any
+ * consumer group: nothing is committed, and every reader sees every record
+ * (a replica following a topic of model versions). start is an offset or
+ * KAFKA_READER_BEGINNING. NULL after a diagnostic on a refused
+ * configuration.
+ */
+#define KAFKA_READER_BEGINNING (-2)
+struct kafka_reader;
+struct kafka_record {
+	const char *key;		/* NULL when the record has none */
+	size_t keylen;
+	const char *value;		/* NULL for a tombstone (a record without a value) */
+	size_t len;
+	int64_t offset;
+};
+struct kafka_reader *kafka_reader_open(const struct kafka_opts *opts, const char *topic, int32_t partition,
+    int64_t start);
+/*
+ * Waits up to timeout_ms for the next record. Returns 1 with *rec filled
+ * (valid until the next call), 2 when the reader has reached the end of the
+ * partition (once each time it catches up), 0 when nothing arrived in time,
+ * -1 on an error (after a diagnostic at -v: the reader goes on by itself).
+ */
+int kafka_reader_next(struct kafka_reader *r, struct kafka_record *rec, int timeout_ms);
+/*
+ * 1 while the brokers answer, 0 after every broker was found down (until
+ * a record, the end of the partition or a metadata answer comes again);
+ * *downs (may be NULL) counts the times they went down.
+ */
+int kafka_reader_up(struct kafka_reader *r, uint64_t *downs);
+/* NULL is a no-op. */
+void kafka_reader_close(struct kafka_reader *r);
+
+/*
+ * Queues one record to the given partition of the sink's topic (a sink
+ * outside a transaction); buf NULL queues a tombstone, which a compacted
+ * topic keeps until it has removed the key's older records. 0, or -1 (after
+ * a diagnostic) on a fatal error.
+ */
+int kafka_sink_put_at(struct kafka_sink *snk, int32_t partition, const char *key, size_t keylen,
+    const char *buf, size_t len);
+
 #endif

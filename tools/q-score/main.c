@@ -40,7 +40,8 @@ enum {
 	OPT_TIMEOUT,
 	OPT_READ_TIMEOUT,
 	OPT_DRAIN_TIMEOUT,
-	OPT_DIVERSITY
+	OPT_DIVERSITY,
+	OPT_MODEL_CACHE
 };
 
 static const struct option longopts[] = {
@@ -69,6 +70,7 @@ static const struct option longopts[] = {
 	{ "read-timeout",    required_argument, NULL, OPT_READ_TIMEOUT },
 	{ "drain-timeout",   required_argument, NULL, OPT_DRAIN_TIMEOUT },
 	{ "diversity",       required_argument, NULL, OPT_DIVERSITY },
+	{ "model-cache",     required_argument, NULL, OPT_MODEL_CACHE },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -102,9 +104,9 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: q-score -m modeldir [-hqv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
+	    "usage: q-score -m modeldir|kafka:topic [-hqv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
 	    "               [--seed n] [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
-	    "               [--strict]\n"
+	    "               [--strict] [--model-cache dir]\n"
 	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [--max-header size]\n"
 	    "               [--max-connections n] [--max-batch n] [--timeout s] [--read-timeout s]\n"
 	    "               [--drain-timeout s] [--port-file file] [options]\n");
@@ -219,7 +221,7 @@ main(int argc, char *argv[])
 	struct qs_server_opts so = { 0 };
 	struct qs_events *ev = NULL;
 	struct qs_server *srv = NULL;
-	const char *events = NULL;
+	const char *events = NULL, *cache = NULL;
 	size_t hist_users = 100000, hist_len = 50;
 	struct stat sb;
 	int ch, r, status = 0;
@@ -257,7 +259,10 @@ main(int argc, char *argv[])
 			cf.default_k = (size_t)l;
 			break;
 		case 'm':
-			mo.dir = optarg;
+			if (strncmp(optarg, "kafka:", 6) == 0)
+				mo.topic = optarg + 6;
+			else
+				mo.dir = optarg;
 			break;
 		case OPT_LISTEN: {
 			struct sockaddr_storage a;
@@ -272,6 +277,9 @@ main(int argc, char *argv[])
 		case OPT_EXPLORE:
 			if (rank_explore_parse(optarg, &cf.explore) != 0)
 				diag_fatal(2, "--explore %s: expected greedy, epsilon:E (0..1), softmax:T or softmax:Tsd (T > 0)", optarg);
+			break;
+		case OPT_MODEL_CACHE:
+			cache = optarg;
 			break;
 		case OPT_DIVERSITY:
 			if (parse_double(optarg, 0, 1e6, &d) != 0)
@@ -368,8 +376,15 @@ main(int argc, char *argv[])
 	}
 	argc -= optind;
 	argv += optind;
+	if (mo.topic != NULL && (mo.topic[0] == '\0' || cache == NULL))
+		diag_fatal(2, "-m kafka:TOPIC: expected a topic name, and --model-cache DIR to assemble its versions in");
+	if (cache != NULL && mo.topic == NULL)
+		diag_fatal(2, "--model-cache %s: only with -m kafka:TOPIC", cache);
+	if (mo.topic != NULL)
+		mo.dir = cache;
 	if (argc != 0 || mo.dir == NULL)
 		usage(2);
+	mo.kafka = &topt.kafka;
 	if (stat(mo.dir, &sb) == 0 && !S_ISDIR(sb.st_mode))
 		diag_fatal(2, "-m %s: not a directory (the model store holds one directory a version)", mo.dir);
 	if (stat(mo.dir, &sb) != 0)

@@ -20,6 +20,7 @@
 
 #include "diag.h"
 #include "jsonx.h"
+#include "modelbus.h"
 #include "qscore.h"
 #include "sdnotify.h"
 #include "xalloc.h"
@@ -59,6 +60,9 @@ struct qs_models {
 	int wake[2];
 	pthread_t tid;
 	int started;
+	struct modelbus_follower *bus;	/* -m kafka:TOPIC: assembles versions into the cache, on a thread of its own */
+	pthread_t bus_tid;
+	int bus_started;
 	struct qs_worker *warm;		/* the loader's own scratch for warm-up */
 	char **misnamed;		/* directories named as a version in another form, warned about once */
 	size_t nmisnamed;
@@ -101,6 +105,8 @@ slurp(const char *path, size_t max, size_t *len)
 	return buf;
 }
 
+static void bus_refused(void *arg, uint32_t version, const char *reason);
+
 struct qs_models *
 qs_models_new(const struct qs_models_opts *o)
 {
@@ -117,6 +123,8 @@ qs_models_new(const struct qs_models_opts *o)
 		if (ms->warm_file == NULL)
 			diag_warn("%s:", o->warmup);
 	}
+	if (o->topic != NULL && (ms->bus = modelbus_follow_open(o->kafka, o->topic, o->dir, bus_refused, ms)) == NULL)
+		diag_fatal(1, "kafka:%s: cannot follow the topic", o->topic);
 	return ms;
 }
 
@@ -372,6 +380,16 @@ warm_up(struct qs_models *ms, const struct model *m, const char *buf, size_t len
 	return rc;
 }
 
+/* A version the topic's follower refused: counted and shown as the loader's refusals are. */
+static void
+bus_refused(void *arg, uint32_t version, const char *reason)
+{
+	char why[320];
+
+	snprintf(why, sizeof why, "kafka:%s: %s", ((struct qs_models *)arg)->o.topic, reason);
+	refuse(arg, version, why);
+}
+
 /* Loads, validates, warms up and swaps in version v. 0, or -1 after recording the refusal. */
 static int
 try_load(struct qs_models *ms, uint32_t v)
@@ -586,11 +604,32 @@ loader_main(void *arg)
 	return NULL;
 }
 
+/* The follower of -m kafka:TOPIC: reads the topic until the models stop; the brokers down only stall it. */
+static void *
+bus_main(void *arg)
+{
+	struct qs_models *ms = arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	while (!atomic_load(&ms->stop))
+		modelbus_follow_step(ms->bus, 200);
+	return NULL;
+}
+
 int
 qs_models_start(struct qs_models *ms)
 {
 	int e;
 
+	if (ms->bus != NULL) {
+		if ((e = pthread_create(&ms->bus_tid, NULL, bus_main, ms)) != 0) {
+			diag_warn("kafka follower thread: %s", strerror(e));
+			return -1;
+		}
+		ms->bus_started = 1;
+	}
 	if ((e = pthread_create(&ms->tid, NULL, loader_main, ms)) != 0) {
 		diag_warn("loader thread: %s", strerror(e));
 		return -1;
@@ -640,6 +679,15 @@ qs_models_status(struct qs_models *ms)
 		json_object_set_new(o, "serving", json_null());
 	qs_model_release(ms, qm);
 	json_object_set_new(o, "pinned", ms->o.pin ? json_integer(ms->o.pin) : json_null());
+	if (ms->bus != NULL) {
+		struct modelbus_stats bs;
+		modelbus_follow_stats(ms->bus, &bs);
+		json_object_set_new(o, "kafka", json_pack("{s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "topic", ms->o.topic,
+		    "up", bs.up, "caught_up", bs.caught_up, "newest", (json_int_t)bs.newest,
+		    "records", (json_int_t)bs.records, "assembled", (json_int_t)bs.installed,
+		    "refused", (json_int_t)bs.refused, "bad_records", (json_int_t)bs.bad_records,
+		    "unavailable", (json_int_t)bs.downs));
+	}
 	json_object_set_new(o, "swaps", json_integer((json_int_t)qs_models_swaps(ms)));
 	json_object_set_new(o, "refusals_total", json_integer((json_int_t)qs_models_refusals(ms)));
 	arr = json_array();
@@ -671,6 +719,9 @@ qs_models_free(struct qs_models *ms)
 	poke(ms);
 	if (ms->started)
 		pthread_join(ms->tid, NULL);
+	if (ms->bus_started)
+		pthread_join(ms->bus_tid, NULL);
+	modelbus_follow_close(ms->bus);
 	qm = atomic_exchange(&ms->cur, NULL);
 	if (qm != NULL) {
 		for (i = 0; i < NHAZARD; i++)

@@ -222,6 +222,8 @@ struct qs_models_opts {
 	size_t warmup_max;		/* requests of a warm-up file scored at most */
 	int64_t poll_ms;		/* polling interval (also the fallback when inotify fails) */
 	const struct qs_config *cf;
+	const char *topic;		/* -m kafka:TOPIC: versions assembled from it into dir (the --model-cache), or NULL */
+	const struct kafka_opts *kafka;	/* its brokers and settings */
 };
 
 /* Holds the options (copied pointers must outlive it). Never NULL. */

@@ -32,7 +32,7 @@ enum {
 	OPT_MIN_COUNT, OPT_HOLDOUT, OPT_SEED, OPT_KEEP, OPT_PUBLISH_EVERY, OPT_PUBLISH_INTERVAL,
 	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS, OPT_NO_POS_BIAS, OPT_L2, OPT_EMB_LR, OPT_FEATURE_INIT,
 	OPT_HEAD_ANNEAL, OPT_NO_HEAD_ANNEAL, OPT_LAMBDA, OPT_FEATURE_EMB, OPT_STEP_HORIZON,
-	OPT_MAX_FEATURE, OPT_MAX_EPISODES, OPT_EPISODE_TIMEOUT
+	OPT_MAX_FEATURE, OPT_MAX_EPISODES, OPT_EPISODE_TIMEOUT, OPT_PUBLISH
 };
 
 struct tool_io *io;
@@ -62,7 +62,7 @@ usage(int st)
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
 	    "       common: [-hqv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
 	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n"
-	    "               [--max-feature x]\n");
+	    "               [--max-feature x] [--publish kafka:topic]\n");
 	exit(st);
 }
 
@@ -170,6 +170,7 @@ parse_options(int argc, char *argv[], struct qt_opts *qo, struct tool_opts *opts
 		{ "max-episodes", required_argument, NULL, OPT_MAX_EPISODES },
 		{ "episode-timeout", required_argument, NULL, OPT_EPISODE_TIMEOUT },
 		{ "emb-lr", required_argument, NULL, OPT_EMB_LR },
+		{ "publish", required_argument, NULL, OPT_PUBLISH },
 		{ "feature-init", required_argument, NULL, OPT_FEATURE_INIT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
@@ -268,6 +269,11 @@ parse_options(int argc, char *argv[], struct qt_opts *qo, struct tool_opts *opts
 		case OPT_MAX_FEATURE: qo->max_feature = real_opt("max-feature", optarg, 1, 3.4e38); break;
 		case OPT_EMB_LR: qo->emb_lr = real_opt("emb-lr", optarg, 1e-9, 10); break;
 		case OPT_FEATURE_INIT: qo->feature_init = (int)num_opt("feature-init", optarg, 0, 1); break;
+		case OPT_PUBLISH:
+			if (strncmp(optarg, "kafka:", 6) != 0 || optarg[6] == '\0')
+				diag_fatal(2, "--publish %s: expected kafka:TOPIC", optarg);
+			qo->publish = optarg;
+			break;
 		case 'h': usage(0); break;
 		default: usage(2);
 		}
@@ -324,7 +330,13 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	open_counters();
+	if (publish_remote_open(&qo) < 0) {
+		tool_io_close(io);
+		tool_opts_free(&opts);
+		return 1;
+	}
 	st = qo.mode == 'f' ? run_offline(&qo) : qo.mode == 'n' ? run_online(&qo) : run_evaluate(&qo);
+	publish_remote_close();
 	cst = tool_io_close(io);
 	tool_opts_free(&opts);
 	return st ? st : cst;

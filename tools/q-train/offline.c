@@ -240,6 +240,8 @@ publish_offline(const struct qt_opts *opt, const struct qnet *net, struct emb *e
 		*g_version = v;
 		(*n_published)++;
 		diag_info(1, "published version %u in %s", v, opt->modeldir);
+		if (publish_remote(opt, v) < 0)
+			st = 1;
 		json_t *o = json_object();
 		json_object_set_new(o, "published", json_integer(v));
 		json_object_set_new(o, "model_dir", json_string(opt->modeldir));

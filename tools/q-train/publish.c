@@ -17,6 +17,7 @@
 #include "hash.h"
 #include "jsonx.h"
 #include "model.h"
+#include "modelbus.h"
 #include "qnet.h"
 #include "sig.h"
 #include "stats.h"
@@ -87,6 +88,8 @@ publisher_main(void *arg)
 			__atomic_store_n(g_version, (int64_t)v, __ATOMIC_RELAXED);
 			__atomic_add_fetch(n_published, 1, __ATOMIC_RELAXED);
 		}
+		if (r == 0)
+			publish_remote(pb->o, v);
 	}
 	pthread_mutex_unlock(&pb->mu);
 	return NULL;
@@ -209,4 +212,53 @@ publisher_rebase(struct publisher *pb, const struct model *m)
 	pb->warmup = read_small_file(wp, &pb->warmup_len);
 	pthread_mutex_unlock(&pb->mu);
 	free(wp);
+}
+
+static struct modelbus_pub *remote;
+static uint64_t *n_remote, *n_remote_failed;
+
+/*
+ * With --publish kafka:TOPIC, opens the producer (with -b and -X) and the
+ * counters of publish_remote(). 0, or -1 after a diagnostic when the
+ * configuration is refused.
+ */
+int
+publish_remote_open(const struct qt_opts *o)
+{
+	if (o->publish == NULL)
+		return 0;
+	n_remote = stats_counter(io->st, "published_kafka");
+	n_remote_failed = stats_counter(io->st, "published_kafka_failed");
+	remote = modelbus_pub_open(&io->opts->kafka, o->publish + 6);
+	return remote ? 0 : -1;
+}
+
+/*
+ * Sends version of the store to the topic of --publish (nothing without
+ * it). 0, or -1 after a diagnostic (counted): the version stays in the
+ * store all the same.
+ */
+int
+publish_remote(const struct qt_opts *o, uint32_t version)
+{
+	char err[512];
+
+	if (remote == NULL)
+		return 0;
+	if (modelbus_publish(remote, o->modeldir, version, err, sizeof err) < 0) {
+		diag_warn("publish: version %u: %s", version, err);
+		__atomic_add_fetch(n_remote_failed, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	diag_info(1, "published version %u to %s", version, o->publish);
+	__atomic_add_fetch(n_remote, 1, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* Closes the producer of --publish. */
+void
+publish_remote_close(void)
+{
+	modelbus_pub_close(remote);
+	remote = NULL;
 }

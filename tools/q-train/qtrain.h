@@ -45,6 +45,7 @@ struct qt_opts {
 	double max_feature;	/* the largest |x| of a context or feature value read */
 	long max_episodes;	/* online --lambda: unfinished episodes kept at most (0: no bound) */
 	int64_t episode_timeout_ms;	/* and for at most this long in event time after their newest page (0: no limit) */
+	const char *publish;	/* --publish kafka:TOPIC: each version also goes to that topic (NULL: the store only) */
 };
 
 extern struct tool_io *io;
@@ -214,6 +215,9 @@ size_t nonfinite_params(const struct qnet *net, const struct emb *emb);
 char *read_small_file(const char *path, size_t *len);
 void publisher_rebase(struct publisher *pb, const struct model *m);
 void *publisher_main(void *arg);
+int publish_remote_open(const struct qt_opts *o);
+int publish_remote(const struct qt_opts *o, uint32_t version);
+void publish_remote_close(void);
 
 /* online.c */
 struct parse_ctx model_parse_ctx(const struct qt_opts *o, struct dataset *ds, const struct model *m, char *err, size_t errlen);
