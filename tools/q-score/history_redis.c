@@ -28,6 +28,7 @@
 #define PIPE_AGE_MS	2		/* and none waits longer than this once another arrives */
 #define RETRY_MS	100		/* between attempts to reach a store that is down */
 #define WRITE_TIMEOUT_MS 2000
+#define SLOW_MAX	3		/* reads timed out in a row that take the store down */
 
 static const char update_lua[] =
 	"local k, ttl = KEYS[1], ARGV[2]\n"
@@ -76,6 +77,7 @@ struct hredis {
 	redisContext **idle;
 	size_t nidle, capidle;
 	atomic_int up;			/* 0: requests do not try; the reconnect thread does */
+	atomic_int slow;		/* reads timed out in a row */
 	int stop;
 	pthread_t tid;
 
@@ -165,6 +167,7 @@ mark_down(struct hredis *h, redisContext *c)
 	if (c != NULL)
 		redisFree(c);
 	pthread_mutex_lock(&h->mu);
+	atomic_store(&h->slow, 0);
 	if (atomic_exchange(&h->up, 0))
 		diag_warn("history redis://%s:%d: not answering; scoring without stored histories until it does",
 		    h->host, h->port);
@@ -227,6 +230,7 @@ hr_get(void *st, const char *user, char *buf, size_t bufsize, const char **ids, 
 	redisReply *r;
 	size_t i, first, n = 0, used = 0, len;
 	const char *item;
+	int timed_out;
 
 	if (!atomic_load(&h->up))
 		goto fallback;
@@ -236,13 +240,19 @@ hr_get(void *st, const char *user, char *buf, size_t bufsize, const char **ids, 
 		goto fallback;
 	}
 	r = redisCommand(c, "LRANGE " KEY_PREFIX "%s 0 -1", user);
+	timed_out = r == NULL && c->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
 	if (!reply_ok(c, r) || r->type != REDIS_REPLY_ARRAY) {
 		if (r != NULL)
 			freeReplyObject(r);
 		atomic_fetch_add(&h->errors, 1);
-		mark_down(h, c);
+		/* one slow answer costs its connection; a broken one, or several slow in a row, the store */
+		if (timed_out && atomic_fetch_add(&h->slow, 1) + 1 < SLOW_MAX)
+			redisFree(c);
+		else
+			mark_down(h, c);
 		goto fallback;
 	}
+	atomic_store(&h->slow, 0);
 	pool_put(h, c);
 	if (r->elements > 1) {
 		first = r->elements - 1 > max ? r->elements - max : 1;
