@@ -489,7 +489,11 @@ qs_hredis_parse(const char *url, char **host, int *port, int *db)
 			return -1;
 		*db = (int)v;
 	}
-	*host = xstrndup(url + 8, (size_t)(colon - (url + 8)));
+	p = url + 8;
+	if (*p == '[' && colon[-1] == ']')	/* [V6]:PORT */
+		*host = xstrndup(p + 1, (size_t)(colon - p - 2));
+	else
+		*host = xstrndup(p, (size_t)(colon - p));
 	return 0;
 }
 
