@@ -283,6 +283,8 @@ queue_update(struct hredis *h, const char *user, const char *op, const char *arg
 {
 	struct pending *p = &h->pend[h->npend];
 
+	if (h->npend == PIPE_MAX)	/* not when hr_flush() is called after each update, as its contract asks */
+		return 0;
 	p->user = xstrdup(user);
 	p->op[0] = op[0];
 	p->op[1] = '\0';

@@ -139,7 +139,8 @@ struct qs_hstore_ops {
 	int (*session)(void *st, const char *user, const char *session_id);
 	int (*click)(void *st, const char *user, const char *request_id, const char *item);
 	/*
-	 * Writes what session() and click() queued, when due (force: now).
+	 * Writes what session() and click() queued, when due (force: now);
+	 * to be called after each of them, and again until it succeeds.
 	 * Returns the clicks it added, or -1 when the store cannot be written
 	 * now (the updates stay queued; call again).
 	 */
