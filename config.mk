@@ -5,7 +5,7 @@ SHAREDIR  ?= $(PREFIX)/share/pageturn
 DESTDIR   ?=
 
 CC       ?= cc
-PKGS      = rdkafka jansson zlib
+PKGS      = rdkafka jansson zlib hiredis
 HTTP_PKGS = libmicrohttpd
 
 OPT      ?= -O2 -g

@@ -32,6 +32,9 @@
  * interrupt, dear in a virtual machine) is charged to the server's CPU time;
  * a client on another host costs the server no such thing. -S takes that
  * cost out of the server's figures, at the price of a busy core here.
+ *
+ * With -U the requests carry no "hist": the server reads each user's
+ * (u0 to u999) from its history store.
  */
 
 struct conn {
@@ -60,7 +63,8 @@ static struct {
 	const char *path;
 	int quiet;
 	int spin;
-} opt = { "127.0.0.1", 8500, 1000, 1000, 10, 8, 100, 1000, 2, 4, 20, 0, 1, NULL, NULL, "/v1/score", 0, 0 };
+	int no_hist;		/* -U: no "hist": the server reads the user's history from its store */
+} opt = { "127.0.0.1", 8500, 1000, 1000, 10, 8, 100, 1000, 2, 4, 20, 0, 1, NULL, NULL, "/v1/score", 0, 0, 0 };
 
 static char **bodies;		/* a pool of request bodies, cycled */
 static size_t *bodylen;
@@ -115,11 +119,16 @@ make_bodies(void)
 		for (r = 0; r < n; r++) {
 			if (r)
 				b[len++] = ',';
-			len += (size_t)snprintf(b + len, cap - len, "{\"request_id\":\"lg%d-%d\",\"user_id\":\"u%d\",\"hist\":[",
+			len += (size_t)snprintf(b + len, cap - len, "{\"request_id\":\"lg%d-%d\",\"user_id\":\"u%d\",",
 			    i, r, (int)(uni() * 1000));
-			for (j = 0; j < opt.nhist; j++)
-				len += (size_t)snprintf(b + len, cap - len, "%s\"i%d\"", j ? "," : "", (int)(uni() * opt.nitems));
-			len += (size_t)snprintf(b + len, cap - len, "],\"context\":[");
+			if (!opt.no_hist) {
+				len += (size_t)snprintf(b + len, cap - len, "\"hist\":[");
+				for (j = 0; j < opt.nhist; j++)
+					len += (size_t)snprintf(b + len, cap - len, "%s\"i%d\"", j ? "," : "",
+					    (int)(uni() * opt.nitems));
+				len += (size_t)snprintf(b + len, cap - len, "],");
+			}
+			len += (size_t)snprintf(b + len, cap - len, "\"context\":[");
 			for (j = 0; j < opt.nctx; j++)
 				len += (size_t)snprintf(b + len, cap - len, "%s%.3f", j ? "," : "", uni());
 			len += (size_t)snprintf(b + len, cap - len, "],\"candidates\":[");
@@ -317,7 +326,7 @@ static _Noreturn void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: loadgen [-qS] [-h host] [-p port] [-r rate] [-n count] [-T seconds] [-c conns]\n"
+	    "usage: loadgen [-qSU] [-h host] [-p port] [-r rate] [-n count] [-T seconds] [-c conns]\n"
 	    "               [-m candidates] [-I items] [-X features] [-C context] [-L hist] [-B batch]\n"
 	    "               [-s seed] [-l log] [-d dump] [-P path]\n");
 	exit(2);
@@ -338,7 +347,7 @@ main(int argc, char *argv[])
 	long len;
 
 	diag_init(argv[0]);
-	while ((ch = getopt(argc, argv, "B:C:c:d:h:I:L:l:m:n:P:p:qr:Ss:T:X:")) != -1) {
+	while ((ch = getopt(argc, argv, "B:C:c:d:h:I:L:l:m:n:P:p:qr:Ss:T:UX:")) != -1) {
 		switch (ch) {
 		case 'B': opt.batch = atoi(optarg); break;
 		case 'C': opt.nctx = atoi(optarg); break;
@@ -357,6 +366,7 @@ main(int argc, char *argv[])
 		case 'S': opt.spin = 1; break;
 		case 's': opt.seed = atol(optarg); break;
 		case 'T': opt.seconds = atof(optarg); break;
+		case 'U': opt.no_hist = 1; break;
 		case 'X': opt.nfeat = atoi(optarg); break;
 		default: usage();
 		}

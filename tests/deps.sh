@@ -2,7 +2,7 @@
 # deps.sh: checks for (and with "install", installs) the Debian packages pageturn builds and tests with.
 # Usage: deps.sh check|install [build]
 # With "build", only what building and installing the tools needs (make install): not the tools
-# that only the tests use (kcat, jq, time, groff, mandoc, curl).
+# that only the tests use (kcat, jq, time, groff, mandoc, curl, redis-server).
 set -u
 
 missing=""
@@ -12,6 +12,7 @@ have_pc rdkafka        || missing="$missing librdkafka-dev"
 have_pc jansson        || missing="$missing libjansson-dev"
 have_pc zlib           || missing="$missing zlib1g-dev"
 have_pc libmicrohttpd  || missing="$missing libmicrohttpd-dev"
+have_pc hiredis        || missing="$missing libhiredis-dev"
 command -v cc   >/dev/null 2>&1 || missing="$missing build-essential"
 command -v zcat  >/dev/null 2>&1 || missing="$missing gzip"
 if [ "${2:-}" != build ]; then
@@ -21,6 +22,7 @@ if [ "${2:-}" != build ]; then
 	command -v groff >/dev/null 2>&1 || missing="$missing groff"
 	command -v mandoc >/dev/null 2>&1 || missing="$missing mandoc"
 	command -v curl  >/dev/null 2>&1 || missing="$missing curl"
+	command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
 fi
 
 [ -z "$missing" ] && exit 0

@@ -45,9 +45,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	cf.seed = 1;
 	cf.max_candidates = 64;
 	cf.counters = &counters;
-	cf.history = qs_history_new(8, 3);
-	qs_history_click(cf.history, "u1", "r0", "i1");
-	qs_history_click(cf.history, "u1", "r0", "i2");
+	cf.history = qs_hstore_memory(8, 3);
+	cf.history->ops->click(cf.history->st, "u1", "r0", "i1");
+	cf.history->ops->click(cf.history->st, "u1", "r0", "i2");
 	return 0;
 }
 

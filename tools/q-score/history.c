@@ -276,10 +276,78 @@ qs_history_evictions(struct qs_history *h)
 	return atomic_load(&h->evictions);
 }
 
+/* ---- the in-process store behind the table of history stores ---- */
+
+static int
+mem_session(void *st, const char *user, const char *session_id)
+{
+	return qs_history_session(st, user, session_id);
+}
+
+static int
+mem_click(void *st, const char *user, const char *request_id, const char *item)
+{
+	return qs_history_click(st, user, request_id, item);
+}
+
+static long
+mem_flush(void *st, int force)
+{
+	return 0;
+}
+
+static long
+mem_get(void *st, const char *user, char *buf, size_t bufsize, const char **ids, size_t max)
+{
+	return (long)qs_history_get(st, user, buf, bufsize, ids, max);
+}
+
+static void
+mem_stats(void *st, struct qs_hstore_stats *s)
+{
+	memset(s, 0, sizeof *s);
+	s->users = qs_history_users(st);
+	s->evictions = qs_history_evictions(st);
+}
+
+static void
+mem_free(void *st)
+{
+	qs_history_free(st);
+}
+
+static const struct qs_hstore_ops mem_ops = {
+	.session = mem_session,
+	.click = mem_click,
+	.flush = mem_flush,
+	.get = mem_get,
+	.stats = mem_stats,
+	.free = mem_free,
+};
+
+struct qs_hstore *
+qs_hstore_memory(size_t max_users, size_t len)
+{
+	struct qs_hstore *hs = xcalloc(1, sizeof *hs);
+
+	hs->ops = &mem_ops;
+	hs->st = qs_history_new(max_users, len);
+	return hs;
+}
+
+void
+qs_hstore_free(struct qs_hstore *hs)
+{
+	if (hs == NULL)
+		return;
+	hs->ops->free(hs->st);
+	free(hs);
+}
+
 /* ---- the event follower ---- */
 
 struct qs_events {
-	struct qs_history *h;
+	struct qs_hstore *h;
 	char *spec;
 	const struct kafka_opts *kopts;
 	pthread_t tid;
@@ -312,7 +380,7 @@ event_apply(struct qs_events *ev, const char *buf, size_t len)
 			rc = -1;
 			goto out;
 		}
-		qs_history_session(ev->h, user, sess);
+		ev->h->ops->session(ev->h->st, user, sess);
 		goto out;
 	}
 	if (strcmp(type, "click") != 0 && strcmp(type, "pay") != 0)
@@ -323,11 +391,29 @@ event_apply(struct qs_events *ev, const char *buf, size_t len)
 		rc = -1;
 		goto out;
 	}
-	if (qs_history_click(ev->h, user, req, item))
+	if (ev->h->ops->click(ev->h->st, user, req, item) > 0)
 		atomic_fetch_add(&ev->clicks, 1);
 out:
 	json_decref(j);
 	return rc;
+}
+
+/*
+ * Writes the store's queued updates when due (force: now). A store that
+ * cannot be written holds the reader back, retrying, until it can or the
+ * thread is asked to stop: the events wait in their topic, not in memory.
+ */
+static void
+events_flush(struct qs_events *ev, int force)
+{
+	long n;
+
+	while ((n = ev->h->ops->flush(ev->h->st, force)) < 0 && !atomic_load(&ev->stop)) {
+		force = 1;
+		nanosleep(&(struct timespec){ 0, 20 * 1000 * 1000 }, NULL);
+	}
+	if (n > 0)
+		atomic_fetch_add(&ev->clicks, (uint64_t)n);
 }
 
 static void *
@@ -346,12 +432,16 @@ events_main(void *arg)
 		rc = line_reader_next(r, &ln);
 		if (rc == 0 || rc == -1)
 			break;
-		if (rc == LINE_IDLE)
+		if (rc == LINE_IDLE) {
+			events_flush(ev, 1);
 			continue;
+		}
 		atomic_fetch_add(&ev->lines, 1);
 		if (ln.too_long || event_apply(ev, ln.buf, ln.len) != 0)
 			atomic_fetch_add(&ev->bad, 1);
+		events_flush(ev, 0);
 	}
+	events_flush(ev, 1);
 	if (line_reader_failed(r))
 		diag_warn("events %s: could not be read to the end", ev->spec);
 	else
@@ -362,7 +452,7 @@ events_main(void *arg)
 }
 
 struct qs_events *
-qs_events_start(struct qs_history *h, const char *spec, const struct kafka_opts *kopts)
+qs_events_start(struct qs_hstore *h, const char *spec, const struct kafka_opts *kopts)
 {
 	struct qs_events *ev = xcalloc(1, sizeof *ev);
 	int e;

@@ -1,6 +1,7 @@
 /* main.c: q-score — ranks candidate items by Q of the newest model, as a filter or an HTTP server, hot-swapping model versions. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,7 +42,10 @@ enum {
 	OPT_READ_TIMEOUT,
 	OPT_DRAIN_TIMEOUT,
 	OPT_DIVERSITY,
-	OPT_MODEL_CACHE
+	OPT_MODEL_CACHE,
+	OPT_HISTORY,
+	OPT_HIST_TTL,
+	OPT_HIST_TIMEOUT
 };
 
 static const struct option longopts[] = {
@@ -64,6 +68,9 @@ static const struct option longopts[] = {
 	{ "max-candidates",  required_argument, NULL, OPT_MAX_CANDS },
 	{ "history-users",   required_argument, NULL, OPT_HIST_USERS },
 	{ "history-len",     required_argument, NULL, OPT_HIST_LEN },
+	{ "history",         required_argument, NULL, OPT_HISTORY },
+	{ "history-ttl",     required_argument, NULL, OPT_HIST_TTL },
+	{ "history-timeout", required_argument, NULL, OPT_HIST_TIMEOUT },
 	{ "poll-interval",   required_argument, NULL, OPT_POLL },
 	{ "port-file",       required_argument, NULL, OPT_PORT_FILE },
 	{ "timeout",         required_argument, NULL, OPT_TIMEOUT },
@@ -100,12 +107,38 @@ fd_room(rlim_t n)
 	return setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* A duration of 0.1 ms to 10 s ("5ms", "0.5ms", "1s") in microseconds: 0, or -1. */
+static int
+parse_duration_us(const char *s, int64_t *us)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno != 0 || !isfinite(v))
+		return -1;
+	if (strcmp(end, "ms") == 0)
+		v *= 1e3;
+	else if (*end == '\0' || strcmp(end, "s") == 0)
+		v *= 1e6;
+	else if (strcmp(end, "us") == 0)
+		;
+	else
+		return -1;
+	if (v < 100 || v > 10e6)
+		return -1;
+	*us = (int64_t)llround(v);
+	return 0;
+}
+
 static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: q-score -m modeldir|kafka:topic [-hqv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
 	    "               [--seed n] [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
+	    "               [--history url] [--history-ttl duration] [--history-timeout duration]\n"
 	    "               [--strict] [--model-cache dir]\n"
 	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [--max-header size]\n"
 	    "               [--max-connections n] [--max-batch n] [--timeout s] [--read-timeout s]\n"
@@ -221,8 +254,9 @@ main(int argc, char *argv[])
 	struct qs_server_opts so = { 0 };
 	struct qs_events *ev = NULL;
 	struct qs_server *srv = NULL;
-	const char *events = NULL, *cache = NULL;
+	const char *events = NULL, *cache = NULL, *history = NULL;
 	size_t hist_users = 100000, hist_len = 50;
+	int64_t hist_ttl_ms = 30 * 60 * 1000, hist_timeout_us = 5000;
 	struct stat sb;
 	int ch, r, status = 0;
 	long l;
@@ -346,6 +380,25 @@ main(int argc, char *argv[])
 				diag_fatal(2, "--history-len %s: expected 1..1024", optarg);
 			hist_len = (size_t)l;
 			break;
+		case OPT_HISTORY: {
+			char *host;
+			int port, db;
+			if (strcmp(optarg, "memory") != 0) {
+				if (qs_hredis_parse(optarg, &host, &port, &db) != 0)
+					diag_fatal(2, "--history %s: expected memory or redis://HOST:PORT[/DB]", optarg);
+				free(host);
+			}
+			history = optarg;
+			break;
+		}
+		case OPT_HIST_TTL:
+			if ((hist_ttl_ms = parse_duration_ms(optarg)) <= 0)
+				diag_fatal(2, "--history-ttl %s: expected a duration such as 30m", optarg);
+			break;
+		case OPT_HIST_TIMEOUT:
+			if (parse_duration_us(optarg, &hist_timeout_us) != 0)
+				diag_fatal(2, "--history-timeout %s: expected a duration from 0.1ms to 10s, such as 5ms", optarg);
+			break;
 		case OPT_POLL:
 			if ((mo.poll_ms = parse_duration_ms(optarg)) <= 0)
 				diag_fatal(2, "--poll-interval %s: expected a duration such as 500ms or 2s", optarg);
@@ -391,8 +444,10 @@ main(int argc, char *argv[])
 		diag_warn("%s: %s: waiting for a model version", mo.dir,
 		    errno == ENOENT ? "no such directory yet" : strerror(errno));
 
-	if (events != NULL)
-		cf.history = qs_history_new(hist_users, hist_len);
+	if (history != NULL && strcmp(history, "memory") != 0)
+		cf.history = qs_hredis_new(history, hist_len, hist_ttl_ms, hist_timeout_us);
+	else if (events != NULL)
+		cf.history = qs_hstore_memory(hist_users, hist_len);
 	g_models = qs_models_new(&mo);
 	if (qs_models_load_now(g_models) != 0) {
 		if (mo.pin)
@@ -428,7 +483,7 @@ main(int argc, char *argv[])
 		qs_server_stop(srv);
 	}
 	if (qs_events_stop(ev))
-		qs_history_free(cf.history);
+		qs_hstore_free(cf.history);
 	qs_models_free(g_models);
 	tool_opts_free(&topt);
 	return status;

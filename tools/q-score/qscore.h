@@ -46,6 +46,61 @@ size_t qs_history_users(struct qs_history *h);
 uint64_t qs_history_evictions(struct qs_history *h);
 
 /*
+ * A history store behind one table of operations: the in-process store
+ * above (the default) or Redis (history_redis.c), shared by replicas.
+ */
+struct qs_hstore_stats {
+	int remote;			/* 1: Redis (the figures below users and evictions apply), 0: in process */
+	size_t users;			/* in process: users held, and evicted so far */
+	uint64_t evictions;
+	int up;				/* Redis: requests read it now (0: it did not answer; reconnecting) */
+	uint64_t fallbacks;		/* requests scored with an empty history because the store did not answer in time */
+	uint64_t errors;		/* reads that failed or timed out */
+	uint64_t reconnects;		/* connections made again after a failure */
+	uint64_t writes;		/* events written */
+	uint64_t write_errors;		/* attempts to write that failed (the events are written again) */
+};
+struct qs_hstore_ops {
+	/*
+	 * The writer's side, as qs_history_session() and qs_history_click(),
+	 * called from the events thread only. A store that writes in batches
+	 * returns 0 and counts the added clicks in flush().
+	 */
+	int (*session)(void *st, const char *user, const char *session_id);
+	int (*click)(void *st, const char *user, const char *request_id, const char *item);
+	/*
+	 * Writes what session() and click() queued, when due (force: now);
+	 * to be called after each of them, and again until it succeeds.
+	 * Returns the clicks it added, or -1 when the store cannot be written
+	 * now (the updates stay queued; call again).
+	 */
+	long (*flush)(void *st, int force);
+	/* As qs_history_get(); -1 when the store did not answer in time (score with an empty history). Thread-safe. */
+	long (*get)(void *st, const char *user, char *buf, size_t bufsize, const char **ids, size_t max);
+	void (*stats)(void *st, struct qs_hstore_stats *s);
+	void (*free)(void *st);
+};
+struct qs_hstore {
+	const struct qs_hstore_ops *ops;
+	void *st;
+};
+/* The in-process store of qs_history_new() behind the table. Never NULL. */
+struct qs_hstore *qs_hstore_memory(size_t max_users, size_t len);
+/* Frees the store and hs. NULL is a no-op. */
+void qs_hstore_free(struct qs_hstore *hs);
+
+/*
+ * history_redis.c: each user's last len clicks of one session kept in Redis
+ * at url ("redis://HOST:PORT[/DB]"), expiring ttl_ms after the user's last
+ * event; a request waits timeout_us at most. A Redis that does not answer
+ * does not stop the start: requests fall back until a background thread
+ * reconnects. NULL when url is not such a URL.
+ */
+struct qs_hstore *qs_hredis_new(const char *url, size_t len, int64_t ttl_ms, int64_t timeout_us);
+/* Splits a redis:// URL; host is allocated. 0, or -1 when it is not one. */
+int qs_hredis_parse(const char *url, char **host, int *port, int *db);
+
+/*
  * Follows canonical events (clicks and pays) from spec on a thread of its
  * own and records them into h. A pay counts as a click when its item was not
  * clicked on that page; an impression of a new session starts the user's
@@ -53,7 +108,7 @@ uint64_t qs_history_evictions(struct qs_history *h);
  */
 struct kafka_opts;
 struct qs_events;
-struct qs_events *qs_events_start(struct qs_history *h, const char *spec, const struct kafka_opts *kopts);
+struct qs_events *qs_events_start(struct qs_hstore *h, const char *spec, const struct kafka_opts *kopts);
 /* Events read, recorded clicks, and lines that were not usable. */
 void qs_events_counts(struct qs_events *ev, uint64_t *lines, uint64_t *clicks, uint64_t *bad);
 /*
@@ -89,7 +144,7 @@ struct qs_config {
 	uint64_t seed;
 	size_t default_k;		/* 0: every candidate */
 	size_t max_candidates;
-	struct qs_history *history;	/* NULL without --events */
+	struct qs_hstore *history;	/* NULL without --events or --history */
 	struct qs_counters *counters;
 };
 

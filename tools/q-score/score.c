@@ -125,6 +125,7 @@ score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, co
 	const struct qnet_dims *dm;
 	const float *ctx = NULL;
 	size_t i, nh = 0, ncand = rq->ncand, k, first;
+	long got;
 	struct score_req sr;
 	struct score_counts sc;
 	struct timespec t0, t1;
@@ -164,10 +165,13 @@ score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, co
 			w->hidlen[nh] = w->hlen2[i];
 		}
 	} else if (rq->has_user && cf->history != NULL) {
-		nh = qs_history_get(cf->history, rq->user_id, w->histbuf, w->histcap, w->hid, dm->L);
+		/* a store that does not answer in time leaves the history empty (it counts that) */
+		got = cf->history->ops->get(cf->history->st, rq->user_id, w->histbuf, w->histcap, w->hid, dm->L);
+		nh = got > 0 ? (size_t)got : 0;
 		for (i = 0; i < nh; i++)
 			w->hidlen[i] = strlen(w->hid[i]);
-		w->tally.hist_from_store += 1;
+		if (got >= 0)
+			w->tally.hist_from_store += 1;
 	}
 
 	/* the forward pass */

@@ -496,6 +496,7 @@ handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 	const struct qs_counters *ct = s->o.cf->counters;
 	struct jbuf b = { 0 };
 	uint64_t cum = 0, lines, clicks, bad;
+	struct qs_hstore_stats hs;
 	enum MHD_Result ret;
 	size_t i;
 
@@ -542,10 +543,26 @@ handle_metrics(struct qs_server *s, struct MHD_Connection *c)
 	    (double)atomic_load(&ct->unknown_hist));
 	if (s->o.cf->history != NULL) {
 		qs_events_counts(s->o.events, &lines, &clicks, &bad);
-		metric(&b, "qscore_history_users", "gauge", "Users whose recent clicks are held.",
-		    (double)qs_history_users(s->o.cf->history));
-		metric(&b, "qscore_history_evictions_total", "counter", "Users evicted from the history store (least recently used).",
-		    (double)qs_history_evictions(s->o.cf->history));
+		s->o.cf->history->ops->stats(s->o.cf->history->st, &hs);
+		if (!hs.remote) {
+			metric(&b, "qscore_history_users", "gauge", "Users whose recent clicks are held.", (double)hs.users);
+			metric(&b, "qscore_history_evictions_total", "counter",
+			    "Users evicted from the history store (least recently used).", (double)hs.evictions);
+		} else {
+			metric(&b, "qscore_history_up", "gauge", "1 while Redis answers; 0 while it is reconnected to.",
+			    (double)hs.up);
+			metric(&b, "qscore_history_fallbacks_total", "counter",
+			    "Requests scored with an empty history because Redis did not answer in time.",
+			    (double)hs.fallbacks);
+			metric(&b, "qscore_history_errors_total", "counter", "History reads that failed or timed out.",
+			    (double)hs.errors);
+			metric(&b, "qscore_history_reconnects_total", "counter", "Connections to Redis made again after a failure.",
+			    (double)hs.reconnects);
+			metric(&b, "qscore_history_writes_total", "counter", "Events written to Redis.", (double)hs.writes);
+			metric(&b, "qscore_history_write_errors_total", "counter",
+			    "Attempts to write events to Redis that failed (the events are written again).",
+			    (double)hs.write_errors);
+		}
 		metric(&b, "qscore_history_requests_total", "counter", "Requests whose history came from the event stream.",
 		    (double)atomic_load(&ct->hist_from_store));
 		metric(&b, "qscore_events_total", "counter", "Event lines read.", (double)lines);
