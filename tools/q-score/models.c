@@ -20,6 +20,7 @@
 
 #include "diag.h"
 #include "jsonx.h"
+#include "promote.h"
 #include "qscore.h"
 #include "sdnotify.h"
 #include "xalloc.h"
@@ -486,6 +487,7 @@ warn_misnamed(struct qs_models *ms)
 static void
 check(struct qs_models *ms)
 {
+	struct promotion pr;
 	char err[512];
 	uint32_t *vs = NULL, cur = qs_models_version(ms);
 	size_t n = 0, i;
@@ -494,6 +496,17 @@ check(struct qs_models *ms)
 	if (ms->o.pin) {
 		if (cur != ms->o.pin && !skipped(ms, ms->o.pin))
 			try_load(ms, ms->o.pin);
+		return;
+	}
+	/* A store with a promotion record serves its promoted version, newer or older than the serving one. */
+	switch (promote_read(ms->o.dir, &pr, err, sizeof err)) {
+	case 1:
+		if (cur != pr.version && !skipped(ms, pr.version))
+			try_load(ms, pr.version);
+		promote_free(&pr);
+		return;
+	case -1:
+		diag_warn("%s", err);	/* the serving version stays */
 		return;
 	}
 	if (model_versions(ms->o.dir, &vs, &n, err, sizeof err) != 0) {
@@ -615,7 +628,8 @@ qs_models_status(struct qs_models *ms)
 {
 	struct qs_model *qm = qs_model_acquire(ms);
 	json_t *o = json_object(), *s, *arr;
-	char ts[80];
+	struct promotion pr;
+	char ts[80], err[512];
 	size_t i, n;
 
 	json_object_set_new(o, "model_dir", json_string(ms->o.dir));
@@ -640,6 +654,14 @@ qs_models_status(struct qs_models *ms)
 		json_object_set_new(o, "serving", json_null());
 	qs_model_release(ms, qm);
 	json_object_set_new(o, "pinned", ms->o.pin ? json_integer(ms->o.pin) : json_null());
+	if (promote_read(ms->o.dir, &pr, err, sizeof err) == 1) {
+		json_object_set_new(o, "promoted", json_integer(pr.version));
+		json_object_set(o, "gate", json_object_get(pr.doc, "last"));
+		promote_free(&pr);
+	} else {
+		json_object_set_new(o, "promoted", json_null());
+		json_object_set_new(o, "gate", json_null());
+	}
 	json_object_set_new(o, "swaps", json_integer((json_int_t)qs_models_swaps(ms)));
 	json_object_set_new(o, "refusals_total", json_integer((json_int_t)qs_models_refusals(ms)));
 	arr = json_array();
