@@ -106,6 +106,18 @@ eq "  the loss, with its figures" "$(jq -r 'select(.version == 3) | .reason' g4.
 ok "  the unreadable version: why" sh -c "jq -r 'select(.version == 4) | .reason' g4.out | grep -q '^it cannot be loaded: .*qnet.bin'"
 eq "  version 2 stays promoted" "$(jq -c '[.version, .examined]' held/PROMOTED)" '[2,4]'
 
+# ---- windows that say nothing: no decision, no refusal ----
+cp -a good empty
+rm empty/PROMOTED
+q-eval -q --gate empty -i /dev/null >g5.out
+eq "an empty window: the first promotion alone" "$(jq -c '[.gate, .version]' g5.out)" '["initial",1]'
+eq "  version 2 left undecided" "$(jq -c '[.version, .examined]' empty/PROMOTED)" '[1,1]'
+cp empty/PROMOTED promoted.empty
+q-eval --gate empty --explore $EXPLORE -i win.ndjson >g6.out 2>err
+eq "a window without its requests: exit 1" "$?" 1
+ok "  saying the promoted version weighs no page" grep -q "the promoted version 1 weighs no logged page: the policy needs the pages' candidates" err
+ok "  the record unchanged" cmp -s empty/PROMOTED promoted.empty
+
 # ---- usage and failures ----
 for a in "-p random" "-e IPS,SNIPS" "-n 0" "--margin -1" "--margin x%" "--version 2" "--max-loss-ratio 0.5"; do
 	q-eval --gate good $a -i /dev/null >/dev/null 2>err

@@ -332,6 +332,12 @@ qe_gate_run(struct tool_io *io, const struct qe_gate_opts *g, struct qe_log *log
 		promote_free(&pr);
 	}
 	*stats_gauge(io->st, "gate_promoted_version") = promoted;
+	if (log->npages == 0) {
+		/* No window: nothing can be decided, and nothing is refused for want of pages. */
+		diag_info(1, "gate: no logged page: no version decided");
+		st = 0;
+		goto out;
+	}
 	rm = qe_rmodel_fit(log, g->smooth);
 	for (i = 0; i < n; i++) {
 		if (vs[i] <= examined || vs[i] <= promoted)
@@ -345,6 +351,12 @@ qe_gate_run(struct tool_io *io, const struct qe_gate_opts *g, struct qe_log *log
 				goto out;
 			}
 			judged = promoted;
+			if (jp.refused == log->npages) {
+				/* A window the promoted version cannot weigh says nothing of any version. */
+				diag_warn("the promoted version %" PRIu32 " weighs no logged page: %s", promoted,
+				    jp.why_refused != NULL ? jp.why_refused : "every page refused");
+				goto out;
+			}
 		}
 		decide(g, log, rm, &jp, G, nG, vs[i], promoted, &d);
 		dec = decision_json(g, log, &d);
