@@ -93,6 +93,15 @@ stop_server
 start_server bad --pin 3
 eq "  --pin still wins" "$(serving)" '[3,1,"refused",4]'
 stop_server
+cp -a bad broken
+start_server broken
+eq "q-score on a store whose record breaks: version 1" "$(serving)" '[1,1,"refused",4]'
+printf '{"version":' >broken/PROMOTED.new && mv broken/PROMOTED.new broken/PROMOTED
+ok "  the broken record told" wait_until 20 grep -q "broken/PROMOTED: not JSON.*; still serving version 1" server.err
+sleep 1	# five polls
+eq "  once" "$(grep -c 'broken/PROMOTED: not JSON' server.err)" 1
+eq "  version 1 still served" "$(code "$URL/v1/models" >/dev/null; jq -c .serving.version body.out)" 1
+stop_server
 
 # ---- versions never to serve: a held-out loss far above its parent's, a version that cannot be loaded ----
 cp -a good held
@@ -127,6 +136,11 @@ printf '{"version":' >good/PROMOTED
 q-eval --gate good -i /dev/null >/dev/null 2>err
 eq "a malformed record: exit 1" "$?" 1
 ok "  naming it" grep -q "good/PROMOTED: not JSON" err
+start_server good
+eq "q-score started on a store whose record is malformed serves no version, not the newest" \
+    "$(code "$URL/v1/models" >/dev/null; jq -c '[.serving, .promoted]' body.out)" '[null,null]'
+ok "  saying why" grep -q "good/PROMOTED: not JSON.*; serving no version until it is mended" server.err
+stop_server
 q-eval --gate nosuch -i /dev/null >/dev/null 2>err
 eq "a store without versions: exit 1" "$?" 1
 t_done

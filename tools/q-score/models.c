@@ -63,6 +63,7 @@ struct qs_models {
 	struct qs_worker *warm;		/* the loader's own scratch for warm-up */
 	char **misnamed;		/* directories named as a version in another form, warned about once */
 	size_t nmisnamed;
+	char promote_err[512];		/* the promotion record's last problem, warned about once */
 	char *warm_file;		/* --warmup contents, read once */
 	size_t warm_file_len;
 
@@ -501,14 +502,21 @@ check(struct qs_models *ms)
 	/* A store with a promotion record serves its promoted version, newer or older than the serving one. */
 	switch (promote_read(ms->o.dir, &pr, err, sizeof err)) {
 	case 1:
+		ms->promote_err[0] = '\0';
 		if (cur != pr.version && !skipped(ms, pr.version))
 			try_load(ms, pr.version);
 		promote_free(&pr);
 		return;
 	case -1:
-		diag_warn("%s", err);	/* the serving version stays */
+		/* The serving version stays; the problem is told once, not at every check. */
+		if (strcmp(err, ms->promote_err) != 0 && cur != 0)
+			diag_warn("%s; still serving version %u", err, (unsigned)cur);
+		else if (strcmp(err, ms->promote_err) != 0)
+			diag_warn("%s; serving no version until it is mended", err);
+		snprintf(ms->promote_err, sizeof ms->promote_err, "%s", err);
 		return;
 	}
+	ms->promote_err[0] = '\0';
 	if (model_versions(ms->o.dir, &vs, &n, err, sizeof err) != 0) {
 		diag_warn("%s", err);
 		return;
