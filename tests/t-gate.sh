@@ -38,6 +38,7 @@ feed-sim -q -n 400 -s 3 -c "q-score -q -m bad --explore $EXPLORE --seed 3" --req
 
 # ---- the poisoned versions refused ----
 cp bad/PROMOTED promoted.before
+# --stats writes a line every --stats-interval on a slow run, and its last line at the end.
 q-eval --gate bad --explore $EXPLORE -r win-req.ndjson -i win.ndjson --stats st1.json >g1.out 2>g1.err
 eq "gate: exit 0" "$?" 0
 eq "gate: every poisoned version refused, each against version 1" \
@@ -48,7 +49,7 @@ ok "  the interval's lower end below -margin (5% of the promoted version's estim
 ok "  the window's figures" jq -se 'all(.[]; .window.sessions == 400 and .window.pages > 400 and .units > 0 and .bootstrap == 200)' g1.out
 eq "  the record: version 1 still promoted, 4 examined, the last refusal" \
     "$(jq -c '[.version, .examined, .promotion.gate, .last.gate, .last.version]' bad/PROMOTED)" '[1,4,"initial","refused",4]'
-eq "  refusals counted" "$(jq -c '[.gate_refused, .gate_promoted // 0, .gate_promoted_version, .gate_examined_version]' st1.json)" '[3,0,1,4]'
+eq "  refusals counted" "$(tail -1 st1.json | jq -c '[.gate_refused, .gate_promoted // 0, .gate_promoted_version, .gate_examined_version]')" '[3,0,1,4]'
 ok "  and logged with their figures" grep -q "gate: version 4 refused against 1: IPS -[0-9.]* \[-[0-9.]*, .*\], margin" g1.err
 # A second run has nothing new to decide: the record stays as it is.
 cp bad/PROMOTED promoted.after
@@ -79,7 +80,7 @@ eq "q-score: the promoted version 1, not the newest 2" "$(serving)" '[1,1,"initi
 q-eval --gate good --explore $EXPLORE -r win-req.ndjson -i win.ndjson --stats st3.json >g3.out 2>g3.err
 eq "gate: the gentle version promoted" "$(jq -c '[.version, .gate, .against]' g3.out)" '[2,"promoted",1]'
 ok "  the interval's lower end above -margin" jq -e '.ci_low > -.margin' g3.out
-eq "  counted" "$(jq -c '[.gate_promoted, .gate_promoted_version]' st3.json)" '[1,2]'
+eq "  counted" "$(tail -1 st3.json | jq -c '[.gate_promoted, .gate_promoted_version]')" '[1,2]'
 eq "  the record" "$(jq -c '[.version, .examined, .promotion.version, .last.gate]' good/PROMOTED)" '[2,2,2,"promoted"]'
 ok "q-score swaps the promoted version in" wait_until 20 sh -c "[ \"\$(qscore-http -o body.out $URL/v1/models >/dev/null; jq -c .serving.version body.out)\" = 2 ]"
 eq "  /v1/models: the last decision" "$(serving)" '[2,2,"promoted",2]'
