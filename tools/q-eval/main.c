@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "est.h"
 #include "eval.h"
+#include "gate.h"
 #include "jbuf.h"
 #include "jsonx.h"
 #include "log.h"
@@ -36,7 +37,10 @@ enum {
 	OPT_W_PAY,
 	OPT_IDLE_EXIT,
 	OPT_VERSION,
-	OPT_EXPLORE
+	OPT_EXPLORE,
+	OPT_GATE,
+	OPT_MARGIN,
+	OPT_MAX_LOSS_RATIO
 };
 
 #define MAX_POLICIES 64
@@ -60,6 +64,7 @@ struct qe_opts {
 	int64_t idle_exit;		/* ms; 0: read to the end */
 	struct qe_log_opts log;
 	struct qe_eval_opts eval;
+	struct qe_gate_opts gate;	/* gate.store NULL: no gate */
 };
 
 /* A policy's results. */
@@ -84,7 +89,9 @@ usage(int status)
 	    "              [--w-click weight] [--w-pay weight] [--idle-exit duration]\n"
 	    "              [--dead-letter endpoint] [--max-line bytes] [--stats file]\n"
 	    "              [--stats-interval duration] [--metrics file] [--commit-interval duration]\n"
-	    "              [--strict]\n");
+	    "              [--strict]\n"
+	    "       q-eval --gate modeldir [--margin m] [--max-loss-ratio r] [-e estimator] [-r requests]\n"
+	    "              [--explore policy] [-i input]... [common options as above]\n");
 	exit(status);
 }
 
@@ -208,11 +215,55 @@ handle_option(struct qe_opts *o, int ch, char *arg, int argc, char **argv)
 		if ((o->idle_exit = parse_duration_ms(arg)) <= 0)
 			bad_value("--idle-exit", "expected a positive duration", arg);
 		break;
+	case OPT_GATE: o->gate.store = arg; break;
+	case OPT_MARGIN: {
+		size_t n = strlen(arg);
+		char num[64];
+
+		/* N% is a share of the promoted version's estimate; a plain number is in the estimator's units. */
+		o->gate.margin_share = n > 1 && arg[n - 1] == '%';
+		snprintf(num, sizeof num, "%.*s", (int)(n - (size_t)o->gate.margin_share), arg);
+		if (parse_double(num, 0, o->gate.margin_share ? 100 : INFINITY, &o->gate.margin) != 0)
+			bad_value("--margin", "expected a number of 0 or more, or a percentage", arg);
+		if (o->gate.margin_share)
+			o->gate.margin /= 100;
+		break;
+	}
+	case OPT_MAX_LOSS_RATIO:
+		if (parse_double(arg, 1, INFINITY, &o->gate.max_loss_ratio) != 0)
+			bad_value("--max-loss-ratio", "expected a ratio of 1 or more", arg);
+		break;
 	case 'h':
 		usage(0);
 	default:
 		usage(2);
 	}
+}
+
+/* The gate's options checked: no policies of its own, one estimator (IPS by default), an interval. */
+static void
+gate_options(struct qe_opts *o)
+{
+	unsigned e = o->estimators;
+
+	if (o->npolicies > 0 || o->version != 0) {
+		diag_warn("--gate: the versions come from the store (no -p, -m, --compare or --version)");
+		usage(2);
+	}
+	if (e == (1u << QE_E_COUNT) - 1)
+		e = 1u << QE_E_IPS;
+	if (e == 0 || (e & (e - 1)) != 0) {
+		diag_warn("--gate: one estimator decides (-e)");
+		usage(2);
+	}
+	if (o->bootstrap == 0) {
+		diag_warn("--gate: the decision needs an interval (-n from 1)");
+		usage(2);
+	}
+	o->estimators = e;
+	for (o->gate.est = 0; !(e & (1u << o->gate.est)); o->gate.est++)
+		;
+	o->log.request_state = 1;
 }
 
 static void
@@ -239,6 +290,9 @@ parse_options(int argc, char **argv, struct qe_opts *o, struct tool_opts *to)
 		{ "smooth",        required_argument, NULL, OPT_SMOOTH },
 		{ "popularity",    required_argument, NULL, OPT_POPULARITY },
 		{ "mc-draws",      required_argument, NULL, OPT_MC_DRAWS },
+		{ "gate",          required_argument, NULL, OPT_GATE },
+		{ "margin",        required_argument, NULL, OPT_MARGIN },
+		{ "max-loss-ratio", required_argument, NULL, OPT_MAX_LOSS_RATIO },
 		{ "w-click",       required_argument, NULL, OPT_W_CLICK },
 		{ "w-pay",         required_argument, NULL, OPT_W_PAY },
 		{ "idle-exit",     required_argument, NULL, OPT_IDLE_EXIT },
@@ -260,6 +314,10 @@ parse_options(int argc, char **argv, struct qe_opts *o, struct tool_opts *to)
 	}
 	if (optind != argc)
 		usage(2);
+	if (o->gate.store != NULL) {
+		gate_options(o);
+		return;
+	}
 	if (o->npolicies == 0) {
 		diag_warn("no policy to evaluate (-p)");
 		usage(2);
@@ -674,6 +732,18 @@ run(struct tool_io *io, struct qe_opts *o)
 	qe_log_finish(log, drop_page, io);
 	count_log(io, log);
 	G = qe_continuation(log, o->gamma, &nG);
+	if (o->gate.store != NULL) {
+		o->eval.need = needs(o);
+		o->gate.explore = o->explore;
+		o->gate.bootstrap = (size_t)o->bootstrap;
+		o->gate.seed = o->seed;
+		o->gate.gamma = o->gamma;
+		o->gate.smooth = o->smooth;
+		o->gate.mc_draws = (size_t)o->mc_draws;
+		o->gate.eval = o->eval;
+		st = qe_gate_run(io, &o->gate, log, G, nG) != 0;
+		goto out;
+	}
 	if (evaluate(io, o, log, res, G, nG) != 0)
 		goto out;
 	if (o->compare[0] != NULL) {
@@ -717,7 +787,8 @@ main(int argc, char *argv[])
 		.estimators = (1u << QE_E_COUNT) - 1, .bootstrap = 200, .seed = 1, .gamma = 0.9, .smooth = 100,
 		.mc_draws = 64,
 		.log = { .logging = { QE_LOG_PL, 0, 0 }, .w_click = 1, .w_pay = 1 },
-		.eval = { .clip = INFINITY, .switch_tau = 10, .dros_lambda = 100 }
+		.eval = { .clip = INFINITY, .switch_tau = 10, .dros_lambda = 100 },
+		.gate = { .margin = 0.05, .margin_share = 1 }
 	};
 	struct tool_opts to = { 0 };
 	struct tool_io *io;

@@ -21,6 +21,7 @@
 #include "diag.h"
 #include "jsonx.h"
 #include "modelbus.h"
+#include "promote.h"
 #include "qscore.h"
 #include "sdnotify.h"
 #include "xalloc.h"
@@ -66,6 +67,7 @@ struct qs_models {
 	struct qs_worker *warm;		/* the loader's own scratch for warm-up */
 	char **misnamed;		/* directories named as a version in another form, warned about once */
 	size_t nmisnamed;
+	char promote_err[512];		/* the promotion record's last problem, warned about once */
 	char *warm_file;		/* --warmup contents, read once */
 	size_t warm_file_len;
 
@@ -504,6 +506,7 @@ warn_misnamed(struct qs_models *ms)
 static void
 check(struct qs_models *ms)
 {
+	struct promotion pr;
 	char err[512];
 	uint32_t *vs = NULL, cur = qs_models_version(ms);
 	size_t n = 0, i;
@@ -514,6 +517,24 @@ check(struct qs_models *ms)
 			try_load(ms, ms->o.pin);
 		return;
 	}
+	/* A store with a promotion record serves its promoted version, newer or older than the serving one. */
+	switch (promote_read(ms->o.dir, &pr, err, sizeof err)) {
+	case 1:
+		ms->promote_err[0] = '\0';
+		if (cur != pr.version && !skipped(ms, pr.version))
+			try_load(ms, pr.version);
+		promote_free(&pr);
+		return;
+	case -1:
+		/* The serving version stays; the problem is told once, not at every check. */
+		if (strcmp(err, ms->promote_err) != 0 && cur != 0)
+			diag_warn("%s; still serving version %u", err, (unsigned)cur);
+		else if (strcmp(err, ms->promote_err) != 0)
+			diag_warn("%s; serving no version until it is mended", err);
+		snprintf(ms->promote_err, sizeof ms->promote_err, "%s", err);
+		return;
+	}
+	ms->promote_err[0] = '\0';
 	if (model_versions(ms->o.dir, &vs, &n, err, sizeof err) != 0) {
 		diag_warn("%s", err);
 		return;
@@ -654,7 +675,8 @@ qs_models_status(struct qs_models *ms)
 {
 	struct qs_model *qm = qs_model_acquire(ms);
 	json_t *o = json_object(), *s, *arr;
-	char ts[80];
+	struct promotion pr;
+	char ts[80], err[512];
 	size_t i, n;
 
 	json_object_set_new(o, "model_dir", json_string(ms->o.dir));
@@ -687,6 +709,14 @@ qs_models_status(struct qs_models *ms)
 		    "records", (json_int_t)bs.records, "assembled", (json_int_t)bs.installed,
 		    "refused", (json_int_t)bs.refused, "bad_records", (json_int_t)bs.bad_records,
 		    "unavailable", (json_int_t)bs.downs));
+	}
+	if (promote_read(ms->o.dir, &pr, err, sizeof err) == 1) {
+		json_object_set_new(o, "promoted", json_integer(pr.version));
+		json_object_set(o, "gate", json_object_get(pr.doc, "last"));
+		promote_free(&pr);
+	} else {
+		json_object_set_new(o, "promoted", json_null());
+		json_object_set_new(o, "gate", json_null());
 	}
 	json_object_set_new(o, "swaps", json_integer((json_int_t)qs_models_swaps(ms)));
 	json_object_set_new(o, "refusals_total", json_integer((json_int_t)qs_models_refusals(ms)));
