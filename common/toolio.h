@@ -10,6 +10,7 @@
 #include "kafka.h"
 #include "lineio.h"
 #include "stats.h"
+#include "toolopt.h"
 
 /* Long-only option codes of the common options; a tool numbers its own from TOOL_OPT_FIRST. */
 enum {
