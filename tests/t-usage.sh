@@ -45,6 +45,27 @@ bad "feed-sim -n x" feed-sim -n x
 bad "log-collect --stats-interval 0" log-collect --stats-interval 0
 bad "q-score without -m" q-score
 bad "q-train without a mode" q-train -m models
+# A bad value is said in one shape by every tool: "TOOL: --OPTION: 'VALUE' is not WHAT", the long
+# name of the option however it was spelt (-n, --opt VALUE, --opt=VALUE).
+shape() {
+	_t=$1 _o=$2 _v=$3; shift 3
+	"$@" </dev/null >out 2>err
+	eq "$_t $_o $_v: exit 2" "$?" 2
+	ok "$_t $_o $_v: said as '$_t: $_o: '\''$_v'\'' is not ...'" grep -q "^$_t: $_o: '$_v' is not " err
+}
+shape experience-collect --session-gap soon experience-collect --session-gap=soon
+shape experience-collect --hist-len x experience-collect --hist-len x
+shape experience-collect --max-open 0 experience-collect --max-open 0
+shape q-score --top-k x q-score -m models -k x
+shape q-score --max-body 8 q-score -m models --max-body 8
+shape q-score --poll-interval 0 q-score -m models --poll-interval 0
+shape feed-sim --sessions x feed-sim -n x
+shape feed-sim --k 0 feed-sim -k 0
+shape feed-sim --rate inf feed-sim --rate inf
+shape feed-sim --w-click nan feed-sim --w-click nan
+shape log-collect --max-line 8 log-collect --max-line 8
+shape log-collect --stats-interval 0 log-collect --stats-interval 0
+shape online-join --commit-interval 0 online-join --commit-interval 0
 # A librdkafka property is checked when the option is read, not when a broker is first needed.
 bad "log-collect -X of an unknown property" log-collect -X no.such.property=1 -i kafka:raw
 bad "experience-collect -X of a bad value" experience-collect -X session.timeout.ms=soon

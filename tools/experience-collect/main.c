@@ -74,34 +74,35 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, int64_t *max_delay
 			usage(0);
 			break;
 		case OPT_W_CLICK:
-			if (parse_double(optarg, -1e9, 1e9, &C.w_click) != 0)
-				diag_fatal(2, "--w-click %s: expected a number", optarg);
+			if (tool_opt_real("--w-click", optarg, -1e9, 1e9, &C.w_click) != 0)
+				exit(2);
 			break;
 		case OPT_W_PAY:
-			if (parse_double(optarg, -1e9, 1e9, &C.w_pay) != 0)
-				diag_fatal(2, "--w-pay %s: expected a number", optarg);
+			if (tool_opt_real("--w-pay", optarg, -1e9, 1e9, &C.w_pay) != 0)
+				exit(2);
 			break;
 		case OPT_HIST_LEN:
-			if (parse_long(optarg, 0, MAX_HIST, &n) != 0)
-				diag_fatal(2, "--hist-len %s: expected 0 to %d", optarg, MAX_HIST);
+			if (tool_opt_count("--hist-len", optarg, 0, MAX_HIST, &n) != 0)
+				exit(2);
 			C.hist_len = (size_t)n;
 			break;
 		case OPT_MAX_OPEN:
-			if (parse_long(optarg, 1, 1000000000L, &n) != 0)
-				diag_fatal(2, "--max-open %s: expected a positive number", optarg);
+			if (tool_opt_count("--max-open", optarg, 1, 1000000000L, &n) != 0)
+				exit(2);
 			C.max_open = (size_t)n;
 			break;
 		case OPT_MAX_PAGES:
-			if (parse_long(optarg, 1, 1000000000L, &n) != 0)
-				diag_fatal(2, "--max-pages %s: expected a positive number", optarg);
+			if (tool_opt_count("--max-pages", optarg, 1, 1000000000L, &n) != 0)
+				exit(2);
 			C.max_pages = (size_t)n;
 			break;
 		case OPT_SESSION_GAP:
 		case OPT_MAX_DELAY:
 		case OPT_GRACE:
 		case OPT_IDLE_TIMEOUT:
-			if ((d = parse_duration_ms(optarg)) < 0)
-				diag_fatal(2, "%s %s: expected a duration", argv[optind - 2], optarg);
+			if (tool_opt_duration(ch == OPT_SESSION_GAP ? "--session-gap" : ch == OPT_MAX_DELAY ?
+			    "--max-delay" : ch == OPT_GRACE ? "--grace" : "--idle-timeout", optarg, 0, INT64_MAX, &d) != 0)
+				exit(2);
 			if (ch == OPT_SESSION_GAP)
 				C.gap = d;
 			else if (ch == OPT_MAX_DELAY)

@@ -1,6 +1,7 @@
 /* feed-sim: a simulated multi-page feed — users browse pages a policy ranks; writes raw events and a report. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,16 +347,6 @@ parse_u64(const char *s, unsigned long long *out)
 	return errno != 0 || *end != '\0' ? -1 : 0;
 }
 
-static int
-parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtol(s, &end, 10);
-	return errno != 0 || end == s || *end != '\0' || *out < lo || *out > hi ? -1 : 0;
-}
-
 static void
 list_params(void)
 {
@@ -506,12 +497,13 @@ main(int argc, char *argv[])
 			exspec = optarg;
 			break;
 		case 'k':
-			if (parse_int(optarg, 1, FS_KMAX, &k) < 0)
-				diag_fatal(2, "-k %s: want 1..%d", optarg, FS_KMAX);
+			if (tool_opt_count("--k", optarg, 1, FS_KMAX, &k) != 0)
+				exit(2);
 			break;
 		case 'n':
-			if (parse_u64(optarg, &nsess) < 0 || nsess > 1000000000000ULL)
-				diag_fatal(2, "-n %s: want a count of sessions", optarg);
+			if (tool_opt_count("--sessions", optarg, 0, 1000000000000L, &lv) != 0)
+				exit(2);
+			nsess = (unsigned long long)lv;
 			break;
 		case 'o':
 			output = optarg;
@@ -530,19 +522,23 @@ main(int argc, char *argv[])
 			reportpath = optarg;
 			break;
 		case 's':
-			if (parse_u64(optarg, &seed) < 0)
-				diag_fatal(2, "-s %s: want a non-negative integer", optarg);
+			if (parse_u64(optarg, &seed) < 0) {
+				tool_opt_bad("--seed", optarg, "a seed between 0 and %llu", ULLONG_MAX);
+				exit(2);
+			}
 			break;
 		case OPT_WORLD_SEED:
-			if (parse_u64(optarg, &wseed) < 0)
-				diag_fatal(2, "--world-seed %s: want a non-negative integer", optarg);
+			if (parse_u64(optarg, &wseed) < 0) {
+				tool_opt_bad("--world-seed", optarg, "a seed between 0 and %llu", ULLONG_MAX);
+				exit(2);
+			}
 			break;
 		case 'U':
 			url = optarg;
 			break;
 		case 'u':
-			if (parse_int(optarg, 1, 10000000, &nusers) < 0)
-				diag_fatal(2, "-u %s: want 1..10000000", optarg);
+			if (tool_opt_count("--users", optarg, 1, 10000000, &nusers) != 0)
+				exit(2);
 			break;
 		case 'v':
 			diag_verbosity++;
@@ -556,8 +552,8 @@ main(int argc, char *argv[])
 				usage(2);
 			break;
 		case OPT_ITEMS:
-			if (parse_int(optarg, 1, 10000000, &nitems) < 0)
-				diag_fatal(2, "--items %s: want 1..10000000", optarg);
+			if (tool_opt_count("--items", optarg, 1, 10000000, &nitems) != 0)
+				exit(2);
 			break;
 		case OPT_RATINGS:
 			ratings = optarg;
@@ -566,50 +562,53 @@ main(int argc, char *argv[])
 			movies = optarg;
 			break;
 		case OPT_RATE:
-			rate = strtod(optarg, &end);
-			if (*end != '\0' || !(rate > 0))
-				diag_fatal(2, "--rate %s: want events per second > 0", optarg);
+			if (parse_double(optarg, 0, INFINITY, &rate) != 0 || rate == 0) {
+				tool_opt_bad("--rate", optarg, "a number of events per second above 0");
+				exit(2);
+			}
 			break;
 		case OPT_START:
 			if (parse_rfc3339_ms(optarg, &start) < 0) {
 				errno = 0;
 				start = strtoll(optarg, &end, 10);
-				if (errno != 0 || end == optarg || *end != '\0' || start < 0)
-					diag_fatal(2, "--start %s: want ms since the epoch or RFC 3339", optarg);
+				if (errno != 0 || end == optarg || *end != '\0' || start < 0) {
+					tool_opt_bad("--start", optarg, "ms since the epoch or an RFC 3339 time");
+					exit(2);
+				}
 			}
 			break;
 		case OPT_USER_SET:
-			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "train") != 0 && strcmp(optarg, "heldout") != 0)
-				diag_fatal(2, "--user-set %s: want all, train or heldout", optarg);
+			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "train") != 0 && strcmp(optarg, "heldout") != 0) {
+				tool_opt_bad("--user-set", optarg, "one of all, train or heldout");
+				exit(2);
+			}
 			userset = optarg;
 			break;
 		case OPT_NO_EVENTS:
 			no_events = 1;
 			break;
 		case OPT_CURVE:
-			if (parse_int(optarg, 0, 100000000, &curve) < 0)
-				diag_fatal(2, "--curve %s: want a block size in sessions", optarg);
+			if (tool_opt_count("--curve", optarg, 0, 100000000, &curve) != 0)
+				exit(2);
 			break;
 		case OPT_CANDIDATES:
-			if (parse_int(optarg, 1, 1000000, &lv) < 0)
-				diag_fatal(2, "--candidates %s: want a positive count", optarg);
+			if (tool_opt_count("--candidates", optarg, 1, 1000000, &lv) != 0)
+				exit(2);
 			par.candidates = (double)lv;
 			break;
 		case OPT_POLICY_WAIT:
-			pwait = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg || !(pwait >= 0 && pwait <= 86400))
-				diag_fatal(2, "--policy-wait %s: want seconds", optarg);
+			if (tool_opt_real("--policy-wait", optarg, 0, 86400, &pwait) != 0)
+				exit(2);
 			break;
 		case OPT_W_CLICK:
 		case OPT_W_PAY:
-			pv = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg || !isfinite(pv))
-				diag_fatal(2, "--%s %s: want a number", ch == OPT_W_CLICK ? "w-click" : "w-pay", optarg);
+			if (tool_opt_real(ch == OPT_W_CLICK ? "--w-click" : "--w-pay", optarg, -INFINITY, INFINITY, &pv) != 0)
+				exit(2);
 			*(ch == OPT_W_CLICK ? &par.w_click : &par.w_pay) = pv;
 			break;
 		case OPT_HIST_LEN:
-			if (parse_int(optarg, 0, 10000, &histlen) < 0)
-				diag_fatal(2, "--hist-len %s: want 0..10000", optarg);
+			if (tool_opt_count("--hist-len", optarg, 0, 10000, &histlen) != 0)
+				exit(2);
 			break;
 		case OPT_LIST_PARAMS:
 			list_params();
@@ -636,21 +635,28 @@ main(int argc, char *argv[])
 		kind = FS_GREEDY;
 	else if (strcmp(pname, "lt-oracle") == 0)
 		kind = FS_LT;
-	else
-		diag_fatal(2, "--policy %s: want random, popular, greedy-oracle or lt-oracle", pname);
+	else {
+		tool_opt_bad("--policy", pname, "one of random, popular, greedy-oracle or lt-oracle");
+		exit(2);
+	}
 	if (exspec != NULL) {
 		if (strncmp(exspec, "epsilon:", 8) == 0) {
 			ex = FS_EXPLORE_EPSILON;
 			exparam = strtod(exspec + 8, &end);
-			if (*end != '\0' || end == exspec + 8 || !(exparam >= 0 && exparam <= 1))
-				diag_fatal(2, "--explore %s: epsilon within [0, 1]", exspec);
+			if (*end != '\0' || end == exspec + 8 || !(exparam >= 0 && exparam <= 1)) {
+				tool_opt_bad("--explore", exspec, "epsilon:E with E between 0 and 1");
+				exit(2);
+			}
 		} else if (strncmp(exspec, "softmax:", 8) == 0) {
 			ex = FS_EXPLORE_SOFTMAX;
 			exparam = strtod(exspec + 8, &end);
-			if (*end != '\0' || end == exspec + 8 || !(exparam > 0 && isfinite(exparam)))
-				diag_fatal(2, "--explore %s: temperature > 0", exspec);
+			if (*end != '\0' || end == exspec + 8 || !(exparam > 0 && isfinite(exparam))) {
+				tool_opt_bad("--explore", exspec, "softmax:T with T above 0");
+				exit(2);
+			}
 		} else {
-			diag_fatal(2, "--explore %s: want epsilon:E or softmax:T", exspec);
+			tool_opt_bad("--explore", exspec, "epsilon:E or softmax:T");
+			exit(2);
 		}
 	}
 	if (curve > 0 && nsess / (unsigned long long)curve > 10000000ULL)
