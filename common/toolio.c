@@ -186,6 +186,8 @@ tool_opts_handle(struct tool_opts *o, int ch, const char *arg)
 	case 'v':
 		diag_verbosity++;
 		return 1;
+	case 'V':
+		tool_version(diag_progname());
 	case 'X':
 		if (kafka_opts_add(&o->kafka, (char *)arg) != 0)
 			return -1;

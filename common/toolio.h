@@ -27,7 +27,7 @@ enum {
 };
 
 /* Short letters of the common options, to put in a tool's getopt string. */
-#define TOOL_SHORTOPTS "b:F:G:i:o:qvX:"
+#define TOOL_SHORTOPTS "b:F:G:i:o:qVvX:"
 
 /* Entries for a tool's struct option table (then its own, then {0}). */
 #define TOOL_LONGOPTS \
@@ -37,6 +37,7 @@ enum {
 	{ "output",          required_argument, NULL, 'o' }, \
 	{ "quiet",           no_argument,       NULL, 'q' }, \
 	{ "verbose",         no_argument,       NULL, 'v' }, \
+	{ "version",         no_argument,       NULL, 'V' }, \
 	{ "kafka-conf",      required_argument, NULL, 'X' }, \
 	{ "kafka-conf-file", required_argument, NULL, 'F' }, \
 	{ "dead-letter",     required_argument, NULL, OPT_DEAD_LETTER }, \

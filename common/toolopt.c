@@ -7,8 +7,17 @@
 #include <string.h>
 
 #include "diag.h"
+#include "model.h"
 #include "toolio.h"
 #include "toolopt.h"
+
+/* The Makefile gives both; a build without it says the version for both. */
+#ifndef PAGETURN_VERSION
+#define PAGETURN_VERSION "0.1"
+#endif
+#ifndef PAGETURN_BUILD
+#define PAGETURN_BUILD PAGETURN_VERSION
+#endif
 
 int
 tool_opt_bad(const char *opt, const char *arg, const char *what, ...)
@@ -122,4 +131,11 @@ tool_opt_size(const char *opt, const char *arg, int64_t lo, int64_t hi, int64_t 
 	fmt_size(l, sizeof l, lo);
 	fmt_size(h, sizeof h, hi);
 	return bad_range(opt, arg, "a size", lo <= 0 ? NULL : l, hi == INT64_MAX ? NULL : h);
+}
+
+void
+tool_version(const char *tool)
+{
+	printf("%s %s (model format %d, build %s)\n", tool, PAGETURN_VERSION, MODEL_FORMAT_VERSION, PAGETURN_BUILD);
+	exit(0);	/* standard output is checked at exit */
 }

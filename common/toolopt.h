@@ -24,4 +24,11 @@ int tool_opt_size(const char *opt, const char *arg, int64_t lo, int64_t hi, int6
 /* Says "TOOL: OPT: 'ARG' is not WHAT" for a value no parser above reads (a choice, a date); returns -1. */
 int tool_opt_bad(const char *opt, const char *arg, const char *what, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * -V, --version: prints "TOOL VERSION (model format N, build BUILD)" on the
+ * standard output, the build being git describe of the tree it was built from
+ * (the version outside a git tree), and exits 0 (1 when that cannot be written).
+ */
+_Noreturn void tool_version(const char *tool);
+
 #endif

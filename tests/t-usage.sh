@@ -76,6 +76,23 @@ ok "-X: the reason names the property, not its value (a value may be a secret)" 
 log-collect -X acks=all -X linger.ms=1 -i /dev/null </dev/null >out 2>err
 eq "-X of known properties: exit 0" "$?" 0
 
+# --- -V and --version: the tool, the pageturn version, the model format version of pageturn-model(5)
+# and the build, on one line of standard output; exit 0, whatever other options say.
+fmt=$(sed -n 's/.*format version (u32, \([0-9]*\)).*/\1/p' "$TOP/man/pageturn-model.5")
+ok "pageturn-model(5) names the model format version" test -n "$fmt"
+for t in $TOOLS q-eval; do
+	for V in -V --version; do
+		$t $V </dev/null >out 2>err
+		eq "$t $V exits 0" "$?" 0
+		ok "$t $V: '$t VERSION (model format $fmt, build BUILD)'" \
+		    grep -Eqx "$t [0-9]+\.[0-9]+[^ ]* \(model format $fmt, build [^ )]+\)" out
+		eq "$t $V: one line" "$(wc -l <out)" 1
+		ok "$t $V says nothing on standard error" test ! -s err
+	done
+	$t -V >/dev/full 2>err
+	ok "$t -V >/dev/full exits non-zero" test $? -ne 0
+done
+
 # --- --help into a full disk is an error like any other write: a non-zero exit, with the reason.
 for t in $TOOLS q-eval; do
 	$t --help </dev/null >/dev/full 2>err

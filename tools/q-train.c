@@ -2157,7 +2157,7 @@ static void usage(int st)
 	    "               [--publish-every n] [--publish-interval s] [--reset-heads] [--lambda l]\n"
 	    "               [--keep n]\n"
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
-	    "       common: [-hqv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
+	    "       common: [-hqVv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
 	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n");
 	exit(st);
 }

@@ -18,7 +18,7 @@ static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: experience-collect [-hqv] [-b brokers] [-G group] [-i input]... [-o output]\n"
+	    "usage: experience-collect [-hqVv] [-b brokers] [-G group] [-i input]... [-o output]\n"
 	    "                          [-X key=value]... [--dead-letter endpoint] [--grace duration]\n"
 	    "                          [--hist-len n] [--idle-timeout duration] [--max-delay duration]\n"
 	    "                          [--max-open sessions] [--max-pages pages] [--session-gap duration]\n"

@@ -46,6 +46,7 @@ static const struct option longopts[] = {
 	{ "policy-url",  required_argument, NULL, 'U' },
 	{ "users",       required_argument, NULL, 'u' },
 	{ "verbose",     no_argument,       NULL, 'v' },
+	{ "version",     no_argument,       NULL, 'V' },
 	{ "kafka-conf",  required_argument, NULL, 'X' },
 	{ "kafka-conf-file", required_argument, NULL, 'F' },
 	{ "items",       required_argument, NULL, OPT_ITEMS },
@@ -71,7 +72,7 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: feed-sim [-hqv] [-b brokers] [-c cmd | -U url | -p policy] [-e explore] [-k k]\n"
+	    "usage: feed-sim [-hqVv] [-b brokers] [-c cmd | -U url | -p policy] [-e explore] [-k k]\n"
 	    "                [-n sessions] [-o output] [-P name=value] [-r report] [-s seed]\n"
 	    "                [-u users] [-X key=value] [--items n] [--world-seed n]\n"
 	    "                [--ratings file --movies file] [--rate events/s] [--start time]\n"
@@ -485,7 +486,7 @@ main(int argc, char *argv[])
 	diag_init(argv[0]);
 	fs_params_default(&par);
 	memset(&kopts, 0, sizeof kopts);
-	while ((ch = getopt_long(argc, argv, "b:c:e:F:hk:n:o:P:p:qr:s:U:u:vX:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "b:c:e:F:hk:n:o:P:p:qr:s:U:u:VvX:", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'b':
 			kopts.brokers = optarg;
@@ -543,6 +544,8 @@ main(int argc, char *argv[])
 		case 'v':
 			diag_verbosity++;
 			break;
+		case 'V':
+			tool_version("feed-sim");
 		case 'X':
 			if (kafka_opts_add(&kopts, optarg) != 0)
 				usage(2);

@@ -68,7 +68,7 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: q-eval [-hqtv] -p policy [-p policy]... [-a action-set] [-b brokers] [-e estimators]\n"
+	    "usage: q-eval [-hqtVv] -p policy [-p policy]... [-a action-set] [-b brokers] [-e estimators]\n"
 	    "              [-g gamma] [-G group] [-i input]... [-n bootstrap] [-o output] [-r requests]\n"
 	    "              [-s seed] [-X key=value]... [--compare policy policy] [--logging kind]\n"
 	    "              [--propensities conditional|marginal] [--clip weight] [--switch-tau weight]\n"

@@ -102,7 +102,7 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: q-score -m modeldir [-hqv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
+	    "usage: q-score -m modeldir [-hqVv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
 	    "               [--seed n] [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
 	    "               [--strict]\n"
 	    "       q-score -m modeldir --listen host:port [--threads n] [--max-body size] [--max-header size]\n"
