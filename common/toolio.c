@@ -231,7 +231,8 @@ tool_opts_handle(struct tool_opts *o, int ch, const char *arg)
 		o->max_line = (size_t)n;
 		return 1;
 	case OPT_STRICT:
-		o->strict = 1;
+	case OPT_NO_STRICT:
+		o->strict = ch == OPT_STRICT;
 		return 1;
 	}
 	return 0;

@@ -23,6 +23,7 @@ enum {
 	OPT_COMMIT_INTERVAL,
 	OPT_TRANSACTIONAL_ID,
 	OPT_COMMIT_RECORDS,
+	OPT_NO_STRICT,
 	TOOL_OPT_FIRST = 0x140
 };
 
@@ -46,6 +47,7 @@ enum {
 	{ "metrics",         required_argument, NULL, OPT_METRICS }, \
 	{ "max-line",        required_argument, NULL, OPT_MAX_LINE }, \
 	{ "strict",          no_argument,       NULL, OPT_STRICT }, \
+	{ "no-strict",       no_argument,       NULL, OPT_NO_STRICT }, \
 	{ "commit-interval", required_argument, NULL, OPT_COMMIT_INTERVAL }
 
 /*

@@ -54,13 +54,12 @@ shape() {
 	ok "$_t $_o $_v: said as '$_t: $_o: '\''$_v'\'' is not ...'" grep -q "^$_t: $_o: '$_v' is not " err
 }
 shape experience-collect --session-gap soon experience-collect --session-gap=soon
-shape experience-collect --hist-len x experience-collect --hist-len x
 shape experience-collect --max-open 0 experience-collect --max-open 0
 shape q-score --top-k x q-score -m models -k x
 shape q-score --max-body 8 q-score -m models --max-body 8
 shape q-score --poll-interval 0 q-score -m models --poll-interval 0
 shape feed-sim --sessions x feed-sim -n x
-shape feed-sim --k 0 feed-sim -k 0
+shape feed-sim --top-k 0 feed-sim -k 0
 shape feed-sim --rate inf feed-sim --rate inf
 shape feed-sim --w-click nan feed-sim --w-click nan
 shape log-collect --max-line 8 log-collect --max-line 8
@@ -115,6 +114,37 @@ for c in "feed-sim -q -n 2000 -s 3" "log-collect -q -i raw.ndjson" "online-join 
 	eq "$c | head -1: exit 0" "$(cat st)" 0
 	ok "$c | head -1: nothing said" test ! -s err
 	ok "$c | head -1: its first line" test -s first
+done
+
+# --- One option vocabulary (pageturn(7), "Options shared by the tools"): an old spelling does what
+# the canonical one does, byte for byte, and a different value does something else (so that the
+# comparison can fail); a bad value is said under the canonical name.
+same() {	# same DESCRIPTION "OLD" "NEW" "OTHER": OLD and NEW give one output, OTHER another
+	sh -c "$2" >old.out 2>/dev/null; sh -c "$3" >new.out 2>/dev/null; sh -c "$4" >other.out 2>/dev/null
+	ok "$1: the old spelling does what the new one does" cmp -s old.out new.out
+	ok "$1: ... which a different value would not" sh -c '! cmp -s new.out other.out'
+	ok "$1: ... and wrote something" test -s new.out
+}
+same "feed-sim --k" "feed-sim -q -n 20 -s 3 --k 3" "feed-sim -q -n 20 -s 3 --top-k 3" "feed-sim -q -n 20 -s 3 -k 4"
+same "experience-collect --hist-len" "experience-collect -q -i samples.ndjson --hist-len 3" \
+    "experience-collect -q -i samples.ndjson --history-len 3" "experience-collect -q -i samples.ndjson --history-len 0"
+same "experience-collect -d" "experience-collect -q -i samples.ndjson --max-delay 0 --max-open 2" \
+    "experience-collect -q -i samples.ndjson -d 0 --max-open 2" "experience-collect -q -i samples.ndjson -d 1h --max-open 2"
+same "online-join -n" "online-join -q -i events.ndjson -n 2" "online-join -q -i events.ndjson --max-open 2" \
+    "online-join -q -i events.ndjson --max-open 1000"
+same "feed-sim --no-events, --events" "feed-sim -q -n 20 -s 3 --no-events --events" "feed-sim -q -n 20 -s 3" \
+    "feed-sim -q -n 20 -s 3 -k 4"
+shape feed-sim --history-len x feed-sim --hist-len x
+shape experience-collect --history-len x experience-collect --hist-len x
+printf 'not json\n' >bad.ndjson
+log-collect -q --strict --no-strict -i bad.ndjson >/dev/null 2>&1
+eq "--strict --no-strict: the last wins (exit 0)" "$?" 0
+log-collect -q --no-strict --strict -i bad.ndjson >/dev/null 2>&1
+eq "--no-strict --strict: the last wins (exit 1)" "$?" 1
+for o in "-i raw.ndjson" "-G g" "--dead-letter x" "--stats=x"; do
+	feed-sim -n 1 $o </dev/null >out 2>err
+	eq "feed-sim $o: a usage error" "$?" 2
+	ok "feed-sim $o: says it reads no stream" grep -q "^feed-sim: ${o%%[ =]*}: not an option of feed-sim" err
 done
 
 # --- -F FILE (kcat's): librdkafka properties from a file, one key=value a line, so that secrets stay

@@ -2146,7 +2146,7 @@ static void usage(int st)
 	fprintf(st ? stderr : stdout,
 	    "usage: q-train --offline -m modeldir [-i transitions]... [--epochs n] [--head-epochs n]\n"
 	    "               [--batch n] [--lr rate] [--gamma g] [--target slateq|item] [--target-sync n]\n"
-	    "               [--w-click w] [--w-pay w] [--click-weight w] [--dim d] [--hist-len L]\n"
+	    "               [--w-click w] [--w-pay w] [--click-weight w] [--dim d] [--history-len L]\n"
 	    "               [--kernels w,w] [--filters F] [--state-dim H] [--init-embeddings file]\n"
 	    "               [--freeze-embeddings] [--min-count n] [--holdout frac]\n"
 	    "               [--position-bias | --no-position-bias] [--l2 lambda] [--emb-lr rate]\n"
@@ -2200,6 +2200,7 @@ int main(int argc, char *argv[])
 		{ "w-pay", required_argument, NULL, OPT_W_PAY },
 		{ "click-weight", required_argument, NULL, OPT_CLICK_WEIGHT },
 		{ "dim", required_argument, NULL, OPT_DIM },
+		{ "history-len", required_argument, NULL, OPT_HIST_LEN },
 		{ "hist-len", required_argument, NULL, OPT_HIST_LEN },
 		{ "kernels", required_argument, NULL, OPT_KERNELS },
 		{ "filters", required_argument, NULL, OPT_FILTERS },
@@ -2297,7 +2298,7 @@ int main(int argc, char *argv[])
 		case OPT_W_PAY: O.w_pay = real_opt("w-pay", optarg, -1e9, 1e9); break;
 		case OPT_CLICK_WEIGHT: O.click_weight = real_opt("click-weight", optarg, 0, 1e6); break;
 		case OPT_DIM: O.dm.d = (uint32_t)num_opt("dim", optarg, 1, QNET_MAX_DIM); O.dim_given = 1; break;
-		case OPT_HIST_LEN: O.dm.L = (uint32_t)num_opt("hist-len", optarg, 1, QNET_MAX_DIM); break;
+		case OPT_HIST_LEN: O.dm.L = (uint32_t)num_opt("history-len", optarg, 1, QNET_MAX_DIM); break;
 		case OPT_KERNELS: {
 			char *p = optarg, *end;
 			memset(O.dm.kw, 0, sizeof O.dm.kw);

@@ -18,9 +18,9 @@ static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: experience-collect [-hqVv] [-b brokers] [-G group] [-i input]... [-o output]\n"
-	    "                          [-X key=value]... [--dead-letter endpoint] [--grace duration]\n"
-	    "                          [--hist-len n] [--idle-timeout duration] [--max-delay duration]\n"
+	    "usage: experience-collect [-hqVv] [-b brokers] [-d max-delay] [-G group] [-i input]...\n"
+	    "                          [-o output] [-X key=value]... [--dead-letter endpoint]\n"
+	    "                          [--grace duration] [--history-len n] [--idle-timeout duration]\n"
 	    "                          [--max-open sessions] [--max-pages pages] [--session-gap duration]\n"
 	    "                          [--w-click weight] [--w-pay weight] [--max-line bytes]\n"
 	    "                          [--stats file] [--stats-interval seconds] [--metrics file]\n"
@@ -37,16 +37,17 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, int64_t *max_delay
 {
 	enum {
 		OPT_W_CLICK = TOOL_OPT_FIRST, OPT_W_PAY, OPT_HIST_LEN, OPT_SESSION_GAP,
-		OPT_MAX_DELAY, OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN, OPT_MAX_PAGES
+		OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN, OPT_MAX_PAGES
 	};
 	static const struct option longopts[] = {
 		TOOL_LONGOPTS,
 		{ "help",         no_argument,       NULL, 'h' },
 		{ "w-click",      required_argument, NULL, OPT_W_CLICK },
 		{ "w-pay",        required_argument, NULL, OPT_W_PAY },
-		{ "hist-len",     required_argument, NULL, OPT_HIST_LEN },
+		{ "history-len",  required_argument, NULL, OPT_HIST_LEN },
+		{ "hist-len",     required_argument, NULL, OPT_HIST_LEN },	/* an alias, for one release */
 		{ "session-gap",  required_argument, NULL, OPT_SESSION_GAP },
-		{ "max-delay",    required_argument, NULL, OPT_MAX_DELAY },
+		{ "max-delay",    required_argument, NULL, 'd' },
 		{ "grace",        required_argument, NULL, OPT_GRACE },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 		{ "max-open",     required_argument, NULL, OPT_MAX_OPEN },
@@ -64,7 +65,7 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, int64_t *max_delay
 	C.grace = 0;
 	C.max_open = 1000000;
 	C.max_pages = 10000;
-	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "d:h", longopts, NULL)) != -1) {
 		if ((r = tool_opts_handle(opts, ch, optarg)) == 1)
 			continue;
 		if (r < 0)
@@ -82,7 +83,7 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, int64_t *max_delay
 				exit(2);
 			break;
 		case OPT_HIST_LEN:
-			if (tool_opt_count("--hist-len", optarg, 0, MAX_HIST, &n) != 0)
+			if (tool_opt_count("--history-len", optarg, 0, MAX_HIST, &n) != 0)
 				exit(2);
 			C.hist_len = (size_t)n;
 			break;
@@ -97,15 +98,15 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, int64_t *max_delay
 			C.max_pages = (size_t)n;
 			break;
 		case OPT_SESSION_GAP:
-		case OPT_MAX_DELAY:
+		case 'd':
 		case OPT_GRACE:
 		case OPT_IDLE_TIMEOUT:
-			if (tool_opt_duration(ch == OPT_SESSION_GAP ? "--session-gap" : ch == OPT_MAX_DELAY ?
+			if (tool_opt_duration(ch == OPT_SESSION_GAP ? "--session-gap" : ch == 'd' ?
 			    "--max-delay" : ch == OPT_GRACE ? "--grace" : "--idle-timeout", optarg, 0, INT64_MAX, &d) != 0)
 				exit(2);
 			if (ch == OPT_SESSION_GAP)
 				C.gap = d;
-			else if (ch == OPT_MAX_DELAY)
+			else if (ch == 'd')
 				*max_delay = d;
 			else if (ch == OPT_GRACE)
 				C.grace = d;

@@ -25,30 +25,30 @@
 enum { TAG_ARRIVAL = 21, TAG_USER, TAG_GAP, TAG_CLICKT, TAG_PAYT };
 
 enum {
-	OPT_ITEMS = 0x140, OPT_WORLD_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
+	OPT_ITEMS = TOOL_OPT_FIRST, OPT_WORLD_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
 	OPT_USER_SET, OPT_NO_EVENTS, OPT_CURVE, OPT_CANDIDATES, OPT_LIST_PARAMS, OPT_POLICY_WAIT,
-	OPT_W_CLICK, OPT_W_PAY, OPT_HIST_LEN
+	OPT_W_CLICK, OPT_W_PAY, OPT_HIST_LEN, OPT_EVENTS
 };
 
+/*
+ * The shared options (of which feed-sim takes -b, -F, -o, -q, -V, -v and -X:
+ * it writes, and reads no stream), then its own. Aliases kept for one
+ * release: --k (--top-k), --hist-len (--history-len).
+ */
 static const struct option longopts[] = {
-	{ "brokers",     required_argument, NULL, 'b' },
+	TOOL_LONGOPTS,
 	{ "policy-cmd",  required_argument, NULL, 'c' },
 	{ "explore",     required_argument, NULL, 'e' },
 	{ "help",        no_argument,       NULL, 'h' },
+	{ "top-k",       required_argument, NULL, 'k' },
 	{ "k",           required_argument, NULL, 'k' },
 	{ "sessions",    required_argument, NULL, 'n' },
-	{ "output",      required_argument, NULL, 'o' },
 	{ "param",       required_argument, NULL, 'P' },
 	{ "policy",      required_argument, NULL, 'p' },
-	{ "quiet",       no_argument,       NULL, 'q' },
 	{ "report",      required_argument, NULL, 'r' },
 	{ "seed",        required_argument, NULL, 's' },
 	{ "policy-url",  required_argument, NULL, 'U' },
 	{ "users",       required_argument, NULL, 'u' },
-	{ "verbose",     no_argument,       NULL, 'v' },
-	{ "version",     no_argument,       NULL, 'V' },
-	{ "kafka-conf",  required_argument, NULL, 'X' },
-	{ "kafka-conf-file", required_argument, NULL, 'F' },
 	{ "items",       required_argument, NULL, OPT_ITEMS },
 	{ "eval-seed",   required_argument, NULL, 's' },
 	{ "world-seed",  required_argument, NULL, OPT_WORLD_SEED },
@@ -57,6 +57,7 @@ static const struct option longopts[] = {
 	{ "rate",        required_argument, NULL, OPT_RATE },
 	{ "start",       required_argument, NULL, OPT_START },
 	{ "user-set",    required_argument, NULL, OPT_USER_SET },
+	{ "events",      no_argument,       NULL, OPT_EVENTS },
 	{ "no-events",   no_argument,       NULL, OPT_NO_EVENTS },
 	{ "curve",       required_argument, NULL, OPT_CURVE },
 	{ "candidates",  required_argument, NULL, OPT_CANDIDATES },
@@ -64,6 +65,7 @@ static const struct option longopts[] = {
 	{ "policy-wait", required_argument, NULL, OPT_POLICY_WAIT },
 	{ "w-click",     required_argument, NULL, OPT_W_CLICK },
 	{ "w-pay",       required_argument, NULL, OPT_W_PAY },
+	{ "history-len", required_argument, NULL, OPT_HIST_LEN },
 	{ "hist-len",    required_argument, NULL, OPT_HIST_LEN },
 	{ NULL, 0, NULL, 0 }
 };
@@ -72,13 +74,13 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: feed-sim [-hqVv] [-b brokers] [-c cmd | -U url | -p policy] [-e explore] [-k k]\n"
+	    "usage: feed-sim [-hqVv] [-b brokers] [-c cmd | -U url | -p policy] [-e explore] [-k top-k]\n"
 	    "                [-n sessions] [-o output] [-P name=value] [-r report] [-s seed]\n"
 	    "                [-u users] [-X key=value] [--items n] [--world-seed n]\n"
 	    "                [--ratings file --movies file] [--rate events/s] [--start time]\n"
-	    "                [--user-set all|train|heldout] [--no-events] [--curve n]\n"
+	    "                [--user-set all|train|heldout] [--events | --no-events] [--curve n]\n"
 	    "                [--candidates n] [--list-params] [--policy-wait seconds]\n"
-	    "                [--w-click w] [--w-pay w] [--hist-len n]\n");
+	    "                [--w-click w] [--w-pay w] [--history-len n]\n");
 	exit(status);
 }
 
@@ -467,15 +469,15 @@ int
 main(int argc, char *argv[])
 {
 	struct fs_params par;
-	struct kafka_opts kopts;
+	struct tool_opts topts = { 0 };
 	struct sim sm;
 	struct fs_world *w = NULL;
 	struct fs_policy *pol = NULL;
-	const char *output = "-", *reportpath = NULL, *cmd = NULL, *url = NULL, *ratings = NULL, *movies = NULL;
+	const char *reportpath = NULL, *cmd = NULL, *url = NULL, *ratings = NULL, *movies = NULL;
 	const char *pname = "popular", *exspec = NULL, *userset = "all";
 	unsigned long long wseed = 1, seed = 1, nsess = 1000, n;
 	long nusers = 1000, nitems = -1, k = 10, curve = 1000, lv, histlen = 20;
-	int no_events = 0, ch, status = 0, *uset = NULL, nset = 0, i, r;
+	int no_events = 0, li = -1, ch, status = 0, *uset = NULL, nset = 0, i, r;
 	int *cand = NULL, *shown = NULL;
 	double *prop = NULL, rate = 0, exparam = 0, t_arr, pwait = 10, pv;
 	enum fs_policy_kind kind = FS_POPULAR;
@@ -485,12 +487,13 @@ main(int argc, char *argv[])
 
 	diag_init(argv[0]);
 	fs_params_default(&par);
-	memset(&kopts, 0, sizeof kopts);
-	while ((ch = getopt_long(argc, argv, "b:c:e:F:hk:n:o:P:p:qr:s:U:u:VvX:", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "c:e:hk:n:P:p:r:s:U:u:", longopts, &li)) != -1) {
+		if (ch < 0x80 && strchr("bFoqVvX", ch) != NULL) {
+			if (tool_opts_handle(&topts, ch, optarg) < 0)
+				usage(2);
+			continue;
+		}
 		switch (ch) {
-		case 'b':
-			kopts.brokers = optarg;
-			break;
 		case 'c':
 			cmd = optarg;
 			break;
@@ -498,7 +501,7 @@ main(int argc, char *argv[])
 			exspec = optarg;
 			break;
 		case 'k':
-			if (tool_opt_count("--k", optarg, 1, FS_KMAX, &k) != 0)
+			if (tool_opt_count("--top-k", optarg, 1, FS_KMAX, &k) != 0)
 				exit(2);
 			break;
 		case 'n':
@@ -506,18 +509,12 @@ main(int argc, char *argv[])
 				exit(2);
 			nsess = (unsigned long long)lv;
 			break;
-		case 'o':
-			output = optarg;
-			break;
 		case 'P':
 			if (fs_params_set(&par, optarg) < 0)
 				exit(2);
 			break;
 		case 'p':
 			pname = optarg;
-			break;
-		case 'q':
-			diag_verbosity = 0;
 			break;
 		case 'r':
 			reportpath = optarg;
@@ -540,19 +537,6 @@ main(int argc, char *argv[])
 		case 'u':
 			if (tool_opt_count("--users", optarg, 1, 10000000, &nusers) != 0)
 				exit(2);
-			break;
-		case 'v':
-			diag_verbosity++;
-			break;
-		case 'V':
-			tool_version("feed-sim");
-		case 'X':
-			if (kafka_opts_add(&kopts, optarg) != 0)
-				usage(2);
-			break;
-		case 'F':
-			if (tool_kafka_conf_file(&kopts, optarg) != 0)
-				usage(2);
 			break;
 		case OPT_ITEMS:
 			if (tool_opt_count("--items", optarg, 1, 10000000, &nitems) != 0)
@@ -587,8 +571,9 @@ main(int argc, char *argv[])
 			}
 			userset = optarg;
 			break;
+		case OPT_EVENTS:
 		case OPT_NO_EVENTS:
-			no_events = 1;
+			no_events = ch == OPT_NO_EVENTS;
 			break;
 		case OPT_CURVE:
 			if (tool_opt_count("--curve", optarg, 0, 100000000, &curve) != 0)
@@ -610,7 +595,7 @@ main(int argc, char *argv[])
 			*(ch == OPT_W_CLICK ? &par.w_click : &par.w_pay) = pv;
 			break;
 		case OPT_HIST_LEN:
-			if (tool_opt_count("--hist-len", optarg, 0, 10000, &histlen) != 0)
+			if (tool_opt_count("--history-len", optarg, 0, 10000, &histlen) != 0)
 				exit(2);
 			break;
 		case OPT_LIST_PARAMS:
@@ -619,8 +604,12 @@ main(int argc, char *argv[])
 		case 'h':
 			usage(0);
 		default:
+			if (ch == 'i' || ch == 'G' || (ch >= OPT_DEAD_LETTER && ch < TOOL_OPT_FIRST))
+				diag_warn("%s%s: not an option of feed-sim, which reads no stream",
+				    li >= 0 ? "--" : "-", li >= 0 ? longopts[li].name : (char[]){ (char)ch, '\0' });
 			usage(2);
 		}
+		li = -1;
 	}
 	argc -= optind;
 	argv += optind;
@@ -705,7 +694,7 @@ main(int argc, char *argv[])
 	sm.rate = rate;
 	sm.tmax = start;
 	clock_gettime(CLOCK_MONOTONIC, &sm.t0);
-	if (!no_events && (sm.out = line_writer_open(output, &kopts)) == NULL)
+	if (!no_events && (sm.out = line_writer_open(topts.output != NULL ? topts.output : "-", &topts.kafka)) == NULL)
 		exit(1);
 	sm.curve = curve;
 	sm.version = -1;
@@ -771,5 +760,6 @@ main(int argc, char *argv[])
 	free(prop);
 	free(uset);
 	fs_world_free(w);
+	tool_opts_free(&topts);
 	return status;
 }

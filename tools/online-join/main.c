@@ -44,7 +44,7 @@ usage(int status)
 {
 	fprintf(status ? stderr : stdout,
 	    "usage: online-join [-hqVv] [-a dir] [-b brokers] [-d max-delay] [-G group] [-i input]...\n"
-	    "                   [-l late] [-n max-open] [-o output] [-w window] [-X key=value]...\n"
+	    "                   [-l late] [-o output] [-w window] [-X key=value]... [--max-open n]\n"
 	    "                   [--pay-window duration] [--emit early|on-close] [--idle-timeout duration]\n"
 	    "                   [--archive-size bytes] [--archive-roll duration] [--archive-level n]\n"
 	    "                   [--dead-letter endpoint] [--max-line bytes] [--stats file]\n"
