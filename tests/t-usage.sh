@@ -63,6 +63,7 @@ shape feed-sim --top-k 0 feed-sim -k 0
 shape feed-sim --rate inf feed-sim --rate inf
 shape feed-sim --w-click nan feed-sim --w-click nan
 shape log-collect --max-line 8 log-collect --max-line 8
+shape q-train --epochs x q-train --offline -m models --epochs x
 shape log-collect --stats-interval 0 log-collect --stats-interval 0
 shape online-join --commit-interval 0 online-join --commit-interval 0
 # A librdkafka property is checked when the option is read, not when a broker is first needed.
@@ -136,6 +137,7 @@ same "feed-sim --no-events, --events" "feed-sim -q -n 20 -s 3 --no-events --even
     "feed-sim -q -n 20 -s 3 -k 4"
 shape feed-sim --history-len x feed-sim --hist-len x
 shape experience-collect --history-len x experience-collect --hist-len x
+shape q-train --history-len 0 q-train --offline -m models --hist-len 0
 printf 'not json\n' >bad.ndjson
 log-collect -q --strict --no-strict -i bad.ndjson >/dev/null 2>&1
 eq "--strict --no-strict: the last wins (exit 0)" "$?" 0

@@ -2164,17 +2164,21 @@ static void usage(int st)
 
 static long num_opt(const char *name, const char *arg, long lo, long hi)
 {
+	char opt[64];
 	long v;
-	if (parse_long(arg, lo, hi, &v) < 0)
-		diag_fatal(2, "--%s %s: expected an integer in %ld..%ld", name, arg, lo, hi);
+	snprintf(opt, sizeof opt, "--%s", name);
+	if (tool_opt_count(opt, arg, lo, hi, &v) != 0)
+		exit(2);
 	return v;
 }
 
 static double real_opt(const char *name, const char *arg, double lo, double hi)
 {
+	char opt[64];
 	double v;
-	if (parse_double(arg, lo, hi, &v) < 0)
-		diag_fatal(2, "--%s %s: expected a number in %g..%g", name, arg, lo, hi);
+	snprintf(opt, sizeof opt, "--%s", name);
+	if (tool_opt_real(opt, arg, lo, hi, &v) != 0)
+		exit(2);
 	return v;
 }
 
