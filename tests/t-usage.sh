@@ -143,10 +143,11 @@ log-collect -q --strict --no-strict -i bad.ndjson >/dev/null 2>&1
 eq "--strict --no-strict: the last wins (exit 0)" "$?" 0
 log-collect -q --no-strict --strict -i bad.ndjson >/dev/null 2>&1
 eq "--no-strict --strict: the last wins (exit 1)" "$?" 1
-for o in "-i raw.ndjson" "-G g" "--dead-letter x" "--stats=x"; do
+for o in "-i raw.ndjson" "-G g" "--dead-letter x" "--stats=x" "--output /dev/null -i raw.ndjson"; do
 	feed-sim -n 1 $o </dev/null >out 2>err
 	eq "feed-sim $o: a usage error" "$?" 2
-	ok "feed-sim $o: says it reads no stream" grep -q "^feed-sim: ${o%%[ =]*}: not an option of feed-sim" err
+	_o=${o##*/dev/null }
+	ok "feed-sim $o: says it reads no stream" grep -q "^feed-sim: ${_o%%[ =]*}: not an option of feed-sim" err
 done
 
 # --- -F FILE (kcat's): librdkafka properties from a file, one key=value a line, so that secrets stay

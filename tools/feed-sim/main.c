@@ -477,7 +477,7 @@ main(int argc, char *argv[])
 	const char *pname = "popular", *exspec = NULL, *userset = "all";
 	unsigned long long wseed = 1, seed = 1, nsess = 1000, n;
 	long nusers = 1000, nitems = -1, k = 10, curve = 1000, lv, histlen = 20;
-	int no_events = 0, li = -1, ch, status = 0, *uset = NULL, nset = 0, i, r;
+	int no_events = 0, li, ch, status = 0, *uset = NULL, nset = 0, i, r;
 	int *cand = NULL, *shown = NULL;
 	double *prop = NULL, rate = 0, exparam = 0, t_arr, pwait = 10, pv;
 	enum fs_policy_kind kind = FS_POPULAR;
@@ -487,7 +487,7 @@ main(int argc, char *argv[])
 
 	diag_init(argv[0]);
 	fs_params_default(&par);
-	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "c:e:hk:n:P:p:r:s:U:u:", longopts, &li)) != -1) {
+	while ((li = -1, ch = getopt_long(argc, argv, TOOL_SHORTOPTS "c:e:hk:n:P:p:r:s:U:u:", longopts, &li)) != -1) {
 		if (ch < 0x80 && strchr("bFoqVvX", ch) != NULL) {
 			if (tool_opts_handle(&topts, ch, optarg) < 0)
 				usage(2);
@@ -609,7 +609,6 @@ main(int argc, char *argv[])
 				    li >= 0 ? "--" : "-", li >= 0 ? longopts[li].name : (char[]){ (char)ch, '\0' });
 			usage(2);
 		}
-		li = -1;
 	}
 	argc -= optind;
 	argv += optind;
