@@ -53,6 +53,17 @@ $(B)/common/%.o: common/%.c common/*.h | check-build-deps
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+# -V says the version and the build; build-id changes only when git describe does, so that a new
+# commit rebuilds toolopt.o and nothing else.
+BUILD := $(shell git describe --always --dirty 2>/dev/null || echo $(VERSION))
+$(B)/common/stats.o $(B)/common/toolopt.o: CPPFLAGS += -DPAGETURN_VERSION='"$(VERSION)"'
+$(B)/common/toolopt.o: CPPFLAGS += -DPAGETURN_BUILD='"$(BUILD)"'
+$(B)/common/toolopt.o: $(B)/build-id
+$(B)/build-id: FORCE
+	@mkdir -p $(@D)
+	@echo '$(BUILD)' | cmp -s - $@ || echo '$(BUILD)' >$@
+.PHONY: FORCE
+
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@

@@ -3,6 +3,8 @@ PREFIX    ?= /usr/local
 MANPREFIX ?= $(PREFIX)/share/man
 SHAREDIR  ?= $(PREFIX)/share/pageturn
 DESTDIR   ?=
+# The project version; -V also says the build, git describe of the tree (the version outside one).
+VERSION   = 0.1
 
 CC       ?= cc
 PKGS      = rdkafka jansson zlib hiredis

@@ -186,6 +186,8 @@ tool_opts_handle(struct tool_opts *o, int ch, const char *arg)
 	case 'v':
 		diag_verbosity++;
 		return 1;
+	case 'V':
+		tool_version(diag_progname());
 	case 'X':
 		if (kafka_opts_add(&o->kafka, (char *)arg) != 0)
 			return -1;
@@ -199,24 +201,18 @@ tool_opts_handle(struct tool_opts *o, int ch, const char *arg)
 		o->stats = arg;
 		return 1;
 	case OPT_STATS_INTERVAL:
-		if ((n = parse_duration_ms(arg)) <= 0) {
-			diag_warn("--stats-interval %s: expected a positive duration", arg);
+		if (tool_opt_duration("--stats-interval", arg, 1, INT64_MAX, &n) != 0)
 			return -1;
-		}
 		o->stats_interval = n / 1000.0;
 		return 1;
 	case OPT_COMMIT_INTERVAL:
-		if ((n = parse_duration_ms(arg)) <= 0) {
-			diag_warn("--commit-interval %s: expected a positive duration", arg);
+		if (tool_opt_duration("--commit-interval", arg, 1, INT64_MAX, &n) != 0)
 			return -1;
-		}
 		o->commit_interval = n / 1000.0;
 		return 1;
 	case OPT_COMMIT_RECORDS:
-		if ((n = parse_size(arg)) <= 0 || n > 1000000000) {
-			diag_warn("--commit-records %s: expected a count from 1 to 1G", arg);
+		if (tool_opt_size("--commit-records", arg, 1, 1000000000, &n) != 0)
 			return -1;
-		}
 		o->commit_records = (long)n;
 		return 1;
 	case OPT_TRANSACTIONAL_ID:
@@ -230,14 +226,13 @@ tool_opts_handle(struct tool_opts *o, int ch, const char *arg)
 		o->metrics = arg;
 		return 1;
 	case OPT_MAX_LINE:
-		if ((n = parse_size(arg)) < 16 || n > (int64_t)1 << 31) {
-			diag_warn("--max-line %s: expected a size from 16 bytes to 2G", arg);
+		if (tool_opt_size("--max-line", arg, 16, (int64_t)1 << 31, &n) != 0)
 			return -1;
-		}
 		o->max_line = (size_t)n;
 		return 1;
 	case OPT_STRICT:
-		o->strict = 1;
+	case OPT_NO_STRICT:
+		o->strict = ch == OPT_STRICT;
 		return 1;
 	}
 	return 0;

@@ -10,6 +10,7 @@
 #include "kafka.h"
 #include "lineio.h"
 #include "stats.h"
+#include "toolopt.h"
 
 /* Long-only option codes of the common options; a tool numbers its own from TOOL_OPT_FIRST. */
 enum {
@@ -22,11 +23,12 @@ enum {
 	OPT_COMMIT_INTERVAL,
 	OPT_TRANSACTIONAL_ID,
 	OPT_COMMIT_RECORDS,
+	OPT_NO_STRICT,
 	TOOL_OPT_FIRST = 0x140
 };
 
 /* Short letters of the common options, to put in a tool's getopt string. */
-#define TOOL_SHORTOPTS "b:F:G:i:o:qvX:"
+#define TOOL_SHORTOPTS "b:F:G:i:o:qVvX:"
 
 /* Entries for a tool's struct option table (then its own, then {0}). */
 #define TOOL_LONGOPTS \
@@ -36,6 +38,7 @@ enum {
 	{ "output",          required_argument, NULL, 'o' }, \
 	{ "quiet",           no_argument,       NULL, 'q' }, \
 	{ "verbose",         no_argument,       NULL, 'v' }, \
+	{ "version",         no_argument,       NULL, 'V' }, \
 	{ "kafka-conf",      required_argument, NULL, 'X' }, \
 	{ "kafka-conf-file", required_argument, NULL, 'F' }, \
 	{ "dead-letter",     required_argument, NULL, OPT_DEAD_LETTER }, \
@@ -44,6 +47,7 @@ enum {
 	{ "metrics",         required_argument, NULL, OPT_METRICS }, \
 	{ "max-line",        required_argument, NULL, OPT_MAX_LINE }, \
 	{ "strict",          no_argument,       NULL, OPT_STRICT }, \
+	{ "no-strict",       no_argument,       NULL, OPT_NO_STRICT }, \
 	{ "commit-interval", required_argument, NULL, OPT_COMMIT_INTERVAL }
 
 /*

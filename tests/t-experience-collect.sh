@@ -10,11 +10,11 @@ run_case "out-of-order and split pages give the same transitions" 0 "$D/out-of-o
     $EC --max-delay 5m
 run_case "session gap splits an episode, a page gap cuts the chain" 0 "$D/gap.ndjson" "$D/gap.out" $EC
 run_case "two interleaved users" 0 "$D/interleaved.ndjson" "$D/interleaved.out" $EC
-run_case "history truncated at --hist-len" 0 "$D/hist.ndjson" "$D/hist.out" $EC --hist-len 3
+run_case "history truncated at --history-len" 0 "$D/hist.ndjson" "$D/hist.out" $EC --history-len 3
 run_case "reward weights" 0 "$D/three-pages.ndjson" "$D/weights.out" $EC --w-click 0.5 --w-pay 4
 run_case "--max-open 1 closes sessions early" 0 "$D/evict.ndjson" "$D/evict.out" $EC --max-open 1
 eq "early closes counted" "$($EC --max-open 1 -i "$D/evict.ndjson" --stats - 2>&1 >/dev/null | tail -1 | jq -c '[.evicted_sessions, .end_evicted, .open_sessions_peak]')" "[2,2,1]"
-run_case "--hist-len 0 keeps no history" 0 "$D/hist.ndjson" "$D/hist0.out" $EC --hist-len 0
+run_case "--history-len 0 keeps no history" 0 "$D/hist.ndjson" "$D/hist0.out" $EC --history-len 0
 
 # Out of order beyond --max-delay: page 0 is late, dead-lettered, and counted.
 $EC -i "$D/out-of-order.ndjson" --dead-letter "$T_TMP/late.dl" --stats "$T_TMP/late.stats" >"$T_TMP/late.out" 2>/dev/null
@@ -45,8 +45,8 @@ $EC --strict -i "$D/bad.ndjson" --dead-letter "$T_TMP/bad2.dl" >/dev/null
 eq "--strict: a rejected sample makes exit 1" "$?" 1
 
 # Usage errors.
-$EC --hist-len -1 </dev/null >/dev/null 2>&1
-eq "bad --hist-len is a usage error" "$?" 2
+$EC --history-len -1 </dev/null >/dev/null 2>&1
+eq "bad --history-len is a usage error" "$?" 2
 $EC --session-gap soon </dev/null >/dev/null 2>&1
 eq "bad --session-gap is a usage error" "$?" 2
 $EC extra-arg </dev/null >/dev/null 2>&1
@@ -217,7 +217,7 @@ cp "$D/bad.ndjson" "$T_TMP/ex/samples.ndjson"
 (cd "$T_TMP/ex" && experience-collect --w-pay 5 -i 'samples/dt=2024-11-23' >transitions.ndjson)
 eq "example: a day of archived samples" "$(grep -o '"reward":[^,]*' "$T_TMP/ex/transitions.ndjson" | tr '\n' ' ')" \
     '"reward":1.0 "reward":0.0 "reward":7.0 '
-(cd "$T_TMP/ex" && experience-collect --hist-len 10 --dead-letter rejected.ndjson \
+(cd "$T_TMP/ex" && experience-collect --history-len 10 --dead-letter rejected.ndjson \
     <samples.ndjson >transitions.ndjson)
 eq "example: rejected samples put aside" "$(lines "$T_TMP/ex/rejected.ndjson") $(lines "$T_TMP/ex/transitions.ndjson")" "13 5"
 

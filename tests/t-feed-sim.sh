@@ -192,7 +192,7 @@ gt "training users outnumber held-out ones" "$(lines train)" "$(lines held)" 1.3
 
 # --- External policy as a coprocess: requests in, responses out.
 FIRSTK='jq -c --unbuffered "{request_id, items: [.candidates[:.k][] | {item_id, q: 0}]}"'
-feed-sim -n 40 -s 6 -r ext.json --hist-len 10000 -c "tee req.ndjson | $FIRSTK" >ext.ndjson 2>ext.err
+feed-sim -n 40 -s 6 -r ext.json --history-len 10000 -c "tee req.ndjson | $FIRSTK" >ext.ndjson 2>ext.err
 eq "coprocess: exit 0" "$?" 0
 eq "coprocess: one request per page" "$(lines req.ndjson)" "$(grep -c '"type":"impression"' ext.ndjson)"
 eq "coprocess: request fields, 200 candidates with features, k" \
@@ -210,8 +210,8 @@ jq -r 'select(.type == "impression") | . as $i | .items[] | "\($i.session_id) \(
 	sort >hist.want
 jq -r '"\(.request_id) \(.hist | map(" " + .) | join(""))"' req.ndjson | sort >hist.got
 same_file "coprocess: hist is the session's earlier clicks" hist.got hist.want
-feed-sim -q -n 40 -s 6 --hist-len 2 -c "tee req2.ndjson | $FIRSTK" >/dev/null
-eq "coprocess: --hist-len keeps the last clicks" "$(jq -c '.hist' req.ndjson | tail -1 | jq -c '.[-2:]') $(jq '.hist | length' req2.ndjson | sort -u | tail -1)" "$(jq -c '.hist' req2.ndjson | tail -1) 2"
+feed-sim -q -n 40 -s 6 --history-len 2 -c "tee req2.ndjson | $FIRSTK" >/dev/null
+eq "coprocess: --history-len keeps the last clicks" "$(jq -c '.hist' req.ndjson | tail -1 | jq -c '.[-2:]') $(jq '.hist | length' req2.ndjson | sort -u | tail -1)" "$(jq -c '.hist' req2.ndjson | tail -1) 2"
 if [ -x "$BIN/online-join" ] && [ -x "$BIN/experience-collect" ]; then
 	feed-sim -q -n 100 -s 6 -c "tee req3.ndjson | $FIRSTK" | log-collect -q | online-join -q | experience-collect -q >tr.ndjson
 	jq -r '"\(.request_id) \(.hist | join(","))"' req3.ndjson | sort >h.req

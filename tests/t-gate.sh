@@ -28,7 +28,7 @@ feed-sim -q -n 600 -s 2 -c "q-score -q -m bad --explore $EXPLORE --seed 2" --req
 	q-train --online -q -m bad --w-click -1 --w-pay -1 --head-lr 0.02 --click-lr 0.01 --lambda 1 \
 	--publish-every 500 >/dev/null
 eq "the poisoned learner published versions 2 to 4" "$(ls bad | grep -c '^00')" 4
-q-eval -q -m bad --version 1 --explore $EXPLORE -r loop-req.ndjson -i loop.ndjson -n 0 -e IPS >served.out
+q-eval -q -m bad --model-version 1 --explore $EXPLORE -r loop-req.ndjson -i loop.ndjson -n 0 -e IPS >served.out
 ok "q-score served the promoted version 1 throughout, not the newest (every weight of version 1 is 1)" \
     jq -e '.max_weight > 0.99999 and .max_weight < 1.00003' served.out
 
@@ -129,7 +129,7 @@ ok "  saying the promoted version weighs no page" grep -q "the promoted version 
 ok "  the record unchanged" cmp -s empty/PROMOTED promoted.empty
 
 # ---- usage and failures ----
-for a in "-p random" "-e IPS,SNIPS" "-n 0" "--margin -1" "--margin x%" "--version 2" "--max-loss-ratio 0.5"; do
+for a in "-p random" "-e IPS,SNIPS" "-n 0" "--margin -1" "--margin x%" "--model-version 2" "--max-loss-ratio 0.5"; do
 	q-eval --gate good $a -i /dev/null >/dev/null 2>err
 	eq "--gate $a: a usage error" "$?" 2
 done

@@ -67,7 +67,7 @@ eq "dead letters" "$(lines "$T_TMP/dl.ndjson")" 4
 # Counters.
 online-join $A -i "$D/basic.in" --stats "$T_TMP/st1.json" >/dev/null 2>&1
 eq "counters" "$(jq -c '[.samples, .duplicate_clicks, .duplicate_impressions, .late]' "$T_TMP/st1.json")" "[3,2,1,1]"
-online-join $A -n 2 -i "$D/max-open.in" --stats "$T_TMP/st2.json" >/dev/null 2>&1
+online-join $A --max-open 2 -i "$D/max-open.in" --stats "$T_TMP/st2.json" >/dev/null 2>&1
 eq "eviction counted" "$(jq -c '[.evicted, .late]' "$T_TMP/st2.json")" "[1,1]"
 
 # A second impression of a request_id with another user or other items is a conflict, not a duplicate:

@@ -332,7 +332,7 @@ ok "model target under another setting: weights that are not 1" \
 q-eval -m m-models -i m-logs.ndjson -n 0 -e IPS >out 2>err
 eq "model target without the requests: every page refused, with the reason" \
     "$(jq -r '"\(.refused) \(.reason)"' out)" "593 the policy needs the pages' candidates (--requests or --action-set)"
-q-eval -m m-models --version 9 -i m-logs.ndjson -n 0 >out 2>err
+q-eval -m m-models --model-version 9 -i m-logs.ndjson -n 0 >out 2>err
 eq "model target: a version that does not exist: exit 1" "$?" 1
 ok "model target: a version that does not exist: says which" grep -q "0000000009" err
 q-eval -m m-models --explore softmax -i m-logs.ndjson -n 0 >out 2>err

@@ -45,6 +45,27 @@ bad "feed-sim -n x" feed-sim -n x
 bad "log-collect --stats-interval 0" log-collect --stats-interval 0
 bad "q-score without -m" q-score
 bad "q-train without a mode" q-train -m models
+# A bad value is said in one shape by every tool: "TOOL: --OPTION: 'VALUE' is not WHAT", the long
+# name of the option however it was spelt (-n, --opt VALUE, --opt=VALUE).
+shape() {
+	_t=$1 _o=$2 _v=$3; shift 3
+	"$@" </dev/null >out 2>err
+	eq "$_t $_o $_v: exit 2" "$?" 2
+	ok "$_t $_o $_v: said as '$_t: $_o: '\''$_v'\'' is not ...'" grep -q "^$_t: $_o: '$_v' is not " err
+}
+shape experience-collect --session-gap soon experience-collect --session-gap=soon
+shape experience-collect --max-open 0 experience-collect --max-open 0
+shape q-score --top-k x q-score -m models -k x
+shape q-score --max-body 8 q-score -m models --max-body 8
+shape q-score --poll-interval 0 q-score -m models --poll-interval 0
+shape feed-sim --sessions x feed-sim -n x
+shape feed-sim --top-k 0 feed-sim -k 0
+shape feed-sim --rate inf feed-sim --rate inf
+shape feed-sim --w-click nan feed-sim --w-click nan
+shape log-collect --max-line 8 log-collect --max-line 8
+shape q-train --epochs x q-train --offline -m models --epochs x
+shape log-collect --stats-interval 0 log-collect --stats-interval 0
+shape online-join --commit-interval 0 online-join --commit-interval 0
 # A librdkafka property is checked when the option is read, not when a broker is first needed.
 bad "log-collect -X of an unknown property" log-collect -X no.such.property=1 -i kafka:raw
 bad "experience-collect -X of a bad value" experience-collect -X session.timeout.ms=soon
@@ -54,6 +75,23 @@ log-collect -X no.such.property=1 </dev/null >out 2>err
 ok "-X: the reason names the property, not its value (a value may be a secret)" grep -q '^log-collect: -X no.such.property: No such configuration property' err
 log-collect -X acks=all -X linger.ms=1 -i /dev/null </dev/null >out 2>err
 eq "-X of known properties: exit 0" "$?" 0
+
+# --- -V and --version: the tool, the pageturn version, the model format version of pageturn-model(5)
+# and the build, on one line of standard output; exit 0, whatever other options say.
+fmt=$(sed -n 's/.*format version (u32, \([0-9]*\)).*/\1/p' "$TOP/man/pageturn-model.5")
+ok "pageturn-model(5) names the model format version" test -n "$fmt"
+for t in $TOOLS q-eval; do
+	for V in -V --version; do
+		$t $V </dev/null >out 2>err
+		eq "$t $V exits 0" "$?" 0
+		ok "$t $V: '$t VERSION (model format $fmt, build BUILD)'" \
+		    grep -Eqx "$t [0-9]+\.[0-9]+[^ ]* \(model format $fmt, build [^ )]+\)" out
+		eq "$t $V: one line" "$(wc -l <out)" 1
+		ok "$t $V says nothing on standard error" test ! -s err
+	done
+	$t -V >/dev/full 2>err
+	ok "$t -V >/dev/full exits non-zero" test $? -ne 0
+done
 
 # --- --help into a full disk is an error like any other write: a non-zero exit, with the reason.
 for t in $TOOLS q-eval; do
@@ -77,6 +115,39 @@ for c in "feed-sim -q -n 2000 -s 3" "log-collect -q -i raw.ndjson" "online-join 
 	eq "$c | head -1: exit 0" "$(cat st)" 0
 	ok "$c | head -1: nothing said" test ! -s err
 	ok "$c | head -1: its first line" test -s first
+done
+
+# --- One option vocabulary (pageturn(7), "Options shared by the tools"): an old spelling does what
+# the canonical one does, byte for byte, and a different value does something else (so that the
+# comparison can fail); a bad value is said under the canonical name.
+same() {	# same DESCRIPTION "OLD" "NEW" "OTHER": OLD and NEW give one output, OTHER another
+	sh -c "$2" >old.out 2>/dev/null; sh -c "$3" >new.out 2>/dev/null; sh -c "$4" >other.out 2>/dev/null
+	ok "$1: the old spelling does what the new one does" cmp -s old.out new.out
+	ok "$1: ... which a different value would not" sh -c '! cmp -s new.out other.out'
+	ok "$1: ... and wrote something" test -s new.out
+}
+same "feed-sim --k" "feed-sim -q -n 20 -s 3 --k 3" "feed-sim -q -n 20 -s 3 --top-k 3" "feed-sim -q -n 20 -s 3 -k 4"
+same "experience-collect --hist-len" "experience-collect -q -i samples.ndjson --hist-len 3" \
+    "experience-collect -q -i samples.ndjson --history-len 3" "experience-collect -q -i samples.ndjson --history-len 0"
+same "experience-collect -d" "experience-collect -q -i samples.ndjson --max-delay 0 --max-open 2" \
+    "experience-collect -q -i samples.ndjson -d 0 --max-open 2" "experience-collect -q -i samples.ndjson -d 1h --max-open 2"
+same "online-join -n" "online-join -q -i events.ndjson -n 2" "online-join -q -i events.ndjson --max-open 2" \
+    "online-join -q -i events.ndjson --max-open 1000"
+same "feed-sim --no-events, --events" "feed-sim -q -n 20 -s 3 --no-events --events" "feed-sim -q -n 20 -s 3" \
+    "feed-sim -q -n 20 -s 3 -k 4"
+shape feed-sim --history-len x feed-sim --hist-len x
+shape experience-collect --history-len x experience-collect --hist-len x
+shape q-train --history-len 0 q-train --offline -m models --hist-len 0
+printf 'not json\n' >bad.ndjson
+log-collect -q --strict --no-strict -i bad.ndjson >/dev/null 2>&1
+eq "--strict --no-strict: the last wins (exit 0)" "$?" 0
+log-collect -q --no-strict --strict -i bad.ndjson >/dev/null 2>&1
+eq "--no-strict --strict: the last wins (exit 1)" "$?" 1
+for o in "-i raw.ndjson" "-G g" "--dead-letter x" "--stats=x" "--output /dev/null -i raw.ndjson"; do
+	feed-sim -n 1 $o </dev/null >out 2>err
+	eq "feed-sim $o: a usage error" "$?" 2
+	_o=${o##*/dev/null }
+	ok "feed-sim $o: says it reads no stream" grep -q "^feed-sim: ${_o%%[ =]*}: not an option of feed-sim" err
 done
 
 # --- -F FILE (kcat's): librdkafka properties from a file, one key=value a line, so that secrets stay

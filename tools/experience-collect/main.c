@@ -18,10 +18,10 @@ static void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: experience-collect [-hqv] [-b brokers] [-G group] [-i input]... [-o output]\n"
-	    "                          [-X key=value]... [--dead-letter endpoint] [--grace duration]\n"
-	    "                          [--hist-len n] [--idle-close duration] [--idle-timeout duration]\n"
-	    "                          [--max-ahead duration] [--max-delay duration]\n"
+	    "usage: experience-collect [-hqVv] [-b brokers] [-d max-delay] [-G group] [-i input]...\n"
+	    "                          [-o output] [-X key=value]... [--dead-letter endpoint]\n"
+	    "                          [--grace duration] [--history-len n] [--idle-close duration]\n"
+	    "                          [--idle-timeout duration] [--max-ahead duration]\n"
 	    "                          [--max-open sessions] [--max-pages pages] [--session-gap duration]\n"
 	    "                          [--w-click weight] [--w-pay weight] [--max-line bytes]\n"
 	    "                          [--stats file] [--stats-interval seconds] [--metrics file]\n"
@@ -46,17 +46,17 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, struct event_time 
 {
 	enum {
 		OPT_W_CLICK = TOOL_OPT_FIRST, OPT_W_PAY, OPT_HIST_LEN, OPT_SESSION_GAP,
-		OPT_MAX_DELAY, OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN, OPT_MAX_PAGES, OPT_MAX_AHEAD,
-		OPT_IDLE_CLOSE
+		OPT_GRACE, OPT_IDLE_TIMEOUT, OPT_MAX_OPEN, OPT_MAX_PAGES, OPT_MAX_AHEAD, OPT_IDLE_CLOSE
 	};
 	static const struct option longopts[] = {
 		TOOL_LONGOPTS,
 		{ "help",         no_argument,       NULL, 'h' },
 		{ "w-click",      required_argument, NULL, OPT_W_CLICK },
 		{ "w-pay",        required_argument, NULL, OPT_W_PAY },
-		{ "hist-len",     required_argument, NULL, OPT_HIST_LEN },
+		{ "history-len",  required_argument, NULL, OPT_HIST_LEN },
+		{ "hist-len",     required_argument, NULL, OPT_HIST_LEN },	/* an alias, for one release */
 		{ "session-gap",  required_argument, NULL, OPT_SESSION_GAP },
-		{ "max-delay",    required_argument, NULL, OPT_MAX_DELAY },
+		{ "max-delay",    required_argument, NULL, 'd' },
 		{ "grace",        required_argument, NULL, OPT_GRACE },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 		{ "max-ahead",    required_argument, NULL, OPT_MAX_AHEAD },
@@ -76,7 +76,7 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, struct event_time 
 	C.grace = 0;
 	C.max_open = 1000000;
 	C.max_pages = 10000;
-	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, TOOL_SHORTOPTS "d:h", longopts, NULL)) != -1) {
 		if ((r = tool_opts_handle(opts, ch, optarg)) == 1)
 			continue;
 		if (r < 0)
@@ -86,39 +86,41 @@ parse_options(int argc, char *argv[], struct tool_opts *opts, struct event_time 
 			usage(0);
 			break;
 		case OPT_W_CLICK:
-			if (parse_double(optarg, -1e9, 1e9, &C.w_click) != 0)
-				diag_fatal(2, "--w-click %s: expected a number", optarg);
+			if (tool_opt_real("--w-click", optarg, -1e9, 1e9, &C.w_click) != 0)
+				exit(2);
 			break;
 		case OPT_W_PAY:
-			if (parse_double(optarg, -1e9, 1e9, &C.w_pay) != 0)
-				diag_fatal(2, "--w-pay %s: expected a number", optarg);
+			if (tool_opt_real("--w-pay", optarg, -1e9, 1e9, &C.w_pay) != 0)
+				exit(2);
 			break;
 		case OPT_HIST_LEN:
-			if (parse_long(optarg, 0, MAX_HIST, &n) != 0)
-				diag_fatal(2, "--hist-len %s: expected 0 to %d", optarg, MAX_HIST);
+			if (tool_opt_count("--history-len", optarg, 0, MAX_HIST, &n) != 0)
+				exit(2);
 			C.hist_len = (size_t)n;
 			break;
 		case OPT_MAX_OPEN:
-			if (parse_long(optarg, 1, 1000000000L, &n) != 0)
-				diag_fatal(2, "--max-open %s: expected a positive number", optarg);
+			if (tool_opt_count("--max-open", optarg, 1, 1000000000L, &n) != 0)
+				exit(2);
 			C.max_open = (size_t)n;
 			break;
 		case OPT_MAX_PAGES:
-			if (parse_long(optarg, 1, 1000000000L, &n) != 0)
-				diag_fatal(2, "--max-pages %s: expected a positive number", optarg);
+			if (tool_opt_count("--max-pages", optarg, 1, 1000000000L, &n) != 0)
+				exit(2);
 			C.max_pages = (size_t)n;
 			break;
 		case OPT_SESSION_GAP:
-		case OPT_MAX_DELAY:
+		case 'd':
 		case OPT_GRACE:
 		case OPT_IDLE_TIMEOUT:
 		case OPT_MAX_AHEAD:
 		case OPT_IDLE_CLOSE:
-			if ((d = parse_duration_ms(optarg)) < 0)
-				diag_fatal(2, "%s %s: expected a duration", argv[optind - 2], optarg);
+			if (tool_opt_duration(ch == OPT_SESSION_GAP ? "--session-gap" : ch == 'd' ? "--max-delay" :
+			    ch == OPT_GRACE ? "--grace" : ch == OPT_IDLE_TIMEOUT ? "--idle-timeout" :
+			    ch == OPT_MAX_AHEAD ? "--max-ahead" : "--idle-close", optarg, 0, INT64_MAX, &d) != 0)
+				exit(2);
 			if (ch == OPT_SESSION_GAP)
 				C.gap = d;
-			else if (ch == OPT_MAX_DELAY)
+			else if (ch == 'd')
 				et->max_delay = d;
 			else if (ch == OPT_GRACE)
 				C.grace = d;

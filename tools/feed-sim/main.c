@@ -1,6 +1,7 @@
 /* feed-sim: a simulated multi-page feed — users browse pages a policy ranks; writes raw events and a report. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,29 +25,30 @@
 enum { TAG_ARRIVAL = 21, TAG_USER, TAG_GAP, TAG_CLICKT, TAG_PAYT };
 
 enum {
-	OPT_ITEMS = 0x140, OPT_WORLD_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
+	OPT_ITEMS = TOOL_OPT_FIRST, OPT_WORLD_SEED, OPT_RATINGS, OPT_MOVIES, OPT_RATE, OPT_START,
 	OPT_USER_SET, OPT_NO_EVENTS, OPT_CURVE, OPT_CANDIDATES, OPT_LIST_PARAMS, OPT_POLICY_WAIT,
-	OPT_W_CLICK, OPT_W_PAY, OPT_HIST_LEN, OPT_REQUESTS
+	OPT_W_CLICK, OPT_W_PAY, OPT_HIST_LEN, OPT_REQUESTS, OPT_EVENTS
 };
 
+/*
+ * The shared options (of which feed-sim takes -b, -F, -o, -q, -V, -v and -X:
+ * it writes, and reads no stream), then its own. Aliases kept for one
+ * release: --k (--top-k), --hist-len (--history-len).
+ */
 static const struct option longopts[] = {
-	{ "brokers",     required_argument, NULL, 'b' },
+	TOOL_LONGOPTS,
 	{ "policy-cmd",  required_argument, NULL, 'c' },
 	{ "explore",     required_argument, NULL, 'e' },
 	{ "help",        no_argument,       NULL, 'h' },
+	{ "top-k",       required_argument, NULL, 'k' },
 	{ "k",           required_argument, NULL, 'k' },
 	{ "sessions",    required_argument, NULL, 'n' },
-	{ "output",      required_argument, NULL, 'o' },
 	{ "param",       required_argument, NULL, 'P' },
 	{ "policy",      required_argument, NULL, 'p' },
-	{ "quiet",       no_argument,       NULL, 'q' },
 	{ "report",      required_argument, NULL, 'r' },
 	{ "seed",        required_argument, NULL, 's' },
 	{ "policy-url",  required_argument, NULL, 'U' },
 	{ "users",       required_argument, NULL, 'u' },
-	{ "verbose",     no_argument,       NULL, 'v' },
-	{ "kafka-conf",  required_argument, NULL, 'X' },
-	{ "kafka-conf-file", required_argument, NULL, 'F' },
 	{ "items",       required_argument, NULL, OPT_ITEMS },
 	{ "eval-seed",   required_argument, NULL, 's' },
 	{ "world-seed",  required_argument, NULL, OPT_WORLD_SEED },
@@ -55,6 +57,7 @@ static const struct option longopts[] = {
 	{ "rate",        required_argument, NULL, OPT_RATE },
 	{ "start",       required_argument, NULL, OPT_START },
 	{ "user-set",    required_argument, NULL, OPT_USER_SET },
+	{ "events",      no_argument,       NULL, OPT_EVENTS },
 	{ "no-events",   no_argument,       NULL, OPT_NO_EVENTS },
 	{ "curve",       required_argument, NULL, OPT_CURVE },
 	{ "candidates",  required_argument, NULL, OPT_CANDIDATES },
@@ -62,6 +65,7 @@ static const struct option longopts[] = {
 	{ "policy-wait", required_argument, NULL, OPT_POLICY_WAIT },
 	{ "w-click",     required_argument, NULL, OPT_W_CLICK },
 	{ "w-pay",       required_argument, NULL, OPT_W_PAY },
+	{ "history-len", required_argument, NULL, OPT_HIST_LEN },
 	{ "hist-len",    required_argument, NULL, OPT_HIST_LEN },
 	{ "requests",    required_argument, NULL, OPT_REQUESTS },
 	{ NULL, 0, NULL, 0 }
@@ -71,13 +75,13 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: feed-sim [-hqv] [-b brokers] [-c cmd | -U url | -p policy] [-e explore] [-k k]\n"
+	    "usage: feed-sim [-hqVv] [-b brokers] [-c cmd | -U url | -p policy] [-e explore] [-k top-k]\n"
 	    "                [-n sessions] [-o output] [-P name=value] [-r report] [-s seed]\n"
 	    "                [-u users] [-X key=value] [--items n] [--world-seed n]\n"
 	    "                [--ratings file --movies file] [--rate events/s] [--start time]\n"
-	    "                [--user-set all|train|heldout] [--no-events] [--curve n]\n"
+	    "                [--user-set all|train|heldout] [--events | --no-events] [--curve n]\n"
 	    "                [--candidates n] [--list-params] [--policy-wait seconds]\n"
-	    "                [--w-click w] [--w-pay w] [--hist-len n] [--requests file]\n");
+	    "                [--w-click w] [--w-pay w] [--history-len n] [--requests file]\n");
 	exit(status);
 }
 
@@ -347,16 +351,6 @@ parse_u64(const char *s, unsigned long long *out)
 	return errno != 0 || *end != '\0' ? -1 : 0;
 }
 
-static int
-parse_int(const char *s, long lo, long hi, long *out)
-{
-	char *end;
-
-	errno = 0;
-	*out = strtol(s, &end, 10);
-	return errno != 0 || end == s || *end != '\0' || *out < lo || *out > hi ? -1 : 0;
-}
-
 static void
 list_params(void)
 {
@@ -476,17 +470,17 @@ int
 main(int argc, char *argv[])
 {
 	struct fs_params par;
-	struct kafka_opts kopts;
+	struct tool_opts topts = { 0 };
 	struct sim sm;
 	struct fs_world *w = NULL;
 	struct fs_policy *pol = NULL;
-	const char *output = "-", *reportpath = NULL, *cmd = NULL, *url = NULL, *ratings = NULL, *movies = NULL;
+	const char *reportpath = NULL, *cmd = NULL, *url = NULL, *ratings = NULL, *movies = NULL;
 	const char *reqpath = NULL;
 	FILE *reqlog = NULL;
 	const char *pname = "popular", *exspec = NULL, *userset = "all";
 	unsigned long long wseed = 1, seed = 1, nsess = 1000, n;
 	long nusers = 1000, nitems = -1, k = 10, curve = 1000, lv, histlen = 20;
-	int no_events = 0, ch, status = 0, *uset = NULL, nset = 0, i, r;
+	int no_events = 0, li, ch, status = 0, *uset = NULL, nset = 0, i, r;
 	int *cand = NULL, *shown = NULL;
 	double *prop = NULL, rate = 0, exparam = 0, t_arr, pwait = 10, pv;
 	enum fs_policy_kind kind = FS_POPULAR;
@@ -496,12 +490,13 @@ main(int argc, char *argv[])
 
 	diag_init(argv[0]);
 	fs_params_default(&par);
-	memset(&kopts, 0, sizeof kopts);
-	while ((ch = getopt_long(argc, argv, "b:c:e:F:hk:n:o:P:p:qr:s:U:u:vX:", longopts, NULL)) != -1) {
+	while ((li = -1, ch = getopt_long(argc, argv, TOOL_SHORTOPTS "c:e:hk:n:P:p:r:s:U:u:", longopts, &li)) != -1) {
+		if (ch < 0x80 && strchr("bFoqVvX", ch) != NULL) {
+			if (tool_opts_handle(&topts, ch, optarg) < 0)
+				usage(2);
+			continue;
+		}
 		switch (ch) {
-		case 'b':
-			kopts.brokers = optarg;
-			break;
 		case 'c':
 			cmd = optarg;
 			break;
@@ -509,15 +504,13 @@ main(int argc, char *argv[])
 			exspec = optarg;
 			break;
 		case 'k':
-			if (parse_int(optarg, 1, FS_KMAX, &k) < 0)
-				diag_fatal(2, "-k %s: want 1..%d", optarg, FS_KMAX);
+			if (tool_opt_count("--top-k", optarg, 1, FS_KMAX, &k) != 0)
+				exit(2);
 			break;
 		case 'n':
-			if (parse_u64(optarg, &nsess) < 0 || nsess > 1000000000000ULL)
-				diag_fatal(2, "-n %s: want a count of sessions", optarg);
-			break;
-		case 'o':
-			output = optarg;
+			if (tool_opt_count("--sessions", optarg, 0, 1000000000000L, &lv) != 0)
+				exit(2);
+			nsess = (unsigned long long)lv;
 			break;
 		case 'P':
 			if (fs_params_set(&par, optarg) < 0)
@@ -526,41 +519,31 @@ main(int argc, char *argv[])
 		case 'p':
 			pname = optarg;
 			break;
-		case 'q':
-			diag_verbosity = 0;
-			break;
 		case 'r':
 			reportpath = optarg;
 			break;
 		case 's':
-			if (parse_u64(optarg, &seed) < 0)
-				diag_fatal(2, "-s %s: want a non-negative integer", optarg);
+			if (parse_u64(optarg, &seed) < 0) {
+				tool_opt_bad("--seed", optarg, "a seed between 0 and %llu", ULLONG_MAX);
+				exit(2);
+			}
 			break;
 		case OPT_WORLD_SEED:
-			if (parse_u64(optarg, &wseed) < 0)
-				diag_fatal(2, "--world-seed %s: want a non-negative integer", optarg);
+			if (parse_u64(optarg, &wseed) < 0) {
+				tool_opt_bad("--world-seed", optarg, "a seed between 0 and %llu", ULLONG_MAX);
+				exit(2);
+			}
 			break;
 		case 'U':
 			url = optarg;
 			break;
 		case 'u':
-			if (parse_int(optarg, 1, 10000000, &nusers) < 0)
-				diag_fatal(2, "-u %s: want 1..10000000", optarg);
-			break;
-		case 'v':
-			diag_verbosity++;
-			break;
-		case 'X':
-			if (kafka_opts_add(&kopts, optarg) != 0)
-				usage(2);
-			break;
-		case 'F':
-			if (tool_kafka_conf_file(&kopts, optarg) != 0)
-				usage(2);
+			if (tool_opt_count("--users", optarg, 1, 10000000, &nusers) != 0)
+				exit(2);
 			break;
 		case OPT_ITEMS:
-			if (parse_int(optarg, 1, 10000000, &nitems) < 0)
-				diag_fatal(2, "--items %s: want 1..10000000", optarg);
+			if (tool_opt_count("--items", optarg, 1, 10000000, &nitems) != 0)
+				exit(2);
 			break;
 		case OPT_RATINGS:
 			ratings = optarg;
@@ -569,50 +552,54 @@ main(int argc, char *argv[])
 			movies = optarg;
 			break;
 		case OPT_RATE:
-			rate = strtod(optarg, &end);
-			if (*end != '\0' || !(rate > 0))
-				diag_fatal(2, "--rate %s: want events per second > 0", optarg);
+			if (parse_double(optarg, 0, INFINITY, &rate) != 0 || rate == 0) {
+				tool_opt_bad("--rate", optarg, "a number of events per second above 0");
+				exit(2);
+			}
 			break;
 		case OPT_START:
 			if (parse_rfc3339_ms(optarg, &start) < 0) {
 				errno = 0;
 				start = strtoll(optarg, &end, 10);
-				if (errno != 0 || end == optarg || *end != '\0' || start < 0)
-					diag_fatal(2, "--start %s: want ms since the epoch or RFC 3339", optarg);
+				if (errno != 0 || end == optarg || *end != '\0' || start < 0) {
+					tool_opt_bad("--start", optarg, "ms since the epoch or an RFC 3339 time");
+					exit(2);
+				}
 			}
 			break;
 		case OPT_USER_SET:
-			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "train") != 0 && strcmp(optarg, "heldout") != 0)
-				diag_fatal(2, "--user-set %s: want all, train or heldout", optarg);
+			if (strcmp(optarg, "all") != 0 && strcmp(optarg, "train") != 0 && strcmp(optarg, "heldout") != 0) {
+				tool_opt_bad("--user-set", optarg, "one of all, train or heldout");
+				exit(2);
+			}
 			userset = optarg;
 			break;
+		case OPT_EVENTS:
 		case OPT_NO_EVENTS:
-			no_events = 1;
+			no_events = ch == OPT_NO_EVENTS;
 			break;
 		case OPT_CURVE:
-			if (parse_int(optarg, 0, 100000000, &curve) < 0)
-				diag_fatal(2, "--curve %s: want a block size in sessions", optarg);
+			if (tool_opt_count("--curve", optarg, 0, 100000000, &curve) != 0)
+				exit(2);
 			break;
 		case OPT_CANDIDATES:
-			if (parse_int(optarg, 1, 1000000, &lv) < 0)
-				diag_fatal(2, "--candidates %s: want a positive count", optarg);
+			if (tool_opt_count("--candidates", optarg, 1, 1000000, &lv) != 0)
+				exit(2);
 			par.candidates = (double)lv;
 			break;
 		case OPT_POLICY_WAIT:
-			pwait = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg || !(pwait >= 0 && pwait <= 86400))
-				diag_fatal(2, "--policy-wait %s: want seconds", optarg);
+			if (tool_opt_real("--policy-wait", optarg, 0, 86400, &pwait) != 0)
+				exit(2);
 			break;
 		case OPT_W_CLICK:
 		case OPT_W_PAY:
-			pv = strtod(optarg, &end);
-			if (*end != '\0' || end == optarg || !isfinite(pv))
-				diag_fatal(2, "--%s %s: want a number", ch == OPT_W_CLICK ? "w-click" : "w-pay", optarg);
+			if (tool_opt_real(ch == OPT_W_CLICK ? "--w-click" : "--w-pay", optarg, -INFINITY, INFINITY, &pv) != 0)
+				exit(2);
 			*(ch == OPT_W_CLICK ? &par.w_click : &par.w_pay) = pv;
 			break;
 		case OPT_HIST_LEN:
-			if (parse_int(optarg, 0, 10000, &histlen) < 0)
-				diag_fatal(2, "--hist-len %s: want 0..10000", optarg);
+			if (tool_opt_count("--history-len", optarg, 0, 10000, &histlen) != 0)
+				exit(2);
 			break;
 		case OPT_REQUESTS:
 			reqpath = optarg;
@@ -623,6 +610,9 @@ main(int argc, char *argv[])
 		case 'h':
 			usage(0);
 		default:
+			if (ch == 'i' || ch == 'G' || (ch >= OPT_DEAD_LETTER && ch < TOOL_OPT_FIRST))
+				diag_warn("%s%s: not an option of feed-sim, which reads no stream",
+				    li >= 0 ? "--" : "-", li >= 0 ? longopts[li].name : (char[]){ (char)ch, '\0' });
 			usage(2);
 		}
 	}
@@ -642,21 +632,28 @@ main(int argc, char *argv[])
 		kind = FS_GREEDY;
 	else if (strcmp(pname, "lt-oracle") == 0)
 		kind = FS_LT;
-	else
-		diag_fatal(2, "--policy %s: want random, popular, greedy-oracle or lt-oracle", pname);
+	else {
+		tool_opt_bad("--policy", pname, "one of random, popular, greedy-oracle or lt-oracle");
+		exit(2);
+	}
 	if (exspec != NULL) {
 		if (strncmp(exspec, "epsilon:", 8) == 0) {
 			ex = FS_EXPLORE_EPSILON;
 			exparam = strtod(exspec + 8, &end);
-			if (*end != '\0' || end == exspec + 8 || !(exparam >= 0 && exparam <= 1))
-				diag_fatal(2, "--explore %s: epsilon within [0, 1]", exspec);
+			if (*end != '\0' || end == exspec + 8 || !(exparam >= 0 && exparam <= 1)) {
+				tool_opt_bad("--explore", exspec, "epsilon:E with E between 0 and 1");
+				exit(2);
+			}
 		} else if (strncmp(exspec, "softmax:", 8) == 0) {
 			ex = FS_EXPLORE_SOFTMAX;
 			exparam = strtod(exspec + 8, &end);
-			if (*end != '\0' || end == exspec + 8 || !(exparam > 0 && isfinite(exparam)))
-				diag_fatal(2, "--explore %s: temperature > 0", exspec);
+			if (*end != '\0' || end == exspec + 8 || !(exparam > 0 && isfinite(exparam))) {
+				tool_opt_bad("--explore", exspec, "softmax:T with T above 0");
+				exit(2);
+			}
 		} else {
-			diag_fatal(2, "--explore %s: want epsilon:E or softmax:T", exspec);
+			tool_opt_bad("--explore", exspec, "epsilon:E or softmax:T");
+			exit(2);
 		}
 	}
 	if (curve > 0 && nsess / (unsigned long long)curve > 10000000ULL)
@@ -707,7 +704,7 @@ main(int argc, char *argv[])
 	sm.rate = rate;
 	sm.tmax = start;
 	clock_gettime(CLOCK_MONOTONIC, &sm.t0);
-	if (!no_events && (sm.out = line_writer_open(output, &kopts)) == NULL)
+	if (!no_events && (sm.out = line_writer_open(topts.output != NULL ? topts.output : "-", &topts.kafka)) == NULL)
 		exit(1);
 	sm.curve = curve;
 	sm.version = -1;
@@ -777,5 +774,6 @@ main(int argc, char *argv[])
 	free(prop);
 	free(uset);
 	fs_world_free(w);
+	tool_opts_free(&topts);
 	return status;
 }

@@ -17,7 +17,7 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: log-collect [-hqv] [-b brokers] [-G group] [-i input]... [-o output]\n"
+	    "usage: log-collect [-hqVv] [-b brokers] [-G group] [-i input]... [-o output]\n"
 	    "                   [-X key=value]... [--dead-letter endpoint] [--dedup-window events]\n"
 	    "                   [--ingest-ts now|ms] [--max-future duration] [--max-line bytes]\n"
 	    "                   [--stats file] [--stats-interval seconds] [--metrics file]\n"

@@ -45,8 +45,8 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: online-join [-hqv] [-a dir] [-b brokers] [-d max-delay] [-G group] [-i input]...\n"
-	    "                   [-l late] [-n max-open] [-o output] [-w window] [-X key=value]...\n"
+	    "usage: online-join [-hqVv] [-a dir] [-b brokers] [-d max-delay] [-G group] [-i input]...\n"
+	    "                   [-l late] [-o output] [-w window] [-X key=value]... [--max-open n]\n"
 	    "                   [--pay-window duration] [--emit early|on-close] [--idle-timeout duration]\n"
 	    "                   [--max-ahead duration] [--idle-close duration]\n"
 	    "                   [--archive-size bytes] [--archive-roll duration] [--archive-level n]\n"

@@ -80,9 +80,9 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: q-eval [-hqtv] -p policy [-p policy]... [-a action-set] [-b brokers] [-e estimators]\n"
+	    "usage: q-eval [-hqtVv] -p policy [-p policy]... [-a action-set] [-b brokers] [-e estimators]\n"
 	    "              [-g gamma] [-G group] [-i input]... [-m modeldir]... [-n bootstrap] [-o output]\n"
-	    "              [-r requests] [-s seed] [-X key=value]... [--version version] [--explore policy]\n"
+	    "              [-r requests] [-s seed] [-X key=value]... [--model-version version] [--explore policy]\n"
 	    "              [--compare policy policy] [--logging kind]\n"
 	    "              [--propensities conditional|marginal] [--clip weight] [--switch-tau weight]\n"
 	    "              [--dros-lambda lambda] [--smooth shows] [--popularity file] [--mc-draws n]\n"
@@ -146,7 +146,7 @@ handle_option(struct qe_opts *o, int ch, char *arg, int argc, char **argv)
 	case 'p': add_policy(o, arg); break;
 	case OPT_VERSION:
 		if (parse_long(arg, 1, UINT32_MAX, &l) != 0)
-			bad_value("--version", "expected a version number from 1", arg);
+			bad_value("--model-version", "expected a version number from 1", arg);
 		o->version = (uint32_t)l;
 		break;
 	case OPT_EXPLORE: {
@@ -247,7 +247,7 @@ gate_options(struct qe_opts *o)
 	unsigned e = o->estimators;
 
 	if (o->npolicies > 0 || o->version != 0) {
-		diag_warn("--gate: the versions come from the store (no -p, -m, --compare or --version)");
+		diag_warn("--gate: the versions come from the store (no -p, -m, --compare or --model-version)");
 		usage(2);
 	}
 	if (e == (1u << QE_E_COUNT) - 1)
@@ -296,7 +296,7 @@ parse_options(int argc, char **argv, struct qe_opts *o, struct tool_opts *to)
 		{ "w-click",       required_argument, NULL, OPT_W_CLICK },
 		{ "w-pay",         required_argument, NULL, OPT_W_PAY },
 		{ "idle-exit",     required_argument, NULL, OPT_IDLE_EXIT },
-		{ "version",       required_argument, NULL, OPT_VERSION },
+		{ "model-version", required_argument, NULL, OPT_VERSION },
 		{ "explore",       required_argument, NULL, OPT_EXPLORE },
 		{ NULL, 0, NULL, 0 }
 	};

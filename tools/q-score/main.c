@@ -136,7 +136,7 @@ static _Noreturn void
 usage(int status)
 {
 	fprintf(status ? stderr : stdout,
-	    "usage: q-score -m modeldir|kafka:topic [-hqv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
+	    "usage: q-score -m modeldir|kafka:topic [-hqVv] [-i input] [-o output] [-k n] [--explore policy] [--diversity w]\n"
 	    "               [--seed n] [--events endpoint] [--pin version] [--warmup file] [--dead-letter endpoint]\n"
 	    "               [--history url] [--history-ttl duration] [--history-timeout duration]\n"
 	    "               [--strict] [--model-cache dir]\n"
@@ -288,8 +288,8 @@ main(int argc, char *argv[])
 			usage(2);
 		switch (ch) {
 		case 'k':
-			if (parse_long(optarg, 0, 1000000000, &l) != 0)
-				diag_fatal(2, "-k %s: expected a count (0: every candidate)", optarg);
+			if (tool_opt_count("--top-k", optarg, 0, 1000000000, &l) != 0)
+				exit(2);
 			cf.default_k = (size_t)l;
 			break;
 		case 'm':
@@ -309,75 +309,77 @@ main(int argc, char *argv[])
 			events = optarg;
 			break;
 		case OPT_EXPLORE:
-			if (rank_explore_parse(optarg, &cf.explore) != 0)
-				diag_fatal(2, "--explore %s: expected greedy, epsilon:E (0..1), softmax:T or softmax:Tsd (T > 0)", optarg);
+			if (rank_explore_parse(optarg, &cf.explore) != 0) {
+				tool_opt_bad("--explore", optarg, "one of greedy, epsilon:E (0..1), softmax:T or softmax:Tsd (T > 0)");
+				exit(2);
+			}
 			break;
 		case OPT_MODEL_CACHE:
 			cache = optarg;
 			break;
 		case OPT_DIVERSITY:
-			if (parse_double(optarg, 0, 1e6, &d) != 0)
-				diag_fatal(2, "--diversity %s: expected a weight >= 0", optarg);
+			if (tool_opt_real("--diversity", optarg, 0, 1e6, &d) != 0)
+				exit(2);
 			cf.diversity = d;
 			break;
 		case OPT_SEED:
-			if (parse_double(optarg, 0, 1.8e19, &d) != 0)
-				diag_fatal(2, "--seed %s: expected a non-negative integer", optarg);
+			if (tool_opt_real("--seed", optarg, 0, 1.8e19, &d) != 0)
+				exit(2);
 			cf.seed = (uint64_t)d;
 			break;
 		case OPT_PIN:
-			if (parse_long(optarg, 1, 4294967295L, &l) != 0)
-				diag_fatal(2, "--pin %s: expected a version number", optarg);
+			if (tool_opt_count("--pin", optarg, 1, 4294967295L, &l) != 0)
+				exit(2);
 			mo.pin = (uint32_t)l;
 			break;
 		case OPT_WARMUP:
 			mo.warmup = optarg;
 			break;
 		case OPT_WARMUP_MAX:
-			if (parse_long(optarg, 0, 1000000, &l) != 0)
-				diag_fatal(2, "--warmup-max %s: expected a count", optarg);
+			if (tool_opt_count("--warmup-max", optarg, 0, 1000000, &l) != 0)
+				exit(2);
 			mo.warmup_max = (size_t)l;
 			break;
 		case OPT_THREADS:
-			if (parse_long(optarg, 1, 1024, &l) != 0)
-				diag_fatal(2, "--threads %s: expected 1..1024", optarg);
+			if (tool_opt_count("--threads", optarg, 1, 1024, &l) != 0)
+				exit(2);
 			so.threads = (unsigned)l;
 			break;
 		case OPT_MAX_BODY:
-			if ((sz = parse_size(optarg)) < 16 || sz > MAX_BODY_MAX)
-				diag_fatal(2, "--max-body %s: expected a size from 16 bytes to 256M", optarg);
+			if (tool_opt_size("--max-body", optarg, 16, MAX_BODY_MAX, &sz) != 0)
+				exit(2);
 			so.max_body = (size_t)sz;
 			break;
 		case OPT_MAX_HEADER:
-			if ((sz = parse_size(optarg)) < MAX_HEADER_MIN || sz > MAX_HEADER_MAX)
-				diag_fatal(2, "--max-header %s: expected a size from 1k to 1M", optarg);
+			if (tool_opt_size("--max-header", optarg, MAX_HEADER_MIN, MAX_HEADER_MAX, &sz) != 0)
+				exit(2);
 			so.max_header = (size_t)sz;
 			break;
 		case OPT_MAX_CONNS:
-			if (parse_long(optarg, 1, 1000000, &l) != 0)
-				diag_fatal(2, "--max-connections %s: expected a count", optarg);
+			if (tool_opt_count("--max-connections", optarg, 1, 1000000, &l) != 0)
+				exit(2);
 			if (fd_room((rlim_t)l) != 0)
 				diag_fatal(2, "--max-connections %s: more than the open-file limit allows (ulimit -n)", optarg);
 			so.max_conns = (unsigned)l;
 			break;
 		case OPT_MAX_BATCH:
-			if (parse_long(optarg, 1, 1000000, &l) != 0)
-				diag_fatal(2, "--max-batch %s: expected a count", optarg);
+			if (tool_opt_count("--max-batch", optarg, 1, 1000000, &l) != 0)
+				exit(2);
 			so.max_batch = (size_t)l;
 			break;
 		case OPT_MAX_CANDS:
-			if (parse_long(optarg, 1, 10000000, &l) != 0)
-				diag_fatal(2, "--max-candidates %s: expected a count", optarg);
+			if (tool_opt_count("--max-candidates", optarg, 1, 10000000, &l) != 0)
+				exit(2);
 			cf.max_candidates = (size_t)l;
 			break;
 		case OPT_HIST_USERS:
-			if (parse_long(optarg, 1, 10000000, &l) != 0)
-				diag_fatal(2, "--history-users %s: expected a count from 1 to 10000000", optarg);
+			if (tool_opt_count("--history-users", optarg, 1, 10000000, &l) != 0)
+				exit(2);
 			hist_users = (size_t)l;
 			break;
 		case OPT_HIST_LEN:
-			if (parse_long(optarg, 1, 1024, &l) != 0)
-				diag_fatal(2, "--history-len %s: expected 1..1024", optarg);
+			if (tool_opt_count("--history-len", optarg, 1, 1024, &l) != 0)
+				exit(2);
 			hist_len = (size_t)l;
 			break;
 		case OPT_HISTORY: {
@@ -400,25 +402,25 @@ main(int argc, char *argv[])
 				diag_fatal(2, "--history-timeout %s: expected a duration from 0.1ms to 10s, such as 5ms", optarg);
 			break;
 		case OPT_POLL:
-			if ((mo.poll_ms = parse_duration_ms(optarg)) <= 0)
-				diag_fatal(2, "--poll-interval %s: expected a duration such as 500ms or 2s", optarg);
+			if (tool_opt_duration("--poll-interval", optarg, 1, INT64_MAX, &mo.poll_ms) != 0)
+				exit(2);
 			break;
 		case OPT_PORT_FILE:
 			so.port_file = optarg;
 			break;
 		case OPT_TIMEOUT:
-			if (parse_long(optarg, 1, 86400, &l) != 0)
-				diag_fatal(2, "--timeout %s: expected seconds", optarg);
+			if (tool_opt_count("--timeout", optarg, 1, 86400, &l) != 0)
+				exit(2);
 			so.timeout_s = (unsigned)l;
 			break;
 		case OPT_READ_TIMEOUT:
-			if (parse_long(optarg, 1, 3600, &l) != 0)
-				diag_fatal(2, "--read-timeout %s: expected seconds (1..3600)", optarg);
+			if (tool_opt_count("--read-timeout", optarg, 1, 3600, &l) != 0)
+				exit(2);
 			so.read_timeout_s = (unsigned)l;
 			break;
 		case OPT_DRAIN_TIMEOUT:
-			if (parse_long(optarg, 0, 3600, &l) != 0)
-				diag_fatal(2, "--drain-timeout %s: expected seconds (0..3600)", optarg);
+			if (tool_opt_count("--drain-timeout", optarg, 0, 3600, &l) != 0)
+				exit(2);
 			so.drain_s = (unsigned)l;
 			break;
 		case 'h':

@@ -49,7 +49,7 @@ usage(int st)
 	fprintf(st ? stderr : stdout,
 	    "usage: q-train --offline -m modeldir [-i transitions]... [--epochs n] [--head-epochs n]\n"
 	    "               [--batch n] [--lr rate] [--gamma g] [--target slateq|item] [--target-sync n]\n"
-	    "               [--w-click w] [--w-pay w] [--click-weight w] [--dim d] [--hist-len L]\n"
+	    "               [--w-click w] [--w-pay w] [--click-weight w] [--dim d] [--history-len L]\n"
 	    "               [--kernels w,w] [--filters F] [--state-dim H] [--init-embeddings file]\n"
 	    "               [--freeze-embeddings] [--min-count n] [--holdout frac]\n"
 	    "               [--position-bias | --no-position-bias] [--l2 lambda] [--emb-lr rate]\n"
@@ -60,7 +60,7 @@ usage(int st)
 	    "               [--publish-every n] [--publish-interval s] [--reset-heads] [--lambda l]\n"
 	    "               [--max-episodes n] [--episode-timeout duration] [--keep n]\n"
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
-	    "       common: [-hqv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
+	    "       common: [-hqVv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
 	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n"
 	    "               [--max-feature x] [--publish kafka:topic]\n");
 	exit(st);
@@ -69,18 +69,24 @@ usage(int st)
 static long
 num_opt(const char *name, const char *arg, long lo, long hi)
 {
+	char opt[64];
 	long v;
-	if (parse_long(arg, lo, hi, &v) < 0)
-		diag_fatal(2, "--%s %s: expected an integer in %ld..%ld", name, arg, lo, hi);
+
+	snprintf(opt, sizeof opt, "--%s", name);
+	if (tool_opt_count(opt, arg, lo, hi, &v) != 0)
+		exit(2);
 	return v;
 }
 
 static double
 real_opt(const char *name, const char *arg, double lo, double hi)
 {
+	char opt[64];
 	double v;
-	if (parse_double(arg, lo, hi, &v) < 0)
-		diag_fatal(2, "--%s %s: expected a number in %g..%g", name, arg, lo, hi);
+
+	snprintf(opt, sizeof opt, "--%s", name);
+	if (tool_opt_real(opt, arg, lo, hi, &v) != 0)
+		exit(2);
 	return v;
 }
 
@@ -145,6 +151,7 @@ parse_options(int argc, char *argv[], struct qt_opts *qo, struct tool_opts *opts
 		{ "w-pay", required_argument, NULL, OPT_W_PAY },
 		{ "click-weight", required_argument, NULL, OPT_CLICK_WEIGHT },
 		{ "dim", required_argument, NULL, OPT_DIM },
+		{ "history-len", required_argument, NULL, OPT_HIST_LEN },
 		{ "hist-len", required_argument, NULL, OPT_HIST_LEN },
 		{ "kernels", required_argument, NULL, OPT_KERNELS },
 		{ "filters", required_argument, NULL, OPT_FILTERS },
@@ -220,7 +227,7 @@ parse_options(int argc, char *argv[], struct qt_opts *qo, struct tool_opts *opts
 		case OPT_W_PAY: qo->w_pay = real_opt("w-pay", optarg, -1e9, 1e9); break;
 		case OPT_CLICK_WEIGHT: qo->click_weight = real_opt("click-weight", optarg, 0, 1e6); break;
 		case OPT_DIM: qo->dm.d = (uint32_t)num_opt("dim", optarg, 1, QNET_MAX_DIM); qo->dim_given = 1; break;
-		case OPT_HIST_LEN: qo->dm.L = (uint32_t)num_opt("hist-len", optarg, 1, QNET_MAX_DIM); break;
+		case OPT_HIST_LEN: qo->dm.L = (uint32_t)num_opt("history-len", optarg, 1, QNET_MAX_DIM); break;
 		case OPT_KERNELS: {
 			char *p = optarg, *end;
 			memset(qo->dm.kw, 0, sizeof qo->dm.kw);
