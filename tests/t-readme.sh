@@ -42,7 +42,12 @@ ok "the tour puts bin/ on PATH" grep -q '^export PATH=.*bin' "$T_TMP/commands"
 # out_of PATTERN: the output file of the first command that matches PATTERN (by content, not position).
 out_of() { echo "$T_TMP/out.$(grep -n -e "$1" "$T_TMP/commands" | head -1 | cut -d: -f1)"; }
 cd "$C/tour" 2>/dev/null || t_fail "the tour works in tour/"
-eq "models: two offline, one from q-train --online at its stop, one replayed" "$(ls models | grep -c .)" 4
+# The versions by the mode their manifests name: the two offline runs and the replay are offline;
+# q-train --online publishes at its stop, and every --publish-interval before it while the tour waits.
+modes=$(for v in models/[0-9]*; do jq -r .mode "$v/manifest.json"; done | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' ')
+eq "models: two offline and one replayed" "$(ls -d models/[0-9]* | wc -l | tr -d ' ')" "$(( $(echo "$modes" | sed -n 's/.*online=\([0-9]*\).*/\1/p') + 3 ))"
+ok "models: q-train --online published (at its stop at least)" sh -c "echo '$modes' | grep -q 'online=[1-9]'"
+ok "models: three offline (two runs, one replay)" sh -c "echo '$modes' | grep -q 'offline=3'"
 eq "kcat saw a thousand events from the log-collect workers" "$(tr -d ' ' <"$(out_of '^kcat -C .* -t events')")" 1000
 ok "the workers stopped cleanly" sh -c "! grep -v '^0\$' workers/*.exit"
 ok "the scored request ranked 3 items" sh -c "jq -e '.items | length == 3' '$(out_of '| q-score -m models$')' >/dev/null"
