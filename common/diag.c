@@ -107,3 +107,16 @@ diag_info(int level, const char *fmt, ...)
 	va_end(ap);
 	errno = e;
 }
+
+int
+diag_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -1;
+}

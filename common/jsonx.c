@@ -7,20 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "diag.h"
 #include "jsonx.h"
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err != NULL && errlen > 0) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
 
 json_t *
 jsonx_parse(const char *buf, size_t len, char *err, size_t errlen)
@@ -30,12 +19,12 @@ jsonx_parse(const char *buf, size_t len, char *err, size_t errlen)
 
 	j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (j == NULL) {
-		fail(err, errlen, "bad JSON at column %d: %s", je.column, je.text);
+		diag_errf(err, errlen, "bad JSON at column %d: %s", je.column, je.text);
 		return NULL;
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		fail(err, errlen, "not a JSON object");
+		diag_errf(err, errlen, "not a JSON object");
 		return NULL;
 	}
 	return j;
@@ -49,22 +38,22 @@ jsonx_get_id(const json_t *obj, const char *key, char out[257], char *err, size_
 	size_t n, i;
 
 	if (v == NULL)
-		return fail(err, errlen, "missing field '%s'", key);
+		return diag_errf(err, errlen, "missing field '%s'", key);
 	if (json_is_integer(v)) {
 		snprintf(out, 257, "%lld", (long long)json_integer_value(v));
 		return 0;
 	}
 	if (!json_is_string(v))
-		return fail(err, errlen, "field '%s': expected string or integer id", key);
+		return diag_errf(err, errlen, "field '%s': expected string or integer id", key);
 	s = json_string_value(v);
 	n = json_string_length(v);
 	if (n == 0)
-		return fail(err, errlen, "field '%s': empty id", key);
+		return diag_errf(err, errlen, "field '%s': empty id", key);
 	if (n > 256)
-		return fail(err, errlen, "field '%s': id longer than 256 bytes", key);
+		return diag_errf(err, errlen, "field '%s': id longer than 256 bytes", key);
 	for (i = 0; i < n; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return fail(err, errlen, "field '%s': control character in id", key);
+			return diag_errf(err, errlen, "field '%s': control character in id", key);
 	memcpy(out, s, n);
 	out[n] = '\0';
 	return 0;
@@ -76,11 +65,11 @@ jsonx_get_str(const json_t *obj, const char *key, size_t maxlen, const char **ou
 	json_t *v = json_object_get(obj, key);
 
 	if (v == NULL)
-		return fail(err, errlen, "missing field '%s'", key);
+		return diag_errf(err, errlen, "missing field '%s'", key);
 	if (!json_is_string(v))
-		return fail(err, errlen, "field '%s': expected string", key);
+		return diag_errf(err, errlen, "field '%s': expected string", key);
 	if (json_string_length(v) > maxlen)
-		return fail(err, errlen, "field '%s': longer than %zu bytes", key, maxlen);
+		return diag_errf(err, errlen, "field '%s': longer than %zu bytes", key, maxlen);
 	*out = json_string_value(v);
 	return 0;
 }
@@ -93,18 +82,18 @@ jsonx_get_int(const json_t *obj, const char *key, int64_t lo, int64_t hi, int64_
 	double d;
 
 	if (v == NULL)
-		return fail(err, errlen, "missing field '%s'", key);
+		return diag_errf(err, errlen, "missing field '%s'", key);
 	if (json_is_integer(v))
 		i = json_integer_value(v);
 	else if (json_is_real(v)) {
 		d = json_real_value(v);
 		if (d != floor(d) || d < -9.2e18 || d > 9.2e18)
-			return fail(err, errlen, "field '%s': expected integer", key);
+			return diag_errf(err, errlen, "field '%s': expected integer", key);
 		i = (json_int_t)d;
 	} else
-		return fail(err, errlen, "field '%s': expected integer", key);
+		return diag_errf(err, errlen, "field '%s': expected integer", key);
 	if (i < lo || i > hi)
-		return fail(err, errlen, "field '%s': %lld out of range [%lld, %lld]", key,
+		return diag_errf(err, errlen, "field '%s': %lld out of range [%lld, %lld]", key,
 		    (long long)i, (long long)lo, (long long)hi);
 	*out = i;
 	return 0;
@@ -117,14 +106,14 @@ jsonx_get_num(const json_t *obj, const char *key, double lo, double hi, double *
 	double d;
 
 	if (v == NULL)
-		return fail(err, errlen, "missing field '%s'", key);
+		return diag_errf(err, errlen, "missing field '%s'", key);
 	if (!json_is_number(v))
-		return fail(err, errlen, "field '%s': expected number", key);
+		return diag_errf(err, errlen, "field '%s': expected number", key);
 	d = json_number_value(v);
 	if (!isfinite(d))
-		return fail(err, errlen, "field '%s': not a finite number", key);
+		return diag_errf(err, errlen, "field '%s': not a finite number", key);
 	if (d < lo || d > hi)
-		return fail(err, errlen, "field '%s': %g out of range [%g, %g]", key, d, lo, hi);
+		return diag_errf(err, errlen, "field '%s': %g out of range [%g, %g]", key, d, lo, hi);
 	*out = d;
 	return 0;
 }
@@ -137,19 +126,19 @@ jsonx_get_floats(const json_t *obj, const char *key, size_t maxn, float *out, si
 	double d;
 
 	if (v == NULL)
-		return fail(err, errlen, "missing field '%s'", key);
+		return diag_errf(err, errlen, "missing field '%s'", key);
 	if (!json_is_array(v))
-		return fail(err, errlen, "field '%s': expected array of numbers", key);
+		return diag_errf(err, errlen, "field '%s': expected array of numbers", key);
 	len = json_array_size(v);
 	if (len > maxn)
-		return fail(err, errlen, "field '%s': more than %zu numbers", key, maxn);
+		return diag_errf(err, errlen, "field '%s': more than %zu numbers", key, maxn);
 	for (i = 0; i < len; i++) {
 		e = json_array_get(v, i);
 		if (!json_is_number(e))
-			return fail(err, errlen, "field '%s'[%zu]: expected number", key, i);
+			return diag_errf(err, errlen, "field '%s'[%zu]: expected number", key, i);
 		d = json_number_value(e);
 		if (!isfinite(d) || fabs(d) > 3.4e38)
-			return fail(err, errlen, "field '%s'[%zu]: not a finite float", key, i);
+			return diag_errf(err, errlen, "field '%s'[%zu]: not a finite float", key, i);
 		out[i] = (float)d;
 	}
 	*n = len;
@@ -162,7 +151,7 @@ jsonx_get_flag(const json_t *obj, const char *key, int *out, char *err, size_t e
 	json_t *v = json_object_get(obj, key);
 
 	if (v == NULL)
-		return fail(err, errlen, "missing field '%s'", key);
+		return diag_errf(err, errlen, "missing field '%s'", key);
 	if (json_is_boolean(v)) {
 		*out = json_is_true(v);
 		return 0;
@@ -171,7 +160,7 @@ jsonx_get_flag(const json_t *obj, const char *key, int *out, char *err, size_t e
 		*out = (int)json_integer_value(v);
 		return 0;
 	}
-	return fail(err, errlen, "field '%s': expected 0 or 1", key);
+	return diag_errf(err, errlen, "field '%s': expected 0 or 1", key);
 }
 
 /* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil). */
@@ -257,16 +246,16 @@ jsonx_get_ts(const json_t *obj, const char *key, int64_t *ms, char *err, size_t 
 	json_t *v = json_object_get(obj, key);
 
 	if (v == NULL)
-		return fail(err, errlen, "missing field '%s'", key);
+		return diag_errf(err, errlen, "missing field '%s'", key);
 	if (json_is_string(v)) {
 		if (parse_rfc3339_ms(json_string_value(v), ms) != 0)
-			return fail(err, errlen, "field '%s': not an RFC 3339 time", key);
+			return diag_errf(err, errlen, "field '%s': not an RFC 3339 time", key);
 		return 0;
 	}
 	if (json_is_number(v))
 		return jsonx_get_int(obj, key, INT64_MIN, INT64_MAX, ms, err, errlen) == 0 ? 0 :
-		    fail(err, errlen, "field '%s': expected integer ms or RFC 3339 string", key);
-	return fail(err, errlen, "field '%s': expected integer ms or RFC 3339 string", key);
+		    diag_errf(err, errlen, "field '%s': expected integer ms or RFC 3339 string", key);
+	return diag_errf(err, errlen, "field '%s': expected integer ms or RFC 3339 string", key);
 }
 
 json_t *

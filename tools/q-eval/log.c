@@ -6,20 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
 #include "jbuf.h"
 #include "log.h"
 #include "xalloc.h"
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* The requests' history ids, contexts and features, in pools; per request and per candidate offsets. */
 struct qe_reqstate_store {
@@ -260,7 +251,7 @@ qe_log_add_request(struct qe_log *log, const struct qe_rrequest *rq, char *err, 
 
 	k = qe_ids_add(R->ids, rq->request.p, rq->request.len, &added);
 	if (!added)
-		return fail(err, errlen, "request %s: a second request with this id", rq->request.p);
+		return diag_errf(err, errlen, "request %s: a second request with this id", rq->request.p);
 	if (k >= R->cap) {
 		R->cap = R->cap ? R->cap * 2 : 1024;
 		R->first = xreallocarray(R->first, R->cap, sizeof *R->first);
@@ -277,7 +268,7 @@ qe_log_add_request(struct qe_log *log, const struct qe_rrequest *rq, char *err, 
 		for (j = 0; j < i; j++)
 			if (R->cand[R->first[k] + j] == c) {
 				R->n[k] = 0;
-				return fail(err, errlen, "request %s: candidate %s twice", rq->request.p, rq->cands[i].p);
+				return diag_errf(err, errlen, "request %s: candidate %s twice", rq->request.p, rq->cands[i].p);
 			}
 		R->cand[R->ncand + i] = c;
 	}
@@ -295,7 +286,7 @@ qe_log_add_action(struct qe_log *log, const struct qe_str *item, char *err, size
 
 	for (i = 0; i < log->naset; i++)
 		if (log->aset[i] == c)
-			return fail(err, errlen, "item %s: twice in the action set", item->p);
+			return diag_errf(err, errlen, "item %s: twice in the action set", item->p);
 	log->aset = xreallocarray(log->aset, log->naset + 1, sizeof *log->aset);
 	log->aset[log->naset++] = c;
 	return 0;
@@ -323,7 +314,7 @@ check_candidates(struct qe_log *log, const struct qe_record *rec, const uint32_t
 		for (j = 0; j < n && cand[j] != c; j++)
 			;
 		if (c == QE_NOID || j == n)
-			return fail(err, errlen, "item %s at pos %u: not among the candidates of %s", rec->items[i].item.p,
+			return diag_errf(err, errlen, "item %s at pos %u: not among the candidates of %s", rec->items[i].item.p,
 			    rec->items[i].pos, whose);
 	}
 	return 0;
@@ -414,13 +405,13 @@ add_transition(struct qe_log *log, const struct qe_record *rec, char *err, size_
 	n = rec->session.len + 1 + (size_t)snprintf(key + rec->session.len + 1, 30, "%" PRId64, rec->order);
 	key[rec->session.len] = '\0';
 	if (qe_ids_find(log->pagekeys, key, n) != QE_NOID)
-		return fail(err, errlen, "a second transition %s seq %" PRId64, rec->session.p, rec->order);
+		return diag_errf(err, errlen, "a second transition %s seq %" PRId64, rec->session.p, rec->order);
 	for (i = 0; i < k; i++)
 		spos[i] = rec->items[i].pos;
 	qsort(spos, k, sizeof *spos, cmp_u32);
 	for (i = 1; i < k; i++)
 		if (spos[i] == spos[i - 1])
-			return fail(err, errlen, "pos %u: two items", spos[i]);
+			return diag_errf(err, errlen, "pos %u: two items", spos[i]);
 	req = page_request(log, &rec->request);
 	if (record_candidates(log, rec, req, &ncand, err, errlen) != 0)
 		return -1;
@@ -461,13 +452,13 @@ add_sample(struct qe_log *log, const struct qe_record *rec, const char *source, 
 	key[rec->request.len] = '\0';
 	n = rec->request.len + 1 + (size_t)snprintf(key + rec->request.len + 1, 20, "%u", rec->items[0].pos);
 	if (qe_ids_find(log->samplekeys, key, n) != QE_NOID)
-		return fail(err, errlen, "a second sample of request %s at pos %u", rec->request.p, rec->items[0].pos);
+		return diag_errf(err, errlen, "a second sample of request %s at pos %u", rec->request.p, rec->items[0].pos);
 	pg = qe_ids_find(log->pagekeys, rec->request.p, rec->request.len);
 	if (pg != QE_NOID) {
 		p = &log->pages[pg];
 		sess = qe_ids_find(log->sessionkeys, rec->session.p, rec->session.len);
 		if (sess != p->session || rec->order != p->order)
-			return fail(err, errlen, "request %s: its samples disagree on the session or the page number",
+			return diag_errf(err, errlen, "request %s: its samples disagree on the session or the page number",
 			    rec->request.p);
 		req = p->req;
 	} else
@@ -491,13 +482,13 @@ qe_log_add(struct qe_log *log, const struct qe_record *rec, const char *source, 
 	if (log->kind < 0)
 		log->kind = (int)rec->kind;
 	if ((int)rec->kind != log->kind)
-		return fail(err, errlen, "a %s among %ss: one kind a run",
+		return diag_errf(err, errlen, "a %s among %ss: one kind a run",
 		    rec->kind == QE_REC_SAMPLE ? "sample" : "transition", log->kind == QE_REC_SAMPLE ? "sample" :
 		    "transition");
 	if (rec->kind == QE_REC_TRANSITION)
 		return add_transition(log, rec, err, errlen);
 	if (rec->request.len == 0)
-		return fail(err, errlen, "a sample without request_id");
+		return diag_errf(err, errlen, "a sample without request_id");
 	return add_sample(log, rec, source, err, errlen);
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
 #include "logging.h"
 
 /*
@@ -13,16 +14,6 @@
  */
 #define REL_TOL 2e-5
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int
 close_to(double a, double b)
@@ -76,16 +67,16 @@ check_uniform(const struct qe_logging *lg, const uint32_t *pos, const double *pr
 	if (*n == 0) {
 		m = whole(1 / prop[0], 1);
 		if (m == 0)
-			return fail(err, errlen, "pos %u: propensity %.7g is not 1/m for a whole number m of candidates",
+			return diag_errf(err, errlen, "pos %u: propensity %.7g is not 1/m for a whole number m of candidates",
 			    pos[0], prop[0]);
 		*n = lg->marginal ? m : m + pos[0];
 	}
 	for (j = 0; j < k; j++) {
 		if (pos[j] >= *n)
-			return fail(err, errlen, "pos %u: beyond the %zu candidates", pos[j], *n);
+			return diag_errf(err, errlen, "pos %u: beyond the %zu candidates", pos[j], *n);
 		want = lg->marginal ? 1.0 / (double)*n : 1.0 / (double)(*n - pos[j]);
 		if (!close_to(prop[j], want))
-			return fail(err, errlen, "pos %u: propensity %.7g, but uniform logging over %zu candidates gives %.7g",
+			return diag_errf(err, errlen, "pos %u: propensity %.7g, but uniform logging over %zu candidates gives %.7g",
 			    pos[j], prop[j], *n, want);
 	}
 	return 0;
@@ -134,15 +125,15 @@ check_epsilon(const struct qe_logging *lg, const uint32_t *pos, const double *pr
 		if (eps == 0 && epsilon_fits(eps, pos, prop, k, SIZE_MAX, &bad))
 			return 0;
 		if (m1 == 0 && m2 == 0 && eps > 0)
-			return fail(err, errlen, "pos %u: propensity %.7g is neither epsilon/m nor epsilon/m + 1 - epsilon "
+			return diag_errf(err, errlen, "pos %u: propensity %.7g is neither epsilon/m nor epsilon/m + 1 - epsilon "
 			    "(epsilon %g) for a whole number m of candidates", pos[0], prop[0], eps);
-		return fail(err, errlen, "pos %u: propensity %.7g does not follow epsilon-greedy (epsilon %g) from the "
+		return diag_errf(err, errlen, "pos %u: propensity %.7g does not follow epsilon-greedy (epsilon %g) from the "
 		    "candidate count its first item implies", pos[bad], prop[bad], eps);
 	}
 	if (!epsilon_fits(eps, pos, prop, k, *n, &bad)) {
 		if (pos[bad] >= *n)
-			return fail(err, errlen, "pos %u: beyond the %zu candidates", pos[bad], *n);
-		return fail(err, errlen, "pos %u: propensity %.7g, but epsilon-greedy (epsilon %g) over the %zu "
+			return diag_errf(err, errlen, "pos %u: beyond the %zu candidates", pos[bad], *n);
+		return diag_errf(err, errlen, "pos %u: propensity %.7g, but epsilon-greedy (epsilon %g) over the %zu "
 		    "candidates left gives %.7g or %.7g", pos[bad], prop[bad], eps, *n - pos[bad],
 		    eps / (double)(*n - pos[bad]), eps / (double)(*n - pos[bad]) + 1 - eps);
 	}
@@ -159,9 +150,9 @@ check_pl(const uint32_t *pos, const double *prop, size_t k, size_t n, char *err,
 		return 0;
 	for (j = 0; j < k; j++) {
 		if (pos[j] >= n)
-			return fail(err, errlen, "pos %u: beyond the %zu candidates", pos[j], n);
+			return diag_errf(err, errlen, "pos %u: beyond the %zu candidates", pos[j], n);
 		if (n - pos[j] == 1 && !close_to(prop[j], 1))
-			return fail(err, errlen, "pos %u: the last of %zu candidates has propensity %.7g, not 1", pos[j], n,
+			return diag_errf(err, errlen, "pos %u: the last of %zu candidates has propensity %.7g, not 1", pos[j], n,
 			    prop[j]);
 	}
 	return 0;
@@ -176,7 +167,7 @@ qe_logging_check(const struct qe_logging *lg, const uint32_t *pos, const double 
 	*n = ncand;
 	for (j = 0; j < k; j++)
 		if (!(prop[j] > 0 && prop[j] <= 1))
-			return fail(err, errlen, "pos %u: propensity %.7g outside (0, 1]", pos[j], prop[j]);
+			return diag_errf(err, errlen, "pos %u: propensity %.7g outside (0, 1]", pos[j], prop[j]);
 	if (k == 0)
 		return 0;
 	switch (lg->kind) {

@@ -5,19 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
 #include "policy.h"
 #include "xalloc.h"
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* ---- random: uniform over the candidates, position by position, without replacement ---- */
 
@@ -222,7 +213,7 @@ qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size
 		p->ops = &popular_ops;
 		p->state = s;
 		if (rank_explore_parse(spec[7] == ':' ? spec + 8 : "greedy", &s->ex) != 0) {
-			fail(err, errlen, "%s: not an exploration setting (greedy, epsilon:E, softmax:T or softmax:Tsd)",
+			diag_errf(err, errlen, "%s: not an exploration setting (greedy, epsilon:E, softmax:T or softmax:Tsd)",
 			    spec + 8);
 			goto err;
 		}
@@ -243,7 +234,7 @@ qe_policy_new(const char *spec, const struct qe_policy_env *env, char *err, size
 		if (qe_thompson_load(p, spec + 9, (size_t)env->log->max_pos + 1, env->log->items, err, errlen) != 0)
 			goto err;
 	} else {
-		fail(err, errlen, "%s: not a policy (random, popular[:EXPLORE], logged, model:DIR, recorded:NAME, "
+		diag_errf(err, errlen, "%s: not a policy (random, popular[:EXPLORE], logged, model:DIR, recorded:NAME, "
 		    "table:FILE, thompson:FILE)", spec);
 		goto err;
 	}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "diag.h"
 #include "jsonx.h"
 #include "reader.h"
 #include "xalloc.h"
@@ -37,16 +38,6 @@ struct qe_reader {
 	size_t s1off, s2off;
 };
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 struct qe_reader *
 qe_reader_new(void)
@@ -139,10 +130,10 @@ read_item(struct qe_reader *r, const json_t *o, struct qe_ritem *it, size_t *ido
 	it->prop = NAN;
 	if ((p = json_object_get(o, "propensity")) != NULL && !json_is_null(p)) {
 		if (!json_is_number(p))
-			return fail(err, errlen, "field 'propensity': expected a number");
+			return diag_errf(err, errlen, "field 'propensity': expected a number");
 		it->prop = json_number_value(p);
 		if (!(it->prop > 0 && it->prop <= 1)) {
-			fail(err, errlen, "propensity %.7g of item %s at pos %u: outside (0, 1]", it->prop, id, it->pos);
+			diag_errf(err, errlen, "propensity %.7g of item %s at pos %u: outside (0, 1]", it->prop, id, it->pos);
 			return QE_READ_BADPROP;
 		}
 	}
@@ -182,18 +173,18 @@ read_transition(struct qe_reader *r, const json_t *obj, struct qe_record *rec, c
 	}
 	act = json_object_get(obj, "action");
 	if (!json_is_array(act))
-		return fail(err, errlen, "field 'action': expected an array");
+		return diag_errf(err, errlen, "field 'action': expected an array");
 	n = json_array_size(act);
 	if (n == 0 || n > QE_MAX_ITEMS)
-		return fail(err, errlen, "field 'action': %zu items, expected 1 to %d", n, QE_MAX_ITEMS);
+		return diag_errf(err, errlen, "field 'action': %zu items, expected 1 to %d", n, QE_MAX_ITEMS);
 	reserve(r, n);
 	for (i = 0; i < n; i++) {
 		const json_t *o = json_array_get(act, i);
 
 		if (!json_is_object(o))
-			return fail(err, errlen, "action[%zu]: expected an object", i);
+			return diag_errf(err, errlen, "action[%zu]: expected an object", i);
 		if ((st = read_item(r, o, &r->items[i], &r->soff[i], e2, sizeof e2)) != 0) {
-			fail(err, errlen, "action[%zu]: %s", i, e2);
+			diag_errf(err, errlen, "action[%zu]: %s", i, e2);
 			return st;
 		}
 	}
@@ -245,7 +236,7 @@ qe_read_record(struct qe_reader *r, const char *buf, size_t len, struct qe_recor
 	else if (json_object_get(obj, "item_id") != NULL)
 		st = read_sample(r, obj, rec, err, errlen);
 	else
-		st = fail(err, errlen, "neither a transition (no 'action') nor a sample (no 'item_id')");
+		st = diag_errf(err, errlen, "neither a transition (no 'action') nor a sample (no 'item_id')");
 	json_decref(obj);
 	if (st != 0)
 		return st;
@@ -278,7 +269,7 @@ put_floats(struct qe_reader *r, const json_t *obj, const char *key, const char *
 	if (v == NULL)
 		return 0;
 	if (!json_is_array(v))
-		return fail(err, errlen, "%sfield '%s': expected an array of numbers", where, key);
+		return diag_errf(err, errlen, "%sfield '%s': expected an array of numbers", where, key);
 	len = json_array_size(v);
 	if (r->flen + len > r->fcap) {
 		r->fcap = (r->flen + len) * 2;
@@ -287,10 +278,10 @@ put_floats(struct qe_reader *r, const json_t *obj, const char *key, const char *
 	for (i = 0; i < len; i++) {
 		e = json_array_get(v, i);
 		if (!json_is_number(e))
-			return fail(err, errlen, "%sfield '%s'[%zu]: expected a number", where, key, i);
+			return diag_errf(err, errlen, "%sfield '%s'[%zu]: expected a number", where, key, i);
 		d = json_number_value(e);
 		if (!isfinite(d) || fabs(d) > 3.4e38)
-			return fail(err, errlen, "%sfield '%s'[%zu]: not a finite float", where, key, i);
+			return diag_errf(err, errlen, "%sfield '%s'[%zu]: not a finite float", where, key, i);
 		r->fbuf[r->flen + i] = (float)d;
 	}
 	*off = r->flen;
@@ -311,7 +302,7 @@ put_hist(struct qe_reader *r, const json_t *obj, size_t *nhist, char *err, size_
 	if (h == NULL)
 		return 0;
 	if (!json_is_array(h))
-		return fail(err, errlen, "field 'hist': expected an array of ids");
+		return diag_errf(err, errlen, "field 'hist': expected an array of ids");
 	n = json_array_size(h);
 	if (n > r->hcap) {
 		r->hcap = n * 2;
@@ -326,7 +317,7 @@ put_hist(struct qe_reader *r, const json_t *obj, size_t *nhist, char *err, size_
 			snprintf(id, sizeof id, "%" PRId64, (int64_t)json_integer_value(e));
 			r->hoff[i] = put_str(r, id, strlen(id));
 		} else
-			return fail(err, errlen, "field 'hist'[%zu]: expected an id", i);
+			return diag_errf(err, errlen, "field 'hist'[%zu]: expected an id", i);
 	}
 	*nhist = n;
 	return 0;
@@ -341,7 +332,7 @@ put_target_ids(struct qe_reader *r, const json_t *a, const char *name, const cha
 	size_t i, n;
 
 	if (!json_is_array(a))
-		return fail(err, errlen, "targets.%s.%s: expected an array of ids", name, key);
+		return diag_errf(err, errlen, "targets.%s.%s: expected an array of ids", name, key);
 	n = json_array_size(a);
 	if (*nt + n > r->tscap) {
 		r->tscap = (*nt + n) * 2;
@@ -351,7 +342,7 @@ put_target_ids(struct qe_reader *r, const json_t *a, const char *name, const cha
 	for (i = 0; i < n; i++) {
 		e = json_array_get(a, i);
 		if (!json_is_string(e) || json_string_length(e) == 0 || json_string_length(e) > 256)
-			return fail(err, errlen, "targets.%s.%s[%zu]: expected an id", name, key, i);
+			return diag_errf(err, errlen, "targets.%s.%s[%zu]: expected an id", name, key, i);
 		r->tsoff[(*nt)++] = put_str(r, json_string_value(e), json_string_length(e));
 	}
 	return 0;
@@ -373,7 +364,7 @@ put_targets(struct qe_reader *r, const json_t *obj, size_t *ntg, char *err, size
 	if (t == NULL)
 		return 0;
 	if (!json_is_object(t))
-		return fail(err, errlen, "field 'targets': expected an object");
+		return diag_errf(err, errlen, "field 'targets': expected an object");
 	if (json_object_size(t) > r->tgcap) {
 		r->tgcap = json_object_size(t) * 2;
 		r->tg = xreallocarray(r->tg, r->tgcap, sizeof *r->tg);
@@ -383,7 +374,7 @@ put_targets(struct qe_reader *r, const json_t *obj, size_t *ntg, char *err, size
 	}
 	json_object_foreach((json_t *)t, name, v) {
 		if (!json_is_object(v))
-			return fail(err, errlen, "targets.%s: expected an object", name);
+			return diag_errf(err, errlen, "targets.%s: expected an object", name);
 		r->tgname[i] = put_str(r, name, strlen(name));
 		r->tgcond[i] = nt;
 		if (put_target_ids(r, json_object_get(v, "cond"), name, "cond", &nt, err, errlen) != 0)
@@ -440,7 +431,7 @@ qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rreq
 		goto err;
 	cands = json_object_get(obj, "candidates");
 	if (!json_is_array(cands)) {
-		fail(err, errlen, "field 'candidates': expected an array");
+		diag_errf(err, errlen, "field 'candidates': expected an array");
 		goto err;
 	}
 	n = json_array_size(cands);
@@ -455,7 +446,7 @@ qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rreq
 		const json_t *o = json_array_get(cands, i);
 
 		if (!json_is_object(o) || jsonx_get_id(o, "item_id", id, e2, sizeof e2) != 0) {
-			fail(err, errlen, "candidates[%zu]: %s", i, json_is_object(o) ? e2 : "expected an object");
+			diag_errf(err, errlen, "candidates[%zu]: %s", i, json_is_object(o) ? e2 : "expected an object");
 			goto err;
 		}
 		r->soff[i] = put_str(r, id, strlen(id));

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
 #include "lineio.h"
 #include "policy.h"
 #include "reader.h"
@@ -20,16 +21,6 @@ struct table {
 	double *prob;		/* [window][pos][item] */
 };
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* The window in force at ts: the last one started by then (the first for an unknown or earlier ts). */
 static size_t
@@ -119,7 +110,7 @@ read_rows(const char *path, struct qe_ids *items, struct qe_ids *local, struct t
 		if (ln.len == 0)
 			continue;
 		if (qe_read_table(rd, ln.buf, ln.len, &row, e2, sizeof e2) != 0) {
-			fail(err, errlen, "%s: %s", ln.source, e2);
+			diag_errf(err, errlen, "%s: %s", ln.source, e2);
 			goto out;
 		}
 		li = qe_ids_add(local, row.item.p, row.item.len, &added);
@@ -140,9 +131,9 @@ read_rows(const char *path, struct qe_ids *items, struct qe_ids *local, struct t
 		rw->from[rw->n++] = row.from;
 	}
 	if (r != 0 || line_reader_failed(lr))
-		fail(err, errlen, "%s: cannot be read", path);
+		diag_errf(err, errlen, "%s: cannot be read", path);
 	else if (rw->n == 0)
-		fail(err, errlen, "%s: no rows", path);
+		diag_errf(err, errlen, "%s: no rows", path);
 	else
 		st = 0;
 out:
@@ -175,7 +166,7 @@ build_table(struct table *t, const struct rows *rw, const char *path, char *err,
 		t->has_pos[rw->pos[i]] = 1;
 		cell = &t->prob[(w * t->npos + rw->pos[i]) * t->nitems + rw->item[i]];
 		if (*cell != 0)
-			return fail(err, errlen, "%s: item %zu of the table at pos %u twice in one window", path,
+			return diag_errf(err, errlen, "%s: item %zu of the table at pos %u twice in one window", path,
 			    (size_t)rw->item[i], rw->pos[i]);
 		*cell = rw->prob[i] > 0 ? rw->prob[i] : 1e-300;	/* a row of 0 is there, if empty */
 	}
@@ -191,7 +182,7 @@ build_table(struct table *t, const struct rows *rw, const char *path, char *err,
 				sum += *cell;
 			}
 			if (fabs(sum - 1) > 1e-6)
-				return fail(err, errlen, "%s: window %zu, pos %zu: the probabilities sum to %.9g, not 1", path,
+				return diag_errf(err, errlen, "%s: window %zu, pos %zu: the probabilities sum to %.9g, not 1", path,
 				    w, pos, sum);
 		}
 	return 0;
@@ -359,12 +350,12 @@ qe_thompson_load(struct qe_policy *p, const char *path, size_t k, struct qe_ids 
 		if (ln.len == 0)
 			continue;
 		if (qe_read_prior(rd, ln.buf, ln.len, &row, e2, sizeof e2) != 0) {
-			fail(err, errlen, "%s: %s", ln.source, e2);
+			diag_errf(err, errlen, "%s: %s", ln.source, e2);
 			goto out;
 		}
 		qe_ids_add(local, row.item.p, row.item.len, &added);
 		if (!added) {
-			fail(err, errlen, "%s: item %s twice", ln.source, row.item.p);
+			diag_errf(err, errlen, "%s: item %s twice", ln.source, row.item.p);
 			goto out;
 		}
 		t->items = xreallocarray(t->items, t->nitems + 1, sizeof *t->items);
@@ -375,11 +366,11 @@ qe_thompson_load(struct qe_policy *p, const char *path, size_t k, struct qe_ids 
 		t->items[t->nitems++] = qe_ids_add(items, row.item.p, row.item.len, NULL);
 	}
 	if (r != 0 || line_reader_failed(lr)) {
-		fail(err, errlen, "%s: cannot be read", path);
+		diag_errf(err, errlen, "%s: cannot be read", path);
 		goto out;
 	}
 	if (k > t->nitems || k > KMAX) {
-		fail(err, errlen, "%s: %zu items cannot fill %zu positions", path, t->nitems, k);
+		diag_errf(err, errlen, "%s: %zu items cannot fill %zu positions", path, t->nitems, k);
 		goto out;
 	}
 	t->nwin = 1;
@@ -390,7 +381,7 @@ qe_thompson_load(struct qe_policy *p, const char *path, size_t k, struct qe_ids 
 	memset(t->has_pos, 1, k);
 	t->prob = xmalloc(k * t->nitems * sizeof *t->prob);
 	if (qe_thompson_table(alpha, beta, t->nitems, k, t->prob) != 0) {
-		fail(err, errlen, "%s: parameters out of range", path);
+		diag_errf(err, errlen, "%s: parameters out of range", path);
 		goto out;
 	}
 	p->own = t->items;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "diag.h"
 #include "model.h"
 #include "policy.h"
 #include "rank.h"
@@ -27,16 +28,6 @@ struct version {
 	size_t cap, vqcap, mcap;
 };
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static void
 reserve(struct version *s, size_t n, size_t k, size_t depth)
@@ -197,9 +188,9 @@ qe_version_load(struct qe_policy *p, const char *dir, uint32_t version, const ch
 	p->state = s;
 	s->draws = draws;
 	if (rank_explore_parse(explore, &s->ex) != 0)
-		return fail(err, errlen, "--explore %s: not an exploration setting (greedy, epsilon:E, softmax:T or "
+		return diag_errf(err, errlen, "--explore %s: not an exploration setting (greedy, epsilon:E, softmax:T or "
 		    "softmax:Tsd)", explore);
 	if ((s->m = model_load(dir, version, why, sizeof why)) == NULL)
-		return fail(err, errlen, "model:%s: %s", dir, why);
+		return diag_errf(err, errlen, "model:%s: %s", dir, why);
 	return 0;
 }

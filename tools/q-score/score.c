@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "diag.h"
 #include "qscore.h"
 #include "xalloc.h"
 
@@ -81,16 +82,6 @@ worker_reserve(struct qs_worker *w, size_t ncand, size_t L)
 	}
 }
 
-static int
-fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* Adds the worker's tally to the shared counters and empties it. */
 static void
@@ -133,23 +124,23 @@ score(struct qs_worker *w, const struct qs_config *cf, const struct model *m, co
 
 	if (m == NULL) {
 		w->tally.no_model += 1;
-		return fail(err, errlen, "no model loaded");
+		return diag_errf(err, errlen, "no model loaded");
 	}
 	net = m->net;
 	dm = &net->dm;
 	if (rq->has_ctx) {
 		if (rq->nctx != dm->C)
-			return fail(err, errlen, "field 'context': %zu numbers, the model wants %u", rq->nctx, dm->C);
+			return diag_errf(err, errlen, "field 'context': %zu numbers, the model wants %u", rq->nctx, dm->C);
 		ctx = w->fbuf + rq->ctx_off;
 	} else if (dm->C > 0)
-		return fail(err, errlen, "missing field 'context' (the model wants %u numbers)", dm->C);
+		return diag_errf(err, errlen, "missing field 'context' (the model wants %u numbers)", dm->C);
 	for (i = 0; i < ncand; i++) {
 		if (w->cfoff[i] == SIZE_MAX) {
 			if (dm->X > 0)
-				return fail(err, errlen, "candidates[%zu]: missing field 'features' (the model wants %u numbers)",
+				return diag_errf(err, errlen, "candidates[%zu]: missing field 'features' (the model wants %u numbers)",
 				    i, dm->X);
 		} else if (w->cfn[i] != dm->X)
-			return fail(err, errlen, "candidates[%zu]: field 'features': %zu numbers, the model wants %u",
+			return diag_errf(err, errlen, "candidates[%zu]: field 'features': %zu numbers, the model wants %u",
 			    i, w->cfn[i], dm->X);
 	}
 	k = rq->k ? rq->k : cf->default_k;
