@@ -34,6 +34,20 @@ draw(void)
 	return rng_splitmix64(&rng_state);
 }
 
+/* A Fisher–Yates shuffle of order[0..n) from the run's stream. */
+static void
+shuffle(size_t *order, size_t n)
+{
+	size_t k, j, tmp;
+
+	for (k = n; k > 1; k--) {
+		j = draw() % k;
+		tmp = order[k - 1];
+		order[k - 1] = order[j];
+		order[j] = tmp;
+	}
+}
+
 static double
 rng_unif(void)
 {
@@ -434,11 +448,7 @@ run_offline(const struct qt_opts *opt)
 	double best_loss = INFINITY;
 	long best_ep = 0;
 	for (long ep = 1; ep <= opt->epochs && !sig_stop; ep++) {
-		for (size_t k = ntr; k > 1; k--) {
-			size_t j = draw() % k, tmp = order[k - 1];
-			order[k - 1] = order[j];
-			order[j] = tmp;
-		}
+		shuffle(order, ntr);
 		double tl = 0, t1 = now_s();
 		uint64_t done_items = 0;
 		for (size_t b = 0; b < ntr && !sig_stop; b += (size_t)opt->batch) {
@@ -562,11 +572,7 @@ run_offline(const struct qt_opts *opt)
 					G[k] = R + (float)opt->gamma * F;
 				}
 			}
-			for (size_t k = nfit; k > 1; k--) {
-				size_t j = draw() % k, tmp = order[k - 1];
-				order[k - 1] = order[j];
-				order[j] = tmp;
-			}
+			shuffle(order, nfit);
 			double tl = 0, t1 = now_s();
 			uint64_t nt = 0;
 			for (size_t b = 0; b < nfit && !sig_stop; b += (size_t)opt->batch) {
