@@ -171,7 +171,7 @@ parse_options(int argc, char *argv[], struct qt_opts *qo, struct tool_opts *opts
 		{ "max-feature", required_argument, NULL, OPT_MAX_FEATURE },
 		{ "max-episodes", required_argument, NULL, OPT_MAX_EPISODES },
 		{ "episode-timeout", required_argument, NULL, OPT_EPISODE_TIMEOUT },
-		{ "max-ahead",     required_argument, NULL, OPT_MAX_AHEAD },
+		{ "max-ahead", required_argument, NULL, OPT_MAX_AHEAD },
 		{ "emb-lr", required_argument, NULL, OPT_EMB_LR },
 		{ "publish", required_argument, NULL, OPT_PUBLISH },
 		{ "feature-init", required_argument, NULL, OPT_FEATURE_INIT },
