@@ -96,6 +96,49 @@ ok "--episode-timeout 30m: stale sessions evicted" test "$(tail -1 "$T/ep2.stats
 ok "--episode-timeout 30m: fewer open than unbounded" \
     test "$(tail -1 "$T/ep2.stats" | jq .episodes_open_max)" -lt "$sessions"
 
+# Online: one transition from a fast clock (12 h ahead) does not move the event clock past --max-ahead (10m):
+# the open episodes are not made old, the step horizon does not forget at once; it is counted.
+q-train -q --offline -i "$T/train.ndjson" -m "$T/mf" --epochs 1 --head-epochs 1 --seed 1 >/dev/null
+jq -c 'select(.ts < 1732495800000)' "$T/open.ndjson" >"$T/hour.ndjson"	# 50 min, under --episode-timeout
+# fast IN OUT LINE: IN with, after LINE, a done transition of its own episode 12 h ahead.
+fast() {
+	head -"$3" "$1" >"$2"
+	sed -n "$3p" "$1" | jq -c '.mdp_id = "fast/clock" | .ts += 43200000 | .done = true' >>"$2"
+	tail -n +$(($3 + 1)) "$1" >>"$2"
+}
+fast "$T/hour.ndjson" "$T/hour-fast.ndjson" 500
+for f in hour hour-fast; do
+	cp -r "$T/mf" "$T/mf-$f"
+	q-train -q --online -m "$T/mf-$f" -i "$T/$f.ndjson" --lambda 1 --max-episodes 0 --publish-every 0 --keep 0 \
+	    --stats "$T/$f.stats" >/dev/null
+done
+eq "fast clock, --lambda: nothing evicted without it" "$(tail -1 "$T/hour.stats" | jq .episodes_evicted)" 0
+eq "fast clock, --lambda: nothing evicted with it" "$(tail -1 "$T/hour-fast.stats" | jq .episodes_evicted)" 0
+eq "fast clock, --lambda: counted" "$(tail -1 "$T/hour-fast.stats" | jq .ahead_transitions)" 1
+eq "fast clock, --lambda: every page learned" "$(tail -1 "$T/hour-fast.stats" | jq .updates)" "$(($(lines "$T/hour.ndjson") + 1))"
+# A run of 32 in a row is the stream moving on: the clock moves, the episodes open before it are old.
+head -500 "$T/hour.ndjson" >"$T/hour-run.ndjson"
+sed -n 501,532p "$T/hour.ndjson" | jq -c '.ts += 43200000' >>"$T/hour-run.ndjson"
+$G -n 300 -I 60 -s 10 -T 1732536000000 >>"$T/hour-run.ndjson"
+cp -r "$T/mf" "$T/mf-run"
+q-train -q --online -m "$T/mf-run" -i "$T/hour-run.ndjson" --lambda 1 --max-episodes 0 --publish-every 0 --keep 0 \
+    --stats "$T/hour-run.stats" >/dev/null
+eq "a run of 32 ahead: 31 held, the 32nd moves the clock" "$(tail -1 "$T/hour-run.stats" | jq .ahead_transitions)" 31
+ok "a run of 32 ahead: the episodes open before it evicted" \
+    test "$(tail -1 "$T/hour-run.stats" | jq .episodes_evicted)" -gt 0
+# --step-horizon 30m: the fast page neither wipes the step memory nor stops its decay for 12 h.
+$G -n 2000 -I 60 -s 6 >"$T/day.ndjson"
+fast "$T/day.ndjson" "$T/day-fast.ndjson" 600
+for f in day day-fast; do
+	cp -r "$T/mf" "$T/mf-$f"
+	q-train -q --online -m "$T/mf-$f" -i "$T/$f.ndjson" --step-horizon 30m --publish-every 0 --keep 0 \
+	    --stats "$T/$f.stats" >/dev/null
+done
+ok "fast clock, --step-horizon 30m: the heads' step within 10% of the run without it" \
+    awk -v a="$(tail -1 "$T/day.stats" | jq .head_step)" -v b="$(tail -1 "$T/day-fast.stats" | jq .head_step)" \
+    'BEGIN { exit !(b > 0.9 * a && b < 1.1 * a) }'
+eq "fast clock, --step-horizon 30m: counted" "$(tail -1 "$T/day-fast.stats" | jq .ahead_transitions)" 1
+
 # Online: a newer offline version published into the store it publishes to is rebased on.
 $G -n 1200 -I 60 -s 9 >"$T/live.ndjson"
 q-train -q --offline -i "$T/train.ndjson" -m "$T/mr" --epochs 1 --head-epochs 1 >/dev/null

@@ -111,8 +111,6 @@ ep_push(struct episodes *es, struct episode *e, const struct line *ln, const str
 		e->last_ts = -1;
 	if (ts >= 0 && ts > e->last_ts)
 		e->last_ts = ts;
-	if (ts >= 0 && ts > es->newest_ts)
-		es->newest_ts = ts;
 }
 
 /*

@@ -295,7 +295,8 @@ click_page(struct learner *lr, const struct dataset *ds, const struct trans *t, 
  * The accumulators' memory for the step of a page of event time ts: all of
  * it; a horizon of --step-horizon pages; or one of event time, by how far
  * the newest time seen has moved (pages without a time, or older than one
- * seen, move it not at all).
+ * seen, move it not at all; a page ahead of the event clock moves it only
+ * as far as the event clock).
  */
 static float
 step_keep(struct learner *lr, int64_t ts)
@@ -304,6 +305,8 @@ step_keep(struct learner *lr, int64_t ts)
 		return (float)(1 - 1.0 / lr->o->step_horizon);
 	if (lr->o->step_horizon_ms <= 0 || ts < 0)
 		return 1;
+	if (lr->on.now >= 0 && ts > lr->on.now)
+		ts = lr->on.now;
 	if (lr->on.clock < 0 || ts <= lr->on.clock) {
 		lr->on.clock = lr->on.clock < 0 ? ts : lr->on.clock;
 		return 1;

@@ -32,7 +32,7 @@ enum {
 	OPT_MIN_COUNT, OPT_HOLDOUT, OPT_SEED, OPT_KEEP, OPT_PUBLISH_EVERY, OPT_PUBLISH_INTERVAL,
 	OPT_RESET_HEADS, OPT_WARMUP, OPT_CLICK_WEIGHT, OPT_POS_BIAS, OPT_NO_POS_BIAS, OPT_L2, OPT_EMB_LR, OPT_FEATURE_INIT,
 	OPT_HEAD_ANNEAL, OPT_NO_HEAD_ANNEAL, OPT_LAMBDA, OPT_FEATURE_EMB, OPT_STEP_HORIZON,
-	OPT_MAX_FEATURE, OPT_MAX_EPISODES, OPT_EPISODE_TIMEOUT, OPT_PUBLISH
+	OPT_MAX_FEATURE, OPT_MAX_EPISODES, OPT_EPISODE_TIMEOUT, OPT_PUBLISH, OPT_MAX_AHEAD
 };
 
 struct tool_io *io;
@@ -58,7 +58,8 @@ usage(int st)
 	    "       q-train --online -m modeldir [-i kafka:topic|-] [--head-lr rate] [--click-lr rate]\n"
 	    "               [--step-horizon pages|duration] [--gamma g] [--target-sync n]\n"
 	    "               [--publish-every n] [--publish-interval s] [--reset-heads] [--lambda l]\n"
-	    "               [--max-episodes n] [--episode-timeout duration] [--keep n]\n"
+	    "               [--max-episodes n] [--episode-timeout duration] [--max-ahead duration]\n"
+	    "               [--keep n]\n"
 	    "       q-train --evaluate -m modeldir [-i transitions]...\n"
 	    "       common: [-hqVv] [-o output] [-b brokers] [-G group] [-X key=value] [--dead-letter spec]\n"
 	    "               [--stats spec] [--stats-interval s] [--metrics file] [--max-line bytes] [--strict]\n"
@@ -113,6 +114,7 @@ qt_opts_default(struct qt_opts *qo)
 	qo->max_feature = MAX_FEATURE;
 	qo->max_episodes = 100000;
 	qo->episode_timeout_ms = 3600 * 1000;
+	qo->max_ahead_ms = 10 * 60 * 1000;
 	qo->seed = 1;
 	qo->keep = 10;
 	qo->warmup = 16;
@@ -176,6 +178,7 @@ parse_options(int argc, char *argv[], struct qt_opts *qo, struct tool_opts *opts
 		{ "max-feature", required_argument, NULL, OPT_MAX_FEATURE },
 		{ "max-episodes", required_argument, NULL, OPT_MAX_EPISODES },
 		{ "episode-timeout", required_argument, NULL, OPT_EPISODE_TIMEOUT },
+		{ "max-ahead", required_argument, NULL, OPT_MAX_AHEAD },
 		{ "emb-lr", required_argument, NULL, OPT_EMB_LR },
 		{ "publish", required_argument, NULL, OPT_PUBLISH },
 		{ "feature-init", required_argument, NULL, OPT_FEATURE_INIT },
@@ -272,6 +275,10 @@ parse_options(int argc, char *argv[], struct qt_opts *qo, struct tool_opts *opts
 		case OPT_EPISODE_TIMEOUT:
 			if ((qo->episode_timeout_ms = parse_duration_ms(optarg)) < 0)
 				diag_fatal(2, "--episode-timeout %s: expected a duration (such as 1h)", optarg);
+			break;
+		case OPT_MAX_AHEAD:
+			if ((qo->max_ahead_ms = parse_duration_ms(optarg)) < 0)
+				diag_fatal(2, "--max-ahead %s: expected a duration (such as 10m)", optarg);
 			break;
 		case OPT_MAX_FEATURE: qo->max_feature = real_opt("max-feature", optarg, 1, 3.4e38); break;
 		case OPT_EMB_LR: qo->emb_lr = real_opt("emb-lr", optarg, 1e-9, 10); break;

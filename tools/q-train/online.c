@@ -21,6 +21,7 @@
 #include "sig.h"
 #include "stats.h"
 #include "toolio.h"
+#include "watermark.h"
 #include "xalloc.h"
 #include "qtrain.h"
 
@@ -68,6 +69,7 @@ online_learner(struct learner *lr, struct qnet *net, const struct model *m, cons
 	for (size_t i = 0; i < hi - lo; i++)
 		lr->on.acc[i] = ACC0;
 	lr->on.clock = -1;
+	lr->on.now = -1;
 	if (opt->click_lr > 0 && net->target == QNET_TARGET_SLATE) {	/* only the slate target scores with it */
 		size_t clo, chi;
 		qnet_range(net, QNET_RANGE_CLICK, &clo, &chi);
@@ -155,6 +157,16 @@ run_online(const struct qt_opts *opt)
 		g_click_loss_start = stats_real(io->st, "click_logloss_start");
 	}
 	uint64_t *n_rebased = stats_counter(io->st, "rebases");
+	uint64_t *n_ahead = stats_counter(io->st, "ahead_transitions");
+	/*
+	 * The event clock, the episode table's and the step horizon's: the
+	 * newest time of a page learned, but a page further ahead than
+	 * --max-ahead (a device whose clock runs fast) does not move it unless
+	 * WATERMARK_CONFIRM come in a row (the stream moved on), as in
+	 * online-join.
+	 */
+	struct watermark *clk = watermark_new(0, 0);
+	watermark_set_max_ahead(clk, opt->max_ahead_ms, WATERMARK_CONFIRM);
 	struct learner lr;
 	online_learner(&lr, net, m, opt);
 	long sync = opt->target_sync ? opt->target_sync : 1000;
@@ -224,6 +236,11 @@ run_online(const struct qt_opts *opt)
 			const struct trans *tr = &ds.t[0];
 			uint32_t nact = tr->nact;	/* tr does not outlive an episode's learning */
 			learner_scratch(&lr, tr->nact > tr->nact2 ? tr->nact : tr->nact2);
+			if (!tr->truncated && tr->ts >= 0) {
+				if (watermark_observe(clk, -1, tr->ts) == WATERMARK_AHEAD)
+					(*n_ahead)++;
+				eps.newest_ts = lr.on.now = watermark_get_part(clk, -1);
+			}
 			if (opt->lambda > 0) {
 				/* kept with its episode until the episode ends (a cut-short page ends it too) */
 				struct episode *e = ep_find(&eps, tr->key, 1);
@@ -368,6 +385,7 @@ run_online(const struct qt_opts *opt)
 	pthread_cond_destroy(&pb.cv);
 	pthread_cond_destroy(&pb.taken);
 	dataset_free(&ds);
+	watermark_free(clk);
 	learner_free(&lr);
 	qnet_free(net);
 	model_free(m);

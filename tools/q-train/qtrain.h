@@ -45,6 +45,7 @@ struct qt_opts {
 	double max_feature;	/* the largest |x| of a context or feature value read */
 	long max_episodes;	/* online --lambda: unfinished episodes kept at most (0: no bound) */
 	int64_t episode_timeout_ms;	/* and for at most this long in event time after their newest page (0: no limit) */
+	int64_t max_ahead_ms;	/* online: a page further past the event clock does not move it (0: no bound) */
 	const char *publish;	/* --publish kafka:TOPIC: each version also goes to that topic (NULL: the store only) */
 };
 
@@ -76,6 +77,7 @@ struct learner_adagrad {
 	float *cacc;			/* and of the click head, when it learns online (else NULL) */
 	float pacc[MAX_POS];		/* and of the click logit's position offsets */
 	int64_t clock;			/* with a horizon of event time: the newest time stepped (-1: none yet) */
+	int64_t now;			/* the event clock, outliers ahead held (-1: none yet) */
 	uint64_t head_steps;		/* AdaGrad steps of the heads taken */
 	double click_loss;		/* the click log-loss per item before each step, averaged */
 	const struct qnet *base;	/* the version learning started from, its click head compared */
@@ -135,7 +137,7 @@ struct episodes {
 	size_t cap, n;		/* cap a power of two */
 	size_t pages;		/* pages held */
 	uint64_t seen;		/* pages ever kept */
-	int64_t newest_ts;	/* the newest event time of a kept page (-1: none yet) */
+	int64_t newest_ts;	/* the event clock of the pages kept, outliers ahead held (-1: none yet) */
 };
 
 #define EP_MAX_PAGES 1000	/* an episode this long is learned so far and started again */
