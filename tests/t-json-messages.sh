@@ -1,5 +1,6 @@
 #!/bin/sh
-# t-json-messages.sh: the same bad line gets the same reason from every tool that reads records with jscan — log-collect, online-join, q-score.
+# t-json-messages.sh: the same bad line gets the same reason from every tool that reads records —
+# log-collect, online-join, q-score, experience-collect, q-train --offline, q-eval.
 . "$(dirname "$0")/lib.sh"
 
 cd "$T_TMP" || exit 1
@@ -26,15 +27,23 @@ online-join -i bad.ndjson --dead-letter oj.dl >/dev/null 2>/dev/null
 eq "online-join: exit 0" "$?" 0
 q-score -m models -i bad.ndjson --dead-letter qs.dl >/dev/null 2>/dev/null
 eq "q-score: exit 0" "$?" 0
+experience-collect -i bad.ndjson --dead-letter ec.dl >/dev/null 2>/dev/null
+eq "experience-collect: exit 0" "$?" 0
+q-train -q --offline -i bad.ndjson -m qt --epochs 1 --head-epochs 1 --dead-letter qt.dl >/dev/null 2>/dev/null
+q-eval -p logged -n 0 -i bad.ndjson --dead-letter qe.dl >/dev/null 2>/dev/null
+eq "q-eval: exit 0" "$?" 0
 
 # One "line<TAB>reason" a dead letter, in line order.
-for t in lc oj qs; do
+for t in lc oj qs ec qt qe; do
 	jq -r '"\(.source | split(":") | last)\t\(.reason)"' $t.dl 2>/dev/null | sort -n >$t.reasons
 	eq "$t: every line dead-lettered" "$(lines $t.reasons)" "$n"
 done
 eq "every reason is a bad-JSON reason" "$(cut -f2 lc.reasons | grep -vc '^bad JSON at column [0-9]*: ')" 0
 same_file "online-join gives log-collect's reasons" oj.reasons lc.reasons
 same_file "q-score gives log-collect's reasons" qs.reasons lc.reasons
+same_file "experience-collect gives log-collect's reasons" ec.reasons lc.reasons
+same_file "q-train gives log-collect's reasons" qt.reasons lc.reasons
+same_file "q-eval gives log-collect's reasons" qe.reasons lc.reasons
 
 eq "a key twice: its reason" "$(sed -n 13p lc.reasons | cut -f2)" \
     'bad JSON at column 81: duplicate key "user_id"'

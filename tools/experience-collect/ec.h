@@ -6,6 +6,7 @@
 
 #include "heap.h"
 #include "jbuf.h"
+#include "jscan.h"
 #include "stats.h"
 #include "toolio.h"
 #include "watermark.h"
@@ -135,6 +136,7 @@ struct collector {
 	struct part *parts;
 	size_t nparts;
 	struct jbuf out;
+	struct jscan js;	/* checks each sample line before jansson reads it */
 	float ctx[MAX_CONTEXT], feat[MAX_FEATURES];
 	/* counters */
 	uint64_t *n_pages, *n_late, *n_evicted, *n_revoked;

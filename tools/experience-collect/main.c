@@ -184,6 +184,7 @@ main(int argc, char *argv[])
 	flush_all();
 	rv = tool_io_close(C.io);
 	watermark_free(C.wm);
+	jscan_free(&C.js);
 	tool_opts_free(&opts);
 	return rv;
 }

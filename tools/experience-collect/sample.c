@@ -284,6 +284,22 @@ page_add_item(struct page *p, const struct sample *sm)
 }
 
 /*
+ * jscan checks each line before jansson reads it, so that a line that is not
+ * valid JSON gets the reason every tool gives for that text (and nesting
+ * deeper than 64 is refused), a value other than an object "not a JSON
+ * object"; jansson then builds the tree the fields are read from. NULL, or
+ * the reason.
+ */
+static const char *
+check_line(const struct line *ln)
+{
+	if (jscan_check(&C.js, ln->buf, ln->len) != 0)
+		return C.js.err;
+	jscan_init(&C.js, ln->buf, ln->len);
+	return jscan_peek(&C.js) == JSCAN_OBJECT ? NULL : "not a JSON object";
+}
+
+/*
  * Validates one sample line of partition part, read as mode says, and files
  * it into its page; rejects it with a reason otherwise.
  */
@@ -296,9 +312,14 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 	struct session *s;
 	struct page *p;
 	uint64_t h, sh;
+	const char *r;
 	json_t *o;
 	int start = 0, opened;
 
+	if ((r = check_line(ln)) != NULL) {
+		reject(ln, mode, "%s", r);
+		return;
+	}
 	if ((o = jsonx_parse(ln->buf, ln->len, err, sizeof err)) == NULL) {
 		reject(ln, mode, "%s", err);
 		return;

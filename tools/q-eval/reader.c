@@ -1,4 +1,4 @@
-/* reader.c: q-eval's input records read with jansson — the one file of q-eval that knows a JSON library. */
+/* reader.c: q-eval's input records checked with jscan and read with jansson — the one file of q-eval that knows JSON. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "diag.h"
+#include "jscan.h"
 #include "jsonx.h"
 #include "reader.h"
 #include "xalloc.h"
@@ -36,8 +37,31 @@ struct qe_reader {
 	struct qe_str *tstr;		/* their ids */
 	size_t *tsoff, tscap;
 	size_t s1off, s2off;
+	struct jscan js;		/* checks each line before jansson reads it */
 };
 
+
+/*
+ * jscan checks the line before jansson reads it, so that a line that is not
+ * valid JSON gets the reason every tool gives for that text (and nesting
+ * deeper than 64 is refused), a value other than an object "not a JSON
+ * object"; jansson then builds the tree the fields are read from. The tree,
+ * or NULL with the reason in err.
+ */
+static json_t *
+parse(struct qe_reader *r, const char *buf, size_t len, char *err, size_t errlen)
+{
+	if (jscan_check(&r->js, buf, len) != 0) {
+		diag_errf(err, errlen, "%s", r->js.err);
+		return NULL;
+	}
+	jscan_init(&r->js, buf, len);
+	if (jscan_peek(&r->js) != JSCAN_OBJECT) {
+		diag_errf(err, errlen, "not a JSON object");
+		return NULL;
+	}
+	return jsonx_parse(buf, len, err, errlen);
+}
 
 struct qe_reader *
 qe_reader_new(void)
@@ -50,6 +74,7 @@ qe_reader_free(struct qe_reader *r)
 {
 	if (r == NULL)
 		return;
+	jscan_free(&r->js);
 	free(r->sbuf);
 	free(r->soff);
 	free(r->items);
@@ -229,7 +254,7 @@ qe_read_record(struct qe_reader *r, const char *buf, size_t len, struct qe_recor
 	int st;
 
 	r->slen = 0;
-	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
+	if ((obj = parse(r, buf, len, err, errlen)) == NULL)
 		return -1;
 	if (json_object_get(obj, "action") != NULL)
 		st = read_transition(r, obj, rec, err, errlen);
@@ -420,7 +445,7 @@ qe_read_request(struct qe_reader *r, const char *buf, size_t len, struct qe_rreq
 
 	r->slen = 0;
 	r->flen = 0;
-	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
+	if ((obj = parse(r, buf, len, err, errlen)) == NULL)
 		return -1;
 	if (jsonx_get_id(obj, "request_id", id, err, errlen) != 0)
 		goto err;
@@ -491,7 +516,7 @@ qe_read_item(struct qe_reader *r, const char *buf, size_t len, struct qe_str *it
 	int st;
 
 	r->slen = 0;
-	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
+	if ((obj = parse(r, buf, len, err, errlen)) == NULL)
 		return -1;
 	st = jsonx_get_id(obj, "item_id", id, err, errlen);
 	json_decref(obj);
@@ -510,7 +535,7 @@ qe_read_table(struct qe_reader *r, const char *buf, size_t len, struct qe_rtable
 	int st = -1;
 
 	r->slen = 0;
-	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
+	if ((obj = parse(r, buf, len, err, errlen)) == NULL)
 		return -1;
 	row->from = INT64_MIN;
 	if (jsonx_get_id(obj, "item_id", id, err, errlen) != 0 ||
@@ -535,7 +560,7 @@ qe_read_prior(struct qe_reader *r, const char *buf, size_t len, struct qe_rprior
 	int st = -1;
 
 	r->slen = 0;
-	if ((obj = jsonx_parse(buf, len, err, errlen)) == NULL)
+	if ((obj = parse(r, buf, len, err, errlen)) == NULL)
 		return -1;
 	if (jsonx_get_id(obj, "item_id", id, err, errlen) != 0 ||
 	    jsonx_get_num(obj, "alpha", 1e-6, 1e12, &row->alpha, err, errlen) != 0 ||

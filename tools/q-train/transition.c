@@ -15,6 +15,7 @@
 
 #include "diag.h"
 #include "hash.h"
+#include "jscan.h"
 #include "jsonx.h"
 #include "model.h"
 #include "qnet.h"
@@ -158,6 +159,30 @@ parse_items(struct parse_ctx *pc, json_t *arr, const char *where, int labels, ui
 }
 
 /*
+ * jscan checks the line before jansson reads it, so that a line that is not
+ * valid JSON gets the reason every tool gives for that text (and nesting
+ * deeper than 64 is refused), a value other than an object "not a JSON
+ * object"; jansson then builds the tree the fields are read from. 0, or -1
+ * with the reason in pc->err.
+ */
+static int
+check_line(struct parse_ctx *pc, const char *buf, size_t len)
+{
+	struct jscan js = { 0 };
+	int rc = 0;
+
+	if (jscan_check(&js, buf, len) != 0)
+		rc = perr(pc, "%s", js.err);
+	else {
+		jscan_init(&js, buf, len);
+		if (jscan_peek(&js) != JSCAN_OBJECT)
+			rc = perr(pc, "not a JSON object");
+	}
+	jscan_free(&js);
+	return rc;
+}
+
+/*
  * Parses one transition into ds. 0, or -1 with the reason in pc->err (ds
  * is left as it was).
  */
@@ -171,6 +196,8 @@ parse_transition(struct parse_ctx *pc, const char *buf, size_t len)
 	struct trans t;
 	char e[200], mdp[257];
 	memset(&t, 0, sizeof t);
+	if (check_line(pc, buf, len) != 0)
+		return -1;
 	json_t *o = jsonx_parse(buf, len, e, sizeof e);
 	if (!o)
 		return perr(pc, "%s", e);
