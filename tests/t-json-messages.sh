@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 cd "$T_TMP" || exit 1
-S=$TOP/../shared/data/jsontestsuite/test_parsing
+S=$DATA/jsontestsuite/test_parsing
 
 # Bad lines: JSONTestSuite n_ files (one line each), a key twice, \u0000 in a string, 65 levels.
 : >bad.ndjson
