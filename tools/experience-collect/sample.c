@@ -284,19 +284,35 @@ page_add_item(struct page *p, const struct sample *sm)
 }
 
 /*
- * jscan checks each line before jansson reads it, so that a line that is not
- * valid JSON gets the reason every tool gives for that text (and nesting
- * deeper than 64 is refused), a value other than an object "not a JSON
- * object"; jansson then builds the tree the fields are read from. NULL, or
- * the reason.
+ * Reads a line into a tree, with the reason every tool gives for a line that
+ * is not valid JSON: jansson builds the tree, and jscan words the refusal.
+ * jscan reads only the lines jansson refuses and those with more opening
+ * brackets than its depth bound (jansson takes nesting jscan refuses):
+ * checking every line first cost 9% more instructions a sample. A value
+ * other than an object is "not a JSON object". The tree, or NULL with the
+ * reason in err.
  */
-static const char *
-check_line(const struct line *ln)
+static json_t *
+read_line(const struct line *ln, char *err, size_t errlen)
 {
-	if (jscan_check(&C.js, ln->buf, ln->len) != 0)
-		return C.js.err;
-	jscan_init(&C.js, ln->buf, ln->len);
-	return jscan_peek(&C.js) == JSCAN_OBJECT ? NULL : "not a JSON object";
+	size_t i, open = 0;
+	json_t *o;
+
+	o = jsonx_parse(ln->buf, ln->len, err, errlen);
+	if (o != NULL)
+		for (i = 0; i < ln->len && open <= JSCAN_MAX_DEPTH; i++)
+			open += ln->buf[i] == '[' || ln->buf[i] == '{';
+	if ((o == NULL || open > JSCAN_MAX_DEPTH) && jscan_check(&C.js, ln->buf, ln->len) != 0) {
+		snprintf(err, errlen, "%s", C.js.err);
+		json_decref(o);
+		return NULL;
+	}
+	if (o != NULL && !json_is_object(o)) {
+		snprintf(err, errlen, "not a JSON object");
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /*
@@ -312,21 +328,12 @@ file_sample(const struct line *ln, int32_t part, enum take_mode mode)
 	struct session *s;
 	struct page *p;
 	uint64_t h, sh;
-	const char *r;
 	json_t *o;
 	int start = 0, opened;
 
-	if ((r = check_line(ln)) != NULL) {
-		reject(ln, mode, "%s", r);
-		return;
-	}
-	if ((o = jsonx_parse(ln->buf, ln->len, err, sizeof err)) == NULL) {
+	if ((o = read_line(ln, err, sizeof err)) == NULL) {
 		reject(ln, mode, "%s", err);
 		return;
-	}
-	if (!json_is_object(o)) {
-		reject(ln, mode, "expected a JSON object");
-		goto out;
 	}
 	if (sample_read(o, &sm, err, sizeof err) != 0) {
 		reject(ln, mode, "%s", err);
