@@ -31,6 +31,9 @@ struct line_reader {
 	size_t max_line;
 	int keep_blank;		/* blank lines are records (len 0) */
 	int failed;
+	uint64_t raw_done;	/* bytes read from the file inputs so far (compressed, for .gz) */
+	int sized;		/* raw_total: 1 known, 0 unknown (a pipe, Kafka), -1 not yet asked */
+	uint64_t raw_total;
 
 	/* the file being read */
 	int fd;			/* -1 when none is open */
@@ -170,6 +173,7 @@ line_reader_open(char *const *specs, size_t nspecs, const struct kafka_opts *kop
 	if (nspecs == 0)
 		push(&r->files, &r->nfiles, "-");
 	r->fd = -1;
+	r->sized = -1;
 	r->in = xmalloc(CHUNK);
 	r->out = xmalloc(CHUNK);
 	r->lcap = 4096;
@@ -246,6 +250,8 @@ read_raw(struct line_reader *r)
 		n = read(r->fd, r->in, CHUNK);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
+		if (n > 0)
+			r->raw_done += (uint64_t)n;
 		return n;
 	}
 }
@@ -696,4 +702,27 @@ line_writer_close(struct line_writer *w)
 	free(w->spec);
 	free(w);
 	return rv;
+}
+
+int
+line_reader_size(struct line_reader *r, uint64_t *done, uint64_t *total)
+{
+	struct stat st;
+	size_t i;
+
+	if (r->sized < 0) {
+		r->sized = r->ntopics == 0;
+		r->raw_total = 0;
+		for (i = 0; i < r->nfiles && r->sized; i++) {
+			if (strcmp(r->files[i], "-") == 0 || stat(r->files[i], &st) != 0 || !S_ISREG(st.st_mode))
+				r->sized = 0;
+			else
+				r->raw_total += (uint64_t)st.st_size;
+		}
+	}
+	if (!r->sized)
+		return 0;
+	*done = r->raw_done;
+	*total = r->raw_total;
+	return 1;
 }

@@ -76,6 +76,12 @@ void line_reader_on_rebalance(struct line_reader *r, kafka_rebalance_fn *fn, voi
 struct kafka_source *line_reader_kafka(struct line_reader *r);
 /* Nonzero when an input could not be opened or read. */
 int line_reader_failed(const struct line_reader *r);
+/*
+ * How far the reader is through its inputs, in bytes as stored (compressed,
+ * for .gz): 1 with *done and *total when every input is a regular file; 0
+ * when the size cannot be known (standard input, a pipe, Kafka).
+ */
+int line_reader_size(struct line_reader *r, uint64_t *done, uint64_t *total);
 /* Frees the reader; commits nothing. NULL is a no-op. */
 void line_reader_close(struct line_reader *r);
 

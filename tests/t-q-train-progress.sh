@@ -16,6 +16,8 @@ ok "pretraining shows its epoch of epochs" grep -q "^pretrain epoch 1/2: [0-9]*/
 ok "the heads show theirs" grep -q "^heads epoch 1/3: [0-9]*/[0-9]* examples" "$T/tty.lines"
 ok "the time left covers the stage" grep -q "^pretrain epoch 1/2: .*, stage left [0-9]*s$" "$T/tty.lines"
 notok "reading shows no loss (there is none yet)" grep -q "^reading: .*loss" "$T/tty.lines"
+ok "reading shows the share of the input read and the time left in it" \
+    grep -q "^reading: [0-9]* examples, [0-9]*/s, [0-9]*% of the input, input left [0-9]*s$" "$T/tty.lines"
 eq "each epoch's figures once: the JSON line" "$(grep -c '"stage":"pretrain"' "$T/tty.lines")" 2
 notok "each epoch's figures once: no log line besides" grep -q "pretrain epoch 1: train loss" "$T/tty.lines"
 ok "a stage's line is cleared when it ends" grep -q "$(printf '\r\033\\[K')" "$T/tty.out"

@@ -188,8 +188,10 @@ read_offline_input(const struct qt_opts *opt, struct dataset *ds, struct vocab *
 	    .w_click = opt->w_click, .w_pay = opt->w_pay, .seed = opt->seed, .err = err, .errlen = sizeof err };
 	struct line ln;
 	double t0 = now_s();
+	uint64_t bdone, btotal;
 	int rv;
 
+	progress_reading(0, 0, 0, 0);
 	while ((rv = tool_io_next(io, &ln)) != 0) {
 		if (rv != 1)
 			continue;
@@ -200,8 +202,11 @@ read_offline_input(const struct qt_opts *opt, struct dataset *ds, struct vocab *
 		if (parse_transition(&pc, ln.buf, ln.len) < 0)
 			tool_io_reject(io, &ln, "%s", err);
 		tool_io_done(io, &ln);
-		if ((ds->n & 1023) == 0)
-			progress("reading", 0, 0, ds->n, 0, ds->n / (now_s() - t0 + 1e-9), -1);
+		if ((ds->n & 1023) == 0) {
+			if (!line_reader_size(io->in, &bdone, &btotal))
+				bdone = btotal = 0;
+			progress_reading(ds->n, ds->n / (now_s() - t0 + 1e-9), bdone, btotal);
+		}
 	}
 	progress_end();
 	/* A version learned from part of its input must not go live. */

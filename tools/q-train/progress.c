@@ -66,6 +66,35 @@ progress(const char *stage, long epoch, long epochs, uint64_t done, uint64_t tot
 		fprintf(stderr, "\r%s%s: %" PRIu64 " examples, %.0f/s%s\033[K", stage, ep, done, rate, lo);
 }
 
+/*
+ * The reading stage's line: the examples read and their rate and, when the
+ * input's size is known (bytes_total > 0: regular files), the share of the
+ * input read and the time left in it at the rate its bytes have come so far.
+ */
+void
+progress_reading(uint64_t examples, double rate, uint64_t bytes_done, uint64_t bytes_total)
+{
+	static double t0;
+	double t = now_s(), left;
+
+	if (t0 == 0 || examples == 0)
+		t0 = t;
+	if (!progress_tty || (progress_last > 0 && t - progress_last < 0.25))
+		return;
+	/* the line that opens the stage leaves the next one free to draw at once */
+	if (examples > 0)
+		progress_last = t;
+	if (bytes_total == 0 || bytes_done == 0) {
+		fprintf(stderr, "\rreading: %" PRIu64 " examples, %.0f/s\033[K", examples, rate);
+		return;
+	}
+	if (bytes_done > bytes_total)
+		bytes_done = bytes_total;
+	left = (t - t0) * (double)(bytes_total - bytes_done) / (double)bytes_done;
+	fprintf(stderr, "\rreading: %" PRIu64 " examples, %.0f/s, %.0f%% of the input, input left %.0fs\033[K",
+	    examples, rate, 100.0 * (double)bytes_done / (double)bytes_total, left);
+}
+
 /* Ends a stage's progress: the line is cleared, so that what follows starts on a clean line. */
 void
 progress_end(void)
