@@ -19,7 +19,9 @@
 
 #include <jansson.h>
 
+#include "diag.h"
 #include "model.h"
+#include "promote.h"
 #include "tfile.h"
 #include "xalloc.h"
 
@@ -730,17 +732,30 @@ remove_dead_tmp(const char *modeldir)
 int
 model_prune(const char *modeldir, unsigned keep, char *err, size_t errlen)
 {
+	struct promotion promo;
 	uint32_t *v;
 	size_t n, i;
 	char *p;
-	int st = 0;
+	int st = 0, pr;
 
 	remove_dead_tmp(modeldir);
 	if (keep == 0)
 		return 0;
+	/*
+	 * The version the gate promoted is served whatever its age: it stays. A
+	 * record that cannot be read may name any version, so nothing goes.
+	 */
+	if ((pr = promote_read(modeldir, &promo, err, errlen)) < 0) {
+		diag_warn("%s: not pruned: %s", modeldir, err);
+		return 0;
+	}
+	if (pr == 1)
+		promote_free(&promo);
 	if (model_versions(modeldir, &v, &n, err, errlen) < 0)
 		return -1;
 	for (i = 0; i + keep < n; i++) {
+		if (pr == 1 && v[i] == promo.version)
+			continue;
 		p = model_version_dir(modeldir, v[i]);
 		if (remove_tree(p) < 0 && errno != ENOENT) {
 			tfile_errf(err, errlen, "%s: %s", p, strerror(errno));
