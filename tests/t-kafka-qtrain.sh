@@ -115,6 +115,15 @@ eq "run 4: only the 50 new" "$(read_in run4.stats)" 50
 eq "run 4: partition 1, not read, keeps its position" "$(newest | jq '.input[] | select(.partition == 1) | .offset')" "$p1"
 eq "run 4: the last version covers all 3150" "$(covered)" 3150
 
+# --- A worker stopped before any record came: nothing to learn is no failure, and no version ---
+nv=$(ls models | grep -cE '^[0-9]{10}$')
+bg q-train -q --online $QT -G qt-idle -X auto.offset.reset=latest --stats idle.stats 2>idle.err
+idle=$!
+ok "idle worker: its counters appear" wait_until 30 test -s idle.stats
+kill -TERM $idle
+exits "idle worker: SIGTERM before any record: exit 0" $idle 0 idle.err
+eq "idle worker: no version published" "$(ls models | grep -cE '^[0-9]{10}$')" "$nv"
+
 kill -TERM $mock
 exits "kafka-mock: exits 0" $mock 0 mock.err
 t_done

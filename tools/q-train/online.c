@@ -347,9 +347,18 @@ run_online(const struct qt_opts *opt)
 	pthread_mutex_unlock(&pb.mu);
 	pthread_join(pb.th, NULL);
 	int st = pb.failed || diverged ? 1 : 0;
+	/*
+	 * Nothing learned: no version. Records that were read and all refused are
+	 * a finding (exit 1); a Kafka worker stopped before any record came has
+	 * simply had nothing to do, and stops cleanly.
+	 */
 	if (*n_updates == 0 && !opt->reset_heads) {
-		diag_warn("no usable transition: no version published");
-		st = 1;
+		if (sig_stop && *io->n_in == 0 && line_reader_kafka(io->in) != NULL) {
+			diag_info(1, "stopped before any transition came: no version published");
+		} else {
+			diag_warn("no usable transition: no version published");
+			st = 1;
+		}
 	}
 	/*
 	 * The input is committed up to the last version written. When nothing
