@@ -179,7 +179,7 @@ if [ $KAFKA = 1 ]; then
 	feed-sim -q -n 300 -s 3 | log-collect 2>/dev/null | online-join 2>/dev/null | experience-collect >transitions.ndjson 2>/dev/null
 	STATS_INTERVAL=0.2
 	export STATS_INTERVAL
-	port=$((20000 + ($$ + 11) % 20000))
+	port=0	# free ports, each server's in its .port file: a fixed one may be taken by another test
 	i=0
 	while IFS= read -r cmd; do
 		i=$((i + 1))
