@@ -205,7 +205,7 @@ read_offline_input(const struct qt_opts *opt, struct dataset *ds, struct vocab *
 		if ((ds->n & 1023) == 0) {
 			if (!line_reader_size(io->in, &bdone, &btotal))
 				bdone = btotal = 0;
-			progress_reading(ds->n, ds->n / (now_s() - t0 + 1e-9), bdone, btotal);
+			progress_reading(ds->n, now_s() - t0, bdone, btotal);
 		}
 	}
 	progress_end();

@@ -67,18 +67,15 @@ progress(const char *stage, long epoch, long epochs, uint64_t done, uint64_t tot
 }
 
 /*
- * The reading stage's line: the examples read and their rate and, when the
- * input's size is known (bytes_total > 0: regular files), the share of the
- * input read and the time left in it at the rate its bytes have come so far.
+ * The reading stage's line: the examples read in elapsed seconds and their
+ * rate and, when the input's size is known (bytes_total > 0: regular files),
+ * the share of the input read and the time left in it at that pace.
  */
 void
-progress_reading(uint64_t examples, double rate, uint64_t bytes_done, uint64_t bytes_total)
+progress_reading(uint64_t examples, double elapsed, uint64_t bytes_done, uint64_t bytes_total)
 {
-	static double t0;
-	double t = now_s(), left;
+	double t = now_s(), rate = elapsed > 0 ? (double)examples / elapsed : 0;
 
-	if (t0 == 0 || examples == 0)
-		t0 = t;
 	if (!progress_tty || (progress_last > 0 && t - progress_last < 0.25))
 		return;
 	/* the line that opens the stage leaves the next one free to draw at once */
@@ -90,9 +87,9 @@ progress_reading(uint64_t examples, double rate, uint64_t bytes_done, uint64_t b
 	}
 	if (bytes_done > bytes_total)
 		bytes_done = bytes_total;
-	left = (t - t0) * (double)(bytes_total - bytes_done) / (double)bytes_done;
 	fprintf(stderr, "\rreading: %" PRIu64 " examples, %.0f/s, %.0f%% of the input, input left %.0fs\033[K",
-	    examples, rate, 100.0 * (double)bytes_done / (double)bytes_total, left);
+	    examples, rate, 100.0 * (double)bytes_done / (double)bytes_total,
+	    elapsed * (double)(bytes_total - bytes_done) / (double)bytes_done);
 }
 
 /* Ends a stage's progress: the line is cleared, so that what follows starts on a clean line. */

@@ -179,7 +179,7 @@ int is_holdout(const struct trans *t, double holdout);
 /* progress.c */
 double now_s(void);
 void progress(const char *stage, long epoch, long epochs, uint64_t done, uint64_t total, double rate, double loss);
-void progress_reading(uint64_t examples, double rate, uint64_t bytes_done, uint64_t bytes_total);
+void progress_reading(uint64_t examples, double elapsed, uint64_t bytes_done, uint64_t bytes_total);
 void progress_end(void);
 void progress_enable(int on);
 
